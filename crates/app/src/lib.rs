@@ -1,0 +1,1 @@
+//! bedside-app: see ARCHITECTURE.md

@@ -1,0 +1,1 @@
+//! bedside-fhir: see ARCHITECTURE.md

@@ -1,0 +1,1 @@
+//! bedside-ingest: see ARCHITECTURE.md

@@ -1,0 +1,1 @@
+//! bedside-models: see ARCHITECTURE.md

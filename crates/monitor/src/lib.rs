@@ -1,0 +1,1 @@
+//! bedside-monitor: see ARCHITECTURE.md

@@ -1,0 +1,1 @@
+//! bedside-pathways: see ARCHITECTURE.md

@@ -1,0 +1,1 @@
+//! bedside-policy: see ARCHITECTURE.md

@@ -1,0 +1,1 @@
+//! bedside-server: see ARCHITECTURE.md

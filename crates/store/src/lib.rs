@@ -1,0 +1,222 @@
+//! Durable state behind one API, [`Store`], with two real engines:
+//! embedded SQLite (WAL; the default, one file under `--data-dir`) and
+//! PostgreSQL (several stateless replicas sharing one database).
+//!
+//! What is kept:
+//! - **resources**: the FHIR resources received, one current version per
+//!   `(type, id)`, with a content hash for idempotency;
+//! - **patient state**: one serialized [`bedside_core::PatientState`] per
+//!   patient, with a version number for optimistic concurrency;
+//! - **documents**: Bedside's own records (predictions, alerts, cards,
+//!   feedback, tasks, pathway instances, alarms) as JSON with a few indexed
+//!   columns;
+//! - **audit**: an append-only, hash-chained log;
+//! - **jobs**: a durable timer/job queue (claim with `SKIP LOCKED` on
+//!   PostgreSQL, a single writer transaction on SQLite).
+//!
+//! Everything in one [`Commit`] is written in one database transaction:
+//! all or nothing.
+//!
+//! Invariant: no SQL leaves this crate; callers see only typed values.
+
+use async_trait::async_trait;
+use bedside_core::Instant;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Errors from the store. `Conflict` means an optimistic check failed and
+/// the caller should re-read and retry.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error: {0}")]
+    Db(String),
+    #[error("migration failed: {0}")]
+    Migrate(String),
+    #[error("concurrent update of {0}; retry")]
+    Conflict(String),
+    #[error("invalid store location {0:?}: {1}")]
+    Location(String, String),
+    #[error("corrupt stored value for {0}: {1}")]
+    Corrupt(String, String),
+}
+
+pub type Result<T> = std::result::Result<T, StoreError>;
+
+/// `(resourceType, id)`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct ResourceKey {
+    pub rtype: String,
+    pub id: String,
+}
+
+/// What the store remembers of a stored resource's version, to decide
+/// idempotency without loading the body.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VersionInfo {
+    pub version_id: Option<String>,
+    pub last_updated: Option<String>,
+    /// Hex SHA-256 of the resource's JSON as received.
+    pub hash: String,
+}
+
+/// A resource to write (insert or replace).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ResourceWrite {
+    pub key: ResourceKey,
+    pub version: VersionInfo,
+    /// The patient this resource belongs to, if any (for search).
+    pub patient_id: Option<String>,
+    /// Clinically relevant time (effective/authored/onset...), if any.
+    pub event_time: Option<Instant>,
+    /// The JSON text of the resource.
+    pub body: String,
+}
+
+/// A stored resource as read back.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StoredResource {
+    pub key: ResourceKey,
+    pub version: VersionInfo,
+    pub patient_id: Option<String>,
+    pub event_time: Option<Instant>,
+    pub body: String,
+}
+
+/// A patient's serialized state with its version (0 = never stored).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StateRow {
+    pub patient_id: String,
+    pub version: i64,
+    pub state: Vec<u8>,
+}
+
+/// Write a patient's state if its stored version still equals `expected`
+/// (0 = must not exist yet); the stored version becomes `expected + 1`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StateWrite {
+    pub patient_id: String,
+    pub expected: i64,
+    pub state: Vec<u8>,
+}
+
+/// One of Bedside's own records. `(kind, id)` is unique; writing again
+/// replaces it. `patient_id`, `status` and `owner` are indexed for lists.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Document {
+    pub kind: String,
+    pub id: String,
+    pub patient_id: Option<String>,
+    pub status: Option<String>,
+    pub owner: Option<String>,
+    pub created_at: Instant,
+    pub updated_at: Instant,
+    pub body: serde_json::Value,
+}
+
+/// Filter for [`Store::list_documents`]; `None` fields match anything.
+/// Results are ordered by `created_at`, then `id`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct DocFilter {
+    pub kind: String,
+    pub patient_id: Option<String>,
+    pub status: Option<String>,
+    pub owner: Option<String>,
+    pub since: Option<Instant>,
+    pub limit: Option<u32>,
+}
+
+/// A job to run at or after `due_at`. A job with a `dedupe_key` already
+/// present (pending or done) is not scheduled again.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NewJob {
+    pub kind: String,
+    pub due_at: Instant,
+    pub dedupe_key: Option<String>,
+    pub payload: serde_json::Value,
+}
+
+/// A job claimed by one worker until `lease_until`; a job whose lease ran
+/// out without `complete_job` can be claimed again.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Job {
+    pub id: i64,
+    pub kind: String,
+    pub due_at: Instant,
+    pub dedupe_key: Option<String>,
+    pub payload: serde_json::Value,
+    pub attempts: i32,
+}
+
+/// An entry of the append-only audit log. `hash` = SHA-256 over
+/// `prev_hash || seq || recorded_at || body` (computed by the store).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AuditEntry {
+    pub seq: i64,
+    pub recorded_at: Instant,
+    pub body: serde_json::Value,
+    pub prev_hash: String,
+    pub hash: String,
+}
+
+/// Everything written together, in one transaction.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Commit {
+    pub resources: Vec<ResourceWrite>,
+    pub states: Vec<StateWrite>,
+    pub documents: Vec<Document>,
+    pub jobs: Vec<NewJob>,
+    /// Audit bodies to append (the store assigns seq and hashes).
+    pub audit: Vec<serde_json::Value>,
+}
+
+impl Commit {
+    pub fn is_empty(&self) -> bool {
+        self.resources.is_empty()
+            && self.states.is_empty()
+            && self.documents.is_empty()
+            && self.jobs.is_empty()
+            && self.audit.is_empty()
+    }
+}
+
+/// The one storage API. Both engines pass the same test suite.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// `"sqlite"` or `"postgres"`.
+    fn engine(&self) -> &'static str;
+
+    /// Write a commit atomically. Fails with `Conflict` (and writes
+    /// nothing) if any `StateWrite.expected` does not match.
+    async fn commit(&self, c: Commit) -> Result<()>;
+
+    /// Version info of the given resources that exist.
+    async fn versions(&self, keys: &[ResourceKey]) -> Result<BTreeMap<ResourceKey, VersionInfo>>;
+    async fn get_resource(&self, key: &ResourceKey) -> Result<Option<StoredResource>>;
+    /// Resources of a type belonging to a patient, ordered by event time.
+    async fn resources_for_patient(&self, rtype: &str, patient_id: &str) -> Result<Vec<StoredResource>>;
+    /// All resources of a type, ordered by id, paged.
+    async fn resources_of_type(&self, rtype: &str, after_id: Option<&str>, limit: u32) -> Result<Vec<StoredResource>>;
+    /// Stored resource counts by type.
+    async fn count_resources(&self) -> Result<BTreeMap<String, u64>>;
+
+    async fn load_states(&self, patient_ids: &[String]) -> Result<BTreeMap<String, StateRow>>;
+    /// Ids of all patients with a stored state.
+    async fn state_patient_ids(&self) -> Result<Vec<String>>;
+
+    async fn get_document(&self, kind: &str, id: &str) -> Result<Option<Document>>;
+    async fn list_documents(&self, f: &DocFilter) -> Result<Vec<Document>>;
+    async fn count_documents(&self, f: &DocFilter) -> Result<u64>;
+
+    /// Claim up to `limit` jobs due at `now` for `lease_secs` seconds.
+    /// With several replicas each due job is handed to exactly one claimer.
+    async fn claim_jobs(&self, now: Instant, limit: u32, lease_secs: i64) -> Result<Vec<Job>>;
+    /// Mark a claimed job done, together with what running it wrote.
+    async fn complete_job(&self, job_id: i64, c: Commit) -> Result<()>;
+    /// Number of jobs not yet done.
+    async fn pending_jobs(&self) -> Result<u64>;
+    /// The due time of the earliest pending job.
+    async fn next_due(&self) -> Result<Option<Instant>>;
+
+    /// The audit log from `from_seq` on, in order.
+    async fn audit_entries(&self, from_seq: i64, limit: u32) -> Result<Vec<AuditEntry>>;
+}
