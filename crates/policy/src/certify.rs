@@ -1,0 +1,312 @@
+//! Certified threshold: the lowest score threshold whose exact lower
+//! confidence bound on PPV clears a floor within an alert budget.
+//!
+//! Rule. A calibration set is a list of rows `(score, label)` plus the
+//! patient-days they cover. Each row is one alerting unit (typically one
+//! patient stay with its peak pre-outcome score, so that "alerted" means the
+//! patient would have been alerted). At threshold `t` the alerted rows are
+//! those with `score >= t`; with `n` alerted and `k` of them positive:
+//!
+//! - PPV point estimate `k / n`,
+//! - PPV lower bound: one-sided exact Clopper-Pearson at `confidence`,
+//! - alert rate `100 * n / patient_days` alerts per 100 patient-days.
+//!
+//! Candidates are the distinct scores. The certified threshold is the
+//! lowest candidate with `lower >= ppv_floor` and `rate <= budget`. If none
+//! qualifies the result is [`Certification::NotCertified`] and the policy
+//! alerts on nothing.
+
+use crate::binomial::clopper_pearson_lower;
+use serde::{Deserialize, Serialize};
+
+/// One calibration row.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct CalibrationRow {
+    pub score: f64,
+    pub label: bool,
+}
+
+/// A calibration set: rows and the patient-days of exposure they cover.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CalibrationSet {
+    pub rows: Vec<CalibrationRow>,
+    pub patient_days: f64,
+}
+
+impl CalibrationSet {
+    /// Build from rows that each carry their own exposure in days; the
+    /// patient-days are the sum.
+    pub fn with_row_exposure(rows: impl IntoIterator<Item = (f64, bool, f64)>) -> Self {
+        let mut out = Vec::new();
+        let mut days = 0.0;
+        for (score, label, d) in rows {
+            out.push(CalibrationRow { score, label });
+            days += d;
+        }
+        Self {
+            rows: out,
+            patient_days: days,
+        }
+    }
+}
+
+/// What to certify.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct CertificationConfig {
+    /// Minimum PPV the lower bound must reach, in (0, 1).
+    pub ppv_floor: f64,
+    /// One-sided confidence of the bound, in (0, 1); 0.95 by default.
+    pub confidence: f64,
+    /// Maximum alerts per 100 patient-days.
+    pub alert_budget_per_100_patient_days: f64,
+}
+
+impl Default for CertificationConfig {
+    fn default() -> Self {
+        Self {
+            ppv_floor: 0.2,
+            confidence: 0.95,
+            alert_budget_per_100_patient_days: 5.0,
+        }
+    }
+}
+
+/// A threshold that meets the promise, with the evidence.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Certified {
+    /// Alert when `probability >= threshold`.
+    pub threshold: f64,
+    pub ppv: f64,
+    pub ppv_lower: f64,
+    pub confidence: f64,
+    pub ppv_floor: f64,
+    pub alert_rate_per_100_patient_days: f64,
+    pub alert_budget_per_100_patient_days: f64,
+    pub n_alerted: u64,
+    pub n_true_alerts: u64,
+    pub n_rows: u64,
+    pub patient_days: f64,
+    /// "At least X% of alerted patients develop the outcome, with 95%
+    /// confidence; at most Y alerts per 100 patient-days."
+    pub promise: String,
+}
+
+/// The outcome of certification.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum Certification {
+    Certified(Certified),
+    NotCertified { reason: String },
+}
+
+impl Certification {
+    pub fn certified(&self) -> Option<&Certified> {
+        match self {
+            Certification::Certified(c) => Some(c),
+            Certification::NotCertified { .. } => None,
+        }
+    }
+    /// The promise sentence, or why there is none.
+    pub fn statement(&self) -> String {
+        match self {
+            Certification::Certified(c) => c.promise.clone(),
+            Certification::NotCertified { reason } => {
+                format!("Not certified: {reason}. This model alerts on nothing.")
+            }
+        }
+    }
+}
+
+/// Format the promise. X is the lower bound rounded *down* to 0.1%, so the
+/// sentence never overstates the bound.
+pub fn promise_sentence(ppv_lower: f64, confidence: f64, budget: f64) -> String {
+    let x = (ppv_lower * 1000.0).floor() / 10.0;
+    let c = confidence * 100.0;
+    let c = if (c - c.round()).abs() < 1e-9 {
+        format!("{c:.0}")
+    } else {
+        format!("{c:.1}")
+    };
+    format!(
+        "At least {x:.1}% of alerted patients develop the outcome, with {c}% confidence; \
+         at most {budget} alerts per 100 patient-days."
+    )
+}
+
+/// Certify a threshold. Never panics; bad input gives `NotCertified` with
+/// the reason.
+pub fn certify(set: &CalibrationSet, cfg: &CertificationConfig) -> Certification {
+    let not = |reason: String| Certification::NotCertified { reason };
+    if !(cfg.ppv_floor > 0.0 && cfg.ppv_floor < 1.0) {
+        return not(format!(
+            "ppv_floor must be in (0, 1), got {}",
+            cfg.ppv_floor
+        ));
+    }
+    if !(cfg.confidence > 0.0 && cfg.confidence < 1.0) {
+        return not(format!(
+            "confidence must be in (0, 1), got {}",
+            cfg.confidence
+        ));
+    }
+    let budget = cfg.alert_budget_per_100_patient_days;
+    if !(budget.is_finite() && budget > 0.0) {
+        return not(format!("alert budget must be > 0, got {budget}"));
+    }
+    if !(set.patient_days.is_finite() && set.patient_days > 0.0) {
+        return not(format!(
+            "patient_days must be > 0, got {}",
+            set.patient_days
+        ));
+    }
+    if set.rows.is_empty() {
+        return not("the calibration set is empty".into());
+    }
+    if let Some(i) = set.rows.iter().position(|r| !r.score.is_finite()) {
+        return not(format!("calibration row {i} has a non-finite score"));
+    }
+    let mut rows = set.rows.clone();
+    rows.sort_by(|a, b| b.score.total_cmp(&a.score));
+    // Walk from the highest score down; at each distinct score we know n, k.
+    let (mut n, mut k) = (0u64, 0u64);
+    let mut best: Option<Certified> = None;
+    let mut best_lower_seen = 0.0f64;
+    let mut i = 0;
+    while i < rows.len() {
+        let t = rows[i].score;
+        while i < rows.len() && rows[i].score == t {
+            n += 1;
+            k += rows[i].label as u64;
+            i += 1;
+        }
+        let rate = 100.0 * n as f64 / set.patient_days;
+        if rate > budget {
+            break; // rate only grows as the threshold falls
+        }
+        let lower = clopper_pearson_lower(k, n, cfg.confidence).unwrap_or(0.0);
+        best_lower_seen = best_lower_seen.max(lower);
+        if lower >= cfg.ppv_floor {
+            best = Some(Certified {
+                threshold: t,
+                ppv: k as f64 / n as f64,
+                ppv_lower: lower,
+                confidence: cfg.confidence,
+                ppv_floor: cfg.ppv_floor,
+                alert_rate_per_100_patient_days: rate,
+                alert_budget_per_100_patient_days: budget,
+                n_alerted: n,
+                n_true_alerts: k,
+                n_rows: rows.len() as u64,
+                patient_days: set.patient_days,
+                promise: promise_sentence(lower, cfg.confidence, budget),
+            });
+        }
+    }
+    match best {
+        Some(c) => Certification::Certified(c),
+        None => not(format!(
+            "no threshold reaches a {:.0}% lower confidence bound on PPV of at least {} \
+             within {} alerts per 100 patient-days (best lower bound within budget: {:.4})",
+            cfg.confidence * 100.0,
+            cfg.ppv_floor,
+            budget,
+            best_lower_seen
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn set(rows: &[(f64, bool)], days: f64) -> CalibrationSet {
+        CalibrationSet {
+            rows: rows
+                .iter()
+                .map(|&(score, label)| CalibrationRow { score, label })
+                .collect(),
+            patient_days: days,
+        }
+    }
+
+    #[test]
+    fn picks_lowest_threshold_meeting_both_constraints() {
+        // 10 positives at 0.9, 10 negatives at 0.5, 80 negatives at 0.1.
+        let mut rows = vec![(0.9, true); 10];
+        rows.extend(vec![(0.5, false); 10]);
+        rows.extend(vec![(0.1, false); 80]);
+        let cfg = CertificationConfig {
+            ppv_floor: 0.2,
+            confidence: 0.95,
+            alert_budget_per_100_patient_days: 100.0,
+        };
+        let c = certify(&set(&rows, 100.0), &cfg);
+        let c = c.certified().expect("certified");
+        // At 0.5: k=10, n=20, lower 0.3019 (scipy) >= 0.2. At 0.1: k=10, n=100, lower 0.0553.
+        assert_eq!(c.threshold, 0.5);
+        assert_eq!((c.n_alerted, c.n_true_alerts), (20, 10));
+        assert!(
+            c.promise.starts_with("At least 30.1% of alerted patients"),
+            "{}",
+            c.promise
+        );
+        assert!(c
+            .promise
+            .contains("95% confidence; at most 100 alerts per 100 patient-days"));
+    }
+
+    #[test]
+    fn budget_can_force_a_higher_threshold_or_refuse() {
+        let mut rows = vec![(0.9, true); 10];
+        rows.extend(vec![(0.5, false); 10]);
+        let cfg = CertificationConfig {
+            ppv_floor: 0.2,
+            confidence: 0.95,
+            alert_budget_per_100_patient_days: 10.0,
+        };
+        // 100 patient-days: 10 alerts -> 10/100 pd OK, 20 -> over budget.
+        let c = certify(&set(&rows, 100.0), &cfg);
+        assert_eq!(c.certified().map(|c| c.threshold), Some(0.9));
+        let tight = CertificationConfig {
+            alert_budget_per_100_patient_days: 5.0,
+            ..cfg
+        };
+        match certify(&set(&rows, 100.0), &tight) {
+            Certification::NotCertified { reason } => {
+                assert!(reason.contains("within 5 alerts"), "{reason}")
+            }
+            other => panic!("expected NotCertified, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn refuses_when_floor_unreachable_and_on_bad_input() {
+        let rows = vec![(0.9, true), (0.8, false), (0.7, false)];
+        let cfg = CertificationConfig {
+            ppv_floor: 0.5,
+            ..Default::default()
+        };
+        assert!(certify(&set(&rows, 10.0), &cfg).certified().is_none());
+        assert!(certify(&set(&[], 10.0), &cfg).statement().contains("empty"));
+        assert!(certify(&set(&rows, 0.0), &cfg)
+            .statement()
+            .contains("patient_days"));
+        assert!(certify(&set(&[(f64::NAN, true)], 1.0), &cfg)
+            .statement()
+            .contains("row 0"));
+        let bad = CertificationConfig {
+            confidence: 1.0,
+            ..cfg
+        };
+        assert!(certify(&set(&rows, 10.0), &bad)
+            .statement()
+            .contains("confidence"));
+    }
+
+    #[test]
+    fn row_exposure_sums() {
+        let s = CalibrationSet::with_row_exposure([(0.1, false, 2.5), (0.2, true, 1.5)]);
+        assert_eq!(s.patient_days, 4.0);
+        assert_eq!(s.rows.len(), 2);
+    }
+}
