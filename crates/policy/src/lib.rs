@@ -1,7 +1,14 @@
 //! bedside-policy: turns a scored risk into a decision.
 //!
-//! - [`certify`]: the certified threshold (exact Clopper-Pearson lower bound
+//! - [`certify()`]: the certified threshold (exact Clopper-Pearson lower bound
 //!   on PPV within an alert budget) and its promise sentence.
+//! - [`PolicyConfig`]: the TOML policy; every setting defined once in
+//!   [`config::SETTINGS`] (doc, default, validation).
+//! - [`decide()`]: tier, suppression, routing and stage gating for one risk,
+//!   returning the next [`AlertMemory`]; [`snooze()`] records a snooze.
+//! - `evaluate`: replays scoring rows through `bedside` and the
+//!   `naive_15min` / `fixed_threshold` baselines and reports alert burden,
+//!   sensitivity, PPV and lead time.
 //! - [`binomial`]: exact binomial bounds and the Beta quantile.
 //!
 //! ARCHITECTURE INVARIANT: this crate does no IO; it takes plain data in and
@@ -9,7 +16,13 @@
 
 pub mod binomial;
 pub mod certify;
+pub mod config;
+pub mod decide;
+pub mod facts;
 
 pub use certify::{
     certify, CalibrationRow, CalibrationSet, Certification, CertificationConfig, Certified,
 };
+pub use config::{Coding, ConfigError, PolicyConfig, Stage};
+pub use decide::{decide, route, snooze, SnoozeError};
+pub use facts::*;
