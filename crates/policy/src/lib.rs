@@ -6,7 +6,7 @@
 //!   [`config::SETTINGS`] (doc, default, validation).
 //! - [`decide()`]: tier, suppression, routing and stage gating for one risk,
 //!   returning the next [`AlertMemory`]; [`snooze()`] records a snooze.
-//! - `evaluate`: replays scoring rows through `bedside` and the
+//! - [`evaluate`]: replays scoring rows through `bedside` and the
 //!   `naive_15min` / `fixed_threshold` baselines and reports alert burden,
 //!   sensitivity, PPV and lead time.
 //! - [`binomial`]: exact binomial bounds and the Beta quantile.
@@ -18,6 +18,7 @@ pub mod binomial;
 pub mod certify;
 pub mod config;
 pub mod decide;
+pub mod evaluate;
 pub mod facts;
 
 pub use certify::{

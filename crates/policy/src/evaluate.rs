@@ -1,0 +1,406 @@
+//! Evaluation harness: replay time-ordered scoring rows through the real
+//! [`decide`] (`bedside`) and two baselines on the same model and
+//! threshold, and report alert burden and patient-level performance.
+//!
+//! Policies:
+//! - `bedside`: [`decide`] at every scoring row (no hook), memory carried;
+//!   an alert is a decision with `new_alert` (counted whatever the stage,
+//!   so a silent-mode replay shows the burden the live policy would make).
+//! - `naive_15min`: re-alert every 15 minutes of wall time while the risk
+//!   (carried forward from the last scoring until the next one, or the end
+//!   of the stay) is `>= threshold`; the clock restarts when risk drops.
+//! - `fixed_threshold`: an alert at every scoring row `>= threshold`.
+//!
+//! Metrics (per policy):
+//! - `alerts_per_100_patient_days` = 100 * alerts / sum of stay lengths in days;
+//! - `patients_alerted`: patients with at least one alert;
+//! - `sensitivity`: outcome-positive patients whose first alert is at or
+//!   before `outcome_at + sensitivity_window_hours`, over outcome-positive
+//!   patients;
+//! - `ppv`: those detected patients over patients alerted (an alert long
+//!   after the outcome does not count as a true alert);
+//! - `median_lead_time_hours`: median of `outcome_at - first alert` over
+//!   detected patients;
+//! - `alerts_per_clinician_shift`: alerts over clinician-shifts on duty. A
+//!   clinician-shift is (recipient from [`route`], 12 h shift starting at
+//!   `shift_anchor_hour` UTC) with at least one scoring row or alert.
+
+use crate::certify::Certification;
+use crate::config::PolicyConfig;
+use crate::decide::{decide, route};
+use crate::facts::{AlertMemory, ModelRole, PatientFacts, PolicyInput, Recipient};
+use bedside_core::{Instant, Probability};
+use chrono::{Duration, TimeZone, Utc};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// One scoring of one patient.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EvalRow {
+    pub patient: String,
+    pub at: Instant,
+    pub probability: f64,
+    pub facts: PatientFacts,
+}
+
+/// A patient's stay and outcome.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Stay {
+    pub patient: String,
+    pub start: Instant,
+    pub end: Instant,
+    /// Outcome onset (or recorded) time; `None` for outcome-negative.
+    pub outcome_at: Option<Instant>,
+}
+
+/// Evaluation settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EvalConfig {
+    /// An alert up to this many hours after the outcome still detects it.
+    pub sensitivity_window_hours: f64,
+    pub shift_hours: f64,
+    /// Shifts start at this hour UTC (and every `shift_hours` after).
+    pub shift_anchor_hour: u32,
+    pub naive_interval_minutes: i64,
+    /// Threshold for the baselines when the policy is not certified.
+    pub baseline_threshold: Option<f64>,
+    pub model_id: String,
+}
+
+impl Default for EvalConfig {
+    fn default() -> Self {
+        Self {
+            sensitivity_window_hours: 0.0,
+            shift_hours: 12.0,
+            shift_anchor_hour: 7,
+            naive_interval_minutes: 15,
+            baseline_threshold: None,
+            model_id: "model".into(),
+        }
+    }
+}
+
+/// One simulated alert.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AlertEvent {
+    pub patient: String,
+    pub at: Instant,
+    /// Recipient key: a Practitioner reference or `role:{role}@{unit}`.
+    pub recipient: Option<String>,
+}
+
+/// Metrics of one policy.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PolicyReport {
+    pub alerts: u64,
+    pub alerts_per_100_patient_days: f64,
+    pub patients_alerted: u64,
+    pub outcome_positive_patients: u64,
+    pub patients_detected: u64,
+    pub sensitivity: Option<f64>,
+    pub ppv: Option<f64>,
+    pub median_lead_time_hours: Option<f64>,
+    pub alerts_per_clinician_shift: Option<f64>,
+    pub max_alerts_per_clinician_shift: u64,
+}
+
+/// The whole evaluation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EvaluationReport {
+    pub threshold: Option<f64>,
+    pub certification: Certification,
+    pub patients: u64,
+    pub patient_days: f64,
+    /// `bedside`, `naive_15min`, `fixed_threshold`.
+    pub policies: BTreeMap<String, PolicyReport>,
+}
+
+/// Why an evaluation could not run.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum EvalError {
+    #[error("scoring row {index}: patient {patient_pseudonym} has no stay")]
+    NoStay {
+        index: usize,
+        patient_pseudonym: String,
+    },
+    #[error("scoring row {index}: probability must be in [0, 1], got {value}")]
+    Probability { index: usize, value: f64 },
+    #[error("stay of patient {0}: end is before start")]
+    StayOrder(String),
+    #[error("no threshold: the policy is not certified and no baseline_threshold is set")]
+    NoThreshold,
+    #[error("shift_hours must be > 0 and naive_interval_minutes > 0")]
+    Settings,
+}
+
+fn pseudonym(id: &str) -> String {
+    bedside_core::PatientRef::parse(id)
+        .map(|p| p.pseudonym())
+        .unwrap_or_else(|_| "<invalid id>".into())
+}
+
+fn recipient_key(r: &[Recipient]) -> Option<String> {
+    r.first().map(|r| match r {
+        Recipient::Practitioner { reference, .. } => reference.clone(),
+        Recipient::Role { role, unit } => format!("role:{role}@{}", unit.as_deref().unwrap_or("-")),
+    })
+}
+
+/// Rows grouped by patient, each group time-ordered.
+fn by_patient(rows: &[EvalRow]) -> BTreeMap<&str, Vec<&EvalRow>> {
+    let mut m: BTreeMap<&str, Vec<&EvalRow>> = BTreeMap::new();
+    for r in rows {
+        m.entry(r.patient.as_str()).or_default().push(r);
+    }
+    for v in m.values_mut() {
+        v.sort_by_key(|r| r.at);
+    }
+    m
+}
+
+/// Alerts of the real policy.
+pub fn simulate_bedside(
+    rows: &[EvalRow],
+    cfg: &PolicyConfig,
+    cert: &Certification,
+    model_id: &str,
+) -> Vec<AlertEvent> {
+    let mut out = Vec::new();
+    for (patient, rs) in by_patient(rows) {
+        let mut mem = AlertMemory::default();
+        for r in rs {
+            let input = PolicyInput {
+                model_id: model_id.to_string(),
+                role: ModelRole::Primary,
+                probability: Probability::clamped(r.probability),
+                at: r.at,
+                hook: None,
+                facts: r.facts.clone(),
+            };
+            let d = decide(cfg, cert, &mem, &input);
+            if d.new_alert {
+                let recipient =
+                    recipient_key(&d.route_to).or_else(|| recipient_key(&route(cfg, &r.facts)));
+                out.push(AlertEvent {
+                    patient: patient.to_string(),
+                    at: r.at,
+                    recipient,
+                });
+            }
+            mem = d.memory;
+        }
+    }
+    out
+}
+
+/// Alerts of `fixed_threshold`.
+pub fn simulate_fixed(rows: &[EvalRow], cfg: &PolicyConfig, threshold: f64) -> Vec<AlertEvent> {
+    let mut out = Vec::new();
+    for (patient, rs) in by_patient(rows) {
+        for r in rs.into_iter().filter(|r| r.probability >= threshold) {
+            out.push(AlertEvent {
+                patient: patient.to_string(),
+                at: r.at,
+                recipient: recipient_key(&route(cfg, &r.facts)),
+            });
+        }
+    }
+    out
+}
+
+/// Alerts of `naive_15min`: 15-minute ticks between scorings, last risk
+/// carried forward to the next scoring or to `stay_end`.
+pub fn simulate_naive(
+    rows: &[EvalRow],
+    cfg: &PolicyConfig,
+    threshold: f64,
+    stay_end: &BTreeMap<String, Instant>,
+    interval: Duration,
+) -> Vec<AlertEvent> {
+    let mut out = Vec::new();
+    for (patient, rs) in by_patient(rows) {
+        let mut next_due: Option<Instant> = None;
+        for (i, r) in rs.iter().enumerate() {
+            let seg_end = rs
+                .get(i + 1)
+                .map(|n| n.at)
+                .or_else(|| stay_end.get(patient).copied())
+                .unwrap_or(r.at);
+            if r.probability < threshold {
+                next_due = None;
+                continue;
+            }
+            let recipient = recipient_key(&route(cfg, &r.facts));
+            let mut t = next_due.map_or(r.at, |d| d.max(r.at));
+            // The scoring itself always counts when it is the first above threshold.
+            if t >= seg_end && next_due.is_none() {
+                t = r.at;
+                out.push(AlertEvent {
+                    patient: patient.to_string(),
+                    at: t,
+                    recipient: recipient.clone(),
+                });
+                next_due = Some(t + interval);
+                continue;
+            }
+            while t < seg_end {
+                out.push(AlertEvent {
+                    patient: patient.to_string(),
+                    at: t,
+                    recipient: recipient.clone(),
+                });
+                next_due = Some(t + interval);
+                t += interval;
+            }
+        }
+    }
+    out
+}
+
+fn shift_of(t: Instant, eval: &EvalConfig) -> i64 {
+    let anchor = Utc
+        .timestamp_opt(eval.shift_anchor_hour as i64 * 3600, 0)
+        .single()
+        .unwrap_or_default();
+    let ms = (t - anchor).num_milliseconds() as f64;
+    (ms / (eval.shift_hours * 3_600_000.0)).floor() as i64
+}
+
+fn median(mut v: Vec<f64>) -> Option<f64> {
+    if v.is_empty() {
+        return None;
+    }
+    v.sort_by(|a, b| a.total_cmp(b));
+    let n = v.len();
+    Some(if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    })
+}
+
+/// Metrics of one list of alerts.
+pub fn report(
+    alerts: &[AlertEvent],
+    rows: &[EvalRow],
+    stays: &[Stay],
+    cfg: &PolicyConfig,
+    eval: &EvalConfig,
+) -> PolicyReport {
+    let patient_days: f64 = stays
+        .iter()
+        .map(|s| (s.end - s.start).num_milliseconds() as f64 / 86_400_000.0)
+        .sum();
+    let mut first: BTreeMap<&str, Instant> = BTreeMap::new();
+    for a in alerts {
+        let e = first.entry(a.patient.as_str()).or_insert(a.at);
+        *e = (*e).min(a.at);
+    }
+    let window =
+        Duration::milliseconds((eval.sensitivity_window_hours * 3_600_000.0).round() as i64);
+    let positives: Vec<&Stay> = stays.iter().filter(|s| s.outcome_at.is_some()).collect();
+    let mut leads = Vec::new();
+    for s in &positives {
+        if let (Some(o), Some(f)) = (s.outcome_at, first.get(s.patient.as_str())) {
+            if *f <= o + window {
+                leads.push((o - *f).num_milliseconds() as f64 / 3_600_000.0);
+            }
+        }
+    }
+    let detected = leads.len() as u64;
+    let mut on_duty: BTreeMap<(String, i64), u64> = BTreeMap::new();
+    for r in rows {
+        if let Some(k) = recipient_key(&route(cfg, &r.facts)) {
+            on_duty.entry((k, shift_of(r.at, eval))).or_insert(0);
+        }
+    }
+    for a in alerts {
+        if let Some(k) = &a.recipient {
+            *on_duty
+                .entry((k.clone(), shift_of(a.at, eval)))
+                .or_insert(0) += 1;
+        }
+    }
+    let routed: u64 = on_duty.values().sum();
+    let ratio = |a: u64, b: u64| (b > 0).then(|| a as f64 / b as f64);
+    PolicyReport {
+        alerts: alerts.len() as u64,
+        alerts_per_100_patient_days: if patient_days > 0.0 {
+            100.0 * alerts.len() as f64 / patient_days
+        } else {
+            0.0
+        },
+        patients_alerted: first.len() as u64,
+        outcome_positive_patients: positives.len() as u64,
+        patients_detected: detected,
+        sensitivity: ratio(detected, positives.len() as u64),
+        ppv: ratio(detected, first.len() as u64),
+        median_lead_time_hours: median(leads),
+        alerts_per_clinician_shift: ratio(routed, on_duty.len() as u64),
+        max_alerts_per_clinician_shift: on_duty.values().copied().max().unwrap_or(0),
+    }
+}
+
+/// Run all three policies.
+pub fn evaluate(
+    rows: &[EvalRow],
+    stays: &[Stay],
+    cfg: &PolicyConfig,
+    cert: &Certification,
+    eval: &EvalConfig,
+) -> Result<EvaluationReport, EvalError> {
+    if !(eval.shift_hours.is_finite() && eval.shift_hours > 0.0) || eval.naive_interval_minutes <= 0
+    {
+        return Err(EvalError::Settings);
+    }
+    let mut stay_end = BTreeMap::new();
+    for s in stays {
+        if s.end < s.start {
+            return Err(EvalError::StayOrder(pseudonym(&s.patient)));
+        }
+        stay_end.insert(s.patient.clone(), s.end);
+    }
+    for (index, r) in rows.iter().enumerate() {
+        if !stay_end.contains_key(&r.patient) {
+            return Err(EvalError::NoStay {
+                index,
+                patient_pseudonym: pseudonym(&r.patient),
+            });
+        }
+        if !(0.0..=1.0).contains(&r.probability) {
+            return Err(EvalError::Probability {
+                index,
+                value: r.probability,
+            });
+        }
+    }
+    let threshold = cert
+        .certified()
+        .map(|c| c.threshold)
+        .or(eval.baseline_threshold);
+    let t = threshold.ok_or(EvalError::NoThreshold)?;
+    let interval = Duration::minutes(eval.naive_interval_minutes);
+    let patient_days = stays
+        .iter()
+        .map(|s| (s.end - s.start).num_milliseconds() as f64 / 86_400_000.0)
+        .sum();
+    let mut policies = BTreeMap::new();
+    let runs = [
+        ("bedside", simulate_bedside(rows, cfg, cert, &eval.model_id)),
+        (
+            "naive_15min",
+            simulate_naive(rows, cfg, t, &stay_end, interval),
+        ),
+        ("fixed_threshold", simulate_fixed(rows, cfg, t)),
+    ];
+    for (name, alerts) in runs {
+        policies.insert(name.to_string(), report(&alerts, rows, stays, cfg, eval));
+    }
+    Ok(EvaluationReport {
+        threshold,
+        certification: cert.clone(),
+        patients: stays.len() as u64,
+        patient_days,
+        policies,
+    })
+}
