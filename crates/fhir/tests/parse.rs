@@ -1,0 +1,223 @@
+use bedside_fhir::*;
+use serde_json::json;
+
+fn obs(extra: serde_json::Value) -> Vec<u8> {
+    let mut o = json!({
+        "resourceType": "Observation", "id": "o1", "status": "final",
+        "code": {"coding": [{"system": "http://loinc.org", "code": "8867-4"}]},
+        "subject": {"reference": "Patient/p1"},
+        "effectiveDateTime": "2024-01-01T10:00:00Z",
+        "valueQuantity": {"value": 88, "unit": "/min", "system": "http://unitsofmeasure.org", "code": "/min"}
+    });
+    for (k, v) in extra.as_object().unwrap() {
+        if v.is_null() {
+            o.as_object_mut().unwrap().remove(k);
+        } else {
+            o[k] = v.clone();
+        }
+    }
+    serde_json::to_vec(&o).unwrap()
+}
+
+#[test]
+fn a_good_observation_parses_typed() {
+    let p = parse_resource(&obs(json!({}))).unwrap();
+    assert_eq!(p.rtype, "Observation");
+    assert_eq!(p.id.as_deref(), Some("o1"));
+    let Resource::Observation(o) = &p.resource else {
+        panic!("typed")
+    };
+    assert_eq!(o.value_quantity.as_ref().unwrap().value, Some(88.0));
+    assert_eq!(
+        o.subject.as_ref().unwrap().id_of("Patient").as_deref(),
+        Some("p1")
+    );
+    assert_eq!(
+        format_instant(o.effective_time().unwrap()),
+        "2024-01-01T10:00:00Z"
+    );
+    assert!(p.warnings.is_empty(), "{:?}", p.warnings);
+}
+
+fn err(bytes: &[u8]) -> FhirError {
+    parse_resource(bytes).expect_err("must be refused")
+}
+
+#[test]
+fn each_bad_input_names_its_path_and_reason() {
+    let e = err(b"{not json");
+    assert_eq!(e.kind, ErrorKind::Json);
+    assert!(e.reason.contains("invalid JSON"));
+
+    let e = err(br#"{"id": "x"}"#);
+    assert_eq!(
+        (e.kind, e.path.as_str()),
+        (ErrorKind::ResourceType, "resourceType")
+    );
+
+    let e = err(br#"{"resourceType": "Observaton"}"#);
+    assert_eq!(e.kind, ErrorKind::ResourceType);
+    assert!(e.reason.contains("Observaton"));
+
+    let e = err(br#"{"resourceType": 7}"#);
+    assert_eq!(e.kind, ErrorKind::ResourceType);
+
+    let e = err(&obs(json!({"id": "has space"})));
+    assert_eq!((e.kind, e.path.as_str()), (ErrorKind::Id, "Observation.id"));
+
+    let e = err(&obs(json!({"subject": {"reference": "Patient/"}})));
+    assert_eq!(
+        (e.kind, e.path.as_str()),
+        (ErrorKind::Reference, "Observation.subject.reference")
+    );
+
+    let e = err(&obs(json!({"effectiveDateTime": "2024-13-01"})));
+    assert_eq!(
+        (e.kind, e.path.as_str()),
+        (ErrorKind::Date, "Observation.effectiveDateTime")
+    );
+
+    let e = err(&obs(
+        json!({"valueQuantity": {"value": "88", "unit": "/min"}}),
+    ));
+    assert_eq!(
+        (e.kind, e.path.as_str()),
+        (ErrorKind::Value, "Observation.valueQuantity.value")
+    );
+
+    let e = err(&obs(
+        json!({"component": [{"code": {"text": "x"}}, {"code": {"text": "y"}, "valueQuantity": {"value": true}}]}),
+    ));
+    assert_eq!(e.path, "Observation.component[1].valueQuantity.value");
+
+    let e = err(&obs(json!({"meta": {"lastUpdated": "2024-01-01"}})));
+    assert_eq!(
+        (e.kind, e.path.as_str()),
+        (ErrorKind::Date, "Observation.meta.lastUpdated")
+    );
+
+    let e = err(&obs(
+        json!({"performer": [{"reference": "Practitioner/a"}, {"reference": "nonsense"}]}),
+    ));
+    assert_eq!(e.path, "Observation.performer[1].reference");
+    assert!(e
+        .to_string()
+        .starts_with("Observation.performer[1].reference: cannot parse reference"));
+}
+
+#[test]
+fn deviations_are_warnings_not_errors() {
+    let ma = json!({
+        "resourceType": "MedicationAdministration", "id": "m1", "status": "completed",
+        "medicationCodeableConcept": {"text": "Ceftriaxone"},
+        "subject": {"reference": "Patient/p1"},
+        "effectiveDateTime": "2024-01-01T10:00:00Z",
+        "dosage": {"text": "1 g", "timing": {"repeat": {"duration": 30}}, "doseAndRate": []}
+    });
+    let p = parse_resource(&serde_json::to_vec(&ma).unwrap()).unwrap();
+    let paths: Vec<_> = p
+        .warnings
+        .iter()
+        .flat_map(|w| w.expression.clone())
+        .collect();
+    assert!(
+        paths.contains(&"MedicationAdministration.dosage.timing".to_string()),
+        "{paths:?}"
+    );
+    assert!(paths.contains(&"MedicationAdministration.dosage.doseAndRate".to_string()));
+    assert!(p.warnings.iter().all(|w| w.severity == Severity::Warning));
+
+    let p = parse_resource(&obs(
+        json!({"code": {"coding": [{"system": "http://loinc.org", "code": ""}], "text": ""}}),
+    ))
+    .unwrap();
+    let paths: Vec<_> = p
+        .warnings
+        .iter()
+        .flat_map(|w| w.expression.clone())
+        .collect();
+    assert_eq!(
+        paths,
+        vec!["Observation.code.coding[0].code", "Observation.code.text"]
+    );
+}
+
+#[test]
+fn other_types_are_accepted_with_an_info_issue() {
+    let p = parse_resource(br#"{"resourceType": "Flag", "id": "f1", "status": "active"}"#).unwrap();
+    assert_eq!(
+        p.resource,
+        Resource::Other {
+            rtype: "Flag".into()
+        }
+    );
+    assert_eq!(p.warnings.len(), 1);
+    assert_eq!(p.warnings[0].severity, Severity::Information);
+}
+
+#[test]
+fn contained_medication_is_resolved() {
+    let mr = json!({
+        "resourceType": "MedicationRequest", "id": "r1", "status": "active", "intent": "order",
+        "contained": [{"resourceType": "Medication", "id": "med1", "code": {"coding": [{"system": "http://www.nlm.nih.gov/research/umls/rxnorm", "code": "11124", "display": "vancomycin"}]}}],
+        "medicationReference": {"reference": "#med1"},
+        "subject": {"reference": "Patient/p1"}, "authoredOn": "2024-02"
+    });
+    let p = parse_resource(&serde_json::to_vec(&mr).unwrap()).unwrap();
+    let Resource::MedicationRequest(m) = p.resource else {
+        panic!()
+    };
+    let c = m.medication().unwrap();
+    assert!(c.has("http://www.nlm.nih.gov/research/umls/rxnorm", "11124"));
+    assert_eq!(m.authored_on.unwrap().0.precision(), Precision::Month);
+}
+
+#[test]
+fn ensure_id_is_deterministic_from_content() {
+    let body = br#"{"resourceType": "Observation", "status": "final", "code": {"text": "x"}}"#;
+    let mut a = parse_resource(body).unwrap();
+    let mut b = parse_resource(body).unwrap();
+    let ia = a.ensure_id();
+    assert_eq!(ia, b.ensure_id());
+    assert!(is_valid_id(&ia));
+    assert_eq!(a.json["id"], serde_json::Value::String(ia));
+}
+
+#[test]
+fn risk_assessment_and_outcome_round_trip() {
+    let ra = RiskAssessment {
+        id: Some("ra1".into()),
+        status: "final".into(),
+        subject: Reference::to("Patient", "p1"),
+        occurrence_date_time: Some(DateTime::parse("2024-01-01T10:00:00Z").unwrap()),
+        prediction: vec![build::RiskPrediction {
+            outcome: Some(CodeableConcept::coded(
+                "http://snomed.info/sct",
+                "91302008",
+                Some("Sepsis"),
+            )),
+            probability_decimal: Some(0.31),
+            probability_range: Some(Range::unitless(0.2, 0.4)),
+            rationale: Some("lactate 4.1".into()),
+            ..Default::default()
+        }],
+        ..Default::default()
+    };
+    let v = ra.to_json();
+    assert_eq!(v["resourceType"], "RiskAssessment");
+    assert_eq!(v["prediction"][0]["probabilityDecimal"], 0.31);
+    assert_eq!(RiskAssessment::from_json(&v).unwrap(), ra);
+    // What we write, we also read.
+    assert!(parse_value(v).is_ok());
+
+    let oo = OperationOutcome::from_error(&FhirError::new(
+        ErrorKind::Date,
+        "Observation.issued",
+        "bad",
+    ));
+    let v = oo.to_json();
+    assert_eq!(v["issue"][0]["expression"][0], "Observation.issued");
+    assert_eq!(v["issue"][0]["code"], "value");
+    assert_eq!(OperationOutcome::from_json(&v).unwrap(), oo);
+    assert!(parse_value(v).is_ok());
+}
