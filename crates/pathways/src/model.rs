@@ -1,0 +1,301 @@
+//! The executable form of a BPMN process, as the importer builds it.
+
+use crate::duration::IsoDuration;
+use crate::feel::Expr;
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::fmt;
+
+/// How bad a [`Problem`] is: errors stop a definition from loading.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Error,
+    Warning,
+}
+
+/// One finding of import or validation, tied to a BPMN element when there
+/// is one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Problem {
+    pub severity: Severity,
+    /// The `id` of the BPMN element at fault (`None` for document-level
+    /// problems such as malformed XML).
+    pub element_id: Option<String>,
+    pub message: String,
+}
+
+impl Problem {
+    pub fn error(id: Option<&str>, message: impl Into<String>) -> Self {
+        Self {
+            severity: Severity::Error,
+            element_id: id.map(str::to_string),
+            message: message.into(),
+        }
+    }
+    pub fn warning(id: Option<&str>, message: impl Into<String>) -> Self {
+        Self {
+            severity: Severity::Warning,
+            element_id: id.map(str::to_string),
+            message: message.into(),
+        }
+    }
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let sev = match self.severity {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        };
+        match &self.element_id {
+            Some(id) => write!(f, "{sev}: {id}: {}", self.message),
+            None => write!(f, "{sev}: {}", self.message),
+        }
+    }
+}
+
+/// What starts an instance (the trigger of a start event).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(tag = "kind", content = "name", rename_all = "snake_case")]
+pub enum StartTrigger {
+    None,
+    Message(String),
+    Signal(String),
+}
+
+/// Bedside actions a service task can be bound to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    CreateTask,
+    SendCommunication,
+    WriteRiskAssessment,
+    WriteDetectedIssue,
+    Webhook,
+}
+
+impl Action {
+    pub const ALL: [Action; 5] = [
+        Action::CreateTask,
+        Action::SendCommunication,
+        Action::WriteRiskAssessment,
+        Action::WriteDetectedIssue,
+        Action::Webhook,
+    ];
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::CreateTask => "create_task",
+            Action::SendCommunication => "send_communication",
+            Action::WriteRiskAssessment => "write_risk_assessment",
+            Action::WriteDetectedIssue => "write_detected_issue",
+            Action::Webhook => "webhook",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Action> {
+        Self::ALL.into_iter().find(|a| a.as_str() == s.trim())
+    }
+}
+
+/// An input mapping value: a literal string, or a FEEL expression (text
+/// starting with `=`) evaluated against the instance variables.
+#[derive(Debug, Clone, PartialEq)]
+pub enum InputValue {
+    Literal(String),
+    Expr(Expr),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Input {
+    pub name: String,
+    pub value: InputValue,
+}
+
+/// FHIR Task priority codes, in increasing urgency.
+pub const PRIORITIES: [&str; 4] = ["routine", "urgent", "asap", "stat"];
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct UserTaskSpec {
+    /// Candidate roles (`camunda:candidateGroups`, comma separated).
+    pub roles: Vec<String>,
+    /// Owner (`camunda:assignee`): a literal reference or an expression.
+    pub assignee: Option<InputValue>,
+    /// One of [`PRIORITIES`].
+    pub priority: String,
+    /// Deadline after creation. Defaults to the shortest boundary timer.
+    pub due: Option<IsoDuration>,
+    /// From `bpmn:documentation`.
+    pub description: Option<String>,
+    pub inputs: Vec<Input>,
+}
+
+/// When a boundary timer stops counting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TimerScope {
+    /// Cancelled once the task is acknowledged (received, accepted or
+    /// in-progress): "acknowledge within N minutes or escalate". Default.
+    UntilAcknowledged,
+    /// Runs until the task is completed (`bedside:until="completed"`).
+    UntilCompleted,
+}
+
+/// What a catching event waits for.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CatchTrigger {
+    Timer(IsoDuration),
+    Message(String),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum NodeKind {
+    StartEvent(StartTrigger),
+    EndEvent {
+        terminate: bool,
+    },
+    ServiceTask {
+        action: Action,
+        inputs: Vec<Input>,
+    },
+    UserTask(UserTaskSpec),
+    ExclusiveGateway {
+        default: Option<String>,
+    },
+    ParallelGateway,
+    EventBasedGateway,
+    BoundaryEvent {
+        attached_to: String,
+        interrupting: bool,
+        trigger: CatchTrigger,
+        scope: TimerScope,
+    },
+    IntermediateCatchEvent(CatchTrigger),
+}
+
+impl NodeKind {
+    /// The BPMN tag this kind comes from (for messages).
+    pub fn tag(&self) -> &'static str {
+        match self {
+            NodeKind::StartEvent(_) => "startEvent",
+            NodeKind::EndEvent { .. } => "endEvent",
+            NodeKind::ServiceTask { .. } => "serviceTask",
+            NodeKind::UserTask(_) => "userTask",
+            NodeKind::ExclusiveGateway { .. } => "exclusiveGateway",
+            NodeKind::ParallelGateway => "parallelGateway",
+            NodeKind::EventBasedGateway => "eventBasedGateway",
+            NodeKind::BoundaryEvent { .. } => "boundaryEvent",
+            NodeKind::IntermediateCatchEvent(_) => "intermediateCatchEvent",
+        }
+    }
+}
+
+/// A flow node of the process.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Node {
+    pub id: String,
+    pub name: Option<String>,
+    pub kind: NodeKind,
+    /// Sequence flow ids, in document order.
+    pub incoming: Vec<String>,
+    pub outgoing: Vec<String>,
+    /// Boundary event ids attached to this node, in document order.
+    pub boundaries: Vec<String>,
+}
+
+impl Node {
+    /// Name, or id when unnamed.
+    pub fn label(&self) -> &str {
+        self.name.as_deref().unwrap_or(&self.id)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Flow {
+    pub id: String,
+    pub name: Option<String>,
+    pub source: String,
+    pub target: String,
+    pub condition: Option<Expr>,
+}
+
+/// Diagram bounds of one element (BPMNShape / dc:Bounds).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Shape {
+    pub element_id: String,
+    pub x: f64,
+    pub y: f64,
+    pub w: f64,
+    pub h: f64,
+    /// Label bounds, when the modeler saved them.
+    pub label: Option<[f64; 4]>,
+}
+
+/// Diagram route of one sequence flow (BPMNEdge / di:waypoint).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Edge {
+    pub element_id: String,
+    pub waypoints: Vec<(f64, f64)>,
+}
+
+/// BPMN diagram interchange, for drawing the pathway.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Diagram {
+    pub shapes: Vec<Shape>,
+    pub edges: Vec<Edge>,
+}
+
+/// A loaded, validated pathway.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Definition {
+    /// The process id.
+    pub id: String,
+    pub name: Option<String>,
+    /// SHA-256 (hex) of the XML text: instances remember it, so an
+    /// instance is never resumed against a different drawing.
+    pub digest: String,
+    /// Flow nodes in document order.
+    pub nodes: Vec<Node>,
+    pub flows: Vec<Flow>,
+    pub diagram: Diagram,
+    /// Warnings found while loading (errors prevent loading).
+    pub warnings: Vec<Problem>,
+    pub(crate) node_index: HashMap<String, usize>,
+    pub(crate) flow_index: HashMap<String, usize>,
+}
+
+impl Definition {
+    pub fn node(&self, id: &str) -> Option<&Node> {
+        self.node_index.get(id).map(|i| &self.nodes[*i])
+    }
+    pub fn flow(&self, id: &str) -> Option<&Flow> {
+        self.flow_index.get(id).map(|i| &self.flows[*i])
+    }
+    /// The triggers that start this pathway (one per start event).
+    pub fn start_triggers(&self) -> Vec<StartTrigger> {
+        self.nodes
+            .iter()
+            .filter_map(|n| match &n.kind {
+                NodeKind::StartEvent(t) => Some(t.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+    /// Every message name the pathway waits for after it started.
+    pub fn catch_messages(&self) -> Vec<String> {
+        let mut out: Vec<String> = self
+            .nodes
+            .iter()
+            .filter_map(|n| match &n.kind {
+                NodeKind::BoundaryEvent {
+                    trigger: CatchTrigger::Message(m),
+                    ..
+                }
+                | NodeKind::IntermediateCatchEvent(CatchTrigger::Message(m)) => Some(m.clone()),
+                _ => None,
+            })
+            .collect();
+        out.sort();
+        out.dedup();
+        out
+    }
+}

@@ -1,0 +1,7 @@
+//! FHIR R4 Task: the status lifecycle and the builder for user tasks.
+
+mod build;
+mod lifecycle;
+
+pub use build::{build_task, TaskBuildError, INPUT_TYPE_SYSTEM, STEP_SYSTEM};
+pub use lifecycle::{transition, TaskStatus, TransitionError, UnknownStatus};
