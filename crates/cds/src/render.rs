@@ -1,0 +1,393 @@
+//! Rendering a scored risk into CDS Hooks cards. Pure: the same input
+//! always gives the same cards (uuids included), so cards are golden-tested
+//! and feedback can be matched back to them.
+
+use crate::types::{
+    Action, ActionType, Card, Coding, Indicator, Link, LinkType, SelectionBehavior, Source,
+    Suggestion,
+};
+use bedside_core::Probability;
+use serde_json::Value;
+use uuid::Uuid;
+
+/// The policy tier of the decision, mapped onto `card.indicator`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tier {
+    /// Information card (`info`).
+    Passive,
+    /// Interruptive card at a decision point (`warning`).
+    Interruptive,
+    /// Escalation under way (`critical`).
+    Escalate,
+}
+
+impl Tier {
+    pub fn indicator(self) -> Indicator {
+        match self {
+            Tier::Passive => Indicator::Info,
+            Tier::Interruptive => Indicator::Warning,
+            Tier::Escalate => Indicator::Critical,
+        }
+    }
+    fn call_to_action(self) -> &'static str {
+        match self {
+            Tier::Passive => "",
+            Tier::Interruptive => " — review now",
+            Tier::Escalate => " — escalated, act now",
+        }
+    }
+}
+
+/// Which way a factor pushes the risk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    Raises,
+    Lowers,
+}
+
+/// One of the top contributing factors of this prediction.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Factor {
+    /// Human name, e.g. "Lactate (last)".
+    pub name: String,
+    /// The input value; `None` when the input was missing.
+    pub value: Option<f64>,
+    /// UCUM-style unit, e.g. "mmol/L"; empty when unitless.
+    pub unit: String,
+    pub direction: Direction,
+    /// Contribution on the probability scale (0.062 = 6.2 percentage points).
+    pub contribution: f64,
+}
+
+/// The identity of the model behind the card.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ModelInfo {
+    pub id: String,
+    pub version: String,
+    /// Display label, e.g. "Bedside sepsis (demo)".
+    pub label: String,
+    /// What is predicted, e.g. "Sepsis"; starts the summary.
+    pub outcome: String,
+    /// The model facts page Bedside serves.
+    pub facts_url: String,
+}
+
+/// A pathway action offered as a suggestion: a FHIR resource to create.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PathwaySuggestion {
+    /// Button text, e.g. "Order serum lactate".
+    pub label: String,
+    /// Action description, e.g. "Create a ServiceRequest for lactate".
+    pub description: String,
+    /// The FHIR resource to create (ServiceRequest, Task, ...).
+    pub resource: Value,
+    pub recommended: bool,
+}
+
+/// A prediction interval for the probability.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Interval {
+    pub lo: Probability,
+    pub hi: Probability,
+    /// Coverage, e.g. 0.9.
+    pub level: f64,
+}
+
+/// Everything a risk card shows.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CardInput {
+    /// The card's uuid (feedback refers to it); suggestion uuids derive
+    /// from it deterministically.
+    pub card_uuid: Uuid,
+    pub model: ModelInfo,
+    /// Calibrated probability of the outcome.
+    pub probability: Probability,
+    /// The previous calibrated probability for this patient, for the trend.
+    pub previous: Option<Probability>,
+    pub interval: Option<Interval>,
+    /// Top factors, most important first.
+    pub factors: Vec<Factor>,
+    /// Minutes since the newest input used by the prediction.
+    pub data_age_minutes: Option<f64>,
+    /// Data older than this is flagged stale in the detail.
+    pub stale_after_minutes: f64,
+    /// Outcome prevalence in the training population.
+    pub base_rate: Option<Probability>,
+    /// Reasons the out-of-distribution guard fired; empty when it did not.
+    pub ood_reasons: Vec<String>,
+    /// The certified-performance sentence, e.g. "When this card fires, at
+    /// least 30% of patients develop sepsis within 12 h (95% lower bound)".
+    pub promise: Option<String>,
+    pub tier: Tier,
+    pub suggestions: Vec<PathwaySuggestion>,
+    pub override_reasons: Vec<Coding>,
+    /// The topic coding of the card source, if configured.
+    pub topic: Option<Coding>,
+    pub worklist_url: Option<String>,
+    pub survey_url: Option<String>,
+}
+
+/// A percentage for display: whole percent, with `<1%` and `>99%` at the
+/// ends so a tiny risk never reads as "0%".
+pub fn percent(p: Probability) -> String {
+    let v = p.get() * 100.0;
+    if v > 0.0 && v < 0.5 {
+        "<1%".into()
+    } else if v < 100.0 && v > 99.5 {
+        ">99%".into()
+    } else {
+        format!("{:.0}%", v)
+    }
+}
+
+fn trend(now: Probability, previous: Option<Probability>) -> String {
+    let Some(prev) = previous else {
+        return String::new();
+    };
+    let (a, b) = (percent(now), percent(prev));
+    let delta = now.get() - prev.get();
+    if a == b || delta.abs() < 0.005 {
+        format!(" (→ from {b})")
+    } else if delta > 0.0 {
+        format!(" (↑ from {b})")
+    } else {
+        format!(" (↓ from {b})")
+    }
+}
+
+/// Truncate to at most `max` characters, ending with an ellipsis.
+fn truncate_chars(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        return s.to_string();
+    }
+    let mut out: String = s.chars().take(max.saturating_sub(1)).collect();
+    out.push('…');
+    out
+}
+
+/// The card summary: "Sepsis risk 34% (↑ from 21%) — review now", always
+/// fewer than 140 characters (a long outcome name is shortened).
+pub fn summary(input: &CardInput) -> String {
+    let tail = format!(
+        " risk {}{}{}",
+        percent(input.probability),
+        trend(input.probability, input.previous),
+        input.tier.call_to_action()
+    );
+    let budget = (crate::validate::SUMMARY_LIMIT - 1).saturating_sub(tail.chars().count());
+    format!(
+        "{}{}",
+        truncate_chars(&input.model.outcome, budget.max(1)),
+        tail
+    )
+}
+
+/// Escape text for a Markdown table cell or inline text.
+fn md(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '|' | '*' | '_' | '`' | '[' | ']' | '<' | '>' | '\\' | '#' => {
+                out.push('\\');
+                out.push(c);
+            }
+            '\n' | '\r' => out.push(' '),
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+/// A measured value with up to 3 significant decimals, trailing zeros cut.
+fn number(v: f64) -> String {
+    if !v.is_finite() {
+        return "—".into();
+    }
+    let decimals = if v.abs() >= 100.0 {
+        0
+    } else if v.abs() >= 10.0 {
+        1
+    } else {
+        2
+    };
+    let s = format!("{v:.decimals$}");
+    let s = if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        s
+    };
+    if s == "-0" {
+        "0".into()
+    } else {
+        s
+    }
+}
+
+fn age(minutes: f64) -> String {
+    if minutes < 1.0 {
+        "under 1 min".into()
+    } else if minutes < 120.0 {
+        format!("{:.0} min", minutes.floor())
+    } else if minutes < 48.0 * 60.0 {
+        format!("{:.1} h", minutes / 60.0)
+    } else {
+        format!("{:.1} days", minutes / 1440.0)
+    }
+}
+
+/// The card detail in GitHub-flavoured Markdown.
+pub fn detail(input: &CardInput) -> String {
+    let mut d = String::new();
+    let p = percent(input.probability);
+    d.push_str(&format!("**{} risk {p}**", md(&input.model.outcome)));
+    if let Some(i) = input.interval {
+        d.push_str(&format!(
+            " ({:.0}% interval {}–{})",
+            i.level * 100.0,
+            percent(i.lo),
+            percent(i.hi)
+        ));
+    }
+    if let Some(prev) = input.previous {
+        d.push_str(&format!(", previously {}", percent(prev)));
+    }
+    d.push_str(".\n\n");
+
+    if !input.ood_reasons.is_empty() {
+        d.push_str("> ⚠ **Outside the training population** — this patient differs from the data the model learned from, so the estimate is less reliable:\n");
+        for r in &input.ood_reasons {
+            d.push_str(&format!("> - {}\n", md(r)));
+        }
+        d.push('\n');
+    }
+
+    if !input.factors.is_empty() {
+        d.push_str("| Factor | Value | Effect on risk |\n|---|---|---|\n");
+        for f in &input.factors {
+            let value = match f.value {
+                Some(v) if f.unit.is_empty() => number(v),
+                Some(v) => format!("{} {}", number(v), md(&f.unit)),
+                None => "missing".into(),
+            };
+            let pts = f.contribution.abs() * 100.0;
+            let effect = match f.direction {
+                Direction::Raises => format!("↑ +{pts:.1} pts"),
+                Direction::Lowers => format!("↓ −{pts:.1} pts"),
+            };
+            d.push_str(&format!("| {} | {} | {} |\n", md(&f.name), value, effect));
+        }
+        d.push('\n');
+    }
+
+    let mut facts = Vec::new();
+    if let Some(m) = input.data_age_minutes {
+        let stale = if m > input.stale_after_minutes {
+            " ⚠ stale: check for newer results"
+        } else {
+            ""
+        };
+        facts.push(format!("Newest data: {} old{stale}", age(m)));
+    }
+    if let Some(b) = input.base_rate {
+        let ratio = if b.get() > 0.0 {
+            format!(
+                "; this patient's risk is {:.1}× the base rate",
+                input.probability.get() / b.get()
+            )
+        } else {
+            String::new()
+        };
+        facts.push(format!(
+            "Base rate in the training population: {}{ratio}",
+            percent(b)
+        ));
+    }
+    for f in &facts {
+        d.push_str(&format!("- {f}\n"));
+    }
+    if !facts.is_empty() {
+        d.push('\n');
+    }
+    if let Some(promise) = &input.promise {
+        d.push_str(&format!("{}\n\n", md(promise)));
+    }
+    d.push_str(&format!(
+        "_{} v{} · [model facts]({})_",
+        md(&input.model.label),
+        md(&input.model.version),
+        input.model.facts_url
+    ));
+    d
+}
+
+fn links(input: &CardInput) -> Vec<Link> {
+    let mut out = vec![Link {
+        label: "Model facts: how this risk is computed and when to doubt it".into(),
+        url: input.model.facts_url.clone(),
+        kind: LinkType::Absolute,
+        app_context: None,
+        autolaunchable: None,
+    }];
+    if let Some(url) = &input.worklist_url {
+        out.push(Link {
+            label: "Open the worklist".into(),
+            url: url.clone(),
+            kind: LinkType::Absolute,
+            app_context: None,
+            autolaunchable: None,
+        });
+    }
+    if let Some(url) = &input.survey_url {
+        out.push(Link {
+            label: "Was this card useful? (30-second survey)".into(),
+            url: url.clone(),
+            kind: LinkType::Absolute,
+            app_context: None,
+            autolaunchable: None,
+        });
+    }
+    out
+}
+
+/// The uuid of suggestion `i` of the card: a UUID v5 of its label under
+/// the card's uuid, stable across renders of the same card.
+pub fn suggestion_uuid(card_uuid: &Uuid, index: usize, label: &str) -> Uuid {
+    Uuid::new_v5(card_uuid, format!("{index}:{label}").as_bytes())
+}
+
+/// The cards for one scored risk (currently one card).
+pub fn render_cards(input: &CardInput) -> Vec<Card> {
+    let suggestions: Vec<Suggestion> = input
+        .suggestions
+        .iter()
+        .enumerate()
+        .map(|(i, s)| Suggestion {
+            label: s.label.clone(),
+            uuid: Some(suggestion_uuid(&input.card_uuid, i, &s.label).to_string()),
+            is_recommended: s.recommended.then_some(true),
+            actions: vec![Action {
+                kind: ActionType::Create,
+                description: Some(s.description.clone()),
+                resource: Some(s.resource.clone()),
+                resource_id: None,
+            }],
+        })
+        .collect();
+    let selection_behavior = (!suggestions.is_empty()).then_some(SelectionBehavior::Any);
+    vec![Card {
+        uuid: Some(input.card_uuid.to_string()),
+        summary: summary(input),
+        detail: Some(detail(input)),
+        indicator: input.tier.indicator(),
+        source: Source {
+            label: format!("{} v{}", input.model.label, input.model.version),
+            url: Some(input.model.facts_url.clone()),
+            icon: None,
+            topic: input.topic.clone(),
+        },
+        suggestions,
+        selection_behavior,
+        override_reasons: input.override_reasons.clone(),
+        links: links(input),
+    }]
+}

@@ -1,0 +1,660 @@
+//! Parsing hook requests and feedback bodies at the edge.
+//!
+//! `parse_hook_request` is strict about what makes a body unusable (not
+//! JSON, missing `hook`/`hookInstance`/`context`, wrong types, a
+//! `fhirAuthorization` without its required fields, the wrong hook for the
+//! service): those are 400s. It is lenient about context fields a hook
+//! definition marks REQUIRED but a client left out (the specification's own
+//! examples omit some), because the right answer there is 200 with no
+//! cards and a logged reason: [`HookRequest::conformance_issues`] lists
+//! them and [`HookRequest::patient_id`] fails with a named error.
+
+use crate::json::{index, is_absolute_url, is_uuid, join, type_name};
+use crate::types::{AcceptedSuggestion, Coding, Feedback, FeedbackItem, Outcome, OverrideReason};
+use serde_json::{Map, Value};
+use std::collections::BTreeMap;
+
+/// Why a hook request or feedback body was refused (a 400), or why a
+/// request lacks what the service needs. Every variant names the field.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum HookError {
+    #[error("invalid JSON at line {line} column {column}: {message}")]
+    InvalidJson {
+        line: usize,
+        column: usize,
+        message: String,
+    },
+    #[error("`{field}` is missing")]
+    Missing { field: String },
+    #[error("`{field}` must be {expected}, got {got}")]
+    WrongType {
+        field: String,
+        expected: &'static str,
+        got: &'static str,
+    },
+    #[error("`{field}` is invalid: {reason}")]
+    Invalid { field: String, reason: String },
+    #[error(
+        "wrong hook for this service: `hook` is {got:?} but this service answers {expected:?}"
+    )]
+    WrongHook { expected: String, got: String },
+}
+
+impl HookError {
+    /// The JSON path of the offending field (`"context.patientId"`), if any.
+    pub fn field(&self) -> Option<&str> {
+        match self {
+            HookError::Missing { field }
+            | HookError::WrongType { field, .. }
+            | HookError::Invalid { field, .. } => Some(field),
+            HookError::WrongHook { .. } => Some("hook"),
+            HookError::InvalidJson { .. } => None,
+        }
+    }
+}
+
+/// The hooks Bedside knows the context of; others are carried as `Other`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum HookKind {
+    PatientView,
+    OrderSelect,
+    OrderSign,
+    EncounterStart,
+    EncounterDischarge,
+    Other(String),
+}
+
+impl HookKind {
+    pub fn parse(s: &str) -> Self {
+        match s {
+            "patient-view" => HookKind::PatientView,
+            "order-select" => HookKind::OrderSelect,
+            "order-sign" => HookKind::OrderSign,
+            "encounter-start" => HookKind::EncounterStart,
+            "encounter-discharge" => HookKind::EncounterDischarge,
+            other => HookKind::Other(other.to_string()),
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        match self {
+            HookKind::PatientView => "patient-view",
+            HookKind::OrderSelect => "order-select",
+            HookKind::OrderSign => "order-sign",
+            HookKind::EncounterStart => "encounter-start",
+            HookKind::EncounterDischarge => "encounter-discharge",
+            HookKind::Other(s) => s,
+        }
+    }
+
+    /// Context fields the hook definition marks REQUIRED.
+    pub fn required_context(&self) -> &'static [&'static str] {
+        match self {
+            HookKind::PatientView => &["userId", "patientId"],
+            HookKind::OrderSelect => &["userId", "patientId", "selections", "draftOrders"],
+            HookKind::OrderSign => &["userId", "patientId", "draftOrders"],
+            HookKind::EncounterStart | HookKind::EncounterDischarge => {
+                &["userId", "patientId", "encounterId"]
+            }
+            HookKind::Other(_) => &[],
+        }
+    }
+}
+
+/// `fhirAuthorization`: an OAuth 2.0 bearer token for the client's FHIR
+/// server. Never log `access_token`.
+#[derive(Clone, PartialEq)]
+pub struct FhirAuthorization {
+    pub access_token: String,
+    pub token_type: String,
+    pub expires_in: u64,
+    pub scope: String,
+    pub subject: String,
+    pub patient: Option<String>,
+}
+
+impl std::fmt::Debug for FhirAuthorization {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FhirAuthorization")
+            .field("access_token", &"[redacted]")
+            .field("token_type", &self.token_type)
+            .field("expires_in", &self.expires_in)
+            .field("scope", &self.scope)
+            .field("subject", &self.subject)
+            .field("patient", &self.patient)
+            .finish()
+    }
+}
+
+/// The hook context. The fields the supported hooks define are typed; the
+/// whole object is kept in `fields` (for prefetch tokens and other hooks).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct HookContext {
+    pub user_id: Option<String>,
+    pub patient_id: Option<String>,
+    pub encounter_id: Option<String>,
+    /// `order-select`: references into `draftOrders` (`"MedicationRequest/103"`).
+    pub selections: Option<Vec<String>>,
+    /// `order-select` / `order-sign`: a FHIR Bundle of draft orders.
+    pub draft_orders: Option<Value>,
+    pub fields: Map<String, Value>,
+}
+
+/// A parsed hook request.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HookRequest {
+    pub hook: HookKind,
+    /// `hookInstance`, as sent (a UUID).
+    pub hook_instance: String,
+    pub fhir_server: Option<String>,
+    pub fhir_authorization: Option<FhirAuthorization>,
+    pub context: HookContext,
+    /// Prefetch results by key. `None` means the client sent `null`: it
+    /// has no data for that template (do not fetch it again). A key absent
+    /// from the map means the client did not satisfy that template.
+    pub prefetch: BTreeMap<String, Option<Value>>,
+    pub extension: Option<Map<String, Value>>,
+}
+
+impl HookRequest {
+    /// `context.patientId`, or the error naming it.
+    pub fn patient_id(&self) -> Result<&str, HookError> {
+        self.context
+            .patient_id
+            .as_deref()
+            .ok_or_else(|| HookError::Missing {
+                field: "context.patientId".into(),
+            })
+    }
+
+    /// Context fields the hook definition marks REQUIRED that are absent.
+    /// These do not make the body unusable; a service answers with no cards
+    /// and logs the reason.
+    pub fn conformance_issues(&self) -> Vec<HookError> {
+        self.hook
+            .required_context()
+            .iter()
+            .filter(|f| !self.context.fields.contains_key(**f))
+            .map(|f| HookError::Missing {
+                field: format!("context.{f}"),
+            })
+            .collect()
+    }
+}
+
+fn invalid_json(e: &serde_json::Error) -> HookError {
+    HookError::InvalidJson {
+        line: e.line(),
+        column: e.column(),
+        message: e.to_string(),
+    }
+}
+
+fn as_object<'a>(v: &'a Value, field: &str) -> Result<&'a Map<String, Value>, HookError> {
+    v.as_object().ok_or_else(|| HookError::WrongType {
+        field: if field.is_empty() {
+            "(body)".into()
+        } else {
+            field.into()
+        },
+        expected: "an object",
+        got: type_name(v),
+    })
+}
+
+fn req<'a>(obj: &'a Map<String, Value>, parent: &str, key: &str) -> Result<&'a Value, HookError> {
+    match obj.get(key) {
+        None | Some(Value::Null) => Err(HookError::Missing {
+            field: join(parent, key),
+        }),
+        Some(v) => Ok(v),
+    }
+}
+
+fn string_at(v: &Value, field: &str) -> Result<String, HookError> {
+    match v {
+        Value::String(s) if !s.trim().is_empty() => Ok(s.clone()),
+        Value::String(_) => Err(HookError::Invalid {
+            field: field.into(),
+            reason: "must not be empty".into(),
+        }),
+        other => Err(HookError::WrongType {
+            field: field.into(),
+            expected: "a string",
+            got: type_name(other),
+        }),
+    }
+}
+
+fn req_string(obj: &Map<String, Value>, parent: &str, key: &str) -> Result<String, HookError> {
+    string_at(req(obj, parent, key)?, &join(parent, key))
+}
+
+fn opt_string(
+    obj: &Map<String, Value>,
+    parent: &str,
+    key: &str,
+) -> Result<Option<String>, HookError> {
+    match obj.get(key) {
+        None => Ok(None),
+        Some(v) => string_at(v, &join(parent, key)).map(Some),
+    }
+}
+
+/// Parse a hook request body. `expected_hook` is the hook the called
+/// service answers; a different `hook` is refused.
+pub fn parse_hook_request(
+    body: &[u8],
+    expected_hook: Option<&str>,
+) -> Result<HookRequest, HookError> {
+    let root: Value = serde_json::from_slice(body).map_err(|e| invalid_json(&e))?;
+    let obj = as_object(&root, "")?;
+
+    let hook = req_string(obj, "", "hook")?;
+    if let Some(expected) = expected_hook {
+        if hook != expected {
+            return Err(HookError::WrongHook {
+                expected: expected.to_string(),
+                got: hook,
+            });
+        }
+    }
+    let hook_instance = req_string(obj, "", "hookInstance")?;
+    if !is_uuid(&hook_instance) {
+        return Err(HookError::Invalid {
+            field: "hookInstance".into(),
+            reason: format!("{hook_instance:?} is not a UUID"),
+        });
+    }
+
+    let fhir_server = opt_string(obj, "", "fhirServer")?;
+    if let Some(url) = &fhir_server {
+        if !is_absolute_url(url) {
+            return Err(HookError::Invalid {
+                field: "fhirServer".into(),
+                reason: format!("{url:?} is not an absolute http(s) URL"),
+            });
+        }
+    }
+    let fhir_authorization = match obj.get("fhirAuthorization") {
+        None => None,
+        Some(v) => {
+            if fhir_server.is_none() {
+                return Err(HookError::Missing {
+                    field: "fhirServer (REQUIRED when fhirAuthorization is provided)".into(),
+                });
+            }
+            Some(parse_fhir_authorization(v)?)
+        }
+    };
+
+    let context = parse_context(as_object(req(obj, "", "context")?, "context")?)?;
+
+    let mut prefetch = BTreeMap::new();
+    if let Some(v) = obj.get("prefetch") {
+        for (k, item) in as_object(v, "prefetch")? {
+            let value = match item {
+                Value::Null => None,
+                Value::Object(_) => Some(item.clone()),
+                other => {
+                    return Err(HookError::WrongType {
+                        field: format!("prefetch.{k}"),
+                        expected: "a FHIR resource object or null",
+                        got: type_name(other),
+                    })
+                }
+            };
+            prefetch.insert(k.clone(), value);
+        }
+    }
+    let extension = match obj.get("extension") {
+        None => None,
+        Some(v) => Some(as_object(v, "extension")?.clone()),
+    };
+
+    Ok(HookRequest {
+        hook: HookKind::parse(&hook),
+        hook_instance,
+        fhir_server,
+        fhir_authorization,
+        context,
+        prefetch,
+        extension,
+    })
+}
+
+fn parse_fhir_authorization(v: &Value) -> Result<FhirAuthorization, HookError> {
+    const P: &str = "fhirAuthorization";
+    let obj = as_object(v, P)?;
+    let token_type = req_string(obj, P, "token_type")?;
+    if token_type != "Bearer" {
+        return Err(HookError::Invalid {
+            field: "fhirAuthorization.token_type".into(),
+            reason: format!("must be \"Bearer\", got {token_type:?}"),
+        });
+    }
+    let expires_in = match req(obj, P, "expires_in")? {
+        Value::Number(n) => n.as_u64().ok_or_else(|| HookError::Invalid {
+            field: "fhirAuthorization.expires_in".into(),
+            reason: format!("must be a non-negative integer, got {n}"),
+        })?,
+        other => {
+            return Err(HookError::WrongType {
+                field: "fhirAuthorization.expires_in".into(),
+                expected: "an integer",
+                got: type_name(other),
+            })
+        }
+    };
+    Ok(FhirAuthorization {
+        access_token: req_string(obj, P, "access_token")?,
+        token_type,
+        expires_in,
+        scope: req_string(obj, P, "scope")?,
+        subject: req_string(obj, P, "subject")?,
+        patient: opt_string(obj, P, "patient")?,
+    })
+}
+
+fn parse_context(obj: &Map<String, Value>) -> Result<HookContext, HookError> {
+    const P: &str = "context";
+    let selections = match obj.get("selections") {
+        None => None,
+        Some(Value::Array(items)) => Some(
+            items
+                .iter()
+                .enumerate()
+                .map(|(i, s)| string_at(s, &index("context.selections", i)))
+                .collect::<Result<Vec<_>, _>>()?,
+        ),
+        Some(other) => {
+            return Err(HookError::WrongType {
+                field: "context.selections".into(),
+                expected: "an array of strings",
+                got: type_name(other),
+            })
+        }
+    };
+    let draft_orders = match obj.get("draftOrders") {
+        None => None,
+        Some(v @ Value::Object(_)) => Some(v.clone()),
+        Some(other) => {
+            return Err(HookError::WrongType {
+                field: "context.draftOrders".into(),
+                expected: "a FHIR Bundle object",
+                got: type_name(other),
+            })
+        }
+    };
+    Ok(HookContext {
+        user_id: opt_string(obj, P, "userId")?,
+        patient_id: opt_string(obj, P, "patientId")?,
+        encounter_id: opt_string(obj, P, "encounterId")?,
+        selections,
+        draft_orders,
+        fields: obj.clone(),
+    })
+}
+
+fn parse_coding(v: &Value, field: &str) -> Result<Coding, HookError> {
+    let obj = as_object(v, field)?;
+    Ok(Coding {
+        code: req_string(obj, field, "code")?,
+        system: req_string(obj, field, "system")?,
+        display: opt_string(obj, field, "display")?,
+    })
+}
+
+/// Parse a feedback body (`{"feedback": [...]}`), enforcing the
+/// specification's rules: `card`, `outcome` (`accepted`|`overridden`) and
+/// `outcomeTimestamp` (RFC 3339) are required; an accepted outcome lists
+/// its `acceptedSuggestions`; an `overrideReason` has a `reason`, a
+/// `userComment`, or both.
+pub fn parse_feedback(body: &[u8]) -> Result<Feedback, HookError> {
+    let root: Value = serde_json::from_slice(body).map_err(|e| invalid_json(&e))?;
+    let obj = as_object(&root, "")?;
+    let items = match req(obj, "", "feedback")? {
+        Value::Array(a) => a,
+        other => {
+            return Err(HookError::WrongType {
+                field: "feedback".into(),
+                expected: "an array",
+                got: type_name(other),
+            })
+        }
+    };
+    let feedback = items
+        .iter()
+        .enumerate()
+        .map(|(i, item)| parse_feedback_item(item, &index("feedback", i)))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Feedback { feedback })
+}
+
+fn parse_feedback_item(v: &Value, p: &str) -> Result<FeedbackItem, HookError> {
+    let obj = as_object(v, p)?;
+    let card = req_string(obj, p, "card")?;
+    let outcome = match req_string(obj, p, "outcome")?.as_str() {
+        "accepted" => Outcome::Accepted,
+        "overridden" => Outcome::Overridden,
+        other => {
+            return Err(HookError::Invalid {
+                field: join(p, "outcome"),
+                reason: format!("must be \"accepted\" or \"overridden\", got {other:?}"),
+            })
+        }
+    };
+    let sugg_path = join(p, "acceptedSuggestions");
+    let accepted_suggestions = match obj.get("acceptedSuggestions") {
+        None => Vec::new(),
+        Some(Value::Array(a)) => a
+            .iter()
+            .enumerate()
+            .map(|(i, s)| {
+                let sp = index(&sugg_path, i);
+                Ok(AcceptedSuggestion {
+                    id: req_string(as_object(s, &sp)?, &sp, "id")?,
+                })
+            })
+            .collect::<Result<Vec<_>, HookError>>()?,
+        Some(other) => {
+            return Err(HookError::WrongType {
+                field: sugg_path,
+                expected: "an array",
+                got: type_name(other),
+            })
+        }
+    };
+    if outcome == Outcome::Accepted && accepted_suggestions.is_empty() {
+        return Err(HookError::Missing {
+            field: format!("{sugg_path} (REQUIRED for accepted outcomes)"),
+        });
+    }
+    let reason_path = join(p, "overrideReason");
+    let override_reason = match obj.get("overrideReason") {
+        None => None,
+        Some(v) => {
+            let o = as_object(v, &reason_path)?;
+            let reason = match o.get("reason") {
+                None => None,
+                Some(c) => Some(parse_coding(c, &join(&reason_path, "reason"))?),
+            };
+            let user_comment = opt_string(o, &reason_path, "userComment")?;
+            if reason.is_none() && user_comment.is_none() {
+                return Err(HookError::Invalid {
+                    field: reason_path,
+                    reason: "must contain a reason, a userComment, or both".into(),
+                });
+            }
+            Some(OverrideReason {
+                reason,
+                user_comment,
+            })
+        }
+    };
+    let ts_path = join(p, "outcomeTimestamp");
+    let ts = req_string(obj, p, "outcomeTimestamp")?;
+    let outcome_timestamp = chrono::DateTime::parse_from_rfc3339(&ts)
+        .map_err(|e| HookError::Invalid {
+            field: ts_path,
+            reason: format!("{ts:?} is not an RFC 3339 timestamp: {e}"),
+        })?
+        .with_timezone(&chrono::Utc);
+    Ok(FeedbackItem {
+        card,
+        outcome,
+        accepted_suggestions,
+        override_reason,
+        outcome_timestamp,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(v: Value, hook: Option<&str>) -> Result<HookRequest, HookError> {
+        parse_hook_request(v.to_string().as_bytes(), hook)
+    }
+
+    fn minimal() -> Value {
+        serde_json::json!({
+            "hook": "patient-view",
+            "hookInstance": "d1577c69-dfbe-44ad-ba6d-3e05e953b2ea",
+            "context": {"userId": "Practitioner/1", "patientId": "p1"}
+        })
+    }
+
+    #[test]
+    fn minimal_request_parses() {
+        let r = parse(minimal(), Some("patient-view")).unwrap();
+        assert_eq!(r.hook, HookKind::PatientView);
+        assert_eq!(r.patient_id().unwrap(), "p1");
+        assert!(r.conformance_issues().is_empty());
+        assert!(r.prefetch.is_empty());
+    }
+
+    #[test]
+    fn errors_name_the_field() {
+        let e = parse_hook_request(b"{\"hook\": ", None).unwrap_err();
+        assert!(matches!(e, HookError::InvalidJson { line: 1, .. }), "{e}");
+
+        let mut v = minimal();
+        v.as_object_mut().unwrap().remove("hookInstance");
+        let e = parse(v, None).unwrap_err();
+        assert_eq!(e.to_string(), "`hookInstance` is missing");
+
+        let mut v = minimal();
+        v["hookInstance"] = "not-a-uuid".into();
+        let e = parse(v, None).unwrap_err();
+        assert_eq!(e.field(), Some("hookInstance"));
+        assert!(e.to_string().contains("not a UUID"), "{e}");
+
+        let mut v = minimal();
+        v["context"]["patientId"] = 42.into();
+        let e = parse(v, None).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "`context.patientId` must be a string, got number"
+        );
+
+        let e = parse(minimal(), Some("order-sign")).unwrap_err();
+        assert!(matches!(e, HookError::WrongHook { .. }));
+        assert!(e.to_string().contains("order-sign"), "{e}");
+
+        let mut v = minimal();
+        v["context"] = Value::Array(vec![]);
+        assert_eq!(parse(v, None).unwrap_err().field(), Some("context"));
+
+        let e = parse_hook_request(b"[1]", None).unwrap_err();
+        assert!(e.to_string().contains("must be an object"), "{e}");
+    }
+
+    #[test]
+    fn missing_patient_id_is_a_named_conformance_issue_not_a_parse_error() {
+        let mut v = minimal();
+        v["context"].as_object_mut().unwrap().remove("patientId");
+        let r = parse(v, None).unwrap();
+        let e = r.patient_id().unwrap_err();
+        assert_eq!(e.to_string(), "`context.patientId` is missing");
+        assert_eq!(r.conformance_issues(), vec![e]);
+    }
+
+    #[test]
+    fn fhir_authorization_rules() {
+        let mut v = minimal();
+        v["fhirAuthorization"] = serde_json::json!({
+            "access_token": "secret", "token_type": "Bearer", "expires_in": 300,
+            "scope": "user/Patient.read", "subject": "svc"
+        });
+        // fhirServer is REQUIRED when fhirAuthorization is present.
+        let e = parse(v.clone(), None).unwrap_err();
+        assert!(e.to_string().contains("fhirServer"), "{e}");
+        v["fhirServer"] = "https://ehr.example.org/fhir".into();
+        let r = parse(v.clone(), None).unwrap();
+        let auth = r.fhir_authorization.unwrap();
+        assert_eq!(auth.expires_in, 300);
+        assert!(
+            !format!("{auth:?}").contains("secret"),
+            "token must not be printed"
+        );
+
+        v["fhirAuthorization"]["token_type"] = "MAC".into();
+        assert_eq!(
+            parse(v.clone(), None).unwrap_err().field(),
+            Some("fhirAuthorization.token_type")
+        );
+        v["fhirAuthorization"]["token_type"] = "Bearer".into();
+        v["fhirAuthorization"]
+            .as_object_mut()
+            .unwrap()
+            .remove("scope");
+        assert_eq!(
+            parse(v, None).unwrap_err().to_string(),
+            "`fhirAuthorization.scope` is missing"
+        );
+    }
+
+    #[test]
+    fn prefetch_null_means_no_data() {
+        let mut v = minimal();
+        v["prefetch"] =
+            serde_json::json!({"patient": {"resourceType": "Patient", "id": "p1"}, "labs": null});
+        let r = parse(v.clone(), None).unwrap();
+        assert!(r.prefetch["patient"].is_some());
+        assert_eq!(r.prefetch["labs"], None);
+        v["prefetch"]["labs"] = "x".into();
+        assert_eq!(parse(v, None).unwrap_err().field(), Some("prefetch.labs"));
+    }
+
+    #[test]
+    fn feedback_rules() {
+        let ok = br#"{"feedback":[{"card":"c1","outcome":"accepted","acceptedSuggestions":[{"id":"s1"}],"outcomeTimestamp":"2021-12-11T10:05:31Z"}]}"#;
+        let f = parse_feedback(ok).unwrap();
+        assert_eq!(f.feedback[0].accepted_suggestions[0].id, "s1");
+
+        let no_sugg = br#"{"feedback":[{"card":"c1","outcome":"accepted","outcomeTimestamp":"2021-12-11T10:05:31Z"}]}"#;
+        assert!(parse_feedback(no_sugg)
+            .unwrap_err()
+            .to_string()
+            .contains("feedback[0].acceptedSuggestions"));
+
+        let bad_outcome = br#"{"feedback":[{"card":"c1","outcome":"ignored","outcomeTimestamp":"2021-12-11T10:05:31Z"}]}"#;
+        assert_eq!(
+            parse_feedback(bad_outcome).unwrap_err().field(),
+            Some("feedback[0].outcome")
+        );
+
+        let empty_reason = br#"{"feedback":[{"card":"c1","outcome":"overridden","overrideReason":{},"outcomeTimestamp":"2021-12-11T10:05:31Z"}]}"#;
+        assert_eq!(
+            parse_feedback(empty_reason).unwrap_err().field(),
+            Some("feedback[0].overrideReason")
+        );
+
+        let bad_ts = br#"{"feedback":[{"card":"c1","outcome":"overridden","outcomeTimestamp":"yesterday"}]}"#;
+        assert_eq!(
+            parse_feedback(bad_ts).unwrap_err().field(),
+            Some("feedback[0].outcomeTimestamp")
+        );
+    }
+}
