@@ -1,1 +1,267 @@
-//! bedside-app: see ARCHITECTURE.md
+//! The application: one [`App`] wires the store, ingest, models, policy,
+//! pathways and monitoring into the use cases that the HTTP server and the
+//! CLI expose (ingest a Bundle, import NDJSON, replay a cohort, read and
+//! search resources, ...).
+//!
+//! Both front ends call the same methods, so an in-process replay and an
+//! HTTP import go through exactly the same path.
+//!
+//! Invariant: the app orchestrates; clinical and statistical logic lives in
+//! the part crates, and HTTP lives in `server`.
+
+pub mod outcome;
+mod ingest_ops;
+pub mod features;
+pub mod pipeline;
+pub mod replay;
+pub mod scoring;
+
+pub use ingest_ops::{ImportLines, ImportSummary, IngestResult, Rejection, Written};
+pub use pipeline::FeatureRow;
+
+use bedside_ingest::{ChannelMap, Ingestor};
+use bedside_store::{Store, StoreLocation};
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// An error for a caller at the edge: an HTTP status and a FHIR
+/// OperationOutcome that names what is wrong.
+#[derive(Debug, Clone)]
+pub struct ApiError {
+    pub status: u16,
+    pub outcome: Value,
+}
+
+impl ApiError {
+    pub fn new(status: u16, code: &str, msg: impl AsRef<str>, path: Option<&str>) -> Self {
+        Self {
+            status,
+            outcome: outcome::single("error", code, msg.as_ref(), path),
+        }
+    }
+    pub fn bad_request(msg: impl AsRef<str>, path: Option<&str>) -> Self {
+        Self::new(400, "invalid", msg, path)
+    }
+    pub fn not_found(msg: impl AsRef<str>) -> Self {
+        Self::new(404, "not-found", msg, None)
+    }
+    pub fn internal(msg: impl AsRef<str>) -> Self {
+        Self::new(500, "exception", msg, None)
+    }
+    /// The first diagnostics text, for CLI messages.
+    pub fn message(&self) -> String {
+        self.outcome["issue"][0]["diagnostics"]
+            .as_str()
+            .unwrap_or("error")
+            .to_string()
+    }
+}
+
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} ({})", self.message(), self.status)
+    }
+}
+impl std::error::Error for ApiError {}
+
+impl From<bedside_store::StoreError> for ApiError {
+    fn from(e: bedside_store::StoreError) -> Self {
+        tracing::error!(error = %e, "store error");
+        ApiError::new(503, "transient", format!("storage unavailable: {e}"), None)
+    }
+}
+
+/// What the app needs to start.
+#[derive(Debug, Clone)]
+pub struct AppConfig {
+    pub store: StoreLocation,
+    /// Channel mapping file; `None` = the built-in default.
+    pub channels: Option<PathBuf>,
+    /// Base URL of this server as clients reach it.
+    pub public_url: String,
+    /// Model packages to serve.
+    pub models: Vec<PathBuf>,
+    /// Model specs whose features are computed but not scored (feature
+    /// export before a scorer exists).
+    pub feature_specs: Vec<PathBuf>,
+    /// Record every scored feature row (for `bedside features`).
+    pub record_features: bool,
+}
+
+/// The running application.
+pub struct App {
+    pub store: Arc<dyn Store>,
+    pub ingestor: Ingestor,
+    pub config: AppConfig,
+    /// The served models with their scoring schedules.
+    pub models: Vec<scoring::Scheduled>,
+    /// Rows scored, when `record_features` is on.
+    pub feature_sink: Option<std::sync::Mutex<Vec<FeatureRow>>>,
+    started: std::time::Instant,
+}
+
+/// Errors while starting.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Store(#[from] bedside_store::StoreError),
+    #[error("channel mapping {path}: {msg}")]
+    Channels { path: String, msg: String },
+    #[error("model package {path}: {msg}")]
+    Model { path: String, msg: String },
+}
+
+impl App {
+    pub async fn open(config: AppConfig) -> Result<Self, StartError> {
+        let store = bedside_store::open(&config.store).await?;
+        let map = match &config.channels {
+            None => ChannelMap::default_map(),
+            Some(p) => {
+                let text = std::fs::read_to_string(p).map_err(|e| StartError::Channels {
+                    path: p.display().to_string(),
+                    msg: e.to_string(),
+                })?;
+                ChannelMap::from_toml_str(&text).map_err(|e| StartError::Channels {
+                    path: p.display().to_string(),
+                    msg: e.to_string(),
+                })?
+            }
+        };
+        let mut models = Vec::new();
+        let opts = bedside_models::LoadOptions {
+            known_channels: Some(map.channel_names()),
+        };
+        for path in &config.models {
+            let m = bedside_models::Model::load_with(path, &opts).map_err(|e| StartError::Model {
+                path: path.display().to_string(),
+                msg: e.to_string(),
+            })?;
+            models.push(scoring::Scheduled::new(Arc::new(m)));
+        }
+        for path in &config.feature_specs {
+            let (spec, features) = bedside_models::load_spec(path, &opts).map_err(|e| StartError::Model {
+                path: path.display().to_string(),
+                msg: e.to_string(),
+            })?;
+            models.push(scoring::Scheduled::features_only(spec, features));
+        }
+        let ingestor = Ingestor::new(store.clone(), map);
+        let feature_sink = config.record_features.then(|| std::sync::Mutex::new(Vec::new()));
+        Ok(Self {
+            store,
+            ingestor,
+            config,
+            models,
+            feature_sink,
+            started: std::time::Instant::now(),
+        })
+    }
+
+    /// Liveness and a few facts for operators.
+    pub async fn health(&self) -> Value {
+        let db = self.store.count_resources().await.is_ok();
+        json!({
+            "status": if db { "ok" } else { "degraded" },
+            "store": self.store.engine(),
+            "database": if db { "ok" } else { "unavailable" },
+            "uptime_seconds": self.started.elapsed().as_secs(),
+            "version": env!("CARGO_PKG_VERSION"),
+        })
+    }
+
+    /// `GET /fhir/{type}/{id}`.
+    pub async fn read_resource(&self, rtype: &str, id: &str) -> Result<Value, ApiError> {
+        let key = bedside_store::ResourceKey {
+            rtype: rtype.to_string(),
+            id: id.to_string(),
+        };
+        let r = self
+            .store
+            .get_resource(&key)
+            .await?
+            .ok_or_else(|| ApiError::not_found(format!("{rtype}/{id} is not stored")))?;
+        serde_json::from_str(&r.body)
+            .map_err(|e| ApiError::internal(format!("stored {rtype}/{id} is unreadable: {e}")))
+    }
+
+    /// `GET /fhir/{type}?patient=..|subject=..` as a searchset Bundle.
+    pub async fn search(&self, rtype: &str, q: &BTreeMap<String, String>) -> Result<Value, ApiError> {
+        let patient = q
+            .get("patient")
+            .or_else(|| q.get("subject"))
+            .ok_or_else(|| {
+                ApiError::new(
+                    400,
+                    "not-supported",
+                    format!("search on {rtype} needs `patient` or `subject`"),
+                    None,
+                )
+            })?;
+        let pid = patient.strip_prefix("Patient/").unwrap_or(patient);
+        let rows = self.store.resources_for_patient(rtype, pid).await?;
+        let summary_count = q.get("_summary").is_some_and(|s| s == "count");
+        let mut entries = Vec::new();
+        if !summary_count {
+            for r in &rows {
+                let res: Value = serde_json::from_str(&r.body).unwrap_or(Value::Null);
+                entries.push(json!({
+                    "fullUrl": format!("{}/fhir/{}/{}", self.config.public_url, r.key.rtype, r.key.id),
+                    "resource": res,
+                    "search": {"mode": "match"}
+                }));
+            }
+        }
+        Ok(json!({
+            "resourceType": "Bundle",
+            "type": "searchset",
+            "total": rows.len(),
+            "entry": entries,
+        }))
+    }
+
+    /// Counts the replay summary reports: stored per type, patients,
+    /// encounters.
+    pub async fn stored_counts(&self) -> Result<(BTreeMap<String, u64>, u64, u64), ApiError> {
+        let stored = self.store.count_resources().await?;
+        let patients = stored.get("Patient").copied().unwrap_or(0);
+        let encounters = stored.get("Encounter").copied().unwrap_or(0);
+        Ok((stored, patients, encounters))
+    }
+}
+
+impl App {
+    /// A digest of everything ingested: every stored resource's type, id
+    /// and content hash, and every patient's state. Two stores with equal
+    /// digests hold the same data (used by the crash-safety tests).
+    pub async fn digest(&self) -> Result<String, ApiError> {
+        use sha2::{Digest, Sha256};
+        let mut h = Sha256::new();
+        for rtype in self.store.count_resources().await?.keys() {
+            let mut after: Option<String> = None;
+            loop {
+                let page = self
+                    .store
+                    .resources_of_type(rtype, after.as_deref(), 1000)
+                    .await?;
+                let Some(last) = page.last() else { break };
+                after = Some(last.key.id.clone());
+                for r in &page {
+                    h.update(format!("{}/{} {}\n", rtype, r.key.id, r.version.hash));
+                }
+            }
+        }
+        let mut ids = self.store.state_patient_ids().await?;
+        ids.sort();
+        for chunk in ids.chunks(500) {
+            let rows = self.store.load_states(chunk).await?;
+            for (id, row) in rows {
+                h.update(format!("state {id} "));
+                h.update(&row.state);
+                h.update(b"\n");
+            }
+        }
+        Ok(hex::encode(h.finalize()))
+    }
+}

@@ -1,1 +1,187 @@
-fn main() {}
+//! The `bedside` binary: parses arguments and wires the parts together.
+//! Every clinical or statistical idea lives in a library crate.
+
+mod model_cmds;
+mod replay_cmd;
+mod settings;
+
+use anyhow::{Context, Result};
+use bedside_app::{App, AppConfig};
+use bedside_store::StoreLocation;
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
+use settings::Settings;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+#[derive(Parser)]
+#[command(name = "bedside", version, about = "Deploy validated clinical prediction models at the bedside: FHIR in, CDS Hooks cards and BPMN pathways out.")]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Run the server (FHIR ingest, CDS Hooks, worklist, UI).
+    Serve {
+        /// TOML config file (settings as printed by `bedside config`).
+        #[arg(long, env = "BEDSIDE_CONFIG")]
+        config: Option<PathBuf>,
+        #[command(flatten)]
+        settings: Settings,
+    },
+    /// Run the demo: the server on the embedded store with the demo model,
+    /// pathway and the demo cohort replayed.
+    Demo {
+        /// Skip replaying the demo cohort.
+        #[arg(long)]
+        no_replay: bool,
+        /// Directory of the demo cohort (bulk NDJSON).
+        #[arg(long, default_value = "demo/cohort")]
+        cohort: PathBuf,
+        #[arg(long, env = "BEDSIDE_CONFIG")]
+        config: Option<PathBuf>,
+        #[command(flatten)]
+        settings: Settings,
+    },
+    /// Replay a bulk NDJSON directory (plain or .gz) in event-time order
+    /// through the ingest path, in-process or against a server (--url).
+    Replay(replay_cmd::ReplayArgs),
+    /// Export the feature rows the online path scores, replaying a cohort
+    /// through the real ingest path (no train/serve skew).
+    Features(model_cmds::FeaturesArgs),
+    /// Model packages: validate, render model facts.
+    #[command(subcommand)]
+    Model(model_cmds::ModelCmd),
+    /// Print a documented config file with every setting at its default.
+    Config,
+    /// Print a digest of the store's resources and patient state (two
+    /// stores with equal digests hold the same data).
+    Digest {
+        #[arg(long, env = "BEDSIDE_DATA_DIR", default_value = "bedside-data")]
+        data_dir: PathBuf,
+        #[arg(long, env = "BEDSIDE_DATABASE_URL")]
+        database_url: Option<String>,
+    },
+}
+
+fn init_logging(format: &str) {
+    use tracing_subscriber::{fmt, EnvFilter};
+    let filter = EnvFilter::try_from_env("BEDSIDE_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    let b = fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    if format == "json" {
+        b.json().init();
+    } else {
+        b.init();
+    }
+}
+
+/// Settings from flags and environment, overlaid with the config file.
+fn resolve(settings: Settings, config: Option<PathBuf>, m: &clap::ArgMatches) -> Result<Settings> {
+    let s = match config {
+        Some(p) => {
+            let text = std::fs::read_to_string(&p)
+                .with_context(|| format!("config file {}: cannot read", p.display()))?;
+            settings.overlay_file(m, &text, &p.display().to_string())?
+        }
+        None => settings,
+    };
+    s.validate()?;
+    Ok(s)
+}
+
+pub(crate) fn store_location(data_dir: &std::path::Path, url: Option<&str>) -> Result<StoreLocation> {
+    Ok(match url {
+        Some(u) => StoreLocation::Postgres { url: u.to_string() },
+        None => StoreLocation::Sqlite {
+            data_dir: data_dir.to_path_buf(),
+        },
+    })
+}
+
+async fn open_app(s: &Settings) -> Result<Arc<App>> {
+    let config = AppConfig {
+        store: store_location(&s.data_dir, s.database_url.as_deref())?,
+        channels: s.channels.clone(),
+        public_url: s.public_url(),
+        models: s.models.clone(),
+        feature_specs: vec![],
+        record_features: false,
+    };
+    Ok(Arc::new(App::open(config).await?))
+}
+
+async fn run_server(s: Settings, before_serve: Option<PathBuf>) -> Result<()> {
+    init_logging(&s.log_format);
+    if s.insecure_skip_hook_auth {
+        tracing::warn!("INSECURE: CDS Hooks JWT verification is OFF (--insecure-skip-hook-auth); never use this with real patients");
+    }
+    let app = open_app(&s).await?;
+    let listener = tokio::net::TcpListener::bind(&s.listen)
+        .await
+        .with_context(|| format!("listen: cannot bind {}", s.listen))?;
+    let addr = listener.local_addr()?;
+    tracing::info!(%addr, store = app.store.engine(), "bedside listening");
+    if let Some(dir) = before_serve {
+        let summary = bedside_app::replay::replay_dir(&app, &dir, None).await?;
+        tracing::info!(
+            resources = summary.read_total(),
+            created = summary.created,
+            rejected = summary.rejected,
+            "demo cohort replayed"
+        );
+    }
+    let http = bedside_server::HttpConfig {
+        max_body_bytes: (s.max_body_mib as usize) << 20,
+        request_timeout: std::time::Duration::from_secs(s.request_timeout_secs),
+    };
+    bedside_server::serve(listener, app, http, bedside_server::shutdown_signal()).await?;
+    tracing::info!("bedside stopped");
+    Ok(())
+}
+
+fn main() -> Result<()> {
+    let m = Cli::command().get_matches();
+    let cli = Cli::from_arg_matches(&m)?;
+    let sub = m.subcommand().map(|(_, sm)| sm.clone());
+    let rt = tokio::runtime::Runtime::new()?;
+    match cli.cmd {
+        Cmd::Serve { config, settings } => {
+            let s = resolve(settings, config, sub.as_ref().expect("subcommand"))?;
+            rt.block_on(run_server(s, None))
+        }
+        Cmd::Demo {
+            no_replay,
+            cohort,
+            config,
+            settings,
+        } => {
+            let s = resolve(settings, config, sub.as_ref().expect("subcommand"))?;
+            let replay = (!no_replay).then_some(cohort);
+            rt.block_on(run_server(s, replay))
+        }
+        Cmd::Replay(args) => rt.block_on(replay_cmd::run(args)),
+        Cmd::Features(args) => rt.block_on(model_cmds::features(args)),
+        Cmd::Model(cmd) => model_cmds::model(cmd),
+        Cmd::Digest {
+            data_dir,
+            database_url,
+        } => rt.block_on(async {
+            let app = App::open(AppConfig {
+                store: store_location(&data_dir, database_url.as_deref())?,
+                channels: None,
+                public_url: "http://localhost".into(),
+                models: vec![],
+                feature_specs: vec![],
+                record_features: false,
+            })
+            .await?;
+            println!("{}", app.digest().await?);
+            Ok(())
+        }),
+        Cmd::Config => {
+            print!("{}", settings::config_template());
+            Ok(())
+        }
+    }
+}

@@ -1,1 +1,84 @@
-//! bedside-server: see ARCHITECTURE.md
+//! HTTP for Bedside: FHIR ingest and read endpoints, CDS Hooks, worklist and
+//! admin APIs, the web UI and Prometheus metrics.
+//!
+//! Every handler parses the request, calls one method of
+//! [`bedside_app::App`], and maps the result (or its
+//! [`bedside_app::ApiError`]) to a response. Bad input always becomes a 4xx
+//! with a FHIR `OperationOutcome`; nothing here decides anything clinical.
+//!
+//! Invariant: no business logic lives here; handlers are parse, call, map.
+
+mod fhir_routes;
+
+use axum::{routing::get, Json, Router};
+use bedside_app::App;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+
+/// HTTP-level settings (the rest lives in the app).
+#[derive(Debug, Clone)]
+pub struct HttpConfig {
+    pub max_body_bytes: usize,
+    pub request_timeout: Duration,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        Self {
+            max_body_bytes: 32 << 20,
+            request_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// Shared state of every handler.
+#[derive(Clone)]
+pub struct AppState {
+    pub app: Arc<App>,
+    pub http: HttpConfig,
+}
+
+/// The whole HTTP surface.
+pub fn router(app: Arc<App>, http: HttpConfig) -> Router {
+    let state = AppState { app, http };
+    Router::new()
+        .route("/healthz", get(healthz))
+        .merge(fhir_routes::routes(&state))
+        .with_state(state)
+}
+
+async fn healthz(axum::extract::State(s): axum::extract::State<AppState>) -> Json<serde_json::Value> {
+    Json(s.app.health().await)
+}
+
+/// Serve until `shutdown` resolves; in-flight requests finish first.
+pub async fn serve(
+    listener: TcpListener,
+    app: Arc<App>,
+    http: HttpConfig,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let r = router(app, http);
+    axum::serve(listener, r).with_graceful_shutdown(shutdown).await
+}
+
+/// Resolves on SIGTERM or SIGINT (Ctrl-C).
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+    tracing::info!("shutdown signal received; finishing in-flight requests");
+}

@@ -1,0 +1,82 @@
+//! Offline feature export: the rows the online path scored, labelled by the
+//! model's outcome definition (`bedside features`).
+
+use crate::pipeline::FeatureRow;
+use crate::{ApiError, App};
+use bedside_models::OutcomeEvent;
+use std::collections::BTreeMap;
+
+/// A scored row with its outcome label and development split.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LabeledRow {
+    pub row: FeatureRow,
+    pub label: bool,
+    pub split: &'static str,
+}
+
+/// Outcome events (codes with times) from a stored Condition.
+pub fn outcome_events(condition: &serde_json::Value) -> Vec<OutcomeEvent> {
+    let t = |k: &str| condition[k].as_str().and_then(crate::replay::parse_time);
+    let onset = t("onsetDateTime").or_else(|| {
+        condition["onsetPeriod"]["start"]
+            .as_str()
+            .and_then(crate::replay::parse_time)
+    });
+    let recorded = t("recordedDate");
+    let abatement = t("abatementDateTime");
+    condition["code"]["coding"]
+        .as_array()
+        .map(|codings| {
+            codings
+                .iter()
+                .filter_map(|c| {
+                    Some(OutcomeEvent {
+                        system: c["system"].as_str()?.to_string(),
+                        code: c["code"].as_str()?.to_string(),
+                        onset,
+                        recorded,
+                        abatement,
+                    })
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+impl App {
+    /// Outcome events of a patient, from the stored Conditions.
+    pub async fn patient_outcome_events(&self, patient_id: &str) -> Result<Vec<OutcomeEvent>, ApiError> {
+        let mut events = Vec::new();
+        for r in self.store.resources_for_patient("Condition", patient_id).await? {
+            if let Ok(v) = serde_json::from_str::<serde_json::Value>(&r.body) {
+                events.extend(outcome_events(&v));
+            }
+        }
+        Ok(events)
+    }
+
+    /// Take the recorded feature rows and label them with each model's
+    /// outcome definition, using everything ingested (so later diagnoses
+    /// label earlier rows).
+    pub async fn labeled_feature_rows(&self) -> Result<Vec<LabeledRow>, ApiError> {
+        let rows = match &self.feature_sink {
+            Some(s) => std::mem::take(&mut *s.lock().expect("feature sink")),
+            None => Vec::new(),
+        };
+        let mut events: BTreeMap<String, Vec<OutcomeEvent>> = BTreeMap::new();
+        let mut out = Vec::with_capacity(rows.len());
+        for row in rows {
+            if !events.contains_key(&row.patient_id) {
+                let e = self.patient_outcome_events(&row.patient_id).await?;
+                events.insert(row.patient_id.clone(), e);
+            }
+            let Some(sched) = self.models.iter().find(|m| m.id() == row.model_id) else {
+                continue;
+            };
+            let label = sched.spec.outcome.label(&events[&row.patient_id], row.at);
+            let split = bedside_models::split(&row.patient_id).as_str();
+            out.push(LabeledRow { row, label, split });
+        }
+        Ok(out)
+    }
+}

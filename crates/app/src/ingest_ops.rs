@@ -1,0 +1,292 @@
+//! Ingest use cases: a Bundle, one resource, a stream of NDJSON lines.
+//! All go through [`App::ingest_entries`], which prepares the ingest
+//! commit, adds what scoring produces, and writes it in one transaction.
+
+use crate::{outcome, ApiError, App};
+use bedside_fhir::{
+    parse_bundle, parse_resource, response_bundle, BundleType, EntryBody, EntryResponse,
+    OperationOutcome, ParsedEntry,
+};
+use bedside_ingest::{EntryOutcome, Mode};
+use futures_util::{Stream, StreamExt};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::pin::Pin;
+
+/// Lines of an NDJSON stream.
+pub type ImportLines = Pin<Box<dyn Stream<Item = std::io::Result<String>> + Send>>;
+
+/// Lines per commit during `$import`.
+const IMPORT_CHUNK: usize = 2000;
+
+/// One rejected resource.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Rejection {
+    #[serde(rename = "type")]
+    pub rtype: String,
+    pub id: String,
+    pub reason: String,
+}
+
+/// Summary of an import or replay (the `--json` output of `bedside replay`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ImportSummary {
+    /// Resources read, by type.
+    pub resources: BTreeMap<String, u64>,
+    pub created: u64,
+    pub updated: u64,
+    pub unchanged: u64,
+    pub rejected: u64,
+    /// Accepted but not used by Bedside (unknown types).
+    pub ignored: u64,
+    pub rejections: Vec<Rejection>,
+    /// Resources held in the store afterwards, by type.
+    pub stored: BTreeMap<String, u64>,
+    pub patients: u64,
+    pub encounters: u64,
+    /// Predictions made while ingesting.
+    pub predictions: u64,
+    pub warnings: u64,
+}
+
+impl ImportSummary {
+    pub fn read_total(&self) -> u64 {
+        self.resources.values().sum()
+    }
+    /// Add another summary's counts (not the `stored` snapshot).
+    pub fn merge_counts(&mut self, o: &ImportSummary) {
+        for (k, v) in &o.resources {
+            *self.resources.entry(k.clone()).or_default() += v;
+        }
+        self.created += o.created;
+        self.updated += o.updated;
+        self.unchanged += o.unchanged;
+        self.rejected += o.rejected;
+        self.ignored += o.ignored;
+        self.predictions += o.predictions;
+        self.warnings += o.warnings;
+        self.rejections.extend(o.rejections.iter().cloned());
+    }
+}
+
+/// A resource written through `POST/PUT /fhir/{type}`.
+pub struct Written {
+    pub created: bool,
+    pub location: String,
+    pub resource: Value,
+}
+
+fn status_of(o: &EntryOutcome) -> EntryResponse {
+    match o {
+        EntryOutcome::Created { rtype, id, version } => EntryResponse::created(rtype, id, version),
+        EntryOutcome::Updated { rtype, id, version } | EntryOutcome::Unchanged { rtype, id, version } => {
+            EntryResponse::ok(rtype, id, version)
+        }
+        EntryOutcome::Ignored { issue, .. } => EntryResponse {
+            status: "200 OK".into(),
+            location: None,
+            etag: None,
+            last_modified: None,
+            outcome: Some(OperationOutcome::new(vec![issue.clone()])),
+        },
+        EntryOutcome::Rejected { error, .. } => {
+            EntryResponse::error("400 Bad Request", OperationOutcome::from_error(error))
+        }
+    }
+}
+
+impl App {
+    /// Count outcomes into a summary.
+    pub(crate) fn tally(summary: &mut ImportSummary, outcomes: &[EntryOutcome]) {
+        for o in outcomes {
+            match o {
+                EntryOutcome::Created { .. } => summary.created += 1,
+                EntryOutcome::Updated { .. } => summary.updated += 1,
+                EntryOutcome::Unchanged { .. } => summary.unchanged += 1,
+                EntryOutcome::Ignored { .. } => summary.ignored += 1,
+                EntryOutcome::Rejected { rtype, id, error, .. } => {
+                    summary.rejected += 1;
+                    summary.rejections.push(Rejection {
+                        rtype: rtype.clone().unwrap_or_default(),
+                        id: id.clone().unwrap_or_default(),
+                        reason: error.to_string(),
+                    });
+                }
+            }
+        }
+    }
+
+    /// `POST /fhir` with a Bundle.
+    pub async fn process_bundle(&self, body: &[u8]) -> Result<Value, ApiError> {
+        let bundle = parse_bundle(body).map_err(|e| ApiError {
+            status: 400,
+            outcome: OperationOutcome::from_error(&e).to_json(),
+        })?;
+        let (mode, kind) = match bundle.btype {
+            BundleType::Transaction => (Mode::Atomic, BundleType::TransactionResponse),
+            _ => (Mode::PerEntry, BundleType::BatchResponse),
+        };
+        let report = self.ingest_entries(bundle.entries, mode).await?;
+        if mode == Mode::Atomic {
+            if let Some(EntryOutcome::Rejected { error, .. }) = report
+                .outcomes
+                .iter()
+                .find(|o| matches!(o, EntryOutcome::Rejected { .. }))
+            {
+                return Err(ApiError {
+                    status: 400,
+                    outcome: OperationOutcome::from_error(error).to_json(),
+                });
+            }
+        }
+        let responses: Vec<EntryResponse> = report.outcomes.iter().map(status_of).collect();
+        Ok(response_bundle(kind, &responses))
+    }
+
+    /// `POST /fhir/{type}` (id = None) or `PUT /fhir/{type}/{id}`.
+    pub async fn write_resource(&self, rtype: &str, id: Option<&str>, body: &[u8]) -> Result<Written, ApiError> {
+        let mut r = parse_resource(body).map_err(|e| ApiError {
+            status: 400,
+            outcome: OperationOutcome::from_error(&e).to_json(),
+        })?;
+        if r.rtype != rtype {
+            return Err(ApiError::bad_request(
+                format!("resourceType {} does not match the URL's type {rtype}", r.rtype),
+                Some("resourceType"),
+            ));
+        }
+        if let Some(id) = id {
+            match &r.id {
+                Some(have) if have != id => {
+                    return Err(ApiError::bad_request(
+                        format!("resource id {have} does not match the URL's id {id}"),
+                        Some(&format!("{rtype}.id")),
+                    ))
+                }
+                _ => r.set_id(id),
+            }
+        }
+        let rid = r.ensure_id();
+        let report = self
+            .ingest_entries(vec![ParsedEntry::from_resource(0, r)], Mode::Atomic)
+            .await?;
+        let created = match report.outcomes.first() {
+            Some(EntryOutcome::Rejected { error, .. }) => {
+                return Err(ApiError {
+                    status: 400,
+                    outcome: OperationOutcome::from_error(error).to_json(),
+                })
+            }
+            Some(EntryOutcome::Created { .. }) => true,
+            _ => false,
+        };
+        let resource = self.read_resource(rtype, &rid).await?;
+        Ok(Written {
+            created,
+            location: format!("{}/fhir/{rtype}/{rid}", self.config.public_url),
+            resource,
+        })
+    }
+
+    /// `POST /fhir/$import`: commit every chunk of lines as it arrives.
+    pub async fn import_ndjson(&self, mut lines: ImportLines) -> Result<ImportSummary, ApiError> {
+        let mut summary = ImportSummary::default();
+        let mut chunk: Vec<Vec<u8>> = Vec::with_capacity(IMPORT_CHUNK);
+        while let Some(line) = lines.next().await {
+            let line = line.map_err(|e| {
+                ApiError::bad_request(format!("reading the NDJSON body: {e}"), None)
+            })?;
+            if line.trim().is_empty() {
+                continue;
+            }
+            let rtype = crate::replay::line_type(line.as_bytes()).unwrap_or_else(|| "(unreadable)".into());
+            *summary.resources.entry(rtype).or_default() += 1;
+            chunk.push(line.into_bytes());
+            if chunk.len() >= IMPORT_CHUNK {
+                self.ingest_lines(std::mem::take(&mut chunk), &mut summary).await?;
+            }
+        }
+        if !chunk.is_empty() {
+            self.ingest_lines(chunk, &mut summary).await?;
+        }
+        self.finish_summary(&mut summary).await?;
+        Ok(summary)
+    }
+
+    /// Ingest NDJSON lines (each its own entry, per-entry outcomes).
+    pub async fn ingest_lines(&self, lines: Vec<Vec<u8>>, summary: &mut ImportSummary) -> Result<(), ApiError> {
+        let entries: Vec<ParsedEntry> = lines
+            .iter()
+            .enumerate()
+            .map(|(i, l)| ParsedEntry::from_ndjson_line(i, l))
+            .collect();
+        for e in &entries {
+            if let EntryBody::Resource(r) = &e.body {
+                summary.warnings += r.warnings.len() as u64;
+            }
+        }
+        let report = self.ingest_entries(entries, Mode::PerEntry).await?;
+        Self::tally(summary, &report.outcomes);
+        summary.predictions += report.predictions;
+        Ok(())
+    }
+
+    /// Fill in what the store holds after an import.
+    pub async fn finish_summary(&self, summary: &mut ImportSummary) -> Result<(), ApiError> {
+        let (stored, patients, encounters) = self.stored_counts().await?;
+        summary.stored = stored;
+        summary.patients = patients;
+        summary.encounters = encounters;
+        Ok(())
+    }
+}
+
+/// What one call of [`App::ingest_entries`] did.
+pub struct IngestResult {
+    pub outcomes: Vec<EntryOutcome>,
+    pub predictions: u64,
+}
+
+impl App {
+    /// The one ingest path: prepare (ingest), add scoring results, commit
+    /// atomically, retry on a concurrent update.
+    pub async fn ingest_entries(&self, entries: Vec<ParsedEntry>, mode: Mode) -> Result<IngestResult, ApiError> {
+        let mut attempt = 0;
+        loop {
+            let mut prepared = self
+                .ingestor
+                .prepare(entries.clone(), mode)
+                .await
+                .map_err(|e| ApiError::internal(e.to_string()))?;
+            if mode == Mode::Atomic && prepared.outcomes.iter().any(|o| matches!(o, EntryOutcome::Rejected { .. })) {
+                return Ok(IngestResult {
+                    outcomes: prepared.outcomes,
+                    predictions: 0,
+                });
+            }
+            let predictions = self.after_ingest(&mut prepared).await?;
+            match self.store.commit(prepared.commit.clone()).await {
+                Ok(()) => {
+                    self.ingestor.committed(&prepared);
+                    return Ok(IngestResult {
+                        outcomes: prepared.outcomes,
+                        predictions,
+                    });
+                }
+                Err(bedside_store::StoreError::Conflict(what)) if attempt < 5 => {
+                    attempt += 1;
+                    let pids: Vec<String> = prepared.touched.iter().map(|t| t.patient_id.clone()).collect();
+                    self.ingestor.invalidate(&pids);
+                    tracing::debug!(%what, attempt, "concurrent update; retrying");
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+}
+
+#[allow(dead_code)]
+fn _outcome_helpers_are_used() -> Value {
+    outcome::single("information", "informational", "", None)
+}

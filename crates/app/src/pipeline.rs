@@ -1,0 +1,84 @@
+//! What happens after ingest, inside the same commit: touched patients are
+//! scored on the model's cadence and the predictions stored (each one, and
+//! the latest per patient for the CDS Hooks fast path); an optional feature
+//! sink records the exact rows scored (`bedside features`).
+
+use crate::scoring::{latest_id, prediction_id};
+use crate::{ApiError, App};
+use bedside_core::Instant;
+use bedside_ingest::Prepared;
+use bedside_store::Document;
+use serde::{Deserialize, Serialize};
+
+/// Document kinds written here.
+pub const PREDICTION: &str = "prediction";
+pub const LATEST_RISK: &str = "latest_risk";
+
+/// One row the online path scored: exported by `bedside features`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FeatureRow {
+    pub model_id: String,
+    pub patient_id: String,
+    pub encounter_id: Option<String>,
+    pub at: Instant,
+    pub values: Vec<Option<f64>>,
+}
+
+impl App {
+    /// Score the touched patients and add the results to the commit.
+    /// Returns how many predictions were made.
+    pub(crate) async fn after_ingest(&self, prepared: &mut Prepared) -> Result<u64, ApiError> {
+        let mut n = 0;
+        for sched in &self.models {
+            for t in &prepared.touched {
+                if !sched.knows(&t.patient_id) {
+                    let id = latest_id(sched.id(), &t.patient_id);
+                    if let Some(doc) = self.store.get_document(LATEST_RISK, &id).await? {
+                        if let Some(at) = doc.body["at"].as_str().and_then(crate::replay::parse_time) {
+                            sched.remember(&t.patient_id, at);
+                        }
+                    }
+                }
+                let at = t.newest_event;
+                if !sched.due(&t.state, &t.changed_channels, at) {
+                    continue;
+                }
+                if let Some(sink) = &self.feature_sink {
+                    let values = sched.features.compute(&t.state, at);
+                    sink.lock().expect("feature sink").push(FeatureRow {
+                        model_id: sched.id().to_string(),
+                        patient_id: t.patient_id.clone(),
+                        encounter_id: t.state.encounter_at(at).map(|e| e.id.clone()),
+                        at,
+                        values,
+                    });
+                }
+                let Some(p) = sched.predict(&t.state, at) else { continue };
+                n += 1;
+                let body = serde_json::to_value(&p).map_err(|e| ApiError::internal(e.to_string()))?;
+                let now = chrono::Utc::now();
+                prepared.commit.documents.push(Document {
+                    kind: PREDICTION.into(),
+                    id: prediction_id(&p, &t.patient_id),
+                    patient_id: Some(t.patient_id.clone()),
+                    status: None,
+                    owner: Some(p.model_id.clone()),
+                    created_at: at,
+                    updated_at: now,
+                    body: body.clone(),
+                });
+                prepared.commit.documents.push(Document {
+                    kind: LATEST_RISK.into(),
+                    id: latest_id(&p.model_id, &t.patient_id),
+                    patient_id: Some(t.patient_id.clone()),
+                    status: None,
+                    owner: Some(p.model_id.clone()),
+                    created_at: at,
+                    updated_at: now,
+                    body,
+                });
+            }
+        }
+        Ok(n)
+    }
+}

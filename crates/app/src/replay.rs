@@ -1,0 +1,251 @@
+//! Replay of a bulk NDJSON directory (FHIR bulk data layout: one file per
+//! resource type, plain or gzip) in event-time order through the same
+//! ingest path the HTTP endpoints use.
+
+use crate::{ApiError, App, ImportSummary};
+use bedside_core::Instant;
+use serde::Deserialize;
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+
+/// Resources are fed in chunks of this many, each committed at once.
+pub const CHUNK: usize = 2000;
+
+/// One line read from a file, with its ordering key.
+#[derive(Debug, Clone)]
+pub struct Line {
+    pub rtype: String,
+    pub time: Option<Instant>,
+    pub seq: usize,
+    pub bytes: Vec<u8>,
+}
+
+/// Reference data first (no event time), in dependency order; then the
+/// rest by event time, ties broken so an Encounter precedes what happens in
+/// it.
+fn type_rank(rtype: &str) -> u8 {
+    match rtype {
+        "Organization" => 0,
+        "Location" => 1,
+        "Practitioner" => 2,
+        "PractitionerRole" => 3,
+        "Patient" => 4,
+        "Encounter" => 5,
+        "CareTeam" => 6,
+        "Condition" => 7,
+        _ => 8,
+    }
+}
+
+/// The clinically relevant time of a resource, read without building the
+/// whole document: the first present of the usual R4 time elements.
+pub fn event_time(bytes: &[u8]) -> Option<Instant> {
+    #[derive(Deserialize)]
+    struct Period {
+        start: Option<String>,
+    }
+    #[derive(Deserialize)]
+    struct Collection {
+        #[serde(rename = "collectedDateTime")]
+        collected: Option<String>,
+    }
+    #[derive(Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Times {
+        effective_date_time: Option<String>,
+        effective_instant: Option<String>,
+        effective_period: Option<Period>,
+        issued: Option<String>,
+        authored_on: Option<String>,
+        onset_date_time: Option<String>,
+        recorded_date: Option<String>,
+        performed_date_time: Option<String>,
+        performed_period: Option<Period>,
+        period: Option<Period>,
+        started: Option<String>,
+        received_time: Option<String>,
+        collection: Option<Collection>,
+        recorded: Option<String>,
+    }
+    let t: Times = serde_json::from_slice(bytes).ok()?;
+    let s = t
+        .effective_date_time
+        .or(t.effective_instant)
+        .or(t.effective_period.and_then(|p| p.start))
+        .or(t.performed_date_time)
+        .or(t.performed_period.and_then(|p| p.start))
+        .or(t.onset_date_time)
+        .or(t.recorded_date)
+        .or(t.authored_on)
+        .or(t.collection.and_then(|c| c.collected))
+        .or(t.received_time)
+        .or(t.started)
+        .or(t.period.and_then(|p| p.start))
+        .or(t.issued)
+        .or(t.recorded)?;
+    parse_time(&s)
+}
+
+/// FHIR dateTime/instant/date to an instant (dates at midnight UTC).
+pub fn parse_time(s: &str) -> Option<Instant> {
+    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(s) {
+        return Some(t.with_timezone(&chrono::Utc));
+    }
+    let d = match s.len() {
+        4 => chrono::NaiveDate::parse_from_str(&format!("{s}-01-01"), "%Y-%m-%d").ok()?,
+        7 => chrono::NaiveDate::parse_from_str(&format!("{s}-01"), "%Y-%m-%d").ok()?,
+        _ => chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").ok()?,
+    };
+    Some(d.and_hms_opt(0, 0, 0)?.and_utc())
+}
+
+/// The `.ndjson` / `.ndjson.gz` files of a directory, sorted by name.
+pub fn ndjson_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            let n = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
+            n.ends_with(".ndjson") || n.ends_with(".ndjson.gz")
+        })
+        .collect();
+    files.sort();
+    Ok(files)
+}
+
+/// Open a plain or gzip file (by magic bytes) as a line reader.
+pub fn open_lines(path: &Path) -> std::io::Result<Box<dyn BufRead + Send>> {
+    let mut f = std::fs::File::open(path)?;
+    let mut magic = [0u8; 2];
+    let n = f.read(&mut magic)?;
+    drop(f);
+    let f = std::fs::File::open(path)?;
+    if n == 2 && magic == [0x1f, 0x8b] {
+        Ok(Box::new(BufReader::with_capacity(
+            1 << 16,
+            flate2::read::MultiGzDecoder::new(f),
+        )))
+    } else {
+        Ok(Box::new(BufReader::with_capacity(1 << 16, f)))
+    }
+}
+
+/// The resource type named in one NDJSON line, if it has one.
+pub fn line_type(bytes: &[u8]) -> Option<String> {
+    #[derive(Deserialize)]
+    struct T {
+        #[serde(rename = "resourceType")]
+        rtype: String,
+    }
+    serde_json::from_slice::<T>(bytes).ok().map(|t| t.rtype)
+}
+
+/// Read every line of every file of `dir` and sort them for replay.
+/// Lines whose type cannot be read keep their file position and are
+/// rejected by ingest with a precise reason.
+pub fn read_dir_sorted(dir: &Path) -> Result<Vec<Line>, ApiError> {
+    let files = ndjson_files(dir)
+        .map_err(|e| ApiError::bad_request(format!("{}: {e}", dir.display()), None))?;
+    if files.is_empty() {
+        return Err(ApiError::bad_request(
+            format!("{}: no .ndjson or .ndjson.gz files", dir.display()),
+            None,
+        ));
+    }
+    let mut lines = Vec::new();
+    for f in files {
+        let r = open_lines(&f)
+            .map_err(|e| ApiError::bad_request(format!("{}: {e}", f.display()), None))?;
+        for l in r.split(b'\n') {
+            let mut l =
+                l.map_err(|e| ApiError::bad_request(format!("{}: {e}", f.display()), None))?;
+            if l.last() == Some(&b'\r') {
+                l.pop();
+            }
+            if l.iter().all(|b| b.is_ascii_whitespace()) {
+                continue;
+            }
+            let rtype = line_type(&l).unwrap_or_else(|| "(unreadable)".into());
+            let time = event_time(&l);
+            let seq = lines.len();
+            lines.push(Line {
+                rtype,
+                time,
+                seq,
+                bytes: l,
+            });
+        }
+    }
+    sort_lines(&mut lines);
+    Ok(lines)
+}
+
+/// Event-time order: reference data first, then by time, type rank, file
+/// position.
+pub fn sort_lines(lines: &mut [Line]) {
+    lines.sort_by(|a, b| {
+        let ka = (a.time.is_some(), a.time, type_rank(&a.rtype), a.seq);
+        let kb = (b.time.is_some(), b.time, type_rank(&b.rtype), b.seq);
+        ka.cmp(&kb)
+    });
+}
+
+/// Replay a directory in-process. `progress(done, total)` is called after
+/// each chunk.
+pub async fn replay_dir(
+    app: &App,
+    dir: &Path,
+    progress: Option<&(dyn Fn(u64, u64) + Send + Sync)>,
+) -> Result<ImportSummary, ApiError> {
+    let lines = read_dir_sorted(dir)?;
+    let total = lines.len() as u64;
+    let mut summary = ImportSummary::default();
+    for l in &lines {
+        *summary.resources.entry(l.rtype.clone()).or_default() += 1;
+    }
+    let mut done = 0u64;
+    for chunk in lines.chunks(CHUNK) {
+        let raws: Vec<Vec<u8>> = chunk.iter().map(|l| l.bytes.clone()).collect();
+        app.ingest_lines(raws, &mut summary).await?;
+        done += chunk.len() as u64;
+        if let Some(p) = progress {
+            p(done, total);
+        }
+    }
+    app.finish_summary(&mut summary).await?;
+    Ok(summary)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn event_time_picks_the_clinical_time() {
+        let t = event_time(br#"{"resourceType":"Observation","effectiveDateTime":"2024-01-02T03:04:05Z","issued":"2024-02-01T00:00:00Z"}"#);
+        assert_eq!(t.unwrap().to_rfc3339(), "2024-01-02T03:04:05+00:00");
+        let t = event_time(br#"{"resourceType":"Encounter","period":{"start":"2024-01-02"}}"#);
+        assert_eq!(t.unwrap().to_rfc3339(), "2024-01-02T00:00:00+00:00");
+        assert!(event_time(br#"{"resourceType":"Patient","birthDate":"1950-01-01"}"#).is_none());
+        assert!(event_time(b"not json").is_none());
+    }
+
+    #[test]
+    fn reference_data_first_then_time_then_encounter_before_observation() {
+        let mk = |rtype: &str, t: Option<&str>, seq| Line {
+            rtype: rtype.into(),
+            time: t.and_then(parse_time),
+            seq,
+            bytes: vec![],
+        };
+        let mut v = vec![
+            mk("Observation", Some("2024-01-01T10:00:00Z"), 0),
+            mk("Encounter", Some("2024-01-01T10:00:00Z"), 1),
+            mk("Observation", Some("2024-01-01T09:00:00Z"), 2),
+            mk("Patient", None, 3),
+            mk("Practitioner", None, 4),
+        ];
+        sort_lines(&mut v);
+        let order: Vec<usize> = v.iter().map(|l| l.seq).collect();
+        assert_eq!(order, vec![4, 3, 2, 1, 0]);
+    }
+}

@@ -1,0 +1,104 @@
+//! `bedside features`, `bedside model validate|card`: thin calls into the
+//! app and the models crate.
+
+use anyhow::{bail, Context, Result};
+use bedside_app::{App, AppConfig};
+use clap::{Args, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Args)]
+pub struct FeaturesArgs {
+    /// Cohort directory (bulk NDJSON, plain or .gz).
+    pub dir: PathBuf,
+    /// Model package (only its model.toml is needed).
+    #[arg(long)]
+    pub model: PathBuf,
+    /// Output CSV file.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Data directory to replay into (default: a fresh temporary one).
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
+    /// Channel mapping file (default: built in).
+    #[arg(long)]
+    pub channels: Option<PathBuf>,
+}
+
+/// Replay the cohort through the real ingest path with the model's schedule
+/// and write every row the online path would have scored.
+pub async fn features(a: FeaturesArgs) -> Result<()> {
+    let tmp = tempfile::tempdir()?;
+    let data_dir = a.data_dir.clone().unwrap_or_else(|| tmp.path().to_path_buf());
+    let app = App::open(AppConfig {
+        store: crate::store_location(&data_dir, None)?,
+        channels: a.channels.clone(),
+        public_url: "http://localhost".into(),
+        models: vec![],
+        feature_specs: vec![a.model.clone()],
+        record_features: true,
+    })
+    .await?;
+    let summary = bedside_app::replay::replay_dir(&app, &a.dir, None).await?;
+    if summary.rejected > 0 {
+        eprintln!("warning: {} resources rejected during replay", summary.rejected);
+    }
+    let rows = app.labeled_feature_rows().await?;
+    let names: Vec<String> = app.models[0].features.names().iter().map(|s| s.to_string()).collect();
+    let mut w = csv::Writer::from_path(&a.out).with_context(|| format!("{}", a.out.display()))?;
+    let mut header = vec!["patient_id", "encounter_id", "at", "split", "label"];
+    header.extend(names.iter().map(String::as_str));
+    w.write_record(&header)?;
+    for r in &rows {
+        let mut rec = vec![
+            r.row.patient_id.clone(),
+            r.row.encounter_id.clone().unwrap_or_default(),
+            r.row.at.to_rfc3339(),
+            r.split.to_string(),
+            (r.label as u8).to_string(),
+        ];
+        rec.extend(r.row.values.iter().map(|v| v.map(|x| x.to_string()).unwrap_or_default()));
+        w.write_record(&rec)?;
+    }
+    w.flush()?;
+    eprintln!("wrote {} rows x {} features to {}", rows.len(), names.len(), a.out.display());
+    Ok(())
+}
+
+#[derive(Subcommand)]
+pub enum ModelCmd {
+    /// Check a model package; list every problem with its location.
+    Validate { package: PathBuf },
+    /// Render the model facts (Markdown, or HTML with --html).
+    Card {
+        package: PathBuf,
+        #[arg(long)]
+        html: bool,
+    },
+}
+
+pub fn model(cmd: ModelCmd) -> Result<()> {
+    match cmd {
+        ModelCmd::Validate { package } => {
+            let problems = bedside_models::validate_package(&package);
+            if problems.is_empty() {
+                println!("{}: ok", package.display());
+                Ok(())
+            } else {
+                for p in &problems {
+                    eprintln!("{p}");
+                }
+                bail!("{}: {} problem(s)", package.display(), problems.len())
+            }
+        }
+        ModelCmd::Card { package, html } => {
+            let pkg = bedside_models::Package::load(&package)
+                .map_err(|e| anyhow::anyhow!("{}: {e}", package.display()))?;
+            if html {
+                print!("{}", bedside_models::render_card_html(&pkg));
+            } else {
+                print!("{}", bedside_models::render_card_markdown(&pkg));
+            }
+            Ok(())
+        }
+    }
+}

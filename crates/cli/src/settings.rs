@@ -1,0 +1,236 @@
+//! Server settings, each defined once.
+//!
+//! A setting is one field of [`Settings`]: its doc comment is its help text,
+//! its `#[arg]` carries the flag, the environment variable and the default.
+//! The TOML config file uses the same names (with `_`), and `bedside config`
+//! prints a documented config file generated from these same definitions,
+//! so the docs cannot drift from the code.
+//!
+//! Precedence: flag > environment > config file > default.
+
+use anyhow::{bail, Context, Result};
+use clap::parser::ValueSource;
+use clap::{ArgMatches, Args, CommandFactory};
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+
+#[derive(Debug, Clone, Args, Serialize, Deserialize)]
+pub struct Settings {
+    /// Address and port to listen on.
+    #[arg(long, env = "BEDSIDE_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: String,
+
+    /// Directory of the embedded SQLite database (created on first run).
+    /// Ignored when --database-url is given.
+    #[arg(long, env = "BEDSIDE_DATA_DIR", default_value = "bedside-data")]
+    pub data_dir: PathBuf,
+
+    /// PostgreSQL URL (postgres://user@host/db) for several replicas sharing
+    /// one database. When absent the embedded SQLite store is used.
+    #[arg(long, env = "BEDSIDE_DATABASE_URL")]
+    pub database_url: Option<String>,
+
+    /// Public base URL of this server as the EHR reaches it (used for the
+    /// JWT audience and links in cards). Default: http://<listen>.
+    #[arg(long, env = "BEDSIDE_PUBLIC_URL")]
+    pub public_url: Option<String>,
+
+    /// Largest accepted request body for FHIR and hook requests, in MiB
+    /// (bigger bodies get 413). `$import` streams and is not limited.
+    #[arg(long, env = "BEDSIDE_MAX_BODY_MIB", default_value_t = 32)]
+    pub max_body_mib: u64,
+
+    /// Time limit for one HTTP request, in seconds (`$import` excepted).
+    #[arg(long, env = "BEDSIDE_REQUEST_TIMEOUT_SECS", default_value_t = 30)]
+    pub request_timeout_secs: u64,
+
+    /// Channel mapping file (codes and units to input channels). Default:
+    /// the built-in mapping (config/channels.toml).
+    #[arg(long, env = "BEDSIDE_CHANNELS")]
+    pub channels: Option<PathBuf>,
+
+    /// Model package directories to serve (repeatable).
+    #[arg(long = "model", env = "BEDSIDE_MODELS", value_delimiter = ',')]
+    pub models: Vec<PathBuf>,
+
+    /// BPMN pathway files to run (repeatable).
+    #[arg(long = "pathway", env = "BEDSIDE_PATHWAYS", value_delimiter = ',')]
+    pub pathways: Vec<PathBuf>,
+
+    /// Alert policy file (TOML). Default: the policy shipped with the model.
+    #[arg(long, env = "BEDSIDE_POLICY")]
+    pub policy: Option<PathBuf>,
+
+    /// Log format: `text` or `json`.
+    #[arg(long, env = "BEDSIDE_LOG_FORMAT", default_value = "text")]
+    pub log_format: String,
+
+    /// DEVELOPMENT ONLY: accept CDS Hooks calls without verifying their JWT.
+    /// Off by default; logged loudly when on.
+    #[arg(long, env = "BEDSIDE_INSECURE_SKIP_HOOK_AUTH", default_value_t = false)]
+    pub insecure_skip_hook_auth: bool,
+}
+
+/// Names of the settings, as in the config file.
+fn setting_ids() -> Vec<String> {
+    let cmd = clap::Command::new("s");
+    let cmd = Settings::augment_args(cmd);
+    cmd.get_arguments()
+        .map(|a| a.get_id().as_str().to_string())
+        .collect()
+}
+
+impl Settings {
+    /// Overlay values from the TOML config file onto settings that were
+    /// left at their default (neither flag nor environment given).
+    pub fn overlay_file(self, m: &ArgMatches, file: &str, path: &str) -> Result<Self> {
+        let table: toml::Table =
+            toml::from_str(file).with_context(|| format!("config file {path}: invalid TOML"))?;
+        let ids = setting_ids();
+        let mut current = serde_json::to_value(&self)?;
+        let obj = current.as_object_mut().expect("struct serializes to object");
+        for (key, value) in table {
+            if !ids.contains(&key) {
+                bail!(
+                    "config file {path}: unknown setting `{key}` (known: {})",
+                    ids.join(", ")
+                );
+            }
+            let from_default = matches!(
+                m.value_source(&key),
+                None | Some(ValueSource::DefaultValue)
+            );
+            if from_default {
+                obj.insert(key, serde_json::to_value(value)?);
+            }
+        }
+        serde_json::from_value(current)
+            .with_context(|| format!("config file {path}: a setting has the wrong type"))
+    }
+
+    /// Validate values that clap cannot check on its own.
+    pub fn validate(&self) -> Result<()> {
+        self.listen
+            .parse::<std::net::SocketAddr>()
+            .with_context(|| format!("listen: `{}` is not an address:port", self.listen))?;
+        if let Some(url) = &self.database_url {
+            if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+                bail!("database_url: must start with postgres:// (got a different scheme)");
+            }
+        }
+        if !matches!(self.log_format.as_str(), "text" | "json") {
+            bail!("log_format: must be `text` or `json`, got `{}`", self.log_format);
+        }
+        if self.max_body_mib == 0 {
+            bail!("max_body_mib: must be at least 1");
+        }
+        Ok(())
+    }
+
+    pub fn public_url(&self) -> String {
+        self.public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{}", self.listen))
+            .trim_end_matches('/')
+            .to_string()
+    }
+}
+
+/// A documented config file with every setting at its default, generated
+/// from the definitions above.
+pub fn config_template() -> String {
+    let cmd = Settings::augment_args(clap::Command::new("s"));
+    let mut out = String::from(
+        "# Bedside configuration (TOML). Every setting is optional; shown with\n\
+         # its default. Precedence: flag > environment > this file > default.\n\n",
+    );
+    for a in cmd.get_arguments() {
+        let id = a.get_id().as_str();
+        let help = a
+            .get_long_help()
+            .or(a.get_help())
+            .map(|h| h.to_string())
+            .unwrap_or_default();
+        for line in help.lines() {
+            out.push_str(&format!("# {line}\n"));
+        }
+        if let Some(env) = a.get_env() {
+            out.push_str(&format!(
+                "# flag: --{}   env: {}\n",
+                a.get_long().unwrap_or(id),
+                env.to_string_lossy()
+            ));
+        }
+        let defaults: Vec<String> = a
+            .get_default_values()
+            .iter()
+            .map(|v| v.to_string_lossy().to_string())
+            .collect();
+        match defaults.first() {
+            Some(d) if d == "true" || d == "false" || d.parse::<f64>().is_ok() => {
+                out.push_str(&format!("# {id} = {d}\n\n"))
+            }
+            Some(d) => out.push_str(&format!("# {id} = {d:?}\n\n")),
+            None => out.push_str(&format!("# {id} = (unset)\n\n")),
+        }
+    }
+    out
+}
+
+/// Keep `CommandFactory` in scope for callers building the full CLI.
+pub fn _assert_command_factory<T: CommandFactory>() {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::{FromArgMatches, Parser};
+
+    #[derive(Parser)]
+    struct T {
+        #[command(flatten)]
+        s: Settings,
+    }
+
+    fn parse(args: &[&str]) -> (Settings, ArgMatches) {
+        let m = T::command().get_matches_from(args);
+        (T::from_arg_matches(&m).unwrap().s, m)
+    }
+
+    #[test]
+    fn file_overrides_defaults_but_not_flags() {
+        let (s, m) = parse(&["t", "--max-body-mib", "7"]);
+        let s = s
+            .overlay_file(&m, "max_body_mib = 9\nlisten = \"0.0.0.0:9\"\n", "c.toml")
+            .unwrap();
+        assert_eq!(s.max_body_mib, 7, "flag wins over file");
+        assert_eq!(s.listen, "0.0.0.0:9", "file wins over default");
+    }
+
+    #[test]
+    fn unknown_and_mistyped_settings_are_named() {
+        let (s, m) = parse(&["t"]);
+        let e = s.clone().overlay_file(&m, "lisen = \"x\"", "c.toml").unwrap_err();
+        assert!(e.to_string().contains("unknown setting `lisen`"), "{e}");
+        let e = s.overlay_file(&m, "max_body_mib = \"big\"", "c.toml").unwrap_err();
+        assert!(format!("{e:#}").contains("max_body_mib") || format!("{e:#}").contains("wrong type"), "{e:#}");
+    }
+
+    #[test]
+    fn validate_names_the_setting() {
+        let (mut s, _) = parse(&["t"]);
+        s.listen = "nope".into();
+        assert!(s.validate().unwrap_err().to_string().starts_with("listen:"));
+        let (mut s, _) = parse(&["t"]);
+        s.database_url = Some("mysql://x".into());
+        assert!(s.validate().unwrap_err().to_string().starts_with("database_url:"));
+    }
+
+    #[test]
+    fn template_documents_every_setting() {
+        let t = config_template();
+        for id in setting_ids() {
+            assert!(t.contains(&format!("# {id} = ")), "missing {id}");
+        }
+        assert!(t.contains("# listen = \"127.0.0.1:8080\""));
+    }
+}

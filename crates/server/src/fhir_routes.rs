@@ -1,0 +1,161 @@
+//! FHIR REST endpoints: Bundle ingest, create/update/read, search by
+//! patient, and streaming bulk `$import`.
+
+use crate::AppState;
+use axum::body::{Body, Bytes};
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use bedside_app::{outcome, ApiError, ImportLines};
+use futures_util::TryStreamExt;
+use std::collections::BTreeMap;
+use tokio::io::AsyncBufReadExt;
+
+const FHIR_JSON: &str = "application/fhir+json";
+
+pub(crate) fn routes(s: &AppState) -> Router<AppState> {
+    let limited = Router::new()
+        .route("/fhir", post(post_bundle))
+        .route("/fhir/{rtype}", post(create).get(search))
+        .route("/fhir/{rtype}/{id}", get(read).put(update))
+        .layer(DefaultBodyLimit::max(s.http.max_body_bytes))
+        .layer(tower_http::timeout::TimeoutLayer::new(s.http.request_timeout));
+    // $import streams: no body limit, no request timeout.
+    let import = Router::new()
+        .route("/fhir/$import", post(import))
+        .layer(DefaultBodyLimit::disable());
+    limited.merge(import)
+}
+
+/// A FHIR JSON response.
+pub(crate) fn fhir(status: StatusCode, body: &serde_json::Value) -> Response {
+    let mut r = (status, body.to_string()).into_response();
+    r.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(FHIR_JSON));
+    r
+}
+
+pub(crate) fn api_error(e: ApiError) -> Response {
+    let status = StatusCode::from_u16(e.status).unwrap_or(StatusCode::BAD_REQUEST);
+    fhir(status, &e.outcome)
+}
+
+/// Map a body extraction failure (too large, unreadable) to an
+/// OperationOutcome instead of axum's plain text.
+pub(crate) fn body_or_error(b: Result<Bytes, BytesRejection>) -> Result<Bytes, Response> {
+    b.map_err(|r| {
+        let status = r.status();
+        let code = if status == StatusCode::PAYLOAD_TOO_LARGE {
+            "too-costly"
+        } else {
+            "structure"
+        };
+        fhir(
+            status,
+            &outcome::single("error", code, &format!("request body: {}", r.body_text()), None),
+        )
+    })
+}
+
+async fn post_bundle(State(s): State<AppState>, body: Result<Bytes, BytesRejection>) -> Response {
+    let body = match body_or_error(body) {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
+    match s.app.process_bundle(&body).await {
+        Ok(resp) => fhir(StatusCode::OK, &resp),
+        Err(e) => api_error(e),
+    }
+}
+
+async fn create(
+    State(s): State<AppState>,
+    Path(rtype): Path<String>,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let body = match body_or_error(body) {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
+    written(s.app.write_resource(&rtype, None, &body).await)
+}
+
+async fn update(
+    State(s): State<AppState>,
+    Path((rtype, id)): Path<(String, String)>,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let body = match body_or_error(body) {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
+    written(s.app.write_resource(&rtype, Some(&id), &body).await)
+}
+
+fn written(r: Result<bedside_app::Written, ApiError>) -> Response {
+    match r {
+        Ok(w) => {
+            let status = if w.created {
+                StatusCode::CREATED
+            } else {
+                StatusCode::OK
+            };
+            let mut resp = fhir(status, &w.resource);
+            if let Ok(v) = HeaderValue::from_str(&w.location) {
+                resp.headers_mut().insert(header::LOCATION, v);
+            }
+            resp
+        }
+        Err(e) => api_error(e),
+    }
+}
+
+async fn read(State(s): State<AppState>, Path((rtype, id)): Path<(String, String)>) -> Response {
+    match s.app.read_resource(&rtype, &id).await {
+        Ok(v) => fhir(StatusCode::OK, &v),
+        Err(e) => api_error(e),
+    }
+}
+
+async fn search(
+    State(s): State<AppState>,
+    Path(rtype): Path<String>,
+    Query(q): Query<BTreeMap<String, String>>,
+) -> Response {
+    match s.app.search(&rtype, &q).await {
+        Ok(v) => fhir(StatusCode::OK, &v),
+        Err(e) => api_error(e),
+    }
+}
+
+/// Streaming NDJSON import (gzip accepted by Content-Encoding or magic
+/// bytes). Each chunk of lines is committed before the next is read, so a
+/// crash loses at most the chunk in flight, and re-importing is idempotent.
+async fn import(State(s): State<AppState>, headers: HeaderMap, body: Body) -> Response {
+    let gz_header = headers
+        .get(header::CONTENT_ENCODING)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("gzip"));
+    let stream = body.into_data_stream().map_err(std::io::Error::other);
+    let reader = tokio_util::io::StreamReader::new(stream);
+    let mut reader = tokio::io::BufReader::with_capacity(1 << 16, reader);
+    let gz = gz_header || {
+        match reader.fill_buf().await {
+            Ok(buf) => buf.starts_with(&[0x1f, 0x8b]),
+            Err(_) => false,
+        }
+    };
+    let lines: ImportLines = if gz {
+        let dec = async_compression::tokio::bufread::GzipDecoder::new(reader);
+        Box::pin(tokio::io::BufReader::new(dec).lines())
+    } else {
+        Box::pin(reader.lines())
+    };
+    match s.app.import_ndjson(lines).await {
+        Ok(summary) => (StatusCode::OK, axum::Json(summary)).into_response(),
+        Err(e) => api_error(e),
+    }
+}
