@@ -1,9 +1,12 @@
 //! The discovery document and prefetch templates.
 
+use crate::json::{index, join};
 use crate::request::{HookContext, HookRequest};
 use crate::types::{Discovery, ServiceDescriptor};
+use crate::validate::{Violation, V};
 use serde_json::Value;
 use std::collections::BTreeMap;
+use std::collections::HashSet;
 
 /// Prefetch keys and templates for a risk model: the patient, recent vital
 /// signs and laboratory results, active conditions and medications.
@@ -169,11 +172,90 @@ pub fn missing_prefetch(
         .collect()
 }
 
+/// Problems with the prefetch tokens of one template: tokens are `{{` `}}`
+/// delimited and name a root-level context field (`{{context.patientId}}`).
+pub(crate) fn template_problems(template: &str) -> Vec<String> {
+    let mut problems = Vec::new();
+    let mut rest = template;
+    while let Some(start) = rest.find("{{") {
+        let after = &rest[start + 2..];
+        let Some(end) = after.find("}}") else {
+            problems.push("has an unterminated {{ token".to_string());
+            break;
+        };
+        let token = after[..end].trim();
+        match token.strip_prefix("context.") {
+            Some(field)
+                if !field.is_empty()
+                    && field.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') => {}
+            _ => problems.push(format!(
+                "token {{{{{token}}}}} must name a root-level context field, like {{{{context.patientId}}}}"
+            )),
+        }
+        rest = &after[end + 2..];
+    }
+    if rest.contains("}}") {
+        problems.push("has a }} without a matching {{".to_string());
+    }
+    problems
+}
+
+/// Check a discovery document (`{"services": [...]}`).
+pub fn validate_discovery(doc: &Value) -> Vec<Violation> {
+    let mut v = V::default();
+    let Some(o) = v.object(doc, "(discovery)") else {
+        return v.out;
+    };
+    let Some(services) = v.array(o, "", "services", true) else {
+        return v.out;
+    };
+    let mut ids = HashSet::new();
+    for (i, s) in services.iter().enumerate() {
+        let p = index("services", i);
+        let Some(so) = v.object(s, &p) else { continue };
+        v.req_string(so, &p, "hook");
+        v.opt_string(so, &p, "title");
+        v.req_string(so, &p, "description");
+        if let Some(id) = v.req_string(so, &p, "id") {
+            if id
+                .chars()
+                .any(|c| c == '/' || c == '?' || c == '#' || c.is_whitespace())
+            {
+                v.push(
+                    &join(&p, "id"),
+                    format!("must be a single URL path segment, got {id:?}"),
+                );
+            }
+            if !ids.insert(id.to_string()) {
+                v.push(&join(&p, "id"), format!("duplicate service id {id:?}"));
+            }
+        }
+        v.opt_string(so, &p, "usageRequirements");
+        if let Some(pf) = v.field(so, &p, "prefetch") {
+            let pp = join(&p, "prefetch");
+            if let Some(po) = v.object(pf, &pp) {
+                for (key, t) in po {
+                    let kp = join(&pp, key);
+                    if let Some(t) = v.string(t, &kp, true) {
+                        for problem in template_problems(t) {
+                            v.push(&kp, problem);
+                        }
+                    }
+                }
+            }
+        }
+        if let Some(ext) = v.field(so, &p, "extension") {
+            v.object(ext, &join(&p, "extension"));
+        }
+    }
+    v.out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::request::parse_hook_request;
-    use crate::validate::validate_discovery;
+    use serde_json::json;
 
     fn ctx(v: Value) -> HookContext {
         HookContext {
@@ -254,6 +336,32 @@ mod tests {
         assert_eq!(
             missing[0].1.as_deref().unwrap(),
             "Condition?patient=p1&clinical-status=active"
+        );
+    }
+
+    #[test]
+    fn discovery_rules() {
+        let good = json!({"services": [{"hook": "patient-view", "id": "sepsis", "description": "d",
+            "prefetch": {"patient": "Patient/{{context.patientId}}"}}]});
+        assert_eq!(validate_discovery(&good), vec![]);
+        let bad = json!({"services": [
+            {"hook": "patient-view", "id": "a/b", "description": "d"},
+            {"hook": "", "id": "x", "description": "d", "prefetch": {"p": "Patient/{{context.patient.id}}"}},
+            {"id": "x"}]});
+        let got: Vec<String> = validate_discovery(&bad)
+            .into_iter()
+            .map(|v| v.path)
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                "services[0].id",
+                "services[1].hook",
+                "services[1].prefetch.p",
+                "services[2].hook",
+                "services[2].description",
+                "services[2].id"
+            ]
         );
     }
 }

@@ -25,6 +25,7 @@
 //! validator.
 
 pub mod discovery;
+pub mod feedback;
 mod json;
 pub mod jwt;
 pub mod render;
@@ -33,8 +34,10 @@ pub mod types;
 pub mod validate;
 
 pub use discovery::{
-    discovery, expand_prefetch, missing_prefetch, standard_prefetch, PrefetchError, ServiceSpec,
+    discovery, expand_prefetch, missing_prefetch, standard_prefetch, validate_discovery,
+    PrefetchError, ServiceSpec,
 };
+pub use feedback::parse_feedback;
 pub use jsonwebtoken::jwk::JwkSet;
 pub use jwt::{
     sign_demo_token, sign_with_jwk, AuthError, Claims, InMemoryReplayCache, JwtVerifier,
@@ -44,12 +47,11 @@ pub use render::{
     render_cards, CardInput, Direction, Factor, Interval, ModelInfo, PathwaySuggestion, Tier,
 };
 pub use request::{
-    parse_feedback, parse_hook_request, FhirAuthorization, HookContext, HookError, HookKind,
-    HookRequest,
+    parse_hook_request, FhirAuthorization, HookContext, HookError, HookKind, HookRequest,
 };
 pub use types::{
     AcceptedSuggestion, Action, ActionType, Card, CdsResponse, Coding, Discovery, Feedback,
     FeedbackItem, Indicator, Link, LinkType, Outcome, OverrideReason, SelectionBehavior,
     ServiceDescriptor, Source, Suggestion,
 };
-pub use validate::{validate_discovery, validate_response, Violation, SUMMARY_LIMIT};
+pub use validate::{validate_response, Violation, SUMMARY_LIMIT};

@@ -8,7 +8,6 @@
 
 use crate::json::{blank, index, is_absolute_url, is_uuid, join, type_name};
 use serde_json::{Map, Value};
-use std::collections::HashSet;
 
 /// One way a document breaks the specification.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,19 +28,23 @@ impl std::fmt::Display for Violation {
 pub const SUMMARY_LIMIT: usize = 140;
 
 #[derive(Default)]
-struct V {
-    out: Vec<Violation>,
+pub(crate) struct V {
+    pub(crate) out: Vec<Violation>,
 }
 
 impl V {
-    fn push(&mut self, path: &str, message: impl Into<String>) {
+    pub(crate) fn push(&mut self, path: &str, message: impl Into<String>) {
         self.out.push(Violation {
             path: path.to_string(),
             message: message.into(),
         });
     }
 
-    fn object<'a>(&mut self, v: &'a Value, path: &str) -> Option<&'a Map<String, Value>> {
+    pub(crate) fn object<'a>(
+        &mut self,
+        v: &'a Value,
+        path: &str,
+    ) -> Option<&'a Map<String, Value>> {
         match v {
             Value::Object(o) => Some(o),
             other => {
@@ -53,7 +56,7 @@ impl V {
 
     /// A present key with a `null` value breaks "JSON attributes SHALL NOT
     /// be null"; returns the value when present and not null.
-    fn field<'a>(
+    pub(crate) fn field<'a>(
         &mut self,
         obj: &'a Map<String, Value>,
         parent: &str,
@@ -82,7 +85,12 @@ impl V {
         v
     }
 
-    fn string<'a>(&mut self, v: &'a Value, path: &str, required: bool) -> Option<&'a str> {
+    pub(crate) fn string<'a>(
+        &mut self,
+        v: &'a Value,
+        path: &str,
+        required: bool,
+    ) -> Option<&'a str> {
         match v {
             Value::String(s) => {
                 if required && blank(s) {
@@ -97,7 +105,7 @@ impl V {
         }
     }
 
-    fn req_string<'a>(
+    pub(crate) fn req_string<'a>(
         &mut self,
         obj: &'a Map<String, Value>,
         parent: &str,
@@ -107,7 +115,7 @@ impl V {
         self.string(v, &join(parent, key), true)
     }
 
-    fn opt_string<'a>(
+    pub(crate) fn opt_string<'a>(
         &mut self,
         obj: &'a Map<String, Value>,
         parent: &str,
@@ -130,7 +138,7 @@ impl V {
         }
     }
 
-    fn array<'a>(
+    pub(crate) fn array<'a>(
         &mut self,
         obj: &'a Map<String, Value>,
         parent: &str,
@@ -376,85 +384,6 @@ pub fn validate_response(doc: &Value) -> Vec<Violation> {
     v.out
 }
 
-/// Problems with the prefetch tokens of one template: tokens are `{{` `}}`
-/// delimited and name a root-level context field (`{{context.patientId}}`).
-pub(crate) fn template_problems(template: &str) -> Vec<String> {
-    let mut problems = Vec::new();
-    let mut rest = template;
-    while let Some(start) = rest.find("{{") {
-        let after = &rest[start + 2..];
-        let Some(end) = after.find("}}") else {
-            problems.push("has an unterminated {{ token".to_string());
-            break;
-        };
-        let token = after[..end].trim();
-        match token.strip_prefix("context.") {
-            Some(field)
-                if !field.is_empty()
-                    && field.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') => {}
-            _ => problems.push(format!(
-                "token {{{{{token}}}}} must name a root-level context field, like {{{{context.patientId}}}}"
-            )),
-        }
-        rest = &after[end + 2..];
-    }
-    if rest.contains("}}") {
-        problems.push("has a }} without a matching {{".to_string());
-    }
-    problems
-}
-
-/// Check a discovery document (`{"services": [...]}`).
-pub fn validate_discovery(doc: &Value) -> Vec<Violation> {
-    let mut v = V::default();
-    let Some(o) = v.object(doc, "(discovery)") else {
-        return v.out;
-    };
-    let Some(services) = v.array(o, "", "services", true) else {
-        return v.out;
-    };
-    let mut ids = HashSet::new();
-    for (i, s) in services.iter().enumerate() {
-        let p = index("services", i);
-        let Some(so) = v.object(s, &p) else { continue };
-        v.req_string(so, &p, "hook");
-        v.opt_string(so, &p, "title");
-        v.req_string(so, &p, "description");
-        if let Some(id) = v.req_string(so, &p, "id") {
-            if id
-                .chars()
-                .any(|c| c == '/' || c == '?' || c == '#' || c.is_whitespace())
-            {
-                v.push(
-                    &join(&p, "id"),
-                    format!("must be a single URL path segment, got {id:?}"),
-                );
-            }
-            if !ids.insert(id.to_string()) {
-                v.push(&join(&p, "id"), format!("duplicate service id {id:?}"));
-            }
-        }
-        v.opt_string(so, &p, "usageRequirements");
-        if let Some(pf) = v.field(so, &p, "prefetch") {
-            let pp = join(&p, "prefetch");
-            if let Some(po) = v.object(pf, &pp) {
-                for (key, t) in po {
-                    let kp = join(&pp, key);
-                    if let Some(t) = v.string(t, &kp, true) {
-                        for problem in template_problems(t) {
-                            v.push(&kp, problem);
-                        }
-                    }
-                }
-            }
-        }
-        if let Some(ext) = v.field(so, &p, "extension") {
-            v.object(ext, &join(&p, "extension"));
-        }
-    }
-    v.out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -495,7 +424,8 @@ mod tests {
 
     #[test]
     fn each_rule_reports_its_path() {
-        let cases: Vec<(&str, Box<dyn Fn(&mut Value)>)> = vec![
+        type Mutation = Box<dyn Fn(&mut Value)>;
+        let cases: Vec<(&str, Mutation)> = vec![
             (
                 "cards[0].indicator",
                 Box::new(|c| c["indicator"] = "urgent".into()),
@@ -602,31 +532,5 @@ mod tests {
         assert_eq!(paths(&json!({})), vec!["cards"]);
         let doc = json!({"cards": [], "systemActions": [{"type": "update", "resource": {"resourceType": "Task"}}]});
         assert!(paths(&doc).is_empty());
-    }
-
-    #[test]
-    fn discovery_rules() {
-        let good = json!({"services": [{"hook": "patient-view", "id": "sepsis", "description": "d",
-            "prefetch": {"patient": "Patient/{{context.patientId}}"}}]});
-        assert_eq!(validate_discovery(&good), vec![]);
-        let bad = json!({"services": [
-            {"hook": "patient-view", "id": "a/b", "description": "d"},
-            {"hook": "", "id": "x", "description": "d", "prefetch": {"p": "Patient/{{context.patient.id}}"}},
-            {"id": "x"}]});
-        let got: Vec<String> = validate_discovery(&bad)
-            .into_iter()
-            .map(|v| v.path)
-            .collect();
-        assert_eq!(
-            got,
-            vec![
-                "services[0].id",
-                "services[1].hook",
-                "services[1].prefetch.p",
-                "services[2].hook",
-                "services[2].description",
-                "services[2].id"
-            ]
-        );
     }
 }

@@ -1,0 +1,268 @@
+//! Golden tests for the risk card, and the rule that every rendered card
+//! passes the specification validator.
+
+use bedside_cds::{
+    render_cards, validate_response, CardInput, CdsResponse, Coding, Direction, Factor, Indicator,
+    Interval, ModelInfo, PathwaySuggestion, SelectionBehavior, Tier,
+};
+use bedside_core::Probability;
+use serde_json::json;
+use uuid::Uuid;
+
+fn p(x: f64) -> Probability {
+    Probability::new(x).unwrap()
+}
+
+const REASONS: &str = "https://bedside.example.org/fhir/CodeSystem/override-reason";
+
+fn sepsis_input() -> CardInput {
+    CardInput {
+        card_uuid: Uuid::parse_str("0b5e7c1a-2f43-4c0e-9a61-5d7c2b8e4f10").unwrap(),
+        model: ModelInfo {
+            id: "sepsis-demo".into(),
+            version: "1.2.0".into(),
+            label: "Bedside sepsis (demo)".into(),
+            outcome: "Sepsis".into(),
+            facts_url: "https://bedside.example.org/models/sepsis-demo/1.2.0".into(),
+        },
+        probability: p(0.342),
+        previous: Some(p(0.21)),
+        interval: Some(Interval {
+            lo: p(0.27),
+            hi: p(0.41),
+            level: 0.9,
+        }),
+        factors: vec![
+            Factor {
+                name: "Lactate (last)".into(),
+                value: Some(3.1),
+                unit: "mmol/L".into(),
+                direction: Direction::Raises,
+                contribution: 0.062,
+            },
+            Factor {
+                name: "Respiratory rate (max 6 h)".into(),
+                value: Some(28.0),
+                unit: "/min".into(),
+                direction: Direction::Raises,
+                contribution: 0.041,
+            },
+            Factor {
+                name: "Systolic BP | min 6 h".into(),
+                value: Some(92.5),
+                unit: "mm[Hg]".into(),
+                direction: Direction::Raises,
+                contribution: 0.028,
+            },
+            Factor {
+                name: "Age".into(),
+                value: Some(47.0),
+                unit: "years".into(),
+                direction: Direction::Lowers,
+                contribution: -0.012,
+            },
+        ],
+        data_age_minutes: Some(18.0),
+        stale_after_minutes: 360.0,
+        base_rate: Some(p(0.08)),
+        ood_reasons: vec![],
+        promise: Some(
+            "When this card fires, at least 30% of patients develop sepsis within 12 h (95% lower bound, validation 2025)."
+                .into(),
+        ),
+        tier: Tier::Interruptive,
+        suggestions: vec![
+            PathwaySuggestion {
+                label: "Order serum lactate".into(),
+                description: "Create a ServiceRequest for a repeat lactate".into(),
+                resource: json!({
+                    "resourceType": "ServiceRequest", "status": "draft", "intent": "proposal",
+                    "code": {"coding": [{"system": "http://loinc.org", "code": "2524-7",
+                        "display": "Lactate [Moles/volume] in Serum or Plasma"}]},
+                    "subject": {"reference": "Patient/1288992"}
+                }),
+                recommended: true,
+            },
+            PathwaySuggestion {
+                label: "Order blood cultures".into(),
+                description: "Create a ServiceRequest for blood cultures before antibiotics".into(),
+                resource: json!({
+                    "resourceType": "ServiceRequest", "status": "draft", "intent": "proposal",
+                    "code": {"coding": [{"system": "http://loinc.org", "code": "600-7",
+                        "display": "Bacteria identified in Blood by Culture"}]},
+                    "subject": {"reference": "Patient/1288992"}
+                }),
+                recommended: true,
+            },
+            PathwaySuggestion {
+                label: "Start the sepsis pathway".into(),
+                description: "Create a Task that starts the sepsis escalation pathway".into(),
+                resource: json!({
+                    "resourceType": "Task", "status": "requested", "intent": "order",
+                    "code": {"text": "Start sepsis escalation pathway"},
+                    "for": {"reference": "Patient/1288992"}
+                }),
+                recommended: false,
+            },
+        ],
+        override_reasons: vec![
+            Coding::new(REASONS, "not-septic", "Clinically not septic"),
+            Coding::new(REASONS, "already-treated", "Already on treatment"),
+            Coding::new(REASONS, "comfort-care", "Comfort care only"),
+        ],
+        topic: Some(Coding::new("https://bedside.example.org/fhir/CodeSystem/topic", "sepsis-risk", "Sepsis risk")),
+        worklist_url: Some("https://bedside.example.org/worklist?patient=1288992".into()),
+        survey_url: Some("https://bedside.example.org/survey/trust-pulse".into()),
+    }
+}
+
+fn assert_valid(input: &CardInput) {
+    let resp = CdsResponse {
+        cards: render_cards(input),
+        system_actions: vec![],
+    };
+    let doc = serde_json::to_value(&resp).unwrap();
+    assert_eq!(validate_response(&doc), vec![], "{doc:#}");
+}
+
+#[test]
+fn interruptive_card_golden() {
+    let input = sepsis_input();
+    let cards = render_cards(&input);
+    assert_eq!(cards.len(), 1);
+    let c = &cards[0];
+    assert_eq!(c.summary, "Sepsis risk 34% (↑ from 21%) — review now");
+    assert_eq!(c.indicator, Indicator::Warning);
+    assert_eq!(c.selection_behavior, Some(SelectionBehavior::Any));
+    assert_valid(&input);
+    insta::assert_snapshot!("interruptive_detail", c.detail.as_deref().unwrap());
+    insta::assert_json_snapshot!("interruptive_card", c);
+}
+
+#[test]
+fn passive_card_without_suggestions_golden() {
+    let mut input = sepsis_input();
+    input.tier = Tier::Passive;
+    input.probability = p(0.004);
+    input.previous = None;
+    input.interval = None;
+    input.suggestions.clear();
+    input.survey_url = None;
+    input.factors[0].value = None;
+    input.data_age_minutes = Some(7.5 * 60.0);
+    input.promise = None;
+    let c = &render_cards(&input)[0];
+    assert_eq!(c.summary, "Sepsis risk <1%");
+    assert_eq!(c.indicator, Indicator::Info);
+    assert_eq!(
+        c.selection_behavior, None,
+        "no suggestions, no selectionBehavior"
+    );
+    assert_valid(&input);
+    insta::assert_snapshot!("passive_detail", c.detail.as_deref().unwrap());
+}
+
+#[test]
+fn escalation_card_with_ood_warning_golden() {
+    let mut input = sepsis_input();
+    input.tier = Tier::Escalate;
+    input.probability = p(0.61);
+    input.previous = Some(p(0.74));
+    input.interval = Some(Interval {
+        lo: p(0.52),
+        hi: p(0.7),
+        level: 0.9,
+    });
+    input.ood_reasons = vec![
+        "Lactate 14.2 mmol/L is above the training range (max 9.8)".into(),
+        "Age 17 years is below the training range (18–99)".into(),
+    ];
+    let c = &render_cards(&input)[0];
+    assert_eq!(
+        c.summary,
+        "Sepsis risk 61% (↓ from 74%) — escalated, act now"
+    );
+    assert_eq!(c.indicator, Indicator::Critical);
+    assert!(c
+        .detail
+        .as_deref()
+        .unwrap()
+        .contains("Outside the training population"));
+    assert_valid(&input);
+    insta::assert_snapshot!("escalation_detail", c.detail.as_deref().unwrap());
+}
+
+#[test]
+fn no_ood_warning_when_the_guard_is_quiet() {
+    let c = &render_cards(&sepsis_input())[0];
+    assert!(!c
+        .detail
+        .as_deref()
+        .unwrap()
+        .contains("training population —"));
+    assert!(!c
+        .detail
+        .as_deref()
+        .unwrap()
+        .contains("Outside the training population"));
+}
+
+#[test]
+fn trend_arrows_and_percent_edges() {
+    let mut input = sepsis_input();
+    input.previous = Some(p(0.345));
+    assert_eq!(
+        render_cards(&input)[0].summary,
+        "Sepsis risk 34% (→ from 34%) — review now"
+    );
+    input.probability = p(0.9999);
+    input.previous = Some(p(0.0));
+    assert_eq!(
+        render_cards(&input)[0].summary,
+        "Sepsis risk >99% (↑ from 0%) — review now"
+    );
+    input.probability = p(1.0);
+    assert_eq!(
+        render_cards(&input)[0].summary,
+        "Sepsis risk 100% (↑ from 0%) — review now"
+    );
+}
+
+#[test]
+fn summary_stays_under_140_characters_for_any_outcome_name() {
+    let mut input = sepsis_input();
+    for n in [0usize, 1, 50, 100, 120, 139, 140, 500] {
+        input.model.outcome = "Ä".repeat(n);
+        for tier in [Tier::Passive, Tier::Interruptive, Tier::Escalate] {
+            input.tier = tier;
+            let s = render_cards(&input)[0].summary.clone();
+            assert!(
+                s.chars().count() < 140,
+                "{n} {tier:?}: {} chars",
+                s.chars().count()
+            );
+            assert!(s.contains("34%"), "the probability is never cut: {s}");
+            assert_valid(&input);
+        }
+    }
+}
+
+#[test]
+fn suggestion_uuids_are_stable_and_distinct() {
+    let a = render_cards(&sepsis_input());
+    let b = render_cards(&sepsis_input());
+    assert_eq!(a, b, "rendering is deterministic");
+    let ids: std::collections::HashSet<_> = a[0]
+        .suggestions
+        .iter()
+        .map(|s| s.uuid.clone().unwrap())
+        .collect();
+    assert_eq!(ids.len(), 3);
+    let mut other = sepsis_input();
+    other.card_uuid = Uuid::parse_str("11111111-2222-4333-8444-555555555555").unwrap();
+    let c = render_cards(&other);
+    assert!(c[0]
+        .suggestions
+        .iter()
+        .all(|s| !ids.contains(s.uuid.as_ref().unwrap())));
+}
