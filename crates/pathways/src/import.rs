@@ -193,7 +193,7 @@ pub(crate) fn load(xml_text: &str) -> (Option<Definition>, Vec<Problem>) {
         node_index,
         flow_index,
     };
-    crate::validate::structure(&def, &mut cx.problems);
+    crate::validate::structure(&def, unsupported.is_empty(), &mut cx.problems);
     (Some(def), cx.problems)
 }
 
@@ -214,7 +214,9 @@ fn sequence_flow(cx: &mut Ctx<'_>, el: &Element, id: &str) -> Option<Flow> {
             Ok(e) => Some(e),
             Err(e) => {
                 cx.err(id, format!("bad condition: {e}"));
-                None
+                // keep the flow conditional (never true) so the gateway
+                // checks do not report it a second time
+                Expr::parse("null").ok()
             }
         },
     };

@@ -5,7 +5,10 @@ use crate::model::*;
 use std::collections::{HashMap, HashSet, VecDeque};
 
 /// Check the graph of an imported definition; push every finding.
-pub(crate) fn structure(def: &Definition, out: &mut Vec<Problem>) {
+/// `complete` is false when unsupported elements were left out: the graph
+/// checks that would only echo those gaps (dead ends, unreachable nodes)
+/// are skipped then.
+pub(crate) fn structure(def: &Definition, complete: bool, out: &mut Vec<Problem>) {
     starts_and_ends(def, out);
     for n in &def.nodes {
         match &n.kind {
@@ -18,7 +21,7 @@ pub(crate) fn structure(def: &Definition, out: &mut Vec<Problem>) {
             n.kind,
             NodeKind::EndEvent { .. } | NodeKind::BoundaryEvent { .. }
         );
-        if n.outgoing.is_empty() && !is_end {
+        if complete && n.outgoing.is_empty() && !is_end {
             out.push(Problem::warning(
                 Some(&n.id),
                 format!(
@@ -39,7 +42,9 @@ pub(crate) fn structure(def: &Definition, out: &mut Vec<Problem>) {
             ));
         }
     }
-    reachability(def, out);
+    if complete {
+        reachability(def, out);
+    }
     diagram_coverage(def, out);
 }
 

@@ -107,6 +107,30 @@ fn line_of(src: &str, pos: u64) -> usize {
         + 1
 }
 
+/// Line numbers for increasing byte positions, in linear total time.
+struct Lines<'a> {
+    src: &'a [u8],
+    pos: usize,
+    line: usize,
+}
+
+impl Lines<'_> {
+    fn at(&mut self, pos: u64) -> usize {
+        let end = usize::try_from(pos)
+            .unwrap_or(usize::MAX)
+            .min(self.src.len());
+        if end < self.pos {
+            return self.src[..end].iter().filter(|b| **b == b'\n').count() + 1;
+        }
+        self.line += self.src[self.pos..end]
+            .iter()
+            .filter(|b| **b == b'\n')
+            .count();
+        self.pos = end;
+        self.line
+    }
+}
+
 fn ns_of(r: ResolveResult<'_>) -> Result<Option<String>, String> {
     match r {
         ResolveResult::Bound(ns) => Ok(Some(String::from_utf8_lossy(ns.as_ref()).into_owned())),
@@ -160,6 +184,11 @@ pub fn parse(src: &str) -> Result<Element, XmlError> {
     let mut stack: Vec<Element> = Vec::new();
     let mut root: Option<Element> = None;
     let mut buf = Vec::new();
+    let mut lines = Lines {
+        src: src.as_bytes(),
+        pos: 0,
+        line: 1,
+    };
     loop {
         let before = reader.buffer_position();
         let err = |reason: String, pos: u64| XmlError {
@@ -182,7 +211,7 @@ pub fn parse(src: &str) -> Result<Element, XmlError> {
                     ));
                 }
                 let el =
-                    start_element(&reader, &e, line_of(src, before)).map_err(|r| err(r, before))?;
+                    start_element(&reader, &e, lines.at(before)).map_err(|r| err(r, before))?;
                 stack.push(el);
             }
             Event::End(_) => {
