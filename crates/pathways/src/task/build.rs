@@ -71,6 +71,20 @@ struct ObservationIn {
     reference: Option<String>,
 }
 
+/// The order inputs are listed in: who and where, why, then the context.
+const ORDER: [&str; 10] = [
+    "patient_identifiers",
+    "location",
+    "risk",
+    "top_factors",
+    "finding",
+    "study",
+    "observations",
+    "allergies",
+    "medications",
+    "prior_imaging",
+];
+
 fn label(name: &str) -> &str {
     match name {
         "patient_identifiers" => "Patient identifier",
@@ -265,8 +279,10 @@ pub fn build_task(
     now: Instant,
 ) -> Result<Value, TaskBuildError> {
     let mut inputs = Vec::new();
-    for (name, v) in &task.inputs {
-        render(task, name, v, now, &mut inputs)?;
+    let mut names: Vec<&String> = task.inputs.keys().collect();
+    names.sort_by_key(|n| (ORDER.iter().position(|o| o == n).unwrap_or(ORDER.len()), *n));
+    for name in names {
+        render(task, name, &task.inputs[name], now, &mut inputs)?;
     }
     let ts = |t: Instant| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     let mut t = json!({
