@@ -105,9 +105,115 @@ def policy_fixtures():
     dump(os.path.join(POLICY, "certification.json"), {"cases": cert})
 
 
+# --------------------------------------------------------------- monitor --
+# Definitions restated from crates/monitor/src/{metrics,drift,cbpe,intervals}.rs.
+
+def np_ece(p, y, n_bins):
+    """ECE on sklearn calibration_curve's uniform bins."""
+    bins = np.linspace(0.0, 1.0, n_bins + 1)
+    ids = np.searchsorted(bins[1:-1], p)
+    tot = np.bincount(ids, minlength=n_bins)
+    sp = np.bincount(ids, weights=p, minlength=n_bins)
+    sy = np.bincount(ids, weights=y, minlength=n_bins)
+    nz = tot != 0
+    return float(np.sum(tot[nz] / len(p) * np.abs(sy[nz] / tot[nz] - sp[nz] / tot[nz])))
+
+
+def np_psi(ref, cur, bins, eps=1e-4):
+    edges = np.unique(np.quantile(ref, np.linspace(0, 1, bins + 1)[1:-1]))
+    e = np.bincount(np.searchsorted(edges, ref), minlength=len(edges) + 1) / len(ref)
+    a = np.bincount(np.searchsorted(edges, cur), minlength=len(edges) + 1) / len(cur)
+    e = np.maximum(e, eps)
+    a = np.maximum(a, eps)
+    return float(np.sum((a - e) * np.log(a / e)))
+
+
+def np_delong_var(s, y):
+    """DeLong variance via midranks (Sun & Xu 2014), restated."""
+    from scipy.stats import rankdata
+    pos, neg = s[y == 1], s[y == 0]
+    m, n = len(pos), len(neg)
+    tz = rankdata(np.concatenate([pos, neg]))
+    tx, ty = rankdata(pos), rankdata(neg)
+    auc = (tz[:m].sum() - m * (m + 1) / 2) / (m * n)
+    v01 = (tz[:m] - tx) / n
+    v10 = 1 - (tz[m:] - ty) / m
+    return float(np.var(v01, ddof=1) / m + np.var(v10, ddof=1) / n), float(auc)
+
+
+def monitor_fixtures():
+    from sklearn.calibration import calibration_curve
+    from sklearn.metrics import average_precision_score, roc_auc_score
+
+    rng = np.random.default_rng(7)
+    cases = []
+    for i in range(10):
+        n = int(rng.integers(30, 800))
+        prev = float(rng.uniform(0.05, 0.5))
+        y = (rng.random(n) < prev).astype(int)
+        if y.sum() < 2:
+            y[:2] = 1
+        if (1 - y).sum() < 2:
+            y[-2:] = 0
+        logit = rng.normal(0, 1, n) + float(rng.uniform(0, 2.5)) * y - 1.0
+        p = 1 / (1 + np.exp(-logit))
+        if i % 2 == 0:
+            p = np.round(p, 2)  # ties, and values exactly on bin edges
+        n_bins = int(rng.choice([5, 10, 15]))
+        prob_true, prob_pred = calibration_curve(y, p, n_bins=n_bins, strategy="uniform")
+        var, auc = np_delong_var(p, y)
+        k = int(y.sum())
+        bt = stats.binomtest(k, n)
+        wil = bt.proportion_ci(confidence_level=0.95, method="wilson")
+        cp = bt.proportion_ci(confidence_level=0.95, method="exact")
+        thr = float(rng.uniform(0.2, 0.6))
+        yy = np.concatenate([np.ones(n), np.zeros(n)])
+        ww = np.concatenate([p, 1 - p])
+        cases.append({
+            "probs": p.tolist(), "labels": y.tolist(), "n_bins": n_bins,
+            "auroc": float(roc_auc_score(y, p)),
+            "average_precision": float(average_precision_score(y, p)),
+            "prob_true": prob_true.tolist(), "prob_pred": prob_pred.tolist(),
+            "ece": np_ece(p, y, n_bins),
+            "delong_var": var, "delong_auc": auc,
+            "wilson": [float(wil.low), float(wil.high)],
+            "clopper_pearson": [float(cp.low), float(cp.high)],
+            "cbpe_threshold": thr,
+            "cbpe_auroc": float(roc_auc_score(yy, np.concatenate([p, p]), sample_weight=ww)),
+            "cbpe_ppv": float(p[p >= thr].sum() / (p >= thr).sum()) if (p >= thr).any() else None,
+            "quantiles": {str(q): float(np.quantile(p, q)) for q in [0.1, 0.25, 0.5, 0.9, 0.99]},
+        })
+    drift = []
+    for i in range(10):
+        n1 = int(rng.integers(20, 1500))
+        n2 = int(rng.integers(20, 1500))
+        a = rng.normal(0, 1, n1)
+        b = rng.normal(float(rng.uniform(-0.5, 0.5)), float(rng.uniform(0.8, 1.3)), n2)
+        if i % 3 == 0:
+            a, b = np.round(a, 1), np.round(b, 1)  # ties
+        if i == 9:
+            b = rng.normal(0, 1, n1)  # equal sizes
+            n2 = n1
+        bins = int(rng.choice([5, 10, 20]))
+        res = stats.ks_2samp(a, b)
+        en = n1 * n2 / (n1 + n2)
+        drift.append({
+            "a": a.tolist(), "b": b.tolist(), "bins": bins,
+            "psi": np_psi(a, b, bins),
+            "ks_statistic": float(res.statistic), "ks_pvalue_auto": float(res.pvalue),
+            "ks_pvalue_asymp_scipy": float(stats.ks_2samp(a, b, method="asymp").pvalue),
+            "kstwobign_pvalue": float(stats.kstwobign.sf(np.sqrt(en) * res.statistic)),
+        })
+    miss = []
+    for x1, n1, x2, n2 in [(10, 1000, 30, 900), (5, 50, 9, 60), (100, 400, 90, 410)]:
+        chi2, pv, _, _ = stats.chi2_contingency([[x1, n1 - x1], [x2, n2 - x2]], correction=False)
+        miss.append({"x1": x1, "n1": n1, "x2": x2, "n2": n2, "pvalue": float(pv)})
+    dump(os.path.join(MONITOR, "metrics.json"), {"cases": cases, "drift": drift, "missingness": miss})
+
+
 if __name__ == "__main__":
     which = sys.argv[1:] or ["policy", "monitor"]
     if "policy" in which:
         policy_fixtures()
-    if "monitor" in which and "monitor_fixtures" in globals():
-        monitor_fixtures()  # noqa: F821 (defined below once written)
+    if "monitor" in which:
+        monitor_fixtures()

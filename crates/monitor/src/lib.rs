@@ -1,1 +1,20 @@
-//! bedside-monitor: see ARCHITECTURE.md
+//! bedside-monitor: the statistics of monitoring, as pure functions over
+//! plain records.
+//!
+//! - [`metrics`]: AUROC, average precision (AUPRC), Brier, ECE and the
+//!   reliability curve, numpy-compatible quantiles (= scikit-learn / numpy).
+//! - [`intervals`]: Wilson and Clopper-Pearson intervals, DeLong AUROC CI.
+//! - [`cbpe`]: label-free AUROC / PPV / sensitivity estimate from
+//!   calibrated probabilities.
+//! - [`drift`]: PSI on reference-quantile bins, two-sample KS (= scipy
+//!   `ks_2samp`), missingness drift, against a training profile or a
+//!   rolling reference window.
+//!
+//! ARCHITECTURE INVARIANT: this crate does no IO and never blocks the
+//! scoring path; it takes plain data in and returns plain data (the caller
+//! reads the store and the clock).
+
+pub mod cbpe;
+pub mod drift;
+pub mod intervals;
+pub mod metrics;

@@ -1,0 +1,390 @@
+//! Drift: PSI, two-sample Kolmogorov-Smirnov, missingness.
+//!
+//! **PSI.** Bins come from the reference: edges are the distinct numpy
+//! linear quantiles of the reference at `i / bins` (`i = 1..bins-1`); a
+//! value goes to bin `#{edges < x}` (`np.searchsorted(edges, x)`, so a value
+//! equal to an edge is in the lower bin). With bin proportions `e_i`
+//! (reference) and `a_i` (current), each floored at [`PSI_EPS`],
+//! `PSI = sum (a_i - e_i) ln(a_i / e_i)`.
+//!
+//! **KS.** `D = sup |F_a - F_b|` over the pooled sample (= scipy
+//! `ks_2samp(...).statistic`). The p-value follows scipy's default
+//! `method="auto"`: exact when `max(n_a, n_b) <= 10000` (the exact
+//! Smirnov null distribution, computed by the lattice-path recursion also
+//! used by R's `psmirnov`), otherwise the Kolmogorov limiting distribution
+//! `Q(sqrt(n_a n_b / (n_a + n_b)) D)` (= scipy `kstwobign.sf`). scipy's own
+//! `asymp` mode uses `kstwo.sf(D, round(en))` instead, which differs from
+//! the limit by O(1/sqrt(en)); we document rather than port it.
+//!
+//! **Missingness.** Reference vs current missing rates with the pooled
+//! two-proportion z-test (= scipy `chi2_contingency(..., correction=False)`).
+
+use crate::metrics::quantile_sorted;
+use serde::{Deserialize, Serialize};
+
+/// Floor applied to bin proportions in PSI.
+pub const PSI_EPS: f64 = 1e-4;
+/// Above this sample size scipy's `auto` switches to the asymptotic p-value.
+pub const KS_EXACT_MAX_N: usize = 10_000;
+
+/// Reference bins for PSI (and a binned KS) of one feature or the score.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BinProfile {
+    /// Distinct inner edges, increasing.
+    pub edges: Vec<f64>,
+    /// Reference proportion per bin (`edges.len() + 1` bins), sums to 1.
+    pub expected: Vec<f64>,
+    /// Reference sample size.
+    pub n: u64,
+}
+
+/// Build bins from a reference sample (NaN ignored). `None` when empty or
+/// `bins < 2`.
+pub fn bin_profile(reference: &[f64], bins: usize) -> Option<BinProfile> {
+    let mut r: Vec<f64> = reference.iter().copied().filter(|x| !x.is_nan()).collect();
+    if r.is_empty() || bins < 2 {
+        return None;
+    }
+    r.sort_by(|a, b| a.total_cmp(b));
+    let step = 1.0 / bins as f64;
+    let mut edges: Vec<f64> = (1..bins)
+        .filter_map(|i| quantile_sorted(&r, i as f64 * step))
+        .collect();
+    edges.dedup();
+    let counts = bin_counts(&edges, &r);
+    let n = r.len() as f64;
+    Some(BinProfile {
+        expected: counts.iter().map(|&c| c as f64 / n).collect(),
+        edges,
+        n: r.len() as u64,
+    })
+}
+
+fn bin_counts(edges: &[f64], values: &[f64]) -> Vec<u64> {
+    let mut c = vec![0u64; edges.len() + 1];
+    for x in values.iter().filter(|x| !x.is_nan()) {
+        c[edges.partition_point(|e| e < x)] += 1;
+    }
+    c
+}
+
+/// PSI of `current` against a bin profile. `None` when `current` is empty.
+pub fn psi_against(profile: &BinProfile, current: &[f64]) -> Option<f64> {
+    let counts = bin_counts(&profile.edges, current);
+    let n: u64 = counts.iter().sum();
+    if n == 0 || profile.expected.len() != counts.len() {
+        return None;
+    }
+    Some(
+        counts
+            .iter()
+            .zip(&profile.expected)
+            .map(|(&c, &e)| {
+                let a = (c as f64 / n as f64).max(PSI_EPS);
+                let e = e.max(PSI_EPS);
+                (a - e) * (a / e).ln()
+            })
+            .sum(),
+    )
+}
+
+/// PSI of `current` against `reference` with `bins` reference-quantile bins.
+pub fn psi(reference: &[f64], current: &[f64], bins: usize) -> Option<f64> {
+    psi_against(&bin_profile(reference, bins)?, current)
+}
+
+/// How a KS p-value was computed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KsMethod {
+    Exact,
+    Asymptotic,
+    /// Statistic at the profile's bin edges only (see [`ks_against`]).
+    Binned,
+}
+
+/// A two-sample KS result.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct KsResult {
+    pub statistic: f64,
+    pub pvalue: f64,
+    pub method: KsMethod,
+}
+
+/// Two-sample KS statistic `sup |F_a - F_b|` (NaN ignored).
+pub fn ks_statistic(a: &[f64], b: &[f64]) -> Option<f64> {
+    let mut a: Vec<f64> = a.iter().copied().filter(|x| !x.is_nan()).collect();
+    let mut b: Vec<f64> = b.iter().copied().filter(|x| !x.is_nan()).collect();
+    if a.is_empty() || b.is_empty() {
+        return None;
+    }
+    a.sort_by(|x, y| x.total_cmp(y));
+    b.sort_by(|x, y| x.total_cmp(y));
+    let (na, nb) = (a.len() as f64, b.len() as f64);
+    let (mut i, mut j, mut d) = (0usize, 0usize, 0.0f64);
+    while i < a.len() && j < b.len() {
+        let x = a[i].min(b[j]);
+        while i < a.len() && a[i] <= x {
+            i += 1;
+        }
+        while j < b.len() && b[j] <= x {
+            j += 1;
+        }
+        d = d.max((i as f64 / na - j as f64 / nb).abs());
+    }
+    Some(d)
+}
+
+/// Kolmogorov limiting survival function `Q(x) = P(K > x)` (scipy `kstwobign.sf`).
+pub fn kolmogorov_sf(x: f64) -> f64 {
+    if x <= 0.0 {
+        return 1.0;
+    }
+    if x < 1.0 {
+        // CDF = sqrt(2 pi)/x sum_k exp(-(2k-1)^2 pi^2 / (8 x^2))
+        let pi2 = std::f64::consts::PI * std::f64::consts::PI;
+        let mut s = 0.0;
+        for k in 1..=50 {
+            let m = (2 * k - 1) as f64;
+            let term = (-(m * m) * pi2 / (8.0 * x * x)).exp();
+            s += term;
+            if term < 1e-300 {
+                break;
+            }
+        }
+        (1.0 - (2.0 * std::f64::consts::PI).sqrt() / x * s).clamp(0.0, 1.0)
+    } else {
+        let mut s = 0.0;
+        for k in 1..=100 {
+            let kf = k as f64;
+            let term = (-2.0 * kf * kf * x * x).exp();
+            s += if k % 2 == 1 { term } else { -term };
+            if term < 1e-300 {
+                break;
+            }
+        }
+        (2.0 * s).clamp(0.0, 1.0)
+    }
+}
+
+/// Exact `P(D >= d)` under H0 for sample sizes `m`, `n` (no ties), by the
+/// lattice-path recursion (R `psmirnov`, two-sided).
+pub fn ks_exact_pvalue(d: f64, m: usize, n: usize) -> f64 {
+    let (m, n) = if m > n { (n, m) } else { (m, n) };
+    let (md, nd) = (m as f64, n as f64);
+    let q = (0.5 + (d * md * nd - 1e-7).floor()) / (md * nd);
+    let mut u: Vec<f64> = (0..=n)
+        .map(|j| if j as f64 / nd > q { 0.0 } else { 1.0 })
+        .collect();
+    for i in 1..=m {
+        let w = i as f64 / (i + n) as f64;
+        let im = i as f64 / md;
+        u[0] = if im > q { 0.0 } else { w * u[0] };
+        for j in 1..=n {
+            u[j] = if (im - j as f64 / nd).abs() > q {
+                0.0
+            } else {
+                w * u[j] + u[j - 1]
+            };
+        }
+    }
+    (1.0 - u[n]).clamp(0.0, 1.0)
+}
+
+/// scipy `ks_2samp(a, b)` (two-sided, `method="auto"`; see the module doc).
+pub fn ks_2samp(a: &[f64], b: &[f64]) -> Option<KsResult> {
+    let d = ks_statistic(a, b)?;
+    let na = a.iter().filter(|x| !x.is_nan()).count();
+    let nb = b.iter().filter(|x| !x.is_nan()).count();
+    if na.max(nb) <= KS_EXACT_MAX_N {
+        Some(KsResult {
+            statistic: d,
+            pvalue: ks_exact_pvalue(d, na, nb),
+            method: KsMethod::Exact,
+        })
+    } else {
+        Some(KsResult {
+            statistic: d,
+            pvalue: ks_asymptotic_pvalue(d, na, nb),
+            method: KsMethod::Asymptotic,
+        })
+    }
+}
+
+/// Kolmogorov-limit p-value for sizes `m`, `n`.
+pub fn ks_asymptotic_pvalue(d: f64, m: usize, n: usize) -> f64 {
+    let en = (m as f64 * n as f64) / (m + n) as f64;
+    kolmogorov_sf(en.sqrt() * d)
+}
+
+/// KS of `current` against a bin profile when the reference sample is not
+/// kept: `D` is the largest CDF difference at the profile's edges (a lower
+/// bound of the full-sample statistic); the p-value is the Kolmogorov limit.
+pub fn ks_against(profile: &BinProfile, current: &[f64]) -> Option<KsResult> {
+    let counts = bin_counts(&profile.edges, current);
+    let n: u64 = counts.iter().sum();
+    if n == 0 || profile.n == 0 {
+        return None;
+    }
+    let (mut fa, mut fe, mut d) = (0.0f64, 0.0f64, 0.0f64);
+    for (c, e) in counts
+        .iter()
+        .zip(&profile.expected)
+        .take(profile.edges.len())
+    {
+        fa += *c as f64 / n as f64;
+        fe += e;
+        d = d.max((fa - fe).abs());
+    }
+    Some(KsResult {
+        statistic: d,
+        pvalue: ks_asymptotic_pvalue(d, profile.n as usize, n as usize),
+        method: KsMethod::Binned,
+    })
+}
+
+/// Missingness in a reference and a current window.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MissingnessDrift {
+    pub reference_rate: f64,
+    pub current_rate: f64,
+    /// `current_rate - reference_rate`.
+    pub difference: f64,
+    /// Pooled two-proportion z-test, two-sided; `None` when undefined.
+    pub pvalue: Option<f64>,
+}
+
+/// Compare missing counts `(missing, total)` of reference and current.
+pub fn missingness_drift(reference: (u64, u64), current: (u64, u64)) -> Option<MissingnessDrift> {
+    let ((x1, n1), (x2, n2)) = (reference, current);
+    if n1 == 0 || n2 == 0 || x1 > n1 || x2 > n2 {
+        return None;
+    }
+    let (p1, p2) = (x1 as f64 / n1 as f64, x2 as f64 / n2 as f64);
+    let pool = (x1 + x2) as f64 / (n1 + n2) as f64;
+    let se = (pool * (1.0 - pool) * (1.0 / n1 as f64 + 1.0 / n2 as f64)).sqrt();
+    let pvalue = (se > 0.0).then(|| {
+        let z = ((p2 - p1) / se).abs();
+        libm::erfc(z / std::f64::consts::SQRT_2)
+    });
+    Some(MissingnessDrift {
+        reference_rate: p1,
+        current_rate: p2,
+        difference: p2 - p1,
+        pvalue,
+    })
+}
+
+/// A training-profile entry for one input (or the score).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FeatureProfile {
+    pub name: String,
+    pub bins: BinProfile,
+    pub missing_rate: f64,
+}
+
+impl FeatureProfile {
+    /// Profile a sample where `None` is missing.
+    pub fn from_sample(name: &str, values: &[Option<f64>], bins: usize) -> Option<Self> {
+        let present: Vec<f64> = values.iter().flatten().copied().collect();
+        Some(Self {
+            name: name.to_string(),
+            bins: bin_profile(&present, bins)?,
+            missing_rate: 1.0 - present.len() as f64 / values.len() as f64,
+        })
+    }
+}
+
+/// Drift of one input against a reference.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FeatureDrift {
+    pub name: String,
+    pub psi: Option<f64>,
+    pub ks: Option<KsResult>,
+    pub missingness: Option<MissingnessDrift>,
+}
+
+/// Drift of `current` against a training profile (bins only).
+pub fn drift_against_profile(profile: &FeatureProfile, current: &[Option<f64>]) -> FeatureDrift {
+    let present: Vec<f64> = current.iter().flatten().copied().collect();
+    let ref_n = profile.bins.n as f64 / (1.0 - profile.missing_rate).max(1e-12);
+    let ref_missing = (ref_n * profile.missing_rate).round() as u64;
+    FeatureDrift {
+        name: profile.name.clone(),
+        psi: psi_against(&profile.bins, &present),
+        ks: ks_against(&profile.bins, &present),
+        missingness: missingness_drift(
+            (ref_missing, ref_n.round() as u64),
+            ((current.len() - present.len()) as u64, current.len() as u64),
+        ),
+    }
+}
+
+/// Drift of `current` against a reference window of raw values.
+pub fn drift_against_window(
+    name: &str,
+    reference: &[Option<f64>],
+    current: &[Option<f64>],
+    bins: usize,
+) -> FeatureDrift {
+    let r: Vec<f64> = reference.iter().flatten().copied().collect();
+    let c: Vec<f64> = current.iter().flatten().copied().collect();
+    FeatureDrift {
+        name: name.to_string(),
+        psi: psi(&r, &c, bins),
+        ks: ks_2samp(&r, &c),
+        missingness: missingness_drift(
+            ((reference.len() - r.len()) as u64, reference.len() as u64),
+            ((current.len() - c.len()) as u64, current.len() as u64),
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn psi_is_zero_for_identical_and_grows_with_shift() {
+        let r: Vec<f64> = (0..1000).map(|i| i as f64).collect();
+        assert!(psi(&r, &r, 10).unwrap().abs() < 1e-12);
+        let shifted: Vec<f64> = r.iter().map(|x| x + 300.0).collect();
+        assert!(psi(&r, &shifted, 10).unwrap() > 0.25);
+        assert!(psi(&[], &r, 10).is_none());
+        assert!(psi(&r, &[], 10).is_none());
+    }
+
+    #[test]
+    fn ks_hand_case_and_profile_bound() {
+        assert_eq!(ks_statistic(&[1.0, 2.0, 3.0], &[1.0, 2.0, 3.0]), Some(0.0));
+        assert_eq!(ks_statistic(&[1.0, 2.0], &[3.0, 4.0]), Some(1.0));
+        let r: Vec<f64> = (0..500).map(|i| i as f64).collect();
+        let c: Vec<f64> = (0..500).map(|i| i as f64 * 1.3).collect();
+        let full = ks_statistic(&r, &c).unwrap();
+        let binned = ks_against(&bin_profile(&r, 10).unwrap(), &c)
+            .unwrap()
+            .statistic;
+        assert!(
+            binned <= full + 1e-12 && binned > 0.5 * full,
+            "{binned} vs {full}"
+        );
+    }
+
+    #[test]
+    fn kolmogorov_series_agree_at_the_switch() {
+        let lo = kolmogorov_sf(1.0 - 1e-12);
+        let hi = kolmogorov_sf(1.0);
+        assert!((lo - hi).abs() < 1e-10);
+        assert_eq!(kolmogorov_sf(0.0), 1.0);
+        assert!(kolmogorov_sf(10.0) < 1e-80);
+    }
+
+    #[test]
+    fn missingness_detects_a_jump() {
+        let m = missingness_drift((10, 1000), (100, 1000)).unwrap();
+        assert!((m.difference - 0.09).abs() < 1e-12);
+        assert!(m.pvalue.unwrap() < 1e-10);
+        assert!(missingness_drift((0, 0), (1, 2)).is_none());
+        assert_eq!(missingness_drift((0, 10), (0, 10)).unwrap().pvalue, None);
+    }
+}
