@@ -18,3 +18,5 @@ pub mod cbpe;
 pub mod drift;
 pub mod intervals;
 pub mod metrics;
+pub mod subgroups;
+pub mod usage;
