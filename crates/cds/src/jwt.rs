@@ -177,6 +177,10 @@ impl ReplayCache for InMemoryReplayCache {
             match s.by_expiry.pop_first() {
                 Some((_, k)) => {
                     s.by_key.remove(&k);
+                    tracing::warn!(
+                        capacity = self.capacity,
+                        "jti replay cache full: evicted an unexpired entry; raise the capacity"
+                    );
                 }
                 None => break,
             }

@@ -44,7 +44,8 @@ pub use jwt::{
     ReplayCache, SignError, TrustedIssuer,
 };
 pub use render::{
-    render_cards, CardInput, Direction, Factor, Interval, ModelInfo, PathwaySuggestion, Tier,
+    render_cards, suggestion_uuid, CardInput, Direction, Factor, Interval, ModelInfo,
+    PathwaySuggestion, Tier,
 };
 pub use request::{
     parse_hook_request, FhirAuthorization, HookContext, HookError, HookKind, HookRequest,

@@ -165,6 +165,21 @@ fn truncate_chars(s: &str, max: usize) -> String {
     out
 }
 
+/// `s` on one line (control characters and whitespace runs become one
+/// space), or `fallback` when nothing is left.
+fn one_line(s: &str, fallback: &str) -> String {
+    let out = s
+        .split(|c: char| c.is_whitespace() || c.is_control())
+        .filter(|w| !w.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ");
+    if out.is_empty() {
+        fallback.to_string()
+    } else {
+        out
+    }
+}
+
 /// The card summary: "Sepsis risk 34% (↑ from 21%) — review now", always
 /// fewer than 140 characters (a long outcome name is shortened).
 pub fn summary(input: &CardInput) -> String {
@@ -175,11 +190,8 @@ pub fn summary(input: &CardInput) -> String {
         input.tier.call_to_action()
     );
     let budget = (crate::validate::SUMMARY_LIMIT - 1).saturating_sub(tail.chars().count());
-    format!(
-        "{}{}",
-        truncate_chars(&input.model.outcome, budget.max(1)),
-        tail
-    )
+    let outcome = one_line(&input.model.outcome, "Predicted");
+    format!("{}{}", truncate_chars(&outcome, budget.max(1)), tail)
 }
 
 /// Escape text for a Markdown table cell or inline text.
@@ -239,7 +251,10 @@ fn age(minutes: f64) -> String {
 pub fn detail(input: &CardInput) -> String {
     let mut d = String::new();
     let p = percent(input.probability);
-    d.push_str(&format!("**{} risk {p}**", md(&input.model.outcome)));
+    d.push_str(&format!(
+        "**{} risk {p}**",
+        md(&one_line(&input.model.outcome, "Predicted"))
+    ));
     if let Some(i) = input.interval {
         d.push_str(&format!(
             " ({:.0}% interval {}–{})",
@@ -362,12 +377,13 @@ pub fn render_cards(input: &CardInput) -> Vec<Card> {
         .iter()
         .enumerate()
         .map(|(i, s)| Suggestion {
-            label: s.label.clone(),
+            // A label is REQUIRED and non-empty; fall back to the description.
+            label: one_line(&s.label, &one_line(&s.description, "Suggested action")),
             uuid: Some(suggestion_uuid(&input.card_uuid, i, &s.label).to_string()),
             is_recommended: s.recommended.then_some(true),
             actions: vec![Action {
                 kind: ActionType::Create,
-                description: Some(s.description.clone()),
+                description: Some(one_line(&s.description, "Suggested action")),
                 resource: Some(s.resource.clone()),
                 resource_id: None,
             }],
