@@ -280,6 +280,53 @@ impl Definition {
             })
             .collect()
     }
+    /// A JSON outline for drawing: the process id and name, each node
+    /// (`id`, `name`, `kind` = BPMN tag, `attached_to` for boundary events,
+    /// `roles` for user tasks), each flow (`id`, `source`, `target`,
+    /// `name`, `condition` text, `default`), and the diagram shapes and
+    /// edges. Overlay [`crate::Instance::active_elements`] to show where an
+    /// instance stands.
+    pub fn outline(&self) -> serde_json::Value {
+        use serde_json::json;
+        let defaults: Vec<&str> = self
+            .nodes
+            .iter()
+            .filter_map(|n| match &n.kind {
+                NodeKind::ExclusiveGateway { default } => default.as_deref(),
+                _ => None,
+            })
+            .collect();
+        let nodes: Vec<serde_json::Value> = self
+            .nodes
+            .iter()
+            .map(|n| {
+                let mut v = json!({"id": n.id, "name": n.name, "kind": n.kind.tag()});
+                match &n.kind {
+                    NodeKind::BoundaryEvent { attached_to, .. } => {
+                        v["attached_to"] = json!(attached_to)
+                    }
+                    NodeKind::UserTask(spec) => v["roles"] = json!(spec.roles),
+                    _ => {}
+                }
+                v
+            })
+            .collect();
+        let flows: Vec<serde_json::Value> = self
+            .flows
+            .iter()
+            .map(|f| {
+                json!({
+                    "id": f.id, "source": f.source, "target": f.target, "name": f.name,
+                    "condition": f.condition.as_ref().map(|c| c.to_string()),
+                    "default": defaults.contains(&f.id.as_str()),
+                })
+            })
+            .collect();
+        json!({
+            "id": self.id, "name": self.name, "nodes": nodes, "flows": flows,
+            "diagram": self.diagram,
+        })
+    }
     /// Every message name the pathway waits for after it started.
     pub fn catch_messages(&self) -> Vec<String> {
         let mut out: Vec<String> = self

@@ -435,3 +435,86 @@ fn ids_in_the_shipped_files_are_unique_across_diagram_and_process() {
         }
     }
 }
+
+#[test]
+fn pools_lanes_and_annotations_are_accepted() {
+    let xml = r#"<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" xmlns:bpmndi="http://www.omg.org/spec/BPMN/20100524/DI" xmlns:dc="http://www.omg.org/spec/DD/20100524/DC" xmlns:di="http://www.omg.org/spec/DD/20100524/DI" xmlns:camunda="http://camunda.org/schema/1.0/bpmn" id="Definitions_1" targetNamespace="http://bpmn.io/schema/bpmn">
+  <bpmn:collaboration id="Collaboration_1">
+    <bpmn:participant id="Participant_Ward" name="Ward" processRef="Process_1" />
+    <bpmn:participant id="Participant_Ehr" name="EHR" />
+    <bpmn:messageFlow id="MessageFlow_1" sourceRef="Participant_Ehr" targetRef="StartEvent_1" />
+  </bpmn:collaboration>
+  <bpmn:process id="Process_1" isExecutable="true">
+    <bpmn:laneSet id="LaneSet_1">
+      <bpmn:lane id="Lane_Nurse" name="Nurse">
+        <bpmn:flowNodeRef>StartEvent_1</bpmn:flowNodeRef>
+        <bpmn:flowNodeRef>Activity_1</bpmn:flowNodeRef>
+      </bpmn:lane>
+    </bpmn:laneSet>
+    <bpmn:startEvent id="StartEvent_1"><bpmn:outgoing>Flow_1</bpmn:outgoing></bpmn:startEvent>
+    <bpmn:userTask id="Activity_1" name="Look" camunda:candidateGroups="nurse"><bpmn:incoming>Flow_1</bpmn:incoming><bpmn:outgoing>Flow_2</bpmn:outgoing></bpmn:userTask>
+    <bpmn:endEvent id="Event_1"><bpmn:incoming>Flow_2</bpmn:incoming></bpmn:endEvent>
+    <bpmn:sequenceFlow id="Flow_1" sourceRef="StartEvent_1" targetRef="Activity_1" />
+    <bpmn:sequenceFlow id="Flow_2" sourceRef="Activity_1" targetRef="Event_1" />
+    <bpmn:textAnnotation id="TextAnnotation_1"><bpmn:text>Within 15 minutes</bpmn:text></bpmn:textAnnotation>
+    <bpmn:association id="Association_1" sourceRef="Activity_1" targetRef="TextAnnotation_1" />
+  </bpmn:process>
+  <bpmndi:BPMNDiagram id="BPMNDiagram_1">
+    <bpmndi:BPMNPlane id="BPMNPlane_1" bpmnElement="Collaboration_1">
+      <bpmndi:BPMNShape id="Participant_Ward_di" bpmnElement="Participant_Ward" isHorizontal="true"><dc:Bounds x="120" y="60" width="600" height="250" /></bpmndi:BPMNShape>
+      <bpmndi:BPMNShape id="Lane_Nurse_di" bpmnElement="Lane_Nurse" isHorizontal="true"><dc:Bounds x="150" y="60" width="570" height="250" /></bpmndi:BPMNShape>
+      <bpmndi:BPMNShape id="StartEvent_1_di" bpmnElement="StartEvent_1"><dc:Bounds x="202" y="162" width="36" height="36" /></bpmndi:BPMNShape>
+      <bpmndi:BPMNShape id="Activity_1_di" bpmnElement="Activity_1"><dc:Bounds x="290" y="140" width="100" height="80" /></bpmndi:BPMNShape>
+      <bpmndi:BPMNShape id="Event_1_di" bpmnElement="Event_1"><dc:Bounds x="442" y="162" width="36" height="36" /></bpmndi:BPMNShape>
+      <bpmndi:BPMNShape id="TextAnnotation_1_di" bpmnElement="TextAnnotation_1"><dc:Bounds x="390" y="80" width="100" height="30" /></bpmndi:BPMNShape>
+      <bpmndi:BPMNEdge id="Flow_1_di" bpmnElement="Flow_1"><di:waypoint x="238" y="180" /><di:waypoint x="290" y="180" /></bpmndi:BPMNEdge>
+      <bpmndi:BPMNEdge id="Flow_2_di" bpmnElement="Flow_2"><di:waypoint x="390" y="180" /><di:waypoint x="442" y="180" /></bpmndi:BPMNEdge>
+      <bpmndi:BPMNEdge id="Association_1_di" bpmnElement="Association_1"><di:waypoint x="370" y="140" /><di:waypoint x="420" y="110" /></bpmndi:BPMNEdge>
+    </bpmndi:BPMNPlane>
+  </bpmndi:BPMNDiagram>
+</bpmn:definitions>"#;
+    assert_eq!(validate(xml), vec![], "{}", format_problems(&validate(xml)));
+    let def = Definition::parse(xml).unwrap();
+    assert_eq!(def.id, "Process_1");
+    assert_eq!(def.nodes.len(), 3);
+    // pools, lanes and annotations are part of the drawing
+    assert!(def
+        .diagram
+        .shapes
+        .iter()
+        .any(|s| s.element_id == "Participant_Ward"));
+    let outline = def.outline();
+    assert_eq!(outline["nodes"][1]["kind"], "userTask");
+    assert_eq!(outline["nodes"][1]["roles"][0], "nurse");
+    assert_eq!(outline["flows"][0]["source"], "StartEvent_1");
+    assert_eq!(outline["diagram"]["edges"].as_array().unwrap().len(), 3);
+}
+
+#[test]
+fn outline_carries_conditions_and_default_flows() {
+    let def = Definition::parse(&shipped("radiology-review.bpmn")).unwrap();
+    let o = def.outline();
+    let flow = |id: &str| {
+        o["flows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["id"] == id)
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(
+        flow("Flow_Discordant")["condition"],
+        "review.agrees_with_ai = false"
+    );
+    assert_eq!(flow("Flow_Concordant")["default"], true);
+    assert_eq!(flow("Flow_Discordant")["default"], false);
+    let boundary = o["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["id"] == "Event_ReviewOverdue")
+        .unwrap();
+    assert_eq!(boundary["attached_to"], "Task_RadiologistReview");
+}

@@ -143,6 +143,7 @@ fn sepsis_unacknowledged_escalates_to_rrt_at_30_minutes_then_override_ends_it() 
     assert_eq!(rrt[0].roles, vec!["rrt"]);
     assert_eq!(rrt[0].due, None);
     assert!(inst.pending_timers().is_empty());
+    assert_eq!(inst.active_elements(), vec!["Task_RapidResponse"]);
     let steps: Vec<&str> = inst
         .history
         .iter()

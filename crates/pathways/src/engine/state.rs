@@ -211,6 +211,10 @@ impl Instance {
         }
         out
     }
+    /// Element ids where tokens wait (for drawing an instance's state).
+    pub fn active_elements(&self) -> Vec<&str> {
+        self.tokens.iter().map(|t| t.element_id.as_str()).collect()
+    }
     pub fn is_running(&self) -> bool {
         self.status == InstanceStatus::Running
     }
