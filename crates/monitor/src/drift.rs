@@ -299,6 +299,8 @@ impl FeatureProfile {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FeatureDrift {
     pub name: String,
+    /// Non-missing values in the current window.
+    pub n_current: u64,
     pub psi: Option<f64>,
     pub ks: Option<KsResult>,
     pub missingness: Option<MissingnessDrift>,
@@ -311,6 +313,7 @@ pub fn drift_against_profile(profile: &FeatureProfile, current: &[Option<f64>]) 
     let ref_missing = (ref_n * profile.missing_rate).round() as u64;
     FeatureDrift {
         name: profile.name.clone(),
+        n_current: present.len() as u64,
         psi: psi_against(&profile.bins, &present),
         ks: ks_against(&profile.bins, &present),
         missingness: missingness_drift(
@@ -331,6 +334,7 @@ pub fn drift_against_window(
     let c: Vec<f64> = current.iter().flatten().copied().collect();
     FeatureDrift {
         name: name.to_string(),
+        n_current: c.len() as u64,
         psi: psi(&r, &c, bins),
         ks: ks_2samp(&r, &c),
         missingness: missingness_drift(

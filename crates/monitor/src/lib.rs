@@ -9,11 +9,19 @@
 //! - [`drift`]: PSI on reference-quantile bins, two-sample KS (= scipy
 //!   `ks_2samp`), missingness drift, against a training profile or a
 //!   rolling reference window.
+//! - [`subgroups`]: performance by subgroup (age band, sex, race/ethnicity,
+//!   unit) and the fairness audit against the largest subgroup.
+//! - [`usage`]: acceptance / override rates and reasons, time to first
+//!   action, alerts per clinician per shift, by unit and role; trust pulse
+//!   sampling rule and trend.
+//! - [`alarms`]: governance alarm rules (TOML) evaluated over a
+//!   [`alarms::MetricsSnapshot`].
 //!
 //! ARCHITECTURE INVARIANT: this crate does no IO and never blocks the
 //! scoring path; it takes plain data in and returns plain data (the caller
 //! reads the store and the clock).
 
+pub mod alarms;
 pub mod cbpe;
 pub mod drift;
 pub mod intervals;

@@ -1,0 +1,444 @@
+//! Governance alarms: configured conditions evaluated over a metrics
+//! snapshot. Pure: the caller builds the snapshot from the record and opens
+//! the owner's governance Task for each alarm.
+//!
+//! Rules (each can be switched off):
+//! - `ppv`: live PPV below the certified floor *with confidence*: the
+//!   one-sided exact (Clopper-Pearson) upper bound at `ppv.confidence` is
+//!   below the floor, once `ppv.min_alerts` alerts have known outcomes;
+//! - `drift.psi_limit`: PSI of any feature or the score above the limit;
+//!   `drift.ks_pvalue_limit` (optional): KS p-value below it;
+//!   `drift.missingness_increase`: missing rate rose by more than this;
+//!   drift rules need `drift.min_samples` current values;
+//! - `overrides.rate_limit`: overridden / shown above the limit once
+//!   `overrides.min_shown` alerts were shown;
+//! - `latency.slo_ms`: any endpoint's latency (at the quantile the caller
+//!   measured, `latency.quantile`, for the message) above the SLO;
+//! - `calibration.ece_limit` (optional): ECE above it;
+//! - `fairness.alarm_on_breach`: any fairness breach.
+
+use crate::drift::FeatureDrift;
+use crate::subgroups::FairnessAudit;
+use bedside_policy::binomial::clopper_pearson_upper;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Documentation of every alarm setting (key, doc); defaults come from
+/// `AlarmConfig::default()` and are shown by [`AlarmConfig::default_toml`].
+pub const ALARM_SETTINGS: &[(&str, &str)] = &[
+    (
+        "ppv.enabled",
+        "Raise an alarm when live PPV is below the certified floor with confidence.",
+    ),
+    (
+        "ppv.confidence",
+        "Confidence of the one-sided upper bound on live PPV, in (0, 1).",
+    ),
+    (
+        "ppv.min_alerts",
+        "Alerts with known outcome needed before the PPV rule is evaluated.",
+    ),
+    (
+        "drift.psi_limit",
+        "PSI above this (features and the score) raises a drift alarm, > 0.",
+    ),
+    (
+        "drift.ks_pvalue_limit",
+        "Optional: KS p-value below this raises a drift alarm, in (0, 1).",
+    ),
+    (
+        "drift.missingness_increase",
+        "Missing-rate increase (absolute) above this raises an alarm, in (0, 1).",
+    ),
+    (
+        "drift.min_samples",
+        "Current non-missing values needed before drift rules are evaluated.",
+    ),
+    (
+        "overrides.rate_limit",
+        "Override rate (overridden / shown) above this raises an alarm, in (0, 1).",
+    ),
+    (
+        "overrides.min_shown",
+        "Shown alerts needed before the override rule is evaluated.",
+    ),
+    ("latency.slo_ms", "Latency SLO in milliseconds, > 0."),
+    (
+        "latency.quantile",
+        "The latency quantile the SLO is stated for (e.g. 0.99), in (0, 1).",
+    ),
+    (
+        "calibration.ece_limit",
+        "Optional: ECE above this raises a calibration alarm, in (0, 1).",
+    ),
+    (
+        "fairness.alarm_on_breach",
+        "Raise an alarm for each fairness-audit breach.",
+    ),
+];
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PpvRule {
+    pub enabled: bool,
+    pub confidence: f64,
+    pub min_alerts: u64,
+}
+impl Default for PpvRule {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            confidence: 0.95,
+            min_alerts: 10,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DriftRule {
+    pub psi_limit: f64,
+    pub ks_pvalue_limit: Option<f64>,
+    pub missingness_increase: f64,
+    pub min_samples: u64,
+}
+impl Default for DriftRule {
+    fn default() -> Self {
+        Self {
+            psi_limit: 0.25,
+            ks_pvalue_limit: None,
+            missingness_increase: 0.2,
+            min_samples: 100,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OverrideRule {
+    pub rate_limit: f64,
+    pub min_shown: u64,
+}
+impl Default for OverrideRule {
+    fn default() -> Self {
+        Self {
+            rate_limit: 0.7,
+            min_shown: 20,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LatencyRule {
+    pub slo_ms: f64,
+    pub quantile: f64,
+}
+impl Default for LatencyRule {
+    fn default() -> Self {
+        Self {
+            slo_ms: 500.0,
+            quantile: 0.99,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CalibrationRule {
+    pub ece_limit: Option<f64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FairnessRule {
+    pub alarm_on_breach: bool,
+}
+impl Default for FairnessRule {
+    fn default() -> Self {
+        Self {
+            alarm_on_breach: true,
+        }
+    }
+}
+
+/// Governance alarm configuration (TOML).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AlarmConfig {
+    pub ppv: PpvRule,
+    pub drift: DriftRule,
+    pub overrides: OverrideRule,
+    pub latency: LatencyRule,
+    pub calibration: CalibrationRule,
+    pub fairness: FairnessRule,
+}
+
+/// A configuration error naming the setting.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum AlarmConfigError {
+    #[error("alarm config: {0}")]
+    Syntax(String),
+    #[error("alarm setting `{key}`: {reason}")]
+    Invalid { key: &'static str, reason: String },
+}
+
+impl AlarmConfig {
+    /// Parse and validate. Unknown keys and type errors are reported by the
+    /// TOML parser with the key and position; range errors name the key.
+    pub fn from_toml_str(text: &str) -> Result<Self, AlarmConfigError> {
+        let cfg: AlarmConfig =
+            toml::from_str(text).map_err(|e| AlarmConfigError::Syntax(e.to_string()))?;
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    /// Range checks; the error names the key.
+    pub fn validate(&self) -> Result<(), AlarmConfigError> {
+        let unit = |key: &'static str, v: f64| {
+            if v.is_finite() && v > 0.0 && v < 1.0 {
+                Ok(())
+            } else {
+                Err(AlarmConfigError::Invalid {
+                    key,
+                    reason: format!("must be in (0, 1), got {v}"),
+                })
+            }
+        };
+        unit("ppv.confidence", self.ppv.confidence)?;
+        if !(self.drift.psi_limit.is_finite() && self.drift.psi_limit > 0.0) {
+            return Err(AlarmConfigError::Invalid {
+                key: "drift.psi_limit",
+                reason: format!("must be > 0, got {}", self.drift.psi_limit),
+            });
+        }
+        if let Some(v) = self.drift.ks_pvalue_limit {
+            unit("drift.ks_pvalue_limit", v)?;
+        }
+        unit(
+            "drift.missingness_increase",
+            self.drift.missingness_increase,
+        )?;
+        unit("overrides.rate_limit", self.overrides.rate_limit)?;
+        if !(self.latency.slo_ms.is_finite() && self.latency.slo_ms > 0.0) {
+            return Err(AlarmConfigError::Invalid {
+                key: "latency.slo_ms",
+                reason: format!("must be > 0, got {}", self.latency.slo_ms),
+            });
+        }
+        unit("latency.quantile", self.latency.quantile)?;
+        if let Some(v) = self.calibration.ece_limit {
+            unit("calibration.ece_limit", v)?;
+        }
+        Ok(())
+    }
+
+    /// The defaults as TOML, each key preceded by its documentation.
+    pub fn default_toml() -> String {
+        let value = toml::Value::try_from(AlarmConfig::default())
+            .unwrap_or(toml::Value::Table(Default::default()));
+        let mut out =
+            String::from("# Bedside governance alarms. Generated from bedside_monitor::alarms.\n");
+        let mut section = "";
+        for (key, doc) in ALARM_SETTINGS {
+            let (sec, name) = key.split_once('.').unwrap_or(("", key));
+            if sec != section {
+                out.push_str(&format!("\n[{sec}]\n"));
+                section = sec;
+            }
+            out.push_str(&format!("# {doc}\n"));
+            match value.get(sec).and_then(|t| t.get(name)) {
+                Some(v) => out.push_str(&format!("{name} = {v}\n")),
+                None => out.push_str(&format!("# {name} =\n")),
+            }
+        }
+        out
+    }
+}
+
+/// What the monitor measured for one model over one window.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct MetricsSnapshot {
+    pub model_id: String,
+    /// Certified PPV floor in force (`None`: not certified, rule skipped).
+    pub ppv_floor: Option<f64>,
+    /// Alerts whose outcome is known, and how many were true.
+    pub alerts_with_outcome: u64,
+    pub true_alerts: u64,
+    /// Drift per feature and for the score (name `score`).
+    pub drift: Vec<FeatureDrift>,
+    pub shown: u64,
+    pub overridden: u64,
+    /// Endpoint -> latency in ms at `latency.quantile`.
+    pub latency_ms: BTreeMap<String, f64>,
+    pub ece: Option<f64>,
+    pub fairness: Option<FairnessAudit>,
+}
+
+/// Alarm kinds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AlarmKind {
+    PpvBelowFloor,
+    PsiDrift,
+    KsDrift,
+    MissingnessDrift,
+    OverrideRate,
+    LatencySlo,
+    Calibration,
+    Fairness,
+}
+
+/// One raised alarm.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Alarm {
+    pub kind: AlarmKind,
+    /// What was measured, e.g. `psi:lactate`, `latency:cds-services`.
+    pub metric: String,
+    pub value: f64,
+    pub threshold: f64,
+    pub message: String,
+}
+
+/// Evaluate every rule; alarms in rule order.
+pub fn evaluate_alarms(cfg: &AlarmConfig, s: &MetricsSnapshot) -> Vec<Alarm> {
+    let mut out = Vec::new();
+    let m = &s.model_id;
+    if let (true, Some(floor)) = (cfg.ppv.enabled, s.ppv_floor) {
+        let n = s.alerts_with_outcome;
+        if n >= cfg.ppv.min_alerts.max(1) && s.true_alerts <= n {
+            if let Ok(upper) = clopper_pearson_upper(s.true_alerts, n, cfg.ppv.confidence) {
+                if upper < floor {
+                    out.push(Alarm {
+                        kind: AlarmKind::PpvBelowFloor,
+                        metric: "ppv".into(),
+                        value: upper,
+                        threshold: floor,
+                        message: format!(
+                            "{m}: live PPV {:.3} ({} of {n} alerts); its {:.0}% upper bound {upper:.3} is below the certified floor {floor}",
+                            s.true_alerts as f64 / n as f64,
+                            s.true_alerts,
+                            cfg.ppv.confidence * 100.0
+                        ),
+                    });
+                }
+            }
+        }
+    }
+    for d in s
+        .drift
+        .iter()
+        .filter(|d| d.n_current >= cfg.drift.min_samples)
+    {
+        if let Some(psi) = d.psi.filter(|p| *p > cfg.drift.psi_limit) {
+            out.push(Alarm {
+                kind: AlarmKind::PsiDrift,
+                metric: format!("psi:{}", d.name),
+                value: psi,
+                threshold: cfg.drift.psi_limit,
+                message: format!(
+                    "{m}: PSI of {} is {psi:.3}, above {}",
+                    d.name, cfg.drift.psi_limit
+                ),
+            });
+        }
+        if let (Some(limit), Some(ks)) = (cfg.drift.ks_pvalue_limit, &d.ks) {
+            if ks.pvalue < limit {
+                out.push(Alarm {
+                    kind: AlarmKind::KsDrift,
+                    metric: format!("ks_pvalue:{}", d.name),
+                    value: ks.pvalue,
+                    threshold: limit,
+                    message: format!(
+                        "{m}: KS of {} is {:.3} (p = {:.2e}), p below {limit}",
+                        d.name, ks.statistic, ks.pvalue
+                    ),
+                });
+            }
+        }
+        if let Some(miss) = d
+            .missingness
+            .as_ref()
+            .filter(|x| x.difference > cfg.drift.missingness_increase)
+        {
+            out.push(Alarm {
+                kind: AlarmKind::MissingnessDrift,
+                metric: format!("missing:{}", d.name),
+                value: miss.difference,
+                threshold: cfg.drift.missingness_increase,
+                message: format!(
+                    "{m}: {} is missing in {:.1}% of rows (was {:.1}%)",
+                    d.name,
+                    miss.current_rate * 100.0,
+                    miss.reference_rate * 100.0
+                ),
+            });
+        }
+    }
+    if s.shown >= cfg.overrides.min_shown.max(1) {
+        let rate = s.overridden as f64 / s.shown as f64;
+        if rate > cfg.overrides.rate_limit {
+            out.push(Alarm {
+                kind: AlarmKind::OverrideRate,
+                metric: "override_rate".into(),
+                value: rate,
+                threshold: cfg.overrides.rate_limit,
+                message: format!(
+                    "{m}: {} of {} shown alerts overridden ({:.0}%)",
+                    s.overridden,
+                    s.shown,
+                    rate * 100.0
+                ),
+            });
+        }
+    }
+    for (endpoint, ms) in s
+        .latency_ms
+        .iter()
+        .filter(|(_, ms)| **ms > cfg.latency.slo_ms)
+    {
+        out.push(Alarm {
+            kind: AlarmKind::LatencySlo,
+            metric: format!("latency:{endpoint}"),
+            value: *ms,
+            threshold: cfg.latency.slo_ms,
+            message: format!(
+                "{endpoint}: p{:.0} latency {ms:.0} ms exceeds the {} ms SLO",
+                cfg.latency.quantile * 100.0,
+                cfg.latency.slo_ms
+            ),
+        });
+    }
+    if let (Some(limit), Some(ece)) = (cfg.calibration.ece_limit, s.ece) {
+        if ece > limit {
+            out.push(Alarm {
+                kind: AlarmKind::Calibration,
+                metric: "ece".into(),
+                value: ece,
+                threshold: limit,
+                message: format!("{m}: ECE {ece:.3} above {limit}"),
+            });
+        }
+    }
+    if let (true, Some(audit)) = (cfg.fairness.alarm_on_breach, &s.fairness) {
+        for b in &audit.breaches {
+            let ratio = b.ratio.unwrap_or(f64::NAN);
+            out.push(Alarm {
+                kind: AlarmKind::Fairness,
+                metric: format!("fairness:{}:{}:{:?}", b.attribute, b.group, b.metric)
+                    .to_lowercase(),
+                value: ratio,
+                threshold: if ratio < 1.0 {
+                    audit.lower
+                } else {
+                    audit.upper
+                },
+                message: format!(
+                    "{m}: {:?} of {}={} is {ratio:.2}x that of {}",
+                    b.metric, b.attribute, b.group, b.reference_group
+                ),
+            });
+        }
+    }
+    out
+}
