@@ -1,0 +1,74 @@
+//! The UI's URLs, defined once: pages link with these and the server routes
+//! the same paths (everything lives under `/ui`).
+
+use crate::util::encode_component as enc;
+
+/// Root of the UI.
+pub const ROOT: &str = "/ui";
+
+/// `/ui/assets/{name}`.
+pub fn asset(name: &str) -> String {
+    format!("/ui/assets/{}", enc(name))
+}
+
+/// Monitoring dashboard, optionally for one model (`?model=`).
+pub fn dashboard(model: Option<&str>) -> String {
+    match model {
+        Some(m) => format!("/ui/dashboard?model={}", enc(m)),
+        None => "/ui/dashboard".to_string(),
+    }
+}
+
+/// Worklist.
+pub fn worklist() -> String {
+    "/ui/worklist".to_string()
+}
+
+/// POST target of a task action: `/ui/worklist/{task_id}/{action}`.
+pub fn task_action(task_id: &str, action: &str) -> String {
+    format!("/ui/worklist/{}/{}", enc(task_id), enc(action))
+}
+
+/// EHR sandbox, optionally with a patient selected and/or a search query.
+pub fn sandbox(patient: Option<&str>, query: Option<&str>) -> String {
+    let mut q = Vec::new();
+    if let Some(p) = patient {
+        q.push(format!("patient={}", enc(p)));
+    }
+    if let Some(s) = query.filter(|s| !s.is_empty()) {
+        q.push(format!("q={}", enc(s)));
+    }
+    if q.is_empty() {
+        "/ui/sandbox".to_string()
+    } else {
+        format!("/ui/sandbox?{}", q.join("&"))
+    }
+}
+
+/// Token endpoint the sandbox script calls (`?aud=` is appended by the script).
+pub const SANDBOX_TOKEN: &str = "/ui/sandbox/token";
+
+/// Pathways index.
+pub fn pathways() -> String {
+    "/ui/pathways".to_string()
+}
+
+/// One pathway's page.
+pub fn pathway(id: &str) -> String {
+    format!("/ui/pathways/{}", enc(id))
+}
+
+/// The diagram fragment of one pathway, polled by htmx every 5 s.
+pub fn pathway_diagram(id: &str) -> String {
+    format!("/ui/pathways/{}/diagram", enc(id))
+}
+
+/// Models index.
+pub fn models() -> String {
+    "/ui/models".to_string()
+}
+
+/// Model facts page of one model version.
+pub fn model_facts(id: &str, version: &str) -> String {
+    format!("/ui/models/{}/{}", enc(id), enc(version))
+}
