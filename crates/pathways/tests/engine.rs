@@ -394,3 +394,41 @@ fn non_interrupting_message_acknowledges_the_task_and_keeps_it() {
         .unwrap()
         .is_empty());
 }
+
+#[test]
+fn a_join_that_can_never_complete_is_an_incident_not_a_silent_hang() {
+    // one branch of the fork ends before the join
+    let def = inline(
+        r#"<bpmn:startEvent id="S"/><bpmn:parallelGateway id="F"/><bpmn:parallelGateway id="J"/>
+        <bpmn:exclusiveGateway id="X" default="toEnd"/>
+        <bpmn:endEvent id="E"/><bpmn:endEvent id="E2"/>
+        <bpmn:sequenceFlow id="f1" sourceRef="S" targetRef="F"/>
+        <bpmn:sequenceFlow id="f2" sourceRef="F" targetRef="J"/>
+        <bpmn:sequenceFlow id="f3" sourceRef="F" targetRef="X"/>
+        <bpmn:sequenceFlow id="toJoin" sourceRef="X" targetRef="J"><bpmn:conditionExpression>go = true</bpmn:conditionExpression></bpmn:sequenceFlow>
+        <bpmn:sequenceFlow id="toEnd" sourceRef="X" targetRef="E2"/>
+        <bpmn:sequenceFlow id="f4" sourceRef="J" targetRef="E"/>"#,
+    );
+    let (inst, fx) = Engine::start(&def, "i", &StartTrigger::None, none(), t0()).unwrap();
+    assert!(
+        matches!(&fx[..], [Effect::Incident { element_id, .. }] if element_id == "J"),
+        "{fx:#?}"
+    );
+    assert!(inst.is_running());
+    let (inst, fx) = Engine::start(
+        &def,
+        "i",
+        &StartTrigger::None,
+        obj(json!({"go": true})),
+        t0(),
+    )
+    .unwrap();
+    assert_eq!(
+        fx,
+        vec![Effect::Completed {
+            end_event: "E".into(),
+            terminated: false
+        }]
+    );
+    assert!(inst.joins.is_empty());
+}

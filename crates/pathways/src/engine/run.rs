@@ -49,10 +49,36 @@ impl<'a> Run<'a> {
                 self.enter(node, via);
             }
         }
-        let joins_pending = self.inst.joins.values().any(|m| m.values().any(|c| *c > 0));
-        if self.inst.is_running() && self.inst.tokens.is_empty() && !joins_pending {
+        if !self.inst.is_running() || !self.inst.tokens.is_empty() {
+            return;
+        }
+        let stuck: Vec<String> = self
+            .inst
+            .joins
+            .iter()
+            .filter(|(_, m)| m.values().any(|c| *c > 0))
+            .map(|(g, _)| g.clone())
+            .collect();
+        if stuck.is_empty() {
             let end = self.last_end.clone().unwrap_or_default();
             self.finish(end, false);
+            return;
+        }
+        // Nothing is left that could reach these joins: a deadlock.
+        for g in stuck {
+            let message = "parallel join waits for a branch that can no longer arrive".to_string();
+            self.log(&g, "incident");
+            self.effects.push(Effect::Incident {
+                element_id: g.clone(),
+                message: message.clone(),
+            });
+            let id = self.inst.next_token;
+            self.inst.next_token += 1;
+            self.inst.tokens.push(Token {
+                id,
+                element_id: g,
+                wait: Wait::Incident { message },
+            });
         }
     }
 
