@@ -290,7 +290,7 @@ fn sparkline_marks_the_latest_value() {
         .unwrap()
         .to_string();
     assert_eq!(
-        line.split(' ').last().unwrap(),
+        line.split(' ').next_back().unwrap(),
         format!("{},{}", f(dot, "cx"), f(dot, "cy"))
     );
     let v: String = all(&d, ".spark-value")[0].text().collect();
