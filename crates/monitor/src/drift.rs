@@ -60,6 +60,67 @@ pub fn bin_profile(reference: &[f64], bins: usize) -> Option<BinProfile> {
     })
 }
 
+impl BinProfile {
+    /// Bins from stored quantiles `(probability, value)` of a reference of
+    /// size `n` (e.g. a training profile's `p5, p25, p50, ...`): edges are
+    /// the values, and bin proportions the probability steps between them
+    /// (equal values are merged). Exact for continuous data; deciles give
+    /// the conventional 10-bin PSI. `None` when unsorted or out of range.
+    pub fn from_quantiles(points: &[(f64, f64)], n: u64) -> Option<Self> {
+        let mut pts: Vec<(f64, f64)> = points.to_vec();
+        pts.sort_by(|a, b| a.0.total_cmp(&b.0));
+        if pts.is_empty()
+            || pts
+                .iter()
+                .any(|(p, v)| !(0.0..=1.0).contains(p) || !v.is_finite())
+        {
+            return None;
+        }
+        if pts.windows(2).any(|w| w[1].1 < w[0].1) {
+            return None;
+        }
+        let mut edges: Vec<f64> = Vec::new();
+        let mut cum: Vec<f64> = Vec::new();
+        for (p, v) in pts {
+            if edges.last() == Some(&v) {
+                if let Some(c) = cum.last_mut() {
+                    *c = p;
+                }
+            } else {
+                edges.push(v);
+                cum.push(p);
+            }
+        }
+        let mut expected = Vec::with_capacity(edges.len() + 1);
+        let mut prev = 0.0;
+        for c in &cum {
+            expected.push(c - prev);
+            prev = *c;
+        }
+        expected.push(1.0 - prev);
+        Some(Self { edges, expected, n })
+    }
+}
+
+/// Probability of a quantile key such as `p0_5` (0.005), `p50` (0.5), `q99` (0.99).
+pub fn quantile_key_probability(key: &str) -> Option<f64> {
+    let rest = key.strip_prefix('p').or_else(|| key.strip_prefix('q'))?;
+    let pct: f64 = rest.replace('_', ".").parse().ok()?;
+    (0.0..=100.0).contains(&pct).then_some(pct / 100.0)
+}
+
+/// Drift of every profiled input present in `current` (name -> values,
+/// `None` = missing), in profile order.
+pub fn drift_report(
+    profiles: &[FeatureProfile],
+    current: &std::collections::BTreeMap<String, Vec<Option<f64>>>,
+) -> Vec<FeatureDrift> {
+    profiles
+        .iter()
+        .filter_map(|p| current.get(&p.name).map(|v| drift_against_profile(p, v)))
+        .collect()
+}
+
 fn bin_counts(edges: &[f64], values: &[f64]) -> Vec<u64> {
     let mut c = vec![0u64; edges.len() + 1];
     for x in values.iter().filter(|x| !x.is_nan()) {
@@ -381,6 +442,30 @@ mod tests {
         assert!((lo - hi).abs() < 1e-10);
         assert_eq!(kolmogorov_sf(0.0), 1.0);
         assert!(kolmogorov_sf(10.0) < 1e-80);
+    }
+
+    #[test]
+    fn profile_from_stored_quantiles() {
+        let b =
+            BinProfile::from_quantiles(&[(0.25, 1.0), (0.5, 2.0), (0.75, 2.0), (0.05, 0.5)], 100)
+                .unwrap();
+        assert_eq!(b.edges, vec![0.5, 1.0, 2.0]);
+        let e: Vec<f64> = b.expected.iter().map(|x| (x * 100.0).round()).collect();
+        assert_eq!(e, vec![5.0, 20.0, 50.0, 25.0]);
+        assert!(BinProfile::from_quantiles(&[(0.2, 3.0), (0.4, 1.0)], 10).is_none());
+        assert_eq!(quantile_key_probability("p0_5"), Some(0.005));
+        assert_eq!(quantile_key_probability("q99"), Some(0.99));
+        assert_eq!(quantile_key_probability("mean"), None);
+        // Deciles of a reference reproduce the sample-based PSI bins.
+        let r: Vec<f64> = (0..1001).map(|i| i as f64).collect();
+        let pts: Vec<(f64, f64)> = (1..10)
+            .map(|i| (i as f64 / 10.0, i as f64 * 100.0))
+            .collect();
+        let from_q = BinProfile::from_quantiles(&pts, 1001).unwrap();
+        let cur: Vec<f64> = (0..500).map(|i| i as f64 * 1.5).collect();
+        let a = psi_against(&from_q, &cur).unwrap();
+        let b = psi(&r, &cur, 10).unwrap();
+        assert!((a - b).abs() < 0.01, "{a} vs {b}");
     }
 
     #[test]
