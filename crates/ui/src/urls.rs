@@ -11,11 +11,12 @@ pub fn asset(name: &str) -> String {
     format!("/ui/assets/{}", enc(name))
 }
 
-/// Monitoring dashboard, optionally for one model (`?model=`).
+/// Monitoring dashboard (the UI's home page), optionally for one model
+/// (`?model=`).
 pub fn dashboard(model: Option<&str>) -> String {
     match model {
-        Some(m) => format!("/ui/dashboard?model={}", enc(m)),
-        None => "/ui/dashboard".to_string(),
+        Some(m) => format!("/ui?model={}", enc(m)),
+        None => "/ui".to_string(),
     }
 }
 

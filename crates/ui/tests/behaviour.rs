@@ -197,7 +197,7 @@ fn every_nav_link_is_an_asset_free_ui_path() {
     assert_eq!(
         hrefs,
         vec![
-            "/ui/dashboard",
+            "/ui",
             "/ui/worklist",
             "/ui/sandbox",
             "/ui/pathways",

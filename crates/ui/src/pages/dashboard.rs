@@ -89,7 +89,7 @@ pub fn render_dashboard(v: &DashboardView) -> Markup {
 fn dashboard_body(v: &DashboardView) -> Markup {
     html! {
         h1 { "Monitoring dashboard" }
-        form.inline-form method="get" action="/ui/dashboard" {
+        form.inline-form method="get" action=(crate::urls::dashboard(None)) {
             label for="model-select" { "Model" }
             select #model-select name="model" {
                 @for m in &v.models {
