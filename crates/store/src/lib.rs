@@ -1,5 +1,5 @@
 //! Durable state behind one API, [`Store`], with two real engines:
-//! embedded SQLite (WAL; the default, one file under `--data-dir`) and
+//! embedded SQLite (WAL; the default, one file `<data-dir>/bedside.db`) and
 //! PostgreSQL (several stateless replicas sharing one database).
 //!
 //! What is kept:
@@ -10,14 +10,31 @@
 //! - **documents**: Bedside's own records (predictions, alerts, cards,
 //!   feedback, tasks, pathway instances, alarms) as JSON with a few indexed
 //!   columns;
-//! - **audit**: an append-only, hash-chained log;
+//! - **audit**: an append-only, hash-chained log ([`audit_hash`],
+//!   [`verify_chain`]);
 //! - **jobs**: a durable timer/job queue (claim with `SKIP LOCKED` on
 //!   PostgreSQL, a single writer transaction on SQLite).
 //!
 //! Everything in one [`Commit`] is written in one database transaction:
-//! all or nothing.
+//! all or nothing. Instants are kept with microsecond precision.
+//!
+//! Public API in brief: [`StoreLocation::parse`] + [`open`] give an
+//! `Arc<dyn Store>`; [`SqliteStore`] and [`PgStore`] are the engines;
+//! [`audit_hash`], [`canonical_json`] and [`verify_chain`] define and check
+//! the audit chain.
 //!
 //! Invariant: no SQL leaves this crate; callers see only typed values.
+
+mod audit;
+mod common;
+mod location;
+mod postgres;
+mod sqlite;
+
+pub use audit::{audit_hash, canonical_json, instant_text, verify_chain, ChainError, GENESIS_HASH};
+pub use location::{open, StoreLocation, DEFAULT_DATA_DIR, SQLITE_FILE};
+pub use postgres::PgStore;
+pub use sqlite::SqliteStore;
 
 use async_trait::async_trait;
 use bedside_core::Instant;
@@ -126,7 +143,7 @@ pub struct DocFilter {
 }
 
 /// A job to run at or after `due_at`. A job with a `dedupe_key` already
-/// present (pending or done) is not scheduled again.
+/// present (pending or done) is not scheduled again (silently skipped).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct NewJob {
     pub kind: String,
@@ -147,8 +164,9 @@ pub struct Job {
     pub attempts: i32,
 }
 
-/// An entry of the append-only audit log. `hash` = SHA-256 over
-/// `prev_hash || seq || recorded_at || body` (computed by the store).
+/// An entry of the append-only audit log. `hash` is [`audit_hash`]:
+/// hex SHA-256 of `prev_hash|seq|recorded_at|canonical body` (computed by
+/// the store; `prev_hash` of seq 1 is [`GENESIS_HASH`]).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AuditEntry {
     pub seq: i64,
@@ -210,7 +228,10 @@ pub trait Store: Send + Sync + 'static {
     /// Claim up to `limit` jobs due at `now` for `lease_secs` seconds.
     /// With several replicas each due job is handed to exactly one claimer.
     async fn claim_jobs(&self, now: Instant, limit: u32, lease_secs: i64) -> Result<Vec<Job>>;
-    /// Mark a claimed job done, together with what running it wrote.
+    /// Mark a claimed job done, together with what running it wrote, in one
+    /// transaction. Fails with `Conflict` (and writes nothing) if the job is
+    /// not pending (already completed, e.g. by another worker after this
+    /// worker's lease ran out, or unknown) or a state write conflicts.
     async fn complete_job(&self, job_id: i64, c: Commit) -> Result<()>;
     /// Number of jobs not yet done.
     async fn pending_jobs(&self) -> Result<u64>;

@@ -1,0 +1,536 @@
+//! The embedded engine: one SQLite file in WAL mode. All writes go through
+//! one connection behind a mutex (SQLite has one writer), reads use a small
+//! pool and never block on writes.
+
+use crate::common::{self, db_err, from_micros, parse_json, to_micros, Prepared, CHUNK};
+use crate::location::SQLITE_FILE;
+use crate::{
+    AuditEntry, Commit, DocFilter, Document, Job, ResourceKey, StateRow, StateWrite, Store, StoreError,
+    StoredResource, VersionInfo,
+};
+use async_trait::async_trait;
+use bedside_core::Instant;
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+use sqlx::{ConnectOptions, Connection, QueryBuilder, Sqlite};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use tokio::sync::Mutex;
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
+
+type Result<T> = crate::Result<T>;
+
+/// Row of `resources` as selected by [`RES_COLS`].
+type ResRow = (String, String, Option<String>, Option<String>, String, Option<String>, Option<i64>, String);
+const RES_COLS: &str = "rtype, id, version_id, last_updated, hash, patient_id, event_time, body";
+
+/// Row of `documents` as selected by [`DOC_COLS`].
+type DocRow = (String, String, Option<String>, Option<String>, Option<String>, i64, i64, String);
+const DOC_COLS: &str = "kind, id, patient_id, status, owner, created_at, updated_at, body";
+
+/// Row of `jobs` as returned by claims.
+type JobRow = (i64, String, i64, Option<String>, String, i64);
+
+/// The SQLite engine. See the crate docs for what is stored.
+pub struct SqliteStore {
+    path: PathBuf,
+    readers: SqlitePool,
+    writer: Mutex<SqliteConnection>,
+}
+
+impl SqliteStore {
+    /// Open `<data_dir>/bedside.db`, creating the directory and the file on
+    /// first run, and apply pending migrations.
+    pub async fn open(data_dir: &Path) -> Result<Self> {
+        let loc = || data_dir.display().to_string();
+        std::fs::create_dir_all(data_dir)
+            .map_err(|e| StoreError::Location(loc(), format!("cannot create data directory: {e}")))?;
+        check_writable(data_dir).map_err(|e| StoreError::Location(loc(), format!("data directory is not writable: {e}")))?;
+        let path = data_dir.join(SQLITE_FILE);
+        let options = SqliteConnectOptions::new()
+            .filename(&path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(Duration::from_secs(30))
+            .foreign_keys(true)
+            .pragma("cache_size", "-32768")
+            .pragma("temp_store", "memory");
+        let mut writer = options
+            .connect()
+            .await
+            .map_err(|e| StoreError::Location(path.display().to_string(), format!("cannot open database: {e}")))?;
+        MIGRATOR
+            .run_direct(&mut writer)
+            .await
+            .map_err(|e| StoreError::Migrate(format!("{}: {e}", path.display())))?;
+        let readers = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(options)
+            .await
+            .map_err(|e| StoreError::Location(path.display().to_string(), format!("cannot open database: {e}")))?;
+        Ok(SqliteStore {
+            path,
+            readers,
+            writer: Mutex::new(writer),
+        })
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Run one SQL statement on the writer connection; returns rows
+    /// affected. For tests that tamper with stored data (e.g. the audit
+    /// log) to check that tampering is detected. Not for application use.
+    #[doc(hidden)]
+    pub async fn execute_raw_for_tests(&self, sql: &str) -> Result<u64> {
+        let mut w = self.writer.lock().await;
+        let r = sqlx::query(sql).execute(&mut *w).await.map_err(db_err)?;
+        Ok(r.rows_affected())
+    }
+
+    async fn write(&self, job: Option<i64>, c: Commit) -> Result<()> {
+        let p = Prepared::new(c);
+        if p.is_empty() && job.is_none() {
+            return Ok(());
+        }
+        let mut w = self.writer.lock().await;
+        // IMMEDIATE: take the write lock up front, so a second process on
+        // the same file waits (busy timeout) instead of failing to upgrade.
+        let mut tx = w.begin_with("BEGIN IMMEDIATE").await.map_err(db_err)?;
+        if let Some(id) = job {
+            let r = sqlx::query("UPDATE jobs SET done = 1, lease_until = NULL, done_at = ? WHERE id = ? AND done = 0")
+                .bind(to_micros(common::now()))
+                .bind(id)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err)?;
+            if r.rows_affected() != 1 {
+                return Err(StoreError::Conflict(format!("job {id} is not pending")));
+            }
+        }
+        apply(&mut tx, &p).await?;
+        tx.commit().await.map_err(db_err)
+    }
+}
+
+fn check_writable(dir: &Path) -> std::io::Result<()> {
+    let probe = dir.join(format!(".bedside-write-check-{}", std::process::id()));
+    std::fs::write(&probe, b"")?;
+    std::fs::remove_file(&probe)
+}
+
+async fn apply(conn: &mut SqliteConnection, p: &Prepared) -> Result<()> {
+    let now = common::now();
+    write_states(conn, &p.states, to_micros(now)).await?;
+    write_resources(conn, p).await?;
+    write_documents(conn, p).await?;
+    write_jobs(conn, p, to_micros(now)).await?;
+    append_audit(conn, &p.audit, now).await
+}
+
+async fn write_states(conn: &mut SqliteConnection, states: &[StateWrite], now: i64) -> Result<()> {
+    for s in states {
+        let r = if s.expected == 0 {
+            sqlx::query(
+                "INSERT INTO patient_states (patient_id, version, state, updated_at) VALUES (?, 1, ?, ?) \
+                 ON CONFLICT (patient_id) DO NOTHING",
+            )
+            .bind(&s.patient_id)
+            .bind(&s.state)
+            .bind(now)
+            .execute(&mut *conn)
+            .await
+        } else {
+            sqlx::query(
+                "UPDATE patient_states SET version = version + 1, state = ?, updated_at = ? \
+                 WHERE patient_id = ? AND version = ?",
+            )
+            .bind(&s.state)
+            .bind(now)
+            .bind(&s.patient_id)
+            .bind(s.expected)
+            .execute(&mut *conn)
+            .await
+        };
+        if r.map_err(db_err)?.rows_affected() != 1 {
+            return Err(StoreError::Conflict(format!(
+                "patient state {} (expected version {})",
+                s.patient_id, s.expected
+            )));
+        }
+    }
+    Ok(())
+}
+
+async fn write_resources(conn: &mut SqliteConnection, p: &Prepared) -> Result<()> {
+    for chunk in p.resources.chunks(CHUNK) {
+        let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(format!("INSERT INTO resources ({RES_COLS}) "));
+        qb.push_values(chunk, |mut b, r| {
+            b.push_bind(r.key.rtype.as_str())
+                .push_bind(r.key.id.as_str())
+                .push_bind(r.version.version_id.as_deref())
+                .push_bind(r.version.last_updated.as_deref())
+                .push_bind(r.version.hash.as_str())
+                .push_bind(r.patient_id.as_deref())
+                .push_bind(r.event_time.map(to_micros))
+                .push_bind(r.body.as_str());
+        });
+        qb.push(
+            " ON CONFLICT (rtype, id) DO UPDATE SET version_id = excluded.version_id, \
+             last_updated = excluded.last_updated, hash = excluded.hash, patient_id = excluded.patient_id, \
+             event_time = excluded.event_time, body = excluded.body",
+        );
+        qb.build().execute(&mut *conn).await.map_err(db_err)?;
+    }
+    Ok(())
+}
+
+async fn write_documents(conn: &mut SqliteConnection, p: &Prepared) -> Result<()> {
+    let bodies: Vec<String> = p.documents.iter().map(|d| common::json_text(&d.body)).collect();
+    let rows: Vec<(&Document, &String)> = p.documents.iter().zip(bodies.iter()).collect();
+    for chunk in rows.chunks(CHUNK) {
+        let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(format!("INSERT INTO documents ({DOC_COLS}) "));
+        qb.push_values(chunk, |mut b, (d, body)| {
+            b.push_bind(d.kind.as_str())
+                .push_bind(d.id.as_str())
+                .push_bind(d.patient_id.as_deref())
+                .push_bind(d.status.as_deref())
+                .push_bind(d.owner.as_deref())
+                .push_bind(to_micros(d.created_at))
+                .push_bind(to_micros(d.updated_at))
+                .push_bind(body.as_str());
+        });
+        qb.push(
+            " ON CONFLICT (kind, id) DO UPDATE SET patient_id = excluded.patient_id, status = excluded.status, \
+             owner = excluded.owner, created_at = excluded.created_at, updated_at = excluded.updated_at, \
+             body = excluded.body",
+        );
+        qb.build().execute(&mut *conn).await.map_err(db_err)?;
+    }
+    Ok(())
+}
+
+async fn write_jobs(conn: &mut SqliteConnection, p: &Prepared, now: i64) -> Result<()> {
+    let payloads: Vec<String> = p.jobs.iter().map(|j| common::json_text(&j.payload)).collect();
+    let rows: Vec<_> = p.jobs.iter().zip(payloads.iter()).collect();
+    for chunk in rows.chunks(CHUNK) {
+        let mut qb: QueryBuilder<Sqlite> =
+            QueryBuilder::new("INSERT INTO jobs (kind, due_at, dedupe_key, payload, created_at) ");
+        qb.push_values(chunk, |mut b, (j, payload)| {
+            b.push_bind(j.kind.as_str())
+                .push_bind(to_micros(j.due_at))
+                .push_bind(j.dedupe_key.as_deref())
+                .push_bind(payload.as_str())
+                .push_bind(now);
+        });
+        qb.push(" ON CONFLICT (dedupe_key) DO NOTHING");
+        qb.build().execute(&mut *conn).await.map_err(db_err)?;
+    }
+    Ok(())
+}
+
+async fn append_audit(conn: &mut SqliteConnection, bodies: &[serde_json::Value], now: Instant) -> Result<()> {
+    if bodies.is_empty() {
+        return Ok(());
+    }
+    let last: Option<(i64, String)> = sqlx::query_as("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1")
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(db_err)?;
+    let rows = common::chain_rows(last, bodies, now);
+    for chunk in rows.chunks(CHUNK) {
+        let mut qb: QueryBuilder<Sqlite> =
+            QueryBuilder::new("INSERT INTO audit (seq, recorded_at, body, prev_hash, hash) ");
+        qb.push_values(chunk, |mut b, r| {
+            b.push_bind(r.seq)
+                .push_bind(to_micros(r.recorded_at))
+                .push_bind(r.body.as_str())
+                .push_bind(r.prev_hash.as_str())
+                .push_bind(r.hash.as_str());
+        });
+        qb.build().execute(&mut *conn).await.map_err(db_err)?;
+    }
+    Ok(())
+}
+
+fn resource(r: ResRow) -> Result<StoredResource> {
+    let (rtype, id, version_id, last_updated, hash, patient_id, event_time, body) = r;
+    let event_time = match event_time {
+        Some(m) => Some(from_micros(m, &format!("{rtype}/{id} event_time"))?),
+        None => None,
+    };
+    Ok(StoredResource {
+        key: ResourceKey { rtype, id },
+        version: VersionInfo {
+            version_id,
+            last_updated,
+            hash,
+        },
+        patient_id,
+        event_time,
+        body,
+    })
+}
+
+fn document(r: DocRow) -> Result<Document> {
+    let (kind, id, patient_id, status, owner, created_at, updated_at, body) = r;
+    let what = |col: &str| format!("document {kind}/{id} {col}");
+    Ok(Document {
+        created_at: from_micros(created_at, &what("created_at"))?,
+        updated_at: from_micros(updated_at, &what("updated_at"))?,
+        body: parse_json(&body, || what("body"))?,
+        kind,
+        id,
+        patient_id,
+        status,
+        owner,
+    })
+}
+
+fn job(r: JobRow) -> Result<Job> {
+    let (id, kind, due_at, dedupe_key, payload, attempts) = r;
+    Ok(Job {
+        due_at: from_micros(due_at, &format!("job {id} due_at"))?,
+        payload: parse_json(&payload, || format!("job {id} payload"))?,
+        attempts: i32::try_from(attempts).unwrap_or(i32::MAX),
+        id,
+        kind,
+        dedupe_key,
+    })
+}
+
+fn push_doc_filter(qb: &mut QueryBuilder<'_, Sqlite>, f: &DocFilter) {
+    qb.push(" WHERE kind = ").push_bind(f.kind.clone());
+    if let Some(p) = &f.patient_id {
+        qb.push(" AND patient_id = ").push_bind(p.clone());
+    }
+    if let Some(s) = &f.status {
+        qb.push(" AND status = ").push_bind(s.clone());
+    }
+    if let Some(o) = &f.owner {
+        qb.push(" AND owner = ").push_bind(o.clone());
+    }
+    if let Some(t) = f.since {
+        qb.push(" AND created_at >= ").push_bind(to_micros(t));
+    }
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    fn engine(&self) -> &'static str {
+        "sqlite"
+    }
+
+    async fn commit(&self, c: Commit) -> Result<()> {
+        self.write(None, c).await
+    }
+
+    async fn versions(&self, keys: &[ResourceKey]) -> Result<BTreeMap<ResourceKey, VersionInfo>> {
+        let mut out = BTreeMap::new();
+        let mut conn = self.readers.acquire().await.map_err(db_err)?;
+        for (rtype, ids) in common::keys_by_type(keys) {
+            for chunk in ids.chunks(CHUNK) {
+                let mut qb: QueryBuilder<Sqlite> =
+                    QueryBuilder::new("SELECT id, version_id, last_updated, hash FROM resources WHERE rtype = ");
+                qb.push_bind(rtype).push(" AND id IN (");
+                let mut sep = qb.separated(", ");
+                for id in chunk {
+                    sep.push_bind(*id);
+                }
+                qb.push(")");
+                let rows: Vec<(String, Option<String>, Option<String>, String)> =
+                    qb.build_query_as().fetch_all(&mut *conn).await.map_err(db_err)?;
+                for (id, version_id, last_updated, hash) in rows {
+                    out.insert(
+                        ResourceKey {
+                            rtype: rtype.to_string(),
+                            id,
+                        },
+                        VersionInfo {
+                            version_id,
+                            last_updated,
+                            hash,
+                        },
+                    );
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    async fn get_resource(&self, key: &ResourceKey) -> Result<Option<StoredResource>> {
+        let row: Option<ResRow> = sqlx::query_as(&format!("SELECT {RES_COLS} FROM resources WHERE rtype = ? AND id = ?"))
+            .bind(&key.rtype)
+            .bind(&key.id)
+            .fetch_optional(&self.readers)
+            .await
+            .map_err(db_err)?;
+        row.map(resource).transpose()
+    }
+
+    async fn resources_for_patient(&self, rtype: &str, patient_id: &str) -> Result<Vec<StoredResource>> {
+        let rows: Vec<ResRow> = sqlx::query_as(&format!(
+            "SELECT {RES_COLS} FROM resources WHERE rtype = ? AND patient_id = ? \
+             ORDER BY event_time IS NULL, event_time, id"
+        ))
+        .bind(rtype)
+        .bind(patient_id)
+        .fetch_all(&self.readers)
+        .await
+        .map_err(db_err)?;
+        rows.into_iter().map(resource).collect()
+    }
+
+    async fn resources_of_type(&self, rtype: &str, after_id: Option<&str>, limit: u32) -> Result<Vec<StoredResource>> {
+        let rows: Vec<ResRow> = sqlx::query_as(&format!(
+            "SELECT {RES_COLS} FROM resources WHERE rtype = ? AND (? IS NULL OR id > ?) ORDER BY id LIMIT ?"
+        ))
+        .bind(rtype)
+        .bind(after_id)
+        .bind(after_id)
+        .bind(i64::from(limit))
+        .fetch_all(&self.readers)
+        .await
+        .map_err(db_err)?;
+        rows.into_iter().map(resource).collect()
+    }
+
+    async fn count_resources(&self) -> Result<BTreeMap<String, u64>> {
+        let rows: Vec<(String, i64)> = sqlx::query_as("SELECT rtype, COUNT(*) FROM resources GROUP BY rtype")
+            .fetch_all(&self.readers)
+            .await
+            .map_err(db_err)?;
+        Ok(rows.into_iter().map(|(t, n)| (t, n.max(0) as u64)).collect())
+    }
+
+    async fn load_states(&self, patient_ids: &[String]) -> Result<BTreeMap<String, StateRow>> {
+        let mut out = BTreeMap::new();
+        let mut conn = self.readers.acquire().await.map_err(db_err)?;
+        for chunk in patient_ids.chunks(CHUNK) {
+            let mut qb: QueryBuilder<Sqlite> =
+                QueryBuilder::new("SELECT patient_id, version, state FROM patient_states WHERE patient_id IN (");
+            let mut sep = qb.separated(", ");
+            for id in chunk {
+                sep.push_bind(id.as_str());
+            }
+            qb.push(")");
+            let rows: Vec<(String, i64, Vec<u8>)> = qb.build_query_as().fetch_all(&mut *conn).await.map_err(db_err)?;
+            for (patient_id, version, state) in rows {
+                out.insert(
+                    patient_id.clone(),
+                    StateRow {
+                        patient_id,
+                        version,
+                        state,
+                    },
+                );
+            }
+        }
+        Ok(out)
+    }
+
+    async fn state_patient_ids(&self) -> Result<Vec<String>> {
+        sqlx::query_scalar("SELECT patient_id FROM patient_states ORDER BY patient_id")
+            .fetch_all(&self.readers)
+            .await
+            .map_err(db_err)
+    }
+
+    async fn get_document(&self, kind: &str, id: &str) -> Result<Option<Document>> {
+        let row: Option<DocRow> = sqlx::query_as(&format!("SELECT {DOC_COLS} FROM documents WHERE kind = ? AND id = ?"))
+            .bind(kind)
+            .bind(id)
+            .fetch_optional(&self.readers)
+            .await
+            .map_err(db_err)?;
+        row.map(document).transpose()
+    }
+
+    async fn list_documents(&self, f: &DocFilter) -> Result<Vec<Document>> {
+        let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(format!("SELECT {DOC_COLS} FROM documents"));
+        push_doc_filter(&mut qb, f);
+        qb.push(" ORDER BY created_at, id");
+        if let Some(n) = f.limit {
+            qb.push(" LIMIT ").push_bind(i64::from(n));
+        }
+        let rows: Vec<DocRow> = qb.build_query_as().fetch_all(&self.readers).await.map_err(db_err)?;
+        rows.into_iter().map(document).collect()
+    }
+
+    async fn count_documents(&self, f: &DocFilter) -> Result<u64> {
+        let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new("SELECT COUNT(*) FROM documents");
+        push_doc_filter(&mut qb, f);
+        let n: i64 = qb.build_query_scalar().fetch_one(&self.readers).await.map_err(db_err)?;
+        Ok(n.max(0) as u64)
+    }
+
+    async fn claim_jobs(&self, now: Instant, limit: u32, lease_secs: i64) -> Result<Vec<Job>> {
+        let now_us = to_micros(now);
+        let until = now_us.saturating_add(lease_secs.saturating_mul(1_000_000));
+        let mut w = self.writer.lock().await;
+        let rows: Vec<JobRow> = sqlx::query_as(
+            "UPDATE jobs SET lease_until = ?1, attempts = attempts + 1 WHERE id IN (\
+               SELECT id FROM jobs WHERE done = 0 AND due_at <= ?2 \
+               AND (lease_until IS NULL OR lease_until <= ?2) ORDER BY due_at, id LIMIT ?3) \
+             RETURNING id, kind, due_at, dedupe_key, payload, attempts",
+        )
+        .bind(until)
+        .bind(now_us)
+        .bind(i64::from(limit))
+        .fetch_all(&mut *w)
+        .await
+        .map_err(db_err)?;
+        drop(w);
+        let mut jobs = rows.into_iter().map(job).collect::<Result<Vec<_>>>()?;
+        jobs.sort_by_key(|j| (j.due_at, j.id));
+        Ok(jobs)
+    }
+
+    async fn complete_job(&self, job_id: i64, c: Commit) -> Result<()> {
+        self.write(Some(job_id), c).await
+    }
+
+    async fn pending_jobs(&self) -> Result<u64> {
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM jobs WHERE done = 0")
+            .fetch_one(&self.readers)
+            .await
+            .map_err(db_err)?;
+        Ok(n.max(0) as u64)
+    }
+
+    async fn next_due(&self) -> Result<Option<Instant>> {
+        let m: Option<i64> = sqlx::query_scalar("SELECT MIN(due_at) FROM jobs WHERE done = 0")
+            .fetch_one(&self.readers)
+            .await
+            .map_err(db_err)?;
+        m.map(|m| from_micros(m, "jobs due_at")).transpose()
+    }
+
+    async fn audit_entries(&self, from_seq: i64, limit: u32) -> Result<Vec<AuditEntry>> {
+        let rows: Vec<(i64, i64, String, String, String)> = sqlx::query_as(
+            "SELECT seq, recorded_at, body, prev_hash, hash FROM audit WHERE seq >= ? ORDER BY seq LIMIT ?",
+        )
+        .bind(from_seq)
+        .bind(i64::from(limit))
+        .fetch_all(&self.readers)
+        .await
+        .map_err(db_err)?;
+        rows.into_iter()
+            .map(|(seq, at, body, prev_hash, hash)| {
+                Ok(AuditEntry {
+                    seq,
+                    recorded_at: from_micros(at, &format!("audit {seq} recorded_at"))?,
+                    body: parse_json(&body, || format!("audit {seq} body"))?,
+                    prev_hash,
+                    hash,
+                })
+            })
+            .collect()
+    }
+}

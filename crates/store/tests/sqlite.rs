@@ -1,0 +1,68 @@
+//! The store suite on SQLite, each test in its own temporary data dir.
+
+mod suite;
+
+use async_trait::async_trait;
+use bedside_store::{open, SqliteStore, Store, StoreError, StoreLocation};
+use std::sync::Arc;
+use suite::{store_suite, Harness};
+
+struct SqliteHarness {
+    dir: tempfile::TempDir,
+}
+
+impl SqliteHarness {
+    fn data_dir(&self) -> std::path::PathBuf {
+        // A subdirectory that does not exist yet: open must create it.
+        self.dir.path().join("data")
+    }
+}
+
+#[async_trait]
+impl Harness for SqliteHarness {
+    async fn open(&self) -> Arc<dyn Store> {
+        let loc = StoreLocation::parse(Some(&self.data_dir()), None).expect("location");
+        open(&loc).await.expect("open sqlite store")
+    }
+
+    async fn raw(&self, sql: &str) -> u64 {
+        let s = SqliteStore::open(&self.data_dir()).await.expect("open sqlite store");
+        s.execute_raw_for_tests(sql).await.expect("raw sql")
+    }
+}
+
+async fn harness() -> Option<SqliteHarness> {
+    Some(SqliteHarness {
+        dir: tempfile::tempdir().expect("temp dir"),
+    })
+}
+
+store_suite!(harness);
+
+#[tokio::test]
+async fn creates_one_file_in_wal_mode() {
+    let h = harness().await.unwrap();
+    let s = SqliteStore::open(&h.data_dir()).await.unwrap();
+    assert_eq!(s.path(), h.data_dir().join("bedside.db"));
+    assert!(s.path().is_file());
+    // WAL mode leaves a -wal file next to the database once written.
+    s.execute_raw_for_tests("CREATE TABLE t (x INTEGER)").await.unwrap();
+    s.execute_raw_for_tests("INSERT INTO t VALUES (1)").await.unwrap();
+    assert!(h.data_dir().join("bedside.db-wal").exists(), "not in WAL mode");
+}
+
+#[tokio::test]
+async fn unwritable_data_dir_is_a_location_error() {
+    let h = harness().await.unwrap();
+    // A regular file where the data directory should be.
+    let file = h.dir.path().join("not-a-dir");
+    std::fs::write(&file, b"x").unwrap();
+    let err = SqliteStore::open(&file.join("data")).await.err().expect("must fail");
+    match err {
+        StoreError::Location(loc, why) => {
+            assert!(loc.contains("not-a-dir"), "{loc}");
+            assert!(why.contains("data directory"), "{why}");
+        }
+        other => panic!("expected a location error, got {other}"),
+    }
+}
