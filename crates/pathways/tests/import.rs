@@ -518,3 +518,25 @@ fn outline_carries_conditions_and_default_flows() {
         .unwrap();
     assert_eq!(boundary["attached_to"], "Task_RadiologistReview");
 }
+
+/// tools/reference/pathways_bpmnlint/check.mjs reads each file with
+/// bpmn.io's bpmn-moddle (no warning allowed) and lints it with
+/// bpmnlint:recommended (no report allowed), then records its SHA-256.
+#[test]
+fn shipped_files_are_the_ones_bpmn_io_read_and_linted_clean() {
+    use sha2::{Digest, Sha256};
+    let record: serde_json::Value =
+        serde_json::from_str(&fixture("bpmnlint-validated.json")).unwrap();
+    for (name, text) in [
+        ("sepsis-escalation.bpmn", shipped("sepsis-escalation.bpmn")),
+        ("radiology-review.bpmn", shipped("radiology-review.bpmn")),
+        ("zeebe-parallel.bpmn", fixture("zeebe-parallel.bpmn")),
+    ] {
+        let sha = hex::encode(Sha256::digest(text.as_bytes()));
+        assert_eq!(
+            record[name],
+            serde_json::json!(sha),
+            "{name} changed since bpmnlint checked it: run tools/reference/pathways_bpmnlint/check.mjs"
+        );
+    }
+}

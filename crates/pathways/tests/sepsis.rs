@@ -156,8 +156,10 @@ fn sepsis_unacknowledged_escalates_to_rrt_at_30_minutes_then_override_ends_it() 
             "StartEvent_SepsisAlert",
             "Task_NurseReassessment",
             "Event_NurseTimeout",
+            "Gateway_MergePhysician",
             "Task_PhysicianReview",
             "Event_PhysicianTimeout",
+            "Gateway_MergeRrt",
             "Task_RapidResponse"
         ]
     );
