@@ -120,10 +120,12 @@ pub fn delong_variance(scores: &[f64], labels: &[bool]) -> Option<f64> {
 }
 
 /// AUROC with a DeLong normal-approximation interval, clipped to [0, 1].
+/// When the variance is undefined (a class with one member) the interval is
+/// the uninformative [0, 1].
 pub fn auroc_ci(scores: &[f64], labels: &[bool], confidence: f64) -> Option<Estimate> {
     let auc = auroc(scores, labels)?;
     let z = z_two_sided(confidence)?;
-    let se = delong_variance(scores, labels)?.sqrt();
+    let se = delong_variance(scores, labels).map_or(f64::INFINITY, f64::sqrt);
     Some(Estimate {
         value: auc,
         lower: (auc - z * se).max(0.0),

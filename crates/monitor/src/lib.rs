@@ -9,6 +9,8 @@
 //! - [`drift`]: PSI on reference-quantile bins, two-sample KS (= scipy
 //!   `ks_2samp`), missingness drift, against a training profile or a
 //!   rolling reference window.
+//! - [`linkage`]: outcome linkage after the horizon (positive / negative /
+//!   pending / excluded) and rolling-window performance.
 //! - [`subgroups`]: performance by subgroup (age band, sex, race/ethnicity,
 //!   unit) and the fairness audit against the largest subgroup.
 //! - [`usage`]: acceptance / override rates and reasons, time to first
@@ -25,6 +27,7 @@ pub mod alarms;
 pub mod cbpe;
 pub mod drift;
 pub mod intervals;
+pub mod linkage;
 pub mod metrics;
 pub mod subgroups;
 pub mod usage;
