@@ -309,6 +309,24 @@ fn structural_problems_name_their_element() {
 }
 
 #[test]
+fn unknown_bedside_attributes_are_flagged() {
+    let xml = r#"<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" xmlns:bedside="http://bedside.dev/schema/bpmn/1.0">
+      <bpmn:process id="P"><bpmn:startEvent id="S"/>
+      <bpmn:userTask id="U" bedside:role="nurse" bedside:priorty="stat"/>
+      <bpmn:sequenceFlow id="F" sourceRef="S" targetRef="U"/></bpmn:process></bpmn:definitions>"#;
+    let p = validate(xml);
+    assert!(
+        has(&p, Severity::Warning, "U", "bedside:priorty"),
+        "{}",
+        format_problems(&p)
+    );
+    assert_eq!(
+        user_task(&Definition::parse(xml).unwrap(), "U").roles,
+        vec!["nurse"]
+    );
+}
+
+#[test]
 fn gateway_flows_need_conditions_or_default() {
     let p = validate(&doc(
         r#"<bpmn:startEvent id="S"/><bpmn:exclusiveGateway id="G" default="Nope"/>

@@ -268,6 +268,9 @@ impl<'a> Run<'a> {
     }
 
     fn exclusive(&mut self, node: &Node, default: Option<&str>, token: u64) {
+        if node.outgoing.is_empty() {
+            return self.leave(node); // implicit end (validation warns)
+        }
         if node.outgoing.len() == 1 && default.is_none() {
             let only = self.def.flow(&node.outgoing[0]);
             if only.is_some_and(|f| f.condition.is_none()) {

@@ -4,7 +4,10 @@ use super::tasks::{ext, service_task, user_task};
 use super::Ctx;
 use crate::duration::IsoDuration;
 use crate::model::*;
-use crate::xml::{Element, NS_BPMN};
+use crate::xml::{Element, NS_BEDSIDE, NS_BPMN};
+
+/// Attributes of the `bedside:` namespace the importer understands.
+const BEDSIDE_ATTRS: [&str; 6] = ["action", "role", "owner", "priority", "due", "until"];
 
 /// Build the node kind, or report the element as unsupported (`None`).
 pub(super) fn node_kind(cx: &mut Ctx<'_>, el: &Element, id: &str) -> Option<NodeKind> {
@@ -15,6 +18,22 @@ pub(super) fn node_kind(cx: &mut Ctx<'_>, el: &Element, id: &str) -> Option<Node
         if el.child(NS_BPMN, lc).is_some() {
             cx.err(id, format!("<{}> with {lc} is not supported", el.qname));
             return None;
+        }
+    }
+    for a in el
+        .attrs
+        .iter()
+        .filter(|a| a.ns.as_deref() == Some(NS_BEDSIDE))
+    {
+        if !BEDSIDE_ATTRS.contains(&a.local.as_str()) {
+            cx.warn(
+                id,
+                format!(
+                    "unknown attribute bedside:{} (known: {}); it is ignored",
+                    a.local,
+                    BEDSIDE_ATTRS.join(", ")
+                ),
+            );
         }
     }
     let defs: Vec<&Element> = el
