@@ -4,16 +4,20 @@
 //! 1. not certified -> Silent (`NotCertified`); comfort care -> Silent.
 //! 2. an expired snooze is dropped; an open alert whose last alert is older
 //!    than the quiet period closes when `p < t`.
-//! 3. `p < t`: Passive at a passive hook if `p >= tiers.passive_threshold`,
-//!    else Silent.
+//! 3. `p < t`: a passive card at a passive hook if
+//!    `p >= tiers.passive_threshold`, else nothing.
 //! 4. `p >= t` but on the pathway, pathway actions present, or snoozed:
-//!    suppressed (Passive at a passive hook, else Silent).
+//!    suppressed (a passive card at a passive hook, else nothing).
 //! 5. `p >= t`: a *new alert* fires when no alert is open, or on the
 //!    configured rise since the last alert, or once the quiet period passed.
 //!    A new alert marks an interruptive card pending and escalates per
 //!    `tiers.escalate`. At an interruptive hook a pending card is shown
-//!    (to a responsible clinician when required). Otherwise `AlreadyOpen`.
-//! 6. shown: never in silent stage or for shadow models; in pilot only for
+//!    (to a responsible clinician when required; others get a passive
+//!    card). Otherwise `AlreadyOpen`.
+//! 6. `tier` summarizes: Escalate if the pathway starts, else the card kind,
+//!    else Silent. `card` is what to render at this hook; `escalate` whether
+//!    to start the escalation pathway (task to `route_to`).
+//! 7. shown: never in silent stage or for shadow models; in pilot only for
 //!    pilot units / users.
 
 use crate::certify::Certification;
@@ -168,6 +172,8 @@ pub fn decide(
         probability: p,
         threshold,
         tier: Tier::Silent,
+        card: None,
+        escalate: false,
         new_alert: false,
         suppressed: None,
         route_to: Vec::new(),
@@ -194,18 +200,12 @@ pub fn decide(
         out.memory = mem;
         return out;
     }
-    let passive_tier = |p: f64| {
-        let floor = cfg.tiers.passive_threshold.map_or(t, |pt| pt.min(t));
-        if at_passive_hook && p >= floor {
-            Tier::Passive
-        } else {
-            Tier::Silent
-        }
-    };
-
-    if p < t {
-        out.tier = passive_tier(p);
-    } else {
+    // A passive card is possible at a passive hook when risk reaches the
+    // passive threshold (or the certified one when none is set).
+    let passive_floor = cfg.tiers.passive_threshold.map_or(t, |pt| pt.min(t));
+    let passive_ok = at_passive_hook && p >= passive_floor;
+    let (mut escalate, mut interruptive) = (false, false);
+    if p >= t {
         let actions = actions_present(cfg, &input.facts, at);
         let actions_block = match cfg.pathway_actions.mode {
             Combine::Any => !actions.is_empty(),
@@ -213,7 +213,7 @@ pub fn decide(
                 !actions.is_empty() && actions.len() == cfg.pathway_actions.lookback_hours.len()
             }
         };
-        let suppression = if input.facts.on_pathway {
+        out.suppressed = if input.facts.on_pathway {
             Some(Suppression::OnPathway)
         } else if actions_block {
             Some(Suppression::PathwayActionsPresent { actions })
@@ -222,17 +222,26 @@ pub fn decide(
                 .as_ref()
                 .map(|s| Suppression::Snoozed { until: s.until })
         };
-        if let Some(s) = suppression {
-            out.suppressed = Some(s);
-            out.tier = passive_tier(p);
-        } else {
-            decide_alert(cfg, input, &mut mem, &mut out, at_interruptive_hook, quiet);
-            if out.tier == Tier::Silent && out.suppressed.is_some() {
-                out.tier = passive_tier(p);
-            }
+        if out.suppressed.is_none() {
+            (escalate, interruptive) =
+                decide_alert(cfg, input, &mut mem, &mut out, at_interruptive_hook, quiet);
         }
     }
-    if out.tier >= Tier::Interruptive || (out.tier == Tier::Passive && out.new_alert) {
+    out.card = if interruptive {
+        Some(CardKind::Interruptive)
+    } else if passive_ok {
+        Some(CardKind::Passive)
+    } else {
+        None
+    };
+    out.escalate = escalate;
+    out.tier = match (escalate, out.card) {
+        (true, _) => Tier::Escalate,
+        (false, Some(CardKind::Interruptive)) => Tier::Interruptive,
+        (false, Some(CardKind::Passive)) => Tier::Passive,
+        (false, None) => Tier::Silent,
+    };
+    if out.escalate || out.card == Some(CardKind::Interruptive) || out.new_alert {
         out.route_to = route(cfg, &input.facts);
     }
     out.shown = is_shown(cfg, input, out.tier, &out.route_to);
@@ -240,7 +249,8 @@ pub fn decide(
     out
 }
 
-/// Step 5 of the rules: the risk is at alert level and nothing suppresses it.
+/// Step 5 of the rules: the risk is at alert level and nothing suppresses
+/// it. Returns (escalate, show the interruptive card now).
 fn decide_alert(
     cfg: &PolicyConfig,
     input: &PolicyInput,
@@ -248,7 +258,7 @@ fn decide_alert(
     out: &mut Decision,
     at_interruptive_hook: bool,
     quiet: Duration,
-) {
+) -> (bool, bool) {
     let (p, at) = (input.probability.get(), input.at);
     let first = mem.open.is_none();
     let fire = match &mem.open {
@@ -292,16 +302,10 @@ fn decide_alert(
             out.suppressed = Some(Suppression::NotResponsibleUser);
         }
     }
-    out.tier = if escalate {
-        Tier::Escalate
-    } else if card {
-        Tier::Interruptive
-    } else {
-        if !fire {
-            out.suppressed.get_or_insert(Suppression::AlreadyOpen);
-        }
-        Tier::Silent
-    };
+    if !fire && !card {
+        out.suppressed.get_or_insert(Suppression::AlreadyOpen);
+    }
+    (escalate, card)
 }
 
 /// Why a snooze was refused.

@@ -109,6 +109,14 @@ pub enum Tier {
     Escalate,
 }
 
+/// The card to render at a hook.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CardKind {
+    Passive,
+    Interruptive,
+}
+
 /// Why an alert-level risk did not interrupt.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "reason", rename_all = "snake_case")]
@@ -162,6 +170,10 @@ pub struct Decision {
     /// Certified threshold in force (`None` when not certified).
     pub threshold: Option<f64>,
     pub tier: Tier,
+    /// The card to render at this hook (`None` without a hook).
+    pub card: Option<CardKind>,
+    /// Start the escalation pathway (an owned task for `route_to`).
+    pub escalate: bool,
     /// This decision fires an alert (first or re-alert): the unit the alert
     /// budget counts.
     pub new_alert: bool,

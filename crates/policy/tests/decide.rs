@@ -503,3 +503,41 @@ fn shadow_model_is_decided_and_recorded_but_never_shown() {
     assert_eq!(d.model_id, "sepsis@2-challenger");
     assert_eq!(d.role, ModelRole::Shadow);
 }
+
+#[test]
+fn escalation_and_card_are_reported_separately() {
+    // First alert at order-sign by a non-responsible user: the pathway starts
+    // for the attending, the user gets only a passive card, the interruptive
+    // card stays pending for a responsible clinician.
+    let d = decide(
+        &cfg(""),
+        &cert(),
+        &AlertMemory::default(),
+        &at_hook(input(0.5, h(0)), "order-sign", "Practitioner/pharmacist"),
+    );
+    assert_eq!(
+        (d.tier, d.escalate, d.card),
+        (Tier::Escalate, true, Some(CardKind::Passive))
+    );
+    assert_eq!(d.suppressed, Some(Suppression::NotResponsibleUser));
+    assert!(d.memory.open.as_ref().unwrap().card_pending);
+    // Same at order-sign by the attending: escalation plus the interruptive card.
+    let d = decide(
+        &cfg(""),
+        &cert(),
+        &AlertMemory::default(),
+        &at_hook(input(0.5, h(0)), "order-sign", "Practitioner/attending"),
+    );
+    assert_eq!(
+        (d.tier, d.escalate, d.card),
+        (Tier::Escalate, true, Some(CardKind::Interruptive))
+    );
+    // Without a hook there is never a card.
+    let d = decide(
+        &cfg(""),
+        &cert(),
+        &AlertMemory::default(),
+        &input(0.5, h(0)),
+    );
+    assert_eq!((d.escalate, d.card), (true, None));
+}
