@@ -341,6 +341,40 @@ pub fn report(
     }
 }
 
+/// A patient-level calibration set from scoring rows: one row per stay
+/// with the patient's peak probability before the outcome (positives,
+/// scorings strictly before `outcome_at`) or over the stay (negatives),
+/// labelled by the outcome; patient-days are the stays' lengths. Stays
+/// without a usable scoring are skipped. A threshold certified on it
+/// promises patient-level PPV ("alerted patients develop the outcome"),
+/// which is what [`evaluate`] reports.
+pub fn patient_calibration_set(rows: &[EvalRow], stays: &[Stay]) -> crate::certify::CalibrationSet {
+    let groups = by_patient(rows);
+    let mut out = Vec::new();
+    let mut days = 0.0;
+    for s in stays {
+        days += (s.end - s.start).num_milliseconds() as f64 / 86_400_000.0;
+        let peak = groups
+            .get(s.patient.as_str())
+            .into_iter()
+            .flatten()
+            .filter(|r| s.outcome_at.is_none_or(|o| r.at < o))
+            .map(|r| r.probability)
+            .filter(|p| p.is_finite())
+            .fold(None, |m: Option<f64>, p| Some(m.map_or(p, |m| m.max(p))));
+        if let Some(score) = peak {
+            out.push(crate::certify::CalibrationRow {
+                score,
+                label: s.outcome_at.is_some(),
+            });
+        }
+    }
+    crate::certify::CalibrationSet {
+        rows: out,
+        patient_days: days,
+    }
+}
+
 /// Run all three policies.
 pub fn evaluate(
     rows: &[EvalRow],

@@ -192,3 +192,13 @@ fn errors_name_the_row_and_never_the_patient_id() {
     );
     assert_eq!(r.policies["fixed_threshold"].alerts, 23);
 }
+
+#[test]
+fn patient_calibration_set_uses_peak_before_outcome() {
+    let (rows, stays) = cohort();
+    let set = patient_calibration_set(&rows, &stays);
+    assert_eq!(set.patient_days, 4.0);
+    // a: peak before 20 h is 0.5; b: 0.4; c: no scoring before its outcome at 3 h.
+    let got: Vec<(f64, bool)> = set.rows.iter().map(|r| (r.score, r.label)).collect();
+    assert_eq!(got, vec![(0.5, true), (0.4, false)]);
+}
