@@ -94,7 +94,10 @@ fn bench_engine(c: &mut Criterion, rt: &Runtime, name: &str, store: Arc<dyn Stor
 fn benches(c: &mut Criterion) {
     let rt = Runtime::new().expect("tokio runtime");
     let dir = tempfile::tempdir().expect("temp dir");
-    let sqlite: Arc<dyn Store> = Arc::new(rt.block_on(SqliteStore::open(dir.path())).expect("open sqlite"));
+    let sqlite: Arc<dyn Store> = Arc::new(
+        rt.block_on(SqliteStore::open(dir.path()))
+            .expect("open sqlite"),
+    );
     bench_engine(c, &rt, "sqlite", sqlite);
 
     if let Ok(url) = std::env::var("BEDSIDE_TEST_DATABASE_URL") {

@@ -20,7 +20,11 @@ pub enum ChainError {
     Modified { seq: i64 },
     /// Entries are not consecutive: one is missing or they are reordered.
     #[error("audit entry {found} follows entry {prev}: expected seq {expected} (missing or reordered entry)")]
-    Sequence { prev: i64, expected: i64, found: i64 },
+    Sequence {
+        prev: i64,
+        expected: i64,
+        found: i64,
+    },
     /// The entry's `prev_hash` is not the previous entry's hash (or, for
     /// seq 1, not the genesis hash).
     #[error("audit entry {seq}: prev_hash does not match the hash before it (broken link)")]
@@ -96,7 +100,12 @@ pub fn audit_hash(prev_hash: &str, seq: i64, recorded_at: Instant, body: &Value)
 }
 
 /// [`audit_hash`] with the body already in canonical text form.
-pub(crate) fn hash_text(prev_hash: &str, seq: i64, recorded_at: Instant, canonical: &str) -> String {
+pub(crate) fn hash_text(
+    prev_hash: &str,
+    seq: i64,
+    recorded_at: Instant,
+    canonical: &str,
+) -> String {
     let mut pre = String::with_capacity(prev_hash.len() + canonical.len() + 64);
     // Writing to a String cannot fail.
     let _ = write!(
@@ -178,10 +187,15 @@ mod tests {
 
     #[test]
     fn canonical_json_sorts_keys_at_every_level() {
-        let a: Value = serde_json::from_str(r#"{"b":1,"a":{"z":[1,{"y":2,"x":"é\n"}],"c":null}}"#).unwrap();
-        let b: Value = serde_json::from_str(r#"{"a":{"c":null,"z":[1,{"x":"é\n","y":2}]},"b":1}"#).unwrap();
+        let a: Value =
+            serde_json::from_str(r#"{"b":1,"a":{"z":[1,{"y":2,"x":"é\n"}],"c":null}}"#).unwrap();
+        let b: Value =
+            serde_json::from_str(r#"{"a":{"c":null,"z":[1,{"x":"é\n","y":2}]},"b":1}"#).unwrap();
         assert_eq!(canonical_json(&a), canonical_json(&b));
-        assert_eq!(canonical_json(&a), r#"{"a":{"c":null,"z":[1,{"x":"é\n","y":2}]},"b":1}"#);
+        assert_eq!(
+            canonical_json(&a),
+            r#"{"a":{"c":null,"z":[1,{"x":"é\n","y":2}]},"b":1}"#
+        );
     }
 
     #[test]

@@ -35,8 +35,12 @@ pub(crate) fn json_text(v: &serde_json::Value) -> String {
     serde_json::to_string(v).unwrap_or_else(|_| "null".to_string())
 }
 
-pub(crate) fn parse_json(text: &str, what: impl FnOnce() -> String) -> crate::Result<serde_json::Value> {
-    serde_json::from_str(text).map_err(|e| StoreError::Corrupt(what(), format!("invalid JSON: {e}")))
+pub(crate) fn parse_json(
+    text: &str,
+    what: impl FnOnce() -> String,
+) -> crate::Result<serde_json::Value> {
+    serde_json::from_str(text)
+        .map_err(|e| StoreError::Corrupt(what(), format!("invalid JSON: {e}")))
 }
 
 /// Map a database error. Deadlocks and serialization failures (PostgreSQL
@@ -45,7 +49,9 @@ pub(crate) fn db_err(e: sqlx::Error) -> StoreError {
     if let sqlx::Error::Database(d) = &e {
         if let Some(code) = d.code() {
             if code == "40P01" || code == "40001" {
-                return StoreError::Conflict(format!("transaction aborted by the database ({code})"));
+                return StoreError::Conflict(format!(
+                    "transaction aborted by the database ({code})"
+                ));
             }
         }
     }
@@ -96,7 +102,9 @@ impl Prepared {
 
     /// True if a patient appears in more than one state write.
     pub fn states_repeat_a_patient(&self) -> bool {
-        self.states.windows(2).any(|w| w[0].patient_id == w[1].patient_id)
+        self.states
+            .windows(2)
+            .any(|w| w[0].patient_id == w[1].patient_id)
     }
 }
 
@@ -110,7 +118,11 @@ pub(crate) struct AuditRow {
 }
 
 /// Chain new audit bodies after the last stored entry (`None` = empty log).
-pub(crate) fn chain_rows(last: Option<(i64, String)>, bodies: &[serde_json::Value], at: Instant) -> Vec<AuditRow> {
+pub(crate) fn chain_rows(
+    last: Option<(i64, String)>,
+    bodies: &[serde_json::Value],
+    at: Instant,
+) -> Vec<AuditRow> {
     let (mut seq, mut prev) = last.unwrap_or((0, GENESIS_HASH.to_string()));
     bodies
         .iter()
@@ -174,13 +186,20 @@ mod tests {
             "postgres://bob:***@db:5432/bedside"
         );
         assert_eq!(redact_url("postgres://bob@db/x"), "postgres://bob@db/x");
-        assert_eq!(redact_url("postgres:///x?host=/tmp"), "postgres:///x?host=/tmp");
+        assert_eq!(
+            redact_url("postgres:///x?host=/tmp"),
+            "postgres:///x?host=/tmp"
+        );
     }
 
     #[test]
     fn chain_rows_link_and_count_from_last() {
         let at = now();
-        let rows = chain_rows(Some((7, "ab".repeat(32))), &[serde_json::json!(1), serde_json::json!({"b":1,"a":2})], at);
+        let rows = chain_rows(
+            Some((7, "ab".repeat(32))),
+            &[serde_json::json!(1), serde_json::json!({"b":1,"a":2})],
+            at,
+        );
         assert_eq!(rows.len(), 2);
         assert_eq!(rows[0].seq, 8);
         assert_eq!(rows[0].prev_hash, "ab".repeat(32));

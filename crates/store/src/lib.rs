@@ -211,9 +211,18 @@ pub trait Store: Send + Sync + 'static {
     async fn versions(&self, keys: &[ResourceKey]) -> Result<BTreeMap<ResourceKey, VersionInfo>>;
     async fn get_resource(&self, key: &ResourceKey) -> Result<Option<StoredResource>>;
     /// Resources of a type belonging to a patient, ordered by event time.
-    async fn resources_for_patient(&self, rtype: &str, patient_id: &str) -> Result<Vec<StoredResource>>;
+    async fn resources_for_patient(
+        &self,
+        rtype: &str,
+        patient_id: &str,
+    ) -> Result<Vec<StoredResource>>;
     /// All resources of a type, ordered by id, paged.
-    async fn resources_of_type(&self, rtype: &str, after_id: Option<&str>, limit: u32) -> Result<Vec<StoredResource>>;
+    async fn resources_of_type(
+        &self,
+        rtype: &str,
+        after_id: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<StoredResource>>;
     /// Stored resource counts by type.
     async fn count_resources(&self) -> Result<BTreeMap<String, u64>>;
 

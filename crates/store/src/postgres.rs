@@ -6,8 +6,8 @@
 
 use crate::common::{self, db_err, parse_json, Prepared};
 use crate::{
-    AuditEntry, Commit, DocFilter, Document, Job, ResourceKey, StateRow, StateWrite, Store, StoreError,
-    StoredResource, VersionInfo,
+    AuditEntry, Commit, DocFilter, Document, Job, ResourceKey, StateRow, StateWrite, Store,
+    StoreError, StoredResource, VersionInfo,
 };
 use async_trait::async_trait;
 use bedside_core::Instant;
@@ -97,7 +97,10 @@ impl PgStore {
     /// that tampering is detected. Not for application use.
     #[doc(hidden)]
     pub async fn execute_raw_for_tests(&self, sql: &str) -> Result<u64> {
-        let r = sqlx::raw_sql(sql).execute(&self.pool).await.map_err(db_err)?;
+        let r = sqlx::raw_sql(sql)
+            .execute(&self.pool)
+            .await
+            .map_err(db_err)?;
         Ok(r.rows_affected())
     }
 
@@ -154,8 +157,13 @@ async fn write_states(conn: &mut PgConnection, p: &Prepared, now: Instant) -> Re
 }
 
 /// Compare-and-set a batch of distinct patients' states.
-async fn write_states_batch(conn: &mut PgConnection, states: &[StateWrite], now: Instant) -> Result<()> {
-    let (new, old): (Vec<&StateWrite>, Vec<&StateWrite>) = states.iter().partition(|s| s.expected == 0);
+async fn write_states_batch(
+    conn: &mut PgConnection,
+    states: &[StateWrite],
+    now: Instant,
+) -> Result<()> {
+    let (new, old): (Vec<&StateWrite>, Vec<&StateWrite>) =
+        states.iter().partition(|s| s.expected == 0);
     let mut written: HashSet<String> = HashSet::new();
     if !new.is_empty() {
         let ids: Vec<&str> = new.iter().map(|s| s.patient_id.as_str()).collect();
@@ -267,7 +275,11 @@ async fn write_jobs(conn: &mut PgConnection, p: &Prepared, now: Instant) -> Resu
     Ok(())
 }
 
-async fn append_audit(conn: &mut PgConnection, bodies: &[serde_json::Value], now: Instant) -> Result<()> {
+async fn append_audit(
+    conn: &mut PgConnection,
+    bodies: &[serde_json::Value],
+    now: Instant,
+) -> Result<()> {
     if bodies.is_empty() {
         return Ok(());
     }
@@ -276,10 +288,11 @@ async fn append_audit(conn: &mut PgConnection, bodies: &[serde_json::Value], now
         .execute(&mut *conn)
         .await
         .map_err(db_err)?;
-    let last: Option<(i64, String)> = sqlx::query_as("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1")
-        .fetch_optional(&mut *conn)
-        .await
-        .map_err(db_err)?;
+    let last: Option<(i64, String)> =
+        sqlx::query_as("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1")
+            .fetch_optional(&mut *conn)
+            .await
+            .map_err(db_err)?;
     let rows = common::chain_rows(last, bodies, now);
     for chunk in rows.chunks(PG_CHUNK) {
         sqlx::query(
@@ -397,16 +410,22 @@ impl Store for PgStore {
     }
 
     async fn get_resource(&self, key: &ResourceKey) -> Result<Option<StoredResource>> {
-        let row: Option<ResRow> = sqlx::query_as(&format!("SELECT {RES_COLS} FROM resources WHERE rtype = $1 AND id = $2"))
-            .bind(&key.rtype)
-            .bind(&key.id)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(db_err)?;
+        let row: Option<ResRow> = sqlx::query_as(&format!(
+            "SELECT {RES_COLS} FROM resources WHERE rtype = $1 AND id = $2"
+        ))
+        .bind(&key.rtype)
+        .bind(&key.id)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_err)?;
         Ok(row.map(resource))
     }
 
-    async fn resources_for_patient(&self, rtype: &str, patient_id: &str) -> Result<Vec<StoredResource>> {
+    async fn resources_for_patient(
+        &self,
+        rtype: &str,
+        patient_id: &str,
+    ) -> Result<Vec<StoredResource>> {
         let rows: Vec<ResRow> = sqlx::query_as(&format!(
             "SELECT {RES_COLS} FROM resources WHERE rtype = $1 AND patient_id = $2 \
              ORDER BY event_time ASC NULLS LAST, id"
@@ -419,7 +438,12 @@ impl Store for PgStore {
         Ok(rows.into_iter().map(resource).collect())
     }
 
-    async fn resources_of_type(&self, rtype: &str, after_id: Option<&str>, limit: u32) -> Result<Vec<StoredResource>> {
+    async fn resources_of_type(
+        &self,
+        rtype: &str,
+        after_id: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<StoredResource>> {
         let rows: Vec<ResRow> = sqlx::query_as(&format!(
             "SELECT {RES_COLS} FROM resources WHERE rtype = $1 AND ($2::text IS NULL OR id > $2) ORDER BY id LIMIT $3"
         ))
@@ -433,11 +457,15 @@ impl Store for PgStore {
     }
 
     async fn count_resources(&self) -> Result<BTreeMap<String, u64>> {
-        let rows: Vec<(String, i64)> = sqlx::query_as("SELECT rtype, COUNT(*) FROM resources GROUP BY rtype")
-            .fetch_all(&self.pool)
-            .await
-            .map_err(db_err)?;
-        Ok(rows.into_iter().map(|(t, n)| (t, n.max(0) as u64)).collect())
+        let rows: Vec<(String, i64)> =
+            sqlx::query_as("SELECT rtype, COUNT(*) FROM resources GROUP BY rtype")
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db_err)?;
+        Ok(rows
+            .into_iter()
+            .map(|(t, n)| (t, n.max(0) as u64))
+            .collect())
     }
 
     async fn load_states(&self, patient_ids: &[String]) -> Result<BTreeMap<String, StateRow>> {
@@ -472,30 +500,41 @@ impl Store for PgStore {
     }
 
     async fn get_document(&self, kind: &str, id: &str) -> Result<Option<Document>> {
-        let row: Option<DocRow> = sqlx::query_as(&format!("SELECT {DOC_COLS} FROM documents WHERE kind = $1 AND id = $2"))
-            .bind(kind)
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(db_err)?;
+        let row: Option<DocRow> = sqlx::query_as(&format!(
+            "SELECT {DOC_COLS} FROM documents WHERE kind = $1 AND id = $2"
+        ))
+        .bind(kind)
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_err)?;
         row.map(document).transpose()
     }
 
     async fn list_documents(&self, f: &DocFilter) -> Result<Vec<Document>> {
-        let mut qb: QueryBuilder<Postgres> = QueryBuilder::new(format!("SELECT {DOC_COLS} FROM documents"));
+        let mut qb: QueryBuilder<Postgres> =
+            QueryBuilder::new(format!("SELECT {DOC_COLS} FROM documents"));
         push_doc_filter(&mut qb, f);
         qb.push(" ORDER BY created_at, id");
         if let Some(n) = f.limit {
             qb.push(" LIMIT ").push_bind(i64::from(n));
         }
-        let rows: Vec<DocRow> = qb.build_query_as().fetch_all(&self.pool).await.map_err(db_err)?;
+        let rows: Vec<DocRow> = qb
+            .build_query_as()
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_err)?;
         rows.into_iter().map(document).collect()
     }
 
     async fn count_documents(&self, f: &DocFilter) -> Result<u64> {
         let mut qb: QueryBuilder<Postgres> = QueryBuilder::new("SELECT COUNT(*) FROM documents");
         push_doc_filter(&mut qb, f);
-        let n: i64 = qb.build_query_scalar().fetch_one(&self.pool).await.map_err(db_err)?;
+        let n: i64 = qb
+            .build_query_scalar()
+            .fetch_one(&self.pool)
+            .await
+            .map_err(db_err)?;
         Ok(n.max(0) as u64)
     }
 

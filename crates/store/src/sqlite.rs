@@ -5,13 +5,14 @@
 use crate::common::{self, db_err, from_micros, parse_json, to_micros, Prepared, CHUNK};
 use crate::location::SQLITE_FILE;
 use crate::{
-    AuditEntry, Commit, DocFilter, Document, Job, ResourceKey, StateRow, StateWrite, Store, StoreError,
-    StoredResource, VersionInfo,
+    AuditEntry, Commit, DocFilter, Document, Job, ResourceKey, StateRow, StateWrite, Store,
+    StoreError, StoredResource, VersionInfo,
 };
 use async_trait::async_trait;
 use bedside_core::Instant;
 use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+    SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
+    SqliteSynchronous,
 };
 use sqlx::{ConnectOptions, Connection, QueryBuilder, Sqlite};
 use std::collections::BTreeMap;
@@ -24,11 +25,29 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
 type Result<T> = crate::Result<T>;
 
 /// Row of `resources` as selected by [`RES_COLS`].
-type ResRow = (String, String, Option<String>, Option<String>, String, Option<String>, Option<i64>, String);
+type ResRow = (
+    String,
+    String,
+    Option<String>,
+    Option<String>,
+    String,
+    Option<String>,
+    Option<i64>,
+    String,
+);
 const RES_COLS: &str = "rtype, id, version_id, last_updated, hash, patient_id, event_time, body";
 
 /// Row of `documents` as selected by [`DOC_COLS`].
-type DocRow = (String, String, Option<String>, Option<String>, Option<String>, i64, i64, String);
+type DocRow = (
+    String,
+    String,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    i64,
+    i64,
+    String,
+);
 const DOC_COLS: &str = "kind, id, patient_id, status, owner, created_at, updated_at, body";
 
 /// Row of `jobs` as returned by claims.
@@ -46,9 +65,12 @@ impl SqliteStore {
     /// first run, and apply pending migrations.
     pub async fn open(data_dir: &Path) -> Result<Self> {
         let loc = || data_dir.display().to_string();
-        std::fs::create_dir_all(data_dir)
-            .map_err(|e| StoreError::Location(loc(), format!("cannot create data directory: {e}")))?;
-        check_writable(data_dir).map_err(|e| StoreError::Location(loc(), format!("data directory is not writable: {e}")))?;
+        std::fs::create_dir_all(data_dir).map_err(|e| {
+            StoreError::Location(loc(), format!("cannot create data directory: {e}"))
+        })?;
+        check_writable(data_dir).map_err(|e| {
+            StoreError::Location(loc(), format!("data directory is not writable: {e}"))
+        })?;
         let path = data_dir.join(SQLITE_FILE);
         let options = SqliteConnectOptions::new()
             .filename(&path)
@@ -59,10 +81,12 @@ impl SqliteStore {
             .foreign_keys(true)
             .pragma("cache_size", "-32768")
             .pragma("temp_store", "memory");
-        let mut writer = options
-            .connect()
-            .await
-            .map_err(|e| StoreError::Location(path.display().to_string(), format!("cannot open database: {e}")))?;
+        let mut writer = options.connect().await.map_err(|e| {
+            StoreError::Location(
+                path.display().to_string(),
+                format!("cannot open database: {e}"),
+            )
+        })?;
         MIGRATOR
             .run_direct(&mut writer)
             .await
@@ -71,7 +95,12 @@ impl SqliteStore {
             .max_connections(4)
             .connect_with(options)
             .await
-            .map_err(|e| StoreError::Location(path.display().to_string(), format!("cannot open database: {e}")))?;
+            .map_err(|e| {
+                StoreError::Location(
+                    path.display().to_string(),
+                    format!("cannot open database: {e}"),
+                )
+            })?;
         Ok(SqliteStore {
             path,
             readers,
@@ -170,7 +199,8 @@ async fn write_states(conn: &mut SqliteConnection, states: &[StateWrite], now: i
 
 async fn write_resources(conn: &mut SqliteConnection, p: &Prepared) -> Result<()> {
     for chunk in p.resources.chunks(CHUNK) {
-        let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(format!("INSERT INTO resources ({RES_COLS}) "));
+        let mut qb: QueryBuilder<Sqlite> =
+            QueryBuilder::new(format!("INSERT INTO resources ({RES_COLS}) "));
         qb.push_values(chunk, |mut b, r| {
             b.push_bind(r.key.rtype.as_str())
                 .push_bind(r.key.id.as_str())
@@ -192,10 +222,15 @@ async fn write_resources(conn: &mut SqliteConnection, p: &Prepared) -> Result<()
 }
 
 async fn write_documents(conn: &mut SqliteConnection, p: &Prepared) -> Result<()> {
-    let bodies: Vec<String> = p.documents.iter().map(|d| common::json_text(&d.body)).collect();
+    let bodies: Vec<String> = p
+        .documents
+        .iter()
+        .map(|d| common::json_text(&d.body))
+        .collect();
     let rows: Vec<(&Document, &String)> = p.documents.iter().zip(bodies.iter()).collect();
     for chunk in rows.chunks(CHUNK) {
-        let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(format!("INSERT INTO documents ({DOC_COLS}) "));
+        let mut qb: QueryBuilder<Sqlite> =
+            QueryBuilder::new(format!("INSERT INTO documents ({DOC_COLS}) "));
         qb.push_values(chunk, |mut b, (d, body)| {
             b.push_bind(d.kind.as_str())
                 .push_bind(d.id.as_str())
@@ -217,7 +252,11 @@ async fn write_documents(conn: &mut SqliteConnection, p: &Prepared) -> Result<()
 }
 
 async fn write_jobs(conn: &mut SqliteConnection, p: &Prepared, now: i64) -> Result<()> {
-    let payloads: Vec<String> = p.jobs.iter().map(|j| common::json_text(&j.payload)).collect();
+    let payloads: Vec<String> = p
+        .jobs
+        .iter()
+        .map(|j| common::json_text(&j.payload))
+        .collect();
     let rows: Vec<_> = p.jobs.iter().zip(payloads.iter()).collect();
     for chunk in rows.chunks(CHUNK) {
         let mut qb: QueryBuilder<Sqlite> =
@@ -235,14 +274,19 @@ async fn write_jobs(conn: &mut SqliteConnection, p: &Prepared, now: i64) -> Resu
     Ok(())
 }
 
-async fn append_audit(conn: &mut SqliteConnection, bodies: &[serde_json::Value], now: Instant) -> Result<()> {
+async fn append_audit(
+    conn: &mut SqliteConnection,
+    bodies: &[serde_json::Value],
+    now: Instant,
+) -> Result<()> {
     if bodies.is_empty() {
         return Ok(());
     }
-    let last: Option<(i64, String)> = sqlx::query_as("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1")
-        .fetch_optional(&mut *conn)
-        .await
-        .map_err(db_err)?;
+    let last: Option<(i64, String)> =
+        sqlx::query_as("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1")
+            .fetch_optional(&mut *conn)
+            .await
+            .map_err(db_err)?;
     let rows = common::chain_rows(last, bodies, now);
     for chunk in rows.chunks(CHUNK) {
         let mut qb: QueryBuilder<Sqlite> =
@@ -336,16 +380,20 @@ impl Store for SqliteStore {
         let mut conn = self.readers.acquire().await.map_err(db_err)?;
         for (rtype, ids) in common::keys_by_type(keys) {
             for chunk in ids.chunks(CHUNK) {
-                let mut qb: QueryBuilder<Sqlite> =
-                    QueryBuilder::new("SELECT id, version_id, last_updated, hash FROM resources WHERE rtype = ");
+                let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
+                    "SELECT id, version_id, last_updated, hash FROM resources WHERE rtype = ",
+                );
                 qb.push_bind(rtype).push(" AND id IN (");
                 let mut sep = qb.separated(", ");
                 for id in chunk {
                     sep.push_bind(*id);
                 }
                 qb.push(")");
-                let rows: Vec<(String, Option<String>, Option<String>, String)> =
-                    qb.build_query_as().fetch_all(&mut *conn).await.map_err(db_err)?;
+                let rows: Vec<(String, Option<String>, Option<String>, String)> = qb
+                    .build_query_as()
+                    .fetch_all(&mut *conn)
+                    .await
+                    .map_err(db_err)?;
                 for (id, version_id, last_updated, hash) in rows {
                     out.insert(
                         ResourceKey {
@@ -365,16 +413,22 @@ impl Store for SqliteStore {
     }
 
     async fn get_resource(&self, key: &ResourceKey) -> Result<Option<StoredResource>> {
-        let row: Option<ResRow> = sqlx::query_as(&format!("SELECT {RES_COLS} FROM resources WHERE rtype = ? AND id = ?"))
-            .bind(&key.rtype)
-            .bind(&key.id)
-            .fetch_optional(&self.readers)
-            .await
-            .map_err(db_err)?;
+        let row: Option<ResRow> = sqlx::query_as(&format!(
+            "SELECT {RES_COLS} FROM resources WHERE rtype = ? AND id = ?"
+        ))
+        .bind(&key.rtype)
+        .bind(&key.id)
+        .fetch_optional(&self.readers)
+        .await
+        .map_err(db_err)?;
         row.map(resource).transpose()
     }
 
-    async fn resources_for_patient(&self, rtype: &str, patient_id: &str) -> Result<Vec<StoredResource>> {
+    async fn resources_for_patient(
+        &self,
+        rtype: &str,
+        patient_id: &str,
+    ) -> Result<Vec<StoredResource>> {
         let rows: Vec<ResRow> = sqlx::query_as(&format!(
             "SELECT {RES_COLS} FROM resources WHERE rtype = ? AND patient_id = ? \
              ORDER BY event_time IS NULL, event_time, id"
@@ -387,7 +441,12 @@ impl Store for SqliteStore {
         rows.into_iter().map(resource).collect()
     }
 
-    async fn resources_of_type(&self, rtype: &str, after_id: Option<&str>, limit: u32) -> Result<Vec<StoredResource>> {
+    async fn resources_of_type(
+        &self,
+        rtype: &str,
+        after_id: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<StoredResource>> {
         let rows: Vec<ResRow> = sqlx::query_as(&format!(
             "SELECT {RES_COLS} FROM resources WHERE rtype = ? AND (? IS NULL OR id > ?) ORDER BY id LIMIT ?"
         ))
@@ -402,25 +461,34 @@ impl Store for SqliteStore {
     }
 
     async fn count_resources(&self) -> Result<BTreeMap<String, u64>> {
-        let rows: Vec<(String, i64)> = sqlx::query_as("SELECT rtype, COUNT(*) FROM resources GROUP BY rtype")
-            .fetch_all(&self.readers)
-            .await
-            .map_err(db_err)?;
-        Ok(rows.into_iter().map(|(t, n)| (t, n.max(0) as u64)).collect())
+        let rows: Vec<(String, i64)> =
+            sqlx::query_as("SELECT rtype, COUNT(*) FROM resources GROUP BY rtype")
+                .fetch_all(&self.readers)
+                .await
+                .map_err(db_err)?;
+        Ok(rows
+            .into_iter()
+            .map(|(t, n)| (t, n.max(0) as u64))
+            .collect())
     }
 
     async fn load_states(&self, patient_ids: &[String]) -> Result<BTreeMap<String, StateRow>> {
         let mut out = BTreeMap::new();
         let mut conn = self.readers.acquire().await.map_err(db_err)?;
         for chunk in patient_ids.chunks(CHUNK) {
-            let mut qb: QueryBuilder<Sqlite> =
-                QueryBuilder::new("SELECT patient_id, version, state FROM patient_states WHERE patient_id IN (");
+            let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
+                "SELECT patient_id, version, state FROM patient_states WHERE patient_id IN (",
+            );
             let mut sep = qb.separated(", ");
             for id in chunk {
                 sep.push_bind(id.as_str());
             }
             qb.push(")");
-            let rows: Vec<(String, i64, Vec<u8>)> = qb.build_query_as().fetch_all(&mut *conn).await.map_err(db_err)?;
+            let rows: Vec<(String, i64, Vec<u8>)> = qb
+                .build_query_as()
+                .fetch_all(&mut *conn)
+                .await
+                .map_err(db_err)?;
             for (patient_id, version, state) in rows {
                 out.insert(
                     patient_id.clone(),
@@ -443,30 +511,41 @@ impl Store for SqliteStore {
     }
 
     async fn get_document(&self, kind: &str, id: &str) -> Result<Option<Document>> {
-        let row: Option<DocRow> = sqlx::query_as(&format!("SELECT {DOC_COLS} FROM documents WHERE kind = ? AND id = ?"))
-            .bind(kind)
-            .bind(id)
-            .fetch_optional(&self.readers)
-            .await
-            .map_err(db_err)?;
+        let row: Option<DocRow> = sqlx::query_as(&format!(
+            "SELECT {DOC_COLS} FROM documents WHERE kind = ? AND id = ?"
+        ))
+        .bind(kind)
+        .bind(id)
+        .fetch_optional(&self.readers)
+        .await
+        .map_err(db_err)?;
         row.map(document).transpose()
     }
 
     async fn list_documents(&self, f: &DocFilter) -> Result<Vec<Document>> {
-        let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(format!("SELECT {DOC_COLS} FROM documents"));
+        let mut qb: QueryBuilder<Sqlite> =
+            QueryBuilder::new(format!("SELECT {DOC_COLS} FROM documents"));
         push_doc_filter(&mut qb, f);
         qb.push(" ORDER BY created_at, id");
         if let Some(n) = f.limit {
             qb.push(" LIMIT ").push_bind(i64::from(n));
         }
-        let rows: Vec<DocRow> = qb.build_query_as().fetch_all(&self.readers).await.map_err(db_err)?;
+        let rows: Vec<DocRow> = qb
+            .build_query_as()
+            .fetch_all(&self.readers)
+            .await
+            .map_err(db_err)?;
         rows.into_iter().map(document).collect()
     }
 
     async fn count_documents(&self, f: &DocFilter) -> Result<u64> {
         let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new("SELECT COUNT(*) FROM documents");
         push_doc_filter(&mut qb, f);
-        let n: i64 = qb.build_query_scalar().fetch_one(&self.readers).await.map_err(db_err)?;
+        let n: i64 = qb
+            .build_query_scalar()
+            .fetch_one(&self.readers)
+            .await
+            .map_err(db_err)?;
         Ok(n.max(0) as u64)
     }
 

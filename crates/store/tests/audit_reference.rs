@@ -21,7 +21,9 @@ struct Fixture {
 
 fn cases() -> Vec<Case> {
     let text = include_str!("fixtures/audit_hash.json");
-    serde_json::from_str::<Fixture>(text).expect("fixture parses").cases
+    serde_json::from_str::<Fixture>(text)
+        .expect("fixture parses")
+        .cases
 }
 
 #[test]
@@ -41,7 +43,12 @@ fn audit_hash_matches_python_and_chain_verifies() {
             .expect("fixture time")
             .with_timezone(&chrono::Utc);
         assert_eq!(bedside_store::instant_text(at), c.recorded_at);
-        assert_eq!(audit_hash(&c.prev_hash, c.seq, at, &c.body), c.hash, "seq {}", c.seq);
+        assert_eq!(
+            audit_hash(&c.prev_hash, c.seq, at, &c.body),
+            c.hash,
+            "seq {}",
+            c.seq
+        );
         entries.push(AuditEntry {
             seq: c.seq,
             recorded_at: at,

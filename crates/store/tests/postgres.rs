@@ -42,7 +42,9 @@ fn base_url() -> Option<String> {
 async fn harness() -> Option<PgHarness> {
     let base = base_url()?;
     let schema = format!("t_{}", uuid::Uuid::new_v4().simple());
-    let mut conn = sqlx::PgConnection::connect(&base).await.expect("connect to test database");
+    let mut conn = sqlx::PgConnection::connect(&base)
+        .await
+        .expect("connect to test database");
     sqlx::raw_sql(&format!("CREATE SCHEMA {schema}"))
         .execute(&mut conn)
         .await
@@ -58,11 +60,20 @@ store_suite!(harness);
 
 #[tokio::test]
 async fn bad_url_and_unreachable_server_are_location_errors() {
-    let err = PgStore::open("postgres://u:pw@127.0.0.1:notaport/db").await.err().expect("must fail");
-    assert!(matches!(err, StoreError::Location(ref l, _) if !l.contains("pw")), "{err}");
+    let err = PgStore::open("postgres://u:pw@127.0.0.1:notaport/db")
+        .await
+        .err()
+        .expect("must fail");
+    assert!(
+        matches!(err, StoreError::Location(ref l, _) if !l.contains("pw")),
+        "{err}"
+    );
 
     // Port 1 on loopback: nothing listens there.
-    let err = PgStore::open("postgres://u:pw@127.0.0.1:1/db").await.err().expect("must fail");
+    let err = PgStore::open("postgres://u:pw@127.0.0.1:1/db")
+        .await
+        .err()
+        .expect("must fail");
     match err {
         StoreError::Location(loc, why) => {
             assert!(!loc.contains("pw"), "password leaked: {loc}");

@@ -26,7 +26,9 @@ impl Harness for SqliteHarness {
     }
 
     async fn raw(&self, sql: &str) -> u64 {
-        let s = SqliteStore::open(&self.data_dir()).await.expect("open sqlite store");
+        let s = SqliteStore::open(&self.data_dir())
+            .await
+            .expect("open sqlite store");
         s.execute_raw_for_tests(sql).await.expect("raw sql")
     }
 }
@@ -46,9 +48,16 @@ async fn creates_one_file_in_wal_mode() {
     assert_eq!(s.path(), h.data_dir().join("bedside.db"));
     assert!(s.path().is_file());
     // WAL mode leaves a -wal file next to the database once written.
-    s.execute_raw_for_tests("CREATE TABLE t (x INTEGER)").await.unwrap();
-    s.execute_raw_for_tests("INSERT INTO t VALUES (1)").await.unwrap();
-    assert!(h.data_dir().join("bedside.db-wal").exists(), "not in WAL mode");
+    s.execute_raw_for_tests("CREATE TABLE t (x INTEGER)")
+        .await
+        .unwrap();
+    s.execute_raw_for_tests("INSERT INTO t VALUES (1)")
+        .await
+        .unwrap();
+    assert!(
+        h.data_dir().join("bedside.db-wal").exists(),
+        "not in WAL mode"
+    );
 }
 
 #[tokio::test]
@@ -57,7 +66,10 @@ async fn unwritable_data_dir_is_a_location_error() {
     // A regular file where the data directory should be.
     let file = h.dir.path().join("not-a-dir");
     std::fs::write(&file, b"x").unwrap();
-    let err = SqliteStore::open(&file.join("data")).await.err().expect("must fail");
+    let err = SqliteStore::open(&file.join("data"))
+        .await
+        .err()
+        .expect("must fail");
     match err {
         StoreError::Location(loc, why) => {
             assert!(loc.contains("not-a-dir"), "{loc}");

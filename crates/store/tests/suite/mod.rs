@@ -6,8 +6,8 @@
 use async_trait::async_trait;
 use bedside_core::Instant;
 use bedside_store::{
-    audit_hash, verify_chain, ChainError, Commit, DocFilter, Document, NewJob, ResourceKey, ResourceWrite,
-    StateWrite, Store, StoreError, VersionInfo, GENESIS_HASH,
+    audit_hash, verify_chain, ChainError, Commit, DocFilter, Document, NewJob, ResourceKey,
+    ResourceWrite, StateWrite, Store, StoreError, VersionInfo, GENESIS_HASH,
 };
 use chrono::{Duration, TimeZone, Utc};
 use serde_json::json;
@@ -68,7 +68,10 @@ pub(crate) use store_suite;
 
 /// A fixed instant, `secs` after 2026-03-01T00:00:00Z, with microseconds.
 pub fn t(secs: i64) -> Instant {
-    Utc.with_ymd_and_hms(2026, 3, 1, 0, 0, 0).single().expect("valid date") + Duration::seconds(secs)
+    Utc.with_ymd_and_hms(2026, 3, 1, 0, 0, 0)
+        .single()
+        .expect("valid date")
+        + Duration::seconds(secs)
         + Duration::microseconds(123_456)
 }
 
@@ -79,7 +82,13 @@ pub fn key(rtype: &str, id: &str) -> ResourceKey {
     }
 }
 
-pub fn res(rtype: &str, id: &str, patient: Option<&str>, at: Option<Instant>, version: &str) -> ResourceWrite {
+pub fn res(
+    rtype: &str,
+    id: &str,
+    patient: Option<&str>,
+    at: Option<Instant>,
+    version: &str,
+) -> ResourceWrite {
     let body = json!({"resourceType": rtype, "id": id, "meta": {"versionId": version}}).to_string();
     ResourceWrite {
         key: key(rtype, id),
@@ -94,7 +103,14 @@ pub fn res(rtype: &str, id: &str, patient: Option<&str>, at: Option<Instant>, ve
     }
 }
 
-pub fn doc(kind: &str, id: &str, patient: &str, status: &str, owner: &str, created: i64) -> Document {
+pub fn doc(
+    kind: &str,
+    id: &str,
+    patient: &str,
+    status: &str,
+    owner: &str,
+    created: i64,
+) -> Document {
     Document {
         kind: kind.into(),
         id: id.into(),
@@ -146,8 +162,15 @@ pub async fn upsert_is_idempotent_and_replaces(h: &dyn Harness) {
     let a1 = res("Observation", "a", Some("p1"), Some(t(10)), "1");
     s.commit(commit_resources(vec![a1.clone()])).await.unwrap();
     s.commit(commit_resources(vec![a1.clone()])).await.unwrap();
-    assert_eq!(s.count_resources().await.unwrap().get("Observation"), Some(&1));
-    let got = s.get_resource(&key("Observation", "a")).await.unwrap().unwrap();
+    assert_eq!(
+        s.count_resources().await.unwrap().get("Observation"),
+        Some(&1)
+    );
+    let got = s
+        .get_resource(&key("Observation", "a"))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(got.body, a1.body);
     assert_eq!(got.version, a1.version);
     assert_eq!(got.event_time, Some(t(10)));
@@ -156,46 +179,94 @@ pub async fn upsert_is_idempotent_and_replaces(h: &dyn Harness) {
     // A new version replaces the old one, including the indexed columns.
     let a2 = res("Observation", "a", Some("p2"), None, "2");
     s.commit(commit_resources(vec![a2.clone()])).await.unwrap();
-    let got = s.get_resource(&key("Observation", "a")).await.unwrap().unwrap();
+    let got = s
+        .get_resource(&key("Observation", "a"))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(got.version.version_id.as_deref(), Some("2"));
     assert_eq!(got.body, a2.body);
     assert_eq!(got.event_time, None);
-    assert!(s.resources_for_patient("Observation", "p1").await.unwrap().is_empty());
-    assert_eq!(s.resources_for_patient("Observation", "p2").await.unwrap().len(), 1);
-    assert_eq!(s.count_resources().await.unwrap().get("Observation"), Some(&1));
+    assert!(s
+        .resources_for_patient("Observation", "p1")
+        .await
+        .unwrap()
+        .is_empty());
+    assert_eq!(
+        s.resources_for_patient("Observation", "p2")
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(
+        s.count_resources().await.unwrap().get("Observation"),
+        Some(&1)
+    );
 
     // The same key twice in one commit: the last write wins.
     let b1 = res("Condition", "b", None, None, "1");
     let b2 = res("Condition", "b", None, None, "2");
-    s.commit(commit_resources(vec![b1, b2.clone()])).await.unwrap();
-    assert_eq!(s.get_resource(&key("Condition", "b")).await.unwrap().unwrap().body, b2.body);
-    assert!(s.get_resource(&key("Condition", "zzz")).await.unwrap().is_none());
+    s.commit(commit_resources(vec![b1, b2.clone()]))
+        .await
+        .unwrap();
+    assert_eq!(
+        s.get_resource(&key("Condition", "b"))
+            .await
+            .unwrap()
+            .unwrap()
+            .body,
+        b2.body
+    );
+    assert!(s
+        .get_resource(&key("Condition", "zzz"))
+        .await
+        .unwrap()
+        .is_none());
 }
 
 pub async fn counts_and_paging_by_type(h: &dyn Harness) {
     let s = h.open().await;
     // Byte order: "B" < "a" < "a10" < "a2" < "b".
     let ids = ["a2", "b", "a10", "B", "a"];
-    let mut rs: Vec<_> = ids.iter().map(|id| res("Observation", id, None, None, "1")).collect();
+    let mut rs: Vec<_> = ids
+        .iter()
+        .map(|id| res("Observation", id, None, None, "1"))
+        .collect();
     rs.push(res("Condition", "c1", None, None, "1"));
     rs.push(res("Condition", "c2", None, None, "1"));
     s.commit(commit_resources(rs)).await.unwrap();
 
     let counts = s.count_resources().await.unwrap();
-    let expected: BTreeMap<String, u64> = [("Condition".to_string(), 2), ("Observation".to_string(), 5)].into();
+    let expected: BTreeMap<String, u64> =
+        [("Condition".to_string(), 2), ("Observation".to_string(), 5)].into();
     assert_eq!(counts, expected);
 
     let page1 = s.resources_of_type("Observation", None, 2).await.unwrap();
     let ids1: Vec<_> = page1.iter().map(|r| r.key.id.as_str()).collect();
     assert_eq!(ids1, ["B", "a"]);
-    let page2 = s.resources_of_type("Observation", Some("a"), 2).await.unwrap();
+    let page2 = s
+        .resources_of_type("Observation", Some("a"), 2)
+        .await
+        .unwrap();
     let ids2: Vec<_> = page2.iter().map(|r| r.key.id.as_str()).collect();
     assert_eq!(ids2, ["a10", "a2"]);
-    let page3 = s.resources_of_type("Observation", Some("a2"), 2).await.unwrap();
+    let page3 = s
+        .resources_of_type("Observation", Some("a2"), 2)
+        .await
+        .unwrap();
     let ids3: Vec<_> = page3.iter().map(|r| r.key.id.as_str()).collect();
     assert_eq!(ids3, ["b"]);
-    assert!(s.resources_of_type("Observation", Some("b"), 2).await.unwrap().is_empty());
-    assert!(s.resources_of_type("Patient", None, 10).await.unwrap().is_empty());
+    assert!(s
+        .resources_of_type("Observation", Some("b"), 2)
+        .await
+        .unwrap()
+        .is_empty());
+    assert!(s
+        .resources_of_type("Patient", None, 10)
+        .await
+        .unwrap()
+        .is_empty());
 }
 
 pub async fn resources_for_patient_ordered_by_event_time(h: &dyn Harness) {
@@ -220,8 +291,18 @@ pub async fn versions_of_many_keys(h: &dyn Harness) {
     let s = h.open().await;
     let mut rs = Vec::new();
     for i in 0..1200 {
-        let rtype = if i % 3 == 0 { "Condition" } else { "Observation" };
-        rs.push(res(rtype, &format!("r{i}"), Some("p"), Some(t(i)), &format!("v{i}")));
+        let rtype = if i % 3 == 0 {
+            "Condition"
+        } else {
+            "Observation"
+        };
+        rs.push(res(
+            rtype,
+            &format!("r{i}"),
+            Some("p"),
+            Some(t(i)),
+            &format!("v{i}"),
+        ));
     }
     s.commit(commit_resources(rs.clone())).await.unwrap();
     let mut keys: Vec<_> = rs.iter().map(|r| r.key.clone()).collect();
@@ -268,7 +349,10 @@ pub async fn state_compare_and_set(h: &dyn Harness) {
     .await
     .unwrap();
     let got = s.load_states(&ids).await.unwrap();
-    assert_eq!((got["p2"].version, got["p2"].state.as_slice()), (2, &b"b"[..]));
+    assert_eq!(
+        (got["p2"].version, got["p2"].state.as_slice()),
+        (2, &b"b"[..])
+    );
     assert_eq!(s.state_patient_ids().await.unwrap(), ids);
 }
 
@@ -290,9 +374,16 @@ pub async fn conflict_rolls_back_whole_commit(h: &dyn Harness) {
     let r = s.commit(bad).await;
     assert!(is_conflict(&r), "{r:?}");
     assert!(s.count_resources().await.unwrap().is_empty());
-    assert!(s.get_resource(&key("Observation", "o1")).await.unwrap().is_none());
+    assert!(s
+        .get_resource(&key("Observation", "o1"))
+        .await
+        .unwrap()
+        .is_none());
     let states = s.load_states(&["p0".into(), "p1".into()]).await.unwrap();
-    assert!(!states.contains_key("p0"), "state of p0 written by a failed commit");
+    assert!(
+        !states.contains_key("p0"),
+        "state of p0 written by a failed commit"
+    );
     assert_eq!(states["p1"].state, b"v1");
     assert!(s.get_document("alert", "a1").await.unwrap().is_none());
     assert_eq!(s.pending_jobs().await.unwrap(), 0);
@@ -319,11 +410,20 @@ pub async fn concurrent_state_writers_serialize(h: &dyn Harness) {
             while done < 10 {
                 let cur = s.load_states(&["counter".to_string()]).await.unwrap();
                 let (version, n) = match cur.get("counter") {
-                    Some(row) => (row.version, u64::from_le_bytes(row.state.clone().try_into().unwrap())),
+                    Some(row) => (
+                        row.version,
+                        u64::from_le_bytes(row.state.clone().try_into().unwrap()),
+                    ),
                     None => (0, 0),
                 };
                 let w = state("counter", version, &(n + 1).to_le_bytes());
-                match s.commit(Commit { states: vec![w], ..Commit::default() }).await {
+                match s
+                    .commit(Commit {
+                        states: vec![w],
+                        ..Commit::default()
+                    })
+                    .await
+                {
                     Ok(()) => done += 1,
                     Err(StoreError::Conflict(_)) => conflicts += 1,
                     Err(e) => panic!("unexpected error: {e}"),
@@ -335,9 +435,17 @@ pub async fn concurrent_state_writers_serialize(h: &dyn Harness) {
     for task in tasks {
         task.await.unwrap();
     }
-    let row = replicas[0].load_states(&["counter".to_string()]).await.unwrap()["counter"].clone();
+    let row = replicas[0]
+        .load_states(&["counter".to_string()])
+        .await
+        .unwrap()["counter"]
+        .clone();
     assert_eq!(row.version, 40);
-    assert_eq!(u64::from_le_bytes(row.state.try_into().unwrap()), 40, "lost update");
+    assert_eq!(
+        u64::from_le_bytes(row.state.try_into().unwrap()),
+        40,
+        "lost update"
+    );
 }
 
 pub async fn documents_filter_order_limit(h: &dyn Harness) {
@@ -365,24 +473,66 @@ pub async fn documents_filter_order_limit(h: &dyn Harness) {
     };
     let ids = |v: Vec<Document>| v.into_iter().map(|d| d.id).collect::<Vec<_>>();
 
-    assert_eq!(ids(s.list_documents(&f(|_| {})).await.unwrap()), ["a1", "a0", "a2", "a3"]);
+    assert_eq!(
+        ids(s.list_documents(&f(|_| {})).await.unwrap()),
+        ["a1", "a0", "a2", "a3"]
+    );
     assert_eq!(s.count_documents(&f(|_| {})).await.unwrap(), 4);
-    assert_eq!(ids(s.list_documents(&f(|f| f.patient_id = Some("p1".into()))).await.unwrap()), ["a1", "a3"]);
-    assert_eq!(ids(s.list_documents(&f(|f| f.status = Some("open".into()))).await.unwrap()), ["a1", "a0", "a3"]);
-    assert_eq!(ids(s.list_documents(&f(|f| f.owner = Some("dr-a".into()))).await.unwrap()), ["a0", "a2", "a3"]);
-    assert_eq!(ids(s.list_documents(&f(|f| f.since = Some(t(20)))).await.unwrap()), ["a0", "a2", "a3"]);
-    assert_eq!(ids(s.list_documents(&f(|f| f.limit = Some(2))).await.unwrap()), ["a1", "a0"]);
+    assert_eq!(
+        ids(s
+            .list_documents(&f(|f| f.patient_id = Some("p1".into())))
+            .await
+            .unwrap()),
+        ["a1", "a3"]
+    );
+    assert_eq!(
+        ids(s
+            .list_documents(&f(|f| f.status = Some("open".into())))
+            .await
+            .unwrap()),
+        ["a1", "a0", "a3"]
+    );
+    assert_eq!(
+        ids(s
+            .list_documents(&f(|f| f.owner = Some("dr-a".into())))
+            .await
+            .unwrap()),
+        ["a0", "a2", "a3"]
+    );
+    assert_eq!(
+        ids(s
+            .list_documents(&f(|f| f.since = Some(t(20))))
+            .await
+            .unwrap()),
+        ["a0", "a2", "a3"]
+    );
+    assert_eq!(
+        ids(s.list_documents(&f(|f| f.limit = Some(2))).await.unwrap()),
+        ["a1", "a0"]
+    );
     let combined = f(|f| {
         f.status = Some("open".into());
         f.owner = Some("dr-a".into());
         f.limit = Some(1);
     });
     assert_eq!(ids(s.list_documents(&combined).await.unwrap()), ["a0"]);
-    assert_eq!(s.count_documents(&combined).await.unwrap(), 2, "count ignores limit");
-    assert_eq!(s.count_documents(&f(|f| f.patient_id = Some("nobody".into()))).await.unwrap(), 0);
+    assert_eq!(
+        s.count_documents(&combined).await.unwrap(),
+        2,
+        "count ignores limit"
+    );
+    assert_eq!(
+        s.count_documents(&f(|f| f.patient_id = Some("nobody".into())))
+            .await
+            .unwrap(),
+        0
+    );
 
     // Round trip, then replace by (kind, id).
-    assert_eq!(s.get_document("alert", "a1").await.unwrap().as_ref(), Some(&docs[1]));
+    assert_eq!(
+        s.get_document("alert", "a1").await.unwrap().as_ref(),
+        Some(&docs[1])
+    );
     let mut changed = docs[1].clone();
     changed.status = Some("closed".into());
     changed.body = json!({"closed_by": "dr-b"});
@@ -393,7 +543,13 @@ pub async fn documents_filter_order_limit(h: &dyn Harness) {
     .await
     .unwrap();
     assert_eq!(s.get_document("alert", "a1").await.unwrap(), Some(changed));
-    assert_eq!(ids(s.list_documents(&f(|f| f.status = Some("open".into()))).await.unwrap()), ["a0", "a3"]);
+    assert_eq!(
+        ids(s
+            .list_documents(&f(|f| f.status = Some("open".into())))
+            .await
+            .unwrap()),
+        ["a0", "a3"]
+    );
     assert!(s.get_document("card", "a1").await.unwrap().is_none());
 }
 
@@ -403,21 +559,38 @@ pub async fn job_dedupe(h: &dyn Harness) {
         jobs: v,
         ..Commit::default()
     };
-    s.commit(jobs(vec![job("timer", t(0), Some("k")), job("timer", t(5), Some("k"))])).await.unwrap();
+    s.commit(jobs(vec![
+        job("timer", t(0), Some("k")),
+        job("timer", t(5), Some("k")),
+    ]))
+    .await
+    .unwrap();
     assert_eq!(s.pending_jobs().await.unwrap(), 1);
-    s.commit(jobs(vec![job("timer", t(9), Some("k"))])).await.unwrap();
+    s.commit(jobs(vec![job("timer", t(9), Some("k"))]))
+        .await
+        .unwrap();
     assert_eq!(s.pending_jobs().await.unwrap(), 1);
-    assert_eq!(s.next_due().await.unwrap(), Some(t(0)), "the first scheduling wins");
+    assert_eq!(
+        s.next_due().await.unwrap(),
+        Some(t(0)),
+        "the first scheduling wins"
+    );
 
     // Once done, the key still blocks re-scheduling.
     let claimed = s.claim_jobs(t(0), 10, 60).await.unwrap();
     assert_eq!(claimed.len(), 1);
-    s.complete_job(claimed[0].id, Commit::default()).await.unwrap();
-    s.commit(jobs(vec![job("timer", t(0), Some("k"))])).await.unwrap();
+    s.complete_job(claimed[0].id, Commit::default())
+        .await
+        .unwrap();
+    s.commit(jobs(vec![job("timer", t(0), Some("k"))]))
+        .await
+        .unwrap();
     assert_eq!(s.pending_jobs().await.unwrap(), 0);
 
     // Jobs without a key are never deduplicated.
-    s.commit(jobs(vec![job("x", t(1), None), job("x", t(1), None)])).await.unwrap();
+    s.commit(jobs(vec![job("x", t(1), None), job("x", t(1), None)]))
+        .await
+        .unwrap();
     s.commit(jobs(vec![job("x", t(1), None)])).await.unwrap();
     assert_eq!(s.pending_jobs().await.unwrap(), 3);
 }
@@ -427,14 +600,21 @@ pub async fn jobs_due_pending_next(h: &dyn Harness) {
     assert_eq!(s.next_due().await.unwrap(), None);
     assert!(s.claim_jobs(t(0), 10, 60).await.unwrap().is_empty());
     s.commit(Commit {
-        jobs: vec![job("b", t(20), None), job("a", t(10), Some("a")), job("c", t(30), None)],
+        jobs: vec![
+            job("b", t(20), None),
+            job("a", t(10), Some("a")),
+            job("c", t(30), None),
+        ],
         ..Commit::default()
     })
     .await
     .unwrap();
     assert_eq!(s.pending_jobs().await.unwrap(), 3);
     assert_eq!(s.next_due().await.unwrap(), Some(t(10)));
-    assert!(s.claim_jobs(t(9), 10, 60).await.unwrap().is_empty(), "nothing due yet");
+    assert!(
+        s.claim_jobs(t(9), 10, 60).await.unwrap().is_empty(),
+        "nothing due yet"
+    );
 
     let got = s.claim_jobs(t(20), 10, 60).await.unwrap();
     let kinds: Vec<_> = got.iter().map(|j| j.kind.as_str()).collect();
@@ -458,7 +638,9 @@ pub async fn jobs_due_pending_next(h: &dyn Harness) {
 pub async fn claim_is_exclusive_across_replicas(h: &dyn Harness) {
     let replicas = [h.open().await, h.open().await];
     let n = 300;
-    let all: Vec<NewJob> = (0..n).map(|i| job("fire", t(i % 7), Some(&format!("j{i}")))).collect();
+    let all: Vec<NewJob> = (0..n)
+        .map(|i| job("fire", t(i % 7), Some(&format!("j{i}"))))
+        .collect();
     replicas[0]
         .commit(Commit {
             jobs: all,
@@ -505,15 +687,23 @@ pub async fn lease_expiry_allows_reclaim(h: &dyn Harness) {
     let first = s.claim_jobs(t(0), 10, 60).await.unwrap();
     assert_eq!(first.len(), 1);
     assert_eq!(first[0].attempts, 1);
-    assert!(s.claim_jobs(t(30), 10, 60).await.unwrap().is_empty(), "lease still held");
-    assert!(s.claim_jobs(t(59), 10, 60).await.unwrap().is_empty(), "lease still held");
+    assert!(
+        s.claim_jobs(t(30), 10, 60).await.unwrap().is_empty(),
+        "lease still held"
+    );
+    assert!(
+        s.claim_jobs(t(59), 10, 60).await.unwrap().is_empty(),
+        "lease still held"
+    );
     let again = s.claim_jobs(t(61), 10, 60).await.unwrap();
     assert_eq!(again.len(), 1, "expired lease must be claimable");
     assert_eq!(again[0].id, first[0].id);
     assert_eq!(again[0].attempts, 2);
 
     // The first worker's late completion loses to whoever completes first.
-    s.complete_job(again[0].id, Commit::default()).await.unwrap();
+    s.complete_job(again[0].id, Commit::default())
+        .await
+        .unwrap();
     let late = s
         .complete_job(
             first[0].id,
@@ -525,13 +715,19 @@ pub async fn lease_expiry_allows_reclaim(h: &dyn Harness) {
         .await;
     assert!(is_conflict(&late), "{late:?}");
     assert!(all_audit(&*s).await.is_empty());
-    assert!(s.claim_jobs(t(1000), 10, 60).await.unwrap().is_empty(), "done jobs are never claimed");
+    assert!(
+        s.claim_jobs(t(1000), 10, 60).await.unwrap().is_empty(),
+        "done jobs are never claimed"
+    );
 }
 
 pub async fn complete_job_is_atomic(h: &dyn Harness) {
     let s = h.open().await;
     s.commit(Commit {
-        jobs: vec![job("timer", t(0), Some("escalate")), job("timer", t(0), Some("other"))],
+        jobs: vec![
+            job("timer", t(0), Some("escalate")),
+            job("timer", t(0), Some("other")),
+        ],
         states: vec![state("p1", 0, b"v1")],
         ..Commit::default()
     })
@@ -561,8 +757,15 @@ pub async fn complete_job_is_atomic(h: &dyn Harness) {
     };
     s.complete_job(claimed[0].id, good).await.unwrap();
     assert!(s.get_document("task", "t1").await.unwrap().is_some());
-    assert_eq!(s.load_states(&["p1".into()]).await.unwrap()["p1"].version, 2);
-    assert_eq!(s.pending_jobs().await.unwrap(), 2, "one done, one follow-up added");
+    assert_eq!(
+        s.load_states(&["p1".into()]).await.unwrap()["p1"].version,
+        2
+    );
+    assert_eq!(
+        s.pending_jobs().await.unwrap(),
+        2,
+        "one done, one follow-up added"
+    );
     assert_eq!(all_audit(&*s).await.len(), 1);
 
     // Completing twice is a conflict and writes nothing.
@@ -577,7 +780,10 @@ pub async fn complete_job_is_atomic(h: &dyn Harness) {
         .await;
     assert!(is_conflict(&twice), "{twice:?}");
     assert!(s.get_document("task", "t2").await.unwrap().is_none());
-    assert!(is_conflict(&s.complete_job(987_654, Commit::default()).await), "unknown job");
+    assert!(
+        is_conflict(&s.complete_job(987_654, Commit::default()).await),
+        "unknown job"
+    );
 }
 
 async fn write_audit(s: &dyn Store, bodies: Vec<serde_json::Value>) {
@@ -592,8 +798,20 @@ async fn write_audit(s: &dyn Store, bodies: Vec<serde_json::Value>) {
 pub async fn audit_chain_links_and_verifies(h: &dyn Harness) {
     let s = h.open().await;
     let before = Utc::now() - Duration::seconds(5);
-    write_audit(&*s, vec![json!({"event": "a", "risk": 0.123_456_789_012_345_67})]).await;
-    write_audit(&*s, vec![json!({"z": 1, "a": {"y": [1, 2], "b": "ü"}}), json!("plain"), json!(null)]).await;
+    write_audit(
+        &*s,
+        vec![json!({"event": "a", "risk": 0.123_456_789_012_345_67})],
+    )
+    .await;
+    write_audit(
+        &*s,
+        vec![
+            json!({"z": 1, "a": {"y": [1, 2], "b": "ü"}}),
+            json!("plain"),
+            json!(null),
+        ],
+    )
+    .await;
     write_audit(&*s, vec![json!({"event": "c", "x": 1e-7})]).await;
     let e = all_audit(&*s).await;
     assert_eq!(e.iter().map(|e| e.seq).collect::<Vec<_>>(), [1, 2, 3, 4, 5]);
@@ -602,7 +820,10 @@ pub async fn audit_chain_links_and_verifies(h: &dyn Harness) {
         assert_eq!(w[1].prev_hash, w[0].hash);
     }
     for x in &e {
-        assert_eq!(x.hash, audit_hash(&x.prev_hash, x.seq, x.recorded_at, &x.body));
+        assert_eq!(
+            x.hash,
+            audit_hash(&x.prev_hash, x.seq, x.recorded_at, &x.body)
+        );
         assert!(x.recorded_at >= before && x.recorded_at <= Utc::now() + Duration::seconds(5));
     }
     assert_eq!(e[1].body, json!({"a": {"b": "ü", "y": [1, 2]}, "z": 1}));
@@ -620,8 +841,15 @@ pub async fn audit_detects_modification(h: &dyn Harness) {
     let s = h.open().await;
     write_audit(&*s, (0..5).map(|i| json!({"n": i})).collect()).await;
     assert_eq!(verify_chain(&all_audit(&*s).await), Ok(()));
-    assert_eq!(h.raw(r#"UPDATE audit SET body = '{"n":99}' WHERE seq = 3"#).await, 1);
-    assert_eq!(verify_chain(&all_audit(&*s).await), Err(ChainError::Modified { seq: 3 }));
+    assert_eq!(
+        h.raw(r#"UPDATE audit SET body = '{"n":99}' WHERE seq = 3"#)
+            .await,
+        1
+    );
+    assert_eq!(
+        verify_chain(&all_audit(&*s).await),
+        Err(ChainError::Modified { seq: 3 })
+    );
 }
 
 pub async fn audit_detects_deletion(h: &dyn Harness) {
@@ -655,7 +883,14 @@ pub async fn concurrent_audit_appends_stay_linear(h: &dyn Harness) {
         let s = replicas[w % 2].clone();
         tasks.push(tokio::spawn(async move {
             for i in 0..15 {
-                write_audit(&*s, vec![json!({"w": w, "i": i}), json!({"w": w, "i": i, "second": true})]).await;
+                write_audit(
+                    &*s,
+                    vec![
+                        json!({"w": w, "i": i}),
+                        json!({"w": w, "i": i, "second": true}),
+                    ],
+                )
+                .await;
             }
         }));
     }
@@ -686,7 +921,10 @@ pub async fn reopen_keeps_data(h: &dyn Harness) {
         .unwrap();
     }
     let s = h.open().await;
-    assert_eq!(s.count_resources().await.unwrap().get("Observation"), Some(&1));
+    assert_eq!(
+        s.count_resources().await.unwrap().get("Observation"),
+        Some(&1)
+    );
     assert_eq!(s.load_states(&["p".into()]).await.unwrap()["p"].state, b"s");
     assert!(s.get_document("alert", "a").await.unwrap().is_some());
     assert_eq!(s.next_due().await.unwrap(), Some(t(50)));
@@ -699,7 +937,9 @@ pub async fn reopen_keeps_data(h: &dyn Harness) {
 
 pub async fn migrations_twice_are_harmless(h: &dyn Harness) {
     let (a, b) = tokio::join!(h.open(), h.open());
-    a.commit(commit_resources(vec![res("Patient", "p", None, None, "1")])).await.unwrap();
+    a.commit(commit_resources(vec![res("Patient", "p", None, None, "1")]))
+        .await
+        .unwrap();
     assert_eq!(b.count_resources().await.unwrap().get("Patient"), Some(&1));
     let c = h.open().await;
     assert_eq!(c.count_resources().await.unwrap().get("Patient"), Some(&1));
