@@ -5,8 +5,8 @@
 use crate::common::{self, db_err, from_micros, parse_json, to_micros, Prepared, CHUNK};
 use crate::location::SQLITE_FILE;
 use crate::{
-    AuditEntry, Commit, DocFilter, Document, Job, ResourceKey, StateRow, StateWrite, Store,
-    StoreError, StoredResource, VersionInfo,
+    AuditEntry, Commit, DocFilter, Document, Job, ResourceKey, StateRow, Store, StoreError,
+    StoredResource, VersionInfo,
 };
 use async_trait::async_trait;
 use bedside_core::Instant;
@@ -19,6 +19,8 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 use tokio::sync::Mutex;
+
+mod write;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
 
@@ -87,8 +89,7 @@ impl SqliteStore {
                 format!("cannot open database: {e}"),
             )
         })?;
-        MIGRATOR
-            .run_direct(&mut writer)
+        migrate(&mut writer)
             .await
             .map_err(|e| StoreError::Migrate(format!("{}: {e}", path.display())))?;
         let readers = SqlitePoolOptions::new()
@@ -143,8 +144,29 @@ impl SqliteStore {
                 return Err(StoreError::Conflict(format!("job {id} is not pending")));
             }
         }
-        apply(&mut tx, &p).await?;
+        write::apply(&mut tx, &p).await?;
         tx.commit().await.map_err(db_err)
+    }
+}
+
+/// Apply pending migrations. SQLite's migrator takes no lock, so two
+/// handles opening a new file at once can race on the same migration: the
+/// loser's transaction rolls back, and on retry it finds the migration
+/// applied (and checks its checksum).
+async fn migrate(
+    conn: &mut SqliteConnection,
+) -> std::result::Result<(), sqlx::migrate::MigrateError> {
+    let mut attempt = 0;
+    loop {
+        match MIGRATOR.run_direct(&mut *conn).await {
+            Ok(()) => return Ok(()),
+            Err(e) if attempt < 5 => {
+                attempt += 1;
+                tracing::debug!(attempt, error = %e, "sqlite migration raced; retrying");
+                tokio::time::sleep(Duration::from_millis(20 * attempt)).await;
+            }
+            Err(e) => return Err(e),
+        }
     }
 }
 
@@ -152,155 +174,6 @@ fn check_writable(dir: &Path) -> std::io::Result<()> {
     let probe = dir.join(format!(".bedside-write-check-{}", std::process::id()));
     std::fs::write(&probe, b"")?;
     std::fs::remove_file(&probe)
-}
-
-async fn apply(conn: &mut SqliteConnection, p: &Prepared) -> Result<()> {
-    let now = common::now();
-    write_states(conn, &p.states, to_micros(now)).await?;
-    write_resources(conn, p).await?;
-    write_documents(conn, p).await?;
-    write_jobs(conn, p, to_micros(now)).await?;
-    append_audit(conn, &p.audit, now).await
-}
-
-async fn write_states(conn: &mut SqliteConnection, states: &[StateWrite], now: i64) -> Result<()> {
-    for s in states {
-        let r = if s.expected == 0 {
-            sqlx::query(
-                "INSERT INTO patient_states (patient_id, version, state, updated_at) VALUES (?, 1, ?, ?) \
-                 ON CONFLICT (patient_id) DO NOTHING",
-            )
-            .bind(&s.patient_id)
-            .bind(&s.state)
-            .bind(now)
-            .execute(&mut *conn)
-            .await
-        } else {
-            sqlx::query(
-                "UPDATE patient_states SET version = version + 1, state = ?, updated_at = ? \
-                 WHERE patient_id = ? AND version = ?",
-            )
-            .bind(&s.state)
-            .bind(now)
-            .bind(&s.patient_id)
-            .bind(s.expected)
-            .execute(&mut *conn)
-            .await
-        };
-        if r.map_err(db_err)?.rows_affected() != 1 {
-            return Err(StoreError::Conflict(format!(
-                "patient state {} (expected version {})",
-                s.patient_id, s.expected
-            )));
-        }
-    }
-    Ok(())
-}
-
-async fn write_resources(conn: &mut SqliteConnection, p: &Prepared) -> Result<()> {
-    for chunk in p.resources.chunks(CHUNK) {
-        let mut qb: QueryBuilder<Sqlite> =
-            QueryBuilder::new(format!("INSERT INTO resources ({RES_COLS}) "));
-        qb.push_values(chunk, |mut b, r| {
-            b.push_bind(r.key.rtype.as_str())
-                .push_bind(r.key.id.as_str())
-                .push_bind(r.version.version_id.as_deref())
-                .push_bind(r.version.last_updated.as_deref())
-                .push_bind(r.version.hash.as_str())
-                .push_bind(r.patient_id.as_deref())
-                .push_bind(r.event_time.map(to_micros))
-                .push_bind(r.body.as_str());
-        });
-        qb.push(
-            " ON CONFLICT (rtype, id) DO UPDATE SET version_id = excluded.version_id, \
-             last_updated = excluded.last_updated, hash = excluded.hash, patient_id = excluded.patient_id, \
-             event_time = excluded.event_time, body = excluded.body",
-        );
-        qb.build().execute(&mut *conn).await.map_err(db_err)?;
-    }
-    Ok(())
-}
-
-async fn write_documents(conn: &mut SqliteConnection, p: &Prepared) -> Result<()> {
-    let bodies: Vec<String> = p
-        .documents
-        .iter()
-        .map(|d| common::json_text(&d.body))
-        .collect();
-    let rows: Vec<(&Document, &String)> = p.documents.iter().zip(bodies.iter()).collect();
-    for chunk in rows.chunks(CHUNK) {
-        let mut qb: QueryBuilder<Sqlite> =
-            QueryBuilder::new(format!("INSERT INTO documents ({DOC_COLS}) "));
-        qb.push_values(chunk, |mut b, (d, body)| {
-            b.push_bind(d.kind.as_str())
-                .push_bind(d.id.as_str())
-                .push_bind(d.patient_id.as_deref())
-                .push_bind(d.status.as_deref())
-                .push_bind(d.owner.as_deref())
-                .push_bind(to_micros(d.created_at))
-                .push_bind(to_micros(d.updated_at))
-                .push_bind(body.as_str());
-        });
-        qb.push(
-            " ON CONFLICT (kind, id) DO UPDATE SET patient_id = excluded.patient_id, status = excluded.status, \
-             owner = excluded.owner, created_at = excluded.created_at, updated_at = excluded.updated_at, \
-             body = excluded.body",
-        );
-        qb.build().execute(&mut *conn).await.map_err(db_err)?;
-    }
-    Ok(())
-}
-
-async fn write_jobs(conn: &mut SqliteConnection, p: &Prepared, now: i64) -> Result<()> {
-    let payloads: Vec<String> = p
-        .jobs
-        .iter()
-        .map(|j| common::json_text(&j.payload))
-        .collect();
-    let rows: Vec<_> = p.jobs.iter().zip(payloads.iter()).collect();
-    for chunk in rows.chunks(CHUNK) {
-        let mut qb: QueryBuilder<Sqlite> =
-            QueryBuilder::new("INSERT INTO jobs (kind, due_at, dedupe_key, payload, created_at) ");
-        qb.push_values(chunk, |mut b, (j, payload)| {
-            b.push_bind(j.kind.as_str())
-                .push_bind(to_micros(j.due_at))
-                .push_bind(j.dedupe_key.as_deref())
-                .push_bind(payload.as_str())
-                .push_bind(now);
-        });
-        qb.push(" ON CONFLICT (dedupe_key) DO NOTHING");
-        qb.build().execute(&mut *conn).await.map_err(db_err)?;
-    }
-    Ok(())
-}
-
-async fn append_audit(
-    conn: &mut SqliteConnection,
-    bodies: &[serde_json::Value],
-    now: Instant,
-) -> Result<()> {
-    if bodies.is_empty() {
-        return Ok(());
-    }
-    let last: Option<(i64, String)> =
-        sqlx::query_as("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1")
-            .fetch_optional(&mut *conn)
-            .await
-            .map_err(db_err)?;
-    let rows = common::chain_rows(last, bodies, now);
-    for chunk in rows.chunks(CHUNK) {
-        let mut qb: QueryBuilder<Sqlite> =
-            QueryBuilder::new("INSERT INTO audit (seq, recorded_at, body, prev_hash, hash) ");
-        qb.push_values(chunk, |mut b, r| {
-            b.push_bind(r.seq)
-                .push_bind(to_micros(r.recorded_at))
-                .push_bind(r.body.as_str())
-                .push_bind(r.prev_hash.as_str())
-                .push_bind(r.hash.as_str());
-        });
-        qb.build().execute(&mut *conn).await.map_err(db_err)?;
-    }
-    Ok(())
 }
 
 fn resource(r: ResRow) -> Result<StoredResource> {
@@ -551,7 +424,7 @@ impl Store for SqliteStore {
 
     async fn claim_jobs(&self, now: Instant, limit: u32, lease_secs: i64) -> Result<Vec<Job>> {
         let now_us = to_micros(now);
-        let until = now_us.saturating_add(lease_secs.saturating_mul(1_000_000));
+        let until = now_us.saturating_add(lease_secs.max(0).saturating_mul(1_000_000));
         let mut w = self.writer.lock().await;
         let rows: Vec<JobRow> = sqlx::query_as(
             "UPDATE jobs SET lease_until = ?1, attempts = attempts + 1 WHERE id IN (\
