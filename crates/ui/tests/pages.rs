@@ -13,6 +13,11 @@ fn pretty(html: &str) -> String {
 
 fn check_and_snap(name: &str, html: String, full_page: bool) {
     assert_clean(name, &html, full_page);
+    // For looking at the pages in a browser: BEDSIDE_UI_DUMP=dir writes them.
+    if let Ok(dir) = std::env::var("BEDSIDE_UI_DUMP") {
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(format!("{dir}/{name}.html"), &html).unwrap();
+    }
     insta::assert_snapshot!(name, pretty(&html));
 }
 

@@ -99,7 +99,12 @@ pub fn histogram_box(id: &str, title: &str, samples: &[f64], unit: &str, bins: u
             line.whisker x1=(c(xs.at(sum.q3))) x2=(c(xs.at(sum.max))) y1=(c(mid)) y2=(c(mid)) {}
             rect.box x=(c(xs.at(sum.q1))) y=(c(BOX_TOP)) width=(c(xs.at(sum.q3) - xs.at(sum.q1))) height=(c(BOX_H)) {}
             line.median x1=(c(xs.at(sum.median))) x2=(c(xs.at(sum.median))) y1=(c(BOX_TOP)) y2=(c(BOX_TOP + BOX_H)) {}
-            text.value-label x=(c(xs.at(sum.median))) y=(c(BOX_TOP + BOX_H + 12.0)) text-anchor="middle" { "median " (num(sum.median, 1)) }
+            // Beside the box (right of it, or left when the box reaches the edge).
+            @if xs.at(sum.q3) < W * 0.7 {
+                text.value-label x=(c(xs.at(sum.q3) + 6.0)) y=(c(mid + 4.0)) { "median " (num(sum.median, 1)) }
+            } @else {
+                text.value-label x=(c(xs.at(sum.q1) - 6.0)) y=(c(mid + 4.0)) text-anchor="end" { "median " (num(sum.median, 1)) }
+            }
         }
         @for (i, n) in counts.iter().enumerate() {
             @let (b0, b1) = (lo + width * i as f64, lo + width * (i + 1) as f64);

@@ -123,7 +123,7 @@ pub fn line_band_chart(chart: &LineChart) -> Markup {
         @if let Some(r) = &chart.reference {
             @if r.value.is_finite() {
                 line.ref-line x1=(c(L)) x2=(c(W - R)) y1=(c(y(r.value))) y2=(c(y(r.value))) {}
-                text.ref-label x=(c(W - R)) y=(c(y(r.value) - 4.0)) text-anchor="end" { (r.label) " " (num(r.value, d)) }
+                text.ref-label x=(c(L + 4.0)) y=(c(y(r.value) - 4.0)) { (r.label) " " (num(r.value, d)) }
             }
         }
         polyline.series points=(line.join(" ")) {}

@@ -1,0 +1,355 @@
+//! The web UI in a real browser (headless Chromium over WebDriver) against
+//! a real `bedside demo`: every page opens, a hook fired in the sandbox
+//! shows a card, overriding it with a reason shows on the dashboard, and a
+//! worklist task can be completed. Screenshots go to `screenshots/`.
+//!
+//! Runs only with `BEDSIDE_E2E=1` (scripts/browser-tests.sh sets it, after
+//! installing Chromium and building the binary); plain `cargo test` skips.
+
+use bedside_ui_e2e::{enabled, screenshot, Bedside, Driver, Error};
+use fantoccini::{key::Key, Client, Locator};
+use std::time::{Duration, Instant};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ui_in_a_real_browser() {
+    if !enabled() {
+        eprintln!(
+            "skipped: the browser test runs with BEDSIDE_E2E=1 (use scripts/browser-tests.sh)"
+        );
+        return;
+    }
+    let server = Bedside::start(Duration::from_secs(240)).expect("start bedside demo");
+    let driver = Driver::start().expect("start chromedriver");
+    let c = driver
+        .session()
+        .await
+        .expect("open a headless Chromium session");
+    let res = scenario(&c, &server).await;
+    if let Err(e) = &res {
+        let _ = screenshot(&c, "failure").await;
+        eprintln!(
+            "FAILED: {e}\nat {:?}",
+            c.current_url().await.map(|u| u.to_string())
+        );
+        if let Ok(l) = server.log.lock() {
+            let tail: Vec<&String> = l.iter().rev().take(30).collect();
+            eprintln!("last bedside log lines:");
+            for line in tail.into_iter().rev() {
+                eprintln!("  {line}");
+            }
+        }
+    }
+    let _ = c.close().await;
+    if let Err(e) = res {
+        panic!("browser scenario failed: {e}");
+    }
+}
+
+async fn scenario(c: &Client, s: &Bedside) -> Result<(), Error> {
+    every_page_opens(c, s).await?;
+    keyboard_reaches_the_skip_link(c, s).await?;
+    pathway_diagram_refreshes(c, s).await?;
+    let reason = sandbox_card_and_override(c, s).await?;
+    override_shows_on_dashboard(c, s, reason.as_deref()).await?;
+    complete_a_task(c, s).await?;
+    Ok(())
+}
+
+async fn css(c: &Client, sel: &str, secs: u64) -> Result<fantoccini::elements::Element, Error> {
+    c.wait()
+        .at_most(Duration::from_secs(secs))
+        .for_element(Locator::Css(sel))
+        .await
+        .map_err(|e| format!("no element {sel:?} within {secs} s: {e}").into())
+}
+
+async fn text(c: &Client, sel: &str) -> Result<String, Error> {
+    Ok(css(c, sel, 5).await?.text().await?)
+}
+
+async fn every_page_opens(c: &Client, s: &Bedside) -> Result<(), Error> {
+    let pages = [
+        ("01-dashboard", "/ui", "Monitoring dashboard"),
+        ("02-worklist", "/ui/worklist", "Worklist"),
+        ("03-sandbox", "/ui/sandbox", "EHR sandbox"),
+        ("04-pathways", "/ui/pathways", ""),
+        ("05-models", "/ui/models", "Models"),
+    ];
+    for (shot, path, h1) in pages {
+        let t = Instant::now();
+        c.goto(&s.url(path)).await?;
+        let got = text(c, "h1").await?;
+        if !got.contains(h1) || got.contains("not found") {
+            return Err(format!("{path}: h1 is {got:?}, want {h1:?}").into());
+        }
+        // The vendored assets load (same origin): htmx is defined.
+        let htmx = c.execute("return typeof window.htmx;", vec![]).await?;
+        if htmx != serde_json::json!("object") {
+            return Err(format!("{path}: htmx did not load ({htmx})").into());
+        }
+        eprintln!("{path}: {:?}", t.elapsed());
+        screenshot(c, shot).await?;
+    }
+    // Model facts, linked from the models index.
+    c.goto(&s.url("/ui/models")).await?;
+    let link = css(c, r#"main a[href^="/ui/models/"]"#, 5).await?;
+    link.click().await?;
+    css(c, "#promise-h", 10).await?;
+    screenshot(c, "06-model-facts").await?;
+    // The 404 page.
+    c.goto(&s.url("/ui/definitely-not-a-page")).await?;
+    let h1 = text(c, "h1").await?;
+    if h1 != "Page not found" {
+        return Err(format!("404 page h1 is {h1:?}").into());
+    }
+    screenshot(c, "08-not-found").await?;
+    Ok(())
+}
+
+async fn keyboard_reaches_the_skip_link(c: &Client, s: &Bedside) -> Result<(), Error> {
+    c.goto(&s.url("/ui")).await?;
+    let body = css(c, "body", 5).await?;
+    let tab: char = Key::Tab.into();
+    body.send_keys(&tab.to_string()).await?;
+    let focused = c.active_element().await?.text().await?;
+    if focused != "Skip to main content" {
+        return Err(format!("first Tab focuses {focused:?}, want the skip link").into());
+    }
+    Ok(())
+}
+
+async fn pathway_diagram_refreshes(c: &Client, s: &Bedside) -> Result<(), Error> {
+    c.goto(&s.url("/ui/pathways")).await?;
+    let link = css(c, r#"nav[aria-label="Pathways"] a"#, 5).await?;
+    link.click().await?;
+    css(c, "#pathway-diagram svg g.bpmn-shape", 10).await?;
+    screenshot(c, "07-pathway").await?;
+    // htmx swaps the whole fragment every 5 s: a mark set now disappears.
+    c.execute(
+        "document.getElementById('pathway-diagram').setAttribute('data-e2e','old');",
+        vec![],
+    )
+    .await?;
+    let deadline = Instant::now() + Duration::from_secs(12);
+    loop {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let v = c
+            .execute("var e=document.getElementById('pathway-diagram'); return e ? e.getAttribute('data-e2e') : 'missing';", vec![])
+            .await?;
+        if v.is_null() {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            return Err(format!("pathway diagram was not refreshed within 12 s ({v})").into());
+        }
+    }
+}
+
+/// Fires patient-view for patients in turn until one gets a card, then
+/// overrides the card with the first offered reason. Returns that reason.
+async fn sandbox_card_and_override(c: &Client, s: &Bedside) -> Result<Option<String>, Error> {
+    c.goto(&s.url("/ui/sandbox")).await?;
+    css(c, "#patient-list", 5).await?;
+    let mut hrefs = Vec::new();
+    for a in c.find_all(Locator::Css("#patient-list a")).await? {
+        if let Some(h) = a.attr("href").await? {
+            hrefs.push(h);
+        }
+    }
+    if hrefs.is_empty() {
+        return Err("the sandbox lists no patients".into());
+    }
+    let mut found = false;
+    for h in hrefs.iter().take(40) {
+        c.goto(&s.url(h)).await?;
+        css(c, r#"button.fire[data-hook="patient-view"]"#, 5)
+            .await?
+            .click()
+            .await?;
+        let status = wait_text(
+            c,
+            "#hook-status",
+            |t| t.contains("card") || t.starts_with("Failed"),
+            20,
+        )
+        .await?;
+        if status.starts_with("Failed") {
+            return Err(format!("patient-view failed: {status}").into());
+        }
+        if !c
+            .find_all(Locator::Css("article.cds-card"))
+            .await?
+            .is_empty()
+        {
+            found = true;
+            break;
+        }
+    }
+    if !found {
+        return Err(format!("no card for any of {} patients", hrefs.len().min(40)).into());
+    }
+    // The card shows as an EHR shows it: indicator, summary, source link.
+    let summary = text(c, "article.cds-card .card-summary").await?;
+    if summary.trim().is_empty() {
+        return Err("card without a summary".into());
+    }
+    css(c, "article.cds-card .indicator", 2).await?;
+    screenshot(c, "09-sandbox-card").await?;
+
+    let select = css(c, "article.cds-card select.override-reason", 2).await?;
+    let options = select.find_all(Locator::Css("option")).await?;
+    let reason = if options.len() > 1 {
+        let label = options[1].text().await?;
+        select.select_by_index(1).await?;
+        Some(label)
+    } else {
+        None
+    };
+    css(c, "article.cds-card textarea.override-comment", 2)
+        .await?
+        .send_keys("browser test override")
+        .await?;
+    css(c, "article.cds-card button.override-submit", 2)
+        .await?
+        .click()
+        .await?;
+    let fb = wait_text(
+        c,
+        "article.cds-card .feedback-status",
+        |t| t.starts_with("Feedback recorded") || t.starts_with("Feedback failed"),
+        15,
+    )
+    .await?;
+    if !fb.starts_with("Feedback recorded") {
+        return Err(format!("override feedback: {fb}").into());
+    }
+    screenshot(c, "10-override-sent").await?;
+
+    // order-sign on the same patient answers too (cards or none).
+    if let Ok(b) = c
+        .find(Locator::Css(r#"button.fire[data-hook="order-sign"]"#))
+        .await
+    {
+        b.click().await?;
+        let st = wait_text(
+            c,
+            "#hook-status",
+            |t| t.starts_with("order-sign") || t.starts_with("Failed"),
+            20,
+        )
+        .await?;
+        if st.starts_with("Failed") {
+            return Err(format!("order-sign failed: {st}").into());
+        }
+    }
+    Ok(reason)
+}
+
+async fn override_shows_on_dashboard(
+    c: &Client,
+    s: &Bedside,
+    reason: Option<&str>,
+) -> Result<(), Error> {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        c.goto(&s.url("/ui")).await?;
+        let chart = text(c, "#override-reasons").await.unwrap_or_default();
+        let table: String = c
+            .execute(
+                "var e=document.querySelector('#override-reasons'); return e ? e.textContent : '';",
+                vec![],
+            )
+            .await?
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        let seen = match reason {
+            Some(r) => table.contains(r),
+            None => !chart.contains("Nothing recorded"),
+        };
+        if seen {
+            screenshot(c, "11-dashboard-after-override").await?;
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            return Err(format!(
+                "override ({reason:?}) not on the dashboard after 20 s; chart text: {table:?}"
+            )
+            .into());
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+}
+
+async fn complete_a_task(c: &Client, s: &Bedside) -> Result<(), Error> {
+    c.goto(&s.url("/ui/worklist")).await?;
+    css(c, "#worklist", 5).await?;
+    // The countdown script is live.
+    if let Ok(t) = c.find(Locator::Css("time[data-deadline]")).await {
+        let before = t.text().await?;
+        tokio::time::sleep(Duration::from_millis(2100)).await;
+        let after = c
+            .find(Locator::Css("time[data-deadline]"))
+            .await?
+            .text()
+            .await?;
+        if before == after && !before.contains(" d ") {
+            return Err(format!("countdown did not tick: {before:?}").into());
+        }
+    }
+    let button = css(c, "li.task button.btn-complete", 10)
+        .await
+        .map_err(|e| format!("no task with a Complete button in the worklist: {e}"))?;
+    let id: String = c
+        .execute(
+            "return document.querySelector('li.task button.btn-complete').closest('li.task').getAttribute('data-task-id');",
+            vec![],
+        )
+        .await?
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    screenshot(c, "12-worklist-before").await?;
+    button.click().await?;
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let state = c
+            .execute(
+                "var id=arguments[0]; var li=[].find.call(document.querySelectorAll('li.task'), function(l){return l.getAttribute('data-task-id')===id;});\
+                 if(!li) return 'gone'; var s=li.querySelector('dd.status'); return s ? s.textContent : '';",
+                vec![serde_json::json!(id)],
+            )
+            .await?;
+        let st = state.as_str().unwrap_or_default();
+        if st == "gone" || st == "completed" {
+            screenshot(c, "13-worklist-completed").await?;
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            return Err(format!("task {id} still {st:?} 15 s after Complete").into());
+        }
+    }
+}
+
+async fn wait_text(
+    c: &Client,
+    sel: &str,
+    done: impl Fn(&str) -> bool,
+    secs: u64,
+) -> Result<String, Error> {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    loop {
+        let t = match c.find(Locator::Css(sel)).await {
+            Ok(e) => e.text().await.unwrap_or_default(),
+            Err(_) => String::new(),
+        };
+        if done(&t) {
+            return Ok(t);
+        }
+        if Instant::now() > deadline {
+            return Err(format!("{sel} text still {t:?} after {secs} s").into());
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
