@@ -13,8 +13,12 @@ use std::time::{Duration, Instant};
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ui_in_a_real_browser() {
     if !enabled() {
-        eprintln!(
-            "skipped: the browser test runs with BEDSIDE_E2E=1 (use scripts/browser-tests.sh)"
+        // Written to stderr directly so the note shows even though libtest
+        // captures the output of passing tests.
+        use std::io::Write;
+        let _ = writeln!(
+            std::io::stderr(),
+            "bedside-ui-e2e: browser test skipped (set BEDSIDE_E2E=1 or run scripts/browser-tests.sh)"
         );
         return;
     }
