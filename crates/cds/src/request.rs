@@ -190,7 +190,9 @@ pub fn parse_hook_request(
     body: &[u8],
     expected_hook: Option<&str>,
 ) -> Result<HookRequest, HookError> {
-    let root: Value = serde_json::from_slice(body).map_err(|e| invalid_json(&e))?;
+    let mut root: Value = serde_json::from_slice(body).map_err(|e| invalid_json(&e))?;
+    // Prefetch is the bulk of a request: move it out instead of cloning.
+    let prefetch_value = root.as_object_mut().and_then(|o| o.remove("prefetch"));
     let obj = as_object(&root, "")?;
 
     let hook = req_string(obj, "", "hook")?;
@@ -234,20 +236,30 @@ pub fn parse_hook_request(
     let context = parse_context(as_object(req(obj, "", "context")?, "context")?)?;
 
     let mut prefetch = BTreeMap::new();
-    if let Some(v) = obj.get("prefetch") {
-        for (k, item) in as_object(v, "prefetch")? {
-            let value = match item {
-                Value::Null => None,
-                Value::Object(_) => Some(item.clone()),
-                other => {
-                    return Err(HookError::WrongType {
-                        field: format!("prefetch.{k}"),
-                        expected: "a FHIR resource object or null",
-                        got: type_name(other),
-                    })
-                }
-            };
-            prefetch.insert(k.clone(), value);
+    match prefetch_value {
+        None => {}
+        Some(Value::Object(items)) => {
+            for (k, item) in items {
+                let value = match item {
+                    Value::Null => None,
+                    v @ Value::Object(_) => Some(v),
+                    other => {
+                        return Err(HookError::WrongType {
+                            field: format!("prefetch.{k}"),
+                            expected: "a FHIR resource object or null",
+                            got: type_name(&other),
+                        })
+                    }
+                };
+                prefetch.insert(k, value);
+            }
+        }
+        Some(other) => {
+            return Err(HookError::WrongType {
+                field: "prefetch".into(),
+                expected: "an object",
+                got: type_name(&other),
+            })
         }
     }
     let extension = match obj.get("extension") {
