@@ -170,7 +170,8 @@ pub fn certify(set: &CalibrationSet, cfg: &CertificationConfig) -> Certification
     // Walk from the highest score down; at each distinct score we know n, k.
     let (mut n, mut k) = (0u64, 0u64);
     let mut best: Option<Certified> = None;
-    let mut best_lower_seen = 0.0f64;
+    // Highest PPV seen within budget (for the refusal message).
+    let mut best_point: Option<(u64, u64)> = None;
     let mut i = 0;
     while i < rows.len() {
         let t = rows[i].score;
@@ -183,8 +184,15 @@ pub fn certify(set: &CalibrationSet, cfg: &CertificationConfig) -> Certification
         if rate > budget {
             break; // rate only grows as the threshold falls
         }
+        if best_point.is_none_or(|(bk, bn)| k * bn > bk * n) {
+            best_point = Some((k, n));
+        }
+        // The exact lower bound never exceeds k/n: skip the Beta quantile
+        // where the point estimate is already below the floor.
+        if (k as f64) < cfg.ppv_floor * n as f64 {
+            continue;
+        }
         let lower = clopper_pearson_lower(k, n, cfg.confidence).unwrap_or(0.0);
-        best_lower_seen = best_lower_seen.max(lower);
         if lower >= cfg.ppv_floor {
             best = Some(Certified {
                 threshold: t,
@@ -202,15 +210,22 @@ pub fn certify(set: &CalibrationSet, cfg: &CertificationConfig) -> Certification
             });
         }
     }
-    match best {
-        Some(c) => Certification::Certified(c),
-        None => not(format!(
+    match (best, best_point) {
+        (Some(c), _) => Certification::Certified(c),
+        (None, Some((k, n))) => not(format!(
             "no threshold reaches a {:.0}% lower confidence bound on PPV of at least {} \
-             within {} alerts per 100 patient-days (best lower bound within budget: {:.4})",
+             within {} alerts per 100 patient-days (highest PPV within budget: {}/{} = {:.4}, \
+             lower bound {:.4})",
             cfg.confidence * 100.0,
             cfg.ppv_floor,
             budget,
-            best_lower_seen
+            k,
+            n,
+            k as f64 / n as f64,
+            clopper_pearson_lower(k, n, cfg.confidence).unwrap_or(0.0)
+        )),
+        (None, None) => not(format!(
+            "even the highest score alerts more than {budget} times per 100 patient-days"
         )),
     }
 }
@@ -273,7 +288,7 @@ mod tests {
         };
         match certify(&set(&rows, 100.0), &tight) {
             Certification::NotCertified { reason } => {
-                assert!(reason.contains("within 5 alerts"), "{reason}")
+                assert!(reason.contains("more than 5 times"), "{reason}")
             }
             other => panic!("expected NotCertified, got {other:?}"),
         }

@@ -279,6 +279,17 @@ fn median(mut v: Vec<f64>) -> Option<f64> {
     })
 }
 
+/// (recipient, shift) pairs with at least one scoring row.
+fn on_duty_shifts(rows: &[EvalRow], cfg: &PolicyConfig, eval: &EvalConfig) -> Vec<(String, i64)> {
+    let mut v: Vec<(String, i64)> = rows
+        .iter()
+        .filter_map(|r| recipient_key(&route(cfg, &r.facts)).map(|k| (k, shift_of(r.at, eval))))
+        .collect();
+    v.sort();
+    v.dedup();
+    v
+}
+
 /// Metrics of one list of alerts.
 pub fn report(
     alerts: &[AlertEvent],
@@ -286,6 +297,15 @@ pub fn report(
     stays: &[Stay],
     cfg: &PolicyConfig,
     eval: &EvalConfig,
+) -> PolicyReport {
+    report_with_duty(alerts, stays, eval, &on_duty_shifts(rows, cfg, eval))
+}
+
+fn report_with_duty(
+    alerts: &[AlertEvent],
+    stays: &[Stay],
+    eval: &EvalConfig,
+    duty: &[(String, i64)],
 ) -> PolicyReport {
     let patient_days: f64 = stays
         .iter()
@@ -308,12 +328,7 @@ pub fn report(
         }
     }
     let detected = leads.len() as u64;
-    let mut on_duty: BTreeMap<(String, i64), u64> = BTreeMap::new();
-    for r in rows {
-        if let Some(k) = recipient_key(&route(cfg, &r.facts)) {
-            on_duty.entry((k, shift_of(r.at, eval))).or_insert(0);
-        }
-    }
+    let mut on_duty: BTreeMap<(String, i64), u64> = duty.iter().map(|k| (k.clone(), 0)).collect();
     for a in alerts {
         if let Some(k) = &a.recipient {
             *on_duty
@@ -419,6 +434,7 @@ pub fn evaluate(
         .map(|s| (s.end - s.start).num_milliseconds() as f64 / 86_400_000.0)
         .sum();
     let mut policies = BTreeMap::new();
+    let duty = on_duty_shifts(rows, cfg, eval);
     let runs = [
         ("bedside", simulate_bedside(rows, cfg, cert, &eval.model_id)),
         (
@@ -428,7 +444,10 @@ pub fn evaluate(
         ("fixed_threshold", simulate_fixed(rows, cfg, t)),
     ];
     for (name, alerts) in runs {
-        policies.insert(name.to_string(), report(&alerts, rows, stays, cfg, eval));
+        policies.insert(
+            name.to_string(),
+            report_with_duty(&alerts, stays, eval, &duty),
+        );
     }
     Ok(EvaluationReport {
         threshold,
