@@ -43,6 +43,7 @@ pub use pages::facts::{
     render_model_facts, render_models, CertifiedPromise, MetricRow, ModelFactsView, ModelListItem,
     ModelsIndexView, SourceAttribute, SubgroupRow,
 };
+pub use pages::outline::OutlineError;
 pub use pages::pathway::{
     pathway_diagram_fragment, render_pathways, DiagramEdge, DiagramShape, PathwayDiagram,
     PathwaysView, ShapeKind,
