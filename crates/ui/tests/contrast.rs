@@ -11,7 +11,7 @@ fn css() -> String {
 
 /// `--name: #rrggbb` custom properties.
 fn vars(css: &str) -> HashMap<String, String> {
-    css.split(|c| c == ';' || c == '{')
+    css.split([';', '{'])
         .filter_map(|decl| {
             let (k, v) = decl.trim().split_once(':')?;
             let (k, v) = (k.trim(), v.trim());
