@@ -260,6 +260,17 @@
     });
   }
 
+  // ---- htmx: say so when an action fails (htmx does not swap errors). ---
+  document.addEventListener("htmx:responseError", function (ev) {
+    var flash = document.querySelector("#worklist .flash");
+    if (!flash) return;
+    var xhr = ev.detail && ev.detail.xhr;
+    var msg = xhr && xhr.responseText && xhr.getResponseHeader("content-type") &&
+      xhr.getResponseHeader("content-type").indexOf("text/plain") === 0 ? xhr.responseText.slice(0, 200) : "";
+    flash.textContent = "The action failed" + (xhr ? " (" + xhr.status + ")" : "") + (msg ? ": " + msg : ".");
+    flash.classList.add("error");
+  });
+
   document.addEventListener("click", function (ev) {
     var btn = ev.target.closest && ev.target.closest("button.fire");
     if (btn) { ev.preventDefault(); fire(btn); }

@@ -208,3 +208,12 @@ fn every_nav_link_is_an_asset_free_ui_path() {
         assert!(assets(name).is_some());
     }
 }
+
+#[test]
+fn reassign_is_offered_only_with_targets() {
+    let mut v = common::worklist();
+    v.reassign_targets.clear();
+    let d = Html::parse_document(&render_worklist(&v).into_string());
+    assert!(d.select(&sel("button.btn-reassign")).next().is_none());
+    assert_eq!(d.select(&sel("button.btn-complete")).count(), 4);
+}

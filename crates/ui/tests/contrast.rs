@@ -85,6 +85,7 @@ fn text_colours_meet_aa() {
         ("#ffffff", "#6b7680"),
         ("#e6edf5", "#0a58a8"),
         ("#1e6b34", "#e7f3ea"),
+        ("#b3261e", "#fbeaea"),
     ] {
         let r = contrast(fg, bg);
         assert!(r >= 4.5, "{fg} on {bg}: {r:.2}");

@@ -183,7 +183,8 @@ fn task(t: &TaskRow, dom: &str, v: &WorklistView) -> Markup {
                 @if let Some(cx) = &t.context { dt { "Context" } dd { (cx) } }
             }
             div.task-actions {
-                @for a in &t.actions {
+                // Reassign needs somewhere to reassign to.
+                @for a in t.actions.iter().filter(|a| **a != TaskAction::Reassign || !v.reassign_targets.is_empty()) {
                     (action_form(t, *a, dom, &title_id, v))
                 }
             }
