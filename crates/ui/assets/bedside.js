@@ -55,14 +55,16 @@
   }
 
   // A tiny, safe Markdown subset for card.detail: paragraphs, "- " lists,
-  // "#" headings (shown bold), **bold**, *em*, `code`, [text](url).
+  // "#" headings (shown bold), **bold**, *em* / _em_ (at a word start),
+  // `code`, [text](url). Emphasis may contain links and code.
   function inline(parent, text) {
-    var re = /(\*\*[^*]+\*\*|\*[^*\s][^*]*\*|`[^`]+`|\[[^\]]+\]\([^)\s]+\))/g, last = 0, m;
+    var re = /(\*\*[^*]+\*\*|\*[^*\s][^*]*\*|_[^_\s][^_]*_|`[^`]+`|\[[^\]]+\]\([^)\s]+\))/g, last = 0, m;
     while ((m = re.exec(text)) !== null) {
-      if (m.index > last) parent.appendChild(document.createTextNode(text.slice(last, m.index)));
       var t = m[0];
-      if (t.slice(0, 2) === "**") parent.appendChild(el("strong", null, t.slice(2, -2)));
-      else if (t[0] === "*") parent.appendChild(el("em", null, t.slice(1, -1)));
+      if (t[0] === "_" && m.index > 0 && /\w/.test(text[m.index - 1])) continue; // snake_case
+      if (m.index > last) parent.appendChild(document.createTextNode(text.slice(last, m.index)));
+      if (t.slice(0, 2) === "**") { var b = el("strong"); inline(b, t.slice(2, -2)); parent.appendChild(b); }
+      else if (t[0] === "*" || t[0] === "_") { var i = el("em"); inline(i, t.slice(1, -1)); parent.appendChild(i); }
       else if (t[0] === "`") parent.appendChild(el("code", null, t.slice(1, -1)));
       else {
         var lm = /^\[([^\]]+)\]\(([^)\s]+)\)$/.exec(t), href = lm && safeHref(lm[2]);
