@@ -1,0 +1,575 @@
+//! [`Ingestor`]: entries -> per-entry outcomes, a store [`Commit`] and the
+//! touched patient states, with idempotency by id + version/content.
+
+use crate::apply::{apply_updates, patient_of, updates_for, Change, Update};
+use crate::cache::StateCache;
+use crate::map::ChannelMap;
+use bedside_core::{Instant, PatientState};
+use bedside_fhir::{EntryBody, Issue, Method, ParsedEntry, ParsedResource};
+use bedside_store::{
+    Commit, ResourceKey, ResourceWrite, StateWrite, Store, StoreError, VersionInfo,
+};
+use sha2::{Digest, Sha256};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+use tokio::sync::{Mutex as AsyncMutex, OwnedMutexGuard};
+
+/// How a set of entries is ingested.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// All or nothing: any rejected entry fails the whole call.
+    Atomic,
+    /// Each entry on its own (batch, bulk import).
+    PerEntry,
+}
+
+/// What happened to one entry.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    Created,
+    Updated,
+    /// Same content, or a same-or-older version: nothing written or triggered.
+    Unchanged,
+    Rejected {
+        reason: String,
+        path: String,
+    },
+    /// Accepted but not used (e.g. an entry without a resource).
+    Ignored {
+        info: String,
+    },
+}
+
+/// The outcome of one entry, with what identifies it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EntryOutcome {
+    pub index: usize,
+    pub rtype: Option<String>,
+    pub id: Option<String>,
+    /// `meta.versionId` as received, if any.
+    pub version_id: Option<String>,
+    /// Hex SHA-256 of the stored JSON (a stable ETag).
+    pub hash: Option<String>,
+    pub outcome: Outcome,
+    /// Warnings and information found while parsing (R4 deviations).
+    pub warnings: Vec<Issue>,
+}
+
+/// A patient whose state changed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Touched {
+    pub patient_id: String,
+    /// The state after this ingest.
+    pub state: PatientState,
+    /// Changed channels and events (`demographics`, `encounters`,
+    /// `care_team` for those parts).
+    pub changed_channels: Vec<String>,
+    /// The newest event time among the changes (else the state's last
+    /// event, else the newest `meta.lastUpdated`, else now).
+    pub newest_event: Instant,
+}
+
+/// The result of [`Ingestor::prepare`]: write `commit` (adding your own
+/// documents if you like), then call [`Ingestor::committed`]. Holding it
+/// holds the ingest lock of this process: drop it promptly.
+pub struct Prepared {
+    pub commit: Commit,
+    pub outcomes: Vec<EntryOutcome>,
+    pub touched: Vec<Touched>,
+    /// `(patient_id, version written)` for the cache after commit.
+    versions: Vec<(String, i64)>,
+    _lock: OwnedMutexGuard<()>,
+}
+
+impl std::fmt::Debug for Prepared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Prepared")
+            .field("resources", &self.commit.resources.len())
+            .field("states", &self.commit.states.len())
+            .field("outcomes", &self.outcomes)
+            .field("touched", &self.touched.len())
+            .finish()
+    }
+}
+
+/// Counts and details of one [`Ingestor::ingest`] call.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct IngestReport {
+    pub outcomes: Vec<EntryOutcome>,
+    pub touched: Vec<Touched>,
+    pub created: usize,
+    pub updated: usize,
+    pub unchanged: usize,
+    pub rejected: usize,
+    pub ignored: usize,
+}
+
+impl IngestReport {
+    fn from_prepared(p: &Prepared) -> Self {
+        let mut r = IngestReport {
+            outcomes: p.outcomes.clone(),
+            touched: p.touched.clone(),
+            ..Default::default()
+        };
+        for o in &p.outcomes {
+            match o.outcome {
+                Outcome::Created => r.created += 1,
+                Outcome::Updated => r.updated += 1,
+                Outcome::Unchanged => r.unchanged += 1,
+                Outcome::Rejected { .. } => r.rejected += 1,
+                Outcome::Ignored { .. } => r.ignored += 1,
+            }
+        }
+        r
+    }
+}
+
+/// Why ingest failed as a whole.
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    /// Atomic mode: this entry was rejected, so nothing was written.
+    #[error("entry {index}: {path}: {reason}")]
+    Rejected {
+        index: usize,
+        path: String,
+        reason: String,
+    },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("stored state of patient {patient} is unreadable: {reason}")]
+    State { patient: String, reason: String },
+}
+
+/// Encode a state for the store (JSON).
+pub fn encode_state(s: &PatientState) -> Vec<u8> {
+    serde_json::to_vec(s).unwrap_or_default()
+}
+
+/// Decode a stored state.
+pub fn decode_state(bytes: &[u8]) -> Result<PatientState, serde_json::Error> {
+    serde_json::from_slice(bytes)
+}
+
+/// One writer per process over a [`Store`], with a bounded cache of
+/// patient states.
+pub struct Ingestor {
+    store: Arc<dyn Store>,
+    map: ChannelMap,
+    cache: Mutex<StateCache>,
+    writer: Arc<AsyncMutex<()>>,
+}
+
+struct Candidate<'a> {
+    index: usize,
+    res: std::borrow::Cow<'a, ParsedResource>,
+    key: ResourceKey,
+    body: String,
+    version: VersionInfo,
+}
+
+/// Is `new` the same as or older than `old`?
+fn same_or_older(new: &VersionInfo, old: &VersionInfo) -> bool {
+    if new.hash == old.hash {
+        return true;
+    }
+    if let (Some(n), Some(o)) = (&new.version_id, &old.version_id) {
+        if let (Ok(n), Ok(o)) = (n.parse::<u64>(), o.parse::<u64>()) {
+            return n <= o;
+        }
+        if n == o {
+            return true;
+        }
+    }
+    if let (Some(n), Some(o)) = (&new.last_updated, &old.last_updated) {
+        let parse = |s: &str| {
+            bedside_fhir::FhirInstant::parse(s)
+                .ok()
+                .map(|i| i.instant())
+        };
+        if let (Some(n), Some(o)) = (parse(n), parse(o)) {
+            return n <= o;
+        }
+    }
+    false
+}
+
+const MAX_ATTEMPTS: usize = 5;
+
+impl Ingestor {
+    pub fn new(store: Arc<dyn Store>, map: ChannelMap) -> Self {
+        Self {
+            store,
+            map,
+            cache: Mutex::new(StateCache::new(10_000)),
+            writer: Arc::new(AsyncMutex::new(())),
+        }
+    }
+    /// Keep at most `n` patient states in memory (default 10 000).
+    pub fn with_cache_capacity(self, n: usize) -> Self {
+        if let Ok(mut c) = self.cache.lock() {
+            *c = StateCache::new(n);
+        }
+        self
+    }
+    pub fn map(&self) -> &ChannelMap {
+        &self.map
+    }
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    /// Forget cached states (after a `StoreError::Conflict`).
+    pub fn invalidate(&self, patients: &[String]) {
+        if let Ok(mut c) = self.cache.lock() {
+            for p in patients {
+                c.remove(p);
+            }
+        }
+    }
+
+    /// After `store.commit(prepared.commit)` succeeded: remember the
+    /// written states.
+    pub fn committed(&self, prepared: &Prepared) {
+        if let Ok(mut c) = self.cache.lock() {
+            for t in &prepared.touched {
+                if let Some((_, v)) = prepared.versions.iter().find(|(p, _)| p == &t.patient_id) {
+                    c.put(t.patient_id.clone(), *v, t.state.clone());
+                }
+            }
+        }
+    }
+
+    /// The current state of a patient (cache, else store).
+    pub async fn state(&self, patient_id: &str) -> Result<Option<PatientState>, IngestError> {
+        if let Some((_, s)) = self.cache.lock().ok().and_then(|mut c| c.get(patient_id)) {
+            return Ok(Some(s));
+        }
+        let rows = self.store.load_states(&[patient_id.to_string()]).await?;
+        match rows.get(patient_id) {
+            None => Ok(None),
+            Some(r) => decode_state(&r.state)
+                .map(Some)
+                .map_err(|e| IngestError::State {
+                    patient: patient_id.to_string(),
+                    reason: e.to_string(),
+                }),
+        }
+    }
+
+    /// prepare + commit + committed, retrying on a concurrent update.
+    pub async fn ingest(
+        &self,
+        entries: Vec<ParsedEntry>,
+        mode: Mode,
+    ) -> Result<IngestReport, IngestError> {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let mut prepared = self.prepare_slice(&entries, mode).await?;
+            let commit = std::mem::take(&mut prepared.commit);
+            if commit.is_empty() {
+                return Ok(IngestReport::from_prepared(&prepared));
+            }
+            match self.store.commit(commit).await {
+                Ok(()) => {
+                    self.committed(&prepared);
+                    return Ok(IngestReport::from_prepared(&prepared));
+                }
+                Err(StoreError::Conflict(what)) if attempt < MAX_ATTEMPTS => {
+                    tracing::debug!(%what, attempt, "state conflict; retrying ingest");
+                    let ids: Vec<String> =
+                        prepared.versions.iter().map(|(p, _)| p.clone()).collect();
+                    self.invalidate(&ids);
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+
+    /// Decide each entry's outcome and compute the new patient states,
+    /// without writing. See [`Prepared`].
+    pub async fn prepare(
+        &self,
+        entries: Vec<ParsedEntry>,
+        mode: Mode,
+    ) -> Result<Prepared, IngestError> {
+        self.prepare_slice(&entries, mode).await
+    }
+
+    /// [`Ingestor::prepare`] over borrowed entries.
+    pub async fn prepare_slice(
+        &self,
+        entries: &[ParsedEntry],
+        mode: Mode,
+    ) -> Result<Prepared, IngestError> {
+        let lock = self.writer.clone().lock_owned().await;
+        let mut outcomes: Vec<EntryOutcome> = Vec::with_capacity(entries.len());
+        let mut cands: Vec<(usize, Candidate<'_>)> = Vec::new();
+        let fail = |index: usize, path: String, reason: String| IngestError::Rejected {
+            index,
+            path,
+            reason,
+        };
+
+        // 1. Entries -> candidates (or rejected/ignored outcomes).
+        for e in entries {
+            let mut o = EntryOutcome {
+                index: e.index,
+                rtype: None,
+                id: None,
+                version_id: None,
+                hash: None,
+                outcome: Outcome::Unchanged,
+                warnings: vec![],
+            };
+            let method = e.request.as_ref().map(|r| r.method);
+            let unsupported = match method {
+                Some(Method::Get | Method::Head | Method::Patch | Method::Delete) => method,
+                _ => None,
+            };
+            match (&e.body, unsupported) {
+                (EntryBody::Invalid(err), _) => {
+                    if mode == Mode::Atomic {
+                        return Err(fail(e.index, err.path.clone(), err.reason.clone()));
+                    }
+                    o.outcome = Outcome::Rejected {
+                        reason: err.reason.clone(),
+                        path: err.path.clone(),
+                    };
+                }
+                (_, Some(m)) => {
+                    let path = format!("Bundle.entry[{}].request.method", e.index);
+                    let reason = format!("{m:?} entries are not supported by Bedside ingest");
+                    if mode == Mode::Atomic {
+                        return Err(fail(e.index, path, reason));
+                    }
+                    o.outcome = Outcome::Rejected { reason, path };
+                }
+                (EntryBody::Empty, None) => {
+                    o.outcome = Outcome::Ignored {
+                        info: "entry without a resource".into(),
+                    };
+                }
+                (EntryBody::Resource(r), None) => {
+                    let res: std::borrow::Cow<'_, ParsedResource> = if r.id.is_some() {
+                        std::borrow::Cow::Borrowed(&**r)
+                    } else {
+                        let mut owned = (**r).clone();
+                        owned.ensure_id();
+                        std::borrow::Cow::Owned(owned)
+                    };
+                    let body = res.body();
+                    let hash = hex::encode(Sha256::digest(body.as_bytes()));
+                    let key = ResourceKey {
+                        rtype: res.rtype.clone(),
+                        id: res.id.clone().unwrap_or_default(),
+                    };
+                    let version = VersionInfo {
+                        version_id: res.meta.version_id.clone(),
+                        last_updated: res
+                            .meta
+                            .last_updated
+                            .as_ref()
+                            .map(|l| l.as_str().to_string()),
+                        hash: hash.clone(),
+                    };
+                    o.rtype = Some(key.rtype.clone());
+                    o.id = Some(key.id.clone());
+                    o.version_id = version.version_id.clone();
+                    o.hash = Some(hash);
+                    o.warnings = res.warnings.clone();
+                    cands.push((
+                        outcomes.len(),
+                        Candidate {
+                            index: e.index,
+                            res,
+                            key,
+                            body,
+                            version,
+                        },
+                    ));
+                }
+            }
+            outcomes.push(o);
+        }
+
+        // 2. Idempotency against the store and earlier entries.
+        let keys: Vec<ResourceKey> = {
+            let mut k: Vec<ResourceKey> = cands.iter().map(|(_, c)| c.key.clone()).collect();
+            k.sort();
+            k.dedup();
+            k
+        };
+        let mut known: BTreeMap<ResourceKey, VersionInfo> = if keys.is_empty() {
+            BTreeMap::new()
+        } else {
+            self.store.versions(&keys).await?
+        };
+        let mut accepted: Vec<(usize, Candidate<'_>, Option<String>, Vec<Update>, bool)> =
+            Vec::new();
+        for (slot, c) in cands {
+            let existing = known.get(&c.key);
+            let replace = existing.is_some();
+            if existing.is_some_and(|old| same_or_older(&c.version, old)) {
+                outcomes[slot].outcome = Outcome::Unchanged;
+                continue;
+            }
+            let mapped = patient_of(&c.res).and_then(|pid| {
+                let ups = if pid.is_some() {
+                    updates_for(&c.res, &self.map)?
+                } else {
+                    vec![]
+                };
+                Ok((pid, ups))
+            });
+            match mapped {
+                Err(rej) => {
+                    if mode == Mode::Atomic {
+                        return Err(fail(c.index, rej.path, rej.reason));
+                    }
+                    outcomes[slot].outcome = Outcome::Rejected {
+                        reason: rej.reason,
+                        path: rej.path,
+                    };
+                }
+                Ok((pid, ups)) => {
+                    outcomes[slot].outcome = if replace {
+                        Outcome::Updated
+                    } else {
+                        Outcome::Created
+                    };
+                    known.insert(c.key.clone(), c.version.clone());
+                    accepted.push((slot, c, pid, ups, replace));
+                }
+            }
+        }
+
+        // 3. Load the states of the patients involved.
+        let mut pids: Vec<String> = accepted.iter().filter_map(|a| a.2.clone()).collect();
+        pids.sort();
+        pids.dedup();
+        let mut states: HashMap<String, (i64, PatientState)> = HashMap::new();
+        let mut missing = Vec::new();
+        if let Ok(mut cache) = self.cache.lock() {
+            for p in &pids {
+                match cache.take(p) {
+                    Some(vs) => {
+                        states.insert(p.clone(), vs);
+                    }
+                    None => missing.push(p.clone()),
+                }
+            }
+        } else {
+            missing = pids.clone();
+        }
+        if !missing.is_empty() {
+            let rows = self.store.load_states(&missing).await?;
+            for p in missing {
+                let vs = match rows.get(&p) {
+                    Some(r) => {
+                        let s = decode_state(&r.state).map_err(|e| IngestError::State {
+                            patient: p.clone(),
+                            reason: e.to_string(),
+                        })?;
+                        (r.version, s)
+                    }
+                    None => (0, PatientState::new(p.clone())),
+                };
+                states.insert(p, vs);
+            }
+        }
+
+        // 4. Apply in entry order; build the commit.
+        let retention = self.map.retention();
+        let mut changes: HashMap<String, Change> = HashMap::new();
+        let mut newest_meta: HashMap<String, Instant> = HashMap::new();
+        let mut commit = Commit::default();
+        for (_slot, c, pid, ups, replace) in accepted {
+            if let Some(p) = &pid {
+                if let Some((_, st)) = states.get_mut(p) {
+                    let source = format!("{}/{}", c.key.rtype, c.key.id);
+                    let ch = apply_updates(st, &source, ups, retention, replace);
+                    if !ch.is_empty() {
+                        if let Some(t) = c.res.meta.last_updated.as_ref().map(|l| l.instant()) {
+                            let e = newest_meta.entry(p.clone()).or_insert(t);
+                            if t > *e {
+                                *e = t;
+                            }
+                        }
+                        changes.entry(p.clone()).or_default().merge(ch);
+                    }
+                }
+            }
+            let event_time = c.res.resource.clinical_time();
+            commit.resources.push(ResourceWrite {
+                key: c.key,
+                version: c.version,
+                patient_id: pid,
+                event_time,
+                body: c.body,
+            });
+        }
+        dedupe_last(&mut commit.resources);
+
+        let mut touched = Vec::new();
+        let mut versions = Vec::new();
+        let mut untouched = Vec::new();
+        let mut sorted: Vec<(String, (i64, PatientState))> = states.into_iter().collect();
+        sorted.sort_by(|a, b| a.0.cmp(&b.0));
+        for (pid, (version, state)) in sorted {
+            match changes.remove(&pid) {
+                Some(ch) => {
+                    commit.states.push(StateWrite {
+                        patient_id: pid.clone(),
+                        expected: version,
+                        state: encode_state(&state),
+                    });
+                    versions.push((pid.clone(), version + 1));
+                    let newest_event = ch
+                        .newest
+                        .or(state.last_event)
+                        .or_else(|| newest_meta.get(&pid).copied())
+                        .unwrap_or_else(chrono::Utc::now);
+                    touched.push(Touched {
+                        patient_id: pid,
+                        state,
+                        changed_channels: ch.changed,
+                        newest_event,
+                    });
+                }
+                None => untouched.push((pid, version, state)),
+            }
+        }
+        if let Ok(mut cache) = self.cache.lock() {
+            for (pid, version, state) in untouched {
+                if version > 0 {
+                    cache.put(pid, version, state);
+                }
+            }
+        }
+        Ok(Prepared {
+            commit,
+            outcomes,
+            touched,
+            versions,
+            _lock: lock,
+        })
+    }
+}
+
+/// Keep only the last write per key (the same resource twice in one call).
+fn dedupe_last(writes: &mut Vec<ResourceWrite>) {
+    let mut last: HashMap<ResourceKey, usize> = HashMap::new();
+    for (i, w) in writes.iter().enumerate() {
+        last.insert(w.key.clone(), i);
+    }
+    if last.len() == writes.len() {
+        return;
+    }
+    let mut i = 0;
+    writes.retain(|w| {
+        let keep = last.get(&w.key) == Some(&i);
+        i += 1;
+        keep
+    });
+}
