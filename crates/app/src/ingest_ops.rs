@@ -2,12 +2,12 @@
 //! All go through [`App::ingest_entries`], which prepares the ingest
 //! commit, adds what scoring produces, and writes it in one transaction.
 
-use crate::{outcome, ApiError, App};
+use crate::{ApiError, App};
 use bedside_fhir::{
-    parse_bundle, parse_resource, response_bundle, BundleType, EntryBody, EntryResponse,
-    OperationOutcome, ParsedEntry,
+    parse_bundle, parse_resource, response_bundle, BundleType, EntryResponse, Issue,
+    OperationOutcome, ParsedEntry, Severity,
 };
-use bedside_ingest::{EntryOutcome, Mode};
+use bedside_ingest::{EntryOutcome, IngestError, Mode, Outcome};
 use futures_util::{Stream, StreamExt};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -78,21 +78,46 @@ pub struct Written {
 }
 
 fn status_of(o: &EntryOutcome) -> EntryResponse {
-    match o {
-        EntryOutcome::Created { rtype, id, version } => EntryResponse::created(rtype, id, version),
-        EntryOutcome::Updated { rtype, id, version } | EntryOutcome::Unchanged { rtype, id, version } => {
-            EntryResponse::ok(rtype, id, version)
-        }
-        EntryOutcome::Ignored { issue, .. } => EntryResponse {
+    let rtype = o.rtype.as_deref().unwrap_or("");
+    let id = o.id.as_deref().unwrap_or("");
+    let version = o.version_id.as_deref().unwrap_or("1");
+    match &o.outcome {
+        Outcome::Created => EntryResponse::created(rtype, id, version),
+        Outcome::Updated | Outcome::Unchanged => EntryResponse::ok(rtype, id, version),
+        Outcome::Ignored { info } => EntryResponse {
             status: "200 OK".into(),
             location: None,
             etag: None,
             last_modified: None,
-            outcome: Some(OperationOutcome::new(vec![issue.clone()])),
+            outcome: Some(OperationOutcome::new(vec![Issue::info(
+                format!("Bundle.entry[{}]", o.index),
+                info.clone(),
+            )])),
         },
-        EntryOutcome::Rejected { error, .. } => {
-            EntryResponse::error("400 Bad Request", OperationOutcome::from_error(error))
-        }
+        Outcome::Rejected { reason, path } => EntryResponse::error(
+            "400 Bad Request",
+            OperationOutcome::new(vec![
+                Issue::new(Severity::Error, "invalid", reason.clone()).at(path.clone())
+            ]),
+        ),
+    }
+}
+
+fn rejected_error(index: usize, path: &str, reason: &str) -> ApiError {
+    let path = if path.is_empty() {
+        format!("Bundle.entry[{index}]")
+    } else {
+        path.to_string()
+    };
+    ApiError {
+        status: 400,
+        outcome: OperationOutcome::new(vec![Issue::new(
+            Severity::Error,
+            "invalid",
+            format!("entry {index}: {reason}"),
+        )
+        .at(path)])
+        .to_json(),
     }
 }
 
@@ -100,17 +125,22 @@ impl App {
     /// Count outcomes into a summary.
     pub(crate) fn tally(summary: &mut ImportSummary, outcomes: &[EntryOutcome]) {
         for o in outcomes {
-            match o {
-                EntryOutcome::Created { .. } => summary.created += 1,
-                EntryOutcome::Updated { .. } => summary.updated += 1,
-                EntryOutcome::Unchanged { .. } => summary.unchanged += 1,
-                EntryOutcome::Ignored { .. } => summary.ignored += 1,
-                EntryOutcome::Rejected { rtype, id, error, .. } => {
+            summary.warnings += o.warnings.len() as u64;
+            match &o.outcome {
+                Outcome::Created => summary.created += 1,
+                Outcome::Updated => summary.updated += 1,
+                Outcome::Unchanged => summary.unchanged += 1,
+                Outcome::Ignored { .. } => summary.ignored += 1,
+                Outcome::Rejected { reason, path } => {
                     summary.rejected += 1;
                     summary.rejections.push(Rejection {
-                        rtype: rtype.clone().unwrap_or_default(),
-                        id: id.clone().unwrap_or_default(),
-                        reason: error.to_string(),
+                        rtype: o.rtype.clone().unwrap_or_default(),
+                        id: o.id.clone().unwrap_or_default(),
+                        reason: if path.is_empty() {
+                            reason.clone()
+                        } else {
+                            format!("{path}: {reason}")
+                        },
                     });
                 }
             }
@@ -124,22 +154,18 @@ impl App {
             outcome: OperationOutcome::from_error(&e).to_json(),
         })?;
         let (mode, kind) = match bundle.btype {
-            BundleType::Transaction => (Mode::Atomic, BundleType::TransactionResponse),
-            _ => (Mode::PerEntry, BundleType::BatchResponse),
+            BundleType::Transaction => (Mode::Atomic, BundleType::Transaction),
+            BundleType::Searchset => {
+                return Err(ApiError::new(
+                    400,
+                    "not-supported",
+                    "Bundle.type searchset cannot be ingested (use transaction, batch, collection or history)",
+                    Some("Bundle.type"),
+                ))
+            }
+            _ => (Mode::PerEntry, BundleType::Batch),
         };
         let report = self.ingest_entries(bundle.entries, mode).await?;
-        if mode == Mode::Atomic {
-            if let Some(EntryOutcome::Rejected { error, .. }) = report
-                .outcomes
-                .iter()
-                .find(|o| matches!(o, EntryOutcome::Rejected { .. }))
-            {
-                return Err(ApiError {
-                    status: 400,
-                    outcome: OperationOutcome::from_error(error).to_json(),
-                });
-            }
-        }
         let responses: Vec<EntryResponse> = report.outcomes.iter().map(status_of).collect();
         Ok(response_bundle(kind, &responses))
     }
@@ -171,16 +197,7 @@ impl App {
         let report = self
             .ingest_entries(vec![ParsedEntry::from_resource(0, r)], Mode::Atomic)
             .await?;
-        let created = match report.outcomes.first() {
-            Some(EntryOutcome::Rejected { error, .. }) => {
-                return Err(ApiError {
-                    status: 400,
-                    outcome: OperationOutcome::from_error(error).to_json(),
-                })
-            }
-            Some(EntryOutcome::Created { .. }) => true,
-            _ => false,
-        };
+        let created = matches!(report.outcomes.first().map(|o| &o.outcome), Some(Outcome::Created));
         let resource = self.read_resource(rtype, &rid).await?;
         Ok(Written {
             created,
@@ -221,11 +238,6 @@ impl App {
             .enumerate()
             .map(|(i, l)| ParsedEntry::from_ndjson_line(i, l))
             .collect();
-        for e in &entries {
-            if let EntryBody::Resource(r) = &e.body {
-                summary.warnings += r.warnings.len() as u64;
-            }
-        }
         let report = self.ingest_entries(entries, Mode::PerEntry).await?;
         Self::tally(summary, &report.outcomes);
         summary.predictions += report.predictions;
@@ -250,33 +262,33 @@ pub struct IngestResult {
 
 impl App {
     /// The one ingest path: prepare (ingest), add scoring results, commit
-    /// atomically, retry on a concurrent update.
+    /// atomically, retry on a concurrent update. In atomic mode a rejected
+    /// entry is an error naming the entry, and nothing is written.
     pub async fn ingest_entries(&self, entries: Vec<ParsedEntry>, mode: Mode) -> Result<IngestResult, ApiError> {
         let mut attempt = 0;
         loop {
-            let mut prepared = self
-                .ingestor
-                .prepare(entries.clone(), mode)
-                .await
-                .map_err(|e| ApiError::internal(e.to_string()))?;
-            if mode == Mode::Atomic && prepared.outcomes.iter().any(|o| matches!(o, EntryOutcome::Rejected { .. })) {
-                return Ok(IngestResult {
-                    outcomes: prepared.outcomes,
-                    predictions: 0,
-                });
-            }
+            let mut prepared = match self.ingestor.prepare_slice(&entries, mode).await {
+                Ok(p) => p,
+                Err(IngestError::Rejected { index, path, reason }) => {
+                    return Err(rejected_error(index, &path, &reason))
+                }
+                Err(IngestError::Store(e)) => return Err(e.into()),
+                Err(e) => return Err(ApiError::internal(e.to_string())),
+            };
             let predictions = self.after_ingest(&mut prepared).await?;
-            match self.store.commit(prepared.commit.clone()).await {
+            let commit = std::mem::take(&mut prepared.commit);
+            match self.store.commit(commit).await {
                 Ok(()) => {
                     self.ingestor.committed(&prepared);
                     return Ok(IngestResult {
-                        outcomes: prepared.outcomes,
+                        outcomes: std::mem::take(&mut prepared.outcomes),
                         predictions,
                     });
                 }
                 Err(bedside_store::StoreError::Conflict(what)) if attempt < 5 => {
                     attempt += 1;
                     let pids: Vec<String> = prepared.touched.iter().map(|t| t.patient_id.clone()).collect();
+                    drop(prepared);
                     self.ingestor.invalidate(&pids);
                     tracing::debug!(%what, attempt, "concurrent update; retrying");
                 }
@@ -284,9 +296,4 @@ impl App {
             }
         }
     }
-}
-
-#[allow(dead_code)]
-fn _outcome_helpers_are_used() -> Value {
-    outcome::single("information", "informational", "", None)
 }

@@ -11,10 +11,15 @@
 
 pub mod outcome;
 mod ingest_ops;
+pub mod evaluate;
+pub mod facts;
 pub mod features;
+pub mod hooks;
+pub mod pathway_rt;
 pub mod pipeline;
 pub mod replay;
 pub mod scoring;
+pub mod worklist;
 
 pub use ingest_ops::{ImportLines, ImportSummary, IngestResult, Rejection, Written};
 pub use pipeline::FeatureRow;
@@ -88,6 +93,10 @@ pub struct AppConfig {
     pub feature_specs: Vec<PathBuf>,
     /// Record every scored feature row (for `bedside features`).
     pub record_features: bool,
+    /// BPMN pathway files to run (see `pathway_rt`).
+    pub pathways: Vec<PathBuf>,
+    /// CDS Hooks: trusted issuers, hook policy, demo key.
+    pub hooks: hooks::HookConfig,
 }
 
 /// The running application.
@@ -99,7 +108,11 @@ pub struct App {
     pub models: Vec<scoring::Scheduled>,
     /// Rows scored, when `record_features` is on.
     pub feature_sink: Option<std::sync::Mutex<Vec<FeatureRow>>>,
+    /// CDS Hooks: verifier, certifications, service table.
+    pub hooks: hooks::HookRuntime,
     started: std::time::Instant,
+    /// Loaded pathways, alert policy and certifications.
+    pub pathways: pathway_rt::Pathways,
 }
 
 /// Errors while starting.
@@ -111,6 +124,8 @@ pub enum StartError {
     Channels { path: String, msg: String },
     #[error("model package {path}: {msg}")]
     Model { path: String, msg: String },
+    #[error("pathway {path}: {msg}")]
+    Pathway { path: String, msg: String },
 }
 
 impl App {
@@ -131,7 +146,7 @@ impl App {
         };
         let mut models = Vec::new();
         let opts = bedside_models::LoadOptions {
-            known_channels: Some(map.channel_names()),
+            known_channels: Some(map.channels().iter().map(|c| c.name.clone()).collect()),
         };
         for path in &config.models {
             let m = bedside_models::Model::load_with(path, &opts).map_err(|e| StartError::Model {
@@ -148,14 +163,19 @@ impl App {
             models.push(scoring::Scheduled::features_only(spec, features));
         }
         let ingestor = Ingestor::new(store.clone(), map);
+        let loaded: Vec<_> = models.iter().filter_map(|m| m.model.clone()).collect();
+        let pathways = pathway_rt::Pathways::load(&config.pathways, &loaded)?;
         let feature_sink = config.record_features.then(|| std::sync::Mutex::new(Vec::new()));
+        let hooks = hooks::HookRuntime::new(&config.hooks, &models);
         Ok(Self {
+            hooks,
             store,
             ingestor,
             config,
             models,
             feature_sink,
             started: std::time::Instant::now(),
+            pathways,
         })
     }
 
@@ -173,6 +193,9 @@ impl App {
 
     /// `GET /fhir/{type}/{id}`.
     pub async fn read_resource(&self, rtype: &str, id: &str) -> Result<Value, ApiError> {
+        if rtype == "Task" {
+            return self.read_task(id).await;
+        }
         let key = bedside_store::ResourceKey {
             rtype: rtype.to_string(),
             id: id.to_string(),
@@ -188,6 +211,9 @@ impl App {
 
     /// `GET /fhir/{type}?patient=..|subject=..` as a searchset Bundle.
     pub async fn search(&self, rtype: &str, q: &BTreeMap<String, String>) -> Result<Value, ApiError> {
+        if rtype == "Task" {
+            return self.search_tasks(q).await;
+        }
         let patient = q
             .get("patient")
             .or_else(|| q.get("subject"))

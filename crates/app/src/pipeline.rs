@@ -22,6 +22,10 @@ pub struct FeatureRow {
     pub encounter_id: Option<String>,
     pub at: Instant,
     pub values: Vec<Option<f64>>,
+    /// Policy facts at scoring time (for `bedside evaluate`).
+    pub facts: bedside_policy::PatientFacts,
+    pub encounter_start: Option<Instant>,
+    pub encounter_end: Option<Instant>,
 }
 
 impl App {
@@ -45,12 +49,16 @@ impl App {
                 }
                 if let Some(sink) = &self.feature_sink {
                     let values = sched.features.compute(&t.state, at);
+                    let enc = t.state.encounter_at(at);
                     sink.lock().expect("feature sink").push(FeatureRow {
                         model_id: sched.id().to_string(),
                         patient_id: t.patient_id.clone(),
-                        encounter_id: t.state.encounter_at(at).map(|e| e.id.clone()),
+                        encounter_id: enc.map(|e| e.id.clone()),
                         at,
                         values,
+                        facts: crate::facts::facts_from_state(&t.state, at),
+                        encounter_start: enc.and_then(|e| e.start),
+                        encounter_end: enc.and_then(|e| e.end),
                     });
                 }
                 let Some(p) = sched.predict(&t.state, at) else { continue };
@@ -77,6 +85,7 @@ impl App {
                     updated_at: now,
                     body,
                 });
+                self.on_prediction(&t.state, &p, &mut prepared.commit).await?;
             }
         }
         Ok(n)

@@ -50,6 +50,9 @@ enum Cmd {
     /// Export the feature rows the online path scores, replaying a cohort
     /// through the real ingest path (no train/serve skew).
     Features(model_cmds::FeaturesArgs),
+    /// Replay a cohort with a model: AUROC, AUPRC, ECE and the alert burden
+    /// of the policy against naive baselines, on the held-out split.
+    Evaluate(model_cmds::EvaluateArgs),
     /// Model packages: validate, render model facts.
     #[command(subcommand)]
     Model(model_cmds::ModelCmd),
@@ -107,6 +110,8 @@ async fn open_app(s: &Settings) -> Result<Arc<App>> {
         models: s.models.clone(),
         feature_specs: vec![],
         record_features: false,
+        pathways: Vec::new(),
+        hooks: Default::default(),
     };
     Ok(Arc::new(App::open(config).await?))
 }
@@ -162,6 +167,7 @@ fn main() -> Result<()> {
         }
         Cmd::Replay(args) => rt.block_on(replay_cmd::run(args)),
         Cmd::Features(args) => rt.block_on(model_cmds::features(args)),
+        Cmd::Evaluate(args) => rt.block_on(model_cmds::evaluate(args)),
         Cmd::Model(cmd) => model_cmds::model(cmd),
         Cmd::Digest {
             data_dir,
@@ -174,6 +180,8 @@ fn main() -> Result<()> {
                 models: vec![],
                 feature_specs: vec![],
                 record_features: false,
+                pathways: Vec::new(),
+                hooks: Default::default(),
             })
             .await?;
             println!("{}", app.digest().await?);

@@ -36,6 +36,8 @@ pub async fn features(a: FeaturesArgs) -> Result<()> {
         models: vec![],
         feature_specs: vec![a.model.clone()],
         record_features: true,
+        pathways: Vec::new(),
+        hooks: Default::default(),
     })
     .await?;
     let summary = bedside_app::replay::replay_dir(&app, &a.dir, None).await?;
@@ -101,4 +103,66 @@ pub fn model(cmd: ModelCmd) -> Result<()> {
             Ok(())
         }
     }
+}
+
+#[derive(Args)]
+pub struct EvaluateArgs {
+    /// Cohort directory (bulk NDJSON, plain or .gz).
+    pub dir: PathBuf,
+    /// Model package.
+    #[arg(long)]
+    pub model: PathBuf,
+    /// Alert policy (TOML); default: the built-in default policy.
+    #[arg(long)]
+    pub policy: Option<PathBuf>,
+    /// Which patients to report on: test (held out), calibration, train, all.
+    #[arg(long, default_value = "test")]
+    pub split: String,
+    /// An alert up to this many hours after the outcome's time still counts
+    /// as detecting it (screening at and after admission).
+    #[arg(long, default_value_t = 0.0)]
+    pub sensitivity_window_hours: f64,
+    /// Print JSON (otherwise a short text summary).
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Replay a cohort with the model and report performance and alert burden.
+pub async fn evaluate(a: EvaluateArgs) -> Result<()> {
+    if !matches!(a.split.as_str(), "test" | "calibration" | "train" | "all") {
+        bail!("--split: must be test, calibration, train or all");
+    }
+    let policy = match &a.policy {
+        Some(p) => {
+            let text = std::fs::read_to_string(p).with_context(|| format!("{}", p.display()))?;
+            bedside_policy::PolicyConfig::from_toml_str(&text)
+                .map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?
+        }
+        None => bedside_policy::PolicyConfig::from_toml_str(&bedside_policy::PolicyConfig::default_toml())
+            .map_err(|e| anyhow::anyhow!("built-in policy: {e}"))?,
+    };
+    let tmp = tempfile::tempdir()?;
+    let app = App::open(AppConfig {
+        store: crate::store_location(tmp.path(), None)?,
+        channels: None,
+        public_url: "http://localhost".into(),
+        models: vec![a.model.clone()],
+        feature_specs: vec![],
+        record_features: true,
+        pathways: Vec::new(),
+        hooks: Default::default(),
+    })
+    .await?;
+    bedside_app::replay::replay_dir(&app, &a.dir, None).await?;
+    let eval = bedside_policy::evaluate::EvalConfig {
+        sensitivity_window_hours: a.sensitivity_window_hours,
+        ..Default::default()
+    };
+    let report = app.evaluation(&policy, &a.split, eval).await?;
+    if a.json {
+        println!("{}", serde_json::to_string(&report)?);
+    } else {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    }
+    Ok(())
 }

@@ -59,6 +59,8 @@ pub async fn run(a: ReplayArgs) -> Result<()> {
                 models: a.models.clone(),
                 feature_specs: vec![],
                 record_features: false,
+                pathways: Vec::new(),
+                hooks: Default::default(),
             };
             let app = App::open(config).await?;
             let pb = progress_bar(0);

@@ -13,6 +13,7 @@ use bedside_app::{outcome, ApiError, ImportLines};
 use futures_util::TryStreamExt;
 use std::collections::BTreeMap;
 use tokio::io::AsyncBufReadExt;
+use tokio_stream::wrappers::LinesStream;
 
 const FHIR_JSON: &str = "application/fhir+json";
 
@@ -22,7 +23,10 @@ pub(crate) fn routes(s: &AppState) -> Router<AppState> {
         .route("/fhir/{rtype}", post(create).get(search))
         .route("/fhir/{rtype}/{id}", get(read).put(update))
         .layer(DefaultBodyLimit::max(s.http.max_body_bytes))
-        .layer(tower_http::timeout::TimeoutLayer::new(s.http.request_timeout));
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            s.http.request_timeout,
+        ));
     // $import streams: no body limit, no request timeout.
     let import = Router::new()
         .route("/fhir/$import", post(import))
@@ -150,9 +154,9 @@ async fn import(State(s): State<AppState>, headers: HeaderMap, body: Body) -> Re
     };
     let lines: ImportLines = if gz {
         let dec = async_compression::tokio::bufread::GzipDecoder::new(reader);
-        Box::pin(tokio::io::BufReader::new(dec).lines())
+        Box::pin(LinesStream::new(tokio::io::BufReader::new(dec).lines()))
     } else {
-        Box::pin(reader.lines())
+        Box::pin(LinesStream::new(reader.lines()))
     };
     match s.app.import_ndjson(lines).await {
         Ok(summary) => (StatusCode::OK, axum::Json(summary)).into_response(),

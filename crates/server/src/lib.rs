@@ -8,6 +8,7 @@
 //!
 //! Invariant: no business logic lives here; handlers are parse, call, map.
 
+mod cds_routes;
 mod fhir_routes;
 
 use axum::{routing::get, Json, Router};
@@ -45,6 +46,7 @@ pub fn router(app: Arc<App>, http: HttpConfig) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .merge(fhir_routes::routes(&state))
+        .merge(cds_routes::routes(&state))
         .with_state(state)
 }
 

@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 pub struct TestServer {
     pub base: String,
+    #[allow(dead_code)]
     pub app: Arc<App>,
     _dir: tempfile::TempDir,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
@@ -21,6 +22,16 @@ impl Drop for TestServer {
 }
 
 pub async fn start_with(http: HttpConfig) -> TestServer {
+    start_app(http, vec![], Default::default()).await
+}
+
+/// Start with model packages and a CDS Hooks configuration.
+#[allow(dead_code)]
+pub async fn start_app(
+    http: HttpConfig,
+    models: Vec<std::path::PathBuf>,
+    hooks: bedside_app::hooks::HookConfig,
+) -> TestServer {
     let dir = tempfile::tempdir().unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -32,9 +43,11 @@ pub async fn start_with(http: HttpConfig) -> TestServer {
             },
             channels: None,
             public_url: base.clone(),
-            models: vec![],
+            models,
             feature_specs: vec![],
             record_features: false,
+            pathways: Vec::new(),
+            hooks,
         })
         .await
         .unwrap(),
