@@ -81,6 +81,37 @@ impl Resource {
         }
     }
 
+    /// The clinically relevant time of the resource, if it has one:
+    /// Observation effective[x] (else issued), Encounter period.start,
+    /// Condition onset (else recordedDate), MedicationRequest authoredOn,
+    /// MedicationAdministration effective[x], Procedure performed[x],
+    /// ServiceRequest authoredOn (else occurrence[x]), Specimen collected,
+    /// AllergyIntolerance onset (else recordedDate), ImagingStudy started,
+    /// DiagnosticReport effective[x] (else issued).
+    pub fn clinical_time(&self) -> Option<bedside_core::Instant> {
+        let dt = |d: &Option<DateTime>| d.as_ref().map(DateTime::instant);
+        match self {
+            Resource::Observation(r) => r.effective_time(),
+            Resource::Encounter(r) => period_time(r.period.as_ref()),
+            Resource::Condition(r) => r.onset_time().or_else(|| dt(&r.recorded_date)),
+            Resource::MedicationRequest(r) => dt(&r.authored_on),
+            Resource::MedicationAdministration(r) => r.effective_time(),
+            Resource::Procedure(r) => r.performed_time(),
+            Resource::ServiceRequest(r) => dt(&r.authored_on)
+                .or_else(|| dt(&r.occurrence_date_time))
+                .or_else(|| period_time(r.occurrence_period.as_ref())),
+            Resource::Specimen(r) => r.collected_time(),
+            Resource::AllergyIntolerance(r) => {
+                dt(&r.onset_date_time).or_else(|| dt(&r.recorded_date))
+            }
+            Resource::ImagingStudy(r) => dt(&r.started),
+            Resource::DiagnosticReport(r) => dt(&r.effective_date_time)
+                .or_else(|| period_time(r.effective_period.as_ref()))
+                .or_else(|| r.issued.as_ref().map(FhirInstant::instant)),
+            _ => None,
+        }
+    }
+
     /// The element that names the patient (`subject` or `patient`), with
     /// its path, for resource types that belong to a patient.
     pub fn patient_reference(&self) -> Option<(&'static str, &Reference)> {
@@ -266,6 +297,16 @@ pub struct Condition {
     pub abatement_date_time: Option<DateTime>,
     #[serde(default)]
     pub recorded_date: Option<DateTime>,
+}
+
+impl Condition {
+    /// onsetDateTime, else onsetPeriod.start.
+    pub fn onset_time(&self) -> Option<bedside_core::Instant> {
+        self.onset_date_time
+            .as_ref()
+            .map(DateTime::instant)
+            .or_else(|| period_time(self.onset_period.as_ref()))
+    }
 }
 
 /// A contained resource, read only for its type, id and `code` (to resolve

@@ -195,6 +195,10 @@ fn same_or_older(new: &VersionInfo, old: &VersionInfo) -> bool {
 
 const MAX_ATTEMPTS: usize = 5;
 
+/// An accepted candidate: its patient, its state updates, and whether it
+/// replaces a stored version.
+type Accepted<'a> = (Candidate<'a>, Option<String>, Vec<Update>, bool);
+
 impl Ingestor {
     pub fn new(store: Arc<dyn Store>, map: ChannelMap) -> Self {
         Self {
@@ -405,8 +409,7 @@ impl Ingestor {
         } else {
             self.store.versions(&keys).await?
         };
-        let mut accepted: Vec<(usize, Candidate<'_>, Option<String>, Vec<Update>, bool)> =
-            Vec::new();
+        let mut accepted: Vec<Accepted<'_>> = Vec::new();
         for (slot, c) in cands {
             let existing = known.get(&c.key);
             let replace = existing.is_some();
@@ -439,13 +442,13 @@ impl Ingestor {
                         Outcome::Created
                     };
                     known.insert(c.key.clone(), c.version.clone());
-                    accepted.push((slot, c, pid, ups, replace));
+                    accepted.push((c, pid, ups, replace));
                 }
             }
         }
 
         // 3. Load the states of the patients involved.
-        let mut pids: Vec<String> = accepted.iter().filter_map(|a| a.2.clone()).collect();
+        let mut pids: Vec<String> = accepted.iter().filter_map(|a| a.1.clone()).collect();
         pids.sort();
         pids.dedup();
         let mut states: HashMap<String, (i64, PatientState)> = HashMap::new();
@@ -484,7 +487,7 @@ impl Ingestor {
         let mut changes: HashMap<String, Change> = HashMap::new();
         let mut newest_meta: HashMap<String, Instant> = HashMap::new();
         let mut commit = Commit::default();
-        for (_slot, c, pid, ups, replace) in accepted {
+        for (c, pid, ups, replace) in accepted {
             if let Some(p) = &pid {
                 if let Some((_, st)) = states.get_mut(p) {
                     let source = format!("{}/{}", c.key.rtype, c.key.id);

@@ -203,14 +203,14 @@ async fn the_same_resource_twice_is_unchanged_and_triggers_nothing() {
     let (store, ing) = ingestor();
     let r = obs("h1", "8867-4", qty(80.0, "/min"), &t(1));
     let first = ing
-        .ingest(entries(&[r.clone()]), Mode::Atomic)
+        .ingest(entries(std::slice::from_ref(&r)), Mode::Atomic)
         .await
         .unwrap();
     assert_eq!(first.created, 1);
     assert_eq!(first.touched.len(), 1);
     let commits = store.commits.load(std::sync::atomic::Ordering::SeqCst);
     let again = ing
-        .ingest(entries(&[r.clone()]), Mode::Atomic)
+        .ingest(entries(std::slice::from_ref(&r)), Mode::Atomic)
         .await
         .unwrap();
     assert_eq!(again.unchanged, 1);
