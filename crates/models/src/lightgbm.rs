@@ -143,6 +143,10 @@ impl LightGbm {
     }
 }
 
+// The three path helpers follow LightGBM's tree.cpp (Lundberg's TreeSHAP)
+// with divisions replaced by multiplications with reciprocals; results agree
+// with LightGBM to rounding (~1e-15), far inside the 1e-6 reference tolerance.
+
 fn extend_path(path: &mut [PathElement], depth: usize, zero: f64, one: f64, feature: i64) {
     path[depth] = PathElement {
         feature,
@@ -150,10 +154,11 @@ fn extend_path(path: &mut [PathElement], depth: usize, zero: f64, one: f64, feat
         one,
         pweight: if depth == 0 { 1.0 } else { 0.0 },
     };
-    let dp1 = (depth + 1) as f64;
+    let inv = 1.0 / (depth + 1) as f64;
     for i in (0..depth).rev() {
-        path[i + 1].pweight += one * path[i].pweight * (i + 1) as f64 / dp1;
-        path[i].pweight = zero * path[i].pweight * (depth - i) as f64 / dp1;
+        let w = path[i].pweight;
+        path[i + 1].pweight += one * w * (i + 1) as f64 * inv;
+        path[i].pweight = zero * w * (depth - i) as f64 * inv;
     }
 }
 
@@ -162,13 +167,19 @@ fn unwind_path(path: &mut [PathElement], depth: usize, index: usize) {
     let zero = path[index].zero;
     let mut next_one = path[depth].pweight;
     let dp1 = (depth + 1) as f64;
-    for i in (0..depth).rev() {
-        if one != 0.0 {
+    let inv_dp1 = 1.0 / dp1;
+    if one != 0.0 {
+        let inv_one = 1.0 / one;
+        for i in (0..depth).rev() {
             let tmp = path[i].pweight;
-            path[i].pweight = next_one * dp1 / ((i + 1) as f64 * one);
-            next_one = tmp - path[i].pweight * zero * (depth - i) as f64 / dp1;
-        } else {
-            path[i].pweight = path[i].pweight * dp1 / (zero * (depth - i) as f64);
+            let w = next_one * dp1 * inv_one / (i + 1) as f64;
+            path[i].pweight = w;
+            next_one = tmp - w * zero * (depth - i) as f64 * inv_dp1;
+        }
+    } else {
+        let inv_zero = 1.0 / zero;
+        for i in (0..depth).rev() {
+            path[i].pweight = path[i].pweight * dp1 * inv_zero / (depth - i) as f64;
         }
     }
     for i in index..depth {
@@ -181,20 +192,39 @@ fn unwind_path(path: &mut [PathElement], depth: usize, index: usize) {
 fn unwound_sum(path: &[PathElement], depth: usize, index: usize) -> f64 {
     let one = path[index].one;
     let zero = path[index].zero;
-    let mut next_one = path[depth].pweight;
     let dp1 = (depth + 1) as f64;
     let mut total = 0.0;
-    for i in (0..depth).rev() {
-        if one != 0.0 {
-            let tmp = next_one * dp1 / ((i + 1) as f64 * one);
+    if one != 0.0 {
+        let mut next_one = path[depth].pweight;
+        let scale = dp1 / one;
+        let zs = zero / dp1;
+        for i in (0..depth).rev() {
+            let tmp = next_one * scale * RECIP[i + 1];
             total += tmp;
-            next_one = path[i].pweight - tmp * zero * ((depth - i) as f64 / dp1);
-        } else if zero != 0.0 {
-            total += (path[i].pweight / zero) / ((depth - i) as f64 / dp1);
+            next_one = path[i].pweight - tmp * zs * (depth - i) as f64;
+        }
+    } else if zero != 0.0 {
+        let scale = dp1 / zero;
+        for i in (0..depth).rev() {
+            total += path[i].pweight * scale * RECIP[depth - i];
         }
     }
     total
 }
+
+/// Deepest tree accepted (TreeSHAP path tables are sized by it).
+const MAX_DEPTH: usize = 64;
+
+/// 1/k for k <= MAX_DEPTH.
+static RECIP: [f64; MAX_DEPTH + 1] = {
+    let mut r = [0.0; 65];
+    let mut k = 1;
+    while k < 65 {
+        r[k] = 1.0 / k as f64;
+        k += 1;
+    }
+    r
+};
 
 /// `buf[offset..]` is this call's unique path; the parent's path is
 /// `buf[parent..parent + depth]` and is copied first (as LightGBM does with
@@ -493,6 +523,13 @@ fn parse_tree(
                 depth = depth.max(depth_of[j] + 1);
             }
         }
+    }
+    if depth > MAX_DEPTH {
+        problems.push(
+            format!("{loc}.left_child"),
+            format!("tree depth {depth} exceeds the supported {MAX_DEPTH}"),
+        );
+        return None;
     }
     Some(Tree {
         split_feature,

@@ -11,7 +11,7 @@ use crate::problem::{ModelError, Problems};
 use crate::spec::ScorerSpec;
 use tract_onnx::prelude::*;
 
-type Plan = SimplePlan<TypedFact, Box<dyn TypedOp>, Graph<TypedFact, Box<dyn TypedOp>>>;
+type Plan = std::sync::Arc<TypedRunnableModel>;
 
 pub struct Onnx {
     plan: Plan,

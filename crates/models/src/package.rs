@@ -275,7 +275,11 @@ impl Package {
                 .ok()?
                 .rows;
             for (i, r) in rows.iter().enumerate() {
-                if !(0.0..=1.0).contains(&r.p) || r.label > 1 || r.exposure_days.is_nan() || r.exposure_days < 0.0 {
+                if !(0.0..=1.0).contains(&r.p)
+                    || r.label > 1
+                    || r.exposure_days.is_nan()
+                    || r.exposure_days < 0.0
+                {
                     p.push(
                         format!("{}:rows[{i}]", f.file),
                         "p must be in [0, 1], label 0 or 1, exposure_days >= 0",
