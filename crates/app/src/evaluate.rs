@@ -21,15 +21,19 @@ impl App {
     /// After a replay with `record_features` on and one model loaded:
     /// the evaluation report as JSON. `split` restricts the reported rows
     /// (`test`, `calibration`, `train` or `all`).
-    pub async fn evaluation(&self, policy: &PolicyConfig, split: &str, eval: EvalConfig) -> Result<Value, ApiError> {
+    pub async fn evaluation(
+        &self,
+        policy: &PolicyConfig,
+        split: &str,
+        eval: EvalConfig,
+    ) -> Result<Value, ApiError> {
         let sched = self
             .models
             .first()
             .ok_or_else(|| ApiError::bad_request("evaluate needs a model", None))?;
-        let model = sched
-            .model
-            .clone()
-            .ok_or_else(|| ApiError::bad_request("evaluate needs a complete model package", None))?;
+        let model = sched.model.clone().ok_or_else(|| {
+            ApiError::bad_request("evaluate needs a complete model package", None)
+        })?;
         let rows = match &self.feature_sink {
             Some(s) => std::mem::take(&mut *s.lock().expect("feature sink")),
             None => Vec::new(),
@@ -38,7 +42,9 @@ impl App {
         let mut stays: BTreeMap<String, Stay> = BTreeMap::new();
         let mut events_cache = BTreeMap::new();
         for r in rows {
-            let Ok(p) = model.predict_values(&r.values, r.at) else { continue };
+            let Ok(p) = model.predict_values(&r.values, r.at) else {
+                continue;
+            };
             if !events_cache.contains_key(&r.patient_id) {
                 let ev = self.patient_outcome_events(&r.patient_id).await?;
                 events_cache.insert(r.patient_id.clone(), ev);
@@ -80,7 +86,9 @@ impl App {
             let mut ids: Vec<&str> = rows.iter().map(|r| r.row.patient.as_str()).collect();
             ids.sort();
             ids.dedup();
-            ids.iter().filter_map(|id| stays.get(*id).cloned()).collect()
+            ids.iter()
+                .filter_map(|id| stays.get(*id).cloned())
+                .collect()
         };
         // Certify on the calibration split (never on the reported rows).
         let cal = pick("calibration");

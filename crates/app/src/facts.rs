@@ -10,7 +10,12 @@ pub fn facts_from_state(state: &PatientState, at: Instant) -> PatientFacts {
     let enc = state.encounter_at(at);
     let mut events: BTreeMap<String, Vec<Instant>> = BTreeMap::new();
     for (kind, series) in &state.events {
-        let times: Vec<Instant> = series.points.iter().filter(|p| p.t <= at).map(|p| p.t).collect();
+        let times: Vec<Instant> = series
+            .points
+            .iter()
+            .filter(|p| p.t <= at)
+            .map(|p| p.t)
+            .collect();
         if !times.is_empty() {
             events.insert(kind.clone(), times);
         }

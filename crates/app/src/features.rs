@@ -45,9 +45,16 @@ pub fn outcome_events(condition: &serde_json::Value) -> Vec<OutcomeEvent> {
 
 impl App {
     /// Outcome events of a patient, from the stored Conditions.
-    pub async fn patient_outcome_events(&self, patient_id: &str) -> Result<Vec<OutcomeEvent>, ApiError> {
+    pub async fn patient_outcome_events(
+        &self,
+        patient_id: &str,
+    ) -> Result<Vec<OutcomeEvent>, ApiError> {
         let mut events = Vec::new();
-        for r in self.store.resources_for_patient("Condition", patient_id).await? {
+        for r in self
+            .store
+            .resources_for_patient("Condition", patient_id)
+            .await?
+        {
             if let Ok(v) = serde_json::from_str::<serde_json::Value>(&r.body) {
                 events.extend(outcome_events(&v));
             }

@@ -171,14 +171,22 @@ impl App {
     }
 
     /// `POST /fhir/{type}` (id = None) or `PUT /fhir/{type}/{id}`.
-    pub async fn write_resource(&self, rtype: &str, id: Option<&str>, body: &[u8]) -> Result<Written, ApiError> {
+    pub async fn write_resource(
+        &self,
+        rtype: &str,
+        id: Option<&str>,
+        body: &[u8],
+    ) -> Result<Written, ApiError> {
         let mut r = parse_resource(body).map_err(|e| ApiError {
             status: 400,
             outcome: OperationOutcome::from_error(&e).to_json(),
         })?;
         if r.rtype != rtype {
             return Err(ApiError::bad_request(
-                format!("resourceType {} does not match the URL's type {rtype}", r.rtype),
+                format!(
+                    "resourceType {} does not match the URL's type {rtype}",
+                    r.rtype
+                ),
                 Some("resourceType"),
             ));
         }
@@ -197,7 +205,10 @@ impl App {
         let report = self
             .ingest_entries(vec![ParsedEntry::from_resource(0, r)], Mode::Atomic)
             .await?;
-        let created = matches!(report.outcomes.first().map(|o| &o.outcome), Some(Outcome::Created));
+        let created = matches!(
+            report.outcomes.first().map(|o| &o.outcome),
+            Some(Outcome::Created)
+        );
         let resource = self.read_resource(rtype, &rid).await?;
         Ok(Written {
             created,
@@ -217,11 +228,13 @@ impl App {
             if line.trim().is_empty() {
                 continue;
             }
-            let rtype = crate::replay::line_type(line.as_bytes()).unwrap_or_else(|| "(unreadable)".into());
+            let rtype =
+                crate::replay::line_type(line.as_bytes()).unwrap_or_else(|| "(unreadable)".into());
             *summary.resources.entry(rtype).or_default() += 1;
             chunk.push(line.into_bytes());
             if chunk.len() >= IMPORT_CHUNK {
-                self.ingest_lines(std::mem::take(&mut chunk), &mut summary).await?;
+                self.ingest_lines(std::mem::take(&mut chunk), &mut summary)
+                    .await?;
             }
         }
         if !chunk.is_empty() {
@@ -232,7 +245,11 @@ impl App {
     }
 
     /// Ingest NDJSON lines (each its own entry, per-entry outcomes).
-    pub async fn ingest_lines(&self, lines: Vec<Vec<u8>>, summary: &mut ImportSummary) -> Result<(), ApiError> {
+    pub async fn ingest_lines(
+        &self,
+        lines: Vec<Vec<u8>>,
+        summary: &mut ImportSummary,
+    ) -> Result<(), ApiError> {
         let entries: Vec<ParsedEntry> = lines
             .iter()
             .enumerate()
@@ -264,14 +281,20 @@ impl App {
     /// The one ingest path: prepare (ingest), add scoring results, commit
     /// atomically, retry on a concurrent update. In atomic mode a rejected
     /// entry is an error naming the entry, and nothing is written.
-    pub async fn ingest_entries(&self, entries: Vec<ParsedEntry>, mode: Mode) -> Result<IngestResult, ApiError> {
+    pub async fn ingest_entries(
+        &self,
+        entries: Vec<ParsedEntry>,
+        mode: Mode,
+    ) -> Result<IngestResult, ApiError> {
         let mut attempt = 0;
         loop {
             let mut prepared = match self.ingestor.prepare_slice(&entries, mode).await {
                 Ok(p) => p,
-                Err(IngestError::Rejected { index, path, reason }) => {
-                    return Err(rejected_error(index, &path, &reason))
-                }
+                Err(IngestError::Rejected {
+                    index,
+                    path,
+                    reason,
+                }) => return Err(rejected_error(index, &path, &reason)),
                 Err(IngestError::Store(e)) => return Err(e.into()),
                 Err(e) => return Err(ApiError::internal(e.to_string())),
             };
@@ -287,7 +310,11 @@ impl App {
                 }
                 Err(bedside_store::StoreError::Conflict(what)) if attempt < 5 => {
                     attempt += 1;
-                    let pids: Vec<String> = prepared.touched.iter().map(|t| t.patient_id.clone()).collect();
+                    let pids: Vec<String> = prepared
+                        .touched
+                        .iter()
+                        .map(|t| t.patient_id.clone())
+                        .collect();
                     drop(prepared);
                     self.ingestor.invalidate(&pids);
                     tracing::debug!(%what, attempt, "concurrent update; retrying");

@@ -38,7 +38,9 @@ impl App {
                 if !sched.knows(&t.patient_id) {
                     let id = latest_id(sched.id(), &t.patient_id);
                     if let Some(doc) = self.store.get_document(LATEST_RISK, &id).await? {
-                        if let Some(at) = doc.body["at"].as_str().and_then(crate::replay::parse_time) {
+                        if let Some(at) =
+                            doc.body["at"].as_str().and_then(crate::replay::parse_time)
+                        {
                             sched.remember(&t.patient_id, at);
                         }
                     }
@@ -61,9 +63,12 @@ impl App {
                         encounter_end: enc.and_then(|e| e.end),
                     });
                 }
-                let Some(p) = sched.predict(&t.state, at) else { continue };
+                let Some(p) = sched.predict(&t.state, at) else {
+                    continue;
+                };
                 n += 1;
-                let body = serde_json::to_value(&p).map_err(|e| ApiError::internal(e.to_string()))?;
+                let body =
+                    serde_json::to_value(&p).map_err(|e| ApiError::internal(e.to_string()))?;
                 let now = chrono::Utc::now();
                 prepared.commit.documents.push(Document {
                     kind: PREDICTION.into(),
@@ -85,7 +90,8 @@ impl App {
                     updated_at: now,
                     body,
                 });
-                self.on_prediction(&t.state, &p, &mut prepared.commit).await?;
+                self.on_prediction(&t.state, &p, &mut prepared.commit)
+                    .await?;
             }
         }
         Ok(n)

@@ -206,7 +206,8 @@ pub async fn replay_dir(
     for chunk in lines.chunks(CHUNK) {
         let raws: Vec<Vec<u8>> = chunk.iter().map(|l| l.bytes.clone()).collect();
         app.ingest_lines(raws, &mut summary).await?;
-        app.after_replay_chunk(chunk.iter().filter_map(|l| l.time).max()).await?;
+        app.after_replay_chunk(chunk.iter().filter_map(|l| l.time).max())
+            .await?;
         done += chunk.len() as u64;
         if let Some(p) = progress {
             p(done, total);

@@ -14,7 +14,11 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 #[derive(Parser)]
-#[command(name = "bedside", version, about = "Deploy validated clinical prediction models at the bedside: FHIR in, CDS Hooks cards and BPMN pathways out.")]
+#[command(
+    name = "bedside",
+    version,
+    about = "Deploy validated clinical prediction models at the bedside: FHIR in, CDS Hooks cards and BPMN pathways out."
+)]
 struct Cli {
     #[command(subcommand)]
     cmd: Cmd,
@@ -93,7 +97,10 @@ fn resolve(settings: Settings, config: Option<PathBuf>, m: &clap::ArgMatches) ->
     Ok(s)
 }
 
-pub(crate) fn store_location(data_dir: &std::path::Path, url: Option<&str>) -> Result<StoreLocation> {
+pub(crate) fn store_location(
+    data_dir: &std::path::Path,
+    url: Option<&str>,
+) -> Result<StoreLocation> {
     Ok(match url {
         Some(u) => StoreLocation::Postgres { url: u.to_string() },
         None => StoreLocation::Sqlite {
@@ -102,26 +109,46 @@ pub(crate) fn store_location(data_dir: &std::path::Path, url: Option<&str>) -> R
     })
 }
 
-async fn open_app(s: &Settings) -> Result<Arc<App>> {
+/// What the demo serves when no model or pathway is named: the committed
+/// demo model, the sepsis pathway and the demo EHR key pair.
+const DEMO_MODEL: &str = "models/sepsis-demo";
+const DEMO_PATHWAY: &str = "pathways/sepsis-escalation.bpmn";
+const DEMO_EHR: &str = "config/demo-ehr";
+
+async fn open_app(s: &Settings, demo: bool) -> Result<Arc<App>> {
+    let mut models = s.models.clone();
+    let mut pathways = s.pathways.clone();
+    let mut hooks = bedside_app::hooks::HookConfig::default();
+    if demo {
+        if models.is_empty() && std::path::Path::new(DEMO_MODEL).join("model.toml").exists() {
+            models.push(PathBuf::from(DEMO_MODEL));
+        }
+        if pathways.is_empty() && std::path::Path::new(DEMO_PATHWAY).exists() {
+            pathways.push(PathBuf::from(DEMO_PATHWAY));
+        }
+        hooks = bedside_app::hooks::HookConfig::demo(std::path::Path::new(DEMO_EHR))
+            .with_context(|| format!("demo EHR keys in {DEMO_EHR}"))?;
+    }
+    hooks.insecure_skip_auth = s.insecure_skip_hook_auth;
     let config = AppConfig {
         store: store_location(&s.data_dir, s.database_url.as_deref())?,
         channels: s.channels.clone(),
         public_url: s.public_url(),
-        models: s.models.clone(),
+        models,
         feature_specs: vec![],
         record_features: false,
-        pathways: Vec::new(),
-        hooks: Default::default(),
+        pathways,
+        hooks,
     };
     Ok(Arc::new(App::open(config).await?))
 }
 
-async fn run_server(s: Settings, before_serve: Option<PathBuf>) -> Result<()> {
+async fn run_server(s: Settings, before_serve: Option<PathBuf>, demo: bool) -> Result<()> {
     init_logging(&s.log_format);
     if s.insecure_skip_hook_auth {
         tracing::warn!("INSECURE: CDS Hooks JWT verification is OFF (--insecure-skip-hook-auth); never use this with real patients");
     }
-    let app = open_app(&s).await?;
+    let app = open_app(&s, demo).await?;
     let listener = tokio::net::TcpListener::bind(&s.listen)
         .await
         .with_context(|| format!("listen: cannot bind {}", s.listen))?;
@@ -153,7 +180,7 @@ fn main() -> Result<()> {
     match cli.cmd {
         Cmd::Serve { config, settings } => {
             let s = resolve(settings, config, sub.as_ref().expect("subcommand"))?;
-            rt.block_on(run_server(s, None))
+            rt.block_on(run_server(s, None, false))
         }
         Cmd::Demo {
             no_replay,
@@ -163,7 +190,7 @@ fn main() -> Result<()> {
         } => {
             let s = resolve(settings, config, sub.as_ref().expect("subcommand"))?;
             let replay = (!no_replay).then_some(cohort);
-            rt.block_on(run_server(s, replay))
+            rt.block_on(run_server(s, replay, true))
         }
         Cmd::Replay(args) => rt.block_on(replay_cmd::run(args)),
         Cmd::Features(args) => rt.block_on(model_cmds::features(args)),

@@ -28,7 +28,10 @@ pub struct FeaturesArgs {
 /// and write every row the online path would have scored.
 pub async fn features(a: FeaturesArgs) -> Result<()> {
     let tmp = tempfile::tempdir()?;
-    let data_dir = a.data_dir.clone().unwrap_or_else(|| tmp.path().to_path_buf());
+    let data_dir = a
+        .data_dir
+        .clone()
+        .unwrap_or_else(|| tmp.path().to_path_buf());
     let app = App::open(AppConfig {
         store: crate::store_location(&data_dir, None)?,
         channels: a.channels.clone(),
@@ -42,10 +45,18 @@ pub async fn features(a: FeaturesArgs) -> Result<()> {
     .await?;
     let summary = bedside_app::replay::replay_dir(&app, &a.dir, None).await?;
     if summary.rejected > 0 {
-        eprintln!("warning: {} resources rejected during replay", summary.rejected);
+        eprintln!(
+            "warning: {} resources rejected during replay",
+            summary.rejected
+        );
     }
     let rows = app.labeled_feature_rows().await?;
-    let names: Vec<String> = app.models[0].features.names().iter().map(|s| s.to_string()).collect();
+    let names: Vec<String> = app.models[0]
+        .features
+        .names()
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
     let mut w = csv::Writer::from_path(&a.out).with_context(|| format!("{}", a.out.display()))?;
     let mut header = vec!["patient_id", "encounter_id", "at", "split", "label"];
     header.extend(names.iter().map(String::as_str));
@@ -58,11 +69,21 @@ pub async fn features(a: FeaturesArgs) -> Result<()> {
             r.split.to_string(),
             (r.label as u8).to_string(),
         ];
-        rec.extend(r.row.values.iter().map(|v| v.map(|x| x.to_string()).unwrap_or_default()));
+        rec.extend(
+            r.row
+                .values
+                .iter()
+                .map(|v| v.map(|x| x.to_string()).unwrap_or_default()),
+        );
         w.write_record(&rec)?;
     }
     w.flush()?;
-    eprintln!("wrote {} rows x {} features to {}", rows.len(), names.len(), a.out.display());
+    eprintln!(
+        "wrote {} rows x {} features to {}",
+        rows.len(),
+        names.len(),
+        a.out.display()
+    );
     Ok(())
 }
 
@@ -138,8 +159,10 @@ pub async fn evaluate(a: EvaluateArgs) -> Result<()> {
             bedside_policy::PolicyConfig::from_toml_str(&text)
                 .map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?
         }
-        None => bedside_policy::PolicyConfig::from_toml_str(&bedside_policy::PolicyConfig::default_toml())
-            .map_err(|e| anyhow::anyhow!("built-in policy: {e}"))?,
+        None => bedside_policy::PolicyConfig::from_toml_str(
+            &bedside_policy::PolicyConfig::default_toml(),
+        )
+        .map_err(|e| anyhow::anyhow!("built-in policy: {e}"))?,
     };
     let tmp = tempfile::tempdir()?;
     let app = App::open(AppConfig {

@@ -88,7 +88,9 @@ impl Settings {
             toml::from_str(file).with_context(|| format!("config file {path}: invalid TOML"))?;
         let ids = setting_ids();
         let mut current = serde_json::to_value(&self)?;
-        let obj = current.as_object_mut().expect("struct serializes to object");
+        let obj = current
+            .as_object_mut()
+            .expect("struct serializes to object");
         for (key, value) in table {
             if !ids.contains(&key) {
                 bail!(
@@ -96,10 +98,8 @@ impl Settings {
                     ids.join(", ")
                 );
             }
-            let from_default = matches!(
-                m.value_source(&key),
-                None | Some(ValueSource::DefaultValue)
-            );
+            let from_default =
+                matches!(m.value_source(&key), None | Some(ValueSource::DefaultValue));
             if from_default {
                 obj.insert(key, serde_json::to_value(value)?);
             }
@@ -119,7 +119,10 @@ impl Settings {
             }
         }
         if !matches!(self.log_format.as_str(), "text" | "json") {
-            bail!("log_format: must be `text` or `json`, got `{}`", self.log_format);
+            bail!(
+                "log_format: must be `text` or `json`, got `{}`",
+                self.log_format
+            );
         }
         if self.max_body_mib == 0 {
             bail!("max_body_mib: must be at least 1");
@@ -209,10 +212,18 @@ mod tests {
     #[test]
     fn unknown_and_mistyped_settings_are_named() {
         let (s, m) = parse(&["t"]);
-        let e = s.clone().overlay_file(&m, "lisen = \"x\"", "c.toml").unwrap_err();
+        let e = s
+            .clone()
+            .overlay_file(&m, "lisen = \"x\"", "c.toml")
+            .unwrap_err();
         assert!(e.to_string().contains("unknown setting `lisen`"), "{e}");
-        let e = s.overlay_file(&m, "max_body_mib = \"big\"", "c.toml").unwrap_err();
-        assert!(format!("{e:#}").contains("max_body_mib") || format!("{e:#}").contains("wrong type"), "{e:#}");
+        let e = s
+            .overlay_file(&m, "max_body_mib = \"big\"", "c.toml")
+            .unwrap_err();
+        assert!(
+            format!("{e:#}").contains("max_body_mib") || format!("{e:#}").contains("wrong type"),
+            "{e:#}"
+        );
     }
 
     #[test]
@@ -222,7 +233,11 @@ mod tests {
         assert!(s.validate().unwrap_err().to_string().starts_with("listen:"));
         let (mut s, _) = parse(&["t"]);
         s.database_url = Some("mysql://x".into());
-        assert!(s.validate().unwrap_err().to_string().starts_with("database_url:"));
+        assert!(s
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .starts_with("database_url:"));
     }
 
     #[test]

@@ -54,16 +54,24 @@ fn http_status(base: &str, path: &str) -> u16 {
     let Ok(mut c) = std::net::TcpStream::connect(host) else {
         return 0;
     };
-    let _ = write!(c, "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
+    let _ = write!(
+        c,
+        "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+    );
     let mut buf = String::new();
     let _ = c.read_to_string(&mut buf);
-    buf.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0)
+    buf.split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0)
 }
 
 fn first_patient_id() -> String {
     let f = std::fs::File::open(cohort().join("Patient.ndjson.gz")).unwrap();
     let mut line = String::new();
-    BufReader::new(flate2::read::GzDecoder::new(f)).read_line(&mut line).unwrap();
+    BufReader::new(flate2::read::GzDecoder::new(f))
+        .read_line(&mut line)
+        .unwrap();
     let v: serde_json::Value = serde_json::from_str(&line).unwrap();
     v["id"].as_str().unwrap().to_string()
 }
@@ -74,7 +82,11 @@ fn digest(data: &Path) -> String {
         .arg(data)
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8(out.stdout).unwrap()
 }
 
@@ -83,7 +95,11 @@ fn sigkill_during_import_then_reimport_equals_clean_import() {
     let clean = tempfile::tempdir().unwrap();
     let (mut s, url) = start(clean.path());
     let out = replay(&url);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     s.kill().unwrap();
     s.wait().unwrap();
     let want = digest(clean.path());
@@ -114,7 +130,11 @@ fn sigkill_during_import_then_reimport_equals_clean_import() {
 
     let (mut s, url) = start(crashed.path());
     let out = replay(&url);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     s.kill().unwrap();
     s.wait().unwrap();
     assert_eq!(digest(crashed.path()), want);

@@ -17,7 +17,7 @@ pub mod state;
 pub mod types;
 
 pub use state::{ChannelSeries, EncounterInfo, PatientState, Point, Sex};
-pub use types::{Probability, PatientRef, TypeError};
+pub use types::{PatientRef, Probability, TypeError};
 
 /// Timestamps are UTC instants throughout Bedside.
 pub type Instant = chrono::DateTime<chrono::Utc>;

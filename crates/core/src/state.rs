@@ -202,7 +202,11 @@ mod tests {
         chrono::Utc.with_ymd_and_hms(2024, 1, 1, 0, 0, 0).unwrap() + Duration::hours(h)
     }
     fn p(h: i64, v: f64, s: &str) -> Point {
-        Point { t: t(h), v, source: s.into() }
+        Point {
+            t: t(h),
+            v,
+            source: s.into(),
+        }
     }
 
     #[test]

@@ -59,7 +59,12 @@ pub(crate) fn body_or_error(b: Result<Bytes, BytesRejection>) -> Result<Bytes, R
         };
         fhir(
             status,
-            &outcome::single("error", code, &format!("request body: {}", r.body_text()), None),
+            &outcome::single(
+                "error",
+                code,
+                &format!("request body: {}", r.body_text()),
+                None,
+            ),
         )
     })
 }

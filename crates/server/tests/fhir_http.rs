@@ -21,7 +21,11 @@ fn bundle(btype: &str, resources: Vec<Value>) -> Value {
     let entries: Vec<Value> = resources
         .into_iter()
         .map(|r| {
-            let url = format!("{}/{}", r["resourceType"].as_str().unwrap(), r["id"].as_str().unwrap());
+            let url = format!(
+                "{}/{}",
+                r["resourceType"].as_str().unwrap(),
+                r["id"].as_str().unwrap()
+            );
             json!({"resource": r, "request": {"method": "PUT", "url": url}})
         })
         .collect();
@@ -58,18 +62,27 @@ async fn healthz_answers() {
 #[tokio::test]
 async fn transaction_writes_all_and_reads_back() {
     let s = common::start().await;
-    let b = bundle("transaction", vec![patient("p1"), hr("o1", "p1", "2024-01-01T10:00:00Z", 88.0)]);
+    let b = bundle(
+        "transaction",
+        vec![patient("p1"), hr("o1", "p1", "2024-01-01T10:00:00Z", 88.0)],
+    );
     let (st, v) = post(&s.base, "/fhir", &b).await;
     assert_eq!(st, 200, "{v}");
     assert_eq!(v["type"], "transaction-response");
-    assert_eq!(v["entry"][0]["response"]["status"].as_str().unwrap(), "201 Created");
+    assert_eq!(
+        v["entry"][0]["response"]["status"].as_str().unwrap(),
+        "201 Created"
+    );
     let (st, o) = get(&s.base, "/fhir/Observation/o1").await;
     assert_eq!(st, 200);
     assert_eq!(o["valueQuantity"]["value"], 88.0);
     // Same bundle again: nothing changes.
     let (st, v) = post(&s.base, "/fhir", &b).await;
     assert_eq!(st, 200);
-    assert_eq!(v["entry"][1]["response"]["status"].as_str().unwrap(), "200 OK");
+    assert_eq!(
+        v["entry"][1]["response"]["status"].as_str().unwrap(),
+        "200 OK"
+    );
     let (_, found) = get(&s.base, "/fhir/Observation?patient=p1").await;
     assert_eq!(found["total"], 1);
     assert_eq!(found["type"], "searchset");
@@ -102,7 +115,10 @@ async fn batch_reports_each_entry() {
     let (st, v) = post(&s.base, "/fhir", &b).await;
     assert_eq!(st, 200, "{v}");
     assert_eq!(v["type"], "batch-response");
-    assert_eq!(v["entry"][0]["response"]["status"].as_str().unwrap(), "201 Created");
+    assert_eq!(
+        v["entry"][0]["response"]["status"].as_str().unwrap(),
+        "201 Created"
+    );
     let second = v["entry"][1]["response"]["status"].as_str().unwrap();
     assert!(second.starts_with("4"), "{v}");
     let (st, _) = get(&s.base, "/fhir/Patient/p2").await;
@@ -118,12 +134,22 @@ async fn bad_input_is_4xx_with_operation_outcome() {
         (r#"{"id": "x"}"#, 400),
         (r#"{"resourceType": "Bundle", "type": "searchset"}"#, 400),
     ] {
-        let r = c.post(format!("{}/fhir", s.base)).body(body).send().await.unwrap();
+        let r = c
+            .post(format!("{}/fhir", s.base))
+            .body(body)
+            .send()
+            .await
+            .unwrap();
         assert_eq!(r.status().as_u16(), want, "{body}");
         let v: Value = r.json().await.unwrap();
         assert_eq!(v["resourceType"], "OperationOutcome", "{body}");
     }
-    let (st, v) = post(&s.base, "/fhir/Observation", &json!({"resourceType": "Patient", "id": "x"})).await;
+    let (st, v) = post(
+        &s.base,
+        "/fhir/Observation",
+        &json!({"resourceType": "Patient", "id": "x"}),
+    )
+    .await;
     assert_eq!(st, 400, "type in URL and body must agree: {v}");
     let (st, _) = get(&s.base, "/fhir/Patient/nope").await;
     assert_eq!(st, 404);
@@ -148,11 +174,21 @@ async fn put_creates_then_newer_version_updates() {
     let c = reqwest::Client::new();
     let mut p = patient("p5");
     p["meta"] = json!({"versionId": "1"});
-    let r = c.put(format!("{}/fhir/Patient/p5", s.base)).body(p.to_string()).send().await.unwrap();
+    let r = c
+        .put(format!("{}/fhir/Patient/p5", s.base))
+        .body(p.to_string())
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status().as_u16(), 201);
     p["meta"] = json!({"versionId": "2"});
     p["gender"] = json!("male");
-    let r = c.put(format!("{}/fhir/Patient/p5", s.base)).body(p.to_string()).send().await.unwrap();
+    let r = c
+        .put(format!("{}/fhir/Patient/p5", s.base))
+        .body(p.to_string())
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status().as_u16(), 200);
     let (_, v) = get(&s.base, "/fhir/Patient/p5").await;
     assert_eq!(v["gender"], "male");
@@ -166,7 +202,15 @@ async fn import_streams_gzip_ndjson_with_summary() {
     nd.push_str(&patient("p7").to_string());
     nd.push('\n');
     for h in 0..30 {
-        nd.push_str(&hr(&format!("i{h}"), "p7", &format!("2024-01-01T{:02}:00:00Z", h % 24), 80.0 + h as f64).to_string());
+        nd.push_str(
+            &hr(
+                &format!("i{h}"),
+                "p7",
+                &format!("2024-01-01T{:02}:00:00Z", h % 24),
+                80.0 + h as f64,
+            )
+            .to_string(),
+        );
         nd.push('\n');
     }
     nd.push_str("{broken\n");
@@ -185,7 +229,10 @@ async fn import_streams_gzip_ndjson_with_summary() {
     assert_eq!(v["created"], 31, "{v}");
     assert_eq!(v["rejected"], 1, "{v}");
     assert_eq!(v["stored"]["Observation"], 30, "{v}");
-    assert!(v["rejections"][0]["reason"].as_str().unwrap().len() > 5, "{v}");
+    assert!(
+        v["rejections"][0]["reason"].as_str().unwrap().len() > 5,
+        "{v}"
+    );
 }
 
 #[tokio::test]
