@@ -1,0 +1,799 @@
+//! Pathways at run time: a scored prediction goes through the alert policy;
+//! an escalation starts the sepsis pathway, and the engine's effects
+//! (FHIR Tasks, timer jobs, instance state) are written into the same
+//! commit as the data that caused them. Due timers are store jobs
+//! (`pathway_timer`, `dedupe_key` = timer id), each fired together with its
+//! effects in one `complete_job` transaction, so with several replicas a
+//! timer fires once.
+//!
+//! Replayed data is historical: the engine's `now` is the data's event time
+//! (the prediction time, a timer's due time, the bundle order time).
+//!
+//! Document kinds: `pathway_instance` (body = [`Instance`], status
+//! `running` / `completed` / ...), `Task` (body = FHIR R4 Task, status =
+//! `Task.status`, owner = assignee or role), `alert_memory`
+//! (`{model}|{patient}`, body = [`AlertMemory`]) and `decision` (every
+//! decision that fired an alert or escalated).
+
+use crate::{ApiError, App, StartError};
+use bedside_core::{Instant, PatientRef, PatientState};
+use bedside_models::{Model, Prediction};
+use bedside_pathways::{
+    build_task, Definition, Effect, Engine, Instance, InstanceStatus, StartTrigger,
+};
+use bedside_policy::{
+    certify, decide, AlertMemory, CalibrationSet, Certification, Decision, ModelRole, PolicyConfig,
+    PolicyInput, Recipient,
+};
+use bedside_store::{Commit, DocFilter, Document, NewJob};
+use serde_json::{json, Map, Value};
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+use std::sync::{Arc, RwLock};
+
+pub const PATHWAY_INSTANCE: &str = "pathway_instance";
+pub const TASK: &str = "Task";
+pub const ALERT_MEMORY: &str = "alert_memory";
+pub const DECISION: &str = "decision";
+pub const TIMER_JOB: &str = "pathway_timer";
+/// Start message of the sepsis pathway.
+pub const SEPSIS_ALERT: &str = "sepsis-alert";
+/// Message that ends the sepsis pathway when the bundle is ordered.
+pub const BUNDLE_ORDERED: &str = "bundle-ordered";
+/// Events that together make the bundle.
+pub const BUNDLE_EVENTS: [&str; 2] = ["antibiotic_ordered", "blood_culture_ordered"];
+/// Who requests pathway tasks.
+pub const REQUESTER: &str = "Device/bedside";
+
+/// Loaded pathways, the alert policy and each model's certification.
+pub struct Pathways {
+    pub definitions: Vec<(PathBuf, Arc<Definition>)>,
+    policy: RwLock<PolicyConfig>,
+    certs: RwLock<HashMap<String, Certification>>,
+}
+
+impl Pathways {
+    /// Load the BPMN files; certify each model on its package calibration
+    /// set (not certified when the package has none).
+    pub fn load(paths: &[PathBuf], models: &[Arc<Model>]) -> Result<Self, StartError> {
+        let mut definitions = Vec::new();
+        for p in paths {
+            let text = std::fs::read_to_string(p).map_err(|e| StartError::Pathway {
+                path: p.display().to_string(),
+                msg: e.to_string(),
+            })?;
+            let def = Definition::parse(&text).map_err(|probs| StartError::Pathway {
+                path: p.display().to_string(),
+                msg: bedside_pathways::format_problems(&probs),
+            })?;
+            definitions.push((p.clone(), Arc::new(def)));
+        }
+        let policy = PolicyConfig::from_toml_str(&PolicyConfig::default_toml()).map_err(|e| {
+            StartError::Pathway {
+                path: "default policy".into(),
+                msg: e.to_string(),
+            }
+        })?;
+        let mut certs = HashMap::new();
+        for m in models {
+            certs.insert(m.package.spec.id.clone(), certify_package(m, &policy));
+        }
+        Ok(Self {
+            definitions,
+            policy: RwLock::new(policy),
+            certs: RwLock::new(certs),
+        })
+    }
+
+    /// The definition started by message `name`.
+    pub fn started_by(&self, name: &str) -> Option<Arc<Definition>> {
+        let trig = StartTrigger::Message(name.to_string());
+        self.definitions
+            .iter()
+            .find(|(_, d)| {
+                d.nodes.iter().any(
+                    |n| matches!(&n.kind, bedside_pathways::NodeKind::StartEvent(t) if *t == trig),
+                )
+            })
+            .map(|(_, d)| d.clone())
+    }
+
+    pub fn definition(&self, id: &str) -> Option<Arc<Definition>> {
+        self.definitions
+            .iter()
+            .find(|(_, d)| d.id == id)
+            .map(|(_, d)| d.clone())
+    }
+}
+
+/// Patient-level calibration set (peak score, any positive, summed
+/// exposure) from the package's calibration rows, certified under `policy`.
+fn certify_package(m: &Model, policy: &PolicyConfig) -> Certification {
+    let Some(rows) = &m.package.calibration_set else {
+        return Certification::NotCertified {
+            reason: "the model package has no calibration set".into(),
+        };
+    };
+    let mut by_patient: BTreeMap<&str, (f64, bool, f64)> = BTreeMap::new();
+    for r in rows {
+        let e = by_patient
+            .entry(r.patient_id.as_str())
+            .or_insert((0.0, false, 0.0));
+        e.0 = e.0.max(r.p);
+        e.1 |= r.label == 1;
+        e.2 += r.exposure_days;
+    }
+    let set = CalibrationSet::with_row_exposure(by_patient.into_values());
+    certify(&set, &policy.certification)
+}
+
+/// A document written earlier in this commit, else the stored one.
+pub(crate) async fn pending_or_stored(
+    app: &App,
+    commit: &Commit,
+    kind: &str,
+    id: &str,
+) -> Result<Option<Document>, ApiError> {
+    if let Some(d) = commit
+        .documents
+        .iter()
+        .rev()
+        .find(|d| d.kind == kind && d.id == id)
+    {
+        return Ok(Some(d.clone()));
+    }
+    Ok(app.store.get_document(kind, id).await?)
+}
+
+fn ts(t: Instant) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+/// When the bundle counts as ordered for an instance started at `since`:
+/// the later of the first order of each bundle event at or after `since`.
+pub fn bundle_time(state: &PatientState, since: Instant) -> Option<Instant> {
+    let mut latest = since;
+    for kind in BUNDLE_EVENTS {
+        let first = state
+            .events
+            .get(kind)?
+            .points
+            .iter()
+            .map(|p| p.t)
+            .filter(|t| *t >= since)
+            .min()?;
+        latest = latest.max(first);
+    }
+    Some(latest)
+}
+
+impl App {
+    /// Replace the alert policy (default: the built-in defaults, stage
+    /// `silent`, which starts no pathway).
+    pub fn set_policy(&self, cfg: PolicyConfig) {
+        let mut certs = self
+            .pathways
+            .certs
+            .write()
+            .unwrap_or_else(|e| e.into_inner());
+        for sched in &self.models {
+            if let Some(m) = &sched.model {
+                certs.insert(m.package.spec.id.clone(), certify_package(m, &cfg));
+            }
+        }
+        *self
+            .pathways
+            .policy
+            .write()
+            .unwrap_or_else(|e| e.into_inner()) = cfg;
+    }
+
+    /// Override a model's certification (e.g. certified elsewhere).
+    pub fn set_certification(&self, model_id: &str, cert: Certification) {
+        self.pathways
+            .certs
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(model_id.to_string(), cert);
+    }
+
+    /// The running instance of `definition_id` for a patient, if any.
+    pub async fn running_instance(
+        &self,
+        patient_id: &str,
+        definition_id: &str,
+        commit: Option<&Commit>,
+    ) -> Result<Option<(Document, Instance)>, ApiError> {
+        if let Some(c) = commit {
+            if let Some(d) = c.documents.iter().rev().find(|d| {
+                d.kind == PATHWAY_INSTANCE
+                    && d.patient_id.as_deref() == Some(patient_id)
+                    && d.owner.as_deref() == Some(definition_id)
+            }) {
+                if d.status.as_deref() == Some("running") {
+                    let inst = parse_instance(d)?;
+                    return Ok(Some((d.clone(), inst)));
+                }
+            }
+        }
+        let docs = self
+            .store
+            .list_documents(&DocFilter {
+                kind: PATHWAY_INSTANCE.into(),
+                patient_id: Some(patient_id.to_string()),
+                status: Some("running".into()),
+                owner: Some(definition_id.to_string()),
+                since: None,
+                limit: None,
+            })
+            .await?;
+        match docs.into_iter().last() {
+            Some(d) => {
+                // A later write in this commit may have ended it.
+                if let Some(c) = commit {
+                    if c.documents.iter().any(|x| {
+                        x.kind == PATHWAY_INSTANCE
+                            && x.id == d.id
+                            && x.status.as_deref() != Some("running")
+                    }) {
+                        return Ok(None);
+                    }
+                }
+                let inst = parse_instance(&d)?;
+                Ok(Some((d, inst)))
+            }
+            None => Ok(None),
+        }
+    }
+
+    /// After a prediction: decide, remember, and start the sepsis pathway
+    /// when the decision escalates (and is shown); send `bundle-ordered`
+    /// to a running instance when the bundle is in. All into `commit`.
+    pub async fn on_prediction(
+        &self,
+        state: &PatientState,
+        p: &Prediction,
+        commit: &mut Commit,
+    ) -> Result<(), ApiError> {
+        let pid = state.patient_id.clone();
+        let def = self.pathways.started_by(SEPSIS_ALERT);
+        let running = match &def {
+            Some(d) => self.running_instance(&pid, &d.id, Some(commit)).await?,
+            None => None,
+        };
+        if let (Some(d), Some((doc, inst))) = (&def, &running) {
+            if let Some(tb) = bundle_time(state, inst.started_at) {
+                if tb <= p.at {
+                    let mut inst = inst.clone();
+                    self.send_bundle(d, &doc.patient_id, &mut inst, tb, commit)
+                        .await?;
+                }
+            }
+        }
+        let on_pathway = match &def {
+            Some(d) => self
+                .running_instance(&pid, &d.id, Some(commit))
+                .await?
+                .is_some(),
+            None => false,
+        };
+        let mem_id = format!("{}|{}", p.model_id, pid);
+        let memory: AlertMemory =
+            match pending_or_stored(self, commit, ALERT_MEMORY, &mem_id).await? {
+                Some(d) => serde_json::from_value(d.body).unwrap_or_default(),
+                None => AlertMemory::default(),
+            };
+        let mut facts = crate::facts::facts_from_state(state, p.at);
+        facts.on_pathway = on_pathway;
+        let input = PolicyInput {
+            model_id: p.model_id.clone(),
+            role: ModelRole::Primary,
+            probability: p.probability,
+            at: p.at,
+            hook: None,
+            facts,
+        };
+        let decision = {
+            let cfg = self
+                .pathways
+                .policy
+                .read()
+                .unwrap_or_else(|e| e.into_inner());
+            let certs = self
+                .pathways
+                .certs
+                .read()
+                .unwrap_or_else(|e| e.into_inner());
+            let not = Certification::NotCertified {
+                reason: format!("model {} has no certification", p.model_id),
+            };
+            let cert = certs.get(&p.model_id).unwrap_or(&not);
+            decide(&cfg, cert, &memory, &input)
+        };
+        let now = chrono::Utc::now();
+        if decision.memory != memory {
+            commit.documents.push(Document {
+                kind: ALERT_MEMORY.into(),
+                id: mem_id,
+                patient_id: Some(pid.clone()),
+                status: None,
+                owner: Some(p.model_id.clone()),
+                created_at: p.at,
+                updated_at: now,
+                body: serde_json::to_value(&decision.memory)
+                    .map_err(|e| ApiError::internal(e.to_string()))?,
+            });
+        }
+        if decision.new_alert || decision.escalate {
+            commit.documents.push(Document {
+                kind: DECISION.into(),
+                id: format!("{}|{}|{}", p.model_id, pid, p.at.timestamp()),
+                patient_id: Some(pid.clone()),
+                status: Some(
+                    if decision.escalate {
+                        "escalate"
+                    } else {
+                        "alert"
+                    }
+                    .into(),
+                ),
+                owner: Some(p.model_id.clone()),
+                created_at: p.at,
+                updated_at: now,
+                body: serde_json::to_value(&decision)
+                    .map_err(|e| ApiError::internal(e.to_string()))?,
+            });
+        }
+        if let Some(def) = def {
+            if decision.escalate && decision.shown && !on_pathway {
+                self.start_sepsis(&def, state, p, &decision, commit).await?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn start_sepsis(
+        &self,
+        def: &Definition,
+        state: &PatientState,
+        p: &Prediction,
+        d: &Decision,
+        commit: &mut Commit,
+    ) -> Result<(), ApiError> {
+        let pid = &state.patient_id;
+        let instance_id = format!("{}|{}|{}", p.model_id, pid, ts(d.at));
+        let vars = self.start_variables(state, p, d).await?;
+        let (mut inst, effects) = Engine::start(
+            def,
+            &instance_id,
+            &StartTrigger::Message(SEPSIS_ALERT.into()),
+            vars,
+            d.at,
+        )
+        .map_err(|e| ApiError::internal(e.to_string()))?;
+        tracing::info!(pathway = %def.id, "pathway started");
+        self.apply_effects(def, &Some(pid.clone()), &mut inst, effects, d.at, commit)
+            .await
+    }
+
+    /// What the sepsis tasks need in hand, from the state and the store.
+    async fn start_variables(
+        &self,
+        state: &PatientState,
+        p: &Prediction,
+        d: &Decision,
+    ) -> Result<Map<String, Value>, ApiError> {
+        let pid = &state.patient_id;
+        let at = p.at;
+        let mut identifiers = vec![json!({"system": "urn:bedside:patient-id", "value": pid})];
+        let key = bedside_store::ResourceKey {
+            rtype: "Patient".into(),
+            id: pid.clone(),
+        };
+        if let Some(r) = self.store.get_resource(&key).await? {
+            if let Ok(v) = serde_json::from_str::<Value>(&r.body) {
+                for i in v["identifier"].as_array().into_iter().flatten() {
+                    if let Some(val) = i["value"].as_str() {
+                        identifiers.push(json!({"system": i["system"], "value": val}));
+                    }
+                }
+            }
+        }
+        let location = state
+            .encounter_at(at)
+            .and_then(|e| e.locations.last().cloned())
+            .map(|l| json!({"reference": l}))
+            .unwrap_or(Value::Null);
+        let factors: Vec<Value> = p
+            .top_factors
+            .iter()
+            .map(|f| {
+                json!({
+                    "name": f.label,
+                    "value": f.value.map(|v| format!("{v} {}", f.unit).trim().to_string()),
+                    "contribution": f.probability_contribution,
+                })
+            })
+            .collect();
+        let mut risk = json!({
+            "probability": p.probability.get(),
+            "model": format!("{} {}", p.model_id, p.model_version),
+            "tier": format!("{:?}", d.tier).to_lowercase(),
+            "top_factors": factors,
+        });
+        if let Some(i) = &p.interval {
+            risk["low"] = json!(i.lo);
+            risk["high"] = json!(i.hi);
+        }
+        let since = at - chrono::Duration::hours(24);
+        let mut observations = Vec::new();
+        for (name, series) in &state.channels {
+            let recent: Vec<_> = series
+                .points
+                .iter()
+                .filter(|q| q.t >= since && q.t <= at)
+                .collect();
+            // The newest few per channel are what a responder reads.
+            for q in recent.iter().rev().take(6).rev() {
+                observations.push(json!({"name": name, "value": q.v, "time": ts(q.t)}));
+            }
+        }
+        let allergies = self
+            .patient_items(pid, "AllergyIntolerance", "code", false)
+            .await?;
+        let medications = self
+            .patient_items(pid, "MedicationRequest", "medicationCodeableConcept", true)
+            .await?;
+        let covering = d.route_to.iter().find_map(|r| match r {
+            Recipient::Practitioner { reference, .. } => Some(Value::String(reference.clone())),
+            Recipient::Role { .. } => None,
+        });
+        let mut vars = Map::new();
+        vars.insert(
+            "patient".into(),
+            json!({"id": pid, "identifiers": identifiers, "location": location}),
+        );
+        vars.insert("risk".into(), risk);
+        vars.insert("observations".into(), Value::Array(observations));
+        vars.insert(
+            "allergies".into(),
+            if allergies.is_empty() {
+                json!("none recorded")
+            } else {
+                Value::Array(allergies)
+            },
+        );
+        vars.insert(
+            "medications".into(),
+            if medications.is_empty() {
+                json!("none recorded")
+            } else {
+                Value::Array(medications)
+            },
+        );
+        vars.insert("covering_physician".into(), covering.unwrap_or(Value::Null));
+        Ok(vars)
+    }
+
+    /// Ref items (`{reference, display}`) of a patient's resources of a type.
+    async fn patient_items(
+        &self,
+        pid: &str,
+        rtype: &str,
+        code_field: &str,
+        active_only: bool,
+    ) -> Result<Vec<Value>, ApiError> {
+        let mut out = Vec::new();
+        for r in self.store.resources_for_patient(rtype, pid).await? {
+            let Ok(v) = serde_json::from_str::<Value>(&r.body) else {
+                continue;
+            };
+            if active_only && v["status"].as_str().is_some_and(|s| s != "active") {
+                continue;
+            }
+            let c = &v[code_field];
+            let display = c["text"]
+                .as_str()
+                .or_else(|| c["coding"][0]["display"].as_str())
+                .or_else(|| c["coding"][0]["code"].as_str())
+                .unwrap_or(rtype);
+            out.push(json!({"reference": format!("{rtype}/{}", r.key.id), "display": display}));
+        }
+        Ok(out)
+    }
+
+    /// Deliver `bundle-ordered` at `at` (ends the instance, cancels its
+    /// open tasks).
+    pub(crate) async fn send_bundle(
+        &self,
+        def: &Definition,
+        patient_id: &Option<String>,
+        inst: &mut Instance,
+        at: Instant,
+        commit: &mut Commit,
+    ) -> Result<(), ApiError> {
+        let mut payload = Map::new();
+        payload.insert("bundle".into(), json!({"ordered_at": ts(at)}));
+        let effects = Engine::on_message(def, inst, BUNDLE_ORDERED, None, payload, at)
+            .map_err(|e| ApiError::internal(e.to_string()))?;
+        if effects.is_empty() {
+            return Ok(());
+        }
+        self.apply_effects(def, patient_id, inst, effects, at, commit)
+            .await
+    }
+
+    /// Carry out the engine's effects into `commit`, then write the instance.
+    pub(crate) async fn apply_effects(
+        &self,
+        def: &Definition,
+        patient_id: &Option<String>,
+        inst: &mut Instance,
+        effects: Vec<Effect>,
+        now: Instant,
+        commit: &mut Commit,
+    ) -> Result<(), ApiError> {
+        let wall = chrono::Utc::now();
+        for e in effects {
+            match e {
+                Effect::CreateTask(ct) => {
+                    let patient = patient_id
+                        .as_deref()
+                        .and_then(|p| PatientRef::parse(p).ok())
+                        .ok_or_else(|| {
+                            ApiError::internal(format!(
+                                "pathway instance {} has no patient",
+                                inst.id
+                            ))
+                        })?;
+                    let body = build_task(&ct, &patient, None, Some(REQUESTER), now)
+                        .map_err(|e| ApiError::internal(e.to_string()))?;
+                    let owner = ct.owner.clone().or_else(|| ct.roles.first().cloned());
+                    commit.documents.push(Document {
+                        kind: TASK.into(),
+                        id: ct.task_id.clone(),
+                        patient_id: patient_id.clone(),
+                        status: Some("requested".into()),
+                        owner,
+                        created_at: now,
+                        updated_at: wall,
+                        body,
+                    });
+                }
+                Effect::CancelTask {
+                    task_id, reason, ..
+                } => {
+                    if let Some(mut doc) = pending_or_stored(self, commit, TASK, &task_id).await? {
+                        cancel_doc(&mut doc, &reason, now, wall);
+                        commit.documents.push(doc);
+                    }
+                }
+                Effect::ScheduleTimer {
+                    timer_id,
+                    element_id,
+                    due_at,
+                } => {
+                    commit.jobs.push(NewJob {
+                        kind: TIMER_JOB.into(),
+                        due_at,
+                        dedupe_key: Some(timer_id.clone()),
+                        payload: json!({"instance_id": inst.id, "timer_id": timer_id, "element_id": element_id}),
+                    });
+                }
+                Effect::CancelTimer { .. } => {}
+                Effect::ServiceCall {
+                    call_id,
+                    element_id,
+                    action,
+                    params,
+                } => {
+                    commit.audit.push(json!({
+                        "pathway_service_call": call_id, "element": element_id,
+                        "action": format!("{action:?}"), "params": params
+                    }));
+                }
+                Effect::Completed { end_event, .. } => {
+                    tracing::info!(pathway = %def.id, end = %end_event, "pathway ended");
+                }
+                Effect::Incident {
+                    element_id,
+                    message,
+                } => {
+                    tracing::warn!(pathway = %def.id, element = %element_id, "pathway incident");
+                    commit.audit.push(json!({"pathway_incident": inst.id, "element": element_id, "message": message}));
+                }
+            }
+        }
+        let status = match &inst.status {
+            InstanceStatus::Running => "running".to_string(),
+            other => serde_json::to_value(other)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_else(|| "completed".into()),
+        };
+        commit.documents.push(Document {
+            kind: PATHWAY_INSTANCE.into(),
+            id: inst.id.clone(),
+            patient_id: patient_id.clone(),
+            status: Some(status),
+            owner: Some(def.id.clone()),
+            created_at: inst.started_at,
+            updated_at: wall,
+            body: serde_json::to_value(&*inst).map_err(|e| ApiError::internal(e.to_string()))?,
+        });
+        Ok(())
+    }
+}
+
+fn cancel_doc(doc: &mut Document, reason: &str, now: Instant, wall: Instant) {
+    doc.status = Some("cancelled".into());
+    doc.body["status"] = json!("cancelled");
+    doc.body["statusReason"] = json!({"text": reason});
+    doc.body["lastModified"] = json!(ts(now));
+    doc.updated_at = wall;
+}
+
+pub(crate) fn parse_instance(d: &Document) -> Result<Instance, ApiError> {
+    serde_json::from_value(d.body.clone())
+        .map_err(|e| ApiError::internal(format!("pathway instance {} is unreadable: {e}", d.id)))
+}
+
+impl App {
+    async fn load_state(&self, patient_id: &str) -> Result<Option<PatientState>, ApiError> {
+        let rows = self.store.load_states(&[patient_id.to_string()]).await?;
+        Ok(rows
+            .get(patient_id)
+            .and_then(|r| bedside_ingest::decode_state(&r.state).ok()))
+    }
+
+    /// Claim the due `pathway_timer` jobs and fire each with its effects in
+    /// one `complete_job` transaction (a job another replica completed
+    /// first is skipped). Timers scheduled by a firing and already due run
+    /// in the same call. Then running instances whose bundle is in get
+    /// `bundle-ordered`. Returns how many timer jobs this call completed.
+    pub async fn run_due_timers(&self, now: Instant) -> Result<usize, ApiError> {
+        let mut fired = 0;
+        loop {
+            let jobs = self.store.claim_jobs(now, 100, 60).await?;
+            if !jobs.iter().any(|j| j.kind == TIMER_JOB) {
+                break;
+            }
+            for job in jobs.into_iter().filter(|j| j.kind == TIMER_JOB) {
+                let commit = self.timer_commit(&job).await?;
+                match self.store.complete_job(job.id, commit).await {
+                    Ok(()) => fired += 1,
+                    Err(bedside_store::StoreError::Conflict(_)) => {
+                        tracing::debug!(job = job.id, "timer completed elsewhere");
+                    }
+                    Err(e) => return Err(e.into()),
+                }
+            }
+        }
+        self.deliver_bundles(now).await?;
+        Ok(fired)
+    }
+
+    /// What firing one timer job writes. The bundle, if ordered before the
+    /// timer was due, is delivered first (the data's order of events).
+    async fn timer_commit(&self, job: &bedside_store::Job) -> Result<Commit, ApiError> {
+        let mut commit = Commit::default();
+        let (Some(inst_id), Some(timer_id)) = (
+            job.payload["instance_id"].as_str(),
+            job.payload["timer_id"].as_str(),
+        ) else {
+            tracing::warn!(job = job.id, "timer job without instance_id / timer_id");
+            return Ok(commit);
+        };
+        let Some(doc) = self.store.get_document(PATHWAY_INSTANCE, inst_id).await? else {
+            return Ok(commit);
+        };
+        if doc.status.as_deref() != Some("running") {
+            return Ok(commit);
+        }
+        let mut inst = parse_instance(&doc)?;
+        let Some(def) = self.pathways.definition(&inst.definition_id) else {
+            tracing::warn!(definition = %inst.definition_id, "timer for a pathway that is not loaded");
+            return Ok(commit);
+        };
+        if let Some(pid) = &doc.patient_id {
+            if let Some(state) = self.load_state(pid).await? {
+                if let Some(tb) = bundle_time(&state, inst.started_at) {
+                    if tb <= job.due_at {
+                        self.send_bundle(&def, &doc.patient_id, &mut inst, tb, &mut commit)
+                            .await?;
+                    }
+                }
+            }
+        }
+        if !inst.is_running() {
+            return Ok(commit);
+        }
+        let effects = Engine::on_timer(&def, &mut inst, timer_id, job.due_at)
+            .map_err(|e| ApiError::internal(e.to_string()))?;
+        if !effects.is_empty() {
+            self.apply_effects(
+                &def,
+                &doc.patient_id,
+                &mut inst,
+                effects,
+                job.due_at,
+                &mut commit,
+            )
+            .await?;
+        }
+        Ok(commit)
+    }
+
+    /// Send `bundle-ordered` to running instances whose patient has the
+    /// bundle ordered by `now`.
+    async fn deliver_bundles(&self, now: Instant) -> Result<(), ApiError> {
+        let docs = self
+            .store
+            .list_documents(&DocFilter {
+                kind: PATHWAY_INSTANCE.into(),
+                patient_id: None,
+                status: Some("running".into()),
+                owner: None,
+                since: None,
+                limit: None,
+            })
+            .await?;
+        for doc in docs {
+            let Some(pid) = doc.patient_id.clone() else {
+                continue;
+            };
+            let mut inst = parse_instance(&doc)?;
+            let Some(def) = self.pathways.definition(&inst.definition_id) else {
+                continue;
+            };
+            let Some(state) = self.load_state(&pid).await? else {
+                continue;
+            };
+            let Some(tb) = bundle_time(&state, inst.started_at) else {
+                continue;
+            };
+            if tb > now {
+                continue;
+            }
+            let mut commit = Commit::default();
+            self.send_bundle(&def, &doc.patient_id, &mut inst, tb, &mut commit)
+                .await?;
+            if !commit.documents.is_empty() {
+                self.store.commit(commit).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// During replay: run the timers due by the newest event time of the
+    /// chunk just committed (the replay clock).
+    pub async fn after_replay_chunk(
+        &self,
+        chunk_max_time: Option<Instant>,
+    ) -> Result<(), ApiError> {
+        if let Some(t) = chunk_max_time {
+            if !self.pathways.definitions.is_empty() {
+                self.run_due_timers(t).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Run due timers every 250 ms on the wall clock until the app is
+    /// dropped by everyone else.
+    pub fn spawn_timer_worker(self: Arc<Self>) -> tokio::task::JoinHandle<()> {
+        let weak = Arc::downgrade(&self);
+        drop(self);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(std::time::Duration::from_millis(250));
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                let Some(app) = weak.upgrade() else { break };
+                if let Err(e) = app.run_due_timers(chrono::Utc::now()).await {
+                    tracing::warn!(error = %e, "timer worker");
+                }
+            }
+        })
+    }
+}

@@ -1,0 +1,275 @@
+//! The worklist: pathway Tasks by owner or role, and the actions a
+//! responder takes on one (claim, acknowledge, complete, reassign). Each
+//! action is checked against the FHIR Task state machine, fed to the
+//! pathway engine, and written with the engine's effects in one commit.
+//! Tasks are also readable and searchable through the FHIR API.
+
+use crate::pathway_rt::{parse_instance, PATHWAY_INSTANCE, TASK};
+use crate::{ApiError, App};
+use bedside_core::Instant;
+use bedside_pathways::{transition, Engine, TaskStatus};
+use bedside_store::{Commit, DocFilter, Document};
+use serde_json::{json, Map, Value};
+use std::collections::BTreeMap;
+use std::str::FromStr;
+
+/// What a responder does to a Task.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TaskAction {
+    /// Take it: `accepted`, owner = the actor.
+    Claim,
+    /// Start working on it: `in-progress`.
+    Acknowledge,
+    Complete,
+    /// Hand it to `to` (status unchanged).
+    Reassign,
+}
+
+impl FromStr for TaskAction {
+    type Err = ApiError;
+    fn from_str(s: &str) -> Result<Self, ApiError> {
+        Ok(match s {
+            "claim" => Self::Claim,
+            "acknowledge" => Self::Acknowledge,
+            "complete" => Self::Complete,
+            "reassign" => Self::Reassign,
+            other => {
+                return Err(ApiError::bad_request(
+                    format!("unknown worklist action {other:?}: expected claim, acknowledge, complete or reassign"),
+                    Some("action"),
+                ))
+            }
+        })
+    }
+}
+
+fn is_open(status: &str) -> bool {
+    TaskStatus::from_str(status).is_ok_and(|s| !s.is_terminal())
+}
+
+fn has_role(task: &Value, role: &str) -> bool {
+    task["performerType"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .any(|pt| {
+            pt["coding"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .any(|c| c["code"] == role)
+        })
+}
+
+fn conflict(msg: String) -> ApiError {
+    ApiError::new(409, "business-rule", msg, Some("Task.status"))
+}
+
+impl App {
+    /// Tasks for an owner (`Practitioner/..` or a role name as stored) or
+    /// a role (`performerType`), with a status (default: every open one).
+    /// Newest first.
+    pub async fn worklist(
+        &self,
+        owner: Option<&str>,
+        role: Option<&str>,
+        status: Option<&str>,
+    ) -> Result<Vec<Value>, ApiError> {
+        if let Some(s) = status {
+            TaskStatus::from_str(s)
+                .map_err(|e| ApiError::bad_request(e.to_string(), Some("status")))?;
+        }
+        let docs = self
+            .store
+            .list_documents(&DocFilter {
+                kind: TASK.into(),
+                patient_id: None,
+                status: status.map(str::to_string),
+                owner: owner.map(str::to_string),
+                since: None,
+                limit: None,
+            })
+            .await?;
+        let mut out: Vec<Value> = docs
+            .into_iter()
+            .filter(|d| status.is_some() || d.status.as_deref().is_some_and(is_open))
+            .filter(|d| role.is_none_or(|r| has_role(&d.body, r)))
+            .map(|d| d.body)
+            .collect();
+        out.reverse();
+        Ok(out)
+    }
+
+    /// `GET /fhir/Task/{id}`.
+    pub async fn read_task(&self, id: &str) -> Result<Value, ApiError> {
+        self.store
+            .get_document(TASK, id)
+            .await?
+            .map(|d| d.body)
+            .ok_or_else(|| ApiError::not_found(format!("Task/{id} is not stored")))
+    }
+
+    /// `GET /fhir/Task?patient=&owner=&status=&_summary=count`.
+    pub async fn search_tasks(&self, q: &BTreeMap<String, String>) -> Result<Value, ApiError> {
+        for k in q.keys() {
+            if !matches!(
+                k.as_str(),
+                "patient" | "subject" | "owner" | "status" | "_summary" | "_count"
+            ) {
+                return Err(ApiError::new(
+                    400,
+                    "not-supported",
+                    format!("Task search parameter {k:?} is not supported (patient, owner, status, _summary)"),
+                    Some(k.as_str()),
+                ));
+            }
+        }
+        let patient = q
+            .get("patient")
+            .or_else(|| q.get("subject"))
+            .map(|p| p.strip_prefix("Patient/").unwrap_or(p).to_string());
+        let filter = DocFilter {
+            kind: TASK.into(),
+            patient_id: patient,
+            status: q.get("status").cloned(),
+            owner: q.get("owner").cloned(),
+            since: None,
+            limit: None,
+        };
+        let summary_count = q.get("_summary").is_some_and(|s| s == "count");
+        if summary_count {
+            let n = self.store.count_documents(&filter).await?;
+            return Ok(json!({"resourceType": "Bundle", "type": "searchset", "total": n}));
+        }
+        let docs = self.store.list_documents(&filter).await?;
+        let entries: Vec<Value> = docs
+            .iter()
+            .map(|d| {
+                json!({
+                    "fullUrl": format!("{}/fhir/Task/{}", self.config.public_url, d.id),
+                    "resource": d.body,
+                    "search": {"mode": "match"}
+                })
+            })
+            .collect();
+        Ok(json!({
+            "resourceType": "Bundle",
+            "type": "searchset",
+            "total": docs.len(),
+            "entry": entries,
+        }))
+    }
+
+    /// Apply a worklist action; returns the updated Task. A change the
+    /// Task state machine forbids is a 409 naming both states.
+    pub async fn task_action(
+        &self,
+        task_id: &str,
+        action: TaskAction,
+        actor: Option<&str>,
+        to: Option<&str>,
+        output: Map<String, Value>,
+        now: Instant,
+    ) -> Result<Value, ApiError> {
+        let mut doc = self
+            .store
+            .get_document(TASK, task_id)
+            .await?
+            .ok_or_else(|| ApiError::not_found(format!("Task/{task_id} is not stored")))?;
+        let current_text = doc.status.clone().unwrap_or_default();
+        let current = TaskStatus::from_str(&current_text)
+            .map_err(|e| ApiError::internal(format!("Task/{task_id}: {e}")))?;
+        let ts = now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        let target = match action {
+            TaskAction::Claim => Some(TaskStatus::Accepted),
+            TaskAction::Acknowledge => Some(TaskStatus::InProgress),
+            TaskAction::Complete => Some(TaskStatus::Completed),
+            TaskAction::Reassign => None,
+        };
+        match action {
+            TaskAction::Claim => {
+                let a = actor
+                    .ok_or_else(|| ApiError::bad_request("claim needs `actor`", Some("actor")))?;
+                doc.owner = Some(a.to_string());
+                doc.body["owner"] = json!({"reference": a});
+            }
+            TaskAction::Reassign => {
+                let t =
+                    to.ok_or_else(|| ApiError::bad_request("reassign needs `to`", Some("to")))?;
+                if current.is_terminal() {
+                    return Err(conflict(format!(
+                        "Task/{task_id} is {current}: a finished task cannot be reassigned"
+                    )));
+                }
+                doc.owner = Some(t.to_string());
+                doc.body["owner"] = json!({"reference": t});
+            }
+            TaskAction::Acknowledge => doc.body["executionPeriod"]["start"] = json!(ts),
+            TaskAction::Complete => {
+                doc.body["executionPeriod"]["end"] = json!(ts);
+                if let Some(a) = actor {
+                    doc.body["note"] = json!([{"authorReference": {"reference": a}, "time": ts, "text": "completed"}]);
+                }
+            }
+        }
+        let mut commit = Commit::default();
+        if let Some(to_status) = target {
+            transition(current, to_status).map_err(|e| {
+                conflict(format!(
+                    "Task/{task_id}: cannot {} a task that is {}: {e}",
+                    action_name(action),
+                    current
+                ))
+            })?;
+            doc.status = Some(to_status.as_str().to_string());
+            doc.body["status"] = json!(to_status.as_str());
+            self.feed_engine(&doc, to_status, output, now, &mut commit)
+                .await?;
+        }
+        doc.body["lastModified"] = json!(ts);
+        doc.updated_at = chrono::Utc::now();
+        let body = doc.body.clone();
+        // The task write goes before the engine's so a cancellation by the
+        // engine (none for this task) is not overwritten.
+        commit.documents.insert(0, doc);
+        commit.audit.push(json!({
+            "task_action": action_name(action), "task": task_id,
+            "from": current_text, "actor": actor, "to": to,
+        }));
+        self.store.commit(commit).await?;
+        Ok(body)
+    }
+
+    async fn feed_engine(
+        &self,
+        task: &Document,
+        status: TaskStatus,
+        output: Map<String, Value>,
+        now: Instant,
+        commit: &mut Commit,
+    ) -> Result<(), ApiError> {
+        let Some(inst_id) = task.body["groupIdentifier"]["value"].as_str() else {
+            return Ok(());
+        };
+        let Some(idoc) = self.store.get_document(PATHWAY_INSTANCE, inst_id).await? else {
+            return Ok(());
+        };
+        let mut inst = parse_instance(&idoc)?;
+        let Some(def) = self.pathways.definition(&inst.definition_id) else {
+            return Ok(());
+        };
+        let effects = Engine::on_task_update(&def, &mut inst, &task.id, status, output, now)
+            .map_err(|e| conflict(e.to_string()))?;
+        self.apply_effects(&def, &idoc.patient_id, &mut inst, effects, now, commit)
+            .await
+    }
+}
+
+fn action_name(a: TaskAction) -> &'static str {
+    match a {
+        TaskAction::Claim => "claim",
+        TaskAction::Acknowledge => "acknowledge",
+        TaskAction::Complete => "complete",
+        TaskAction::Reassign => "reassign",
+    }
+}

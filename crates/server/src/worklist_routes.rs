@@ -1,0 +1,83 @@
+//! Worklist API: `GET /worklist?owner=&role=&status=` lists pathway Tasks
+//! (JSON array of FHIR Tasks); `POST /worklist/{task_id}/{action}` with a
+//! JSON body `{"actor": "Practitioner/..", "to": "..", "output": {..}}`
+//! claims, acknowledges, completes or reassigns one.
+
+use crate::fhir_routes::{api_error, body_or_error, fhir};
+use crate::AppState;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::routing::{get, post};
+use axum::Router;
+use bedside_app::worklist::TaskAction;
+use bedside_app::ApiError;
+use serde_json::{json, Map, Value};
+use std::collections::BTreeMap;
+
+pub(crate) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/worklist", get(list))
+        .route("/worklist/{task_id}/{action}", post(act))
+}
+
+async fn list(State(s): State<AppState>, Query(q): Query<BTreeMap<String, String>>) -> Response {
+    match s
+        .app
+        .worklist(
+            q.get("owner").map(String::as_str),
+            q.get("role").map(String::as_str),
+            q.get("status").map(String::as_str),
+        )
+        .await
+    {
+        Ok(tasks) => fhir(StatusCode::OK, &Value::Array(tasks)),
+        Err(e) => api_error(e),
+    }
+}
+
+async fn act(
+    State(s): State<AppState>,
+    Path((task_id, action)): Path<(String, String)>,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let bytes = match body_or_error(body) {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
+    let action: TaskAction = match action.parse() {
+        Ok(a) => a,
+        Err(e) => return api_error(e),
+    };
+    let req: Value = if bytes.is_empty() {
+        json!({})
+    } else {
+        match serde_json::from_slice(&bytes) {
+            Ok(v) => v,
+            Err(e) => {
+                return api_error(ApiError::bad_request(
+                    format!("body is not JSON: {e}"),
+                    None,
+                ))
+            }
+        }
+    };
+    let output: Map<String, Value> = req["output"].as_object().cloned().unwrap_or_default();
+    match s
+        .app
+        .task_action(
+            &task_id,
+            action,
+            req["actor"].as_str(),
+            req["to"].as_str(),
+            output,
+            chrono::Utc::now(),
+        )
+        .await
+    {
+        Ok(t) => fhir(StatusCode::OK, &t),
+        Err(e) => api_error(e),
+    }
+}

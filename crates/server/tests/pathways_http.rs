@@ -1,0 +1,252 @@
+//! Sepsis pathway Tasks over HTTP: worklist claim / acknowledge / complete,
+//! a forbidden transition is a 409, FHIR Task search with `_summary=count`;
+//! and timers survive a restart and fire once.
+
+use bedside_app::{App, AppConfig};
+use bedside_core::{EncounterInfo, PatientState};
+use bedside_policy::{Certification, Certified, PolicyConfig};
+use bedside_server::HttpConfig;
+use chrono::{DateTime, Duration, Utc};
+use serde_json::{json, Value};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+const MODEL: &str = "sepsis-test";
+
+fn sepsis_bpmn() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../pathways/sepsis-escalation.bpmn")
+}
+
+async fn open(dir: &Path, public_url: &str) -> App {
+    let app = App::open(AppConfig {
+        store: bedside_store::StoreLocation::Sqlite {
+            data_dir: dir.to_path_buf(),
+        },
+        channels: None,
+        public_url: public_url.into(),
+        models: vec![],
+        feature_specs: vec![],
+        record_features: false,
+        pathways: vec![sepsis_bpmn()],
+        hooks: Default::default(),
+    })
+    .await
+    .unwrap();
+    let live = PolicyConfig::default_toml().replace("stage = \"silent\"", "stage = \"live\"");
+    app.set_policy(PolicyConfig::from_toml_str(&live).unwrap());
+    app.set_certification(
+        MODEL,
+        Certification::Certified(Certified {
+            threshold: 0.3,
+            ppv: 0.5,
+            ppv_lower: 0.3,
+            confidence: 0.95,
+            ppv_floor: 0.2,
+            alert_rate_per_100_patient_days: 1.0,
+            alert_budget_per_100_patient_days: 5.0,
+            n_alerted: 10,
+            n_true_alerts: 5,
+            n_rows: 100,
+            patient_days: 1000.0,
+            promise: "test".into(),
+        }),
+    );
+    app
+}
+
+fn t0() -> DateTime<Utc> {
+    "2024-03-01T10:00:00Z".parse().unwrap()
+}
+
+fn state(pid: &str) -> PatientState {
+    let mut s = PatientState::new(pid);
+    s.encounters.insert(
+        "e1".into(),
+        EncounterInfo {
+            id: "e1".into(),
+            class: Some("IMP".into()),
+            status: Some("in-progress".into()),
+            start: Some(t0() - Duration::days(1)),
+            end: None,
+            locations: vec!["Location/ward-3".into()],
+            participants: vec![("Practitioner/doc-1".into(), "ATND".into())],
+        },
+    );
+    s
+}
+
+fn prediction(at: DateTime<Utc>, p: f64) -> bedside_models::Prediction {
+    serde_json::from_value(json!({
+        "model_id": MODEL, "model_version": "1", "at": at, "margin": 0.0,
+        "probability": p, "interval": null, "horizon_hours": 12.0,
+        "base_margin": null, "base_probability": null, "top_factors": [],
+        "explanation_method": "none", "in_distribution": true, "ood_reasons": [],
+        "ood_distance": null, "features": [], "missing_count": 0
+    }))
+    .unwrap()
+}
+
+async fn alert(app: &App, pid: &str, at: DateTime<Utc>) {
+    let mut commit = bedside_store::Commit::default();
+    app.on_prediction(&state(pid), &prediction(at, 0.8), &mut commit)
+        .await
+        .unwrap();
+    app.store.commit(commit).await.unwrap();
+}
+
+async fn serve(app: Arc<App>) -> (String, tokio::sync::oneshot::Sender<()>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(async move {
+        bedside_server::serve(listener, app, HttpConfig::default(), async {
+            let _ = rx.await;
+        })
+        .await
+        .unwrap();
+    });
+    (base, tx)
+}
+
+async fn get(base: &str, path: &str) -> (u16, Value) {
+    let r = reqwest::get(format!("{base}{path}")).await.unwrap();
+    (r.status().as_u16(), r.json().await.unwrap())
+}
+
+async fn post(base: &str, path: &str, body: Value) -> (u16, Value) {
+    let r = reqwest::Client::new()
+        .post(format!("{base}{path}"))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    (r.status().as_u16(), r.json().await.unwrap())
+}
+
+#[tokio::test]
+async fn worklist_claim_acknowledge_complete_and_task_search() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = Arc::new(open(dir.path(), "http://test").await);
+    alert(&app, "p1", t0()).await;
+    let (base, _stop) = serve(app.clone()).await;
+
+    let (st, tasks) = get(&base, "/worklist?role=nurse").await;
+    assert_eq!(st, 200);
+    let tasks = tasks.as_array().unwrap().clone();
+    assert_eq!(tasks.len(), 1, "{tasks:?}");
+    let nurse = &tasks[0];
+    assert_eq!(nurse["status"], "requested");
+    assert_eq!(nurse["for"]["reference"], "Patient/p1");
+    assert_eq!(nurse["code"]["coding"][0]["code"], "Task_NurseReassessment");
+    let id = nurse["id"].as_str().unwrap().to_string();
+    let inputs = nurse["input"].to_string();
+    assert!(inputs.contains("Location/ward-3"), "{inputs}");
+    assert!(inputs.contains("none recorded"), "{inputs}");
+
+    // requested -> completed skips the lifecycle.
+    let (st, oo) = post(
+        &base,
+        &format!("/worklist/{id}/complete"),
+        json!({"actor": "Practitioner/n-1"}),
+    )
+    .await;
+    assert_eq!(st, 409);
+    let msg = oo["issue"][0]["diagnostics"].as_str().unwrap();
+    assert!(
+        msg.contains("requested") && msg.contains("completed"),
+        "{msg}"
+    );
+
+    let (st, t) = post(
+        &base,
+        &format!("/worklist/{id}/claim"),
+        json!({"actor": "Practitioner/n-1"}),
+    )
+    .await;
+    assert_eq!(st, 200, "{t}");
+    assert_eq!(t["status"], "accepted");
+    assert_eq!(t["owner"]["reference"], "Practitioner/n-1");
+    let (_, mine) = get(&base, "/worklist?owner=Practitioner/n-1").await;
+    assert_eq!(mine.as_array().unwrap().len(), 1);
+
+    let (st, t) = post(&base, &format!("/worklist/{id}/acknowledge"), json!({})).await;
+    assert_eq!((st, t["status"].as_str()), (200, Some("in-progress")));
+    let (st, t) = post(
+        &base,
+        &format!("/worklist/{id}/complete"),
+        json!({"actor": "Practitioner/n-1", "output": {"nurse": {"decision": "escalate"}}}),
+    )
+    .await;
+    assert_eq!((st, t["status"].as_str()), (200, Some("completed")));
+
+    // The nurse escalated: the physician task is open.
+    let (_, phys) = get(&base, "/worklist?role=physician").await;
+    let phys = phys.as_array().unwrap();
+    assert_eq!(phys.len(), 1);
+    assert_eq!(phys[0]["code"]["coding"][0]["code"], "Task_PhysicianReview");
+
+    let (st, b) = get(&base, "/fhir/Task?patient=p1&_summary=count").await;
+    assert_eq!((st, b["total"].as_u64()), (200, Some(2)));
+    let (_, b) = get(&base, "/fhir/Task?status=completed").await;
+    assert_eq!(b["total"], 1);
+    assert_eq!(b["entry"][0]["resource"]["id"], id.as_str());
+    let (st, t) = get(&base, &format!("/fhir/Task/{id}")).await;
+    assert_eq!((st, t["status"].as_str()), (200, Some("completed")));
+    let (st, _) = post(
+        &base,
+        "/worklist/nope/claim",
+        json!({"actor": "Practitioner/x"}),
+    )
+    .await;
+    assert_eq!(st, 404);
+}
+
+#[tokio::test]
+async fn timers_survive_a_restart_and_fire_once() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let app = open(dir.path(), "http://test").await;
+        alert(&app, "p2", t0()).await;
+        assert_eq!(app.store.pending_jobs().await.unwrap(), 1);
+    }
+    let app = open(dir.path(), "http://test").await;
+    assert_eq!(
+        app.run_due_timers(t0() + Duration::minutes(10))
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(
+        app.run_due_timers(t0() + Duration::minutes(16))
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        app.run_due_timers(t0() + Duration::minutes(16))
+            .await
+            .unwrap(),
+        0
+    );
+    let open_tasks = app.worklist(None, None, None).await.unwrap();
+    assert_eq!(open_tasks.len(), 1);
+    assert_eq!(
+        open_tasks[0]["code"]["coding"][0]["code"],
+        "Task_PhysicianReview"
+    );
+    assert_eq!(open_tasks[0]["owner"]["reference"], "Practitioner/doc-1");
+    let cancelled = app.worklist(None, None, Some("cancelled")).await.unwrap();
+    assert_eq!(cancelled.len(), 1);
+    // Far past both deadlines: the physician timer fires, once.
+    assert_eq!(
+        app.run_due_timers(t0() + Duration::hours(2)).await.unwrap(),
+        1
+    );
+    assert_eq!(
+        app.run_due_timers(t0() + Duration::hours(2)).await.unwrap(),
+        0
+    );
+    let open_tasks = app.worklist(None, Some("rrt"), None).await.unwrap();
+    assert_eq!(open_tasks.len(), 1);
+    assert_eq!(open_tasks[0]["priority"], "stat");
+}
