@@ -10,6 +10,7 @@
 
 mod cds_routes;
 mod fhir_routes;
+mod worklist_routes;
 
 use axum::{routing::get, Json, Router};
 use bedside_app::App;
@@ -47,6 +48,7 @@ pub fn router(app: Arc<App>, http: HttpConfig) -> Router {
         .route("/healthz", get(healthz))
         .merge(fhir_routes::routes(&state))
         .merge(cds_routes::routes(&state))
+        .merge(worklist_routes::routes())
         .with_state(state)
 }
 
