@@ -26,7 +26,7 @@ Steps (all seeded, no tuning on the held-out split):
   calibration rows is >= 0.5 (falls back to 0.5);
 - on the held-out test rows: AUROC, AUPRC, ECE (10 equal-width bins),
   sensitivity and PPV at the threshold, each with a 95% percentile bootstrap
-  interval over patients (1000 resamples); subgroup metrics by age band,
+  interval over patients (500 resamples); subgroup metrics by age band,
   sex, race and ethnicity;
 - training profile (per-feature ranges/quantiles/missingness, Mahalanobis
   block, subgroup sizes) for the out-of-distribution guard;
@@ -63,7 +63,7 @@ PARAMS = dict(
 )
 ROUNDS = 150
 PPV_TARGET = 0.5
-BOOT = 1000
+BOOT = 500
 
 
 def read_csv(path):
