@@ -1,0 +1,762 @@
+//! CDS Hooks use cases: discovery, a hook call answered from the risk
+//! precomputed at ingest (or computed from prefetch), and feedback.
+//!
+//! One service per served model and hook (`{model_id}-{hook}`). A call is:
+//! verify the client JWT, parse the body, find the risk (fresh precomputed
+//! `latest_risk` > prefetch > stored state), let the policy decide at this
+//! hook, render the card, record it (Document kind `card`) and return it
+//! unless the stage keeps it silent. Feedback is stored per card and an
+//! override with a coded reason snoozes the alert.
+
+mod config;
+
+pub use config::{HookConfig, HookConfigError, SuggestionTemplate, DEMO_ISSUER};
+
+use crate::facts::facts_from_state;
+use crate::pipeline::LATEST_RISK;
+use crate::scoring::{latest_id, Scheduled};
+use crate::{ApiError, App};
+use bedside_cds::{
+    parse_feedback, parse_hook_request, render_cards, CardInput, Coding, HookRequest, JwtVerifier,
+    ModelInfo, Outcome, PathwaySuggestion, ServiceSpec, Tier,
+};
+use bedside_core::{Instant, PatientRef, PatientState, Probability};
+use bedside_models::{Model, Prediction};
+use bedside_policy::{
+    certify, AlertMemory, CalibrationSet, CardKind, Certification, Decision, HookContext,
+    ModelRole, PolicyConfig, PolicyInput, Stage, Suppression,
+};
+use bedside_store::{Commit, Document};
+use serde_json::{json, Value};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+/// Document kinds written here.
+pub const CARD: &str = "card";
+pub const FEEDBACK: &str = "feedback";
+pub const ALERT_MEMORY: &str = "alert_memory";
+
+/// The hooks every model answers.
+pub const HOOKS: [&str; 5] = [
+    "patient-view",
+    "order-select",
+    "order-sign",
+    "encounter-start",
+    "encounter-discharge",
+];
+
+/// The started CDS Hooks part of the app: the JWT verifier, the
+/// certification of each model (computed once at start) and the service
+/// table.
+pub struct HookRuntime {
+    pub config: HookConfig,
+    verifier: JwtVerifier,
+    /// Certification per model id.
+    pub certifications: HashMap<String, Certification>,
+    /// Outcome prevalence of each model's calibration set.
+    base_rates: HashMap<String, Probability>,
+    /// Service id -> (index into `App::models`, hook).
+    services: BTreeMap<String, (usize, &'static str)>,
+}
+
+impl HookRuntime {
+    /// Certify every model on its package's calibration set and build the
+    /// service table. Loud when JWT verification is off.
+    pub fn new(config: &HookConfig, models: &[Scheduled]) -> Self {
+        if config.insecure_skip_auth {
+            tracing::warn!(
+                "CDS Hooks JWT verification is OFF (insecure_skip_auth): any caller can request cards. Development only."
+            );
+        }
+        let mut certifications = HashMap::new();
+        let mut base_rates = HashMap::new();
+        let mut services = BTreeMap::new();
+        for (i, sched) in models.iter().enumerate() {
+            let Some(model) = &sched.model else { continue };
+            let (cert, base) = certify_model(model, &config.policy);
+            tracing::info!(model = sched.id(), certification = %cert.statement(), "CDS service certification");
+            certifications.insert(sched.id().to_string(), cert);
+            if let Some(b) = base {
+                base_rates.insert(sched.id().to_string(), b);
+            }
+            for hook in HOOKS {
+                services.insert(format!("{}-{hook}", sched.id()), (i, hook));
+            }
+        }
+        Self {
+            verifier: JwtVerifier::new(config.trusted.clone()),
+            config: config.clone(),
+            certifications,
+            base_rates,
+            services,
+        }
+    }
+}
+
+/// Certify on the package's calibration rows, one alerting unit per
+/// patient (peak probability, positive if any row is, exposure summed).
+/// Also returns the outcome prevalence of those patients.
+fn certify_model(model: &Model, policy: &PolicyConfig) -> (Certification, Option<Probability>) {
+    let Some(rows) = &model.package.calibration_set else {
+        return (
+            Certification::NotCertified {
+                reason: "the model package has no calibration set".into(),
+            },
+            None,
+        );
+    };
+    let mut by_patient: BTreeMap<&str, (f64, bool, f64)> = BTreeMap::new();
+    for r in rows {
+        let e = by_patient
+            .entry(r.patient_id.as_str())
+            .or_insert((f64::NEG_INFINITY, false, 0.0));
+        e.0 = e.0.max(r.p);
+        e.1 |= r.label == 1;
+        e.2 += r.exposure_days;
+    }
+    let n = by_patient.len();
+    let pos = by_patient.values().filter(|v| v.1).count();
+    let base = (n > 0).then(|| Probability::clamped(pos as f64 / n as f64));
+    let set = CalibrationSet::with_row_exposure(by_patient.into_values());
+    (certify(&set, &policy.certification), base)
+}
+
+/// Where a risk came from (logged).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum RiskSource {
+    Precomputed,
+    Prefetch,
+    StoredState,
+}
+
+struct Risk {
+    prediction: Prediction,
+    state: PatientState,
+    source: RiskSource,
+}
+
+fn unauthorized(reason: impl AsRef<str>) -> ApiError {
+    ApiError::new(401, "login", reason, None)
+}
+
+fn empty_cards() -> Value {
+    json!({ "cards": [] })
+}
+
+fn pseudonym(pid: &str) -> String {
+    PatientRef::parse(pid)
+        .map(|p| p.pseudonym())
+        .unwrap_or_else(|_| "invalid-id".into())
+}
+
+impl App {
+    fn hook_service(
+        &self,
+        service_id: &str,
+    ) -> Result<(&Scheduled, &Arc<Model>, &'static str), ApiError> {
+        let not_found = || {
+            ApiError::not_found(format!(
+                "no CDS service {service_id:?}; see GET /cds-services"
+            ))
+        };
+        let (i, hook) = *self.hooks.services.get(service_id).ok_or_else(not_found)?;
+        let sched = self.models.get(i).ok_or_else(not_found)?;
+        let model = sched.model.as_ref().ok_or_else(not_found)?;
+        Ok((sched, model, hook))
+    }
+
+    /// The full URL of a service (the JWT `aud`).
+    pub fn cds_service_url(&self, service_id: &str) -> String {
+        format!(
+            "{}/cds-services/{service_id}",
+            self.config.public_url.trim_end_matches('/')
+        )
+    }
+
+    /// `GET /cds-services`: one service per served model and hook.
+    pub fn cds_discovery(&self) -> Value {
+        let mut specs = Vec::new();
+        for (id, (i, hook)) in &self.hooks.services {
+            let Some(sched) = self.models.get(*i) else {
+                continue;
+            };
+            let name = sched
+                .spec
+                .name
+                .clone()
+                .unwrap_or_else(|| sched.id().to_string());
+            let mut spec = ServiceSpec::new(
+                id,
+                hook,
+                &format!("{name} at {hook}"),
+                &format!(
+                    "{} risk within {} h from {name} v{}, precomputed at ingest; {}",
+                    sched.spec.outcome.description,
+                    sched.spec.prediction.horizon_hours,
+                    sched.spec.version,
+                    sched.spec.intended_use
+                ),
+            );
+            spec.usage_requirements = Some(
+                "Send a JWT signed by a trusted issuer; prefetch improves freshness when Bedside has not ingested the patient.".into(),
+            );
+            specs.push(spec);
+        }
+        bedside_cds::discovery(&specs)
+    }
+
+    fn check_token(
+        &self,
+        authorization: Option<&str>,
+        auds: &[String],
+        now: Instant,
+    ) -> Result<(), ApiError> {
+        if self.hooks.config.insecure_skip_auth {
+            return Ok(());
+        }
+        let header = authorization
+            .ok_or_else(|| unauthorized("missing Authorization: Bearer <JWT> header"))?;
+        let token = header
+            .strip_prefix("Bearer ")
+            .or_else(|| header.strip_prefix("bearer "))
+            .ok_or_else(|| unauthorized("Authorization header is not `Bearer <JWT>`"))?;
+        let mut last = None;
+        for aud in auds {
+            match self.hooks.verifier.verify(token, aud, now) {
+                Ok(_) => return Ok(()),
+                Err(e @ bedside_cds::AuthError::WrongAudience { .. }) => last = Some(e),
+                Err(e) => return Err(unauthorized(e.to_string())),
+            }
+        }
+        Err(unauthorized(
+            last.map(|e| e.to_string())
+                .unwrap_or_else(|| "no audience".into()),
+        ))
+    }
+
+    /// `POST /cds-services/{id}`: verify, parse, find the risk, decide,
+    /// render, record. Never a 500 on input; no data is 200 with no cards.
+    pub async fn cds_call(
+        &self,
+        service_id: &str,
+        authorization: Option<&str>,
+        body: &[u8],
+        now: Instant,
+    ) -> Result<Value, ApiError> {
+        let (sched, model, hook) = self.hook_service(service_id)?;
+        self.check_token(authorization, &[self.cds_service_url(service_id)], now)?;
+        let req = parse_hook_request(body, Some(hook))
+            .map_err(|e| ApiError::bad_request(format!("hook request: {e}"), e.field()))?;
+        let pid = match req.patient_id() {
+            Ok(p) => p.strip_prefix("Patient/").unwrap_or(p).to_string(),
+            Err(e) => {
+                tracing::info!(service = service_id, reason = %e, "no cards: no patient in the hook context");
+                return Ok(empty_cards());
+            }
+        };
+        if PatientRef::parse(&pid).is_err() {
+            tracing::info!(
+                service = service_id,
+                "no cards: context.patientId is not a FHIR id"
+            );
+            return Ok(empty_cards());
+        }
+        for issue in req.conformance_issues() {
+            tracing::debug!(service = service_id, reason = %issue, "hook request omits a required context field");
+        }
+        let Some(risk) = self.risk_for(sched, model, &pid, &req).await? else {
+            return Ok(empty_cards());
+        };
+        tracing::debug!(service = service_id, patient = %pseudonym(&pid), source = ?risk.source, "risk found");
+        self.decide_and_render(sched, model, hook, &pid, &req, risk, now)
+            .await
+    }
+
+    /// The risk to show: the precomputed one when no newer input arrived
+    /// since, else computed from prefetch, else from the stored state.
+    async fn risk_for(
+        &self,
+        sched: &Scheduled,
+        model: &Model,
+        pid: &str,
+        req: &HookRequest,
+    ) -> Result<Option<Risk>, ApiError> {
+        let stored =
+            self.ingestor.state(pid).await.map_err(|e| {
+                ApiError::new(503, "transient", format!("patient state: {e}"), None)
+            })?;
+        if let Some(doc) = self
+            .store
+            .get_document(LATEST_RISK, &latest_id(sched.id(), pid))
+            .await?
+        {
+            match serde_json::from_value::<Prediction>(doc.body) {
+                Ok(p) => {
+                    let fresh = stored
+                        .as_ref()
+                        .and_then(|s| s.last_event)
+                        .is_none_or(|last| last <= p.at);
+                    if fresh {
+                        return Ok(Some(Risk {
+                            prediction: p,
+                            state: stored.unwrap_or_else(|| PatientState::new(pid)),
+                            source: RiskSource::Precomputed,
+                        }));
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(patient = %pseudonym(pid), error = %e, "stored latest_risk is unreadable; recomputing")
+                }
+            }
+        }
+        if let Some(state) = self.state_from_prefetch(pid, req) {
+            if let Some(r) = self.score(model, pid, state, RiskSource::Prefetch) {
+                return Ok(Some(r));
+            }
+        }
+        if let Some(state) = stored {
+            if let Some(r) = self.score(model, pid, state, RiskSource::StoredState) {
+                return Ok(Some(r));
+            }
+        }
+        tracing::info!(
+            patient = %pseudonym(pid),
+            model = sched.id(),
+            "no cards: no precomputed risk, no usable prefetch and no ingested data for this patient"
+        );
+        Ok(None)
+    }
+
+    fn score(
+        &self,
+        model: &Model,
+        pid: &str,
+        state: PatientState,
+        source: RiskSource,
+    ) -> Option<Risk> {
+        let at = state.last_event?;
+        match model.predict(&state, at) {
+            Ok(prediction) => Some(Risk {
+                prediction,
+                state,
+                source,
+            }),
+            Err(e) => {
+                tracing::warn!(patient = %pseudonym(pid), error = %e, ?source, "scoring at the hook failed");
+                None
+            }
+        }
+    }
+
+    /// A fresh state from the prefetched resources (Bundles are unpacked);
+    /// `None` when nothing usable was prefetched. Resources that do not
+    /// parse or map are skipped (their path is logged, not their values).
+    fn state_from_prefetch(&self, pid: &str, req: &HookRequest) -> Option<PatientState> {
+        let mut state = PatientState::new(pid);
+        let mut applied = 0usize;
+        for (key, value) in &req.prefetch {
+            let Some(v) = value else { continue };
+            let resources: Vec<&Value> = if v["resourceType"] == "Bundle" {
+                v["entry"]
+                    .as_array()
+                    .map(|es| es.iter().filter_map(|e| e.get("resource")).collect())
+                    .unwrap_or_default()
+            } else {
+                vec![v]
+            };
+            for r in resources {
+                match bedside_fhir::parse_value(r.clone()) {
+                    Ok(parsed) => {
+                        match bedside_ingest::apply::apply(&mut state, &parsed, self.ingestor.map())
+                        {
+                            Ok(_) => applied += 1,
+                            Err(e) => {
+                                tracing::debug!(prefetch = %key, path = %e.path, "prefetch resource not used")
+                            }
+                        }
+                    }
+                    Err(e) => {
+                        tracing::debug!(prefetch = %key, error = %e, "prefetch resource does not parse")
+                    }
+                }
+            }
+        }
+        (applied > 0 && state.last_event.is_some()).then_some(state)
+    }
+
+    async fn load_memory(&self, id: &str) -> Result<(AlertMemory, Option<f64>), ApiError> {
+        let Some(doc) = self.store.get_document(ALERT_MEMORY, id).await? else {
+            return Ok((AlertMemory::default(), None));
+        };
+        let mem = serde_json::from_value(doc.body["memory"].clone()).unwrap_or_else(|e| {
+            tracing::warn!(id, error = %e, "stored alert memory is unreadable; starting afresh");
+            AlertMemory::default()
+        });
+        Ok((mem, doc.body["last_shown_probability"].as_f64()))
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn decide_and_render(
+        &self,
+        sched: &Scheduled,
+        model: &Model,
+        hook: &str,
+        pid: &str,
+        req: &HookRequest,
+        risk: Risk,
+        now: Instant,
+    ) -> Result<Value, ApiError> {
+        let policy = &self.hooks.config.policy;
+        let not_certified = Certification::NotCertified {
+            reason: "no certification".into(),
+        };
+        let cert = self
+            .hooks
+            .certifications
+            .get(sched.id())
+            .unwrap_or(&not_certified);
+        let mem_id = latest_id(sched.id(), pid);
+        let (memory, previous) = self.load_memory(&mem_id).await?;
+        let facts = facts_from_state(&risk.state, now);
+        let user = req.context.user_id.clone();
+        let input = PolicyInput {
+            model_id: sched.id().to_string(),
+            role: ModelRole::Primary,
+            probability: risk.prediction.probability,
+            at: now,
+            hook: Some(HookContext {
+                hook: hook.to_string(),
+                user: user.clone(),
+            }),
+            facts,
+        };
+        let decision = bedside_policy::decide(policy, cert, &memory, &input);
+        let (tier, shown) = card_tier(policy, &decision, &input, hook);
+        let mut commit = Commit::default();
+        let mut cards = Vec::new();
+        if let Some(tier) = tier {
+            let card_uuid = uuid::Uuid::new_v4();
+            let card_input = self.card_input(
+                sched, model, cert, pid, &risk, previous, tier, card_uuid, now,
+            );
+            cards = render_cards(&card_input);
+            commit.documents.push(Document {
+                kind: CARD.into(),
+                id: card_uuid.to_string(),
+                patient_id: Some(pid.to_string()),
+                status: Some(if shown { "shown" } else { "silent" }.into()),
+                owner: Some(sched.id().to_string()),
+                created_at: now,
+                updated_at: now,
+                body: json!({
+                    "service": format!("{}-{hook}", sched.id()),
+                    "hook": hook,
+                    "hook_instance": req.hook_instance,
+                    "user": user,
+                    "model_id": risk.prediction.model_id,
+                    "model_version": risk.prediction.model_version,
+                    "probability": risk.prediction.probability.get(),
+                    "predicted_at": risk.prediction.at,
+                    "risk_source": format!("{:?}", risk.source),
+                    "tier": format!("{tier:?}").to_lowercase(),
+                    "policy_tier": decision.tier,
+                    "suppressed": decision.suppressed,
+                    "shown": shown,
+                    "summary": cards.first().map(|c| c.summary.clone()),
+                }),
+            });
+        }
+        let new_previous = if shown && tier.is_some() {
+            Some(risk.prediction.probability.get())
+        } else {
+            previous
+        };
+        if decision.memory != memory || new_previous != previous {
+            commit.documents.push(memory_doc(
+                &mem_id,
+                pid,
+                sched.id(),
+                &decision.memory,
+                new_previous,
+                now,
+            ));
+        }
+        if !commit.is_empty() {
+            self.store.commit(commit).await?;
+        }
+        if !shown {
+            if tier.is_some() {
+                tracing::info!(patient = %pseudonym(pid), model = sched.id(), hook, "card recorded, not shown (stage or pilot scope)");
+            }
+            return Ok(empty_cards());
+        }
+        Ok(json!({ "cards": cards }))
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn card_input(
+        &self,
+        sched: &Scheduled,
+        model: &Model,
+        cert: &Certification,
+        pid: &str,
+        risk: &Risk,
+        previous: Option<f64>,
+        tier: Tier,
+        card_uuid: uuid::Uuid,
+        now: Instant,
+    ) -> CardInput {
+        let cfg = &self.hooks.config;
+        let p = &risk.prediction;
+        let base = self.config.public_url.trim_end_matches('/');
+        let spec = &sched.spec;
+        let interval = p.interval.as_ref().and_then(|i| {
+            Some(bedside_cds::Interval {
+                lo: Probability::new(i.lo).ok()?,
+                hi: Probability::new(i.hi).ok()?,
+                level: i.level?,
+            })
+        });
+        let factors = p
+            .top_factors
+            .iter()
+            .map(|f| bedside_cds::Factor {
+                name: f.label.clone(),
+                value: f.value,
+                unit: f.unit.clone(),
+                direction: match f.direction {
+                    bedside_models::Direction::Raises => bedside_cds::Direction::Raises,
+                    bedside_models::Direction::Lowers => bedside_cds::Direction::Lowers,
+                },
+                contribution: f.probability_contribution,
+            })
+            .collect();
+        let suggestions = if matches!(cert, Certification::Certified(_)) {
+            cfg.suggestions
+                .iter()
+                .filter(|s| {
+                    s.unless_event
+                        .as_ref()
+                        .is_none_or(|ev| !risk.state.events.contains_key(ev))
+                })
+                .map(|s| PathwaySuggestion {
+                    label: s.label.clone(),
+                    description: s.description.clone(),
+                    resource: fill_patient(&s.resource, pid),
+                    recommended: s.recommended,
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
+        CardInput {
+            card_uuid,
+            model: ModelInfo {
+                id: model.id().to_string(),
+                version: model.version().to_string(),
+                label: spec.name.clone().unwrap_or_else(|| spec.id.clone()),
+                outcome: spec.outcome.description.clone(),
+                facts_url: format!("{base}/ui/models/{}/{}", model.id(), model.version()),
+            },
+            probability: p.probability,
+            previous: previous.map(Probability::clamped),
+            interval,
+            factors,
+            data_age_minutes: Some(((now - p.at).num_seconds().max(0) as f64) / 60.0),
+            stale_after_minutes: cfg.stale_after_minutes,
+            base_rate: self.hooks.base_rates.get(sched.id()).copied(),
+            ood_reasons: p.ood_reasons.clone(),
+            promise: Some(cert.statement()),
+            tier,
+            suggestions,
+            override_reasons: cfg
+                .policy
+                .override_reasons
+                .iter()
+                .map(|c| Coding::new(&c.system, &c.code, &c.display))
+                .collect(),
+            topic: Some(Coding::new(
+                "https://bedside.dev/cds-topic",
+                &cfg.policy.condition,
+                &format!("{} risk", cfg.policy.condition),
+            )),
+            worklist_url: Some(format!("{base}/ui/worklist")),
+            survey_url: None,
+        }
+    }
+
+    /// `POST /cds-services/{id}/feedback`: store each item against its
+    /// card; an override with a coded reason snoozes the patient's alert.
+    pub async fn cds_feedback(
+        &self,
+        service_id: &str,
+        authorization: Option<&str>,
+        body: &[u8],
+        now: Instant,
+    ) -> Result<Value, ApiError> {
+        let (sched, _, _) = self.hook_service(service_id)?;
+        let url = self.cds_service_url(service_id);
+        self.check_token(authorization, &[format!("{url}/feedback"), url], now)?;
+        let fb = parse_feedback(body)
+            .map_err(|e| ApiError::bad_request(format!("feedback: {e}"), e.field()))?;
+        let mut stored = 0;
+        for item in &fb.feedback {
+            let card = self.store.get_document(CARD, &item.card).await?;
+            let pid = card.as_ref().and_then(|c| c.patient_id.clone());
+            let outcome = match item.outcome {
+                Outcome::Accepted => "accepted",
+                Outcome::Overridden => "overridden",
+            };
+            let mut commit = Commit::default();
+            commit.documents.push(Document {
+                kind: crate::hooks::FEEDBACK.into(),
+                id: format!(
+                    "{}|{outcome}|{}",
+                    item.card,
+                    item.outcome_timestamp.to_rfc3339()
+                ),
+                patient_id: pid.clone(),
+                status: Some(outcome.into()),
+                owner: Some(sched.id().to_string()),
+                created_at: item.outcome_timestamp,
+                updated_at: now,
+                body: json!({
+                    "service": service_id,
+                    "item": item,
+                    "card_known": card.is_some(),
+                }),
+            });
+            let reason = item
+                .override_reason
+                .as_ref()
+                .and_then(|r| r.reason.as_ref());
+            if let (Outcome::Overridden, Some(reason), Some(pid)) = (item.outcome, reason, &pid) {
+                let mem_id = latest_id(sched.id(), pid);
+                let (memory, previous) = self.load_memory(&mem_id).await?;
+                let coding = bedside_policy::Coding {
+                    system: reason.system.clone(),
+                    code: reason.code.clone(),
+                    display: reason.display.clone().unwrap_or_default(),
+                };
+                let by = card
+                    .as_ref()
+                    .and_then(|c| c.body["user"].as_str().map(str::to_string));
+                match bedside_policy::snooze(
+                    &self.hooks.config.policy,
+                    &memory,
+                    now,
+                    None,
+                    coding,
+                    by,
+                ) {
+                    Ok(m) => commit.documents.push(memory_doc(
+                        &mem_id,
+                        pid,
+                        sched.id(),
+                        &m,
+                        previous,
+                        now,
+                    )),
+                    Err(e) => {
+                        tracing::info!(patient = %pseudonym(pid), reason = %e, "override stored without a snooze")
+                    }
+                }
+            }
+            if card.is_none() {
+                tracing::info!(
+                    service = service_id,
+                    "feedback for a card Bedside did not record; stored anyway"
+                );
+            }
+            self.store.commit(commit).await?;
+            stored += 1;
+        }
+        Ok(json!({ "stored": stored }))
+    }
+
+    /// A hook JWT for `aud` signed with the configured demo EHR key (for
+    /// `bedside token --demo` and the UI sandbox).
+    pub fn demo_token(&self, aud: &str) -> Result<String, ApiError> {
+        let Some((iss, key)) = &self.hooks.config.demo_key else {
+            return Err(ApiError::new(
+                409,
+                "not-supported",
+                "no demo EHR key is configured (HookConfig::demo)",
+                None,
+            ));
+        };
+        bedside_cds::sign_demo_token(key, iss, aud, chrono::Utc::now())
+            .map_err(|e| ApiError::internal(format!("demo token: {e}")))
+    }
+}
+
+fn memory_doc(
+    id: &str,
+    pid: &str,
+    model: &str,
+    m: &AlertMemory,
+    last_shown: Option<f64>,
+    now: Instant,
+) -> Document {
+    Document {
+        kind: ALERT_MEMORY.into(),
+        id: id.to_string(),
+        patient_id: Some(pid.to_string()),
+        status: Some(if m.open.is_some() { "open" } else { "closed" }.into()),
+        owner: Some(model.to_string()),
+        created_at: now,
+        updated_at: now,
+        body: json!({ "memory": m, "last_shown_probability": last_shown }),
+    }
+}
+
+/// The card tier for a decision, and whether it is shown. A model that is
+/// not certified alerts on nothing, but at a passive hook it says so in an
+/// information card (shown only where the stage shows anything).
+fn card_tier(
+    policy: &PolicyConfig,
+    d: &Decision,
+    input: &PolicyInput,
+    hook: &str,
+) -> (Option<Tier>, bool) {
+    match d.card {
+        Some(CardKind::Interruptive) if d.escalate => (Some(Tier::Escalate), d.shown),
+        Some(CardKind::Interruptive) => (Some(Tier::Interruptive), d.shown),
+        Some(CardKind::Passive) => (Some(Tier::Passive), d.shown),
+        None if matches!(d.suppressed, Some(Suppression::NotCertified))
+            && policy.tiers.passive_hooks.iter().any(|h| h == hook) =>
+        {
+            (Some(Tier::Passive), stage_shows(policy, input))
+        }
+        None => (None, false),
+    }
+}
+
+fn stage_shows(policy: &PolicyConfig, input: &PolicyInput) -> bool {
+    match &policy.stage {
+        Stage::Silent => false,
+        Stage::Live => true,
+        Stage::Pilot { units, users } => {
+            input.facts.unit.as_ref().is_some_and(|u| units.contains(u))
+                || input
+                    .hook
+                    .as_ref()
+                    .and_then(|h| h.user.as_ref())
+                    .is_some_and(|u| users.contains(u))
+        }
+    }
+}
+
+/// Replace `{{patientId}}` in every string of a resource template.
+fn fill_patient(v: &Value, pid: &str) -> Value {
+    match v {
+        Value::String(s) => Value::String(s.replace("{{patientId}}", pid)),
+        Value::Array(a) => Value::Array(a.iter().map(|x| fill_patient(x, pid)).collect()),
+        Value::Object(o) => Value::Object(
+            o.iter()
+                .map(|(k, x)| (k.clone(), fill_patient(x, pid)))
+                .collect(),
+        ),
+        other => other.clone(),
+    }
+}

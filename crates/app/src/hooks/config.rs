@@ -1,0 +1,138 @@
+//! CDS Hooks settings: who is trusted, the alert policy used at hooks, the
+//! pathway suggestions offered on cards, and the demo EHR key.
+
+use bedside_cds::{JwkSet, TrustedIssuer};
+use bedside_policy::PolicyConfig;
+use serde_json::{json, Value};
+use std::path::Path;
+
+/// The issuer of the demo EHR (`config/demo-ehr/`).
+pub const DEMO_ISSUER: &str = "https://demo-ehr.bedside.invalid";
+
+/// A pathway action offered on a card as a FHIR `create` suggestion.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SuggestionTemplate {
+    pub label: String,
+    pub description: String,
+    /// The resource to create; `{{patientId}}` in any string is replaced.
+    pub resource: Value,
+    pub recommended: bool,
+    /// Not offered when the patient already has this event (e.g.
+    /// `lactate_ordered`).
+    pub unless_event: Option<String>,
+}
+
+/// Settings of the CDS Hooks service (part of `AppConfig`).
+#[derive(Debug, Clone)]
+pub struct HookConfig {
+    /// Skip JWT verification (development only; loud in the logs). Off by
+    /// default.
+    pub insecure_skip_auth: bool,
+    /// CDS clients whose JWTs are accepted.
+    pub trusted: Vec<TrustedIssuer>,
+    /// The alert policy applied at hooks.
+    pub policy: PolicyConfig,
+    /// Data older than this (minutes) is flagged stale on the card.
+    pub stale_after_minutes: f64,
+    /// Pathway suggestions offered on cards of a certified model.
+    pub suggestions: Vec<SuggestionTemplate>,
+    /// `(iss, private JWK)` used by `App::demo_token`.
+    pub demo_key: Option<(String, Value)>,
+}
+
+impl Default for HookConfig {
+    fn default() -> Self {
+        Self {
+            insecure_skip_auth: false,
+            trusted: Vec::new(),
+            policy: PolicyConfig::default(),
+            stale_after_minutes: 120.0,
+            suggestions: Vec::new(),
+            demo_key: None,
+        }
+    }
+}
+
+/// Why the hook configuration could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum HookConfigError {
+    #[error("{path}: {reason}")]
+    File { path: String, reason: String },
+    #[error("policy: {0}")]
+    Policy(#[from] bedside_policy::ConfigError),
+}
+
+fn read_json(path: &Path) -> Result<Value, HookConfigError> {
+    let err = |reason: String| HookConfigError::File {
+        path: path.display().to_string(),
+        reason,
+    };
+    let text = std::fs::read_to_string(path).map_err(|e| err(e.to_string()))?;
+    serde_json::from_str(&text).map_err(|e| err(format!("not JSON: {e}")))
+}
+
+impl HookConfig {
+    /// The demo configuration: trusts the demo EHR key pair in `dir`
+    /// (`jwks.json`, `private-jwk.json`) under [`DEMO_ISSUER`], policy
+    /// stage `live`, the sepsis pathway suggestions.
+    pub fn demo(dir: &Path) -> Result<Self, HookConfigError> {
+        let jwks_path = dir.join("jwks.json");
+        let jwks: JwkSet =
+            serde_json::from_value(read_json(&jwks_path)?).map_err(|e| HookConfigError::File {
+                path: jwks_path.display().to_string(),
+                reason: format!("not a JWK Set: {e}"),
+            })?;
+        let private = read_json(&dir.join("private-jwk.json"))?;
+        Ok(Self {
+            trusted: vec![TrustedIssuer::with_jwks(DEMO_ISSUER, jwks)],
+            policy: PolicyConfig::from_toml_str("stage = \"live\"")?,
+            suggestions: sepsis_suggestions(),
+            demo_key: Some((DEMO_ISSUER.to_string(), private)),
+            ..Self::default()
+        })
+    }
+}
+
+fn service_request(loinc: &str, display: &str) -> Value {
+    json!({
+        "resourceType": "ServiceRequest",
+        "status": "draft",
+        "intent": "proposal",
+        "priority": "urgent",
+        "code": {"coding": [{"system": "http://loinc.org", "code": loinc, "display": display}]},
+        "subject": {"reference": "Patient/{{patientId}}"}
+    })
+}
+
+/// The sepsis escalation pathway's first actions.
+pub fn sepsis_suggestions() -> Vec<SuggestionTemplate> {
+    vec![
+        SuggestionTemplate {
+            label: "Order serum lactate".into(),
+            description: "Create a ServiceRequest for lactate (LOINC 2524-7)".into(),
+            resource: service_request("2524-7", "Lactate [Moles/volume] in Serum or Plasma"),
+            recommended: true,
+            unless_event: Some("lactate_ordered".into()),
+        },
+        SuggestionTemplate {
+            label: "Order blood cultures".into(),
+            description: "Create a ServiceRequest for blood cultures (LOINC 600-7)".into(),
+            resource: service_request("600-7", "Bacteria identified in Blood by Culture"),
+            recommended: false,
+            unless_event: Some("blood_culture_ordered".into()),
+        },
+        SuggestionTemplate {
+            label: "Start the sepsis pathway".into(),
+            description: "Create a Task to start the sepsis escalation pathway".into(),
+            resource: json!({
+                "resourceType": "Task",
+                "status": "requested",
+                "intent": "order",
+                "code": {"coding": [{"system": "https://bedside.dev/pathway", "code": "sepsis-escalation", "display": "Sepsis escalation pathway"}]},
+                "for": {"reference": "Patient/{{patientId}}"}
+            }),
+            recommended: false,
+            unless_event: None,
+        },
+    ]
+}
