@@ -103,7 +103,12 @@ impl Onnx {
             .get(idx)
             .ok_or_else(|| err(format!("no output {idx}")))?;
         let t = t.cast_to::<f64>().map_err(|e| err(e.to_string()))?;
-        let vals = t.as_slice::<f64>().map_err(|e| err(e.to_string()))?;
+        let vals: Vec<f64> = t
+            .to_plain_array_view::<f64>()
+            .map_err(|e| err(e.to_string()))?
+            .iter()
+            .copied()
+            .collect();
         let col = self.column.unwrap_or(vals.len().saturating_sub(1));
         let y = *vals
             .get(col)
