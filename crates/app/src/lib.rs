@@ -9,12 +9,12 @@
 //! Invariant: the app orchestrates; clinical and statistical logic lives in
 //! the part crates, and HTTP lives in `server`.
 
-pub mod outcome;
-mod ingest_ops;
 pub mod evaluate;
 pub mod facts;
 pub mod features;
 pub mod hooks;
+mod ingest_ops;
+pub mod outcome;
 pub mod pathway_rt;
 pub mod pipeline;
 pub mod replay;
@@ -149,23 +149,27 @@ impl App {
             known_channels: Some(map.channels().iter().map(|c| c.name.clone()).collect()),
         };
         for path in &config.models {
-            let m = bedside_models::Model::load_with(path, &opts).map_err(|e| StartError::Model {
-                path: path.display().to_string(),
-                msg: e.to_string(),
-            })?;
+            let m =
+                bedside_models::Model::load_with(path, &opts).map_err(|e| StartError::Model {
+                    path: path.display().to_string(),
+                    msg: e.to_string(),
+                })?;
             models.push(scoring::Scheduled::new(Arc::new(m)));
         }
         for path in &config.feature_specs {
-            let (spec, features) = bedside_models::load_spec(path, &opts).map_err(|e| StartError::Model {
-                path: path.display().to_string(),
-                msg: e.to_string(),
-            })?;
+            let (spec, features) =
+                bedside_models::load_spec(path, &opts).map_err(|e| StartError::Model {
+                    path: path.display().to_string(),
+                    msg: e.to_string(),
+                })?;
             models.push(scoring::Scheduled::features_only(spec, features));
         }
         let ingestor = Ingestor::new(store.clone(), map);
         let loaded: Vec<_> = models.iter().filter_map(|m| m.model.clone()).collect();
         let pathways = pathway_rt::Pathways::load(&config.pathways, &loaded)?;
-        let feature_sink = config.record_features.then(|| std::sync::Mutex::new(Vec::new()));
+        let feature_sink = config
+            .record_features
+            .then(|| std::sync::Mutex::new(Vec::new()));
         let hooks = hooks::HookRuntime::new(&config.hooks, &models);
         Ok(Self {
             hooks,
@@ -210,7 +214,11 @@ impl App {
     }
 
     /// `GET /fhir/{type}?patient=..|subject=..` as a searchset Bundle.
-    pub async fn search(&self, rtype: &str, q: &BTreeMap<String, String>) -> Result<Value, ApiError> {
+    pub async fn search(
+        &self,
+        rtype: &str,
+        q: &BTreeMap<String, String>,
+    ) -> Result<Value, ApiError> {
         if rtype == "Task" {
             return self.search_tasks(q).await;
         }

@@ -163,6 +163,7 @@ async fn run_server(s: Settings, before_serve: Option<PathBuf>, demo: bool) -> R
             "demo cohort replayed"
         );
     }
+    app.clone().spawn_timer_worker();
     let http = bedside_server::HttpConfig {
         max_body_bytes: (s.max_body_mib as usize) << 20,
         request_timeout: std::time::Duration::from_secs(s.request_timeout_secs),

@@ -49,6 +49,9 @@ pub(crate) fn api_error(e: ApiError) -> Response {
 
 /// Map a body extraction failure (too large, unreadable) to an
 /// OperationOutcome instead of axum's plain text.
+// The error is the response itself, returned at once by every caller;
+// boxing it would only add an allocation on the error path.
+#[allow(clippy::result_large_err)]
 pub(crate) fn body_or_error(b: Result<Bytes, BytesRejection>) -> Result<Bytes, Response> {
     b.map_err(|r| {
         let status = r.status();

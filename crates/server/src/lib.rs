@@ -52,7 +52,9 @@ pub fn router(app: Arc<App>, http: HttpConfig) -> Router {
         .with_state(state)
 }
 
-async fn healthz(axum::extract::State(s): axum::extract::State<AppState>) -> Json<serde_json::Value> {
+async fn healthz(
+    axum::extract::State(s): axum::extract::State<AppState>,
+) -> Json<serde_json::Value> {
     Json(s.app.health().await)
 }
 
@@ -64,7 +66,9 @@ pub async fn serve(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let r = router(app, http);
-    axum::serve(listener, r).with_graceful_shutdown(shutdown).await
+    axum::serve(listener, r)
+        .with_graceful_shutdown(shutdown)
+        .await
 }
 
 /// Resolves on SIGTERM or SIGINT (Ctrl-C).
