@@ -14,7 +14,6 @@ pub mod facts;
 pub mod features;
 pub mod hooks;
 mod ingest_ops;
-pub mod outcome;
 pub mod pathway_rt;
 pub mod pipeline;
 pub mod replay;
@@ -43,7 +42,15 @@ impl ApiError {
     pub fn new(status: u16, code: &str, msg: impl AsRef<str>, path: Option<&str>) -> Self {
         Self {
             status,
-            outcome: outcome::single("error", code, msg.as_ref(), path),
+            outcome: {
+                let issue =
+                    bedside_fhir::Issue::new(bedside_fhir::Severity::Error, code, msg.as_ref());
+                let issue = match path {
+                    Some(p) => issue.at(p),
+                    None => issue,
+                };
+                bedside_fhir::OperationOutcome::new(vec![issue]).to_json()
+            },
         }
     }
     pub fn bad_request(msg: impl AsRef<str>, path: Option<&str>) -> Self {

@@ -9,7 +9,7 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
-use bedside_app::{outcome, ApiError, ImportLines};
+use bedside_app::{ApiError, ImportLines};
 use futures_util::TryStreamExt;
 use std::collections::BTreeMap;
 use tokio::io::AsyncBufReadExt;
@@ -60,15 +60,8 @@ pub(crate) fn body_or_error(b: Result<Bytes, BytesRejection>) -> Result<Bytes, R
         } else {
             "structure"
         };
-        fhir(
-            status,
-            &outcome::single(
-                "error",
-                code,
-                &format!("request body: {}", r.body_text()),
-                None,
-            ),
-        )
+        let msg = format!("request body: {}", r.body_text());
+        api_error(ApiError::new(status.as_u16(), code, msg, None))
     })
 }
 
