@@ -93,7 +93,8 @@ impl App {
         // Certify on the calibration split (never on the reported rows).
         let cal = pick("calibration");
         let cal_rows: Vec<EvalRow> = cal.iter().map(|r| r.row.clone()).collect();
-        let cal_set = patient_calibration_set(&cal_rows, &stays_of(&cal));
+        let cal_set =
+            patient_calibration_set(&cal_rows, &stays_of(&cal), eval.sensitivity_window_hours);
         let cert = certify(&cal_set, &policy.certification);
         let test = pick(split);
         let test_rows: Vec<EvalRow> = test.iter().map(|r| r.row.clone()).collect();

@@ -8,8 +8,33 @@ use serde::Deserialize;
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 
-/// Resources are fed in chunks of this many, each committed at once.
+/// Resources are fed in chunks of at most this many, each committed at once.
 pub const CHUNK: usize = 2000;
+
+/// A chunk never spans more event time than this, so a replay behaves like
+/// the live feed it stands for: patients are scored on the model's cadence
+/// (not once per arbitrary batch), and pathway timers fire at most one step
+/// late relative to the events around them (the shortest shipped escalation
+/// timer is 15 minutes).
+pub const STEP_SECONDS: i64 = 15 * 60;
+
+/// Split event-time-ordered lines into replay chunks: at most [`CHUNK`]
+/// lines, all without an event time (the reference data, which sorts
+/// first) or all within one [`STEP_SECONDS`] bucket of event time.
+pub fn replay_chunks(lines: &[Line]) -> Vec<&[Line]> {
+    let bucket = |l: &Line| l.time.map(|t| t.timestamp().div_euclid(STEP_SECONDS));
+    let mut out = Vec::new();
+    let mut start = 0;
+    for i in 1..=lines.len() {
+        let cut =
+            i == lines.len() || i - start >= CHUNK || bucket(&lines[i]) != bucket(&lines[start]);
+        if cut {
+            out.push(&lines[start..i]);
+            start = i;
+        }
+    }
+    out
+}
 
 /// One line read from a file, with its ordering key.
 #[derive(Debug, Clone)]
@@ -203,7 +228,7 @@ pub async fn replay_dir(
         *summary.resources.entry(l.rtype.clone()).or_default() += 1;
     }
     let mut done = 0u64;
-    for chunk in lines.chunks(CHUNK) {
+    for chunk in replay_chunks(&lines) {
         let raws: Vec<Vec<u8>> = chunk.iter().map(|l| l.bytes.clone()).collect();
         app.ingest_lines(raws, &mut summary).await?;
         app.after_replay_chunk(chunk.iter().filter_map(|l| l.time).max())
@@ -229,6 +254,27 @@ mod tests {
         assert_eq!(t.unwrap().to_rfc3339(), "2024-01-02T00:00:00+00:00");
         assert!(event_time(br#"{"resourceType":"Patient","birthDate":"1950-01-01"}"#).is_none());
         assert!(event_time(b"not json").is_none());
+    }
+
+    #[test]
+    fn chunks_stay_within_one_time_step_and_the_line_cap() {
+        let base = parse_time("2024-01-01T10:00:00Z").unwrap();
+        let mk = |minute: Option<i64>, seq| Line {
+            rtype: "Observation".into(),
+            time: minute.map(|m| base + chrono::Duration::minutes(m)),
+            seq,
+            bytes: vec![],
+        };
+        let mut v = vec![mk(None, 0), mk(None, 1), mk(Some(0), 2), mk(Some(14), 3)];
+        v.extend((0..3).map(|i| mk(Some(15), 4 + i)));
+        v.push(mk(Some(200), 7));
+        let sizes: Vec<usize> = replay_chunks(&v).iter().map(|c| c.len()).collect();
+        // untimed (reference data) first; then 10:00-10:14, 10:15, 13:20.
+        assert_eq!(sizes, vec![2, 2, 3, 1]);
+        let many: Vec<Line> = (0..CHUNK + 5).map(|i| mk(Some(1), i)).collect();
+        let sizes: Vec<usize> = replay_chunks(&many).iter().map(|c| c.len()).collect();
+        assert_eq!(sizes, vec![CHUNK, 5]);
+        assert!(replay_chunks(&[]).is_empty());
     }
 
     #[test]

@@ -140,9 +140,11 @@ pub struct EvaluateArgs {
     #[arg(long, default_value = "test")]
     pub split: String,
     /// An alert up to this many hours after the outcome's time still counts
-    /// as detecting it (screening at and after admission).
-    #[arg(long, default_value_t = 0.0)]
-    pub sensitivity_window_hours: f64,
+    /// as detecting it (screening at and after admission), for sensitivity
+    /// and for the calibration set the threshold is certified on. Default:
+    /// the package's `outcome.detection_window_hours`, else 0.
+    #[arg(long)]
+    pub sensitivity_window_hours: Option<f64>,
     /// Print JSON (otherwise a short text summary).
     #[arg(long)]
     pub json: bool,
@@ -152,6 +154,11 @@ pub struct EvaluateArgs {
 pub async fn evaluate(a: EvaluateArgs) -> Result<()> {
     if !matches!(a.split.as_str(), "test" | "calibration" | "train" | "all") {
         bail!("--split: must be test, calibration, train or all");
+    }
+    if a.sensitivity_window_hours
+        .is_some_and(|w| !(w.is_finite() && w >= 0.0))
+    {
+        bail!("--sensitivity-window-hours: must be a number >= 0");
     }
     let policy = match &a.policy {
         Some(p) => {
@@ -177,8 +184,16 @@ pub async fn evaluate(a: EvaluateArgs) -> Result<()> {
     })
     .await?;
     bedside_app::replay::replay_dir(&app, &a.dir, None).await?;
+    let window = match a.sensitivity_window_hours {
+        Some(w) => w,
+        None => app
+            .models
+            .first()
+            .and_then(|m| m.spec.outcome.detection_window_hours)
+            .unwrap_or(0.0),
+    };
     let eval = bedside_policy::evaluate::EvalConfig {
-        sensitivity_window_hours: a.sensitivity_window_hours,
+        sensitivity_window_hours: window,
         ..Default::default()
     };
     let report = app.evaluation(&policy, &a.split, eval).await?;

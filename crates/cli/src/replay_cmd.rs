@@ -2,7 +2,7 @@
 //! through the ingest path, in-process or against a running server.
 
 use anyhow::{bail, Context, Result};
-use bedside_app::replay::{read_dir_sorted, CHUNK};
+use bedside_app::replay::{read_dir_sorted, replay_chunks};
 use bedside_app::{App, AppConfig, ImportSummary};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -85,15 +85,15 @@ pub async fn run(a: ReplayArgs) -> Result<()> {
     Ok(())
 }
 
-/// Send the sorted lines to a server in chunks of NDJSON, merging its
-/// per-chunk summaries.
+/// Send the sorted lines to a server in the same chunks as an in-process
+/// replay (bounded in size and event time), merging its per-chunk summaries.
 async fn replay_http(a: &ReplayArgs, url: &str) -> Result<ImportSummary> {
     let lines = read_dir_sorted(&a.dir).map_err(|e| anyhow::anyhow!(e.message()))?;
     let pb = progress_bar(lines.len() as u64);
     let client = reqwest::Client::new();
     let endpoint = format!("{}/fhir/$import", url.trim_end_matches('/'));
     let mut total = ImportSummary::default();
-    for chunk in lines.chunks(CHUNK) {
+    for chunk in replay_chunks(&lines) {
         let mut body = Vec::new();
         for l in chunk {
             body.extend_from_slice(&l.bytes);

@@ -73,6 +73,13 @@ fn generated_facts(pkg: &Package) -> String {
             .map_or("any time before".into(), |l| format!("-{}", fmt_num(l))),
         fmt_num(o.horizon_hours)
     );
+    if let Some(w) = o.detection_window_hours.filter(|w| *w > 0.0) {
+        let _ = writeln!(
+            s,
+            "- Detection window: an alert up to {} h after the outcome's time counts as detecting it (screening)",
+            fmt_num(w)
+        );
+    }
     let _ = writeln!(
         s,
         "- Prediction horizon: {} h",

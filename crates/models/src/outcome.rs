@@ -76,6 +76,7 @@ mod tests {
             time_basis: "onset".into(),
             lookback_hours: lookback,
             horizon_hours: 24.0,
+            detection_window_hours: None,
             codes: vec![CodeSetSpec {
                 system: "http://hl7.org/fhir/sid/icd-10-cm".into(),
                 prefixes: vec!["A41".into(), "R65.2".into()],

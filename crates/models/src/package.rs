@@ -352,6 +352,14 @@ fn check_header(spec: &ModelSpec, p: &mut Problems) {
     {
         p.push("model.toml:outcome.lookback_hours", "must be a number >= 0");
     }
+    if o.detection_window_hours
+        .is_some_and(|l| !(l.is_finite() && l >= 0.0))
+    {
+        p.push(
+            "model.toml:outcome.detection_window_hours",
+            "must be a number >= 0",
+        );
+    }
     if o.codes.iter().all(|c| c.prefixes.is_empty()) {
         p.push("model.toml:outcome.codes", "no outcome codes");
     }

@@ -100,6 +100,13 @@ pub struct OutcomeSpec {
     #[serde(default)]
     pub lookback_hours: Option<f64>,
     pub horizon_hours: f64,
+    /// For screening models (the outcome is present when scoring starts):
+    /// an alert up to this many hours after the outcome's time still
+    /// detects it. Used for patient-level sensitivity, PPV and the
+    /// calibration set the alert threshold is certified on; 0 = an alert
+    /// must come before the outcome.
+    #[serde(default)]
+    pub detection_window_hours: Option<f64>,
     #[serde(default)]
     pub codes: Vec<CodeSetSpec>,
 }

@@ -19,6 +19,13 @@
 //!   patients;
 //! - `ppv`: those detected patients over patients alerted (an alert long
 //!   after the outcome does not count as a true alert);
+//! - `recognized_sensitivity`: outcome-positive patients detected by an
+//!   alert *or* whose pathway actions (`pathway_actions.lookback_hours`
+//!   kinds: antibiotics, cultures, lactate ordered ...) were already under
+//!   way at or before `outcome_at + sensitivity_window_hours`, over
+//!   outcome-positive patients: a patient the team was already treating is
+//!   not missed, even though the policy, by its suppression rule, did not
+//!   alert. The same rule for every policy;
 //! - `median_lead_time_hours`: median of `outcome_at - first alert` over
 //!   detected patients;
 //! - `alerts_per_clinician_shift`: alerts over clinician-shifts on duty. A
@@ -98,6 +105,9 @@ pub struct PolicyReport {
     pub outcome_positive_patients: u64,
     pub patients_detected: u64,
     pub sensitivity: Option<f64>,
+    /// Detected by an alert or already recognized by the team (see the module doc).
+    pub patients_recognized: u64,
+    pub recognized_sensitivity: Option<f64>,
     pub ppv: Option<f64>,
     pub median_lead_time_hours: Option<f64>,
     pub alerts_per_clinician_shift: Option<f64>,
@@ -298,7 +308,32 @@ pub fn report(
     cfg: &PolicyConfig,
     eval: &EvalConfig,
 ) -> PolicyReport {
-    report_with_duty(alerts, stays, eval, &on_duty_shifts(rows, cfg, eval))
+    report_with_duty(
+        alerts,
+        stays,
+        eval,
+        &on_duty_shifts(rows, cfg, eval),
+        &first_pathway_action(rows, cfg),
+    )
+}
+
+/// Per patient, the earliest time one of the policy's pathway actions
+/// (its `pathway_actions` event kinds) is known in the rows' facts.
+fn first_pathway_action(rows: &[EvalRow], cfg: &PolicyConfig) -> BTreeMap<String, Instant> {
+    let mut out: BTreeMap<String, Instant> = BTreeMap::new();
+    for r in rows {
+        let times = cfg
+            .pathway_actions
+            .lookback_hours
+            .keys()
+            .filter_map(|k| r.facts.events.get(k))
+            .flatten();
+        for t in times {
+            let e = out.entry(r.patient.clone()).or_insert(*t);
+            *e = (*e).min(*t);
+        }
+    }
+    out
 }
 
 fn report_with_duty(
@@ -306,6 +341,7 @@ fn report_with_duty(
     stays: &[Stay],
     eval: &EvalConfig,
     duty: &[(String, i64)],
+    acted: &BTreeMap<String, Instant>,
 ) -> PolicyReport {
     let patient_days: f64 = stays
         .iter()
@@ -328,6 +364,19 @@ fn report_with_duty(
         }
     }
     let detected = leads.len() as u64;
+    let recognized = positives
+        .iter()
+        .filter(|s| {
+            let Some(o) = s.outcome_at else { return false };
+            let by_alert = first
+                .get(s.patient.as_str())
+                .is_some_and(|f| *f <= o + window);
+            let by_team = acted
+                .get(&s.patient)
+                .is_some_and(|t| *t >= s.start && *t <= o + window);
+            by_alert || by_team
+        })
+        .count() as u64;
     let mut on_duty: BTreeMap<(String, i64), u64> = duty.iter().map(|k| (k.clone(), 0)).collect();
     for a in alerts {
         if let Some(k) = &a.recipient {
@@ -349,6 +398,8 @@ fn report_with_duty(
         outcome_positive_patients: positives.len() as u64,
         patients_detected: detected,
         sensitivity: ratio(detected, positives.len() as u64),
+        patients_recognized: recognized,
+        recognized_sensitivity: ratio(recognized, positives.len() as u64),
         ppv: ratio(detected, first.len() as u64),
         median_lead_time_hours: median(leads),
         alerts_per_clinician_shift: ratio(routed, on_duty.len() as u64),
@@ -357,14 +408,21 @@ fn report_with_duty(
 }
 
 /// A patient-level calibration set from scoring rows: one row per stay
-/// with the patient's peak probability before the outcome (positives,
-/// scorings strictly before `outcome_at`) or over the stay (negatives),
+/// with the patient's peak probability before the outcome (positives:
+/// scorings strictly before `outcome_at`, or up to `outcome_at +
+/// detection_window_hours` when that window is positive, the same rule
+/// [`evaluate`] uses for sensitivity) or over the stay (negatives),
 /// labelled by the outcome; patient-days are the stays' lengths. Stays
 /// without a usable scoring are skipped. A threshold certified on it
 /// promises patient-level PPV ("alerted patients develop the outcome"),
 /// which is what [`evaluate`] reports.
-pub fn patient_calibration_set(rows: &[EvalRow], stays: &[Stay]) -> crate::certify::CalibrationSet {
+pub fn patient_calibration_set(
+    rows: &[EvalRow],
+    stays: &[Stay],
+    detection_window_hours: f64,
+) -> crate::certify::CalibrationSet {
     let groups = by_patient(rows);
+    let window = Duration::milliseconds((detection_window_hours * 3_600_000.0).round() as i64);
     let mut out = Vec::new();
     let mut days = 0.0;
     for s in stays {
@@ -373,7 +431,10 @@ pub fn patient_calibration_set(rows: &[EvalRow], stays: &[Stay]) -> crate::certi
             .get(s.patient.as_str())
             .into_iter()
             .flatten()
-            .filter(|r| s.outcome_at.is_none_or(|o| r.at < o))
+            .filter(|r| {
+                s.outcome_at
+                    .is_none_or(|o| r.at < o || r.at <= o + window && window > Duration::zero())
+            })
             .map(|r| r.probability)
             .filter(|p| p.is_finite())
             .fold(None, |m: Option<f64>, p| Some(m.map_or(p, |m| m.max(p))));
@@ -435,6 +496,7 @@ pub fn evaluate(
         .sum();
     let mut policies = BTreeMap::new();
     let duty = on_duty_shifts(rows, cfg, eval);
+    let acted = first_pathway_action(rows, cfg);
     let runs = [
         ("bedside", simulate_bedside(rows, cfg, cert, &eval.model_id)),
         (
@@ -446,7 +508,7 @@ pub fn evaluate(
     for (name, alerts) in runs {
         policies.insert(
             name.to_string(),
-            report_with_duty(&alerts, stays, eval, &duty),
+            report_with_duty(&alerts, stays, eval, &duty, &acted),
         );
     }
     Ok(EvaluationReport {

@@ -196,9 +196,67 @@ fn errors_name_the_row_and_never_the_patient_id() {
 #[test]
 fn patient_calibration_set_uses_peak_before_outcome() {
     let (rows, stays) = cohort();
-    let set = patient_calibration_set(&rows, &stays);
+    let set = patient_calibration_set(&rows, &stays, 0.0);
     assert_eq!(set.patient_days, 4.0);
     // a: peak before 20 h is 0.5; b: 0.4; c: no scoring before its outcome at 3 h.
     let got: Vec<(f64, bool)> = set.rows.iter().map(|r| (r.score, r.label)).collect();
     assert_eq!(got, vec![(0.5, true), (0.4, false)]);
+}
+
+#[test]
+fn patient_calibration_set_detection_window_matches_sensitivity() {
+    let (rows, stays) = cohort();
+    // c's outcome is at 3 h and its scorings at 5 h (0.9) and 5.5 h: a 2 h
+    // window reaches the 5 h one, a 1 h window reaches none.
+    let got = |w: f64| -> Vec<(f64, bool)> {
+        patient_calibration_set(&rows, &stays, w)
+            .rows
+            .iter()
+            .map(|r| (r.score, r.label))
+            .collect()
+    };
+    assert_eq!(got(1.0), vec![(0.5, true), (0.4, false)]);
+    assert_eq!(got(2.0), vec![(0.5, true), (0.4, false), (0.9, true)]);
+    // the same window makes c detected in the evaluation.
+    let cfg = PolicyConfig::from_toml_str("stage = \"silent\"").unwrap();
+    let eval = EvalConfig {
+        sensitivity_window_hours: 2.0,
+        ..Default::default()
+    };
+    let r = evaluate(&rows, &stays, &cfg, &cert(), &eval).unwrap();
+    assert_eq!(r.policies["fixed_threshold"].patients_detected, 2);
+}
+
+#[test]
+fn recognized_sensitivity_counts_a_team_already_acting_but_not_too_late() {
+    let (mut rows, stays) = cohort();
+    // c (outcome at 3 h, alert only at 5 h): lactate ordered at 2 h, known
+    // from its 5 h scoring on.
+    for r in rows.iter_mut().filter(|r| r.patient == "c") {
+        r.facts
+            .events
+            .insert("lactate_ordered".into(), vec![h(2.0)]);
+    }
+    let cfg = PolicyConfig::default();
+    let r = evaluate(&rows, &stays, &cfg, &cert(), &EvalConfig::default()).unwrap();
+    let f = &r.policies["fixed_threshold"];
+    // by alert only a is detected (c's alert at 5 h is after its outcome).
+    assert_eq!((f.patients_detected, f.patients_recognized), (1, 2));
+    assert_eq!(f.recognized_sensitivity, Some(1.0));
+    assert_eq!(f.sensitivity, Some(0.5));
+    // an action after the outcome (and outside the window) does not count.
+    for r in rows.iter_mut().filter(|r| r.patient == "c") {
+        r.facts
+            .events
+            .insert("lactate_ordered".into(), vec![h(4.0)]);
+    }
+    let r = evaluate(&rows, &stays, &cfg, &cert(), &EvalConfig::default()).unwrap();
+    assert_eq!(r.policies["fixed_threshold"].patients_recognized, 1);
+    // an event kind the policy does not list is not a pathway action.
+    for r in rows.iter_mut().filter(|r| r.patient == "c") {
+        r.facts.events.clear();
+        r.facts.events.insert("xray_ordered".into(), vec![h(2.0)]);
+    }
+    let r = evaluate(&rows, &stays, &cfg, &cert(), &EvalConfig::default()).unwrap();
+    assert_eq!(r.policies["fixed_threshold"].patients_recognized, 1);
 }
