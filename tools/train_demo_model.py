@@ -55,6 +55,8 @@ from sklearn.isotonic import IsotonicRegression  # noqa: E402
 from sklearn.metrics import average_precision_score, roc_auc_score  # noqa: E402
 
 PKG = os.path.join(ROOT, "models", "sepsis-demo")
+# model.toml's outcome.detection_window_hours (screening at and after admission).
+DETECTION_WINDOW_HOURS = 6.0
 SEED = 17
 PARAMS = dict(
     objective="binary", num_leaves=15, learning_rate=0.05, min_data_in_leaf=40,
@@ -101,6 +103,67 @@ def demographics(cohort):
                         if e.get("url") == "ombCategory":
                             d[key] = e["valueCoding"].get("display", d[key])
             out[p["id"]] = d
+    return out
+
+
+def _instant(s):
+    s = s.replace("Z", "+00:00")
+    if len(s) == 10:
+        s += "T00:00:00+00:00"
+    return dt.datetime.fromisoformat(s)
+
+
+def outcome_and_stays(cohort, prefixes=("A40", "A41", "R65.2"), window_hours=6.0):
+    """Per patient: the earliest sepsis Condition time (onset, else recorded)
+    and the encounter periods, read from the cohort the way Rust's
+    OutcomeSpec and `bedside evaluate` read them."""
+    systems = ("http://hl7.org/fhir/sid/icd-10-cm", "http://hl7.org/fhir/sid/icd-10")
+    onset = {}
+    with gzip.open(os.path.join(cohort, "Condition.ndjson.gz"), "rt") as f:
+        for line in f:
+            c = json.loads(line)
+            codes = [x for x in c.get("code", {}).get("coding", []) if x.get("system") in systems]
+            if not any(str(x.get("code", "")).startswith(prefixes) for x in codes):
+                continue
+            t = c.get("onsetDateTime") or c.get("recordedDate")
+            if not t:
+                continue
+            pid = c["subject"]["reference"].split("/")[-1]
+            t = _instant(t)
+            onset[pid] = min(onset.get(pid, t), t)
+    encounters = {}
+    with gzip.open(os.path.join(cohort, "Encounter.ndjson.gz"), "rt") as f:
+        for line in f:
+            e = json.loads(line)
+            per = e.get("period", {})
+            if "start" in per:
+                pid = e["subject"]["reference"].split("/")[-1]
+                end = _instant(per["end"]) if "end" in per else None
+                encounters.setdefault(pid, []).append((_instant(per["start"]), end))
+    return onset, encounters
+
+
+def patient_calibration_rows(idx, p, pats, ats, onset, encounters, window_hours):
+    """One alerting unit per calibration patient, the rule of Rust's
+    bedside_policy::evaluate::patient_calibration_set: the peak calibrated
+    probability over the scorings that could still detect the outcome
+    (before it, or up to `window_hours` after it), positive if the patient
+    has the outcome; exposure = the length of the encounters scored in."""
+    window = dt.timedelta(hours=window_hours)
+    by_patient = {}
+    for i in idx:
+        by_patient.setdefault(str(pats[i]), []).append((_instant(ats[i]), float(p[i])))
+    out = []
+    for pid, rs in sorted(by_patient.items()):
+        o = onset.get(pid)
+        usable = [q for t, q in rs if o is None or t < o or (window_hours > 0 and t <= o + window)]
+        if not usable:
+            continue
+        spans = [(s, e) for s, e in encounters.get(pid, []) if any(s <= t and (e is None or t <= e) for t, _ in rs)]
+        start = min([s for s, _ in spans] + [min(t for t, _ in rs)])
+        end = max([e for _, e in spans if e is not None] + [max(t for t, _ in rs)])
+        out.append({"p": max(usable), "label": int(o is not None), "patient_id": pid,
+                    "exposure_days": (end - start).total_seconds() / 86400})
     return out
 
 
@@ -193,10 +256,9 @@ def main():
         "map": mc.isotonic_json(iso),
         "interval": mc.venn_abers_json(margin[va_idx], y[va_idx]),
     })
-    mc.dump_json(os.path.join(PKG, "calibration_set.json"), {"rows": [
-        {"p": float(p[i]), "label": int(y[i]), "patient_id": str(pats[i]), "exposure_days": 1 / 24}
-        for i in ca_idx
-    ]})
+    onset, encounters = outcome_and_stays(args.cohort)
+    mc.dump_json(os.path.join(PKG, "calibration_set.json"), {"rows": patient_calibration_rows(
+        ca_idx, p, pats, meta["at"], onset, encounters, DETECTION_WINDOW_HOURS)})
     thr = choose_threshold(p[ca], y[ca])
 
     demo = demographics(args.cohort)

@@ -94,9 +94,14 @@ impl HookRuntime {
 }
 
 /// Certify on the package's calibration rows, one alerting unit per
-/// patient (peak probability, positive if any row is, exposure summed).
-/// Also returns the outcome prevalence of those patients.
-fn certify_model(model: &Model, policy: &PolicyConfig) -> (Certification, Option<Probability>) {
+/// patient (peak probability, positive if any row is, exposure summed; the
+/// demo package already writes one row per patient, by the rule of
+/// `bedside_policy::evaluate::patient_calibration_set`). Also returns the
+/// outcome prevalence of those patients.
+pub(crate) fn certify_model(
+    model: &Model,
+    policy: &PolicyConfig,
+) -> (Certification, Option<Probability>) {
     let Some(rows) = &model.package.calibration_set else {
         return (
             Certification::NotCertified {

@@ -173,7 +173,7 @@ impl App {
         }
         let ingestor = Ingestor::new(store.clone(), map);
         let loaded: Vec<_> = models.iter().filter_map(|m| m.model.clone()).collect();
-        let pathways = pathway_rt::Pathways::load(&config.pathways, &loaded)?;
+        let pathways = pathway_rt::Pathways::load(&config.pathways, &loaded, &config.hooks.policy)?;
         let feature_sink = config
             .record_features
             .then(|| std::sync::Mutex::new(Vec::new()));

@@ -22,12 +22,11 @@ use bedside_pathways::{
     build_task, Definition, Effect, Engine, Instance, InstanceStatus, StartTrigger,
 };
 use bedside_policy::{
-    certify, decide, AlertMemory, CalibrationSet, Certification, Decision, ModelRole, PolicyConfig,
-    PolicyInput, Recipient,
+    decide, AlertMemory, Certification, Decision, ModelRole, PolicyConfig, PolicyInput, Recipient,
 };
 use bedside_store::{Commit, DocFilter, Document, NewJob};
 use serde_json::{json, Map, Value};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
 
@@ -55,7 +54,13 @@ pub struct Pathways {
 impl Pathways {
     /// Load the BPMN files; certify each model on its package calibration
     /// set (not certified when the package has none).
-    pub fn load(paths: &[PathBuf], models: &[Arc<Model>]) -> Result<Self, StartError> {
+    /// Load the pathway files; `policy` is the app's one alert policy (the
+    /// same the CDS Hooks use), changed later with [`App::set_policy`].
+    pub fn load(
+        paths: &[PathBuf],
+        models: &[Arc<Model>],
+        policy: &PolicyConfig,
+    ) -> Result<Self, StartError> {
         let mut definitions = Vec::new();
         for p in paths {
             let text = std::fs::read_to_string(p).map_err(|e| StartError::Pathway {
@@ -68,12 +73,7 @@ impl Pathways {
             })?;
             definitions.push((p.clone(), Arc::new(def)));
         }
-        let policy = PolicyConfig::from_toml_str(&PolicyConfig::default_toml()).map_err(|e| {
-            StartError::Pathway {
-                path: "default policy".into(),
-                msg: e.to_string(),
-            }
-        })?;
+        let policy = policy.clone();
         let mut certs = HashMap::new();
         for m in models {
             certs.insert(m.package.spec.id.clone(), certify_package(m, &policy));
@@ -106,25 +106,10 @@ impl Pathways {
     }
 }
 
-/// Patient-level calibration set (peak score, any positive, summed
-/// exposure) from the package's calibration rows, certified under `policy`.
+/// The package's certification under `policy` (one rule for hooks and
+/// pathways: [`crate::hooks::certify_model`]).
 fn certify_package(m: &Model, policy: &PolicyConfig) -> Certification {
-    let Some(rows) = &m.package.calibration_set else {
-        return Certification::NotCertified {
-            reason: "the model package has no calibration set".into(),
-        };
-    };
-    let mut by_patient: BTreeMap<&str, (f64, bool, f64)> = BTreeMap::new();
-    for r in rows {
-        let e = by_patient
-            .entry(r.patient_id.as_str())
-            .or_insert((0.0, false, 0.0));
-        e.0 = e.0.max(r.p);
-        e.1 |= r.label == 1;
-        e.2 += r.exposure_days;
-    }
-    let set = CalibrationSet::with_row_exposure(by_patient.into_values());
-    certify(&set, &policy.certification)
+    crate::hooks::certify_model(m, policy).0
 }
 
 /// A document written earlier in this commit, else the stored one.

@@ -115,19 +115,39 @@ const DEMO_MODEL: &str = "models/sepsis-demo";
 const DEMO_PATHWAY: &str = "pathways/sepsis-escalation.bpmn";
 const DEMO_EHR: &str = "config/demo-ehr";
 
+/// A demo file: relative to the working directory (the repository root, as
+/// in the README), else to the repository this binary was built from, so
+/// `bedside demo` also works when started from elsewhere.
+fn demo_asset(rel: &std::path::Path) -> PathBuf {
+    if rel.is_absolute() || rel.exists() {
+        return rel.to_path_buf();
+    }
+    let built = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .join(rel);
+    if built.exists() {
+        built
+    } else {
+        rel.to_path_buf()
+    }
+}
+
 async fn open_app(s: &Settings, demo: bool) -> Result<Arc<App>> {
     let mut models = s.models.clone();
     let mut pathways = s.pathways.clone();
     let mut hooks = bedside_app::hooks::HookConfig::default();
     if demo {
-        if models.is_empty() && std::path::Path::new(DEMO_MODEL).join("model.toml").exists() {
-            models.push(PathBuf::from(DEMO_MODEL));
+        let model = demo_asset(DEMO_MODEL.as_ref());
+        if models.is_empty() && model.join("model.toml").exists() {
+            models.push(model);
         }
-        if pathways.is_empty() && std::path::Path::new(DEMO_PATHWAY).exists() {
-            pathways.push(PathBuf::from(DEMO_PATHWAY));
+        let pathway = demo_asset(DEMO_PATHWAY.as_ref());
+        if pathways.is_empty() && pathway.exists() {
+            pathways.push(pathway);
         }
-        hooks = bedside_app::hooks::HookConfig::demo(std::path::Path::new(DEMO_EHR))
-            .with_context(|| format!("demo EHR keys in {DEMO_EHR}"))?;
+        let ehr = demo_asset(DEMO_EHR.as_ref());
+        hooks = bedside_app::hooks::HookConfig::demo(&ehr)
+            .with_context(|| format!("demo EHR keys in {}", ehr.display()))?;
     }
     hooks.insecure_skip_auth = s.insecure_skip_hook_auth;
     let config = AppConfig {
@@ -173,7 +193,19 @@ async fn run_server(s: Settings, before_serve: Option<PathBuf>, demo: bool) -> R
     Ok(())
 }
 
-fn main() -> Result<()> {
+/// Errors are printed as one readable chain (`error: what: why`) with exit
+/// status 1; never a backtrace for a user's mistake.
+fn main() -> std::process::ExitCode {
+    match run() {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn run() -> Result<()> {
     let m = Cli::command().get_matches();
     let cli = Cli::from_arg_matches(&m)?;
     let sub = m.subcommand().map(|(_, sm)| sm.clone());
@@ -190,7 +222,7 @@ fn main() -> Result<()> {
             settings,
         } => {
             let s = resolve(settings, config, sub.as_ref().expect("subcommand"))?;
-            let replay = (!no_replay).then_some(cohort);
+            let replay = (!no_replay).then(|| demo_asset(&cohort));
             rt.block_on(run_server(s, replay, true))
         }
         Cmd::Replay(args) => rt.block_on(replay_cmd::run(args)),
