@@ -98,10 +98,7 @@ impl HookRuntime {
 /// demo package already writes one row per patient, by the rule of
 /// `bedside_policy::evaluate::patient_calibration_set`). Also returns the
 /// outcome prevalence of those patients.
-pub(crate) fn certify_model(
-    model: &Model,
-    policy: &PolicyConfig,
-) -> (Certification, Option<Probability>) {
+pub fn certify_model(model: &Model, policy: &PolicyConfig) -> (Certification, Option<Probability>) {
     let Some(rows) = &model.package.calibration_set else {
         return (
             Certification::NotCertified {

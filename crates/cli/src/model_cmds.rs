@@ -96,6 +96,10 @@ pub enum ModelCmd {
         package: PathBuf,
         #[arg(long)]
         html: bool,
+        /// Alert policy (TOML) whose certified promise the card states
+        /// (default: the built-in policy).
+        #[arg(long)]
+        policy: Option<PathBuf>,
     },
 }
 
@@ -113,13 +117,28 @@ pub fn model(cmd: ModelCmd) -> Result<()> {
                 bail!("{}: {} problem(s)", package.display(), problems.len())
             }
         }
-        ModelCmd::Card { package, html } => {
-            let pkg = bedside_models::Package::load(&package)
+        ModelCmd::Card {
+            package,
+            html,
+            policy,
+        } => {
+            let model = bedside_models::Model::load(&package)
                 .map_err(|e| anyhow::anyhow!("{}: {e}", package.display()))?;
+            let policy = read_policy(policy.as_deref())?;
+            let statement = bedside_app::hooks::certify_model(&model, &policy)
+                .0
+                .statement();
+            let pkg = &model.package;
             if html {
-                print!("{}", bedside_models::render_card_html(&pkg));
+                print!(
+                    "{}",
+                    bedside_models::render_card_html_with(pkg, Some(&statement))
+                );
             } else {
-                print!("{}", bedside_models::render_card_markdown(&pkg));
+                print!(
+                    "{}",
+                    bedside_models::render_card_markdown_with(pkg, Some(&statement))
+                );
             }
             Ok(())
         }
@@ -150,6 +169,21 @@ pub struct EvaluateArgs {
     pub json: bool,
 }
 
+/// The alert policy from a TOML file, or the built-in one.
+fn read_policy(path: Option<&std::path::Path>) -> Result<bedside_policy::PolicyConfig> {
+    match path {
+        Some(p) => {
+            let text = std::fs::read_to_string(p).with_context(|| format!("{}", p.display()))?;
+            bedside_policy::PolicyConfig::from_toml_str(&text)
+                .map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))
+        }
+        None => bedside_policy::PolicyConfig::from_toml_str(
+            &bedside_policy::PolicyConfig::default_toml(),
+        )
+        .map_err(|e| anyhow::anyhow!("built-in policy: {e}")),
+    }
+}
+
 /// Replay a cohort with the model and report performance and alert burden.
 pub async fn evaluate(a: EvaluateArgs) -> Result<()> {
     if !matches!(a.split.as_str(), "test" | "calibration" | "train" | "all") {
@@ -160,17 +194,7 @@ pub async fn evaluate(a: EvaluateArgs) -> Result<()> {
     {
         bail!("--sensitivity-window-hours: must be a number >= 0");
     }
-    let policy = match &a.policy {
-        Some(p) => {
-            let text = std::fs::read_to_string(p).with_context(|| format!("{}", p.display()))?;
-            bedside_policy::PolicyConfig::from_toml_str(&text)
-                .map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?
-        }
-        None => bedside_policy::PolicyConfig::from_toml_str(
-            &bedside_policy::PolicyConfig::default_toml(),
-        )
-        .map_err(|e| anyhow::anyhow!("built-in policy: {e}"))?,
-    };
+    let policy = read_policy(a.policy.as_deref())?;
     let tmp = tempfile::tempdir()?;
     let app = App::open(AppConfig {
         store: crate::store_location(tmp.path(), None)?,

@@ -9,8 +9,18 @@ use std::fmt::Write;
 
 /// The model facts card as Markdown.
 pub fn render_card_markdown(pkg: &Package) -> String {
+    render_card_markdown_with(pkg, None)
+}
+
+/// The model facts with the alerting promise of this installation (the
+/// policy's certification statement, decided elsewhere: this crate only
+/// shows it).
+pub fn render_card_markdown_with(pkg: &Package, alerting: Option<&str>) -> String {
     let mut s = pkg.card_markdown.trim_end().to_string();
     s.push_str("\n\n");
+    if let Some(a) = alerting {
+        let _ = writeln!(s, "## When this model alerts\n\n{}\n", a.trim());
+    }
     s.push_str(&generated_facts(pkg));
     s
 }
@@ -18,8 +28,14 @@ pub fn render_card_markdown(pkg: &Package) -> String {
 /// The model facts card as a standalone HTML page (raw HTML in the card
 /// source is escaped, not passed through).
 pub fn render_card_html(pkg: &Package) -> String {
+    render_card_html_with(pkg, None)
+}
+
+/// [`render_card_html`] with the alerting promise (see
+/// [`render_card_markdown_with`]).
+pub fn render_card_html_with(pkg: &Package, alerting: Option<&str>) -> String {
     use pulldown_cmark::{html, Event, Options, Parser};
-    let md = render_card_markdown(pkg);
+    let md = render_card_markdown_with(pkg, alerting);
     let parser = Parser::new_ext(&md, Options::ENABLE_TABLES).map(|e| match e {
         Event::Html(t) | Event::InlineHtml(t) => Event::Text(t),
         e => e,

@@ -14,7 +14,8 @@
 //! - [`Model::predict`]`(&PatientState, at) -> Result<Prediction>`: margin,
 //!   calibrated probability, interval, top factors (exact TreeSHAP),
 //!   out-of-distribution flag with reasons.
-//! - [`render_card_markdown`] / [`render_card_html`]: model facts.
+//! - [`render_card_markdown`] / [`render_card_html`]: model facts (the
+//!   `_with` forms add the installation's alerting promise).
 //! - [`spec::OutcomeSpec::label`]: outcome labels for training/evaluation;
 //!   [`metrics::evaluate`]: AUROC / AUPRC / ECE.
 //!
@@ -41,7 +42,9 @@ pub mod spec;
 pub mod split;
 
 pub use calibration::{Calibration, CalibrationMap, Interval};
-pub use card::{render_card_html, render_card_markdown};
+pub use card::{
+    render_card_html, render_card_html_with, render_card_markdown, render_card_markdown_with,
+};
 pub use explain::{Direction, Factor};
 pub use features::{FeatureDef, FeatureKind, FeatureSet};
 pub use model::{FeatureValue, Model, Prediction};

@@ -328,4 +328,13 @@ fn card_renders_markdown_and_escaped_html() {
     );
     let html = bedside_models::render_card_html(&m.package);
     assert!(html.contains("<table>") && html.contains("<h1>Fixture LightGBM model</h1>"));
+    assert!(!md.contains("When this model alerts"));
+    let promise = "At least 30.0% of alerted patients <develop> the outcome";
+    let md = bedside_models::render_card_markdown_with(&m.package, Some(promise));
+    let at = md
+        .find("## When this model alerts")
+        .expect("promise section");
+    assert!(md[at..].contains(promise));
+    let html = bedside_models::render_card_html_with(&m.package, Some(promise));
+    assert!(html.contains("&lt;develop&gt;"), "the statement is escaped");
 }
