@@ -12,12 +12,14 @@
 pub mod evaluate;
 pub mod facts;
 pub mod features;
+pub mod governance;
 pub mod hooks;
 mod ingest_ops;
 pub mod monitoring;
 pub mod pathway_rt;
 pub mod pipeline;
 pub mod replay;
+pub mod reports;
 pub mod scoring;
 pub mod worklist;
 

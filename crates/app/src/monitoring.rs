@@ -35,7 +35,10 @@
 //! - latency: `latency_ms` recorded in each card (request received to card
 //!   rendered).
 
-mod collect;
+pub(crate) mod collect;
+mod gauges;
+
+pub use gauges::{Gauges, ModelGauges};
 
 pub use collect::PULSE_ANSWER;
 
@@ -82,6 +85,10 @@ pub struct MonitoringConfig {
     pub evaluate_every_hours: f64,
     /// Governance Task owner (a `Practitioner/..` reference or a role).
     pub owner: String,
+    /// Which drift the alarm rules see: `both`, `training` (against the
+    /// package training profile) or `reference` (against the reference
+    /// window; evaluated only once stored predictions cover it entirely).
+    pub drift_alarms: String,
     pub alarms: AlarmConfig,
     pub fairness: FairnessConfig,
     pub summary: SummaryConfig,
@@ -98,6 +105,7 @@ impl Default for MonitoringConfig {
             action_window_hours: 24.0,
             evaluate_every_hours: 24.0,
             owner: "model-owner".into(),
+            drift_alarms: "both".into(),
             alarms: AlarmConfig::default(),
             fairness: FairnessConfig::default(),
             summary: SummaryConfig::default(),
@@ -112,6 +120,12 @@ impl MonitoringConfig {
     pub fn from_toml_str(text: &str) -> Result<Self, String> {
         let c: Self = toml::from_str(text).map_err(|e| format!("monitoring config: {e}"))?;
         c.alarms.validate().map_err(|e| e.to_string())?;
+        if !["both", "training", "reference"].contains(&c.drift_alarms.as_str()) {
+            return Err(format!(
+                "monitoring setting `drift_alarms`: expected both, training or reference, got {:?}",
+                c.drift_alarms
+            ));
+        }
         for (k, v) in [
             ("window_hours", c.window_hours),
             ("reference_hours", c.reference_hours),
@@ -126,7 +140,7 @@ impl MonitoringConfig {
         Ok(c)
     }
 
-    fn hours(h: f64) -> Duration {
+    pub(crate) fn hours(h: f64) -> Duration {
         Duration::milliseconds((h * 3_600_000.0).round() as i64)
     }
 }
@@ -265,6 +279,11 @@ impl App {
 
     /// The newest stored prediction time of a model (`None`: none stored).
     pub async fn monitoring_clock(&self, model_id: &str) -> Result<Option<Instant>, ApiError> {
+        Ok(self.prediction_span(model_id).await?.map(|s| s.end))
+    }
+
+    /// The first and newest stored prediction times of a model.
+    pub async fn prediction_span(&self, model_id: &str) -> Result<Option<Span>, ApiError> {
         let docs = self
             .store
             .list_documents(&DocFilter {
@@ -273,10 +292,12 @@ impl App {
                 ..Default::default()
             })
             .await?;
-        Ok(docs.iter().map(|d| d.created_at).max())
+        let start = docs.iter().map(|d| d.created_at).min();
+        let end = docs.iter().map(|d| d.created_at).max();
+        Ok(start.zip(end).map(|(start, end)| Span { start, end }))
     }
 
-    fn served_model(&self, model_id: &str) -> Result<std::sync::Arc<Model>, ApiError> {
+    pub(crate) fn served_model(&self, model_id: &str) -> Result<std::sync::Arc<Model>, ApiError> {
         self.models
             .iter()
             .find(|m| m.id() == model_id)
@@ -286,7 +307,17 @@ impl App {
 
     /// The monitoring snapshot of one model at `q.now`.
     pub async fn monitoring(&self, q: &MonitoringQuery) -> Result<MonitoringSnapshot, ApiError> {
-        let cfg = self.monitoring_config();
+        self.monitoring_with(q, &self.monitoring_config()).await
+    }
+
+    /// The snapshot under an explicit configuration (e.g. a report's
+    /// whole-record window).
+    pub async fn monitoring_with(
+        &self,
+        q: &MonitoringQuery,
+        cfg: &MonitoringConfig,
+    ) -> Result<MonitoringSnapshot, ApiError> {
+        let cfg = cfg.clone();
         let model = self.served_model(&q.model_id)?;
         let window = Span {
             start: q.now - MonitoringConfig::hours(cfg.window_hours),
@@ -358,7 +389,13 @@ impl App {
         let answers = self.pulse_answers(&q.model_id).await?;
         let origin = answers.iter().map(|a| a.at).min().unwrap_or(window.start);
         let trust_pulse = pulse_trend(&answers, &cfg.pulse, origin);
-        let drift = drift_section(&model, &cur, &refr);
+        // A reference window the record does not cover entirely would
+        // compare a partial sample: not evaluated.
+        let covered = self
+            .prediction_span(&q.model_id)
+            .await?
+            .is_some_and(|s| s.start <= reference_window.start);
+        let drift = drift_section(&model, &cur, if covered { &refr } else { &[] });
         let pending_p: Vec<f64> = pending.iter().map(|(_, p)| *p).collect();
         let cbpe_est = threshold.and_then(|t| cbpe(&pending_p, t));
         let latency = latency_stats(&alerts.latency_ms);
@@ -598,11 +635,16 @@ fn alarm_input(
     latency: &BTreeMap<String, Vec<f64>>,
     cfg: &MonitoringConfig,
 ) -> MetricsSnapshot {
-    let mut drift = s.drift.training.clone();
-    drift.extend(s.drift.reference.iter().map(|d| FeatureDrift {
-        name: format!("{}@reference", d.name),
-        ..d.clone()
-    }));
+    let mut drift = Vec::new();
+    if cfg.drift_alarms != "reference" {
+        drift.extend(s.drift.training.iter().cloned());
+    }
+    if cfg.drift_alarms != "training" {
+        drift.extend(s.drift.reference.iter().map(|d| FeatureDrift {
+            name: format!("{}@reference", d.name),
+            ..d.clone()
+        }));
+    }
     MetricsSnapshot {
         model_id: s.model_id.clone(),
         ppv_floor: s.live_ppv.certified_floor,

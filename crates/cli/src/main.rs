@@ -3,6 +3,7 @@
 
 mod model_cmds;
 mod replay_cmd;
+mod report_cmd;
 mod settings;
 
 use anyhow::{Context, Result};
@@ -60,6 +61,10 @@ enum Cmd {
     /// Model packages: validate, render model facts.
     #[command(subcommand)]
     Model(model_cmds::ModelCmd),
+    /// Governance reports (HTML, or JSON with --json): `readiness` answers
+    /// the six adoption questions with measured evidence; `silent` gives
+    /// silent-mode performance and the simulated alert burden.
+    Report(report_cmd::ReportArgs),
     /// Print a documented config file with every setting at its default.
     Config,
     /// Print a digest of the store's resources and patient state (two
@@ -111,8 +116,10 @@ pub(crate) fn store_location(
 
 /// What the demo serves when no model or pathway is named: the committed
 /// demo model, the sepsis pathway and the demo EHR key pair.
-const DEMO_MODEL: &str = "models/sepsis-demo";
-const DEMO_PATHWAY: &str = "pathways/sepsis-escalation.bpmn";
+pub(crate) const DEMO_MODEL: &str = "models/sepsis-demo";
+pub(crate) const DEMO_PATHWAY: &str = "pathways/sepsis-escalation.bpmn";
+/// The governance pathway: a model owner's review Task per alarm.
+pub(crate) const GOVERNANCE_PATHWAY: &str = "pathways/model-governance.bpmn";
 const DEMO_EHR: &str = "config/demo-ehr";
 
 async fn open_app(s: &Settings, demo: bool) -> Result<Arc<App>> {
@@ -123,8 +130,12 @@ async fn open_app(s: &Settings, demo: bool) -> Result<Arc<App>> {
         if models.is_empty() && std::path::Path::new(DEMO_MODEL).join("model.toml").exists() {
             models.push(PathBuf::from(DEMO_MODEL));
         }
-        if pathways.is_empty() && std::path::Path::new(DEMO_PATHWAY).exists() {
-            pathways.push(PathBuf::from(DEMO_PATHWAY));
+        if pathways.is_empty() {
+            for p in [DEMO_PATHWAY, GOVERNANCE_PATHWAY] {
+                if std::path::Path::new(p).exists() {
+                    pathways.push(PathBuf::from(p));
+                }
+            }
         }
         hooks = bedside_app::hooks::HookConfig::demo(std::path::Path::new(DEMO_EHR))
             .with_context(|| format!("demo EHR keys in {DEMO_EHR}"))?;
@@ -197,6 +208,7 @@ fn main() -> Result<()> {
         Cmd::Features(args) => rt.block_on(model_cmds::features(args)),
         Cmd::Evaluate(args) => rt.block_on(model_cmds::evaluate(args)),
         Cmd::Model(cmd) => model_cmds::model(cmd),
+        Cmd::Report(args) => rt.block_on(report_cmd::run(args)),
         Cmd::Digest {
             data_dir,
             database_url,

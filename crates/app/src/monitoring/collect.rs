@@ -26,6 +26,9 @@ pub(crate) struct PredRow {
     pub probability: f64,
     /// Feature name -> value (`None` = missing), as scored.
     pub values: BTreeMap<String, Option<f64>>,
+    pub in_distribution: bool,
+    pub has_interval: bool,
+    pub has_factors: bool,
 }
 
 /// Everything read from the store for one model.
@@ -138,6 +141,9 @@ impl App {
                         patient: pid,
                         at: p.at,
                         probability: p.probability.get(),
+                        in_distribution: p.in_distribution,
+                        has_interval: p.interval.is_some(),
+                        has_factors: !p.top_factors.is_empty(),
                         values: p.features.into_iter().map(|f| (f.name, f.value)).collect(),
                     });
                 }
