@@ -470,6 +470,21 @@ impl App {
                 }),
             });
         }
+        if let (true, Some(_), Some(u), Some(card)) = (shown, tier, &user, cards.first_mut()) {
+            let item = card.uuid.clone().unwrap_or_default();
+            if let Some(offer) = self
+                .pulse_offer_into(sched.id(), u, &item, now, &mut commit)
+                .await?
+            {
+                card.links.push(bedside_cds::Link {
+                    label: offer.label,
+                    url: offer.url,
+                    kind: bedside_cds::LinkType::Absolute,
+                    app_context: None,
+                    autolaunchable: None,
+                });
+            }
+        }
         let new_previous = if shown && tier.is_some() {
             Some(risk.prediction.probability.get())
         } else {

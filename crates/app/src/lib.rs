@@ -18,6 +18,7 @@ mod ingest_ops;
 pub mod monitoring;
 pub mod pathway_rt;
 pub mod pipeline;
+pub mod pulse;
 pub mod replay;
 pub mod reports;
 pub mod scoring;

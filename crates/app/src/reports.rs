@@ -353,6 +353,7 @@ impl App {
                     snap.live_ppv.ppv.as_ref().map(|e| format!("{:.2} ({:.2}-{:.2})", e.value, e.lower, e.upper)).unwrap_or_else(|| "n/a".into()),
                 ),
                 figures: vec![
+                    fig("certification", self.certification(model_id).map(|c| c.statement()), "the model package calibration set under the alert policy"),
                     fig("alerts (decisions)", n, "`decision` documents (new alert or escalation, shown or not)"),
                     fig("alerts per day", n as f64 / days, "`decision` documents / prediction span"),
                     fig("patient-days", patient_days, "stored patient state: encounter time within the prediction span"),

@@ -11,6 +11,7 @@
 mod cds_routes;
 mod fhir_routes;
 mod metrics_routes;
+mod pulse_routes;
 mod worklist_routes;
 
 pub use metrics_routes::HttpMetrics;
@@ -60,6 +61,7 @@ pub fn router(app: Arc<App>, http: HttpConfig) -> Router {
         .merge(fhir_routes::routes(&state))
         .merge(cds_routes::routes(&state))
         .merge(worklist_routes::routes())
+        .merge(pulse_routes::routes())
         .route_layer(axum::middleware::from_fn_with_state(
             metrics,
             metrics_routes::track,
