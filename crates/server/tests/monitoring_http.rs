@@ -2,6 +2,7 @@
 //! feedback feed the monitoring snapshot (shown, accepted, overridden with
 //! reasons, latency) and its alarm rules, and the `/metrics` gauges.
 
+#[allow(dead_code)]
 mod common;
 
 use bedside_app::hooks::HookConfig;
