@@ -151,7 +151,22 @@ async fn open_app(s: &Settings, demo: bool) -> Result<Arc<App>> {
         pathways,
         hooks,
     };
-    Ok(Arc::new(App::open(config).await?))
+    // Parsed before the store is opened: a bad file writes nothing.
+    let monitoring = match &s.monitoring {
+        Some(p) => {
+            let text = std::fs::read_to_string(p)
+                .with_context(|| format!("--monitoring {}: cannot read", p.display()))?;
+            let cfg = bedside_app::monitoring::MonitoringConfig::from_toml_str(&text)
+                .map_err(|e| anyhow::anyhow!("--monitoring {}: {e}", p.display()))?;
+            Some(cfg)
+        }
+        None => None,
+    };
+    let app = App::open(config).await?;
+    if let Some(cfg) = monitoring {
+        app.set_monitoring_config(cfg);
+    }
+    Ok(Arc::new(app))
 }
 
 async fn run_server(s: Settings, before_serve: Option<PathBuf>, demo: bool) -> Result<()> {
