@@ -253,6 +253,13 @@ impl App {
             .iter()
             .filter(|d| d.psi.is_some_and(|p| p > 0.25))
             .count();
+        let min_n = self.monitoring_config().alarms.drift.min_samples;
+        let big_enough = s
+            .drift
+            .training
+            .iter()
+            .filter(|d| d.psi.is_some_and(|p| p > 0.25) && d.n_current >= min_n)
+            .count();
         let mut local: BTreeMap<String, BTreeMap<String, u64>> = BTreeMap::new();
         for g in &s.subgroups {
             local
@@ -263,7 +270,7 @@ impl App {
         Ok(Section {
             question: "How well does the local population match the training profile?".into(),
             answer: format!(
-                "{big} of {} inputs (and the score) have PSI > 0.25 against the training profile ({} training rows); small samples inflate PSI, see n per input.",
+                "{big} of {} inputs (and the score) have PSI > 0.25 against the training profile ({} training rows), {big_enough} of them with at least {min_n} values (the alarm rule's minimum); PSI from sampling alone is about 9 x (1/n + 1/n_training) with 10 bins, so small n inflates it: see n per input.",
                 s.drift.training.len(), model.package.profile.n_rows
             ),
             figures: vec![
