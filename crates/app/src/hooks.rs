@@ -245,6 +245,7 @@ impl App {
         body: &[u8],
         now: Instant,
     ) -> Result<Value, ApiError> {
+        let started = std::time::Instant::now();
         let (sched, model, hook) = self.hook_service(service_id)?;
         self.check_token(authorization, &[self.cds_service_url(service_id)], now)?;
         let req = parse_hook_request(body, Some(hook))
@@ -270,7 +271,7 @@ impl App {
             return Ok(empty_cards());
         };
         tracing::debug!(service = service_id, patient = %pseudonym(&pid), source = ?risk.source, "risk found");
-        self.decide_and_render(sched, model, hook, &pid, &req, risk, now)
+        self.decide_and_render(sched, model, hook, &pid, &req, risk, now, started)
             .await
     }
 
@@ -407,6 +408,7 @@ impl App {
         req: &HookRequest,
         risk: Risk,
         now: Instant,
+        started: std::time::Instant,
     ) -> Result<Value, ApiError> {
         let policy = &self.hooks.config.policy;
         let not_certified = Certification::NotCertified {
@@ -465,8 +467,25 @@ impl App {
                     "suppressed": decision.suppressed,
                     "shown": shown,
                     "summary": cards.first().map(|c| c.summary.clone()),
+                    // Request received to card rendered (monitoring latency).
+                    "latency_ms": started.elapsed().as_secs_f64() * 1000.0,
                 }),
             });
+        }
+        if let (true, Some(_), Some(u), Some(card)) = (shown, tier, &user, cards.first_mut()) {
+            let item = card.uuid.clone().unwrap_or_default();
+            if let Some(offer) = self
+                .pulse_offer_into(sched.id(), u, &item, now, &mut commit)
+                .await?
+            {
+                card.links.push(bedside_cds::Link {
+                    label: offer.label,
+                    url: offer.url,
+                    kind: bedside_cds::LinkType::Absolute,
+                    app_context: None,
+                    autolaunchable: None,
+                });
+            }
         }
         let new_previous = if shown && tier.is_some() {
             Some(risk.prediction.probability.get())

@@ -12,11 +12,15 @@
 pub mod evaluate;
 pub mod facts;
 pub mod features;
+pub mod governance;
 pub mod hooks;
 mod ingest_ops;
+pub mod monitoring;
 pub mod pathway_rt;
 pub mod pipeline;
+pub mod pulse;
 pub mod replay;
+pub mod reports;
 pub mod scoring;
 pub mod worklist;
 
@@ -120,6 +124,8 @@ pub struct App {
     started: std::time::Instant,
     /// Loaded pathways, alert policy and certifications.
     pub pathways: pathway_rt::Pathways,
+    /// Monitoring settings (see `monitoring`).
+    pub monitor: monitoring::MonitorRuntime,
 }
 
 /// Errors while starting.
@@ -187,6 +193,7 @@ impl App {
             feature_sink,
             started: std::time::Instant::now(),
             pathways,
+            monitor: Default::default(),
         })
     }
 

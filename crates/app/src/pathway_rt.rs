@@ -182,6 +182,25 @@ impl App {
             .insert(model_id.to_string(), cert);
     }
 
+    /// The alert policy applied to predictions.
+    pub fn policy(&self) -> PolicyConfig {
+        self.pathways
+            .policy
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// The certification in force for a model, if the model is known.
+    pub fn certification(&self, model_id: &str) -> Option<Certification> {
+        self.pathways
+            .certs
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(model_id)
+            .cloned()
+    }
+
     /// The running instance of `definition_id` for a patient, if any.
     pub async fn running_instance(
         &self,
@@ -522,17 +541,20 @@ impl App {
         for e in effects {
             match e {
                 Effect::CreateTask(ct) => {
-                    let patient = patient_id
-                        .as_deref()
-                        .and_then(|p| PatientRef::parse(p).ok())
-                        .ok_or_else(|| {
-                            ApiError::internal(format!(
-                                "pathway instance {} has no patient",
-                                inst.id
-                            ))
-                        })?;
-                    let body = build_task(&ct, &patient, None, Some(REQUESTER), now)
-                        .map_err(|e| ApiError::internal(e.to_string()))?;
+                    let body = match patient_id.as_deref() {
+                        Some(p) => {
+                            let patient = PatientRef::parse(p).map_err(|_| {
+                                ApiError::internal(format!(
+                                    "pathway instance {} has an invalid patient id",
+                                    inst.id
+                                ))
+                            })?;
+                            build_task(&ct, &patient, None, Some(REQUESTER), now)
+                                .map_err(|e| ApiError::internal(e.to_string()))?
+                        }
+                        // Governance pathways are about a model, not a patient.
+                        None => crate::governance::model_task(&ct, &inst.variables, now)?,
+                    };
                     let owner = ct.owner.clone().or_else(|| ct.roles.first().cloned());
                     commit.documents.push(Document {
                         kind: TASK.into(),
@@ -751,7 +773,8 @@ impl App {
     }
 
     /// During replay: run the timers due by the newest event time of the
-    /// chunk just committed (the replay clock).
+    /// chunk just committed (the replay clock), then the governance
+    /// evaluation when due (see `governance`).
     pub async fn after_replay_chunk(
         &self,
         chunk_max_time: Option<Instant>,
@@ -760,12 +783,13 @@ impl App {
             if !self.pathways.definitions.is_empty() {
                 self.run_due_timers(t).await?;
             }
+            self.governance_tick(t).await?;
         }
         Ok(())
     }
 
-    /// Run due timers every 250 ms on the wall clock until the app is
-    /// dropped by everyone else.
+    /// Run due timers (and the governance evaluation when due) every 250 ms
+    /// on the wall clock until the app is dropped by everyone else.
     pub fn spawn_timer_worker(self: Arc<Self>) -> tokio::task::JoinHandle<()> {
         let weak = Arc::downgrade(&self);
         drop(self);
@@ -777,6 +801,9 @@ impl App {
                 let Some(app) = weak.upgrade() else { break };
                 if let Err(e) = app.run_due_timers(chrono::Utc::now()).await {
                     tracing::warn!(error = %e, "timer worker");
+                }
+                if let Err(e) = app.governance_tick(chrono::Utc::now()).await {
+                    tracing::warn!(error = %e, "governance evaluation");
                 }
             }
         })

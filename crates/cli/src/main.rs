@@ -3,6 +3,7 @@
 
 mod model_cmds;
 mod replay_cmd;
+mod report_cmd;
 mod settings;
 
 use anyhow::{Context, Result};
@@ -60,6 +61,10 @@ enum Cmd {
     /// Model packages: validate, render model facts.
     #[command(subcommand)]
     Model(model_cmds::ModelCmd),
+    /// Governance reports (HTML, or JSON with --json): `readiness` answers
+    /// the six adoption questions with measured evidence; `silent` gives
+    /// silent-mode performance and the simulated alert burden.
+    Report(report_cmd::ReportArgs),
     /// Print a documented config file with every setting at its default.
     Config,
     /// Print a digest of the store's resources and patient state (two
@@ -111,8 +116,10 @@ pub(crate) fn store_location(
 
 /// What the demo serves when no model or pathway is named: the committed
 /// demo model, the sepsis pathway and the demo EHR key pair.
-const DEMO_MODEL: &str = "models/sepsis-demo";
-const DEMO_PATHWAY: &str = "pathways/sepsis-escalation.bpmn";
+pub(crate) const DEMO_MODEL: &str = "models/sepsis-demo";
+pub(crate) const DEMO_PATHWAY: &str = "pathways/sepsis-escalation.bpmn";
+/// The governance pathway: a model owner's review Task per alarm.
+pub(crate) const GOVERNANCE_PATHWAY: &str = "pathways/model-governance.bpmn";
 const DEMO_EHR: &str = "config/demo-ehr";
 
 /// A demo file: relative to the working directory (the repository root, as
@@ -141,9 +148,13 @@ async fn open_app(s: &Settings, demo: bool) -> Result<Arc<App>> {
         if models.is_empty() && model.join("model.toml").exists() {
             models.push(model);
         }
-        let pathway = demo_asset(DEMO_PATHWAY.as_ref());
-        if pathways.is_empty() && pathway.exists() {
-            pathways.push(pathway);
+        if pathways.is_empty() {
+            for p in [DEMO_PATHWAY, GOVERNANCE_PATHWAY] {
+                let p = demo_asset(p.as_ref());
+                if p.exists() {
+                    pathways.push(p);
+                }
+            }
         }
         let ehr = demo_asset(DEMO_EHR.as_ref());
         hooks = bedside_app::hooks::HookConfig::demo(&ehr)
@@ -160,7 +171,22 @@ async fn open_app(s: &Settings, demo: bool) -> Result<Arc<App>> {
         pathways,
         hooks,
     };
-    Ok(Arc::new(App::open(config).await?))
+    // Parsed before the store is opened: a bad file writes nothing.
+    let monitoring = match &s.monitoring {
+        Some(p) => {
+            let text = std::fs::read_to_string(p)
+                .with_context(|| format!("--monitoring {}: cannot read", p.display()))?;
+            let cfg = bedside_app::monitoring::MonitoringConfig::from_toml_str(&text)
+                .map_err(|e| anyhow::anyhow!("--monitoring {}: {e}", p.display()))?;
+            Some(cfg)
+        }
+        None => None,
+    };
+    let app = App::open(config).await?;
+    if let Some(cfg) = monitoring {
+        app.set_monitoring_config(cfg);
+    }
+    Ok(Arc::new(app))
 }
 
 async fn run_server(s: Settings, before_serve: Option<PathBuf>, demo: bool) -> Result<()> {
@@ -229,6 +255,7 @@ fn run() -> Result<()> {
         Cmd::Features(args) => rt.block_on(model_cmds::features(args)),
         Cmd::Evaluate(args) => rt.block_on(model_cmds::evaluate(args)),
         Cmd::Model(cmd) => model_cmds::model(cmd),
+        Cmd::Report(args) => rt.block_on(report_cmd::run(args)),
         Cmd::Digest {
             data_dir,
             database_url,

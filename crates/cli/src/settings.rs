@@ -61,6 +61,12 @@ pub struct Settings {
     #[arg(long, env = "BEDSIDE_POLICY")]
     pub policy: Option<PathBuf>,
 
+    /// Monitoring and governance alarm settings file (TOML: windows, alarm
+    /// rules, fairness bounds, trust pulse, governance owner; see
+    /// `bedside_app::monitoring::MonitoringConfig`). Default: built in.
+    #[arg(long, env = "BEDSIDE_MONITORING")]
+    pub monitoring: Option<PathBuf>,
+
     /// Log format: `text` or `json`.
     #[arg(long, env = "BEDSIDE_LOG_FORMAT", default_value = "text")]
     pub log_format: String,

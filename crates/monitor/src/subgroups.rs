@@ -215,17 +215,19 @@ pub struct FairnessAudit {
     pub breaches: Vec<FairnessComparison>,
 }
 
-fn metric_value(s: &PerformanceSummary, m: FairnessMetric) -> Option<f64> {
+fn metric_estimate(s: &PerformanceSummary, m: FairnessMetric) -> Option<&Estimate> {
     match m {
         FairnessMetric::Sensitivity => s.sensitivity.as_ref(),
         FairnessMetric::Fpr => s.fpr.as_ref(),
         FairnessMetric::FlagRate => s.flag_rate.as_ref(),
         FairnessMetric::Ppv => s.ppv.as_ref(),
     }
-    .map(|e| e.value)
 }
 
-/// Run the fairness audit over `cfg.attributes`.
+/// Run the fairness audit over `cfg.attributes`. A comparison is a
+/// breach when the ratio to the reference group is outside `[lower,
+/// upper]` and the subgroup's confidence interval lies wholly beyond the
+/// bound times the reference value (a breach "with confidence").
 pub fn fairness_audit(
     rows: &[LabeledPrediction],
     cfg: &FairnessConfig,
@@ -243,17 +245,32 @@ pub fn fairness_audit(
                     FairnessMetric::FlagRate,
                     FairnessMetric::Ppv,
                 ] {
-                    let v = metric_value(&s.summary, m);
-                    let r = metric_value(&reference.summary, m);
+                    let v = metric_estimate(&s.summary, m).map(|e| e.value);
+                    let r = metric_estimate(&reference.summary, m).map(|e| e.value);
+                    let interval = metric_estimate(&s.summary, m).map(|e| (e.lower, e.upper));
                     let ratio = match (v, r) {
                         (Some(v), Some(r)) if r > 0.0 => Some(v / r),
                         _ => None,
                     };
                     let big_enough = s.summary.n >= cfg.min_group_size
                         && reference.summary.n >= cfg.min_group_size;
+                    // A breach needs the subgroup's whole confidence
+                    // interval beyond the bound, so that sampling noise in
+                    // small groups or rare flags does not raise it.
+                    let confident = |x: f64| match (interval, r) {
+                        (Some((lo, hi)), Some(r)) => {
+                            (x < cfg.lower && hi < cfg.lower * r)
+                                || (x > cfg.upper && lo > cfg.upper * r)
+                        }
+                        _ => false,
+                    };
                     let status = match ratio {
                         Some(x) if big_enough && (x < cfg.lower || x > cfg.upper) => {
-                            FairnessStatus::Breach
+                            if confident(x) {
+                                FairnessStatus::Breach
+                            } else {
+                                FairnessStatus::Within
+                            }
                         }
                         Some(_) if big_enough => FairnessStatus::Within,
                         _ => FairnessStatus::Insufficient,
@@ -315,7 +332,7 @@ mod tests {
     #[test]
     fn audit_flags_a_sensitivity_gap_against_the_largest_group() {
         let mut rows = group("female", 50, 150, 40, 15); // sens 0.8, fpr 0.1
-        rows.extend(group("male", 40, 100, 20, 10)); // sens 0.5 -> ratio 0.625
+        rows.extend(group("male", 80, 100, 40, 10)); // sens 0.5 -> ratio 0.625, CI below 0.64
         rows.extend(group("other", 2, 3, 1, 0)); // too small
         let cfg = FairnessConfig {
             attributes: vec!["sex".into(), "unit".into()],
@@ -342,11 +359,23 @@ mod tests {
             .filter(|c| c.group == "other")
             .all(|c| c.status == FairnessStatus::Insufficient));
         assert!(a.breaches.iter().all(|b| b.group == "male"));
+        // The same ratio on 40 positives: its interval (about 0.35-0.65)
+        // reaches the bound 0.8 * 0.8, so it is not a confident breach.
+        let mut small = group("female", 50, 150, 40, 15);
+        small.extend(group("male", 40, 100, 20, 10));
+        let b = fairness_audit(&small, &cfg, &SummaryConfig::default());
+        let c = b
+            .comparisons
+            .iter()
+            .find(|c| c.group == "male" && c.metric == FairnessMetric::Sensitivity)
+            .unwrap();
+        assert!((c.ratio.unwrap() - 0.625).abs() < 1e-12);
+        assert_eq!(c.status, FairnessStatus::Within);
         // Missing attribute: all rows in `unknown`, nothing to compare.
         assert!(a
             .subgroups
             .iter()
-            .any(|s| s.attribute == "unit" && s.group == UNKNOWN && s.summary.n == 345));
+            .any(|s| s.attribute == "unit" && s.group == UNKNOWN && s.summary.n == 385));
     }
 
     #[test]

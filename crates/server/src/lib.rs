@@ -10,7 +10,11 @@
 
 mod cds_routes;
 mod fhir_routes;
+mod metrics_routes;
+mod pulse_routes;
 mod worklist_routes;
+
+pub use metrics_routes::HttpMetrics;
 
 use axum::{routing::get, Json, Router};
 use bedside_app::App;
@@ -39,16 +43,29 @@ impl Default for HttpConfig {
 pub struct AppState {
     pub app: Arc<App>,
     pub http: HttpConfig,
+    /// Request latency histograms (`GET /metrics`).
+    pub metrics: Arc<HttpMetrics>,
 }
 
 /// The whole HTTP surface.
 pub fn router(app: Arc<App>, http: HttpConfig) -> Router {
-    let state = AppState { app, http };
+    let metrics = Arc::new(HttpMetrics::new());
+    let state = AppState {
+        app,
+        http,
+        metrics: metrics.clone(),
+    };
     Router::new()
         .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics_routes::metrics))
         .merge(fhir_routes::routes(&state))
         .merge(cds_routes::routes(&state))
         .merge(worklist_routes::routes())
+        .merge(pulse_routes::routes())
+        .route_layer(axum::middleware::from_fn_with_state(
+            metrics,
+            metrics_routes::track,
+        ))
         .with_state(state)
 }
 

@@ -1,0 +1,286 @@
+//! Governance alarms over the record: the monitoring snapshot of each
+//! served model is evaluated against the configured alarm rules
+//! (`MonitoringConfig::alarms`), each raised alarm is kept in the alarm
+//! history, and a new one starts the governance pathway (the shipped
+//! `pathways/model-governance.bpmn`, started by the message
+//! [`GOVERNANCE_ALARM`]) whose user task is the model owner's review Task.
+//! While an instance for the same alarm (model, kind, metric) is running,
+//! the alarm is recorded as `ongoing` and no second Task is opened.
+//!
+//! When: [`App::governance_tick`] runs after each replay chunk (data clock)
+//! and from the background worker (wall clock), evaluating a model at most
+//! once per `evaluate_every_hours`; the last evaluation time is a stored
+//! document, so restarts and several replicas keep the cadence. Never on
+//! the scoring path. Evaluation is on only when a pathway started by
+//! [`GOVERNANCE_ALARM`] is loaded.
+//!
+//! Document kinds: `governance_alarm` (history, one per raised alarm per
+//! evaluation; status `opened` / `ongoing`; owner = model id) and
+//! `governance_state` (id = model id; last evaluation time).
+
+use crate::monitoring::{MonitoringQuery, Sources, Span};
+use crate::pathway_rt::{PATHWAY_INSTANCE, REQUESTER};
+use crate::{ApiError, App};
+use bedside_core::{Instant, PatientRef};
+use bedside_monitor::alarms::Alarm;
+use bedside_pathways::{build_task, CreateTask, Engine, StartTrigger};
+use bedside_store::{Commit, DocFilter, Document};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Map, Value};
+
+/// Start message of the governance pathway.
+pub const GOVERNANCE_ALARM: &str = "governance-alarm";
+/// Alarm history document kind.
+pub const ALARM_HISTORY: &str = "governance_alarm";
+/// Last-evaluation document kind.
+pub const GOVERNANCE_STATE: &str = "governance_state";
+
+/// One raised alarm as kept in the history.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AlarmRecord {
+    pub model_id: String,
+    /// `{model}|{kind}|{metric}`: one open governance review per key.
+    pub key: String,
+    pub evaluated_at: Instant,
+    pub alarm: Alarm,
+    /// `opened` (a review was started) or `ongoing` (one is running).
+    pub status: String,
+    /// The governance pathway instance reviewing it, if any.
+    pub instance_id: Option<String>,
+    pub window: Span,
+    pub sources: Sources,
+}
+
+/// What one evaluation did.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GovernanceRun {
+    pub model_id: String,
+    pub evaluated_at: Instant,
+    pub alarms: Vec<AlarmRecord>,
+}
+
+/// A governance Task: built like any pathway Task, but about a model
+/// (`focus` = the model's identifier) instead of a patient (`for` absent).
+pub(crate) fn model_task(
+    ct: &CreateTask,
+    vars: &Map<String, Value>,
+    now: Instant,
+) -> Result<Value, ApiError> {
+    // build_task needs a patient for `Task.for`; it is removed below.
+    let placeholder = PatientRef::parse("governance")
+        .map_err(|e| ApiError::internal(format!("governance task: {e}")))?;
+    let mut t = build_task(ct, &placeholder, None, Some(REQUESTER), now)
+        .map_err(|e| ApiError::internal(e.to_string()))?;
+    if let Some(o) = t.as_object_mut() {
+        o.remove("for");
+    }
+    let id = vars
+        .get("model")
+        .and_then(|m| m["id"].as_str())
+        .unwrap_or("unknown");
+    t["focus"] = json!({
+        "identifier": {"system": "urn:bedside:model", "value": id},
+        "display": format!("model {id}"),
+    });
+    Ok(t)
+}
+
+fn ts(t: Instant) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+impl App {
+    /// Evaluate the alarm rules for one model at `now`, keep the history
+    /// and open the owner's review for each new alarm. One commit.
+    pub async fn evaluate_governance(
+        &self,
+        model_id: &str,
+        now: Instant,
+    ) -> Result<GovernanceRun, ApiError> {
+        let cfg = self.monitoring_config();
+        let snap = self
+            .monitoring(&MonitoringQuery {
+                model_id: model_id.into(),
+                now,
+            })
+            .await?;
+        let def = self.pathways.started_by(GOVERNANCE_ALARM);
+        let running = match &def {
+            Some(d) => {
+                self.store
+                    .list_documents(&DocFilter {
+                        kind: PATHWAY_INSTANCE.into(),
+                        status: Some("running".into()),
+                        owner: Some(d.id.clone()),
+                        ..Default::default()
+                    })
+                    .await?
+            }
+            None => Vec::new(),
+        };
+        let mut commit = Commit::default();
+        let mut run = GovernanceRun {
+            model_id: model_id.into(),
+            evaluated_at: now,
+            alarms: Vec::new(),
+        };
+        for alarm in &snap.alarms {
+            let kind = serde_json::to_value(alarm.kind)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_default();
+            let key = format!("{model_id}|{kind}|{}", alarm.metric);
+            let prefix = format!("gov|{key}|");
+            let open = running.iter().find(|d| d.id.starts_with(&prefix));
+            let mut rec = AlarmRecord {
+                model_id: model_id.into(),
+                key: key.clone(),
+                evaluated_at: now,
+                alarm: alarm.clone(),
+                status: "ongoing".into(),
+                instance_id: open.map(|d| d.id.clone()),
+                window: snap.window,
+                sources: snap.sources.clone(),
+            };
+            if let (None, Some(d)) = (open, &def) {
+                let instance_id = format!("{prefix}{}", ts(now));
+                let vars = governance_variables(&snap, alarm, &cfg.owner);
+                let (mut inst, effects) = Engine::start(
+                    d,
+                    &instance_id,
+                    &StartTrigger::Message(GOVERNANCE_ALARM.into()),
+                    vars,
+                    now,
+                )
+                .map_err(|e| ApiError::internal(e.to_string()))?;
+                self.apply_effects(d, &None, &mut inst, effects, now, &mut commit)
+                    .await?;
+                tracing::warn!(model = model_id, alarm = %alarm.metric, "governance alarm: owner review opened");
+                rec.status = "opened".into();
+                rec.instance_id = Some(instance_id);
+            }
+            commit.documents.push(Document {
+                kind: ALARM_HISTORY.into(),
+                id: format!("{key}|{}", ts(now)),
+                patient_id: None,
+                status: Some(rec.status.clone()),
+                owner: Some(model_id.into()),
+                created_at: now,
+                updated_at: chrono::Utc::now(),
+                body: serde_json::to_value(&rec).map_err(|e| ApiError::internal(e.to_string()))?,
+            });
+            run.alarms.push(rec);
+        }
+        commit.documents.push(Document {
+            kind: GOVERNANCE_STATE.into(),
+            id: model_id.into(),
+            patient_id: None,
+            status: None,
+            owner: Some(model_id.into()),
+            created_at: now,
+            updated_at: chrono::Utc::now(),
+            body: json!({
+                "last_evaluated_at": now,
+                "alarms": run.alarms.len(),
+                "psi_training": psi_map(&snap.drift.training),
+                "psi_reference": psi_map(&snap.drift.reference),
+            }),
+        });
+        self.store.commit(commit).await?;
+        Ok(run)
+    }
+
+    /// Evaluate every served model whose last evaluation is at least
+    /// `evaluate_every_hours` before `now` (see the module doc).
+    pub async fn governance_tick(&self, now: Instant) -> Result<Vec<GovernanceRun>, ApiError> {
+        let mut out = Vec::new();
+        if self.pathways.started_by(GOVERNANCE_ALARM).is_none() {
+            return Ok(out);
+        }
+        let every = crate::monitoring::MonitoringConfig::hours(
+            self.monitoring_config().evaluate_every_hours,
+        );
+        let ids: Vec<String> = self
+            .models
+            .iter()
+            .filter(|m| m.model.is_some())
+            .map(|m| m.id().to_string())
+            .collect();
+        for id in ids {
+            let last = self
+                .store
+                .get_document(GOVERNANCE_STATE, &id)
+                .await?
+                .and_then(|d| {
+                    d.body["last_evaluated_at"]
+                        .as_str()
+                        .and_then(crate::replay::parse_time)
+                });
+            if last.is_some_and(|l| now < l + every) {
+                continue;
+            }
+            if self.monitoring_clock(&id).await?.is_none() {
+                continue;
+            }
+            out.push(self.evaluate_governance(&id, now).await?);
+        }
+        Ok(out)
+    }
+
+    /// The alarm history of a model, oldest first.
+    pub async fn alarm_history(&self, model_id: &str) -> Result<Vec<AlarmRecord>, ApiError> {
+        Ok(self
+            .store
+            .list_documents(&DocFilter {
+                kind: ALARM_HISTORY.into(),
+                owner: Some(model_id.into()),
+                ..Default::default()
+            })
+            .await?
+            .into_iter()
+            .filter_map(|d| serde_json::from_value(d.body).ok())
+            .collect())
+    }
+}
+
+/// What the owner's review Task carries: the model, the alarm, and where
+/// the evidence came from.
+fn governance_variables(
+    s: &crate::monitoring::MonitoringSnapshot,
+    a: &Alarm,
+    owner: &str,
+) -> Map<String, Value> {
+    let mut v = Map::new();
+    v.insert(
+        "model".into(),
+        json!({"id": s.model_id, "version": s.model_version}),
+    );
+    v.insert(
+        "alarm".into(),
+        json!({"kind": a.kind, "metric": a.metric, "value": a.value, "threshold": a.threshold, "message": a.message}),
+    );
+    v.insert(
+        "evidence".into(),
+        json!(format!(
+            "monitoring window {} to {}: {} predictions, {} alerts, {} cards",
+            ts(s.window.start),
+            ts(s.window.end),
+            s.sources.predictions,
+            s.sources.decisions,
+            s.sources.cards
+        )),
+    );
+    let owner_ref = if owner.starts_with("Practitioner/") {
+        Value::String(owner.into())
+    } else {
+        Value::Null
+    };
+    v.insert("owner_reference".into(), owner_ref);
+    v
+}
+
+fn psi_map(d: &[bedside_monitor::drift::FeatureDrift]) -> Map<String, Value> {
+    d.iter()
+        .filter_map(|f| f.psi.map(|p| (f.name.clone(), json!(p))))
+        .collect()
+}

@@ -1,0 +1,92 @@
+//! `bedside report readiness|silent`: open the installation's store with
+//! its model, ask the app for the report, print JSON or HTML.
+
+use anyhow::{bail, Context, Result};
+use bedside_app::{App, AppConfig};
+use clap::{Args, ValueEnum};
+use std::path::PathBuf;
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum ReportKind {
+    /// The six questions to ask before adopting a model, with evidence.
+    Readiness,
+    /// Silent-mode performance and the simulated alert burden.
+    Silent,
+}
+
+#[derive(Args)]
+pub struct ReportArgs {
+    pub kind: ReportKind,
+    #[arg(long, env = "BEDSIDE_DATA_DIR", default_value = "bedside-data")]
+    pub data_dir: PathBuf,
+    #[arg(long, env = "BEDSIDE_DATABASE_URL")]
+    pub database_url: Option<String>,
+    /// Model package served by the installation (default: the demo model).
+    #[arg(long)]
+    pub model: Vec<PathBuf>,
+    /// Which served model to report on (default: the first).
+    #[arg(long)]
+    pub model_id: Option<String>,
+    /// Print JSON instead of HTML.
+    #[arg(long)]
+    pub json: bool,
+    /// Write to this file instead of standard output.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+}
+
+pub async fn run(a: ReportArgs) -> Result<()> {
+    if a.database_url.is_none() && !a.data_dir.join(bedside_store::SQLITE_FILE).exists() {
+        bail!(
+            "--data-dir {}: no Bedside data here (run `bedside demo` or `bedside replay` first)",
+            a.data_dir.display()
+        );
+    }
+    let mut models = a.model.clone();
+    if models.is_empty()
+        && std::path::Path::new(crate::DEMO_MODEL)
+            .join("model.toml")
+            .exists()
+    {
+        models.push(PathBuf::from(crate::DEMO_MODEL));
+    }
+    if models.is_empty() {
+        bail!("--model: name the model package the installation serves");
+    }
+    let mut pathways = Vec::new();
+    for p in [crate::DEMO_PATHWAY, crate::GOVERNANCE_PATHWAY] {
+        if std::path::Path::new(p).exists() {
+            pathways.push(PathBuf::from(p));
+        }
+    }
+    let app = App::open(AppConfig {
+        store: crate::store_location(&a.data_dir, a.database_url.as_deref())?,
+        channels: None,
+        public_url: "http://localhost".into(),
+        models,
+        feature_specs: vec![],
+        record_features: false,
+        pathways,
+        hooks: Default::default(),
+    })
+    .await?;
+    let id = match &a.model_id {
+        Some(id) => id.clone(),
+        None => app.models[0].id().to_string(),
+    };
+    let report = match a.kind {
+        ReportKind::Readiness => app.readiness_report(&id).await,
+        ReportKind::Silent => app.silent_report(&id).await,
+    }
+    .map_err(|e| anyhow::anyhow!("report: {}", e.message()))?;
+    let text = if a.json {
+        serde_json::to_string_pretty(&report)? + "\n"
+    } else {
+        bedside_app::reports::render_html(&report)
+    };
+    match &a.out {
+        Some(p) => std::fs::write(p, text).with_context(|| format!("--out {}", p.display()))?,
+        None => print!("{text}"),
+    }
+    Ok(())
+}

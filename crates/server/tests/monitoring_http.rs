@@ -1,0 +1,160 @@
+//! Use and trust over real HTTP: cards answered by CDS Hooks and their
+//! feedback feed the monitoring snapshot (shown, accepted, overridden with
+//! reasons, latency) and its alarm rules, and the `/metrics` gauges.
+
+#[allow(dead_code)]
+mod common;
+
+use bedside_app::hooks::HookConfig;
+use bedside_app::monitoring::MonitoringQuery;
+use bedside_monitor::alarms::AlarmKind;
+use bedside_policy::PolicyConfig;
+use bedside_server::HttpConfig;
+use serde_json::{json, Value};
+use std::path::PathBuf;
+
+const MODEL: &str = "fixture-lgbm";
+
+async fn post(base: &str, path: &str, body: &Value) -> (u16, Value) {
+    let r = reqwest::Client::new()
+        .post(format!("{base}{path}"))
+        .header("content-type", "application/json")
+        .body(body.to_string())
+        .send()
+        .await
+        .unwrap();
+    let s = r.status().as_u16();
+    (s, r.json().await.unwrap_or(Value::Null))
+}
+
+/// A patient with an active encounter and vital signs (the pipeline
+/// precomputes the risk at ingest).
+async fn ingest_patient(base: &str, pid: &str) {
+    let obs = |n: &str, code: &str, unit: &str, v: f64| {
+        json!({
+            "resourceType": "Observation", "id": format!("{pid}-{n}"), "status": "final",
+            "code": {"coding": [{"system": "http://loinc.org", "code": code}]},
+            "subject": {"reference": format!("Patient/{pid}")},
+            "effectiveDateTime": "2024-01-01T02:00:00Z",
+            "valueQuantity": {"value": v, "unit": unit, "system": "http://unitsofmeasure.org", "code": unit}
+        })
+    };
+    let resources = vec![
+        json!({"resourceType": "Patient", "id": pid, "gender": "male", "birthDate": "1950-02-03"}),
+        json!({"resourceType": "Encounter", "id": format!("{pid}-e"), "status": "in-progress",
+               "class": {"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": "IMP"},
+               "subject": {"reference": format!("Patient/{pid}")},
+               "period": {"start": "2024-01-01T00:00:00Z"}}),
+        obs("hr", "8867-4", "/min", 118.0),
+        obs("rr", "9279-1", "/min", 26.0),
+        obs("t", "8310-5", "Cel", 38.9),
+    ];
+    let entries: Vec<Value> = resources
+        .into_iter()
+        .map(|r| {
+            let url = format!(
+                "{}/{}",
+                r["resourceType"].as_str().unwrap(),
+                r["id"].as_str().unwrap()
+            );
+            json!({"resource": r, "request": {"method": "PUT", "url": url}})
+        })
+        .collect();
+    let bundle = json!({"resourceType": "Bundle", "type": "transaction", "entry": entries});
+    assert_eq!(post(base, "/fhir", &bundle).await.0, 200);
+}
+
+fn feedback(card: &str, outcome: &str) -> Value {
+    let mut item = json!({"card": card, "outcome": outcome, "outcomeTimestamp": chrono::Utc::now().to_rfc3339()});
+    if outcome == "accepted" {
+        item["acceptedSuggestions"] = json!([{"id": "any-suggestion"}]);
+    }
+    if outcome == "overridden" {
+        item["overrideReason"] = json!({"reason": {"system": "https://bedside.dev/override-reason", "code": "not-septic", "display": "Clinical picture not consistent"}});
+    }
+    json!({ "feedback": [item] })
+}
+
+#[tokio::test]
+async fn cards_and_feedback_feed_use_metrics_alarms_and_gauges() {
+    let hooks = HookConfig {
+        insecure_skip_auth: true,
+        policy: PolicyConfig::from_toml_str("stage = \"live\"").unwrap(),
+        ..HookConfig::default()
+    };
+    let pkg =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../crates/models/tests/fixtures/pkg");
+    let s = common::start_app(HttpConfig::default(), vec![pkg], hooks).await;
+    let path = format!("/cds-services/{MODEL}-patient-view");
+    let mut cards = Vec::new();
+    for pid in ["m1", "m2"] {
+        ingest_patient(&s.base, pid).await;
+        let req = json!({"hook": "patient-view", "hookInstance": "d1577c69-dfbe-44ad-ba6d-3e05e953b2ea",
+                         "context": {"userId": "Practitioner/doc-1", "patientId": pid}});
+        let (status, v) = post(&s.base, &path, &req).await;
+        assert_eq!(status, 200, "{v}");
+        cards.push(v["cards"][0]["uuid"].as_str().expect("a card").to_string());
+    }
+    assert_eq!(
+        post(
+            &s.base,
+            &format!("{path}/feedback"),
+            &feedback(&cards[0], "overridden")
+        )
+        .await
+        .0,
+        200
+    );
+    assert_eq!(
+        post(
+            &s.base,
+            &format!("{path}/feedback"),
+            &feedback(&cards[1], "accepted")
+        )
+        .await
+        .0,
+        200
+    );
+
+    let mut cfg = s.app.monitoring_config();
+    cfg.alarms.overrides.rate_limit = 0.4;
+    cfg.alarms.overrides.min_shown = 2;
+    cfg.alarms.latency.slo_ms = 1e-6;
+    s.app.set_monitoring_config(cfg);
+    let q = MonitoringQuery {
+        model_id: MODEL.into(),
+        now: chrono::Utc::now() + chrono::Duration::seconds(1),
+    };
+    let snap = s.app.monitoring(&q).await.unwrap();
+    let u = &snap.usage.overall;
+    assert_eq!((u.alerts, u.shown, u.accepted, u.overridden), (2, 2, 1, 1));
+    assert_eq!(u.override_reasons.get("not-septic"), Some(&1));
+    assert_eq!(u.override_rate.as_ref().unwrap().value, 0.5);
+    assert_eq!(
+        snap.usage.by_unit.keys().collect::<Vec<_>>(),
+        vec!["class:IMP"]
+    );
+    assert_eq!(snap.sources.feedback, 2);
+    let lat = &snap.latency["cds:patient-view"];
+    assert_eq!(lat.n, 2);
+    assert!(lat.p50 > 0.0 && lat.p50 <= lat.max);
+    let kinds: Vec<AlarmKind> = snap.alarms.iter().map(|a| a.kind).collect();
+    assert!(kinds.contains(&AlarmKind::OverrideRate), "{kinds:?}");
+    assert!(kinds.contains(&AlarmKind::LatencySlo), "{kinds:?}");
+
+    let text = reqwest::get(format!("{}/metrics", s.base))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        text.contains(&format!("bedside_overrides_total{{model=\"{MODEL}\"}} 1")),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("bedside_cards_shown_total{{model=\"{MODEL}\"}} 2")),
+        "{text}"
+    );
+    assert!(text.contains("endpoint=\"/cds-services/{id}\""), "{text}");
+}
