@@ -15,10 +15,12 @@ pub mod features;
 pub mod hooks;
 mod ingest_ops;
 pub mod pathway_rt;
+pub mod pathway_start;
 pub mod pipeline;
 pub mod replay;
 pub mod scoring;
 pub mod worklist;
+pub mod writeback;
 
 pub use ingest_ops::{ImportLines, ImportSummary, IngestResult, Rejection, Written};
 pub use pipeline::FeatureRow;

@@ -33,6 +33,8 @@ use std::sync::{Arc, RwLock};
 
 pub const PATHWAY_INSTANCE: &str = "pathway_instance";
 pub const TASK: &str = "Task";
+/// Communications sent by `send_communication` service tasks.
+pub const COMMUNICATION: &str = "Communication";
 pub const ALERT_MEMORY: &str = "alert_memory";
 pub const DECISION: &str = "decision";
 pub const TIMER_JOB: &str = "pathway_timer";
@@ -44,12 +46,38 @@ pub const BUNDLE_ORDERED: &str = "bundle-ordered";
 pub const BUNDLE_EVENTS: [&str; 2] = ["antibiotic_ordered", "blood_culture_ordered"];
 /// Who requests pathway tasks.
 pub const REQUESTER: &str = "Device/bedside";
+/// Timer jobs claimed at once: small, so a replica that dies holding a
+/// claim delays few timers.
+pub const TIMER_CLAIM_BATCH: u32 = 16;
+/// How long a claim holds (s): a claim of a replica that died runs out
+/// after this and another replica fires the timer. A slow live replica
+/// whose claim ran out loses the race in `complete_job` (nothing is
+/// written twice).
+pub const TIMER_LEASE_SECS: i64 = 5;
+
+/// The audit entry written with every fired timer (in the same
+/// transaction as the job's completion, so exactly one per fired timer):
+/// the timer id, its due time, the wall-clock time it fired and the
+/// process (replica) that fired it.
+fn fired_audit(job: &bedside_store::Job) -> Value {
+    let ms = |t: Instant| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    json!({
+        "pathway_timer_fired": job.payload["timer_id"],
+        "instance": job.payload["instance_id"],
+        "due_at": ms(job.due_at),
+        "fired_at": ms(chrono::Utc::now()),
+        "attempts": job.attempts,
+        "worker_pid": std::process::id(),
+    })
+}
 
 /// Loaded pathways, the alert policy and each model's certification.
 pub struct Pathways {
     pub definitions: Vec<(PathBuf, Arc<Definition>)>,
     policy: RwLock<PolicyConfig>,
     certs: RwLock<HashMap<String, Certification>>,
+    /// External FHIR server Tasks and Communications are written back to.
+    pub(crate) writeback: RwLock<Option<Arc<crate::writeback::Writeback>>>,
 }
 
 impl Pathways {
@@ -82,6 +110,7 @@ impl Pathways {
             definitions,
             policy: RwLock::new(policy),
             certs: RwLock::new(certs),
+            writeback: RwLock::new(None),
         })
     }
 
@@ -587,6 +616,27 @@ impl App {
                     action,
                     params,
                 } => {
+                    if action == bedside_pathways::Action::SendCommunication {
+                        commit.documents.push(Document {
+                            kind: COMMUNICATION.into(),
+                            id: crate::writeback::communication_id(&call_id),
+                            patient_id: patient_id.clone(),
+                            status: Some("completed".into()),
+                            owner: params
+                                .get("recipient")
+                                .or_else(|| params.get("recipient_role"))
+                                .and_then(Value::as_str)
+                                .map(str::to_string),
+                            created_at: now,
+                            updated_at: wall,
+                            body: crate::writeback::communication(
+                                &call_id,
+                                patient_id.as_deref(),
+                                &params,
+                                now,
+                            ),
+                        });
+                    }
                     commit.audit.push(json!({
                         "pathway_service_call": call_id, "element": element_id,
                         "action": format!("{action:?}"), "params": params
@@ -654,12 +704,25 @@ impl App {
     pub async fn run_due_timers(&self, now: Instant) -> Result<usize, ApiError> {
         let mut fired = 0;
         loop {
-            let jobs = self.store.claim_jobs(now, 100, 60).await?;
-            if !jobs.iter().any(|j| j.kind == TIMER_JOB) {
+            let jobs = self
+                .store
+                .claim_jobs(now, TIMER_CLAIM_BATCH, TIMER_LEASE_SECS)
+                .await?;
+            if jobs.is_empty() {
                 break;
             }
-            for job in jobs.into_iter().filter(|j| j.kind == TIMER_JOB) {
-                let commit = self.timer_commit(&job).await?;
+            for job in jobs {
+                if job.kind == crate::writeback::WRITEBACK_JOB {
+                    self.spawn_writeback(job);
+                    continue;
+                }
+                if job.kind != TIMER_JOB {
+                    tracing::warn!(job = job.id, kind = %job.kind, "job of an unknown kind: left to its lease");
+                    continue;
+                }
+                let mut commit = self.timer_commit(&job).await?;
+                commit.audit.push(fired_audit(&job));
+                self.queue_writeback(&mut commit);
                 match self.store.complete_job(job.id, commit).await {
                     Ok(()) => fired += 1,
                     Err(bedside_store::StoreError::Conflict(_)) => {
@@ -759,6 +822,7 @@ impl App {
             self.send_bundle(&def, &doc.patient_id, &mut inst, tb, &mut commit)
                 .await?;
             if !commit.documents.is_empty() {
+                self.queue_writeback(&mut commit);
                 self.store.commit(commit).await?;
             }
         }

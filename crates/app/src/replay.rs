@@ -203,12 +203,37 @@ pub async fn replay_dir(
         *summary.resources.entry(l.rtype.clone()).or_default() += 1;
     }
     let mut done = 0u64;
-    for chunk in lines.chunks(CHUNK) {
+    let mut i = 0;
+    // A due time timers were already run at (so a job that cannot complete
+    // does not stop the replay).
+    let mut forced: Option<bedside_core::Instant> = None;
+    while i < lines.len() {
+        let mut end = (i + CHUNK).min(lines.len());
+        // Timers fire in event-time order with the data: a chunk stops
+        // before the first line after the next due timer.
+        if !app.pathways.definitions.is_empty() {
+            if let Some(due) = app.store.next_due().await? {
+                let after = lines[i..end]
+                    .iter()
+                    .position(|l| l.time.is_some_and(|t| t > due));
+                match after {
+                    Some(0) if forced != Some(due) => {
+                        forced = Some(due);
+                        app.run_due_timers(due).await?;
+                        continue;
+                    }
+                    Some(k) if k > 0 => end = i + k,
+                    _ => {}
+                }
+            }
+        }
+        let chunk = &lines[i..end];
         let raws: Vec<Vec<u8>> = chunk.iter().map(|l| l.bytes.clone()).collect();
         app.ingest_lines(raws, &mut summary).await?;
         app.after_replay_chunk(chunk.iter().filter_map(|l| l.time).max())
             .await?;
         done += chunk.len() as u64;
+        i = end;
         if let Some(p) = progress {
             p(done, total);
         }

@@ -2,6 +2,7 @@
 //! Every clinical or statistical idea lives in a library crate.
 
 mod model_cmds;
+mod pathway_cmds;
 mod replay_cmd;
 mod settings;
 
@@ -60,6 +61,9 @@ enum Cmd {
     /// Model packages: validate, render model facts.
     #[command(subcommand)]
     Model(model_cmds::ModelCmd),
+    /// BPMN pathways: validate files before deploying them.
+    #[command(subcommand)]
+    Pathway(pathway_cmds::PathwayCmd),
     /// Print a documented config file with every setting at its default.
     Config,
     /// Print a digest of the store's resources and patient state (two
@@ -114,6 +118,24 @@ pub(crate) fn store_location(
 const DEMO_MODEL: &str = "models/sepsis-demo";
 const DEMO_PATHWAY: &str = "pathways/sepsis-escalation.bpmn";
 const DEMO_EHR: &str = "config/demo-ehr";
+/// The demo's alert policy: stage `live` and an alert budget the small
+/// demo calibration set can certify, so the replay starts pathways.
+const DEMO_POLICY: &str = "config/demo-policy.toml";
+
+/// The alert policy from `--policy`, else the demo's (demo only), else
+/// `None` (the built-in default, stage `silent`).
+fn load_policy(s: &Settings, demo: bool) -> Result<Option<bedside_policy::PolicyConfig>> {
+    let path = match &s.policy {
+        Some(p) => p.clone(),
+        None if demo && std::path::Path::new(DEMO_POLICY).exists() => PathBuf::from(DEMO_POLICY),
+        None => return Ok(None),
+    };
+    let text = std::fs::read_to_string(&path)
+        .with_context(|| format!("policy {}: cannot read", path.display()))?;
+    let cfg = bedside_policy::PolicyConfig::from_toml_str(&text)
+        .with_context(|| format!("policy {}", path.display()))?;
+    Ok(Some(cfg))
+}
 
 async fn open_app(s: &Settings, demo: bool) -> Result<Arc<App>> {
     let mut models = s.models.clone();
@@ -130,6 +152,10 @@ async fn open_app(s: &Settings, demo: bool) -> Result<Arc<App>> {
             .with_context(|| format!("demo EHR keys in {DEMO_EHR}"))?;
     }
     hooks.insecure_skip_auth = s.insecure_skip_hook_auth;
+    let policy = load_policy(s, demo)?;
+    if let Some(p) = &policy {
+        hooks.policy = p.clone();
+    }
     let config = AppConfig {
         store: store_location(&s.data_dir, s.database_url.as_deref())?,
         channels: s.channels.clone(),
@@ -140,7 +166,14 @@ async fn open_app(s: &Settings, demo: bool) -> Result<Arc<App>> {
         pathways,
         hooks,
     };
-    Ok(Arc::new(App::open(config).await?))
+    let app = App::open(config).await?;
+    app.set_writeback(s.fhir_writeback_url.as_deref())
+        .map_err(|e| anyhow::anyhow!("fhir_writeback_url: {}", e.message()))?;
+    if let Some(p) = policy {
+        tracing::info!(stage = ?p.stage, "alert policy loaded");
+        app.set_policy(p);
+    }
+    Ok(Arc::new(app))
 }
 
 async fn run_server(s: Settings, before_serve: Option<PathBuf>, demo: bool) -> Result<()> {
@@ -197,6 +230,7 @@ fn main() -> Result<()> {
         Cmd::Features(args) => rt.block_on(model_cmds::features(args)),
         Cmd::Evaluate(args) => rt.block_on(model_cmds::evaluate(args)),
         Cmd::Model(cmd) => model_cmds::model(cmd),
+        Cmd::Pathway(cmd) => pathway_cmds::pathway(cmd),
         Cmd::Digest {
             data_dir,
             database_url,
