@@ -19,6 +19,7 @@ pub mod pathway_start;
 pub mod pipeline;
 pub mod replay;
 pub mod scoring;
+pub mod timers;
 pub mod worklist;
 pub mod writeback;
 
@@ -208,6 +209,12 @@ impl App {
     pub async fn read_resource(&self, rtype: &str, id: &str) -> Result<Value, ApiError> {
         if rtype == "Task" {
             return self.read_task(id).await;
+        }
+        // Resources Bedside writes itself (pathway documents).
+        if matches!(rtype, "RiskAssessment" | "Communication") {
+            if let Some(d) = self.store.get_document(rtype, id).await? {
+                return Ok(d.body);
+            }
         }
         let key = bedside_store::ResourceKey {
             rtype: rtype.to_string(),

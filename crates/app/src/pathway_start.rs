@@ -6,8 +6,79 @@
 use crate::pathway_rt::PATHWAY_INSTANCE;
 use crate::{ApiError, App};
 use bedside_core::Instant;
+use bedside_fhir::{CodeableConcept, Range, Reference, RiskPrediction};
+use bedside_models::Prediction;
 use bedside_pathways::{Engine, StartTrigger};
+use bedside_store::Document;
 use serde_json::{Map, Value};
+
+/// Document kind of the RiskAssessments Bedside writes for escalations.
+pub const RISK_ASSESSMENT: &str = "RiskAssessment";
+
+/// A RiskAssessment with its id, ready to store.
+pub(crate) struct BuiltRisk {
+    pub id: String,
+    at: Instant,
+    body: Value,
+}
+
+impl BuiltRisk {
+    pub(crate) fn document(self, patient_id: &str, model_id: &str) -> Document {
+        Document {
+            kind: RISK_ASSESSMENT.into(),
+            id: self.id,
+            patient_id: Some(patient_id.to_string()),
+            status: Some("final".into()),
+            owner: Some(model_id.to_string()),
+            created_at: self.at,
+            updated_at: chrono::Utc::now(),
+            body: self.body,
+        }
+    }
+}
+
+/// The FHIR RiskAssessment of the prediction that started instance
+/// `instance_id` (id derived from the instance id, so a replayed start
+/// writes the same resource). Factor names only, never values, in the
+/// rationale.
+pub(crate) fn risk_assessment(instance_id: &str, patient_id: &str, p: &Prediction) -> BuiltRisk {
+    use sha2::{Digest, Sha256};
+    let id = format!(
+        "ra-{}",
+        &hex::encode(Sha256::digest(instance_id.as_bytes()))[..30]
+    );
+    let factors: Vec<&str> = p.top_factors.iter().map(|f| f.label.as_str()).collect();
+    let ra = bedside_fhir::RiskAssessment {
+        id: Some(id.clone()),
+        status: "final".into(),
+        method: Some(CodeableConcept {
+            coding: vec![],
+            text: Some(format!("{} {}", p.model_id, p.model_version)),
+        }),
+        subject: Reference {
+            reference: Some(format!("Patient/{patient_id}")),
+            ..Default::default()
+        },
+        occurrence_date_time: Some(bedside_fhir::DateTime::from_instant(p.at)),
+        performer: Some(Reference {
+            reference: Some(crate::pathway_rt::REQUESTER.into()),
+            ..Default::default()
+        }),
+        prediction: vec![RiskPrediction {
+            probability_decimal: Some(p.probability.get()),
+            probability_range: p.interval.as_ref().map(|i| Range::unitless(i.lo, i.hi)),
+            rationale: (!factors.is_empty())
+                .then(|| format!("top factors: {}", factors.join(", "))),
+            ..Default::default()
+        }],
+        ..Default::default()
+    };
+    BuiltRisk {
+        id,
+        at: p.at,
+        body: ra.to_json(),
+    }
+}
 
 impl App {
     /// Start the loaded pathway whose start event catches `message`, for

@@ -1,7 +1,8 @@
-//! Write-back of pathway Tasks and Communications to an external FHIR
-//! server (the EHR's), when one is configured ([`App::set_writeback`]).
+//! Write-back of pathway Tasks, Communications and the RiskAssessments
+//! they focus on to an external FHIR server (the EHR's), when one is
+//! configured ([`App::set_writeback`]).
 //!
-//! Every write of a Task or Communication queues a `fhir_writeback` job
+//! Every write of one of those queues a `fhir_writeback` job
 //! (payload: resource type and id) in the same commit as the write, so a
 //! change is never lost. The job worker PUTs the resource's *current*
 //! stored version to `{base}/{type}/{id}` (so jobs run out of order still
@@ -17,7 +18,7 @@ use std::sync::Arc;
 
 pub const WRITEBACK_JOB: &str = "fhir_writeback";
 /// Resource kinds written back.
-pub const WRITTEN_BACK: [&str; 2] = ["Task", "Communication"];
+pub const WRITTEN_BACK: [&str; 3] = ["RiskAssessment", "Task", "Communication"];
 
 /// Where and how to write back.
 #[derive(Clone)]

@@ -58,10 +58,22 @@ fn demo_comes_up_with_sepsis_pathway_tasks() {
         .as_u64()
         .unwrap();
     let all = get(&addr, "/fhir/Task");
+    // Every Task's focus is the RiskAssessment of the alert, readable too.
+    let focus = all["entry"][0]["resource"]["focus"]["reference"]
+        .as_str()
+        .expect("Task.focus")
+        .to_string();
+    let ra = get(&addr, &format!("/fhir/{focus}"));
     child.kill().ok();
     child.wait().ok();
 
     assert!(total > 0, "the demo came up without Tasks");
+    assert_eq!(ra["resourceType"], "RiskAssessment");
+    assert_eq!(ra["subject"], all["entry"][0]["resource"]["for"]);
+    assert!(
+        ra["prediction"][0]["probabilityDecimal"].is_number(),
+        "{ra}"
+    );
     assert!(
         open > 0,
         "no open Task for a responder: {total} Tasks, none requested"
@@ -76,6 +88,13 @@ fn demo_comes_up_with_sepsis_pathway_tasks() {
             .unwrap()
             .starts_with("Patient/"));
         assert!(t["groupIdentifier"]["value"].is_string(), "{t}");
+        assert!(t["focus"]["reference"]
+            .as_str()
+            .is_some_and(|f| f.starts_with("RiskAssessment/")));
+        assert!(
+            t["restriction"]["period"]["end"].is_string()
+                || t["code"]["coding"][0]["code"] == "Task_RapidResponse"
+        );
         let step = t["code"]["coding"][0]["code"].as_str().unwrap();
         assert!(
             [
