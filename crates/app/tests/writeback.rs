@@ -136,12 +136,17 @@ async fn tasks_and_communications_are_written_back_with_retries() {
         "review".into(),
         json!({"agrees_with_ai": false, "report": "No haemorrhage."}),
     );
-    for action in [TaskAction::Claim, TaskAction::Complete] {
+    // Handed over to a colleague, who then reports.
+    for action in [
+        TaskAction::Claim,
+        TaskAction::Reassign,
+        TaskAction::Complete,
+    ] {
         app.task_action(
             &review_id,
             action,
             Some("Practitioner/rad-7"),
-            None,
+            Some("Practitioner/rad-8"),
             out.clone(),
             Utc::now(),
         )
@@ -208,6 +213,10 @@ async fn tasks_and_communications_are_written_back_with_retries() {
         .find(|v| v["resourceType"] == "Communication")
         .unwrap();
     assert_eq!(comm["subject"]["reference"], "Patient/p-rad");
+    let review = &last[&("Task".to_string(), review_id.clone())];
+    assert_eq!(review["status"], "completed");
+    assert_eq!(review["owner"]["reference"], "Practitioner/rad-8");
+    assert_eq!(review["focus"]["reference"], "Observation/ai1");
     assert_eq!(comm["recipient"][0]["display"], "radiology-lead");
     assert_eq!(app.store.pending_jobs().await.unwrap(), 0);
 }
