@@ -26,9 +26,10 @@ const BUNDLE_EVERY_TICKS: u32 = 8;
 
 /// The audit entry written with every fired timer (in the same
 /// transaction as the job's completion, so exactly one per fired timer):
-/// the timer id, its due time, the wall-clock time it fired and the
-/// process (replica) that fired it.
-fn fired_audit(job: &bedside_store::Job) -> Value {
+/// the timer id, its due time, the wall-clock time it fired, the process
+/// (replica) that fired it, and `noop` when the instance no longer waited
+/// for it (a cancelled timer's job still runs, harmlessly).
+fn fired_audit(job: &bedside_store::Job, noop: bool) -> Value {
     let ms = |t: Instant| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
     json!({
         "pathway_timer_fired": job.payload["timer_id"],
@@ -37,6 +38,7 @@ fn fired_audit(job: &bedside_store::Job) -> Value {
         "fired_at": ms(chrono::Utc::now()),
         "attempts": job.attempts,
         "worker_pid": std::process::id(),
+        "noop": noop,
     })
 }
 
@@ -101,7 +103,10 @@ impl App {
         let mut fired = 0;
         for job in group {
             let mut commit = self.timer_commit(&job).await?;
-            commit.audit.push(fired_audit(&job));
+            // Nothing written: the instance no longer waits for this timer
+            // (it moved on, ended, or the timer was cancelled).
+            let noop = commit.documents.is_empty();
+            commit.audit.push(fired_audit(&job, noop));
             self.queue_writeback(&mut commit);
             match self.store.complete_job(job.id, commit).await {
                 Ok(()) => fired += 1,

@@ -87,4 +87,5 @@ async fn a_claim_of_a_dead_replica_runs_out_and_the_timer_fires_once() {
         .collect();
     assert_eq!(fired.len(), 1);
     assert_eq!(fired[0].body["attempts"], 2, "fired on the second claim");
+    assert_eq!(fired[0].body["noop"], false);
 }

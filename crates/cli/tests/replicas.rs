@@ -187,6 +187,10 @@ async fn two_replicas_one_killed_fire_every_timer_exactly_once() {
     );
     let twice: Vec<_> = fired.iter().filter(|(_, v)| v.len() != 1).collect();
     assert!(twice.is_empty(), "timers fired more than once: {twice:?}");
+    assert!(
+        fired.values().all(|v| v[0]["noop"] == false),
+        "a timer fired without effect"
+    );
 
     let by = |pid: u32| fired.values().filter(|v| v[0]["worker_pid"] == pid).count();
     let (n_a, n_b) = (by(pid_a), by(pid_b));
