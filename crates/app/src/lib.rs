@@ -17,12 +17,15 @@ pub mod hooks;
 mod ingest_ops;
 pub mod monitoring;
 pub mod pathway_rt;
+pub mod pathway_start;
 pub mod pipeline;
 pub mod pulse;
 pub mod replay;
 pub mod reports;
 pub mod scoring;
+pub mod timers;
 pub mod worklist;
+pub mod writeback;
 
 pub use ingest_ops::{ImportLines, ImportSummary, IngestResult, Rejection, Written};
 pub use pipeline::FeatureRow;
@@ -213,6 +216,12 @@ impl App {
     pub async fn read_resource(&self, rtype: &str, id: &str) -> Result<Value, ApiError> {
         if rtype == "Task" {
             return self.read_task(id).await;
+        }
+        // Resources Bedside writes itself (pathway documents).
+        if matches!(rtype, "RiskAssessment" | "Communication") {
+            if let Some(d) = self.store.get_document(rtype, id).await? {
+                return Ok(d.body);
+            }
         }
         let key = bedside_store::ResourceKey {
             rtype: rtype.to_string(),

@@ -32,6 +32,8 @@ use std::sync::{Arc, RwLock};
 
 pub const PATHWAY_INSTANCE: &str = "pathway_instance";
 pub const TASK: &str = "Task";
+/// Communications sent by `send_communication` service tasks.
+pub const COMMUNICATION: &str = "Communication";
 pub const ALERT_MEMORY: &str = "alert_memory";
 pub const DECISION: &str = "decision";
 pub const TIMER_JOB: &str = "pathway_timer";
@@ -43,12 +45,22 @@ pub const BUNDLE_ORDERED: &str = "bundle-ordered";
 pub const BUNDLE_EVENTS: [&str; 2] = ["antibiotic_ordered", "blood_culture_ordered"];
 /// Who requests pathway tasks.
 pub const REQUESTER: &str = "Device/bedside";
+/// Timer jobs claimed at once: small, so a replica that dies holding a
+/// claim delays few timers.
+pub const TIMER_CLAIM_BATCH: u32 = 16;
+/// How long a claim holds (s): a claim of a replica that died runs out
+/// after this and another replica fires the timer. A slow live replica
+/// whose claim ran out loses the race in `complete_job` (nothing is
+/// written twice).
+pub const TIMER_LEASE_SECS: i64 = 5;
 
 /// Loaded pathways, the alert policy and each model's certification.
 pub struct Pathways {
     pub definitions: Vec<(PathBuf, Arc<Definition>)>,
     policy: RwLock<PolicyConfig>,
     certs: RwLock<HashMap<String, Certification>>,
+    /// External FHIR server Tasks and Communications are written back to.
+    pub(crate) writeback: RwLock<Option<Arc<crate::writeback::Writeback>>>,
 }
 
 impl Pathways {
@@ -82,6 +94,7 @@ impl Pathways {
             definitions,
             policy: RwLock::new(policy),
             certs: RwLock::new(certs),
+            writeback: RwLock::new(None),
         })
     }
 
@@ -366,7 +379,13 @@ impl App {
     ) -> Result<(), ApiError> {
         let pid = &state.patient_id;
         let instance_id = format!("{}|{}|{}", p.model_id, pid, ts(d.at));
-        let vars = self.start_variables(state, p, d).await?;
+        let mut vars = self.start_variables(state, p, d).await?;
+        // The Tasks' focus: the RiskAssessment of the alerting prediction.
+        let ra = crate::pathway_start::risk_assessment(&instance_id, pid, p);
+        if let Some(risk) = vars.get_mut("risk") {
+            risk["reference"] = json!(format!("RiskAssessment/{}", ra.id));
+        }
+        commit.documents.push(ra.document(pid, &p.model_id));
         let (mut inst, effects) = Engine::start(
             def,
             &instance_id,
@@ -549,7 +568,8 @@ impl App {
                                     inst.id
                                 ))
                             })?;
-                            build_task(&ct, &patient, None, Some(REQUESTER), now)
+                            let focus = task_focus(&inst.variables);
+                            build_task(&ct, &patient, focus, Some(REQUESTER), now)
                                 .map_err(|e| ApiError::internal(e.to_string()))?
                         }
                         // Governance pathways are about a model, not a patient.
@@ -594,6 +614,27 @@ impl App {
                     action,
                     params,
                 } => {
+                    if action == bedside_pathways::Action::SendCommunication {
+                        commit.documents.push(Document {
+                            kind: COMMUNICATION.into(),
+                            id: crate::writeback::communication_id(&call_id),
+                            patient_id: patient_id.clone(),
+                            status: Some("completed".into()),
+                            owner: params
+                                .get("recipient")
+                                .or_else(|| params.get("recipient_role"))
+                                .and_then(Value::as_str)
+                                .map(str::to_string),
+                            created_at: now,
+                            updated_at: wall,
+                            body: crate::writeback::communication(
+                                &call_id,
+                                patient_id.as_deref(),
+                                &params,
+                                now,
+                            ),
+                        });
+                    }
                     commit.audit.push(json!({
                         "pathway_service_call": call_id, "element": element_id,
                         "action": format!("{action:?}"), "params": params
@@ -632,6 +673,15 @@ impl App {
     }
 }
 
+/// What a pathway Task is about: the start variable `focus`, else the
+/// risk's RiskAssessment, else the finding (e.g. an imaging-AI result).
+fn task_focus(vars: &Map<String, Value>) -> Option<&str> {
+    vars.get("focus")
+        .and_then(Value::as_str)
+        .or_else(|| vars.get("risk").and_then(|r| r["reference"].as_str()))
+        .or_else(|| vars.get("finding").and_then(|f| f["reference"].as_str()))
+}
+
 fn cancel_doc(doc: &mut Document, reason: &str, now: Instant, wall: Instant) {
     doc.status = Some("cancelled".into());
     doc.body["status"] = json!("cancelled");
@@ -643,169 +693,4 @@ fn cancel_doc(doc: &mut Document, reason: &str, now: Instant, wall: Instant) {
 pub(crate) fn parse_instance(d: &Document) -> Result<Instance, ApiError> {
     serde_json::from_value(d.body.clone())
         .map_err(|e| ApiError::internal(format!("pathway instance {} is unreadable: {e}", d.id)))
-}
-
-impl App {
-    async fn load_state(&self, patient_id: &str) -> Result<Option<PatientState>, ApiError> {
-        let rows = self.store.load_states(&[patient_id.to_string()]).await?;
-        Ok(rows
-            .get(patient_id)
-            .and_then(|r| bedside_ingest::decode_state(&r.state).ok()))
-    }
-
-    /// Claim the due `pathway_timer` jobs and fire each with its effects in
-    /// one `complete_job` transaction (a job another replica completed
-    /// first is skipped). Timers scheduled by a firing and already due run
-    /// in the same call. Then running instances whose bundle is in get
-    /// `bundle-ordered`. Returns how many timer jobs this call completed.
-    pub async fn run_due_timers(&self, now: Instant) -> Result<usize, ApiError> {
-        let mut fired = 0;
-        loop {
-            let jobs = self.store.claim_jobs(now, 100, 60).await?;
-            if !jobs.iter().any(|j| j.kind == TIMER_JOB) {
-                break;
-            }
-            for job in jobs.into_iter().filter(|j| j.kind == TIMER_JOB) {
-                let commit = self.timer_commit(&job).await?;
-                match self.store.complete_job(job.id, commit).await {
-                    Ok(()) => fired += 1,
-                    Err(bedside_store::StoreError::Conflict(_)) => {
-                        tracing::debug!(job = job.id, "timer completed elsewhere");
-                    }
-                    Err(e) => return Err(e.into()),
-                }
-            }
-        }
-        self.deliver_bundles(now).await?;
-        Ok(fired)
-    }
-
-    /// What firing one timer job writes. The bundle, if ordered before the
-    /// timer was due, is delivered first (the data's order of events).
-    async fn timer_commit(&self, job: &bedside_store::Job) -> Result<Commit, ApiError> {
-        let mut commit = Commit::default();
-        let (Some(inst_id), Some(timer_id)) = (
-            job.payload["instance_id"].as_str(),
-            job.payload["timer_id"].as_str(),
-        ) else {
-            tracing::warn!(job = job.id, "timer job without instance_id / timer_id");
-            return Ok(commit);
-        };
-        let Some(doc) = self.store.get_document(PATHWAY_INSTANCE, inst_id).await? else {
-            return Ok(commit);
-        };
-        if doc.status.as_deref() != Some("running") {
-            return Ok(commit);
-        }
-        let mut inst = parse_instance(&doc)?;
-        let Some(def) = self.pathways.definition(&inst.definition_id) else {
-            tracing::warn!(definition = %inst.definition_id, "timer for a pathway that is not loaded");
-            return Ok(commit);
-        };
-        if let Some(pid) = &doc.patient_id {
-            if let Some(state) = self.load_state(pid).await? {
-                if let Some(tb) = bundle_time(&state, inst.started_at) {
-                    if tb <= job.due_at {
-                        self.send_bundle(&def, &doc.patient_id, &mut inst, tb, &mut commit)
-                            .await?;
-                    }
-                }
-            }
-        }
-        if !inst.is_running() {
-            return Ok(commit);
-        }
-        let effects = Engine::on_timer(&def, &mut inst, timer_id, job.due_at)
-            .map_err(|e| ApiError::internal(e.to_string()))?;
-        if !effects.is_empty() {
-            self.apply_effects(
-                &def,
-                &doc.patient_id,
-                &mut inst,
-                effects,
-                job.due_at,
-                &mut commit,
-            )
-            .await?;
-        }
-        Ok(commit)
-    }
-
-    /// Send `bundle-ordered` to running instances whose patient has the
-    /// bundle ordered by `now`.
-    async fn deliver_bundles(&self, now: Instant) -> Result<(), ApiError> {
-        let docs = self
-            .store
-            .list_documents(&DocFilter {
-                kind: PATHWAY_INSTANCE.into(),
-                patient_id: None,
-                status: Some("running".into()),
-                owner: None,
-                since: None,
-                limit: None,
-            })
-            .await?;
-        for doc in docs {
-            let Some(pid) = doc.patient_id.clone() else {
-                continue;
-            };
-            let mut inst = parse_instance(&doc)?;
-            let Some(def) = self.pathways.definition(&inst.definition_id) else {
-                continue;
-            };
-            let Some(state) = self.load_state(&pid).await? else {
-                continue;
-            };
-            let Some(tb) = bundle_time(&state, inst.started_at) else {
-                continue;
-            };
-            if tb > now {
-                continue;
-            }
-            let mut commit = Commit::default();
-            self.send_bundle(&def, &doc.patient_id, &mut inst, tb, &mut commit)
-                .await?;
-            if !commit.documents.is_empty() {
-                self.store.commit(commit).await?;
-            }
-        }
-        Ok(())
-    }
-
-    /// During replay: run the timers due by the newest event time of the
-    /// chunk just committed (the replay clock), then the governance
-    /// evaluation when due (see `governance`).
-    pub async fn after_replay_chunk(
-        &self,
-        chunk_max_time: Option<Instant>,
-    ) -> Result<(), ApiError> {
-        if let Some(t) = chunk_max_time {
-            if !self.pathways.definitions.is_empty() {
-                self.run_due_timers(t).await?;
-            }
-            self.governance_tick(t).await?;
-        }
-        Ok(())
-    }
-
-    /// Run due timers (and the governance evaluation when due) every 250 ms
-    /// on the wall clock until the app is dropped by everyone else.
-    pub fn spawn_timer_worker(self: Arc<Self>) -> tokio::task::JoinHandle<()> {
-        let weak = Arc::downgrade(&self);
-        drop(self);
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(std::time::Duration::from_millis(250));
-            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            loop {
-                tick.tick().await;
-                let Some(app) = weak.upgrade() else { break };
-                if let Err(e) = app.run_due_timers(chrono::Utc::now()).await {
-                    tracing::warn!(error = %e, "timer worker");
-                }
-                if let Err(e) = app.governance_tick(chrono::Utc::now()).await {
-                    tracing::warn!(error = %e, "governance evaluation");
-                }
-            }
-        })
-    }
 }

@@ -94,6 +94,7 @@ impl App {
                     .await?;
             }
         }
+        self.queue_writeback(&mut prepared.commit);
         Ok(n)
     }
 }

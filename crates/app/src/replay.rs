@@ -22,18 +22,25 @@ pub const STEP_SECONDS: i64 = 15 * 60;
 /// lines, all without an event time (the reference data, which sorts
 /// first) or all within one [`STEP_SECONDS`] bucket of event time.
 pub fn replay_chunks(lines: &[Line]) -> Vec<&[Line]> {
-    let bucket = |l: &Line| l.time.map(|t| t.timestamp().div_euclid(STEP_SECONDS));
     let mut out = Vec::new();
     let mut start = 0;
-    for i in 1..=lines.len() {
-        let cut =
-            i == lines.len() || i - start >= CHUNK || bucket(&lines[i]) != bucket(&lines[start]);
-        if cut {
-            out.push(&lines[start..i]);
-            start = i;
-        }
+    while start < lines.len() {
+        let end = chunk_end(lines, start);
+        out.push(&lines[start..end]);
+        start = end;
     }
     out
+}
+
+/// The end (exclusive) of the replay chunk that starts at `start` (see
+/// [`replay_chunks`]).
+pub fn chunk_end(lines: &[Line], start: usize) -> usize {
+    let bucket = |l: &Line| l.time.map(|t| t.timestamp().div_euclid(STEP_SECONDS));
+    let first = lines.get(start).map(bucket);
+    let cap = (start + CHUNK).min(lines.len());
+    (start + 1..cap)
+        .find(|&i| Some(bucket(&lines[i])) != first)
+        .unwrap_or(cap)
 }
 
 /// One line read from a file, with its ordering key.
@@ -228,12 +235,37 @@ pub async fn replay_dir(
         *summary.resources.entry(l.rtype.clone()).or_default() += 1;
     }
     let mut done = 0u64;
-    for chunk in replay_chunks(&lines) {
+    let mut i = 0;
+    // A due time timers were already run at (so a job that cannot complete
+    // does not stop the replay).
+    let mut forced: Option<bedside_core::Instant> = None;
+    while i < lines.len() {
+        let mut end = chunk_end(&lines, i);
+        // Timers fire in event-time order with the data: a chunk stops
+        // before the first line after the next due timer.
+        if !app.pathways.definitions.is_empty() {
+            if let Some(due) = app.store.next_due().await? {
+                let after = lines[i..end]
+                    .iter()
+                    .position(|l| l.time.is_some_and(|t| t > due));
+                match after {
+                    Some(0) if forced != Some(due) => {
+                        forced = Some(due);
+                        app.run_due_timers(due).await?;
+                        continue;
+                    }
+                    Some(k) if k > 0 => end = i + k,
+                    _ => {}
+                }
+            }
+        }
+        let chunk = &lines[i..end];
         let raws: Vec<Vec<u8>> = chunk.iter().map(|l| l.bytes.clone()).collect();
         app.ingest_lines(raws, &mut summary).await?;
         app.after_replay_chunk(chunk.iter().filter_map(|l| l.time).max())
             .await?;
         done += chunk.len() as u64;
+        i = end;
         if let Some(p) = progress {
             p(done, total);
         }

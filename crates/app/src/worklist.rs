@@ -236,6 +236,7 @@ impl App {
             "task_action": action_name(action), "task": task_id,
             "from": current_text, "actor": actor, "to": to,
         }));
+        self.queue_writeback(&mut commit);
         self.store.commit(commit).await?;
         Ok(body)
     }

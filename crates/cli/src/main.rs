@@ -2,6 +2,7 @@
 //! Every clinical or statistical idea lives in a library crate.
 
 mod model_cmds;
+mod pathway_cmds;
 mod replay_cmd;
 mod report_cmd;
 mod settings;
@@ -65,6 +66,9 @@ enum Cmd {
     /// the six adoption questions with measured evidence; `silent` gives
     /// silent-mode performance and the simulated alert burden.
     Report(report_cmd::ReportArgs),
+    /// BPMN pathways: validate files before deploying them.
+    #[command(subcommand)]
+    Pathway(pathway_cmds::PathwayCmd),
     /// Print a documented config file with every setting at its default.
     Config,
     /// Print a digest of the store's resources and patient state (two
@@ -121,6 +125,26 @@ pub(crate) const DEMO_PATHWAY: &str = "pathways/sepsis-escalation.bpmn";
 /// The governance pathway: a model owner's review Task per alarm.
 pub(crate) const GOVERNANCE_PATHWAY: &str = "pathways/model-governance.bpmn";
 const DEMO_EHR: &str = "config/demo-ehr";
+/// The demo's alert policy: stage `live` and an alert budget the small
+/// demo calibration set can certify, so the replay starts pathways.
+const DEMO_POLICY: &str = "config/demo-policy.toml";
+
+/// The alert policy from `--policy`, else the demo's (demo only), else
+/// `None` (the built-in default, stage `silent`).
+fn load_policy(s: &Settings, demo: bool) -> Result<Option<bedside_policy::PolicyConfig>> {
+    let path = match &s.policy {
+        Some(p) => p.clone(),
+        None if demo && demo_asset(DEMO_POLICY.as_ref()).exists() => {
+            demo_asset(DEMO_POLICY.as_ref())
+        }
+        None => return Ok(None),
+    };
+    let text = std::fs::read_to_string(&path)
+        .with_context(|| format!("policy {}: cannot read", path.display()))?;
+    let cfg = bedside_policy::PolicyConfig::from_toml_str(&text)
+        .with_context(|| format!("policy {}", path.display()))?;
+    Ok(Some(cfg))
+}
 
 /// A demo file: relative to the working directory (the repository root, as
 /// in the README), else to the repository this binary was built from, so
@@ -161,6 +185,10 @@ async fn open_app(s: &Settings, demo: bool) -> Result<Arc<App>> {
             .with_context(|| format!("demo EHR keys in {}", ehr.display()))?;
     }
     hooks.insecure_skip_auth = s.insecure_skip_hook_auth;
+    let policy = load_policy(s, demo)?;
+    if let Some(p) = &policy {
+        hooks.policy = p.clone();
+    }
     let config = AppConfig {
         store: store_location(&s.data_dir, s.database_url.as_deref())?,
         channels: s.channels.clone(),
@@ -185,6 +213,12 @@ async fn open_app(s: &Settings, demo: bool) -> Result<Arc<App>> {
     let app = App::open(config).await?;
     if let Some(cfg) = monitoring {
         app.set_monitoring_config(cfg);
+    }
+    app.set_writeback(s.fhir_writeback_url.as_deref())
+        .map_err(|e| anyhow::anyhow!("fhir_writeback_url: {}", e.message()))?;
+    if let Some(p) = policy {
+        tracing::info!(stage = ?p.stage, "alert policy loaded");
+        app.set_policy(p);
     }
     Ok(Arc::new(app))
 }
@@ -256,6 +290,7 @@ fn run() -> Result<()> {
         Cmd::Evaluate(args) => rt.block_on(model_cmds::evaluate(args)),
         Cmd::Model(cmd) => model_cmds::model(cmd),
         Cmd::Report(args) => rt.block_on(report_cmd::run(args)),
+        Cmd::Pathway(cmd) => pathway_cmds::pathway(cmd),
         Cmd::Digest {
             data_dir,
             database_url,

@@ -57,7 +57,9 @@ pub struct Settings {
     #[arg(long = "pathway", env = "BEDSIDE_PATHWAYS", value_delimiter = ',')]
     pub pathways: Vec<PathBuf>,
 
-    /// Alert policy file (TOML). Default: the policy shipped with the model.
+    /// Alert policy file (TOML) for pathways and CDS Hooks. Default: the
+    /// built-in policy (stage `silent`: score and record, start nothing);
+    /// `bedside demo` uses config/demo-policy.toml.
     #[arg(long, env = "BEDSIDE_POLICY")]
     pub policy: Option<PathBuf>,
 
@@ -66,6 +68,13 @@ pub struct Settings {
     /// `bedside_app::monitoring::MonitoringConfig`). Default: built in.
     #[arg(long, env = "BEDSIDE_MONITORING")]
     pub monitoring: Option<PathBuf>,
+
+    /// Base URL of an external FHIR server (the EHR's) that receives every
+    /// pathway Task and Communication Bedside writes (`PUT {url}/Task/{id}`).
+    /// Unset: nothing is written back. Failed writes are retried from the
+    /// durable job queue, never dropped.
+    #[arg(long, env = "BEDSIDE_FHIR_WRITEBACK_URL")]
+    pub fhir_writeback_url: Option<String>,
 
     /// Log format: `text` or `json`.
     #[arg(long, env = "BEDSIDE_LOG_FORMAT", default_value = "text")]
@@ -119,6 +128,11 @@ impl Settings {
         self.listen
             .parse::<std::net::SocketAddr>()
             .with_context(|| format!("listen: `{}` is not an address:port", self.listen))?;
+        if let Some(url) = &self.fhir_writeback_url {
+            if !(url.starts_with("http://") || url.starts_with("https://")) {
+                bail!("fhir_writeback_url: must start with http:// or https://");
+            }
+        }
         if let Some(url) = &self.database_url {
             if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
                 bail!("database_url: must start with postgres:// (got a different scheme)");

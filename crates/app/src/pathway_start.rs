@@ -1,0 +1,137 @@
+//! Starting a pathway by its start message, outside the scoring path: an
+//! integration (an imaging-AI result, a governance alarm, an operator) or a
+//! test names the message, the patient and a key for the triggering event;
+//! the engine's effects and the instance are written in one commit.
+
+use crate::pathway_rt::PATHWAY_INSTANCE;
+use crate::{ApiError, App};
+use bedside_core::Instant;
+use bedside_fhir::{CodeableConcept, Range, Reference, RiskPrediction};
+use bedside_models::Prediction;
+use bedside_pathways::{Engine, StartTrigger};
+use bedside_store::Document;
+use serde_json::{Map, Value};
+
+/// Document kind of the RiskAssessments Bedside writes for escalations.
+pub const RISK_ASSESSMENT: &str = "RiskAssessment";
+
+/// A RiskAssessment with its id, ready to store.
+pub(crate) struct BuiltRisk {
+    pub id: String,
+    at: Instant,
+    body: Value,
+}
+
+impl BuiltRisk {
+    pub(crate) fn document(self, patient_id: &str, model_id: &str) -> Document {
+        Document {
+            kind: RISK_ASSESSMENT.into(),
+            id: self.id,
+            patient_id: Some(patient_id.to_string()),
+            status: Some("final".into()),
+            owner: Some(model_id.to_string()),
+            created_at: self.at,
+            updated_at: chrono::Utc::now(),
+            body: self.body,
+        }
+    }
+}
+
+/// The FHIR RiskAssessment of the prediction that started instance
+/// `instance_id` (id derived from the instance id, so a replayed start
+/// writes the same resource). Factor names only, never values, in the
+/// rationale.
+pub(crate) fn risk_assessment(instance_id: &str, patient_id: &str, p: &Prediction) -> BuiltRisk {
+    use sha2::{Digest, Sha256};
+    let id = format!(
+        "ra-{}",
+        &hex::encode(Sha256::digest(instance_id.as_bytes()))[..30]
+    );
+    let factors: Vec<&str> = p.top_factors.iter().map(|f| f.label.as_str()).collect();
+    let ra = bedside_fhir::RiskAssessment {
+        id: Some(id.clone()),
+        status: "final".into(),
+        method: Some(CodeableConcept {
+            coding: vec![],
+            text: Some(format!("{} {}", p.model_id, p.model_version)),
+        }),
+        subject: Reference {
+            reference: Some(format!("Patient/{patient_id}")),
+            ..Default::default()
+        },
+        occurrence_date_time: Some(bedside_fhir::DateTime::from_instant(p.at)),
+        performer: Some(Reference {
+            reference: Some(crate::pathway_rt::REQUESTER.into()),
+            ..Default::default()
+        }),
+        prediction: vec![RiskPrediction {
+            probability_decimal: Some(p.probability.get()),
+            probability_range: p.interval.as_ref().map(|i| Range::unitless(i.lo, i.hi)),
+            rationale: (!factors.is_empty())
+                .then(|| format!("top factors: {}", factors.join(", "))),
+            ..Default::default()
+        }],
+        ..Default::default()
+    };
+    BuiltRisk {
+        id,
+        at: p.at,
+        body: ra.to_json(),
+    }
+}
+
+impl App {
+    /// Start the loaded pathway whose start event catches `message`, for
+    /// `patient_id`, with start variables `vars`, at `now`. The instance id
+    /// is `{message}|{patient_id}|{key}`: starting again with the same key
+    /// changes nothing (the triggering event was seen already). Returns the
+    /// instance id.
+    pub async fn start_pathway(
+        &self,
+        message: &str,
+        patient_id: &str,
+        key: &str,
+        vars: Map<String, Value>,
+        now: Instant,
+    ) -> Result<String, ApiError> {
+        let def = self.pathways.started_by(message).ok_or_else(|| {
+            ApiError::bad_request(
+                format!("no loaded pathway starts on message {message:?}"),
+                Some("message"),
+            )
+        })?;
+        bedside_core::PatientRef::parse(patient_id)
+            .map_err(|e| ApiError::bad_request(e.to_string(), Some("patient")))?;
+        let instance_id = format!("{message}|{patient_id}|{key}");
+        if self
+            .store
+            .get_document(PATHWAY_INSTANCE, &instance_id)
+            .await?
+            .is_some()
+        {
+            return Ok(instance_id);
+        }
+        let (mut inst, effects) = Engine::start(
+            &def,
+            &instance_id,
+            &StartTrigger::Message(message.to_string()),
+            vars,
+            now,
+        )
+        .map_err(|e| ApiError::bad_request(e.to_string(), Some("variables")))?;
+        let mut commit = bedside_store::Commit::default();
+        self.apply_effects(
+            &def,
+            &Some(patient_id.to_string()),
+            &mut inst,
+            effects,
+            now,
+            &mut commit,
+        )
+        .await?;
+        self.queue_writeback(&mut commit);
+        self.store.commit(commit).await?;
+        tracing::info!(pathway = %def.id, "pathway started by message");
+        Ok(instance_id)
+    }
+}

@@ -1,0 +1,260 @@
+//! Timer jobs: claim the due `pathway_timer` jobs and fire each with its
+//! effects in one `complete_job` transaction, so with several replicas a
+//! timer fires once; a claim of a replica that died runs out after
+//! [`TIMER_LEASE_SECS`] and another replica fires the timer. Jobs of
+//! different instances run concurrently (a few at a time), jobs of one
+//! instance in due order. The wall-clock worker also delivers
+//! `bundle-ordered` to running instances whose bundle is in (every few
+//! seconds: it reads every running instance).
+
+use crate::pathway_rt::{
+    bundle_time, parse_instance, PATHWAY_INSTANCE, TIMER_CLAIM_BATCH, TIMER_JOB, TIMER_LEASE_SECS,
+};
+use crate::{ApiError, App};
+use bedside_core::{Instant, PatientState};
+use bedside_pathways::Engine;
+use bedside_store::{Commit, DocFilter, Job};
+use futures_util::stream::{self, StreamExt};
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+/// Timer jobs of different instances fired at once.
+const CONCURRENT_INSTANCES: usize = 4;
+/// Worker ticks (250 ms) between two bundle deliveries.
+const BUNDLE_EVERY_TICKS: u32 = 8;
+
+/// The audit entry written with every fired timer (in the same
+/// transaction as the job's completion, so exactly one per fired timer):
+/// the timer id, its due time, the wall-clock time it fired, the process
+/// (replica) that fired it, and `noop` when the instance no longer waited
+/// for it (a cancelled timer's job still runs, harmlessly).
+fn fired_audit(job: &bedside_store::Job, noop: bool) -> Value {
+    let ms = |t: Instant| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    json!({
+        "pathway_timer_fired": job.payload["timer_id"],
+        "instance": job.payload["instance_id"],
+        "due_at": ms(job.due_at),
+        "fired_at": ms(chrono::Utc::now()),
+        "attempts": job.attempts,
+        "worker_pid": std::process::id(),
+        "noop": noop,
+    })
+}
+
+impl App {
+    async fn load_state(&self, patient_id: &str) -> Result<Option<PatientState>, ApiError> {
+        let rows = self.store.load_states(&[patient_id.to_string()]).await?;
+        Ok(rows
+            .get(patient_id)
+            .and_then(|r| bedside_ingest::decode_state(&r.state).ok()))
+    }
+
+    /// Fire the due timers (see [`App::fire_due_timers`]), then deliver
+    /// `bundle-ordered` to running instances whose bundle is in by `now`.
+    /// Returns how many timer jobs this call completed.
+    pub async fn run_due_timers(&self, now: Instant) -> Result<usize, ApiError> {
+        let fired = self.fire_due_timers(now).await?;
+        self.deliver_bundles(now).await?;
+        Ok(fired)
+    }
+
+    /// Claim due jobs until none is left: fire timers (a job another
+    /// replica completed first is skipped), start write-backs. Timers
+    /// scheduled by a firing and already due run in the same call.
+    pub async fn fire_due_timers(&self, now: Instant) -> Result<usize, ApiError> {
+        let mut fired = 0;
+        loop {
+            let jobs = self
+                .store
+                .claim_jobs(now, TIMER_CLAIM_BATCH, TIMER_LEASE_SECS)
+                .await?;
+            if jobs.is_empty() {
+                break;
+            }
+            let mut by_instance: BTreeMap<String, Vec<Job>> = BTreeMap::new();
+            for job in jobs {
+                if job.kind == crate::writeback::WRITEBACK_JOB {
+                    self.spawn_writeback(job);
+                } else if job.kind == TIMER_JOB {
+                    let inst = job.payload["instance_id"]
+                        .as_str()
+                        .unwrap_or("")
+                        .to_string();
+                    by_instance.entry(inst).or_default().push(job);
+                } else {
+                    tracing::warn!(job = job.id, kind = %job.kind, "job of an unknown kind: left to its lease");
+                }
+            }
+            let results: Vec<Result<usize, ApiError>> = stream::iter(by_instance.into_values())
+                .map(|group| self.fire_group(group))
+                .buffer_unordered(CONCURRENT_INSTANCES)
+                .collect()
+                .await;
+            for r in results {
+                fired += r?;
+            }
+        }
+        Ok(fired)
+    }
+
+    /// Fire the claimed timer jobs of one instance, in due order.
+    async fn fire_group(&self, group: Vec<Job>) -> Result<usize, ApiError> {
+        let mut fired = 0;
+        for job in group {
+            let mut commit = self.timer_commit(&job).await?;
+            // Nothing written: the instance no longer waits for this timer
+            // (it moved on, ended, or the timer was cancelled).
+            let noop = commit.documents.is_empty();
+            commit.audit.push(fired_audit(&job, noop));
+            self.queue_writeback(&mut commit);
+            match self.store.complete_job(job.id, commit).await {
+                Ok(()) => fired += 1,
+                Err(bedside_store::StoreError::Conflict(_)) => {
+                    tracing::debug!(job = job.id, "timer completed elsewhere");
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(fired)
+    }
+
+    /// What firing one timer job writes. The bundle, if ordered before the
+    /// timer was due, is delivered first (the data's order of events).
+    async fn timer_commit(&self, job: &bedside_store::Job) -> Result<Commit, ApiError> {
+        let mut commit = Commit::default();
+        let (Some(inst_id), Some(timer_id)) = (
+            job.payload["instance_id"].as_str(),
+            job.payload["timer_id"].as_str(),
+        ) else {
+            tracing::warn!(job = job.id, "timer job without instance_id / timer_id");
+            return Ok(commit);
+        };
+        let Some(doc) = self.store.get_document(PATHWAY_INSTANCE, inst_id).await? else {
+            return Ok(commit);
+        };
+        if doc.status.as_deref() != Some("running") {
+            return Ok(commit);
+        }
+        let mut inst = parse_instance(&doc)?;
+        let Some(def) = self.pathways.definition(&inst.definition_id) else {
+            tracing::warn!(definition = %inst.definition_id, "timer for a pathway that is not loaded");
+            return Ok(commit);
+        };
+        if let Some(pid) = &doc.patient_id {
+            if let Some(state) = self.load_state(pid).await? {
+                if let Some(tb) = bundle_time(&state, inst.started_at) {
+                    if tb <= job.due_at {
+                        self.send_bundle(&def, &doc.patient_id, &mut inst, tb, &mut commit)
+                            .await?;
+                    }
+                }
+            }
+        }
+        if !inst.is_running() {
+            return Ok(commit);
+        }
+        let effects = Engine::on_timer(&def, &mut inst, timer_id, job.due_at)
+            .map_err(|e| ApiError::internal(e.to_string()))?;
+        if !effects.is_empty() {
+            self.apply_effects(
+                &def,
+                &doc.patient_id,
+                &mut inst,
+                effects,
+                job.due_at,
+                &mut commit,
+            )
+            .await?;
+        }
+        Ok(commit)
+    }
+
+    /// Send `bundle-ordered` to running instances whose patient has the
+    /// bundle ordered by `now`.
+    pub async fn deliver_bundles(&self, now: Instant) -> Result<(), ApiError> {
+        let docs = self
+            .store
+            .list_documents(&DocFilter {
+                kind: PATHWAY_INSTANCE.into(),
+                patient_id: None,
+                status: Some("running".into()),
+                owner: None,
+                since: None,
+                limit: None,
+            })
+            .await?;
+        for doc in docs {
+            let Some(pid) = doc.patient_id.clone() else {
+                continue;
+            };
+            let mut inst = parse_instance(&doc)?;
+            let Some(def) = self.pathways.definition(&inst.definition_id) else {
+                continue;
+            };
+            let Some(state) = self.load_state(&pid).await? else {
+                continue;
+            };
+            let Some(tb) = bundle_time(&state, inst.started_at) else {
+                continue;
+            };
+            if tb > now {
+                continue;
+            }
+            let mut commit = Commit::default();
+            self.send_bundle(&def, &doc.patient_id, &mut inst, tb, &mut commit)
+                .await?;
+            if !commit.documents.is_empty() {
+                self.queue_writeback(&mut commit);
+                self.store.commit(commit).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// During replay: run the timers due by the newest event time of the
+    /// chunk just committed (the replay clock).
+    pub async fn after_replay_chunk(
+        &self,
+        chunk_max_time: Option<Instant>,
+    ) -> Result<(), ApiError> {
+        if let Some(t) = chunk_max_time {
+            if !self.pathways.definitions.is_empty() {
+                self.run_due_timers(t).await?;
+            }
+            self.governance_tick(t).await?;
+        }
+        Ok(())
+    }
+
+    /// Fire due timers every 250 ms on the wall clock (bundles and the
+    /// governance evaluation, when due, every [`BUNDLE_EVERY_TICKS`] ticks)
+    /// until the app is dropped by everyone else.
+    pub fn spawn_timer_worker(self: Arc<Self>) -> tokio::task::JoinHandle<()> {
+        let weak = Arc::downgrade(&self);
+        drop(self);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(std::time::Duration::from_millis(250));
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            let mut ticks: u32 = 0;
+            loop {
+                tick.tick().await;
+                let Some(app) = weak.upgrade() else { break };
+                let now = chrono::Utc::now();
+                if let Err(e) = app.fire_due_timers(now).await {
+                    tracing::warn!(error = %e, "timer worker");
+                }
+                ticks = ticks.wrapping_add(1);
+                if ticks.is_multiple_of(BUNDLE_EVERY_TICKS) {
+                    if let Err(e) = app.deliver_bundles(now).await {
+                        tracing::warn!(error = %e, "timer worker: bundles");
+                    }
+                    // Governance evaluation (it runs only when due).
+                    if let Err(e) = app.governance_tick(now).await {
+                        tracing::warn!(error = %e, "governance evaluation");
+                    }
+                }
+            }
+        })
+    }
+}
