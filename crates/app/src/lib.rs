@@ -18,6 +18,7 @@ pub mod pathway_rt;
 pub mod pipeline;
 pub mod replay;
 pub mod scoring;
+pub mod ui_views;
 pub mod worklist;
 
 pub use ingest_ops::{ImportLines, ImportSummary, IngestResult, Rejection, Written};

@@ -10,6 +10,7 @@
 
 mod cds_routes;
 mod fhir_routes;
+mod ui_routes;
 mod worklist_routes;
 
 use axum::{routing::get, Json, Router};
@@ -17,6 +18,7 @@ use bedside_app::App;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
+pub use ui_routes::UI_CSP;
 
 /// HTTP-level settings (the rest lives in the app).
 #[derive(Debug, Clone)]
@@ -49,6 +51,7 @@ pub fn router(app: Arc<App>, http: HttpConfig) -> Router {
         .merge(fhir_routes::routes(&state))
         .merge(cds_routes::routes(&state))
         .merge(worklist_routes::routes())
+        .merge(ui_routes::routes())
         .with_state(state)
 }
 
