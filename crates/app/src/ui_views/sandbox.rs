@@ -74,7 +74,10 @@ impl App {
                 hook: s["hook"].as_str().unwrap_or_default().to_string(),
                 title: s["title"].as_str().unwrap_or_default().to_string(),
             })
-            .collect();
+            .collect::<Vec<CdsServiceRef>>();
+        let mut services = services;
+        // In the order an EHR meets them: chart opened, then orders signed.
+        services.sort_by_key(|s| SANDBOX_HOOKS.iter().position(|h| *h == s.hook));
         Ok(SandboxView {
             query: query.to_string(),
             patients,

@@ -170,6 +170,8 @@ pub fn pathway_diagram_fragment(d: &PathwayDiagram) -> Markup {
                     }
                     @for e in &d.edges { (edge(e, &marker)) }
                     @for s in &d.shapes { (shape(s)) }
+                    // Flow labels last, so no shape paints over them.
+                    @for e in &d.edges { (edge_label(e)) }
                 }
                 figcaption { "Pathway diagram: " (name) }
                 details {
@@ -228,6 +230,16 @@ fn edge(e: &DiagramEdge, marker: &str) -> Markup {
         .iter()
         .map(|(x, y)| format!("{},{}", c(*x), c(*y)))
         .collect();
+    html! {
+        g.bpmn-flow data-element-id=(e.element_id) {
+            polyline.flow points=(pts.join(" ")) marker-end=(format!("url(#{marker})")) {}
+        }
+    }
+}
+
+/// A flow's name above the middle of its middle segment (with a halo, see
+/// bedside.css).
+fn edge_label(e: &DiagramEdge) -> Markup {
     let mid = if e.waypoints.len() >= 2 {
         let i = (e.waypoints.len() - 1) / 2;
         let (a, b) = (e.waypoints[i], e.waypoints[i + 1]);
@@ -236,11 +248,8 @@ fn edge(e: &DiagramEdge, marker: &str) -> Markup {
         None
     };
     html! {
-        g.bpmn-flow data-element-id=(e.element_id) {
-            polyline.flow points=(pts.join(" ")) marker-end=(format!("url(#{marker})")) {}
-            @if let (Some(n), Some((mx, my))) = (&e.name, mid) {
-                text.flow-label x=(c(mx + 4.0)) y=(c(my - 4.0)) { (n) }
-            }
+        @if let (Some(n), Some((mx, my))) = (&e.name, mid) {
+            text.flow-label x=(c(mx)) y=(c(my - 6.0)) text-anchor="middle" { (n) }
         }
     }
 }
