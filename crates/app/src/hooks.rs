@@ -250,6 +250,7 @@ impl App {
         body: &[u8],
         now: Instant,
     ) -> Result<Value, ApiError> {
+        let started = std::time::Instant::now();
         let (sched, model, hook) = self.hook_service(service_id)?;
         self.check_token(authorization, &[self.cds_service_url(service_id)], now)?;
         let req = parse_hook_request(body, Some(hook))
@@ -275,7 +276,7 @@ impl App {
             return Ok(empty_cards());
         };
         tracing::debug!(service = service_id, patient = %pseudonym(&pid), source = ?risk.source, "risk found");
-        self.decide_and_render(sched, model, hook, &pid, &req, risk, now)
+        self.decide_and_render(sched, model, hook, &pid, &req, risk, now, started)
             .await
     }
 
@@ -412,6 +413,7 @@ impl App {
         req: &HookRequest,
         risk: Risk,
         now: Instant,
+        started: std::time::Instant,
     ) -> Result<Value, ApiError> {
         let policy = &self.hooks.config.policy;
         let not_certified = Certification::NotCertified {
@@ -470,6 +472,8 @@ impl App {
                     "suppressed": decision.suppressed,
                     "shown": shown,
                     "summary": cards.first().map(|c| c.summary.clone()),
+                    // Request received to card rendered (monitoring latency).
+                    "latency_ms": started.elapsed().as_secs_f64() * 1000.0,
                 }),
             });
         }

@@ -14,6 +14,7 @@ pub mod facts;
 pub mod features;
 pub mod hooks;
 mod ingest_ops;
+pub mod monitoring;
 pub mod pathway_rt;
 pub mod pipeline;
 pub mod replay;
@@ -121,6 +122,8 @@ pub struct App {
     started: std::time::Instant,
     /// Loaded pathways, alert policy and certifications.
     pub pathways: pathway_rt::Pathways,
+    /// Monitoring settings (see `monitoring`).
+    pub monitor: monitoring::MonitorRuntime,
 }
 
 /// Errors while starting.
@@ -188,6 +191,7 @@ impl App {
             feature_sink,
             started: std::time::Instant::now(),
             pathways,
+            monitor: Default::default(),
         })
     }
 

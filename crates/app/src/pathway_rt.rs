@@ -197,6 +197,16 @@ impl App {
             .insert(model_id.to_string(), cert);
     }
 
+    /// The certification in force for a model, if the model is known.
+    pub fn certification(&self, model_id: &str) -> Option<Certification> {
+        self.pathways
+            .certs
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(model_id)
+            .cloned()
+    }
+
     /// The running instance of `definition_id` for a patient, if any.
     pub async fn running_instance(
         &self,
