@@ -1,197 +1,195 @@
-//! The monitoring dashboard, computed from the stored record with
-//! `bedside-monitor`: predictions labelled by each model's own outcome
-//! definition (performance over time, reliability, headline metrics),
-//! inputs against the package's training profile (PSI), cards and their
-//! feedback (override reasons, override rate, time to action). Alert
-//! burden per unit needs patient-days per unit, which is not computed here.
+//! The monitoring dashboard: the figures of [`App::monitoring`] (the
+//! `MonitoringSnapshot`: headline performance, rolling performance, live
+//! PPV, drift against the training profile, use by unit, alarms), plus the
+//! two things the snapshot does not carry per item: the reliability
+//! diagram's bins (same label rule, `bedside-monitor` calibration) and the
+//! minutes from each shown card to its first feedback (the histogram).
+//!
+//! Replayed data is historical: performance and drift are computed on the
+//! data clock (the newest stored prediction), use and trust on the wall
+//! clock when the two are further apart than the monitoring window.
 
 use crate::hooks::{CARD, FEEDBACK};
+use crate::monitoring::{MonitoringQuery, MonitoringSnapshot};
 use crate::pipeline::PREDICTION;
 use crate::scoring::Scheduled;
 use crate::{ApiError, App};
 use bedside_core::Instant;
 use bedside_models::Prediction;
-use bedside_monitor::drift::{psi_against, quantile_key_probability, BinProfile};
 use bedside_monitor::{intervals, metrics};
-use bedside_store::{DocFilter, Document};
+use bedside_store::DocFilter;
 use bedside_ui::charts::{Bar, RefLine, ReliabilityBin, TimePoint};
-use bedside_ui::{Choice, DashboardView, Estimate, PerformanceSeries, Tiles};
+use bedside_ui::{Alarm, Choice, DashboardView, Estimate, PerformanceSeries, Tiles};
 use std::collections::BTreeMap;
 
-/// Fewer labelled rows than this in a period: no point on the chart.
-const MIN_ROWS_PER_POINT: usize = 10;
-
-struct Labelled {
-    at: Instant,
-    p: f64,
-    y: bool,
-}
-
-fn docs(kind: &str, owner: Option<&str>) -> DocFilter {
+fn since(kind: &str, owner: &str, from: Instant) -> DocFilter {
     DocFilter {
         kind: kind.into(),
-        owner: owner.map(str::to_string),
+        owner: Some(owner.to_string()),
+        since: Some(from),
         ..Default::default()
     }
 }
 
-fn est(e: Option<intervals::Estimate>) -> Option<Estimate> {
-    e.map(|e| Estimate::with_ci(e.value, e.lower, e.upper))
+fn est(e: &Option<intervals::Estimate>) -> Option<Estimate> {
+    e.as_ref()
+        .map(|e| Estimate::with_ci(e.value, e.lower, e.upper))
 }
 
-fn auroc_over_time(rows: &[Labelled]) -> Vec<TimePoint> {
-    let (Some(first), Some(last)) = (rows.first(), rows.last()) else {
-        return Vec::new();
-    };
-    let span = last.at - first.at;
-    let period = if span > chrono::Duration::days(21) {
-        chrono::Duration::days(7)
-    } else {
-        chrono::Duration::days(1)
-    };
-    let mut out = Vec::new();
-    let mut start = first.at;
-    while start <= last.at {
-        let end = start + period;
-        let win: Vec<&Labelled> = rows
-            .iter()
-            .filter(|r| r.at >= start && r.at < end)
-            .collect();
-        let scores: Vec<f64> = win.iter().map(|r| r.p).collect();
-        let labels: Vec<bool> = win.iter().map(|r| r.y).collect();
-        if win.len() >= MIN_ROWS_PER_POINT {
-            if let Some(e) = intervals::auroc_ci(&scores, &labels, 0.95) {
-                out.push(TimePoint {
-                    at: start + period / 2,
-                    value: e.value,
-                    lo: Some(e.lower),
-                    hi: Some(e.upper),
-                    n: Some(win.len() as u64),
-                });
-            }
-        }
-        start = end;
+fn series(
+    snap: &MonitoringSnapshot,
+    metric: &str,
+    pick: impl Fn(&bedside_monitor::subgroups::PerformanceSummary) -> Option<intervals::Estimate>,
+    reference: Option<RefLine>,
+) -> Option<PerformanceSeries> {
+    let points: Vec<TimePoint> = snap
+        .rolling
+        .iter()
+        .filter_map(|w| {
+            let e = pick(&w.summary)?;
+            Some(TimePoint {
+                at: w.start + (w.end - w.start) / 2,
+                value: e.value,
+                lo: Some(e.lower),
+                hi: Some(e.upper),
+                n: Some(w.summary.n),
+            })
+        })
+        .collect();
+    (!points.is_empty()).then(|| PerformanceSeries {
+        metric: metric.into(),
+        points,
+        reference,
+    })
+}
+
+fn tiles(data: &MonitoringSnapshot, used: &MonitoringSnapshot) -> Tiles {
+    let perf = &data.performance;
+    Tiles {
+        auroc: est(&perf.auroc),
+        auprc: perf.auprc.map(Estimate::point),
+        ece: perf.ece.map(Estimate::point),
+        live_ppv: est(&data.live_ppv.ppv),
+        certified_ppv_floor: data.live_ppv.certified_floor,
+        alerts_per_100_patient_days: None,
+        alert_budget: None,
+        override_rate: est(&used.usage.overall.override_rate),
+        alerts: used.usage.overall.shown,
     }
-    out
+}
+
+fn alarms(snap: &MonitoringSnapshot) -> Vec<Alarm> {
+    snap.alarms
+        .iter()
+        .map(|a| Alarm {
+            raised_at: snap.now,
+            severity: "warning".into(),
+            metric: a.metric.clone(),
+            message: a.message.clone(),
+            task_url: None,
+        })
+        .collect()
 }
 
 impl App {
-    /// Labelled predictions of one model (time order) and the current
-    /// value of each input, from the stored `prediction` documents.
-    async fn labelled_predictions(
+    /// Reliability bins of one model's predictions made in `[from, to)`,
+    /// labelled by the package's outcome definition with everything stored.
+    async fn reliability(
         &self,
         sched: &Scheduled,
-    ) -> Result<(Vec<Labelled>, BTreeMap<String, Vec<f64>>), ApiError> {
+        from: Instant,
+        to: Instant,
+    ) -> Result<Vec<ReliabilityBin>, ApiError> {
         let stored = self
             .store
-            .list_documents(&docs(PREDICTION, Some(sched.id())))
+            .list_documents(&since(PREDICTION, sched.id(), from))
             .await?;
         let mut outcomes = BTreeMap::new();
-        let mut rows = Vec::with_capacity(stored.len());
-        let mut inputs: BTreeMap<String, Vec<f64>> = BTreeMap::new();
-        for d in &stored {
-            let (Some(pid), Ok(p)) = (
-                &d.patient_id,
-                serde_json::from_value::<Prediction>(d.body.clone()),
-            ) else {
+        let (mut scores, mut labels) = (Vec::new(), Vec::new());
+        for d in stored.iter().filter(|d| d.created_at <= to) {
+            let Some(pid) = &d.patient_id else { continue };
+            let Some(p) = d.body["probability"].as_f64() else {
+                continue;
+            };
+            let Some(at) = serde_json::from_value::<Prediction>(d.body.clone())
+                .ok()
+                .map(|p| p.at)
+            else {
                 continue;
             };
             if !outcomes.contains_key(pid) {
                 outcomes.insert(pid.clone(), self.patient_outcome_events(pid).await?);
             }
-            let y = sched.spec.outcome.label(&outcomes[pid], p.at);
-            for f in &p.features {
-                if let Some(v) = f.value {
-                    inputs.entry(f.name.clone()).or_default().push(v);
-                }
-            }
-            rows.push(Labelled {
-                at: p.at,
-                p: p.probability.get(),
-                y,
-            });
+            scores.push(p);
+            labels.push(sched.spec.outcome.label(&outcomes[pid], at));
         }
-        rows.sort_by_key(|r| r.at);
-        Ok((rows, inputs))
-    }
-
-    fn drift_bars(&self, sched: &Scheduled, inputs: &BTreeMap<String, Vec<f64>>) -> Vec<Bar> {
-        let Some(model) = &sched.model else {
-            return Vec::new();
-        };
-        let mut bars: Vec<Bar> = model
-            .package
-            .profile
-            .features
-            .iter()
-            .filter_map(|f| {
-                let pts: Vec<(f64, f64)> = f
-                    .quantiles
+        Ok(metrics::calibration(&scores, &labels, 10)
+            .map(|cal| {
+                cal.bins
                     .iter()
-                    .filter_map(|(k, v)| Some((quantile_key_probability(k)?, *v)))
-                    .collect();
-                let profile = BinProfile::from_quantiles(&pts, f.n)?;
-                let psi = psi_against(&profile, inputs.get(&f.name)?)?;
-                Some(Bar {
-                    label: f.name.clone(),
-                    value: psi,
-                })
+                    .map(|b| {
+                        let k = (b.observed * b.count as f64).round() as u64;
+                        let ci = intervals::wilson(k, b.count, 0.95);
+                        ReliabilityBin {
+                            predicted: b.mean_predicted,
+                            observed: b.observed,
+                            count: b.count,
+                            lo: ci.map(|c| c.0),
+                            hi: ci.map(|c| c.1),
+                        }
+                    })
+                    .collect()
             })
-            .collect();
-        bars.sort_by(|a, b| b.value.total_cmp(&a.value));
-        bars
+            .unwrap_or_default())
     }
 
-    /// Cards shown by a model, and their feedback: override reasons,
-    /// override rate, minutes from card to feedback, cards shown.
-    async fn card_use(
-        &self,
-        model: &str,
-    ) -> Result<(Vec<Bar>, Option<Estimate>, Vec<f64>, u64), ApiError> {
-        let cards: Vec<Document> = self
+    /// Minutes from each shown card (since `from`) to its first feedback.
+    async fn minutes_to_feedback(&self, model: &str, from: Instant) -> Result<Vec<f64>, ApiError> {
+        let cards: BTreeMap<String, Instant> = self
             .store
-            .list_documents(&docs(CARD, Some(model)))
+            .list_documents(&since(CARD, model, from))
             .await?
             .into_iter()
             .filter(|c| c.status.as_deref() == Some("shown"))
+            .map(|c| (c.id, c.created_at))
             .collect();
-        let feedback = self
+        let mut first: BTreeMap<String, Instant> = BTreeMap::new();
+        for f in self
             .store
-            .list_documents(&docs(FEEDBACK, Some(model)))
-            .await?;
-        let mut reasons: BTreeMap<String, f64> = BTreeMap::new();
-        let mut minutes = Vec::new();
-        let overridden = feedback
-            .iter()
-            .filter(|f| f.status.as_deref() == Some("overridden"))
-            .count();
-        for f in &feedback {
-            let item = &f.body["item"];
-            if f.status.as_deref() == Some("overridden") {
-                let r = &item["overrideReason"]["reason"];
-                let label = r["display"]
-                    .as_str()
-                    .or_else(|| r["code"].as_str())
-                    .unwrap_or("(no reason given)");
-                *reasons.entry(label.to_string()).or_default() += 1.0;
-            }
-            let card_id = item["card"].as_str().unwrap_or_default();
-            if let Some(c) = cards.iter().find(|c| c.id == card_id) {
-                minutes.push(((f.created_at - c.created_at).num_seconds().max(0) as f64) / 60.0);
-            }
+            .list_documents(&since(FEEDBACK, model, from))
+            .await?
+        {
+            let Some(card) = f.body["item"]["card"].as_str() else {
+                continue;
+            };
+            let e = first.entry(card.to_string()).or_insert(f.created_at);
+            *e = (*e).min(f.created_at);
         }
-        let rate = intervals::proportion(
-            overridden as u64,
-            feedback.len() as u64,
-            0.95,
-            intervals::IntervalMethod::Wilson,
-        );
-        let bars = |m: BTreeMap<String, f64>| {
-            m.into_iter()
-                .map(|(label, value)| Bar { label, value })
-                .collect::<Vec<_>>()
-        };
-        Ok((bars(reasons), est(rate), minutes, cards.len() as u64))
+        Ok(first
+            .iter()
+            .filter_map(|(card, t)| {
+                let shown = cards.get(card)?;
+                Some(((*t - *shown).num_seconds().max(0) as f64) / 60.0)
+            })
+            .collect())
+    }
+
+    /// Override reasons by display text (the policy's coded reasons).
+    fn reason_bars(&self, snap: &MonitoringSnapshot) -> Vec<Bar> {
+        let reasons = &self.hooks.config.policy.override_reasons;
+        snap.usage
+            .overall
+            .override_reasons
+            .iter()
+            .map(|(code, n)| Bar {
+                label: reasons
+                    .iter()
+                    .find(|r| &r.code == code)
+                    .map(|r| r.display.clone())
+                    .unwrap_or_else(|| code.clone()),
+                value: *n as f64,
+            })
+            .collect()
     }
 
     /// The dashboard for `model` (an id; default the first served model).
@@ -224,7 +222,7 @@ impl App {
         let mut v = DashboardView {
             models,
             selected: sched.map(|s| s.id().to_string()),
-            window: "every stored prediction and card".into(),
+            window: "no model is served".into(),
             as_of: now,
             tiles: Tiles::default(),
             performance: Vec::new(),
@@ -236,50 +234,90 @@ impl App {
             alarms: Vec::new(),
         };
         let Some(sched) = sched else { return Ok(v) };
-        let (rows, inputs) = self.labelled_predictions(sched).await?;
-        let scores: Vec<f64> = rows.iter().map(|r| r.p).collect();
-        let labels: Vec<bool> = rows.iter().map(|r| r.y).collect();
-        v.tiles.auroc = est(intervals::auroc_ci(&scores, &labels, 0.95));
-        v.tiles.auprc = metrics::average_precision(&scores, &labels).map(Estimate::point);
-        if let Some(cal) = metrics::calibration(&scores, &labels, 10) {
-            v.tiles.ece = Some(Estimate::point(cal.ece));
-            v.reliability = cal
-                .bins
-                .iter()
-                .map(|b| ReliabilityBin {
-                    predicted: b.mean_predicted,
-                    observed: b.observed,
-                    count: b.count,
-                    lo: None,
-                    hi: None,
+        let id = sched.id().to_string();
+        let clock = self.monitoring_clock(&id).await?.unwrap_or(now).min(now);
+        let data = self
+            .monitoring(&MonitoringQuery {
+                model_id: id.clone(),
+                now: clock,
+            })
+            .await?;
+        let window = data.window.end - data.window.start;
+        let live = if now - clock > window {
+            Some(
+                self.monitoring(&MonitoringQuery {
+                    model_id: id.clone(),
+                    now,
                 })
-                .collect();
-        }
-        let points = auroc_over_time(&rows);
-        if !points.is_empty() {
-            v.performance.push(PerformanceSeries {
-                metric: "AUROC".into(),
-                points,
-                reference: Some(RefLine {
+                .await?,
+            )
+        } else {
+            None
+        };
+        let used = live.as_ref().unwrap_or(&data);
+        let days = window.num_hours() as f64 / 24.0;
+        v.window = match &live {
+            Some(_) => format!(
+                "performance and drift: {days:.0} days of data up to {} (the newest prediction; replayed data); use and feedback: {days:.0} days up to now",
+                clock.format("%Y-%m-%d %H:%M UTC")
+            ),
+            None => format!("{days:.0} days up to now"),
+        };
+        v.tiles = tiles(&data, used);
+        let floor = data.live_ppv.certified_floor.map(|f| RefLine {
+            value: f,
+            label: "certified PPV floor".into(),
+        });
+        v.performance = [
+            series(
+                &data,
+                "AUROC",
+                |s| s.auroc.clone(),
+                Some(RefLine {
                     value: 0.5,
                     label: "chance".into(),
                 }),
-            });
-        }
-        v.drift = self.drift_bars(sched, &inputs);
-        let (reasons, rate, minutes, alerts) = self.card_use(sched.id()).await?;
-        v.override_reasons = reasons;
-        v.tiles.override_rate = rate;
-        v.time_to_action_minutes = minutes;
-        v.tiles.alerts = alerts;
-        if let Some(c) = self
-            .hooks
-            .certifications
-            .get(sched.id())
-            .and_then(|c| c.certified())
-        {
-            v.tiles.certified_ppv_floor = Some(c.ppv_floor);
-            v.tiles.alert_budget = Some(c.alert_budget_per_100_patient_days);
+            ),
+            series(
+                &data,
+                "PPV of flagged predictions",
+                |s| s.ppv.clone(),
+                floor,
+            ),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        v.reliability = self.reliability(sched, data.window.start, clock).await?;
+        let mut drift: Vec<Bar> = data
+            .drift
+            .training
+            .iter()
+            .filter_map(|d| {
+                Some(Bar {
+                    label: d.name.clone(),
+                    value: d.psi?,
+                })
+            })
+            .collect();
+        drift.sort_by(|a, b| b.value.total_cmp(&a.value));
+        v.drift = drift;
+        v.override_reasons = self.reason_bars(used);
+        v.alert_burden = used
+            .usage
+            .by_unit
+            .iter()
+            .filter_map(|(unit, u)| {
+                Some(Bar {
+                    label: unit.clone(),
+                    value: u.alerts_per_clinician_shift?,
+                })
+            })
+            .collect();
+        v.time_to_action_minutes = self.minutes_to_feedback(&id, used.window.start).await?;
+        v.alarms = alarms(&data);
+        if live.is_some() {
+            v.alarms.extend(alarms(used));
         }
         Ok(v)
     }
