@@ -34,6 +34,19 @@ fn details(p: &Value) -> Option<String> {
     (!parts.is_empty()).then(|| parts.join(", "))
 }
 
+/// "heart_rate" -> "Heart rate"; short names are abbreviations ("crp" -> "CRP").
+fn channel_label(name: &str) -> String {
+    if name.len() <= 4 && !name.contains('_') {
+        return name.to_uppercase();
+    }
+    let text = name.replace('_', " ");
+    let mut c = text.chars();
+    match c.next() {
+        Some(f) => f.to_uppercase().chain(c).collect(),
+        None => text,
+    }
+}
+
 impl App {
     /// The sandbox page; `patient` selects one (`None` = the list only).
     pub async fn ui_sandbox(
@@ -113,7 +126,7 @@ impl App {
             .channels
             .iter()
             .map(|(name, series)| ChannelView {
-                name: name.replace('_', " "),
+                name: channel_label(name),
                 unit: units
                     .iter()
                     .find(|c| &c.name == name)
@@ -269,5 +282,18 @@ impl App {
         }));
         self.store.commit(commit).await?;
         Ok(tasks)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::channel_label;
+
+    #[test]
+    fn channel_labels_read_as_words_or_abbreviations() {
+        assert_eq!(channel_label("heart_rate"), "Heart rate");
+        assert_eq!(channel_label("crp"), "CRP");
+        assert_eq!(channel_label("lactate"), "Lactate");
+        assert_eq!(channel_label(""), "");
     }
 }
