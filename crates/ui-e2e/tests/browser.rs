@@ -303,6 +303,16 @@ async fn start_a_pathway(c: &Client, s: &Bedside) -> Result<(), Error> {
 
 async fn complete_a_task(c: &Client, s: &Bedside) -> Result<(), Error> {
     start_a_pathway(c, s).await?;
+    // The pathway view counts the new instance at its first user task.
+    c.goto(&s.url("/ui/pathways")).await?;
+    css(
+        c,
+        "#pathway-diagram g.bpmn-shape[data-waiting=\"1\"] g.badge",
+        10,
+    )
+    .await
+    .map_err(|e| format!("the pathway view shows no waiting instance: {e}"))?;
+    screenshot(c, "14-pathway-waiting").await?;
     c.goto(&s.url("/ui/worklist")).await?;
     css(c, "#worklist", 5).await?;
     // Claim the first task, so it can be completed.
