@@ -93,6 +93,13 @@ impl HookRuntime {
     }
 }
 
+impl HookRuntime {
+    /// Whether `id` is one of the served CDS services.
+    pub fn has_service(&self, id: &str) -> bool {
+        self.services.contains_key(id)
+    }
+}
+
 /// Certify on the package's calibration rows, one alerting unit per
 /// patient (peak probability, positive if any row is, exposure summed; the
 /// demo package already writes one row per patient, by the rule of

@@ -24,6 +24,7 @@ pub mod replay;
 pub mod reports;
 pub mod scoring;
 pub mod timers;
+pub mod ui_views;
 pub mod worklist;
 pub mod writeback;
 

@@ -369,7 +369,7 @@ impl App {
         Ok(())
     }
 
-    async fn start_sepsis(
+    pub(crate) async fn start_sepsis(
         &self,
         def: &Definition,
         state: &PatientState,

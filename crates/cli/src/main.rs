@@ -228,11 +228,17 @@ async fn run_server(s: Settings, before_serve: Option<PathBuf>, demo: bool) -> R
     if s.insecure_skip_hook_auth {
         tracing::warn!("INSECURE: CDS Hooks JWT verification is OFF (--insecure-skip-hook-auth); never use this with real patients");
     }
-    let app = open_app(&s, demo).await?;
     let listener = tokio::net::TcpListener::bind(&s.listen)
         .await
         .with_context(|| format!("listen: cannot bind {}", s.listen))?;
     let addr = listener.local_addr()?;
+    let mut s = s;
+    if s.public_url.is_none() {
+        // The bound address (port 0 picks one): CDS Hooks JWT audiences and
+        // card links must name the port clients actually reach.
+        s.public_url = Some(format!("http://{addr}"));
+    }
+    let app = open_app(&s, demo).await?;
     tracing::info!(%addr, store = app.store.engine(), "bedside listening");
     if let Some(dir) = before_serve {
         let summary = bedside_app::replay::replay_dir(&app, &dir, None).await?;

@@ -12,6 +12,7 @@ mod cds_routes;
 mod fhir_routes;
 mod metrics_routes;
 mod pulse_routes;
+mod ui_routes;
 mod worklist_routes;
 
 pub use metrics_routes::HttpMetrics;
@@ -21,6 +22,7 @@ use bedside_app::App;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
+pub use ui_routes::UI_CSP;
 
 /// HTTP-level settings (the rest lives in the app).
 #[derive(Debug, Clone)]
@@ -61,6 +63,7 @@ pub fn router(app: Arc<App>, http: HttpConfig) -> Router {
         .merge(fhir_routes::routes(&state))
         .merge(cds_routes::routes(&state))
         .merge(worklist_routes::routes())
+        .merge(ui_routes::routes())
         .merge(pulse_routes::routes())
         .route_layer(axum::middleware::from_fn_with_state(
             metrics,

@@ -194,9 +194,11 @@ impl Driver {
     pub async fn session(&self) -> Result<Client, Error> {
         let mut opts = serde_json::json!({
             "args": [
+                // Without the background-networking flags the closed
+                // network makes Chromium misbehave (stalls, retries).
                 "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                "--no-first-run", "--window-size=1280,900",
+                "--disable-quic", "--disable-background-networking", "--disable-component-update",
+                "--disable-sync", "--no-first-run", "--window-size=1280,900",
                 format!("--user-data-dir={}", self.profile_dir.display()),
             ]
         });

@@ -285,9 +285,47 @@ async fn override_shows_on_dashboard(
     }
 }
 
+/// Starts the escalation pathway for the first patient from the sandbox
+/// (the demo cohort's policy escalates nobody), which lands on the
+/// worklist with the new task.
+async fn start_a_pathway(c: &Client, s: &Bedside) -> Result<(), Error> {
+    c.goto(&s.url("/ui/sandbox")).await?;
+    css(c, "#patient-list a", 5).await?.click().await?;
+    css(c, "form.start-pathway button", 5)
+        .await?
+        .click()
+        .await?;
+    css(c, "li.task", 10)
+        .await
+        .map_err(|e| format!("no task in the worklist after starting the pathway: {e}"))?;
+    Ok(())
+}
+
 async fn complete_a_task(c: &Client, s: &Bedside) -> Result<(), Error> {
+    start_a_pathway(c, s).await?;
+    // The pathway view counts the new instance at its first user task.
+    c.goto(&s.url("/ui/pathways")).await?;
+    css(c, "#pathway-diagram g.bpmn-shape[data-waiting=\"1\"]", 10)
+        .await
+        .map_err(|e| format!("the pathway view shows no waiting instance: {e}"))?;
+    css(c, "#pathway-diagram g.badge", 2).await?;
+    screenshot(c, "14-pathway-waiting").await?;
     c.goto(&s.url("/ui/worklist")).await?;
     css(c, "#worklist", 5).await?;
+    // Claim the first task, so it can be completed.
+    if c.find(Locator::Css("li.task button.btn-complete"))
+        .await
+        .is_err()
+    {
+        css(c, "li.task button.btn-claim", 5).await?.click().await?;
+        wait_text(
+            c,
+            "#worklist .flash",
+            |t| t.starts_with("Task claimed") || t.starts_with("The action failed"),
+            10,
+        )
+        .await?;
+    }
     // The countdown script is live.
     if let Ok(t) = c.find(Locator::Css("time[data-deadline]")).await {
         let before = t.text().await?;

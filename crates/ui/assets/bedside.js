@@ -55,15 +55,18 @@
   }
 
   // A tiny, safe Markdown subset for card.detail: paragraphs, "- " lists,
-  // "#" headings (shown bold), **bold**, *em* / _em_ (at a word start),
-  // `code`, [text](url). Emphasis may contain links and code.
+  // "> " block quotes, pipe tables, "#" headings (shown bold), **bold**,
+  // *em* / _em_ (at a word start), `code`, [text](url), backslash escapes.
+  // Emphasis may contain links, code and escaped characters.
+  var INLINE = /(\\[!-\/:-@\[-`{-~]|\*\*(?:[^*\\]|\\.)+\*\*|\*[^*\s\\](?:[^*\\]|\\.)*\*|_[^_\s][^_]*_|`[^`]+`|\[[^\]]+\]\([^)\s]+\))/g;
   function inline(parent, text) {
-    var re = /(\*\*[^*]+\*\*|\*[^*\s][^*]*\*|_[^_\s][^_]*_|`[^`]+`|\[[^\]]+\]\([^)\s]+\))/g, last = 0, m;
+    var re = new RegExp(INLINE.source, "g"), last = 0, m;
     while ((m = re.exec(text)) !== null) {
       var t = m[0];
       if (t[0] === "_" && m.index > 0 && /\w/.test(text[m.index - 1])) continue; // snake_case
       if (m.index > last) parent.appendChild(document.createTextNode(text.slice(last, m.index)));
-      if (t.slice(0, 2) === "**") { var b = el("strong"); inline(b, t.slice(2, -2)); parent.appendChild(b); }
+      if (t[0] === "\\") parent.appendChild(document.createTextNode(t[1]));
+      else if (t.slice(0, 2) === "**") { var b = el("strong"); inline(b, t.slice(2, -2)); parent.appendChild(b); }
       else if (t[0] === "*" || t[0] === "_") { var i = el("em"); inline(i, t.slice(1, -1)); parent.appendChild(i); }
       else if (t[0] === "`") parent.appendChild(el("code", null, t.slice(1, -1)));
       else {
@@ -74,12 +77,35 @@
     }
     if (last < text.length) parent.appendChild(document.createTextNode(text.slice(last)));
   }
-  function markdown(src) {
-    var root = el("div", { "class": "card-detail" });
+  function cells(line) {
+    return line.trim().replace(/^\|/, "").replace(/\|$/, "").split("|").map(function (c) { return c.trim(); });
+  }
+  function table(lines) {
+    var t = el("table", { "class": "card-table" }), body = el("tbody");
+    var rows = lines.filter(function (l) { return !/^\s*\|?\s*:?-{2,}/.test(l); });
+    var head = el("thead"), tr = el("tr");
+    cells(rows[0]).forEach(function (c) { var th = el("th", { scope: "col" }); inline(th, c); tr.appendChild(th); });
+    head.appendChild(tr);
+    t.appendChild(head);
+    rows.slice(1).forEach(function (l) {
+      var r = el("tr");
+      cells(l).forEach(function (c) { var td = el("td"); inline(td, c); r.appendChild(td); });
+      body.appendChild(r);
+    });
+    t.appendChild(body);
+    return t;
+  }
+  function blocks(root, src) {
     String(src || "").split(/\n\s*\n/).forEach(function (block) {
       var lines = block.split("\n").filter(function (l) { return l.trim() !== ""; });
       if (!lines.length) return;
-      if (lines.every(function (l) { return /^\s*[-*] /.test(l); })) {
+      if (lines.every(function (l) { return /^\s*>/.test(l); })) {
+        var q = el("blockquote");
+        blocks(q, lines.map(function (l) { return l.replace(/^\s*> ?/, ""); }).join("\n"));
+        root.appendChild(q);
+      } else if (lines.length > 1 && lines.every(function (l) { return /^\s*\|/.test(l); })) {
+        root.appendChild(table(lines));
+      } else if (lines.every(function (l) { return /^\s*[-*] /.test(l); })) {
         var ul = el("ul");
         lines.forEach(function (l) { var li = el("li"); inline(li, l.replace(/^\s*[-*] /, "")); ul.appendChild(li); });
         root.appendChild(ul);
@@ -88,12 +114,21 @@
         inline(s, lines[0].replace(/^#{1,6} /, ""));
         p.appendChild(s);
         root.appendChild(p);
+      } else if (/^\s*[-*] /.test(lines[lines.length - 1]) && !/^\s*[-*] /.test(lines[0])) {
+        // A lead-in line followed by a list.
+        var k = lines.findIndex(function (l) { return /^\s*[-*] /.test(l); });
+        blocks(root, lines.slice(0, k).join("\n"));
+        blocks(root, lines.slice(k).join("\n"));
       } else {
         var para = el("p");
         inline(para, lines.join(" "));
         root.appendChild(para);
       }
     });
+  }
+  function markdown(src) {
+    var root = el("div", { "class": "card-detail" });
+    blocks(root, src);
     return root;
   }
 

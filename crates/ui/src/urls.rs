@@ -49,6 +49,10 @@ pub fn sandbox(patient: Option<&str>, query: Option<&str>) -> String {
 /// Token endpoint the sandbox script calls (`?aud=` is appended by the script).
 pub const SANDBOX_TOKEN: &str = "/ui/sandbox/token";
 
+/// POST target of the sandbox's demo control that starts the escalation
+/// pathway for a patient (form field `patient`).
+pub const SANDBOX_START_PATHWAY: &str = "/ui/sandbox/start-pathway";
+
 /// Pathways index.
 pub fn pathways() -> String {
     "/ui/pathways".to_string()

@@ -32,6 +32,17 @@ pub async fn start_app(
     models: Vec<std::path::PathBuf>,
     hooks: bedside_app::hooks::HookConfig,
 ) -> TestServer {
+    start_app_with(http, models, hooks, Vec::new()).await
+}
+
+/// Start with model packages, a CDS Hooks configuration and BPMN pathways.
+#[allow(dead_code)]
+pub async fn start_app_with(
+    http: HttpConfig,
+    models: Vec<std::path::PathBuf>,
+    hooks: bedside_app::hooks::HookConfig,
+    pathways: Vec<std::path::PathBuf>,
+) -> TestServer {
     let dir = tempfile::tempdir().unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -46,7 +57,7 @@ pub async fn start_app(
             models,
             feature_specs: vec![],
             record_features: false,
-            pathways: Vec::new(),
+            pathways,
             hooks,
         })
         .await

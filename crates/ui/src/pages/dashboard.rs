@@ -27,9 +27,10 @@ pub struct DashboardView {
     pub drift: Vec<Bar>,
     /// Number of overrides per reason.
     pub override_reasons: Vec<Bar>,
-    /// Alerts per 100 patient-days per unit.
+    /// Alert burden per unit: alerts shown per clinician per shift.
     pub alert_burden: Vec<Bar>,
-    /// Minutes from alert to first action, one value per alert acted on.
+    /// Minutes from alert to first action (or first feedback), one value
+    /// per alert acted on.
     pub time_to_action_minutes: Vec<f64>,
     pub alarms: Vec<Alarm>,
 }
@@ -154,10 +155,10 @@ fn dashboard_body(v: &DashboardView) -> Markup {
                 }))
                 (charts::bar_chart(&BarChart {
                     id: "alert-burden".into(),
-                    title: "Alerts per 100 patient-days by unit".into(),
-                    value_label: "alerts per 100 patient-days".into(),
+                    title: "Alert burden by unit: alerts per clinician per shift".into(),
+                    value_label: "alerts per clinician-shift".into(),
                     bars: v.alert_burden.clone(),
-                    ref_lines: v.tiles.alert_budget.map(|b| RefLine { value: b, label: "budget".into() }).into_iter().collect(),
+                    ref_lines: vec![],
                     decimals: 1,
                 }))
                 (charts::histogram_box("time-to-action", "Time from alert to action", &v.time_to_action_minutes, "min", 12))

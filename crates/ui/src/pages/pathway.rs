@@ -155,7 +155,7 @@ pub fn pathway_diagram_fragment(d: &PathwayDiagram) -> Markup {
     html! {
         div #pathway-diagram hx-get=(urls::pathway_diagram(&d.id)) hx-trigger="every 5s" hx-swap="outerHTML" {
             p.muted {
-                (total) " instances waiting. Counts as of "
+                (total) (if total == 1 { " instance waiting" } else { " instances waiting" }) ". Counts as of "
                 time datetime=(iso(&d.as_of)) { (datetime(&d.as_of)) } "; refreshed every 5 seconds."
             }
             figure.chart.bpmn {
@@ -170,6 +170,10 @@ pub fn pathway_diagram_fragment(d: &PathwayDiagram) -> Markup {
                     }
                     @for e in &d.edges { (edge(e, &marker)) }
                     @for s in &d.shapes { (shape(s)) }
+                    // Flow labels and counts last, so no shape (e.g. a
+                    // boundary event on a task's corner) paints over them.
+                    @for e in &d.edges { (edge_label(e)) }
+                    @for s in d.shapes.iter().filter(|s| s.waiting > 0) { (badge(s)) }
                 }
                 figcaption { "Pathway diagram: " (name) }
                 details {
@@ -228,6 +232,28 @@ fn edge(e: &DiagramEdge, marker: &str) -> Markup {
         .iter()
         .map(|(x, y)| format!("{},{}", c(*x), c(*y)))
         .collect();
+    html! {
+        g.bpmn-flow data-element-id=(e.element_id) {
+            polyline.flow points=(pts.join(" ")) marker-end=(format!("url(#{marker})")) {}
+        }
+    }
+}
+
+/// The number of instances waiting, on the top edge of the shape (centred,
+/// between the usual positions of boundary events).
+fn badge(s: &DiagramShape) -> Markup {
+    let (x, y) = (s.x + s.w / 2.0, s.y);
+    html! {
+        g.badge data-element-id=(s.element_id) {
+            circle cx=(c(x)) cy=(c(y)) r="11" {}
+            text x=(c(x)) y=(c(y + 4.0)) text-anchor="middle" { (s.waiting) }
+        }
+    }
+}
+
+/// A flow's name above the middle of its middle segment (with a halo, see
+/// bedside.css).
+fn edge_label(e: &DiagramEdge) -> Markup {
     let mid = if e.waypoints.len() >= 2 {
         let i = (e.waypoints.len() - 1) / 2;
         let (a, b) = (e.waypoints[i], e.waypoints[i + 1]);
@@ -236,11 +262,8 @@ fn edge(e: &DiagramEdge, marker: &str) -> Markup {
         None
     };
     html! {
-        g.bpmn-flow data-element-id=(e.element_id) {
-            polyline.flow points=(pts.join(" ")) marker-end=(format!("url(#{marker})")) {}
-            @if let (Some(n), Some((mx, my))) = (&e.name, mid) {
-                text.flow-label x=(c(mx + 4.0)) y=(c(my - 4.0)) { (n) }
-            }
+        @if let (Some(n), Some((mx, my))) = (&e.name, mid) {
+            text.flow-label x=(c(mx)) y=(c(my - 6.0)) text-anchor="middle" { (n) }
         }
     }
 }
@@ -279,12 +302,6 @@ fn shape(s: &DiagramShape) -> Markup {
                         circle.marker-fill cx=(c(cx)) cy=(c(cy)) r=(c(r * 0.55)) {}
                     }
                     (outside_label(s, name))
-                }
-            }
-            @if s.waiting > 0 {
-                g.badge {
-                    circle cx=(c(s.x + s.w)) cy=(c(s.y)) r="11" {}
-                    text x=(c(s.x + s.w)) y=(c(s.y + 4.0)) text-anchor="middle" { (s.waiting) }
                 }
             }
         }

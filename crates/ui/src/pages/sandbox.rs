@@ -25,6 +25,10 @@ pub struct SandboxView {
     pub fhir_server: String,
     /// `context.userId` sent in hook requests ("Practitioner/demo").
     pub user_id: String,
+    /// Offer the demo control that starts the escalation pathway for the
+    /// selected patient (a POST to [`urls::SANDBOX_START_PATHWAY`]).
+    #[serde(default)]
+    pub can_start_pathway: bool,
 }
 
 /// One patient in the picker.
@@ -201,6 +205,14 @@ fn patient_panel(v: &SandboxView, p: &PatientTimeline) -> Markup {
                 @if v.services.is_empty() { p { "No CDS services are registered." } }
             }
             noscript { p { "Firing hooks needs JavaScript (the page acts as the EHR's client)." } }
+            @if v.can_start_pathway {
+                form.start-pathway method="post" action=(urls::SANDBOX_START_PATHWAY) {
+                    input type="hidden" name="patient" value=(p.id);
+                    button type="submit" aria-describedby="start-pathway-note" { "Start escalation pathway" }
+                    " "
+                    span.muted #start-pathway-note { "Demo: starts the pathway from this patient's latest risk, as if the alert policy had escalated it; the tasks appear in the worklist." }
+                }
+            }
             p #hook-status role="status" {}
             div #cds-cards aria-live="polite" {}
             h3 { "Vitals and labs" }

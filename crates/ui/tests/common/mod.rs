@@ -320,6 +320,7 @@ pub fn sandbox() -> SandboxView {
         ],
         fhir_server: "http://127.0.0.1:8080/fhir".into(),
         user_id: "Practitioner/demo".into(),
+        can_start_pathway: true,
     }
 }
 

@@ -1,0 +1,324 @@
+//! The monitoring dashboard: the figures of [`App::monitoring`] (the
+//! `MonitoringSnapshot`: headline performance, rolling performance, live
+//! PPV, drift against the training profile, use by unit, alarms), plus the
+//! two things the snapshot does not carry per item: the reliability
+//! diagram's bins (same label rule, `bedside-monitor` calibration) and the
+//! minutes from each shown card to its first feedback (the histogram).
+//!
+//! Replayed data is historical: performance and drift are computed on the
+//! data clock (the newest stored prediction), use and trust on the wall
+//! clock when the two are further apart than the monitoring window.
+
+use crate::hooks::{CARD, FEEDBACK};
+use crate::monitoring::{MonitoringQuery, MonitoringSnapshot};
+use crate::pipeline::PREDICTION;
+use crate::scoring::Scheduled;
+use crate::{ApiError, App};
+use bedside_core::Instant;
+use bedside_models::Prediction;
+use bedside_monitor::{intervals, metrics};
+use bedside_store::DocFilter;
+use bedside_ui::charts::{Bar, RefLine, ReliabilityBin, TimePoint};
+use bedside_ui::{Alarm, Choice, DashboardView, Estimate, PerformanceSeries, Tiles};
+use std::collections::BTreeMap;
+
+fn since(kind: &str, owner: &str, from: Instant) -> DocFilter {
+    DocFilter {
+        kind: kind.into(),
+        owner: Some(owner.to_string()),
+        since: Some(from),
+        ..Default::default()
+    }
+}
+
+fn est(e: &Option<intervals::Estimate>) -> Option<Estimate> {
+    e.as_ref()
+        .map(|e| Estimate::with_ci(e.value, e.lower, e.upper))
+}
+
+fn series(
+    snap: &MonitoringSnapshot,
+    metric: &str,
+    pick: impl Fn(&bedside_monitor::subgroups::PerformanceSummary) -> Option<intervals::Estimate>,
+    reference: Option<RefLine>,
+) -> Option<PerformanceSeries> {
+    let points: Vec<TimePoint> = snap
+        .rolling
+        .iter()
+        .filter_map(|w| {
+            let e = pick(&w.summary)?;
+            Some(TimePoint {
+                at: w.start + (w.end - w.start) / 2,
+                value: e.value,
+                lo: Some(e.lower),
+                hi: Some(e.upper),
+                n: Some(w.summary.n),
+            })
+        })
+        .collect();
+    (!points.is_empty()).then(|| PerformanceSeries {
+        metric: metric.into(),
+        points,
+        reference,
+    })
+}
+
+fn tiles(data: &MonitoringSnapshot, used: &MonitoringSnapshot) -> Tiles {
+    let perf = &data.performance;
+    Tiles {
+        auroc: est(&perf.auroc),
+        auprc: perf.auprc.map(Estimate::point),
+        ece: perf.ece.map(Estimate::point),
+        live_ppv: est(&data.live_ppv.ppv),
+        certified_ppv_floor: data.live_ppv.certified_floor,
+        alerts_per_100_patient_days: None,
+        alert_budget: None,
+        override_rate: est(&used.usage.overall.override_rate),
+        alerts: used.usage.overall.shown,
+    }
+}
+
+fn alarms(snap: &MonitoringSnapshot) -> Vec<Alarm> {
+    snap.alarms
+        .iter()
+        .map(|a| Alarm {
+            raised_at: snap.now,
+            severity: "warning".into(),
+            metric: a.metric.clone(),
+            message: a.message.clone(),
+            task_url: None,
+        })
+        .collect()
+}
+
+impl App {
+    /// Reliability bins of one model's predictions made in `[from, to)`,
+    /// labelled by the package's outcome definition with everything stored.
+    async fn reliability(
+        &self,
+        sched: &Scheduled,
+        from: Instant,
+        to: Instant,
+    ) -> Result<Vec<ReliabilityBin>, ApiError> {
+        let stored = self
+            .store
+            .list_documents(&since(PREDICTION, sched.id(), from))
+            .await?;
+        let mut outcomes = BTreeMap::new();
+        let (mut scores, mut labels) = (Vec::new(), Vec::new());
+        for d in stored.iter().filter(|d| d.created_at <= to) {
+            let Some(pid) = &d.patient_id else { continue };
+            let Some(p) = d.body["probability"].as_f64() else {
+                continue;
+            };
+            let Some(at) = serde_json::from_value::<Prediction>(d.body.clone())
+                .ok()
+                .map(|p| p.at)
+            else {
+                continue;
+            };
+            if !outcomes.contains_key(pid) {
+                outcomes.insert(pid.clone(), self.patient_outcome_events(pid).await?);
+            }
+            scores.push(p);
+            labels.push(sched.spec.outcome.label(&outcomes[pid], at));
+        }
+        Ok(metrics::calibration(&scores, &labels, 10)
+            .map(|cal| {
+                cal.bins
+                    .iter()
+                    .map(|b| {
+                        let k = (b.observed * b.count as f64).round() as u64;
+                        let ci = intervals::wilson(k, b.count, 0.95);
+                        ReliabilityBin {
+                            predicted: b.mean_predicted,
+                            observed: b.observed,
+                            count: b.count,
+                            lo: ci.map(|c| c.0),
+                            hi: ci.map(|c| c.1),
+                        }
+                    })
+                    .collect()
+            })
+            .unwrap_or_default())
+    }
+
+    /// Minutes from each shown card (since `from`) to its first feedback.
+    async fn minutes_to_feedback(&self, model: &str, from: Instant) -> Result<Vec<f64>, ApiError> {
+        let cards: BTreeMap<String, Instant> = self
+            .store
+            .list_documents(&since(CARD, model, from))
+            .await?
+            .into_iter()
+            .filter(|c| c.status.as_deref() == Some("shown"))
+            .map(|c| (c.id, c.created_at))
+            .collect();
+        let mut first: BTreeMap<String, Instant> = BTreeMap::new();
+        for f in self
+            .store
+            .list_documents(&since(FEEDBACK, model, from))
+            .await?
+        {
+            let Some(card) = f.body["item"]["card"].as_str() else {
+                continue;
+            };
+            let e = first.entry(card.to_string()).or_insert(f.created_at);
+            *e = (*e).min(f.created_at);
+        }
+        Ok(first
+            .iter()
+            .filter_map(|(card, t)| {
+                let shown = cards.get(card)?;
+                Some(((*t - *shown).num_seconds().max(0) as f64) / 60.0)
+            })
+            .collect())
+    }
+
+    /// Override reasons by display text (the policy's coded reasons).
+    fn reason_bars(&self, snap: &MonitoringSnapshot) -> Vec<Bar> {
+        let reasons = &self.hooks.config.policy.override_reasons;
+        snap.usage
+            .overall
+            .override_reasons
+            .iter()
+            .map(|(code, n)| Bar {
+                label: reasons
+                    .iter()
+                    .find(|r| &r.code == code)
+                    .map(|r| r.display.clone())
+                    .unwrap_or_else(|| code.clone()),
+                value: *n as f64,
+            })
+            .collect()
+    }
+
+    /// The dashboard for `model` (an id; default the first served model).
+    pub async fn ui_dashboard(
+        &self,
+        model: Option<&str>,
+        now: Instant,
+    ) -> Result<DashboardView, ApiError> {
+        let served: Vec<&Scheduled> = self.models.iter().filter(|s| s.model.is_some()).collect();
+        let models = served
+            .iter()
+            .map(|s| Choice {
+                value: s.id().to_string(),
+                label: format!(
+                    "{} {}",
+                    s.spec.name.clone().unwrap_or_else(|| s.id().to_string()),
+                    s.spec.version
+                ),
+            })
+            .collect();
+        let sched = match model {
+            Some(m) => Some(
+                *served
+                    .iter()
+                    .find(|s| s.id() == m)
+                    .ok_or_else(|| ApiError::not_found(format!("model {m:?} is not served")))?,
+            ),
+            None => served.first().copied(),
+        };
+        let mut v = DashboardView {
+            models,
+            selected: sched.map(|s| s.id().to_string()),
+            window: "no model is served".into(),
+            as_of: now,
+            tiles: Tiles::default(),
+            performance: Vec::new(),
+            reliability: Vec::new(),
+            drift: Vec::new(),
+            override_reasons: Vec::new(),
+            alert_burden: Vec::new(),
+            time_to_action_minutes: Vec::new(),
+            alarms: Vec::new(),
+        };
+        let Some(sched) = sched else { return Ok(v) };
+        let id = sched.id().to_string();
+        let clock = self.monitoring_clock(&id).await?.unwrap_or(now).min(now);
+        let data = self
+            .monitoring(&MonitoringQuery {
+                model_id: id.clone(),
+                now: clock,
+            })
+            .await?;
+        let window = data.window.end - data.window.start;
+        let live = if now - clock > window {
+            Some(
+                self.monitoring(&MonitoringQuery {
+                    model_id: id.clone(),
+                    now,
+                })
+                .await?,
+            )
+        } else {
+            None
+        };
+        let used = live.as_ref().unwrap_or(&data);
+        let days = window.num_hours() as f64 / 24.0;
+        v.window = match &live {
+            Some(_) => format!(
+                "performance and drift: {days:.0} days of data up to {} (the newest prediction; replayed data); use and feedback: {days:.0} days up to now",
+                clock.format("%Y-%m-%d %H:%M UTC")
+            ),
+            None => format!("{days:.0} days up to now"),
+        };
+        v.tiles = tiles(&data, used);
+        let floor = data.live_ppv.certified_floor.map(|f| RefLine {
+            value: f,
+            label: "certified PPV floor".into(),
+        });
+        v.performance = [
+            series(
+                &data,
+                "AUROC",
+                |s| s.auroc.clone(),
+                Some(RefLine {
+                    value: 0.5,
+                    label: "chance".into(),
+                }),
+            ),
+            series(
+                &data,
+                "PPV of flagged predictions",
+                |s| s.ppv.clone(),
+                floor,
+            ),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        v.reliability = self.reliability(sched, data.window.start, clock).await?;
+        let mut drift: Vec<Bar> = data
+            .drift
+            .training
+            .iter()
+            .filter_map(|d| {
+                Some(Bar {
+                    label: d.name.clone(),
+                    value: d.psi?,
+                })
+            })
+            .collect();
+        drift.sort_by(|a, b| b.value.total_cmp(&a.value));
+        v.drift = drift;
+        v.override_reasons = self.reason_bars(used);
+        v.alert_burden = used
+            .usage
+            .by_unit
+            .iter()
+            .filter_map(|(unit, u)| {
+                Some(Bar {
+                    label: unit.clone(),
+                    value: u.alerts_per_clinician_shift?,
+                })
+            })
+            .collect();
+        v.time_to_action_minutes = self.minutes_to_feedback(&id, used.window.start).await?;
+        v.alarms = alarms(&data);
+        if live.is_some() {
+            v.alarms.extend(alarms(used));
+        }
+        Ok(v)
+    }
+}

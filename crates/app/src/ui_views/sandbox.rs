@@ -1,0 +1,299 @@
+//! The EHR sandbox: patients from the store, the chosen patient's
+//! timeline (channels, events, cards, tasks), Bedside's own CDS services,
+//! and a demo control that starts the escalation pathway for a patient.
+
+use super::patient_name;
+use crate::hooks::CARD;
+use crate::pathway_rt::{SEPSIS_ALERT, TASK};
+use crate::pipeline::LATEST_RISK;
+use crate::scoring::latest_id;
+use crate::{ApiError, App};
+use bedside_core::{Instant, PatientRef, PatientState};
+use bedside_models::Prediction;
+use bedside_policy::{AlertMemory, Decision, ModelRole, Tier};
+use bedside_store::{Commit, DocFilter};
+use bedside_ui::charts::SparkPoint;
+use bedside_ui::{
+    CdsServiceRef, ChannelView, PatientListItem, PatientTimeline, SandboxView, TimelineEvent,
+};
+use serde_json::Value;
+
+/// The hooks the sandbox offers to fire.
+const SANDBOX_HOOKS: [&str; 2] = ["patient-view", "order-sign"];
+/// At most this many points per sparkline (the newest).
+const SPARK_POINTS: usize = 48;
+
+fn details(p: &Value) -> Option<String> {
+    let mut parts = Vec::new();
+    if let Some(g) = p["gender"].as_str() {
+        parts.push(g.to_string());
+    }
+    if let Some(b) = p["birthDate"].as_str() {
+        parts.push(format!("born {b}"));
+    }
+    (!parts.is_empty()).then(|| parts.join(", "))
+}
+
+/// "heart_rate" -> "Heart rate"; short names are abbreviations ("crp" -> "CRP").
+fn channel_label(name: &str) -> String {
+    if name.len() <= 4 && !name.contains('_') {
+        return name.to_uppercase();
+    }
+    let text = name.replace('_', " ");
+    let mut c = text.chars();
+    match c.next() {
+        Some(f) => f.to_uppercase().chain(c).collect(),
+        None => text,
+    }
+}
+
+impl App {
+    /// The sandbox page; `patient` selects one (`None` = the list only).
+    pub async fn ui_sandbox(
+        &self,
+        patient: Option<&str>,
+        query: &str,
+    ) -> Result<SandboxView, ApiError> {
+        let mut patients = Vec::new();
+        let mut after: Option<String> = None;
+        loop {
+            let page = self
+                .store
+                .resources_of_type("Patient", after.as_deref(), 500)
+                .await?;
+            let Some(last) = page.last() else { break };
+            after = Some(last.key.id.clone());
+            for r in &page {
+                let v: Value = serde_json::from_str(&r.body).unwrap_or(Value::Null);
+                patients.push(PatientListItem {
+                    id: r.key.id.clone(),
+                    display: patient_name(&v).unwrap_or_else(|| r.key.id.clone()),
+                    details: details(&v),
+                });
+            }
+        }
+        patients.sort_by(|a, b| a.display.cmp(&b.display).then(a.id.cmp(&b.id)));
+        let selected = match patient {
+            Some(p) => Some(self.ui_timeline(p).await?),
+            None => None,
+        };
+        let services = self.cds_discovery()["services"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|s| SANDBOX_HOOKS.iter().any(|h| s["hook"] == *h))
+            .map(|s| CdsServiceRef {
+                id: s["id"].as_str().unwrap_or_default().to_string(),
+                hook: s["hook"].as_str().unwrap_or_default().to_string(),
+                title: s["title"].as_str().unwrap_or_default().to_string(),
+            })
+            .collect::<Vec<CdsServiceRef>>();
+        let mut services = services;
+        // In the order an EHR meets them: chart opened, then orders signed.
+        services.sort_by_key(|s| SANDBOX_HOOKS.iter().position(|h| *h == s.hook));
+        Ok(SandboxView {
+            query: query.to_string(),
+            patients,
+            selected,
+            services,
+            fhir_server: format!("{}/fhir", self.config.public_url.trim_end_matches('/')),
+            user_id: super::UI_ACTOR.into(),
+            // Demo mode only (the demo EHR key is configured).
+            can_start_pathway: self.hooks.config.demo_key.is_some()
+                && self.pathways.started_by(SEPSIS_ALERT).is_some(),
+        })
+    }
+
+    async fn ui_timeline(&self, pid: &str) -> Result<PatientTimeline, ApiError> {
+        PatientRef::parse(pid)
+            .map_err(|e| ApiError::bad_request(format!("patient: {e}"), Some("patient")))?;
+        let key = bedside_store::ResourceKey {
+            rtype: "Patient".into(),
+            id: pid.to_string(),
+        };
+        let patient: Value = match self.store.get_resource(&key).await? {
+            Some(r) => serde_json::from_str(&r.body).unwrap_or(Value::Null),
+            None => return Err(ApiError::not_found(format!("Patient/{pid} is not stored"))),
+        };
+        let state = self
+            .ingestor
+            .state(pid)
+            .await
+            .map_err(|e| ApiError::new(503, "transient", format!("patient state: {e}"), None))?
+            .unwrap_or_else(|| PatientState::new(pid));
+        let units = self.ingestor.map().channels();
+        let channels = state
+            .channels
+            .iter()
+            .map(|(name, series)| ChannelView {
+                name: channel_label(name),
+                unit: units
+                    .iter()
+                    .find(|c| &c.name == name)
+                    .map(|c| c.unit.clone())
+                    .unwrap_or_default(),
+                points: series
+                    .points
+                    .iter()
+                    .rev()
+                    .take(SPARK_POINTS)
+                    .rev()
+                    .map(|p| SparkPoint {
+                        at: p.t,
+                        value: p.v,
+                    })
+                    .collect(),
+            })
+            .collect();
+        let encounter_id = state
+            .last_event
+            .and_then(|t| state.encounter_at(t))
+            .or_else(|| state.encounters.values().last())
+            .map(|e| e.id.clone());
+        Ok(PatientTimeline {
+            id: pid.to_string(),
+            display: patient_name(&patient).unwrap_or_else(|| pid.to_string()),
+            details: details(&patient),
+            encounter_id,
+            channels,
+            events: self.timeline_events(pid, &state).await?,
+            draft_orders: None,
+        })
+    }
+
+    /// Event channels, recorded cards and pathway tasks of a patient.
+    async fn timeline_events(
+        &self,
+        pid: &str,
+        state: &PatientState,
+    ) -> Result<Vec<TimelineEvent>, ApiError> {
+        let mut events = Vec::new();
+        for (kind, series) in &state.events {
+            for p in &series.points {
+                events.push(TimelineEvent {
+                    at: p.t,
+                    kind: "Event".into(),
+                    text: kind.replace('_', " "),
+                });
+            }
+        }
+        let docs = |kind: &str| DocFilter {
+            kind: kind.into(),
+            patient_id: Some(pid.to_string()),
+            ..Default::default()
+        };
+        for c in self.store.list_documents(&docs(CARD)).await? {
+            let p = c.body["probability"].as_f64().unwrap_or(f64::NAN);
+            events.push(TimelineEvent {
+                at: c.created_at,
+                kind: "Card".into(),
+                text: format!(
+                    "{} at {} ({}): {}",
+                    c.body["service"].as_str().unwrap_or("?"),
+                    c.body["hook"].as_str().unwrap_or("?"),
+                    c.status.as_deref().unwrap_or("?"),
+                    c.body["summary"]
+                        .as_str()
+                        .map(str::to_string)
+                        .unwrap_or_else(|| format!("risk {:.0}%", p * 100.0)),
+                ),
+            });
+        }
+        for t in self.store.list_documents(&docs(TASK)).await? {
+            events.push(TimelineEvent {
+                at: t.created_at,
+                kind: "Task".into(),
+                text: format!(
+                    "{} ({})",
+                    t.body["code"]["text"].as_str().unwrap_or("task"),
+                    t.status.as_deref().unwrap_or("?")
+                ),
+            });
+        }
+        Ok(events)
+    }
+
+    /// Demo control of the sandbox: start the escalation pathway for a
+    /// patient from the patient's latest precomputed risk, as if the alert
+    /// policy had escalated it (the policy decides nothing here). Returns
+    /// the number of tasks the pathway created.
+    pub async fn ui_start_pathway(&self, pid: &str, now: Instant) -> Result<usize, ApiError> {
+        PatientRef::parse(pid)
+            .map_err(|e| ApiError::bad_request(format!("patient: {e}"), Some("patient")))?;
+        let def = self.pathways.started_by(SEPSIS_ALERT).ok_or_else(|| {
+            ApiError::not_found("no loaded pathway starts on the sepsis alert message")
+        })?;
+        if self.running_instance(pid, &def.id, None).await?.is_some() {
+            return Err(ApiError::new(
+                409,
+                "business-rule",
+                format!("Patient/{pid} is already on pathway {}", def.id),
+                Some("patient"),
+            ));
+        }
+        let mut prediction: Option<Prediction> = None;
+        for m in &self.models {
+            if let Some(d) = self
+                .store
+                .get_document(LATEST_RISK, &latest_id(m.id(), pid))
+                .await?
+            {
+                prediction = serde_json::from_value(d.body).ok();
+                break;
+            }
+        }
+        let p = prediction.ok_or_else(|| {
+            ApiError::new(
+                409,
+                "business-rule",
+                format!("Patient/{pid} has no precomputed risk to start the pathway with"),
+                Some("patient"),
+            )
+        })?;
+        let state = self
+            .ingestor
+            .state(pid)
+            .await
+            .map_err(|e| ApiError::new(503, "transient", format!("patient state: {e}"), None))?
+            .unwrap_or_else(|| PatientState::new(pid));
+        let decision = Decision {
+            model_id: p.model_id.clone(),
+            role: ModelRole::Primary,
+            at: now,
+            probability: p.probability.get(),
+            threshold: None,
+            tier: Tier::Escalate,
+            card: None,
+            escalate: true,
+            new_alert: false,
+            suppressed: None,
+            route_to: Vec::new(),
+            shown: true,
+            memory: AlertMemory::default(),
+        };
+        let p = Prediction { at: now, ..p };
+        let mut commit = Commit::default();
+        self.start_sepsis(&def, &state, &p, &decision, &mut commit)
+            .await?;
+        let tasks = commit.documents.iter().filter(|d| d.kind == TASK).count();
+        commit.audit.push(serde_json::json!({
+            "ui_start_pathway": def.id, "patient": PatientRef::parse(pid).map(|r| r.pseudonym()).unwrap_or_default(),
+            "actor": super::UI_ACTOR,
+        }));
+        self.store.commit(commit).await?;
+        Ok(tasks)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::channel_label;
+
+    #[test]
+    fn channel_labels_read_as_words_or_abbreviations() {
+        assert_eq!(channel_label("heart_rate"), "Heart rate");
+        assert_eq!(channel_label("crp"), "CRP");
+        assert_eq!(channel_label("lactate"), "Lactate");
+        assert_eq!(channel_label(""), "");
+    }
+}
