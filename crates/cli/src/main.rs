@@ -4,6 +4,7 @@
 mod model_cmds;
 mod replay_cmd;
 mod settings;
+mod token_cmd;
 
 use anyhow::{Context, Result};
 use bedside_app::{App, AppConfig};
@@ -60,6 +61,9 @@ enum Cmd {
     /// Model packages: validate, render model facts.
     #[command(subcommand)]
     Model(model_cmds::ModelCmd),
+    /// Print hook JWTs signed by the demo EHR key (one per line, each with
+    /// its own jti) for scripts, the UI sandbox and load tests.
+    Token(token_cmd::TokenArgs),
     /// Print a documented config file with every setting at its default.
     Config,
     /// Print a digest of the store's resources and patient state (two
@@ -113,7 +117,7 @@ pub(crate) fn store_location(
 /// demo model, the sepsis pathway and the demo EHR key pair.
 const DEMO_MODEL: &str = "models/sepsis-demo";
 const DEMO_PATHWAY: &str = "pathways/sepsis-escalation.bpmn";
-const DEMO_EHR: &str = "config/demo-ehr";
+pub(crate) const DEMO_EHR: &str = "config/demo-ehr";
 
 async fn open_app(s: &Settings, demo: bool) -> Result<Arc<App>> {
     let mut models = s.models.clone();
@@ -197,6 +201,7 @@ fn main() -> Result<()> {
         Cmd::Features(args) => rt.block_on(model_cmds::features(args)),
         Cmd::Evaluate(args) => rt.block_on(model_cmds::evaluate(args)),
         Cmd::Model(cmd) => model_cmds::model(cmd),
+        Cmd::Token(args) => token_cmd::run(args),
         Cmd::Digest {
             data_dir,
             database_url,
