@@ -272,6 +272,7 @@ impl JwtVerifier {
     /// A verifier with an in-memory replay cache of 100 000 entries and a
     /// 30 s leeway.
     pub fn new(trusted: Vec<TrustedIssuer>) -> Self {
+        crate::crypto::install();
         Self {
             issuers: RwLock::new(trusted.into_iter().map(|t| (t.iss.clone(), t)).collect()),
             replay: Arc::new(InMemoryReplayCache::new(100_000)),
@@ -526,6 +527,7 @@ fn ec_private_der(jwk: &Value) -> Result<(Algorithm, Vec<u8>), SignError> {
 /// P-256 or P-384, `d`, `x`, `y`, `kid`). The header carries `alg`,
 /// `typ: JWT` and the JWK's `kid`.
 pub fn sign_with_jwk(private_jwk: &Value, claims: &Value) -> Result<String, SignError> {
+    crate::crypto::install();
     let (alg, der) = ec_private_der(private_jwk)?;
     let mut header = Header::new(alg);
     header.kid = Some(jwk_str(private_jwk, "kid")?.to_string());

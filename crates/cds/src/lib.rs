@@ -24,6 +24,7 @@
 //! the store, models or policies; every card it renders passes its own
 //! validator.
 
+mod crypto;
 pub mod discovery;
 pub mod feedback;
 mod json;

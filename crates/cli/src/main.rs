@@ -6,6 +6,7 @@ mod pathway_cmds;
 mod replay_cmd;
 mod report_cmd;
 mod settings;
+mod token_cmd;
 
 use anyhow::{Context, Result};
 use bedside_app::{App, AppConfig};
@@ -69,6 +70,9 @@ enum Cmd {
     /// BPMN pathways: validate files before deploying them.
     #[command(subcommand)]
     Pathway(pathway_cmds::PathwayCmd),
+    /// Print hook JWTs signed by the demo EHR key (one per line, each with
+    /// its own jti) for scripts, the UI sandbox and load tests.
+    Token(token_cmd::TokenArgs),
     /// Print a documented config file with every setting at its default.
     Config,
     /// Print a digest of the store's resources and patient state (two
@@ -124,7 +128,7 @@ pub(crate) const DEMO_MODEL: &str = "models/sepsis-demo";
 pub(crate) const DEMO_PATHWAY: &str = "pathways/sepsis-escalation.bpmn";
 /// The governance pathway: a model owner's review Task per alarm.
 pub(crate) const GOVERNANCE_PATHWAY: &str = "pathways/model-governance.bpmn";
-const DEMO_EHR: &str = "config/demo-ehr";
+pub(crate) const DEMO_EHR: &str = "config/demo-ehr";
 /// The demo's alert policy: stage `live` and an alert budget the small
 /// demo calibration set can certify, so the replay starts pathways.
 const DEMO_POLICY: &str = "config/demo-policy.toml";
@@ -297,6 +301,7 @@ fn run() -> Result<()> {
         Cmd::Model(cmd) => model_cmds::model(cmd),
         Cmd::Report(args) => rt.block_on(report_cmd::run(args)),
         Cmd::Pathway(cmd) => pathway_cmds::pathway(cmd),
+        Cmd::Token(args) => token_cmd::run(args),
         Cmd::Digest {
             data_dir,
             database_url,

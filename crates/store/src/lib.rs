@@ -225,6 +225,12 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Vec<StoredResource>>;
     /// Stored resource counts by type.
     async fn count_resources(&self) -> Result<BTreeMap<String, u64>>;
+    /// Whether the database answers, at a cost that does not grow with the
+    /// data (for liveness checks such as `/healthz`). The default is one
+    /// keyed read; the engines run `SELECT 1`.
+    async fn ping(&self) -> Result<()> {
+        self.get_document("", "").await.map(|_| ())
+    }
 
     async fn load_states(&self, patient_ids: &[String]) -> Result<BTreeMap<String, StateRow>>;
     /// Ids of all patients with a stored state.

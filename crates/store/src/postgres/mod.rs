@@ -267,6 +267,14 @@ impl Store for PgStore {
         Ok(rows.into_iter().map(resource).collect())
     }
 
+    async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1")
+            .execute(&self.pool)
+            .await
+            .map(|_| ())
+            .map_err(db_err)
+    }
+
     async fn count_resources(&self) -> Result<BTreeMap<String, u64>> {
         let rows: Vec<(String, i64)> =
             sqlx::query_as("SELECT rtype, COUNT(*) FROM resources GROUP BY rtype")

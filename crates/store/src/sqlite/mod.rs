@@ -17,6 +17,7 @@ use sqlx::sqlite::{
 use sqlx::{ConnectOptions, Connection, QueryBuilder, Sqlite};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Mutex;
 
@@ -59,7 +60,8 @@ type JobRow = (i64, String, i64, Option<String>, String, i64);
 pub struct SqliteStore {
     path: PathBuf,
     readers: SqlitePool,
-    writer: Mutex<SqliteConnection>,
+    /// Shared with the task each commit runs on (see [`SqliteStore::write`]).
+    writer: Arc<Mutex<SqliteConnection>>,
 }
 
 impl SqliteStore {
@@ -105,7 +107,7 @@ impl SqliteStore {
         Ok(SqliteStore {
             path,
             readers,
-            writer: Mutex::new(writer),
+            writer: Arc::new(Mutex::new(writer)),
         })
     }
 
@@ -124,29 +126,49 @@ impl SqliteStore {
         Ok(r.rows_affected())
     }
 
+    /// One commit, on its own task: a caller that goes away mid-commit (a
+    /// client disconnect or a request timeout drops the future) cannot
+    /// cancel it half-way, so the commit completes or rolls back whole and
+    /// the single writer connection is never left inside an open
+    /// transaction. (Cancelled between its `BEGIN IMMEDIATE` and the
+    /// `Transaction` being handed back, sqlx leaves the connection in a
+    /// transaction nobody owns, and every later `begin_with` fails.)
     async fn write(&self, job: Option<i64>, c: Commit) -> Result<()> {
         let p = Prepared::new(c);
         if p.is_empty() && job.is_none() {
             return Ok(());
         }
-        let mut w = self.writer.lock().await;
-        // IMMEDIATE: take the write lock up front, so a second process on
-        // the same file waits (busy timeout) instead of failing to upgrade.
-        let mut tx = w.begin_with("BEGIN IMMEDIATE").await.map_err(db_err)?;
-        if let Some(id) = job {
-            let r = sqlx::query("UPDATE jobs SET done = 1, lease_until = NULL, done_at = ? WHERE id = ? AND done = 0")
-                .bind(to_micros(common::now()))
-                .bind(id)
-                .execute(&mut *tx)
-                .await
-                .map_err(db_err)?;
-            if r.rows_affected() != 1 {
-                return Err(StoreError::Conflict(format!("job {id} is not pending")));
-            }
-        }
-        write::apply(&mut tx, &p).await?;
-        tx.commit().await.map_err(db_err)
+        let writer = self.writer.clone();
+        tokio::spawn(async move { write_locked(&writer, job, &p).await })
+            .await
+            .map_err(|e| StoreError::Db(format!("commit task failed: {e}")))?
     }
+}
+
+async fn write_locked(
+    writer: &Mutex<SqliteConnection>,
+    job: Option<i64>,
+    p: &Prepared,
+) -> Result<()> {
+    let mut w = writer.lock().await;
+    // IMMEDIATE: take the write lock up front, so a second process on
+    // the same file waits (busy timeout) instead of failing to upgrade.
+    let mut tx = w.begin_with("BEGIN IMMEDIATE").await.map_err(db_err)?;
+    if let Some(id) = job {
+        let r = sqlx::query(
+            "UPDATE jobs SET done = 1, lease_until = NULL, done_at = ? WHERE id = ? AND done = 0",
+        )
+        .bind(to_micros(common::now()))
+        .bind(id)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        if r.rows_affected() != 1 {
+            return Err(StoreError::Conflict(format!("job {id} is not pending")));
+        }
+    }
+    write::apply(&mut tx, p).await?;
+    tx.commit().await.map_err(db_err)
 }
 
 /// Apply pending migrations. SQLite's migrator takes no lock, so two
@@ -331,6 +353,14 @@ impl Store for SqliteStore {
         .await
         .map_err(db_err)?;
         rows.into_iter().map(resource).collect()
+    }
+
+    async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1")
+            .execute(&self.readers)
+            .await
+            .map(|_| ())
+            .map_err(db_err)
     }
 
     async fn count_resources(&self) -> Result<BTreeMap<String, u64>> {

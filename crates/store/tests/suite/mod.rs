@@ -49,6 +49,8 @@ macro_rules! store_suite {
             concurrent_audit_appends_stay_linear,
             reopen_keeps_data,
             migrations_twice_are_harmless,
+            dropped_commit_leaves_store_writable,
+            ping_answers,
         );
     };
     (@tests $make:path; $($name:ident),* $(,)?) => {

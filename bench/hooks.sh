@@ -1,0 +1,160 @@
+#!/usr/bin/env bash
+# CDS Hooks load benchmark (issue 4 item 7): `patient-view` throughput and
+# p50/p99 latency at 64 connections, next to (a) the same server's /healthz
+# at the same load and (b) the peer, PyPI `prodrome[serve]` scoring one
+# 24-hour stay on POST /score. Not part of CI.
+#
+#   bash bench/hooks.sh                 # BENCH_RUNS=2 BENCH_DURATION=10 by default
+#
+# Every hook request is real: it carries its own JWT signed by the demo EHR
+# key (`bedside token --demo --count N`), so the server's jti replay cache
+# accepts each exactly once; verification stays on. Each run starts a fresh
+# server on the same data dir (fresh replay cache) and pre-generates the
+# tokens right before the load. Results: bench/out/hooks-<run>.json and a
+# summary table on stdout. Needs: cargo, python3 (venv), wrk (installed
+# from Debian if absent).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+OUT=${BENCH_OUT:-$ROOT/bench/out}
+RUNS=${BENCH_RUNS:-2}
+DURATION=${BENCH_DURATION:-10}
+CONNS=${BENCH_CONNECTIONS:-64}
+THREADS=${BENCH_THREADS:-2}
+mkdir -p "$OUT"
+WORK=$(mktemp -d)
+PIDS=()
+cleanup() {
+  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+log() { echo "[hooks-bench] $*" >&2; }
+
+# --- tools ------------------------------------------------------------------
+if ! command -v wrk >/dev/null; then
+  log "installing wrk (Debian)"
+  apt-get install -y -q wrk >/dev/null 2>&1 || { apt-get update -q >/dev/null && apt-get install -y -q wrk >/dev/null; }
+fi
+VENV=$OUT/prodrome-venv
+if ! "$VENV/bin/python" -c 'import prodrome, fastapi, uvicorn' 2>/dev/null; then
+  log "installing prodrome[serve] into $VENV"
+  python3 -m venv "$VENV"
+  "$VENV/bin/pip" install -q 'prodrome[serve]'
+fi
+if [ -z "${BENCH_NO_BUILD:-}" ]; then
+  log "building the release binary"
+  cargo build --release -q -p bedside-cli
+fi
+BIN=$ROOT/target/release/bedside
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+wait_http() { # URL SECONDS
+  for _ in $(seq 1 $(($2 * 5))); do
+    curl -s -o /dev/null "$1" && return 0
+    sleep 0.2
+  done
+  log "no answer from $1 within $2 s"; return 1
+}
+
+# --- the peer ---------------------------------------------------------------
+log "preparing the prodrome peer (synthetic corpus, train, calibrate)"
+"$VENV/bin/python" bench/prodrome_peer.py setup "$OUT/prodrome-work"
+"$VENV/bin/python" bench/prodrome_peer.py stay "$WORK/stay.json"
+PPORT=$(free_port)
+"$VENV/bin/python" bench/prodrome_peer.py serve "$OUT/prodrome-work" "$PPORT" >"$OUT/prodrome.log" 2>&1 &
+PIDS+=($!)
+wait_http "http://127.0.0.1:$PPORT/health" 120
+PEER_URL=http://127.0.0.1:$PPORT/score
+code=$(curl -s -o "$WORK/peer.json" -w '%{http_code}' -H 'Content-Type: application/json' --data @"$WORK/stay.json" "$PEER_URL")
+[ "$code" = 200 ] && grep -q '"risk"' "$WORK/peer.json" || { log "peer /score answered $code: $(head -c 300 "$WORK/peer.json")"; exit 1; }
+log "peer check: /score 200, $(python3 -c 'import json,sys; print(len(json.load(open(sys.argv[1]))["risk"]))' "$WORK/peer.json") hourly risks"
+
+# --- Bedside ----------------------------------------------------------------
+PORT=$(free_port)
+BASE=http://127.0.0.1:$PORT
+DATA=$WORK/data
+SERVICE=sepsis-demo-patient-view
+HOOK_URL=$BASE/cds-services/$SERVICE
+BPID=
+start_bedside() { # extra args
+  BEDSIDE_LOG=warn "$BIN" demo --listen "127.0.0.1:$PORT" --data-dir "$DATA" "$@" >>"$OUT/bedside.log" 2>&1 &
+  BPID=$!
+  PIDS+=($BPID)
+  wait_http "$BASE/healthz" 600
+}
+stop_bedside() { kill "$BPID"; wait "$BPID" 2>/dev/null || true; }
+: >"$OUT/bedside.log"
+log "starting bedside demo (replaying demo/cohort, precomputing risk)"
+start_bedside
+
+# One patient-view body per demo patient whose precomputed risk yields a card.
+python3 - "$WORK/candidates.ndjson" <<'PY'
+import gzip, json, sys, uuid
+with gzip.open("demo/cohort/Patient.ndjson.gz", "rt") as f, open(sys.argv[1], "w") as out:
+    for line in f:
+        pid = json.loads(line)["id"]
+        out.write(json.dumps({"hook": "patient-view", "hookInstance": str(uuid.uuid4()),
+                              "context": {"userId": "Practitioner/bench-clinician", "patientId": pid}},
+                             separators=(",", ":")) + "\n")
+PY
+: >"$WORK/bodies.ndjson"
+n=0
+while IFS= read -r body; do
+  tok=$("$BIN" token --demo --aud "$HOOK_URL")
+  code=$(curl -s -o "$WORK/one.json" -w '%{http_code}' -H "Authorization: Bearer $tok" -H 'Content-Type: application/json' --data "$body" "$HOOK_URL")
+  [ "$code" = 200 ] || { log "patient-view check answered $code: $(head -c 300 "$WORK/one.json")"; exit 1; }
+  if grep -q '"summary"' "$WORK/one.json"; then echo "$body" >>"$WORK/bodies.ndjson"; n=$((n + 1)); fi
+done <"$WORK/candidates.ndjson"
+[ "$n" -gt 0 ] || { log "no demo patient gets a card; nothing to measure"; exit 1; }
+log "$n of $(wc -l <"$WORK/candidates.ndjson") demo patients get a card at patient-view"
+# The check must be a real refusal too: a reused token is a 401.
+code=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $tok" -H 'Content-Type: application/json' --data "$body" "$HOOK_URL")
+[ "$code" = 401 ] || { log "a replayed token was answered $code, expected 401"; exit 1; }
+
+load() { # NAME URL TOKENS BODIES EXPECT -> JSON line on stdout
+  BENCH_THREADS=$THREADS BENCH_TOKENS=$3 BENCH_BODIES=$4 BENCH_EXPECT=$5 \
+    wrk -t"$THREADS" -c"$CONNS" -d"${DURATION}s" --timeout 30s -s bench/hooks.lua "$2" | tail -n 1 \
+    | python3 -c 'import json,sys; d=json.loads(sys.stdin.read()); d["name"]=sys.argv[1]; print(json.dumps(d))' "$1"
+}
+
+TOKENS_PER_SEC=${BENCH_TOKENS_PER_SEC:-6000}
+for run in $(seq 1 "$RUNS"); do
+  if [ "$run" -gt 1 ]; then stop_bedside; start_bedside --no-replay; fi
+  res=$OUT/hooks-$run.json
+  : >"$res"
+  load healthz "$BASE/healthz" "" "" '"status":"ok"' >>"$res"
+  count=$((TOKENS_PER_SEC * DURATION))
+  for attempt in 1 2 3; do
+    "$BIN" token --demo --aud "$HOOK_URL" --count "$count" >"$WORK/tokens"
+    line=$(load patient-view "$HOOK_URL" "$WORK/tokens" "$WORK/bodies.ndjson" '"summary"')
+    echo "$line" | grep -q '"tokens_exhausted": true' || break
+    log "run $run: $count tokens were not enough; restarting with twice as many"
+    count=$((count * 2)); stop_bedside; start_bedside --no-replay
+  done
+  echo "$line" >>"$res"
+  load prodrome-score "$PEER_URL" "" "$WORK/stay.json" '"risk"' >>"$res"
+  log "run $run: $(tr '\n' ' ' <"$res")"
+done
+
+python3 - "$OUT" "$RUNS" "$CONNS" "$DURATION" <<'PY'
+import json, os, sys
+out, runs, conns, dur = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+print(f"\nCDS Hooks benchmark: {conns} connections, {dur} s per measurement, load average {os.getloadavg()[0]:.1f}")
+print("| run | endpoint | req/s | p50 ms | p99 ms | 200 | with expected body | 401 | other |")
+print("|---|---|---|---|---|---|---|---|---|")
+bad = False
+for r in range(1, runs + 1):
+    rows = {d["name"]: d for d in map(json.loads, open(f"{out}/hooks-{r}.json"))}
+    for name in ("healthz", "patient-view", "prodrome-score"):
+        d = rows[name]
+        print(f"| {r} | {name} | {d['rps']:.0f} | {d['p50_ms']:.2f} | {d['p99_ms']:.2f} | {d['status_200']} | {d['expected_body']} | {d['status_401']} | {d['status_other'] + d['socket_errors']} |")
+        bad |= d["status_200"] != d["expected_body"] or d["status_401"] or d["status_other"] or d["socket_errors"] or d["tokens_exhausted"]
+    h, p, q = rows["healthz"], rows["patient-view"], rows["prodrome-score"]
+    print(f"|   | ratios | patient-view/healthz throughput {p['rps']/h['rps']:.2f} (target >= 0.5); "
+          f"p99 {p['p99_ms']/h['p99_ms']:.2f}x healthz (target <= 2); {p['rps']/q['rps']:.0f}x prodrome (target >= 20) | | | | | | |")
+if bad:
+    print("\nWARNING: some responses were not 200 with the expected body (see the counts); the figures above are not valid")
+    sys.exit(1)
+PY
