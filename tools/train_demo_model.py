@@ -22,8 +22,9 @@ Steps (all seeded, no tuning on the held-out split):
 - isotonic calibration (sklearn, out_of_bounds="clip") of the margin on the
   calibration rows; Venn-Abers interval from (a seeded sample of at most
   1500 of) the calibration rows;
-- decision threshold: the lowest calibrated probability whose PPV on the
-  calibration rows is >= 0.5 (falls back to 0.5);
+- decision threshold: the built-in alert policy's certified threshold
+  (Clopper-Pearson, as bedside_policy::certify) on the patient-level
+  calibration set (the script stops if it cannot be certified);
 - on the held-out test rows: AUROC, AUPRC, ECE (10 equal-width bins),
   sensitivity and PPV at the threshold, each with a 95% percentile bootstrap
   interval over patients (500 resamples); subgroup metrics by age band,
@@ -64,7 +65,9 @@ PARAMS = dict(
     seed=SEED, deterministic=True, num_threads=1, verbose=-1,
 )
 ROUNDS = 150
-PPV_TARGET = 0.5
+# The built-in alert policy's certification (bedside_policy defaults).
+PPV_FLOOR = 0.2
+ALERT_BUDGET = 5.0
 BOOT = 500
 
 
@@ -208,12 +211,21 @@ def bootstrap(p, y, patients, thr, rng):
             for k, v in samples.items()}
 
 
-def choose_threshold(p, y):
-    for t in np.unique(p):
-        flag = p >= t
-        if flag.sum() > 0 and y[flag].mean() >= PPV_TARGET:
+def certified_threshold(rows, floor=PPV_FLOOR, confidence=0.95, budget=ALERT_BUDGET):
+    """The alert policy's certified threshold, by the rule of Rust's
+    bedside_policy::certify (checked there against this same scipy
+    quantile): the lowest patient-level peak score whose one-sided exact
+    Clopper-Pearson lower bound on PPV reaches `floor` with at most `budget`
+    alerts per 100 patient-days; None when no score qualifies."""
+    from scipy.stats import beta
+    days = sum(r["exposure_days"] for r in rows)
+    for t in sorted({r["p"] for r in rows}):
+        alerted = [r for r in rows if r["p"] >= t]
+        n, k = len(alerted), sum(r["label"] for r in alerted)
+        lower = float(beta.ppf(1 - confidence, k, n - k + 1)) if k > 0 else 0.0
+        if lower >= floor and days > 0 and 100 * n / days <= budget:
             return float(t)
-    return 0.5
+    return None
 
 
 def fmt(v, ci=None, pct=False):
@@ -257,9 +269,11 @@ def main():
         "interval": mc.venn_abers_json(margin[va_idx], y[va_idx]),
     })
     onset, encounters = outcome_and_stays(args.cohort)
-    mc.dump_json(os.path.join(PKG, "calibration_set.json"), {"rows": patient_calibration_rows(
-        ca_idx, p, pats, meta["at"], onset, encounters, DETECTION_WINDOW_HOURS)})
-    thr = choose_threshold(p[ca], y[ca])
+    cal_rows = patient_calibration_rows(ca_idx, p, pats, meta["at"], onset, encounters, DETECTION_WINDOW_HOURS)
+    mc.dump_json(os.path.join(PKG, "calibration_set.json"), {"rows": cal_rows})
+    thr = certified_threshold(cal_rows)
+    if thr is None:
+        sys.exit("the built-in policy cannot certify a threshold on the calibration set")
 
     demo = demographics(args.cohort)
     age = X[:, names.index("age")] if "age" in names else np.full(len(y), np.nan)
@@ -289,7 +303,9 @@ def main():
     metrics = {
         "split_rule": "tools/split.py: sha256(patient_id)[0] % 10: <6 train, <8 calibration, else test",
         "threshold": thr,
-        "threshold_rule": f"lowest calibrated probability with PPV >= {PPV_TARGET} on the calibration rows",
+        "threshold_rule": (f"the built-in alert policy's certified threshold: lowest patient-level peak "
+                           f"probability whose 95% Clopper-Pearson lower bound on PPV is >= {PPV_FLOOR} "
+                           f"with <= {ALERT_BUDGET:g} alerts per 100 patient-days on the calibration patients"),
         "train": {"rows": int(tr.sum()), "patients": int(len(np.unique(pats[tr]))), "positives": int(y[tr].sum())},
         "calibration": {"rows": int(ca.sum()), "patients": int(len(np.unique(pats[ca]))), "positives": int(y[ca].sum())},
         "test": overall,
