@@ -398,11 +398,7 @@ impl App {
         let Some(doc) = self.store.get_document(ALERT_MEMORY, id).await? else {
             return Ok((AlertMemory::default(), None));
         };
-        let mem = serde_json::from_value(doc.body["memory"].clone()).unwrap_or_else(|e| {
-            tracing::warn!(id, error = %e, "stored alert memory is unreadable; starting afresh");
-            AlertMemory::default()
-        });
-        Ok((mem, doc.body["last_shown_probability"].as_f64()))
+        Ok(memory_from_doc(&doc))
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -718,7 +714,18 @@ impl App {
     }
 }
 
-fn memory_doc(
+/// The alert memory and last shown probability of an `alert_memory`
+/// document (one shape for hooks and pathways, see [`memory_doc`]).
+pub(crate) fn memory_from_doc(doc: &Document) -> (AlertMemory, Option<f64>) {
+    let mem = serde_json::from_value(doc.body["memory"].clone()).unwrap_or_else(|e| {
+        tracing::warn!(id = %doc.id, error = %e, "stored alert memory is unreadable; starting afresh");
+        AlertMemory::default()
+    });
+    (mem, doc.body["last_shown_probability"].as_f64())
+}
+
+/// The `alert_memory` document of a patient under a model.
+pub(crate) fn memory_doc(
     id: &str,
     pid: &str,
     model: &str,
@@ -786,5 +793,34 @@ fn fill_patient(v: &Value, pid: &str) -> Value {
                 .collect(),
         ),
         other => other.clone(),
+    }
+}
+
+#[cfg(test)]
+mod memory_tests {
+    use super::*;
+
+    #[test]
+    fn alert_memory_document_round_trips_in_one_shape() {
+        let t = chrono::DateTime::from_timestamp(1_700_000_000, 0).unwrap();
+        let m = AlertMemory {
+            snooze: Some(bedside_policy::Snooze {
+                until: t,
+                reason: bedside_policy::Coding {
+                    system: "urn:x".into(),
+                    code: "c".into(),
+                    display: "C".into(),
+                },
+                by: None,
+            }),
+            ..Default::default()
+        };
+        let d = memory_doc("m|p", "p", "m", &m, Some(0.4), t);
+        assert_eq!(memory_from_doc(&d), (m.clone(), Some(0.4)));
+        // The bare AlertMemory shape pathways once wrote is not this one:
+        // it reads as a fresh memory (and is logged), never half-parsed.
+        let mut bare = d.clone();
+        bare.body = serde_json::to_value(&m).unwrap();
+        assert_eq!(memory_from_doc(&bare), (AlertMemory::default(), None));
     }
 }

@@ -12,7 +12,7 @@
 //! Document kinds: `pathway_instance` (body = [`Instance`], status
 //! `running` / `completed` / ...), `Task` (body = FHIR R4 Task, status =
 //! `Task.status`, owner = assignee or role), `alert_memory`
-//! (`{model}|{patient}`, body = [`AlertMemory`]) and `decision` (every
+//! (`{model}|{patient}`, body `{"memory": AlertMemory, "last_shown_probability"}`, shared with the hooks) and `decision` (every
 //! decision that fired an alert or escalated).
 
 use crate::{ApiError, App, StartError};
@@ -34,7 +34,7 @@ pub const PATHWAY_INSTANCE: &str = "pathway_instance";
 pub const TASK: &str = "Task";
 /// Communications sent by `send_communication` service tasks.
 pub const COMMUNICATION: &str = "Communication";
-pub const ALERT_MEMORY: &str = "alert_memory";
+pub const ALERT_MEMORY: &str = crate::hooks::ALERT_MEMORY;
 pub const DECISION: &str = "decision";
 pub const TIMER_JOB: &str = "pathway_timer";
 /// Start message of the sepsis pathway.
@@ -295,10 +295,13 @@ impl App {
             None => false,
         };
         let mem_id = format!("{}|{}", p.model_id, pid);
-        let memory: AlertMemory =
+        // One document shape for the alert memory, shared with the CDS
+        // Hooks path (`hooks::load_memory` / `store_memory`): `{"memory",
+        // "last_shown_probability"}`.
+        let (memory, last_shown) =
             match pending_or_stored(self, commit, ALERT_MEMORY, &mem_id).await? {
-                Some(d) => serde_json::from_value(d.body).unwrap_or_default(),
-                None => AlertMemory::default(),
+                Some(d) => crate::hooks::memory_from_doc(&d),
+                None => (AlertMemory::default(), None),
             };
         let mut facts = crate::facts::facts_from_state(state, p.at);
         facts.on_pathway = on_pathway;
@@ -329,17 +332,14 @@ impl App {
         };
         let now = chrono::Utc::now();
         if decision.memory != memory {
-            commit.documents.push(Document {
-                kind: ALERT_MEMORY.into(),
-                id: mem_id,
-                patient_id: Some(pid.clone()),
-                status: None,
-                owner: Some(p.model_id.clone()),
-                created_at: p.at,
-                updated_at: now,
-                body: serde_json::to_value(&decision.memory)
-                    .map_err(|e| ApiError::internal(e.to_string()))?,
-            });
+            commit.documents.push(crate::hooks::memory_doc(
+                &mem_id,
+                &pid,
+                &p.model_id,
+                &decision.memory,
+                last_shown,
+                now,
+            ));
         }
         if decision.new_alert || decision.escalate {
             commit.documents.push(Document {
