@@ -305,7 +305,8 @@ async fn complete_a_task(c: &Client, s: &Bedside) -> Result<(), Error> {
     start_a_pathway(c, s).await?;
     // The pathway view counts waiting instances at their steps (the
     // replayed demo cohort has started some already, so any count >= 1).
-    c.goto(&s.url("/ui/pathways")).await?;
+    // (with several pathways /ui/pathways is an index: open the sepsis one)
+    c.goto(&s.url("/ui/pathways/sepsis-escalation")).await?;
     css(
         c,
         "#pathway-diagram g.bpmn-shape:not([data-waiting=\"0\"])",
