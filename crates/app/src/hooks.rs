@@ -24,7 +24,7 @@ use bedside_core::{Instant, PatientRef, PatientState, Probability};
 use bedside_models::{Model, Prediction};
 use bedside_policy::{
     certify, AlertMemory, CalibrationSet, CardKind, Certification, Decision, HookContext,
-    ModelRole, PolicyConfig, PolicyInput, Stage, Suppression,
+    PolicyConfig, PolicyInput, Stage, Suppression,
 };
 use bedside_store::{Commit, Document};
 use serde_json::{json, Value};
@@ -428,7 +428,7 @@ impl App {
         let user = req.context.user_id.clone();
         let input = PolicyInput {
             model_id: sched.id().to_string(),
-            role: ModelRole::Primary,
+            role: policy.role_of(sched.id()),
             probability: risk.prediction.probability,
             at: now,
             hook: Some(HookContext {
@@ -655,8 +655,6 @@ impl App {
                 .as_ref()
                 .and_then(|r| r.reason.as_ref());
             if let (Outcome::Overridden, Some(reason), Some(pid)) = (item.outcome, reason, &pid) {
-                let mem_id = latest_id(sched.id(), pid);
-                let (memory, previous) = self.load_memory(&mem_id).await?;
                 let coding = bedside_policy::Coding {
                     system: reason.system.clone(),
                     code: reason.code.clone(),
@@ -665,25 +663,12 @@ impl App {
                 let by = card
                     .as_ref()
                     .and_then(|c| c.body["user"].as_str().map(str::to_string));
-                match bedside_policy::snooze(
-                    &self.hooks.config.policy,
-                    &memory,
-                    now,
-                    None,
-                    coding,
-                    by,
-                ) {
-                    Ok(m) => commit.documents.push(memory_doc(
-                        &mem_id,
-                        pid,
-                        sched.id(),
-                        &m,
-                        previous,
-                        now,
-                    )),
-                    Err(e) => {
-                        tracing::info!(patient = %pseudonym(pid), reason = %e, "override stored without a snooze")
-                    }
+                // Snooze and end the running pathway (crate::overrides).
+                let done = self
+                    .override_alert(sched.id(), pid, coding, by, None, now, &mut commit)
+                    .await?;
+                if let Some(why) = done.snooze_refused {
+                    tracing::info!(patient = %pseudonym(pid), reason = %why, "override stored without a snooze");
                 }
             }
             if card.is_none() {

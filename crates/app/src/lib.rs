@@ -16,6 +16,7 @@ pub mod governance;
 pub mod hooks;
 mod ingest_ops;
 pub mod monitoring;
+pub mod overrides;
 pub mod pathway_rt;
 pub mod pathway_start;
 pub mod pipeline;

@@ -22,7 +22,7 @@ use bedside_pathways::{
     build_task, Definition, Effect, Engine, Instance, InstanceStatus, StartTrigger,
 };
 use bedside_policy::{
-    decide, AlertMemory, Certification, Decision, ModelRole, PolicyConfig, PolicyInput, Recipient,
+    decide, AlertMemory, Certification, Decision, PolicyConfig, PolicyInput, Recipient,
 };
 use bedside_store::{Commit, DocFilter, Document, NewJob};
 use serde_json::{json, Map, Value};
@@ -57,7 +57,7 @@ pub const TIMER_LEASE_SECS: i64 = 5;
 /// Loaded pathways, the alert policy and each model's certification.
 pub struct Pathways {
     pub definitions: Vec<(PathBuf, Arc<Definition>)>,
-    policy: RwLock<PolicyConfig>,
+    pub(crate) policy: RwLock<PolicyConfig>,
     certs: RwLock<HashMap<String, Certification>>,
     /// External FHIR server Tasks and Communications are written back to.
     pub(crate) writeback: RwLock<Option<Arc<crate::writeback::Writeback>>>,
@@ -305,9 +305,15 @@ impl App {
             };
         let mut facts = crate::facts::facts_from_state(state, p.at);
         facts.on_pathway = on_pathway;
+        let role = self
+            .pathways
+            .policy
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .role_of(&p.model_id);
         let input = PolicyInput {
             model_id: p.model_id.clone(),
-            role: ModelRole::Primary,
+            role,
             probability: p.probability,
             at: p.at,
             hook: None,

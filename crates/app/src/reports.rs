@@ -370,7 +370,95 @@ impl App {
                 ],
             },
         ];
+        let mut sections = sections;
+        for shadow in self.shadow_models_of(model_id) {
+            sections.push(self.shadow_section(model_id, &shadow, &snap).await?);
+        }
         Ok(self.report("silent", span, snap, sections))
+    }
+
+    /// Served challenger models in shadow (policy `shadow_models`) other
+    /// than `model_id` itself.
+    fn shadow_models_of(&self, model_id: &str) -> Vec<String> {
+        let cfg = self.policy();
+        self.models
+            .iter()
+            .map(|m| m.id().to_string())
+            .filter(|id| id != model_id && cfg.shadow_models.contains(id))
+            .collect()
+    }
+
+    /// The challenger next to the primary: predictions paired by patient
+    /// and scoring time, their probability difference, alerts each would
+    /// have made, and each one's performance on the labelled record.
+    async fn shadow_section(
+        &self,
+        primary: &str,
+        shadow: &str,
+        primary_snap: &MonitoringSnapshot,
+    ) -> Result<Section, ApiError> {
+        let key =
+            |d: &bedside_store::Document| (d.patient_id.clone().unwrap_or_default(), d.created_at);
+        let prob = |d: &bedside_store::Document| d.body["probability"].as_f64();
+        let mine: BTreeMap<_, _> = self
+            .docs_of(crate::pipeline::PREDICTION, Some(primary))
+            .await?
+            .iter()
+            .filter_map(|d| Some((key(d), prob(d)?)))
+            .collect();
+        let theirs = self
+            .docs_of(crate::pipeline::PREDICTION, Some(shadow))
+            .await?;
+        let (mut paired, mut sum_abs, mut max_abs) = (0u64, 0.0f64, 0.0f64);
+        for d in &theirs {
+            if let (Some(a), Some(b)) = (mine.get(&key(d)), prob(d)) {
+                paired += 1;
+                sum_abs += (a - b).abs();
+                max_abs = max_abs.max((a - b).abs());
+            }
+        }
+        let alerts = |docs: &[bedside_store::Document]| docs.len() as u64;
+        let primary_alerts = alerts(&self.docs_of(DECISION, Some(primary)).await?);
+        let shadow_decisions = self.docs_of(DECISION, Some(shadow)).await?;
+        let shadow_shown = shadow_decisions
+            .iter()
+            .filter(|d| d.body["shown"].as_bool() == Some(true))
+            .count();
+        let shadow_snap = match self.whole_record(shadow).await {
+            Ok((_, s)) => Some(s),
+            Err(e) if e.status == 404 => None,
+            Err(e) => return Err(e),
+        };
+        let auroc = |s: &MonitoringSnapshot| {
+            s.performance
+                .auroc
+                .as_ref()
+                .map(|a| format!("{:.3} ({:.3}-{:.3})", a.value, a.lower, a.upper))
+                .unwrap_or_else(|| "n/a".into())
+        };
+        let mean_abs = (paired > 0).then(|| sum_abs / paired as f64);
+        Ok(Section {
+            question: format!("How does the challenger {shadow} compare (shadow)?"),
+            answer: format!(
+                "{} of its {} predictions pair with {primary}'s (same patient and time): mean |difference| {}, max {:.3}. Alerts it would have made: {} ({} shown: a shadow model is never shown) vs {primary_alerts}. AUROC {} vs {}.",
+                paired,
+                theirs.len(),
+                mean_abs.map(|v| format!("{v:.3}")).unwrap_or_else(|| "n/a".into()),
+                max_abs,
+                shadow_decisions.len(),
+                shadow_shown,
+                shadow_snap.as_ref().map(auroc).unwrap_or_else(|| "n/a".into()),
+                auroc(primary_snap),
+            ),
+            figures: vec![
+                fig("paired predictions", paired, PRED),
+                fig("mean absolute probability difference", mean_abs, PRED),
+                fig("challenger alerts (decisions)", shadow_decisions.len(), "`decision` documents of the shadow model"),
+                fig("challenger alerts shown", shadow_shown, "`decision.shown` of the shadow model"),
+                fig("primary alerts (decisions)", primary_alerts, "`decision` documents"),
+                fig("challenger performance", shadow_snap.as_ref().map(|s| &s.performance), "labelled `prediction` documents of the shadow model"),
+            ],
+        })
     }
 
     /// Encounter time of the model's patients within `span`, in days.

@@ -21,6 +21,7 @@ pub const SETTINGS: &[Setting] = &[
     Setting { key: "condition", doc: "Condition this policy alerts on; one open alert per patient per condition.", default: "\"sepsis\"" },
     Setting { key: "stage", doc: "Deployment stage: \"silent\" (score and record, show nothing), \"pilot\" (show only to pilot.units / pilot.users), \"live\".", default: "\"silent\"" },
     Setting { key: "pilot.units", doc: "Pilot stage: Location references whose patients are shown decisions.", default: "[]" },
+    Setting { key: "shadow_models", doc: "Challenger model ids (model.toml `id`) that run in shadow: scored and decided on every ingest and hook like the primary, recorded side by side, never shown and never starting a pathway.", default: "[]" },
     Setting { key: "pilot.users", doc: "Pilot stage: Practitioner references who are shown decisions.", default: "[]" },
     Setting { key: "certification.ppv_floor", doc: "PPV the exact lower confidence bound must reach to certify a threshold, in (0, 1).", default: "0.2" },
     Setting { key: "certification.confidence", doc: "One-sided confidence of the Clopper-Pearson bound, in (0, 1).", default: "0.95" },
@@ -32,7 +33,7 @@ pub const SETTINGS: &[Setting] = &[
     Setting { key: "snooze.default_hours", doc: "Snooze length when the clinician does not choose one, > 0.", default: "8.0" },
     Setting { key: "snooze.max_hours", doc: "Longest snooze allowed, >= snooze.default_hours.", default: "72.0" },
     Setting { key: "pathway_actions.lookback_hours", doc: "Event kinds that mean the pathway's actions are already under way, each with its lookback in hours (> 0).", default: "{ antibiotic_ordered = 24.0, blood_culture_ordered = 24.0, lactate_ordered = 6.0 }" },
-    Setting { key: "pathway_actions.mode", doc: "\"any\": suppress when any listed action is present; \"all\": only when all are.", default: "\"any\"" },
+    Setting { key: "pathway_actions.mode", doc: "\"all\": suppress when every listed action is present (the bundle is under way); \"any\": when any one is (a lone lactate order then silences the alert).", default: "\"all\"" },
     Setting { key: "tiers.passive_threshold", doc: "Show a passive information card at hooks when risk >= this (below the certified threshold), in (0, 1). Unset: passive only at or above the certified threshold.", default: "" },
     Setting { key: "tiers.passive_hooks", doc: "CDS Hooks where a passive card may appear.", default: "[\"patient-view\", \"order-select\", \"order-sign\", \"encounter-discharge\"]" },
     Setting { key: "tiers.interruptive_hooks", doc: "Decision hooks where a pending alert is shown as an interruptive card.", default: "[\"order-select\", \"order-sign\", \"encounter-discharge\"]" },
@@ -129,6 +130,8 @@ pub struct PolicyConfig {
     pub tiers: TierConfig,
     pub routing: RoutingConfig,
     pub override_reasons: Vec<Coding>,
+    /// Challenger models running in shadow (see [`PolicyConfig::role_of`]).
+    pub shadow_models: Vec<String>,
 }
 
 /// A configuration error naming the setting.
@@ -434,7 +437,18 @@ impl PolicyConfig {
             tiers,
             routing,
             override_reasons,
+            shadow_models: r.strings("shadow_models")?,
         })
+    }
+
+    /// Primary, or a challenger in shadow when `model_id` is listed in
+    /// `shadow_models`.
+    pub fn role_of(&self, model_id: &str) -> crate::facts::ModelRole {
+        if self.shadow_models.iter().any(|m| m == model_id) {
+            crate::facts::ModelRole::Shadow
+        } else {
+            crate::facts::ModelRole::Primary
+        }
     }
 
     /// Markdown documentation of every setting, generated from [`SETTINGS`].

@@ -297,7 +297,7 @@ fn on_pathway_suppresses_the_alert() {
 
 #[test]
 fn pathway_actions_within_lookback_suppress() {
-    let c = cfg("");
+    let c = cfg("[pathway_actions]\nmode = \"any\"");
     let mut i = input(0.9, h(10));
     i.facts.events.insert("lactate_ordered".into(), vec![h(5)]);
     let d = decide(&c, &cert(), &AlertMemory::default(), &i);

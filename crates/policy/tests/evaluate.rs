@@ -157,6 +157,11 @@ fn bedside_respects_suppression_in_replay() {
         .facts
         .events
         .insert("antibiotic_ordered".into(), vec![h(0.5)]);
+    // Built-in mode "all": antibiotics alone are not the bundle.
+    assert_eq!(simulate_bedside(&rows, &cfg, &cert(), "m").len(), 1);
+    for kind in ["blood_culture_ordered", "lactate_ordered"] {
+        rows[0].facts.events.insert(kind.into(), vec![h(0.5)]);
+    }
     assert!(simulate_bedside(&rows, &cfg, &cert(), "m").is_empty());
     assert_eq!(simulate_fixed(&rows, &cfg, 0.3).len(), 1);
 }

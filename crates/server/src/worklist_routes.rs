@@ -1,7 +1,9 @@
 //! Worklist API: `GET /worklist?owner=&role=&status=` lists pathway Tasks
 //! (JSON array of FHIR Tasks); `POST /worklist/{task_id}/{action}` with a
 //! JSON body `{"actor": "Practitioner/..", "to": "..", "output": {..}}`
-//! claims, acknowledges, completes or reassigns one.
+//! claims, acknowledges, completes or reassigns one; `POST
+//! /worklist/{task_id}/snooze` with `{"actor", "reason", "hours"}` overrides
+//! the alert behind it (snooze + end the pathway, `bedside_app::overrides`).
 
 use crate::fhir_routes::{api_error, body_or_error, fhir};
 use crate::AppState;
@@ -47,6 +49,9 @@ async fn act(
         Ok(b) => b,
         Err(r) => return r,
     };
+    if action == "snooze" {
+        return snooze(s, &task_id, &bytes).await;
+    }
     let action: TaskAction = match action.parse() {
         Ok(a) => a,
         Err(e) => return api_error(e),
@@ -73,6 +78,44 @@ async fn act(
             req["actor"].as_str(),
             req["to"].as_str(),
             output,
+            chrono::Utc::now(),
+        )
+        .await
+    {
+        Ok(t) => fhir(StatusCode::OK, &t),
+        Err(e) => api_error(e),
+    }
+}
+
+/// `POST /worklist/{task_id}/snooze` with `{"actor", "reason": {"system",
+/// "code"} | "code", "hours"}`: override the alert behind the Task.
+async fn snooze(s: AppState, task_id: &str, bytes: &[u8]) -> Response {
+    let req: Value = match serde_json::from_slice(bytes) {
+        Ok(v) => v,
+        Err(e) => {
+            return api_error(ApiError::bad_request(
+                format!("body is not JSON: {e}"),
+                None,
+            ))
+        }
+    };
+    let hours = match &req["hours"] {
+        Value::Null => None,
+        Value::Number(n) => n.as_f64(),
+        _ => {
+            return api_error(ApiError::bad_request(
+                "`hours` must be a number",
+                Some("hours"),
+            ))
+        }
+    };
+    match s
+        .app
+        .snooze_from_worklist(
+            task_id,
+            req["actor"].as_str(),
+            &req["reason"],
+            hours,
             chrono::Utc::now(),
         )
         .await

@@ -250,3 +250,71 @@ async fn timers_survive_a_restart_and_fire_once() {
     assert_eq!(open_tasks.len(), 1);
     assert_eq!(open_tasks[0]["priority"], "stat");
 }
+
+#[tokio::test]
+async fn worklist_snooze_overrides_the_alert_and_ends_the_pathway() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = Arc::new(open(dir.path(), "http://test").await);
+    alert(&app, "p2", t0()).await;
+    let (base, _stop) = serve(app.clone()).await;
+    let (_, tasks) = get(&base, "/worklist?role=nurse").await;
+    let id = tasks[0]["id"].as_str().unwrap().to_string();
+    let path = format!("/worklist/{id}/snooze");
+
+    // A reason outside the policy's coded list, and hours beyond the
+    // maximum, are refused and change nothing.
+    let (st, oo) = post(
+        &base,
+        &path,
+        json!({"actor": "Practitioner/n-1", "reason": "bored"}),
+    )
+    .await;
+    assert_eq!(st, 400);
+    let msg = oo["issue"][0]["diagnostics"].as_str().unwrap();
+    assert!(msg.contains("bored") && msg.contains("not-septic"), "{msg}");
+    let (st, _) = post(
+        &base,
+        &path,
+        json!({"actor": "Practitioner/n-1", "reason": "not-septic", "hours": 10000}),
+    )
+    .await;
+    assert_eq!(st, 400);
+    let (_, still) = get(&base, "/worklist?role=nurse").await;
+    assert_eq!(still.as_array().unwrap().len(), 1);
+    let (st, _) = post(&base, &path, json!({})).await;
+    assert_eq!(st, 400);
+
+    let (st, t) = post(
+        &base,
+        &path,
+        json!({"actor": "Practitioner/n-1", "reason": {"system": "https://bedside.dev/override-reason", "code": "not-septic"}}),
+    )
+    .await;
+    assert_eq!(st, 200, "{t}");
+    assert_eq!(t["status"], "cancelled", "{t}");
+    let (_, open_tasks) = get(&base, "/worklist?role=nurse").await;
+    assert!(open_tasks.as_array().unwrap().is_empty(), "{open_tasks}");
+
+    let mem = app
+        .store
+        .get_document(bedside_app::hooks::ALERT_MEMORY, &format!("{MODEL}|p2"))
+        .await
+        .unwrap()
+        .expect("alert memory");
+    assert_eq!(mem.body["memory"]["snooze"]["reason"]["code"], "not-septic");
+    assert_eq!(mem.body["memory"]["snooze"]["by"], "Practitioner/n-1");
+
+    // Still high an hour later: snoozed, so no new pathway and no new Task.
+    alert(&app, "p2", t0() + Duration::hours(1)).await;
+    let (_, b) = get(&base, "/fhir/Task?patient=p2&_summary=count").await;
+    assert_eq!(b["total"], 1, "{b}");
+
+    // A Task that does not exist is a 404.
+    let (st, _) = post(
+        &base,
+        "/worklist/nope/snooze",
+        json!({"reason": "not-septic"}),
+    )
+    .await;
+    assert_eq!(st, 404);
+}
