@@ -14,6 +14,7 @@ pub mod facts;
 pub mod features;
 pub mod governance;
 pub mod hooks;
+pub mod imaging;
 mod ingest_ops;
 pub mod monitoring;
 pub mod overrides;

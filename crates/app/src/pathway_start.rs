@@ -94,6 +94,29 @@ impl App {
         vars: Map<String, Value>,
         now: Instant,
     ) -> Result<String, ApiError> {
+        let mut commit = bedside_store::Commit::default();
+        let instance_id = self
+            .start_pathway_in(message, patient_id, key, vars, now, &mut commit)
+            .await?;
+        if commit.is_empty() {
+            return Ok(instance_id);
+        }
+        self.queue_writeback(&mut commit);
+        self.store.commit(commit).await?;
+        Ok(instance_id)
+    }
+
+    /// [`App::start_pathway`] into the caller's commit (e.g. ingest's, so
+    /// the triggering resource and its pathway are one transaction).
+    pub(crate) async fn start_pathway_in(
+        &self,
+        message: &str,
+        patient_id: &str,
+        key: &str,
+        vars: Map<String, Value>,
+        now: Instant,
+        commit: &mut bedside_store::Commit,
+    ) -> Result<String, ApiError> {
         let def = self.pathways.started_by(message).ok_or_else(|| {
             ApiError::bad_request(
                 format!("no loaded pathway starts on message {message:?}"),
@@ -119,18 +142,15 @@ impl App {
             now,
         )
         .map_err(|e| ApiError::bad_request(e.to_string(), Some("variables")))?;
-        let mut commit = bedside_store::Commit::default();
         self.apply_effects(
             &def,
             &Some(patient_id.to_string()),
             &mut inst,
             effects,
             now,
-            &mut commit,
+            commit,
         )
         .await?;
-        self.queue_writeback(&mut commit);
-        self.store.commit(commit).await?;
         tracing::info!(pathway = %def.id, "pathway started by message");
         Ok(instance_id)
     }

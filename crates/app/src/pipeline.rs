@@ -94,6 +94,10 @@ impl App {
                     .await?;
             }
         }
+        // Imaging-AI findings and QC failures open their radiology review
+        // in this same commit (crate::imaging).
+        self.imaging_triggers(&mut prepared.commit, chrono::Utc::now())
+            .await?;
         self.queue_writeback(&mut prepared.commit);
         Ok(n)
     }
