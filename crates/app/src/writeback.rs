@@ -107,12 +107,18 @@ impl SmartBackend {
             .map_err(|e| format!("client assertion: {e}"))
     }
 
-    /// The access token: the cached one unless `refresh` or near expiry.
-    async fn token(&self, http: &reqwest::Client, refresh: bool) -> Result<String, String> {
+    /// The access token: the cached one unless it is near expiry or is
+    /// `rejected` (refused by the FHIR server; concurrent writes refused
+    /// with the same token renew it once between them).
+    async fn token(
+        &self,
+        http: &reqwest::Client,
+        rejected: Option<&str>,
+    ) -> Result<String, String> {
         let mut cached = self.cached.lock().await;
         let now = chrono::Utc::now().timestamp();
         if let Some((t, exp)) = cached.as_ref() {
-            if !refresh && now < exp - RENEW_BEFORE_SECS {
+            if Some(t.as_str()) != rejected && now < exp - RENEW_BEFORE_SECS {
                 return Ok(t.clone());
             }
         }
@@ -198,13 +204,15 @@ impl Writeback {
             rb.send()
         };
         let token = match &self.smart {
-            Some(sb) => Some(sb.token(&self.client, false).await?),
+            Some(sb) => Some(sb.token(&self.client, None).await?),
             None => None,
         };
-        let mut resp = put(token).await.map_err(|e| format!("PUT {rtype}: {e}"))?;
+        let mut resp = put(token.clone())
+            .await
+            .map_err(|e| format!("PUT {rtype}: {e}"))?;
         if let (Some(sb), reqwest::StatusCode::UNAUTHORIZED) = (&self.smart, resp.status()) {
             // The token was revoked or expired early: renew it once.
-            let t = sb.token(&self.client, true).await?;
+            let t = sb.token(&self.client, token.as_deref()).await?;
             resp = put(Some(t))
                 .await
                 .map_err(|e| format!("PUT {rtype}: {e}"))?;
