@@ -737,4 +737,36 @@ mod tests {
             "token expired at 2015-01-29T22:01:00Z"
         );
     }
+
+    /// A PEM key (SEC1 and PKCS#8) signs tokens its public JWK verifies.
+    #[test]
+    fn pem_keys_sign_verifiable_tokens() {
+        use p384::elliptic_curve::sec1::ToEncodedPoint;
+        use p384::pkcs8::{EncodePrivateKey, LineEnding};
+        let sk = p384::SecretKey::from_slice(&[7u8; 48]).unwrap();
+        let pt = sk.public_key().to_encoded_point(false);
+        let jwk: Jwk = serde_json::from_value(serde_json::json!({
+            "kty": "EC", "crv": "P-384", "kid": "w1",
+            "x": URL_SAFE_NO_PAD.encode(pt.x().unwrap()),
+            "y": URL_SAFE_NO_PAD.encode(pt.y().unwrap()),
+        }))
+        .unwrap();
+        let sec1 = sk.to_sec1_pem(LineEnding::LF).unwrap();
+        let pkcs8 = sk.to_pkcs8_pem(LineEnding::LF).unwrap();
+        for pem in [sec1.as_str(), pkcs8.as_str()] {
+            let k = PemSigningKey::from_pem(pem, Some("w1")).unwrap();
+            assert_eq!(k.alg(), "ES384");
+            assert!(!format!("{k:?}").contains("BEGIN"));
+            let t = k.sign(&serde_json::json!({"iss": "c"})).unwrap();
+            let u = inspect(&t).unwrap();
+            assert_eq!(u.kid, "w1");
+            assert_eq!(verify_signature(&t, &u, &jwk).unwrap()["iss"], "c");
+        }
+        let e = PemSigningKey::from_pem(
+            "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n",
+            None,
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("not a private key"), "{e}");
+    }
 }
