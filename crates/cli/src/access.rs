@@ -190,3 +190,98 @@ pub fn smart_backend(s: &Settings) -> Result<Option<bedside_app::writeback::Smar
     .map_err(|e| anyhow::anyhow!("fhir_writeback_private_key {}: {e}", path.display()))?;
     Ok(Some(sb))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::{CommandFactory, FromArgMatches, Parser};
+
+    #[derive(Parser)]
+    struct T {
+        #[command(flatten)]
+        s: Settings,
+    }
+
+    fn settings(args: &[&str]) -> Settings {
+        let m = T::command().get_matches_from(args);
+        T::from_arg_matches(&m).unwrap().s
+    }
+
+    #[tokio::test]
+    async fn serve_defaults_to_on_and_names_what_is_missing() {
+        let e = access(&settings(&["t"]), false).await.unwrap_err();
+        let msg = e.to_string();
+        for name in [
+            "the default of `bedside serve`",
+            "auth_issuer",
+            "auth_audience",
+            "auth_jwks_url",
+            "auth_service_tokens_file",
+        ] {
+            assert!(msg.contains(name), "{msg} lacks {name}");
+        }
+        // The demo defaults to off; serve can be switched off explicitly.
+        assert!(access(&settings(&["t"]), true).await.unwrap().is_none());
+        assert!(access(&settings(&["t", "--auth-mode", "off"]), false)
+            .await
+            .unwrap()
+            .is_none());
+    }
+
+    #[tokio::test]
+    async fn partial_oidc_settings_are_named() {
+        let e = access(&settings(&["t", "--auth-issuer", "https://idp"]), false)
+            .await
+            .unwrap_err();
+        assert!(e.to_string().starts_with("auth_audience: required"), "{e}");
+        let e = access(
+            &settings(&["t", "--auth-issuer", "https://idp", "--auth-audience", "b"]),
+            false,
+        )
+        .await
+        .unwrap_err();
+        assert!(
+            e.to_string().contains("auth_jwks_url or auth_jwks_file"),
+            "{e}"
+        );
+        let e = access(&settings(&["t", "--auth-audience", "b"]), false)
+            .await
+            .unwrap_err();
+        assert!(e.to_string().contains("auth_issuer is not"), "{e}");
+    }
+
+    #[tokio::test]
+    async fn service_tokens_from_a_file_turn_access_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("tokens");
+        std::fs::write(
+            &f,
+            "# ingest feed\ningest:service:0123456789abcdef0123456789abcdef\n",
+        )
+        .unwrap();
+        let s = settings(&["t", "--auth-service-tokens-file", f.to_str().unwrap()]);
+        let a = access(&s, false).await.unwrap().expect("on");
+        assert_eq!(a.config().service_tokens[0].name, "ingest");
+        assert!(!format!("{a:?}").contains("0123456789abcdef"));
+    }
+
+    #[test]
+    fn role_maps_parse_and_name_bad_roles() {
+        let m = role_map("ehr-nurse=clinician, cds=informatics").unwrap();
+        assert_eq!(m["ehr-nurse"], Role::Clinician);
+        assert_eq!(m["cds"], Role::Informatics);
+        let e = role_map("x=root").unwrap_err().to_string();
+        assert!(e.contains("`root` is not a Bedside role"), "{e}");
+    }
+
+    #[test]
+    fn smart_settings_come_as_a_set() {
+        let e = smart_backend(&settings(&["t", "--fhir-writeback-client-id", "c"])).unwrap_err();
+        let msg = e.to_string();
+        assert!(
+            msg.contains("fhir_writeback_token_url and fhir_writeback_private_key"),
+            "{msg}"
+        );
+        assert!(smart_backend(&settings(&["t"])).unwrap().is_none());
+    }
+}
