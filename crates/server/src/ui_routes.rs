@@ -459,7 +459,7 @@ async fn login(
     let w: Who = Some(Extension(p));
     let first = viewer(&w)
         .and_then(|v| v.nav.first().map(|n| n.href()))
-        .unwrap_or_else(|| ui::urls::models());
+        .unwrap_or_else(ui::urls::models);
     let target = match next {
         Some(n) if n != ui::urls::ROOT || may(&w, Group::UiDashboard) => n,
         _ => first,
