@@ -528,3 +528,74 @@ async fn an_unreachable_jwks_url_is_an_unknown_kid_not_a_hang() {
         .unwrap_err();
     assert!(e.contains("cannot be fetched"), "{e}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn worklist_actions_show_only_for_roles_that_may_take_them() {
+    let k1 = Key::new("k1");
+    let j = Jwks::default();
+    j.keys.lock().unwrap().push(k1.jwk());
+    let (jwks_url, _stop) = jwks_server(j).await;
+    let access = Access::new(access_config(&jwks_url, Duration::from_secs(60))).unwrap();
+    let pathway = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../pathways/radiology-review.bpmn");
+    let s = common::start_app_with(
+        HttpConfig {
+            access: Some(Arc::new(access)),
+            ..Default::default()
+        },
+        vec![],
+        Default::default(),
+        vec![pathway],
+    )
+    .await;
+    let vars = json!({
+        "patient": {"identifiers": [{"value": "MRN-9"}]},
+        "study": {"reference": "ImagingStudy/s1", "display": "CT head"},
+        "finding": {"reference": "Observation/ai1", "display": "Intracranial haemorrhage (AI)"},
+        "contrast_allergies": [], "prior_imaging": [],
+        "responsible_radiologist": "Practitioner/rad-7"
+    });
+    s.app
+        .start_pathway(
+            "imaging-ai-finding",
+            "p-rad",
+            "ai1",
+            vars.as_object().cloned().unwrap(),
+            chrono::Utc::now(),
+        )
+        .await
+        .unwrap();
+    let task = s.app.worklist(None, None, None).await.unwrap()[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    let page = |sub: &str, role: &str| {
+        let t = k1.sign(&claims(sub, &[role]));
+        let b = s.base.clone();
+        async move {
+            let r = get_with(&b, "/ui/worklist", Some(&bearer(&t))).await;
+            assert_eq!(r.0, StatusCode::OK, "{r:?}");
+            r.2
+        }
+    };
+    let nurse = page("nurse-1", "ehr-nurse").await;
+    assert!(nurse.contains(&format!("data-task-id=\"{task}\"")));
+    assert!(nurse.contains("btn-claim"), "the clinician may claim");
+    let informatics = page("cds-1", "cds-team").await;
+    assert!(
+        informatics.contains(&format!("data-task-id=\"{task}\"")),
+        "sees the task"
+    );
+    assert!(!informatics.contains("btn-claim"), "but no action buttons");
+    // ... and cannot take the action by posting the form anyway.
+    let t = k1.sign(&claims("cds-1", &["cds-team"]));
+    let r = client()
+        .post(format!("{}/ui/worklist/{task}/claim", s.base))
+        .header("authorization", bearer(&t))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert!(r.text().await.unwrap().contains("needs role clinician"));
+}
