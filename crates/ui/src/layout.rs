@@ -68,7 +68,8 @@ thread_local! {
 /// Render with `viewer` in the page header. Rendering is synchronous, so
 /// the viewer is scoped to this call on this thread; without one (access
 /// control off, as in the demo) the header shows every section and no
-/// sign-in state. Saves the view models of every page a viewer field.
+/// sign-in state. (Scoping it here spares every page's view model a
+/// viewer field.)
 pub fn with_viewer<R>(viewer: Option<&Viewer>, render: impl FnOnce() -> R) -> R {
     let prev = VIEWER.with(|v| v.replace(viewer.cloned()));
     let out = render();
