@@ -57,7 +57,7 @@ print(json.dumps({"name": sys.argv[5], "run": int(sys.argv[4]), "observations": 
 PY
 
   PORT=$(free_port)
-  BEDSIDE_LOG=warn "$BIN" serve --listen "127.0.0.1:$PORT" --data-dir "$WORK/http-$run" >"$OUT/ingest-serve.log" 2>&1 &
+  BEDSIDE_LOG=warn "$BIN" serve --auth-mode off --listen "127.0.0.1:$PORT" --data-dir "$WORK/http-$run" >"$OUT/ingest-serve.log" 2>&1 &
   SPID=$!
   for _ in $(seq 1 300); do curl -s -o /dev/null "http://127.0.0.1:$PORT/healthz" && break; sleep 0.2; done
   t0=$(secs)

@@ -251,6 +251,91 @@ fn key_fits(jwk: &Jwk, alg: Algorithm) -> Result<(), String> {
     }
 }
 
+/// A token split and decoded but not yet trusted: its header and payload,
+/// and the algorithm (already checked against the asymmetric allow-list)
+/// and `kid` it names.
+#[derive(Debug, Clone)]
+pub struct Unverified {
+    pub header: Map<String, Value>,
+    pub payload: Map<String, Value>,
+    pub alg: Algorithm,
+    pub alg_name: String,
+    pub kid: String,
+}
+
+/// The first checks of every token Bedside accepts: three parts, JSON
+/// header and payload, `alg` asymmetric and allowed (`none` and HMAC are
+/// refused), `kid` present. `typ` is left to the caller (CDS Hooks wants
+/// `JWT`, OAuth access tokens may say `at+jwt`).
+pub fn inspect(token: &str) -> Result<Unverified, AuthError> {
+    let parts: Vec<&str> = token.trim().split('.').collect();
+    if parts.len() != 3 {
+        return Err(AuthError::Malformed(format!(
+            "expected 3 dot-separated parts, got {}",
+            parts.len()
+        )));
+    }
+    let header = b64_json(parts[0], "header")?;
+    let alg_name = match header.get("alg") {
+        Some(Value::String(s)) => s.clone(),
+        _ => return Err(AuthError::MissingHeader("alg")),
+    };
+    if alg_name.eq_ignore_ascii_case("none") {
+        return Err(AuthError::AlgNone);
+    }
+    if alg_name.to_ascii_uppercase().starts_with("HS") {
+        return Err(AuthError::SymmetricAlg(alg_name));
+    }
+    let alg = Algorithm::from_str(&alg_name)
+        .ok()
+        .filter(|a| ALLOWED.contains(a))
+        .ok_or_else(|| AuthError::UnsupportedAlg(alg_name.clone()))?;
+    let kid = match header.get("kid") {
+        Some(Value::String(s)) if !s.is_empty() => s.clone(),
+        _ => return Err(AuthError::MissingHeader("kid")),
+    };
+    let payload = b64_json(parts[1], "payload")?;
+    Ok(Unverified {
+        header,
+        payload,
+        alg,
+        alg_name,
+        kid,
+    })
+}
+
+/// Check that `jwk` fits the token's algorithm and verifies its
+/// signature; the verified claims. Time, issuer and audience checks are the
+/// caller's.
+pub fn verify_signature(
+    token: &str,
+    u: &Unverified,
+    jwk: &Jwk,
+) -> Result<Map<String, Value>, AuthError> {
+    crate::crypto::install();
+    key_fits(jwk, u.alg).map_err(|reason| AuthError::KeyMismatch {
+        kid: u.kid.clone(),
+        alg: u.alg_name.clone(),
+        reason,
+    })?;
+    let key = DecodingKey::from_jwk(jwk).map_err(|e| AuthError::KeyMismatch {
+        kid: u.kid.clone(),
+        alg: u.alg_name.clone(),
+        reason: e.to_string(),
+    })?;
+    let mut validation = Validation::new(u.alg);
+    validation.validate_exp = false;
+    validation.validate_nbf = false;
+    validation.validate_aud = false;
+    validation.required_spec_claims.clear();
+    jsonwebtoken::decode::<Map<String, Value>>(token.trim(), &key, &validation)
+        .map(|d| d.claims)
+        .map_err(|e| match e.kind() {
+            jsonwebtoken::errors::ErrorKind::InvalidSignature => AuthError::BadSignature,
+            _ => AuthError::Malformed(e.to_string()),
+        })
+}
+
 fn string_claim(c: &Map<String, Value>, name: &'static str) -> Result<String, AuthError> {
     match c.get(name) {
         Some(Value::String(s)) if !s.is_empty() => Ok(s.clone()),
@@ -332,47 +417,21 @@ impl JwtVerifier {
         now: DateTime<Utc>,
     ) -> Result<Claims, AuthError> {
         let token = token.trim();
-        let parts: Vec<&str> = token.split('.').collect();
-        if parts.len() != 3 {
-            return Err(AuthError::Malformed(format!(
-                "expected 3 dot-separated parts, got {}",
-                parts.len()
-            )));
-        }
-        let header = b64_json(parts[0], "header")?;
-        let alg_name = match header.get("alg") {
-            Some(Value::String(s)) => s.clone(),
-            _ => return Err(AuthError::MissingHeader("alg")),
-        };
-        if alg_name.eq_ignore_ascii_case("none") {
-            return Err(AuthError::AlgNone);
-        }
-        if alg_name.to_ascii_uppercase().starts_with("HS") {
-            return Err(AuthError::SymmetricAlg(alg_name));
-        }
-        let alg = Algorithm::from_str(&alg_name)
-            .ok()
-            .filter(|a| ALLOWED.contains(a))
-            .ok_or_else(|| AuthError::UnsupportedAlg(alg_name.clone()))?;
-        let kid = match header.get("kid") {
-            Some(Value::String(s)) if !s.is_empty() => s.clone(),
-            _ => return Err(AuthError::MissingHeader("kid")),
-        };
-        match header.get("typ") {
+        let u = inspect(token)?;
+        match u.header.get("typ") {
             Some(Value::String(t)) if t.eq_ignore_ascii_case("JWT") => {}
             Some(other) => return Err(AuthError::WrongTyp(other.to_string())),
             None => return Err(AuthError::MissingHeader("typ")),
         }
 
         // Which issuer? Read (not yet trust) the payload's iss.
-        let unverified = b64_json(parts[1], "payload")?;
-        let iss = string_claim(&unverified, "iss")?;
-        let key = {
+        let iss = string_claim(&u.payload, "iss")?;
+        let c = {
             let map = self.issuers.read().unwrap_or_else(|p| p.into_inner());
             let issuer = map
                 .get(&iss)
                 .ok_or_else(|| AuthError::UntrustedIssuer(iss.clone()))?;
-            if let (Some(Value::String(jku)), Some(trusted)) = (header.get("jku"), &issuer.jku) {
+            if let (Some(Value::String(jku)), Some(trusted)) = (u.header.get("jku"), &issuer.jku) {
                 if trim_slash(jku) != trim_slash(trusted) {
                     return Err(AuthError::UntrustedJku {
                         iss: iss.clone(),
@@ -387,35 +446,13 @@ impl JwtVerifier {
                     iss: iss.clone(),
                     jku: issuer.jku.clone(),
                 })?;
-            let jwk = jwks.find(&kid).ok_or_else(|| AuthError::UnknownKid {
+            let jwk = jwks.find(&u.kid).ok_or_else(|| AuthError::UnknownKid {
                 iss: iss.clone(),
-                kid: kid.clone(),
+                kid: u.kid.clone(),
             })?;
-            key_fits(jwk, alg).map_err(|reason| AuthError::KeyMismatch {
-                kid: kid.clone(),
-                alg: alg_name.clone(),
-                reason,
-            })?;
-            DecodingKey::from_jwk(jwk).map_err(|e| AuthError::KeyMismatch {
-                kid: kid.clone(),
-                alg: alg_name.clone(),
-                reason: e.to_string(),
-            })?
+            verify_signature(token, &u, jwk)?
         };
-
-        let mut validation = Validation::new(alg);
-        validation.validate_exp = false;
-        validation.validate_nbf = false;
-        validation.validate_aud = false;
-        validation.required_spec_claims.clear();
-        let data =
-            jsonwebtoken::decode::<Map<String, Value>>(token, &key, &validation).map_err(|e| {
-                match e.kind() {
-                    jsonwebtoken::errors::ErrorKind::InvalidSignature => AuthError::BadSignature,
-                    _ => AuthError::Malformed(e.to_string()),
-                }
-            })?;
-        let c = data.claims;
+        let (kid, alg_name) = (u.kid, u.alg_name);
 
         let exp = time_claim(&c, "exp")?;
         let iat = time_claim(&c, "iat")?;
@@ -536,6 +573,119 @@ pub fn sign_with_jwk(private_jwk: &Value, claims: &Value) -> Result<String, Sign
         .map_err(|e| SignError::Sign(e.to_string()))
 }
 
+/// A private key read from PEM, for signing `private_key_jwt` client
+/// assertions (SMART Backend Services). PKCS#8 (`PRIVATE KEY`) with an EC
+/// P-384 / P-256 or RSA key, SEC1 (`EC PRIVATE KEY`) or PKCS#1 (`RSA
+/// PRIVATE KEY`); the algorithm follows from the key: ES384, ES256 or
+/// RS384. `Debug` never shows the key.
+#[derive(Clone)]
+pub struct PemSigningKey {
+    alg: Algorithm,
+    key: EncodingKey,
+    kid: Option<String>,
+}
+
+impl std::fmt::Debug for PemSigningKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PemSigningKey")
+            .field("alg", &self.alg)
+            .field("kid", &self.kid)
+            .field("key", &"<redacted>")
+            .finish()
+    }
+}
+
+const OID_RSA: &str = "1.2.840.113549.1.1.1";
+const OID_EC: &str = "1.2.840.10045.2.1";
+const OID_P256: &str = "1.2.840.10045.3.1.7";
+const OID_P384: &str = "1.3.132.0.34";
+
+impl PemSigningKey {
+    /// Parse `pem`; `kid` goes into the header of every token signed.
+    pub fn from_pem(pem: &str, kid: Option<&str>) -> Result<Self, SignError> {
+        use p256::pkcs8::{der::Decode, EncodePrivateKey, PrivateKeyInfo};
+        let (label, der) = pem_rfc7468::decode_vec(pem.trim().as_bytes())
+            .map_err(|e| SignError::Key(format!("not a PEM private key: {e}")))?;
+        let bad = |e: &dyn std::fmt::Display| SignError::Key(e.to_string());
+        let (alg, key) = match label {
+            "PRIVATE KEY" => {
+                let info = PrivateKeyInfo::from_der(&der)
+                    .map_err(|e| SignError::Key(format!("PKCS#8: {e}")))?;
+                let oid = info.algorithm.oid.to_string();
+                if oid == OID_RSA {
+                    (
+                        Algorithm::RS384,
+                        EncodingKey::from_rsa_der(info.private_key),
+                    )
+                } else if oid == OID_EC {
+                    let curve = info
+                        .algorithm
+                        .parameters_oid()
+                        .map(|o| o.to_string())
+                        .map_err(|e| SignError::Key(format!("EC key without a curve: {e}")))?;
+                    let alg = match curve.as_str() {
+                        OID_P384 => Algorithm::ES384,
+                        OID_P256 => Algorithm::ES256,
+                        other => {
+                            return Err(SignError::Key(format!(
+                                "EC curve {other} is not supported (use P-384)"
+                            )))
+                        }
+                    };
+                    (alg, EncodingKey::from_ec_der(&der))
+                } else {
+                    return Err(SignError::Key(format!(
+                        "key algorithm {oid} is not supported (use EC P-384 or RSA)"
+                    )));
+                }
+            }
+            "EC PRIVATE KEY" => {
+                if let Ok(k) = p384::SecretKey::from_sec1_der(&der) {
+                    let d = k.to_pkcs8_der().map_err(|e| bad(&e))?;
+                    (Algorithm::ES384, EncodingKey::from_ec_der(d.as_bytes()))
+                } else {
+                    let k = p256::SecretKey::from_sec1_der(&der)
+                        .map_err(|e| SignError::Key(format!("SEC1 EC key: {e}")))?;
+                    let d = k.to_pkcs8_der().map_err(|e| bad(&e))?;
+                    (Algorithm::ES256, EncodingKey::from_ec_der(d.as_bytes()))
+                }
+            }
+            "RSA PRIVATE KEY" => (Algorithm::RS384, EncodingKey::from_rsa_der(&der)),
+            other => {
+                return Err(SignError::Key(format!(
+                    "PEM label {other:?} is not a private key (want PRIVATE KEY, EC PRIVATE KEY or RSA PRIVATE KEY)"
+                )))
+            }
+        };
+        let k = Self {
+            alg,
+            key,
+            kid: kid.map(str::to_string),
+        };
+        // Fail now, not at the first write-back, if the key cannot sign.
+        k.sign(&serde_json::json!({"probe": true}))?;
+        Ok(k)
+    }
+
+    /// The JWS algorithm this key signs with.
+    pub fn alg(&self) -> &'static str {
+        match self.alg {
+            Algorithm::ES384 => "ES384",
+            Algorithm::ES256 => "ES256",
+            _ => "RS384",
+        }
+    }
+
+    /// Sign `claims` (header: `alg`, `typ: JWT`, `kid` when set).
+    pub fn sign(&self, claims: &Value) -> Result<String, SignError> {
+        crate::crypto::install();
+        let mut header = Header::new(self.alg);
+        header.kid = self.kid.clone();
+        header.typ = Some("JWT".into());
+        jsonwebtoken::encode(&header, claims, &self.key).map_err(|e| SignError::Sign(e.to_string()))
+    }
+}
+
 /// How long a demo token is valid.
 pub const DEMO_TOKEN_TTL_SECS: i64 = 300;
 
@@ -586,5 +736,37 @@ mod tests {
             AuthError::Expired(1422568860).to_string(),
             "token expired at 2015-01-29T22:01:00Z"
         );
+    }
+
+    /// A PEM key (SEC1 and PKCS#8) signs tokens its public JWK verifies.
+    #[test]
+    fn pem_keys_sign_verifiable_tokens() {
+        use p384::elliptic_curve::sec1::ToEncodedPoint;
+        use p384::pkcs8::{EncodePrivateKey, LineEnding};
+        let sk = p384::SecretKey::from_slice(&[7u8; 48]).unwrap();
+        let pt = sk.public_key().to_encoded_point(false);
+        let jwk: Jwk = serde_json::from_value(serde_json::json!({
+            "kty": "EC", "crv": "P-384", "kid": "w1",
+            "x": URL_SAFE_NO_PAD.encode(pt.x().unwrap()),
+            "y": URL_SAFE_NO_PAD.encode(pt.y().unwrap()),
+        }))
+        .unwrap();
+        let sec1 = sk.to_sec1_pem(LineEnding::LF).unwrap();
+        let pkcs8 = sk.to_pkcs8_pem(LineEnding::LF).unwrap();
+        for pem in [sec1.as_str(), pkcs8.as_str()] {
+            let k = PemSigningKey::from_pem(pem, Some("w1")).unwrap();
+            assert_eq!(k.alg(), "ES384");
+            assert!(!format!("{k:?}").contains("BEGIN"));
+            let t = k.sign(&serde_json::json!({"iss": "c"})).unwrap();
+            let u = inspect(&t).unwrap();
+            assert_eq!(u.kid, "w1");
+            assert_eq!(verify_signature(&t, &u, &jwk).unwrap()["iss"], "c");
+        }
+        let e = PemSigningKey::from_pem(
+            "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n",
+            None,
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("not a private key"), "{e}");
     }
 }

@@ -42,7 +42,7 @@ pub use feedback::parse_feedback;
 pub use jsonwebtoken::jwk::JwkSet;
 pub use jwt::{
     sign_demo_token, sign_with_jwk, AuthError, Claims, InMemoryReplayCache, JwtVerifier,
-    ReplayCache, SignError, TrustedIssuer,
+    PemSigningKey, ReplayCache, SignError, TrustedIssuer,
 };
 pub use render::{
     render_cards, suggestion_uuid, CardInput, Direction, Factor, Interval, ModelInfo,

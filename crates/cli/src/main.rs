@@ -1,6 +1,7 @@
 //! The `bedside` binary: parses arguments and wires the parts together.
 //! Every clinical or statistical idea lives in a library crate.
 
+mod access;
 mod model_cmds;
 mod pathway_cmds;
 mod replay_cmd;
@@ -214,11 +215,12 @@ async fn open_app(s: &Settings, demo: bool) -> Result<Arc<App>> {
         }
         None => None,
     };
+    let smart = access::smart_backend(s)?;
     let app = App::open(config).await?;
     if let Some(cfg) = monitoring {
         app.set_monitoring_config(cfg);
     }
-    app.set_writeback(s.fhir_writeback_url.as_deref())
+    app.set_writeback_with(s.fhir_writeback_url.as_deref(), smart)
         .map_err(|e| anyhow::anyhow!("fhir_writeback_url: {}", e.message()))?;
     if let Some(p) = policy {
         tracing::info!(stage = ?p.stage, "alert policy loaded");
@@ -242,6 +244,8 @@ async fn run_server(s: Settings, before_serve: Option<PathBuf>, demo: bool) -> R
         // card links must name the port clients actually reach.
         s.public_url = Some(format!("http://{addr}"));
     }
+    // Before the store is opened: a bad setting writes nothing.
+    let access = access::access(&s, demo).await?;
     let app = open_app(&s, demo).await?;
     tracing::info!(%addr, store = app.store.engine(), "bedside listening");
     if let Some(dir) = before_serve {
@@ -257,6 +261,7 @@ async fn run_server(s: Settings, before_serve: Option<PathBuf>, demo: bool) -> R
     let http = bedside_server::HttpConfig {
         max_body_bytes: (s.max_body_mib as usize) << 20,
         request_timeout: std::time::Duration::from_secs(s.request_timeout_secs),
+        access,
     };
     bedside_server::serve(listener, app, http, bedside_server::shutdown_signal()).await?;
     tracing::info!("bedside stopped");

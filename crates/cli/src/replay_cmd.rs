@@ -28,6 +28,11 @@ pub struct ReplayArgs {
     /// Replay against a running server (its base URL) via `POST /fhir/$import`.
     #[arg(long)]
     pub url: Option<String>,
+    /// With --url: a file holding the bearer token to send (a service token
+    /// with role `service`, or an access token), when the server has access
+    /// control on.
+    #[arg(long, env = "BEDSIDE_TOKEN_FILE")]
+    pub token_file: Option<PathBuf>,
     /// Print one JSON object with the summary instead of text.
     #[arg(long)]
     pub json: bool,
@@ -91,6 +96,15 @@ async fn replay_http(a: &ReplayArgs, url: &str) -> Result<ImportSummary> {
     let lines = read_dir_sorted(&a.dir).map_err(|e| anyhow::anyhow!(e.message()))?;
     let pb = progress_bar(lines.len() as u64);
     let client = reqwest::Client::new();
+    let token = match &a.token_file {
+        Some(p) => Some(
+            std::fs::read_to_string(p)
+                .with_context(|| format!("--token-file {}: cannot read", p.display()))?
+                .trim()
+                .to_string(),
+        ),
+        None => None,
+    };
     let endpoint = format!("{}/fhir/$import", url.trim_end_matches('/'));
     let mut total = ImportSummary::default();
     for chunk in replay_chunks(&lines) {
@@ -99,10 +113,14 @@ async fn replay_http(a: &ReplayArgs, url: &str) -> Result<ImportSummary> {
             body.extend_from_slice(&l.bytes);
             body.push(b'\n');
         }
-        let resp = client
+        let mut rb = client
             .post(&endpoint)
             .header("content-type", "application/fhir+ndjson")
-            .body(body)
+            .body(body);
+        if let Some(t) = &token {
+            rb = rb.bearer_auth(t);
+        }
+        let resp = rb
             .send()
             .await
             .with_context(|| format!("POST {endpoint}"))?;

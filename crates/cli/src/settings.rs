@@ -76,6 +76,89 @@ pub struct Settings {
     #[arg(long, env = "BEDSIDE_FHIR_WRITEBACK_URL")]
     pub fhir_writeback_url: Option<String>,
 
+    /// SMART Backend Services for write-back: the client id registered with
+    /// the EHR's authorization server. With fhir_writeback_token_url and
+    /// fhir_writeback_private_key, every write-back carries a bearer token
+    /// obtained with a signed `private_key_jwt` client assertion.
+    #[arg(long, env = "BEDSIDE_FHIR_WRITEBACK_CLIENT_ID")]
+    pub fhir_writeback_client_id: Option<String>,
+
+    /// SMART Backend Services: the authorization server's token URL.
+    #[arg(long, env = "BEDSIDE_FHIR_WRITEBACK_TOKEN_URL")]
+    pub fhir_writeback_token_url: Option<String>,
+
+    /// SMART Backend Services: PEM file of the private key that signs the
+    /// client assertion (EC P-384 for ES384, or RSA for RS384; its public
+    /// key is registered with the EHR). Keep it readable by Bedside only.
+    #[arg(long, env = "BEDSIDE_FHIR_WRITEBACK_PRIVATE_KEY")]
+    pub fhir_writeback_private_key: Option<PathBuf>,
+
+    /// SMART Backend Services: the `kid` of that key in the JWK Set
+    /// registered with the EHR (sent in the assertion header).
+    #[arg(long, env = "BEDSIDE_FHIR_WRITEBACK_KEY_ID")]
+    pub fhir_writeback_key_id: Option<String>,
+
+    /// SMART Backend Services: the scopes requested.
+    #[arg(
+        long,
+        env = "BEDSIDE_FHIR_WRITEBACK_SCOPE",
+        default_value = "system/Task.write system/Communication.write system/RiskAssessment.write"
+    )]
+    pub fhir_writeback_scope: String,
+
+    /// Access control: `on` (callers authenticate with a bearer JWT from
+    /// the OpenID Connect provider or a service token; each endpoint admits
+    /// only the roles it needs) or `off` (anyone reaching the port may do
+    /// everything; logged loudly). Default: `on` for `bedside serve`, `off`
+    /// for `bedside demo`. `on` with neither auth_issuer nor a service token
+    /// configured refuses to start.
+    #[arg(long, env = "BEDSIDE_AUTH_MODE")]
+    pub auth_mode: Option<String>,
+
+    /// OpenID Connect: the issuer whose access tokens are accepted (the
+    /// exact `iss`, e.g. https://idp.example.org/realms/hospital).
+    #[arg(long, env = "BEDSIDE_AUTH_ISSUER")]
+    pub auth_issuer: Option<String>,
+
+    /// OpenID Connect: the audience a token must carry (`aud`, usually
+    /// Bedside's client id at the provider).
+    #[arg(long, env = "BEDSIDE_AUTH_AUDIENCE")]
+    pub auth_audience: Option<String>,
+
+    /// OpenID Connect: the provider's JWK Set URL (`jwks_uri`). Fetched
+    /// with a 5 s timeout, cached, refetched on an unknown `kid` at most
+    /// once a minute.
+    #[arg(long, env = "BEDSIDE_AUTH_JWKS_URL")]
+    pub auth_jwks_url: Option<String>,
+
+    /// OpenID Connect: a JWK Set file instead of auth_jwks_url.
+    #[arg(long, env = "BEDSIDE_AUTH_JWKS_FILE")]
+    pub auth_jwks_file: Option<PathBuf>,
+
+    /// OpenID Connect: where the roles are in the token: a claim name or a
+    /// dotted path (`realm_access.roles`, `resource_access.bedside.roles`).
+    #[arg(long, env = "BEDSIDE_AUTH_ROLE_CLAIM", default_value = "roles")]
+    pub auth_role_claim: String,
+
+    /// OpenID Connect: provider role names mapped to Bedside roles
+    /// (clinician, informatics, governance, admin, service), e.g.
+    /// `ehr-nurse=clinician,ehr-physician=clinician,cds-team=informatics`.
+    /// Unset: the claim's values are Bedside role names.
+    #[arg(long, env = "BEDSIDE_AUTH_ROLE_MAP")]
+    pub auth_role_map: Option<String>,
+
+    /// Service-account tokens file: one `name:role[+role]:token` per line
+    /// (`#` comments), e.g. `ingest:service:<64 hex>`. Tokens have at least
+    /// 32 characters; only their SHA-256 is kept in memory.
+    #[arg(long, env = "BEDSIDE_AUTH_SERVICE_TOKENS_FILE")]
+    pub auth_service_tokens_file: Option<PathBuf>,
+
+    /// Service-account tokens from the environment, same format (entries
+    /// separated by newlines or commas). Prefer the file; never put tokens
+    /// on the command line.
+    #[arg(long, env = "BEDSIDE_AUTH_SERVICE_TOKENS", hide_env_values = true)]
+    pub auth_service_tokens: Option<bedside_server::Secret>,
+
     /// Log format: `text` or `json`.
     #[arg(long, env = "BEDSIDE_LOG_FORMAT", default_value = "text")]
     pub log_format: String,
@@ -143,6 +226,21 @@ impl Settings {
                 "log_format: must be `text` or `json`, got `{}`",
                 self.log_format
             );
+        }
+        if let Some(m) = &self.auth_mode {
+            if !matches!(m.as_str(), "on" | "off") {
+                bail!("auth_mode: must be `on` or `off`, got `{m}`");
+            }
+        }
+        for (name, url) in [
+            ("auth_jwks_url", &self.auth_jwks_url),
+            ("fhir_writeback_token_url", &self.fhir_writeback_token_url),
+        ] {
+            if let Some(u) = url {
+                if !(u.starts_with("http://") || u.starts_with("https://")) {
+                    bail!("{name}: must start with http:// or https://");
+                }
+            }
         }
         if self.max_body_mib == 0 {
             bail!("max_body_mib: must be at least 1");

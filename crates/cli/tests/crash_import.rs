@@ -16,7 +16,14 @@ fn cohort() -> std::path::PathBuf {
 /// Start `bedside serve` on port 0 and read the bound address from its log.
 fn start(data: &Path) -> (Child, String) {
     let mut child = Command::new(BIN)
-        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .args([
+            "serve",
+            "--auth-mode",
+            "off",
+            "--listen",
+            "127.0.0.1:0",
+            "--data-dir",
+        ])
         .arg(data)
         .env("BEDSIDE_LOG", "info")
         .env("NO_COLOR", "1")

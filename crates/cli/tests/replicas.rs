@@ -55,7 +55,8 @@ async fn fresh_schema(base: &str) -> String {
 /// Start `bedside serve` on port 0 against `url`; wait until it listens.
 fn serve(url: &str, pathway: &Path) -> Child {
     let mut child = Command::new(BIN)
-        .args(["serve", "--listen", "127.0.0.1:0", "--database-url", url])
+        .args(["serve", "--auth-mode", "off", "--listen", "127.0.0.1:0"])
+        .args(["--database-url", url])
         .arg("--pathway")
         .arg(pathway)
         .env("BEDSIDE_LOG", "info")

@@ -8,6 +8,7 @@
 //!
 //! Invariant: no business logic lives here; handlers are parse, call, map.
 
+pub mod auth;
 mod cds_routes;
 mod fhir_routes;
 mod metrics_routes;
@@ -15,6 +16,7 @@ mod pulse_routes;
 mod ui_routes;
 mod worklist_routes;
 
+pub use auth::{Access, AccessConfig, Principal, Role, Secret};
 pub use metrics_routes::HttpMetrics;
 
 use axum::{routing::get, Json, Router};
@@ -29,6 +31,9 @@ pub use ui_routes::UI_CSP;
 pub struct HttpConfig {
     pub max_body_bytes: usize,
     pub request_timeout: Duration,
+    /// Access control (`None`: off, as in `bedside demo`; every request
+    /// passes and handlers see no [`Principal`]).
+    pub access: Option<Arc<Access>>,
 }
 
 impl Default for HttpConfig {
@@ -36,6 +41,7 @@ impl Default for HttpConfig {
         Self {
             max_body_bytes: 32 << 20,
             request_timeout: Duration::from_secs(30),
+            access: None,
         }
     }
 }
@@ -52,6 +58,7 @@ pub struct AppState {
 /// The whole HTTP surface.
 pub fn router(app: Arc<App>, http: HttpConfig) -> Router {
     let metrics = Arc::new(HttpMetrics::new());
+    let access = http.access.clone();
     let state = AppState {
         app,
         http,
@@ -69,6 +76,8 @@ pub fn router(app: Arc<App>, http: HttpConfig) -> Router {
             metrics,
             metrics_routes::track,
         ))
+        // Outermost: every request, matched or not, is authenticated first.
+        .layer(axum::middleware::from_fn_with_state(access, auth::enforce))
         .with_state(state)
 }
 

@@ -4,15 +4,20 @@
 //! (CSP `default-src 'self'`, ...) and a `Server-Timing` header with the
 //! time spent in the server (`app;dur=<ms>`).
 //!
-//! Demo mode has no login: actions are taken as `App`'s UI actor.
+//! Demo mode has no login: actions are taken as `App`'s UI actor. With
+//! access control on, `/ui/login` takes a pasted token into an HttpOnly,
+//! SameSite=Strict session cookie, pages show only the sections the
+//! viewer's roles may open, and actions the role lacks are not shown.
 
+use crate::auth::{Group, Principal, Refusal};
 use crate::AppState;
 use axum::extract::rejection::FormRejection;
 use axum::extract::{Path, Query, Request, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::middleware::{self, Next};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
+use axum::Extension;
 use axum::{Form, Json, Router};
 use bedside_app::ApiError;
 use bedside_ui as ui;
@@ -27,6 +32,8 @@ pub(crate) fn routes() -> Router<AppState> {
     Router::new()
         .route("/ui", get(dashboard))
         .route("/ui/", get(dashboard))
+        .route("/ui/login", get(login_page).post(login))
+        .route("/ui/logout", post(logout))
         .route("/ui/worklist", get(worklist))
         .route("/ui/worklist/{task_id}/{action}", post(task_action))
         .route("/ui/sandbox", get(sandbox))
@@ -78,7 +85,43 @@ async fn ui_headers(req: Request, next: Next) -> Response {
     r
 }
 
-fn page(m: ui::Markup) -> Response {
+/// The signed-in principal, if access control is on.
+type Who = Option<Extension<Principal>>;
+
+fn viewer(who: &Who) -> Option<ui::Viewer> {
+    let p = &who.as_ref()?.0;
+    let nav = ui::NavItem::ALL
+        .into_iter()
+        .filter(|n| {
+            let g = match n {
+                ui::NavItem::Dashboard => Group::UiDashboard,
+                ui::NavItem::Worklist => Group::UiWorklist,
+                ui::NavItem::Sandbox => Group::UiSandbox,
+                ui::NavItem::Pathways => Group::UiPathways,
+                ui::NavItem::Models => Group::UiModels,
+            };
+            g.roles().is_none_or(|r| p.has_any(r))
+        })
+        .collect();
+    Some(ui::Viewer {
+        subject: p.subject.clone(),
+        roles: p.roles.iter().map(|r| r.to_string()).collect(),
+        nav,
+    })
+}
+
+/// May the viewer do what `group` guards? (Always, with access control off.)
+fn may(who: &Who, group: Group) -> bool {
+    match (who, group.roles()) {
+        (_, None) | (None, _) => true,
+        (Some(Extension(p)), Some(r)) => p.has_any(r),
+    }
+}
+
+/// Render a page for the viewer (header: who is signed in, the sections
+/// they may open).
+fn page(who: &Who, render: impl FnOnce() -> ui::Markup) -> Response {
+    let m = ui::with_viewer(viewer(who).as_ref(), render);
     Html(m.into_string()).into_response()
 }
 
@@ -118,20 +161,33 @@ fn now() -> chrono::DateTime<chrono::Utc> {
 
 type Q = Query<BTreeMap<String, String>>;
 
-async fn dashboard(State(s): State<AppState>, h: HeaderMap, Query(q): Q) -> Response {
+async fn dashboard(State(s): State<AppState>, w: Who, h: HeaderMap, Query(q): Q) -> Response {
     match s
         .app
         .ui_dashboard(q.get("model").map(String::as_str), now())
         .await
     {
-        Ok(v) => page(ui::render_dashboard(&v)),
+        Ok(v) => page(&w, || ui::render_dashboard(&v)),
         Err(e) => error_page(e, &h),
     }
 }
 
-async fn worklist(State(s): State<AppState>, h: HeaderMap) -> Response {
+/// Hide the task actions the viewer's roles do not allow.
+fn allowed_actions(w: &Who, mut v: ui::WorklistView) -> ui::WorklistView {
+    if !may(w, Group::UiWorklistAction) {
+        for t in &mut v.tasks {
+            t.actions.clear();
+        }
+    }
+    v
+}
+
+async fn worklist(State(s): State<AppState>, w: Who, h: HeaderMap) -> Response {
     match s.app.ui_worklist(now(), None).await {
-        Ok(v) => page(ui::render_worklist(&v)),
+        Ok(v) => {
+            let v = allowed_actions(&w, v);
+            page(&w, || ui::render_worklist(&v))
+        }
         Err(e) => error_page(e, &h),
     }
 }
@@ -143,6 +199,7 @@ struct ActionForm {
 
 async fn task_action(
     State(s): State<AppState>,
+    w: Who,
     h: HeaderMap,
     Path((task_id, action)): Path<(String, String)>,
     form: Result<Form<ActionForm>, FormRejection>,
@@ -157,20 +214,20 @@ async fn task_action(
         Err(e) => return error_page(e, &h),
     };
     match s.app.ui_worklist(now(), Some(flash)).await {
-        Ok(v) if is_htmx(&h) => page(ui::worklist_fragment(&v)),
-        Ok(v) => page(ui::render_worklist(&v)),
+        Ok(v) if is_htmx(&h) => page(&w, || ui::worklist_fragment(&v)),
+        Ok(v) => page(&w, || ui::render_worklist(&v)),
         Err(e) => error_page(e, &h),
     }
 }
 
-async fn sandbox(State(s): State<AppState>, h: HeaderMap, Query(q): Q) -> Response {
+async fn sandbox(State(s): State<AppState>, w: Who, h: HeaderMap, Query(q): Q) -> Response {
     let query = q.get("q").map(String::as_str).unwrap_or("");
     let patient = q
         .get("patient")
         .map(String::as_str)
         .filter(|p| !p.is_empty());
     match s.app.ui_sandbox(patient, query).await {
-        Ok(v) => page(ui::render_sandbox(&v)),
+        Ok(v) => page(&w, || ui::render_sandbox(&v)),
         Err(e) => error_page(e, &h),
     }
 }
@@ -212,42 +269,50 @@ async fn start_pathway(
     }
 }
 
-async fn pathways(State(s): State<AppState>, h: HeaderMap) -> Response {
+async fn pathways(State(s): State<AppState>, w: Who, h: HeaderMap) -> Response {
     match s.app.ui_pathways(None, now()).await {
-        Ok(v) => page(ui::render_pathways(&v)),
+        Ok(v) => page(&w, || ui::render_pathways(&v)),
         Err(e) => error_page(e, &h),
     }
 }
 
-async fn pathway(State(s): State<AppState>, h: HeaderMap, Path(id): Path<String>) -> Response {
+async fn pathway(
+    State(s): State<AppState>,
+    w: Who,
+    h: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
     match s.app.ui_pathways(Some(&id), now()).await {
-        Ok(v) => page(ui::render_pathways(&v)),
+        Ok(v) => page(&w, || ui::render_pathways(&v)),
         Err(e) => error_page(e, &h),
     }
 }
 
 async fn pathway_diagram(
     State(s): State<AppState>,
+    w: Who,
     h: HeaderMap,
     Path(id): Path<String>,
 ) -> Response {
     match s.app.ui_pathway_diagram(&id, now()).await {
-        Ok(d) => page(ui::pathway_diagram_fragment(&d)),
+        Ok(d) => page(&w, || ui::pathway_diagram_fragment(&d)),
         Err(e) => error_page(e, &h),
     }
 }
 
-async fn models(State(s): State<AppState>) -> Response {
-    page(ui::render_models(&s.app.ui_models()))
+async fn models(State(s): State<AppState>, w: Who) -> Response {
+    let v = s.app.ui_models();
+    page(&w, || ui::render_models(&v))
 }
 
 async fn model_facts(
     State(s): State<AppState>,
+    w: Who,
     h: HeaderMap,
     Path((id, version)): Path<(String, String)>,
 ) -> Response {
     match s.app.ui_model_facts(&id, &version) {
-        Ok(v) => page(ui::render_model_facts(&v)),
+        Ok(v) => page(&w, || ui::render_model_facts(&v)),
         Err(e) => error_page(e, &h),
     }
 }
@@ -277,4 +342,142 @@ async fn not_found(req: Request) -> Response {
         Html(ui::render_not_found(&path).into_string()),
     )
         .into_response()
+}
+
+/// A refused UI request: 401 shows the sign-in page (returning to the page
+/// asked for), 403 an error page naming the roles needed.
+pub(crate) fn ui_refusal(r: &Refusal, uri: &Uri, method: &Method) -> Response {
+    match r {
+        Refusal::Unauthenticated(why) => {
+            let next = if method == Method::GET {
+                uri.path_and_query()
+                    .map(|p| p.as_str().to_string())
+                    .unwrap_or_else(|| ui::urls::ROOT.into())
+            } else {
+                ui::urls::ROOT.into()
+            };
+            let v = ui::LoginView {
+                next,
+                error: Some(format!("Please sign in ({why}).")),
+            };
+            let mut resp = (
+                StatusCode::UNAUTHORIZED,
+                Html(ui::render_login(&v).into_string()),
+            )
+                .into_response();
+            if let Ok(h) = HeaderValue::from_str(&format!(
+                "Bearer error=\"invalid_token\", error_description=\"{}\"",
+                why.replace(['"', '\\'], "'")
+            )) {
+                resp.headers_mut().insert(header::WWW_AUTHENTICATE, h);
+            }
+            resp
+        }
+        Refusal::Forbidden(why) => {
+            let v = ui::ErrorView {
+                status: 403,
+                title: "Not allowed".into(),
+                message: format!("Forbidden: {why}."),
+                request_id: None,
+            };
+            (
+                StatusCode::FORBIDDEN,
+                Html(ui::render_error(&v).into_string()),
+            )
+                .into_response()
+        }
+    }
+}
+
+/// A `/ui` path to return to after signing in (never another origin).
+fn safe_next(next: Option<&str>) -> Option<String> {
+    next.filter(|n| n.starts_with("/ui") && !n.starts_with("//") && !n.contains('\\'))
+        .map(str::to_string)
+}
+
+async fn login_page(State(s): State<AppState>, Query(q): Q) -> Response {
+    if s.http.access.is_none() {
+        // Access control off (the demo): there is nothing to sign in to.
+        return Redirect::to(ui::urls::ROOT).into_response();
+    }
+    let v = ui::LoginView {
+        next: safe_next(q.get("next").map(String::as_str)).unwrap_or_else(|| ui::urls::ROOT.into()),
+        error: None,
+    };
+    Html(ui::render_login(&v).into_string()).into_response()
+}
+
+#[derive(Deserialize)]
+struct LoginForm {
+    token: String,
+    next: Option<String>,
+}
+
+/// Longest UI session, whatever the token's own lifetime.
+const MAX_SESSION_SECS: i64 = 12 * 3600;
+
+async fn login(
+    State(s): State<AppState>,
+    form: Result<Form<LoginForm>, FormRejection>,
+) -> Response {
+    let Some(access) = s.http.access.clone() else {
+        return Redirect::to(ui::urls::ROOT).into_response();
+    };
+    let Ok(Form(f)) = form else {
+        let v = ui::LoginView {
+            next: ui::urls::ROOT.into(),
+            error: Some("The form field `token` is missing.".into()),
+        };
+        return (
+            StatusCode::BAD_REQUEST,
+            Html(ui::render_login(&v).into_string()),
+        )
+            .into_response();
+    };
+    let token = f.token.trim().to_string();
+    let next = safe_next(f.next.as_deref());
+    let p = match access.authenticate(&token, now()).await {
+        Ok(p) => p,
+        Err(why) => {
+            tracing::info!(reason = %why, "UI sign-in refused");
+            let v = ui::LoginView {
+                next: next.unwrap_or_else(|| ui::urls::ROOT.into()),
+                error: Some(format!("Sign-in refused: {why}.")),
+            };
+            return (
+                StatusCode::UNAUTHORIZED,
+                Html(ui::render_login(&v).into_string()),
+            )
+                .into_response();
+        }
+    };
+    let max_age = match crate::auth::token_exp(&token) {
+        Some(exp) => (exp - now().timestamp()).min(MAX_SESSION_SECS),
+        None => MAX_SESSION_SECS,
+    };
+    // Land where asked, else on the first section the roles open.
+    let w: Who = Some(Extension(p));
+    let first = viewer(&w)
+        .and_then(|v| v.nav.first().map(|n| n.href()))
+        .unwrap_or_else(ui::urls::models);
+    let target = match next {
+        Some(n) if n != ui::urls::ROOT || may(&w, Group::UiDashboard) => n,
+        _ => first,
+    };
+    let mut resp = Redirect::to(&target).into_response();
+    if let Ok(v) = HeaderValue::from_str(&access.session_cookie(&token, max_age)) {
+        resp.headers_mut().insert(header::SET_COOKIE, v);
+    }
+    resp
+}
+
+async fn logout(State(s): State<AppState>) -> Response {
+    let Some(access) = s.http.access.clone() else {
+        return Redirect::to(ui::urls::ROOT).into_response();
+    };
+    let mut resp = Redirect::to(&ui::urls::login(None)).into_response();
+    if let Ok(v) = HeaderValue::from_str(&access.clear_cookie()) {
+        resp.headers_mut().insert(header::SET_COOKIE, v);
+    }
+    resp
 }

@@ -4,6 +4,7 @@
 use crate::urls;
 use maud::{html, Markup, DOCTYPE};
 use serde::{Deserialize, Serialize};
+use std::cell::RefCell;
 
 /// The sections of the main navigation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -49,10 +50,45 @@ impl NavItem {
     }
 }
 
+/// Who is looking at the page, when access control is on: the header
+/// shows who is signed in and only the sections their roles may open.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Viewer {
+    pub subject: String,
+    /// Role names, for display.
+    pub roles: Vec<String>,
+    /// The menu items the viewer may open.
+    pub nav: Vec<NavItem>,
+}
+
+thread_local! {
+    static VIEWER: RefCell<Option<Viewer>> = const { RefCell::new(None) };
+}
+
+/// Render with `viewer` in the page header. Rendering is synchronous, so
+/// the viewer is scoped to this call on this thread; without one (access
+/// control off, as in the demo) the header shows every section and no
+/// sign-in state. (Scoping it here spares every page's view model a
+/// viewer field.)
+pub fn with_viewer<R>(viewer: Option<&Viewer>, render: impl FnOnce() -> R) -> R {
+    let prev = VIEWER.with(|v| v.replace(viewer.cloned()));
+    let out = render();
+    VIEWER.with(|v| *v.borrow_mut() = prev);
+    out
+}
+
 /// A complete HTML document around `body`: `title` goes into `<title>` (with
 /// the product name) and `active` marks the current menu item with
 /// `aria-current="page"`. The page's own `<h1>` is part of `body`.
 pub fn page(title: &str, active: Option<NavItem>, body: Markup) -> Markup {
+    let viewer = VIEWER.with(|v| v.borrow().clone());
+    let nav: Vec<NavItem> = match &viewer {
+        Some(v) => NavItem::ALL
+            .into_iter()
+            .filter(|i| v.nav.contains(i))
+            .collect(),
+        None => NavItem::ALL.to_vec(),
+    };
     html! {
         (DOCTYPE)
         html lang="en" {
@@ -73,7 +109,7 @@ pub fn page(title: &str, active: Option<NavItem>, body: Markup) -> Markup {
                     a.brand href=(urls::ROOT) { "Bedside" }
                     nav aria-label="Main" {
                         ul {
-                            @for item in NavItem::ALL {
+                            @for item in nav {
                                 li {
                                     @if Some(item) == active {
                                         a href=(item.href()) aria-current="page" { (item.label()) }
@@ -82,6 +118,13 @@ pub fn page(title: &str, active: Option<NavItem>, body: Markup) -> Markup {
                                     }
                                 }
                             }
+                        }
+                    }
+                    @if let Some(v) = &viewer {
+                        form.session method="post" action=(urls::LOGOUT) {
+                            span.who { (v.subject) " (" (v.roles.join(", ")) ")" }
+                            " "
+                            button type="submit" { "Sign out" }
                         }
                     }
                 }

@@ -35,7 +35,7 @@ pub mod urls;
 mod util;
 
 pub use assets::{asset_names, assets};
-pub use layout::{page, NavItem};
+pub use layout::{page, with_viewer, NavItem, Viewer};
 pub use markdown::markdown_to_html;
 pub use pages::dashboard::{render_dashboard, Alarm, DashboardView, PerformanceSeries, Tiles};
 pub use pages::error::{render_error, render_not_found, ErrorView};
@@ -43,6 +43,7 @@ pub use pages::facts::{
     render_model_facts, render_models, CertifiedPromise, MetricRow, ModelFactsView, ModelListItem,
     ModelsIndexView, SourceAttribute, SubgroupRow,
 };
+pub use pages::login::{render_login, LoginView};
 pub use pages::outline::OutlineError;
 pub use pages::pathway::{
     pathway_diagram_fragment, render_pathways, DiagramEdge, DiagramShape, PathwayDiagram,

@@ -77,3 +77,14 @@ pub fn models() -> String {
 pub fn model_facts(id: &str, version: &str) -> String {
     format!("/ui/models/{}/{}", enc(id), enc(version))
 }
+
+/// Sign-in page (access control on), optionally returning to `next`.
+pub fn login(next: Option<&str>) -> String {
+    match next {
+        Some(n) => format!("/ui/login?next={}", enc(n)),
+        None => "/ui/login".to_string(),
+    }
+}
+
+/// POST target that ends the session.
+pub const LOGOUT: &str = "/ui/logout";

@@ -5,6 +5,7 @@
 pub mod dashboard;
 pub mod error;
 pub mod facts;
+pub mod login;
 pub mod outline;
 pub mod pathway;
 pub mod sandbox;
