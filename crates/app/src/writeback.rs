@@ -10,6 +10,7 @@
 //! failed write keeps its claim until the lease runs out and is retried
 //! then, from the durable queue.
 
+use crate::audit::{Action, Entity, Event};
 use crate::{ApiError, App};
 use bedside_core::Instant;
 use bedside_store::{Commit, Job, NewJob, Store};
@@ -124,6 +125,7 @@ impl App {
             return;
         };
         let store = self.store.clone();
+        let site = self.config.public_url.clone();
         tokio::spawn(async move {
             let rtype = job.payload["resourceType"].as_str().unwrap_or_default();
             let id = job.payload["id"].as_str().unwrap_or_default();
@@ -135,7 +137,15 @@ impl App {
             match result {
                 Ok(sent) => {
                     let mut c = Commit::default();
-                    c.audit.push(json!({"fhir_writeback": rtype, "id": id, "sent": sent, "attempts": job.attempts}));
+                    let ev = Event::rest("update", "fhir-writeback", Action::Update)
+                        .dicom_subtype("110106", "Export")
+                        .by_bedside()
+                        .entity(
+                            Entity::reference(&format!("{rtype}/{id}"))
+                                .detail("sent", sent)
+                                .detail("attempts", job.attempts),
+                        );
+                    c.audit.push(ev.build(&site));
                     if let Err(e) = store.complete_job(job.id, c).await {
                         tracing::debug!(job = job.id, error = %e, "write-back completed elsewhere");
                     }

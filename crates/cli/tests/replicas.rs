@@ -9,6 +9,7 @@
 //! .ci/postgres.sh); skipped with a note otherwise. Size with
 //! `BEDSIDE_DRILL_INSTANCES` (default 120).
 
+use bedside_app::audit::{detail, subtype_of};
 use bedside_app::{App, AppConfig};
 use bedside_store::{DocFilter, PgStore, StoreLocation};
 use chrono::{DateTime, Duration, Utc};
@@ -175,7 +176,10 @@ async fn two_replicas_one_killed_fire_every_timer_exactly_once() {
         let Some(last) = page.last() else { break };
         from = last.seq + 1;
         for e in page {
-            if let Some(t) = e.body["pathway_timer_fired"].as_str() {
+            if subtype_of(&e.body) == Some("pathway-timer-fired") {
+                let t = e.body["entity"][0]["what"]["identifier"]["value"]
+                    .as_str()
+                    .unwrap_or_default();
                 fired.entry(t.to_string()).or_default().push(e.body.clone());
             }
         }
@@ -188,11 +192,18 @@ async fn two_replicas_one_killed_fire_every_timer_exactly_once() {
     let twice: Vec<_> = fired.iter().filter(|(_, v)| v.len() != 1).collect();
     assert!(twice.is_empty(), "timers fired more than once: {twice:?}");
     assert!(
-        fired.values().all(|v| v[0]["noop"] == false),
+        fired
+            .values()
+            .all(|v| detail(&v[0], "noop") == Some("false")),
         "a timer fired without effect"
     );
 
-    let by = |pid: u32| fired.values().filter(|v| v[0]["worker_pid"] == pid).count();
+    let by = |pid: u32| {
+        fired
+            .values()
+            .filter(|v| detail(&v[0], "worker_pid") == Some(pid.to_string().as_str()))
+            .count()
+    };
     let (n_a, n_b) = (by(pid_a), by(pid_b));
     assert_eq!(n_a + n_b, 2 * n, "a timer fired by neither replica");
     assert!(n_b > 0, "the surviving replica fired nothing");

@@ -4,14 +4,16 @@
 //! claims, acknowledges, completes or reassigns one.
 
 use crate::fhir_routes::{api_error, body_or_error, fhir};
-use crate::AppState;
+use crate::{actor, AppState};
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::{get, post};
+use axum::Extension;
 use axum::Router;
+use bedside_app::audit::Actor;
 use bedside_app::worklist::TaskAction;
 use bedside_app::ApiError;
 use serde_json::{json, Map, Value};
@@ -40,6 +42,7 @@ async fn list(State(s): State<AppState>, Query(q): Query<BTreeMap<String, String
 
 async fn act(
     State(s): State<AppState>,
+    who: Option<Extension<Actor>>,
     Path((task_id, action)): Path<(String, String)>,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
@@ -67,7 +70,8 @@ async fn act(
     let output: Map<String, Value> = req["output"].as_object().cloned().unwrap_or_default();
     match s
         .app
-        .task_action(
+        .task_action_as(
+            &actor(who),
             &task_id,
             action,
             req["actor"].as_str(),

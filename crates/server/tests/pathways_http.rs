@@ -33,7 +33,9 @@ async fn open(dir: &Path, public_url: &str) -> App {
     .await
     .unwrap();
     let live = PolicyConfig::default_toml().replace("stage = \"silent\"", "stage = \"live\"");
-    app.set_policy(PolicyConfig::from_toml_str(&live).unwrap());
+    app.set_policy(PolicyConfig::from_toml_str(&live).unwrap())
+        .await
+        .unwrap();
     app.set_certification(
         MODEL,
         Certification::Certified(Certified {
