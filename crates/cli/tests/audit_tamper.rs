@@ -202,6 +202,12 @@ async fn populate(e: &Engine) -> usize {
     let text = serde_json::to_string(&prov).unwrap();
     assert!(text.contains("tamper-model|2.1"), "{text}");
     assert!(text.contains("\"alice\""), "{text}");
+    let id = prov[0]["id"].as_str().unwrap();
+    let one = app
+        .read_resource_as(&alice, "Provenance", id)
+        .await
+        .unwrap();
+    assert_eq!(&one, prov[0]);
 
     let entries = app.store.audit_entries(1, 10_000).await.unwrap();
     let kinds: Vec<&str> = entries.iter().filter_map(|x| subtype_of(&x.body)).collect();
