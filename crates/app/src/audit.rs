@@ -34,6 +34,10 @@
 //! tools select on, see [`subtype_of`]). R4 `entity.detail` values are
 //! strings (`valueString`), read back with [`detail`].
 //!
+//! Built as JSON here rather than with a typed model: bedside-fhir types
+//! only the resources Bedside parses, and the FHIR model crates on
+//! crates.io would bring a whole R4 model for two output resources.
+//!
 //! Provenance: stored as a document of kind `Provenance` (owner = the
 //! target reference, e.g. `Task/abc`), readable as
 //! `GET /fhir/Provenance/{id}` and searchable by `?target=Task/abc` or
