@@ -285,6 +285,36 @@ async fn worklist_forms_move_a_pathway_task_through_its_states() {
     assert!(body.contains("<dd class=\"status\">accepted</dd>"));
     let (status, body) = post_form(&s.base, &format!("/ui/worklist/{id}/claim"), &[]).await;
     assert_eq!(status, 409, "claiming twice is refused: {body}");
+    // The start and the claim are in the audit log; the escalation's
+    // RiskAssessment and the Task have their Provenance.
+    let audit = s.app.store.audit_entries(1, 1000).await.unwrap();
+    let subs: Vec<&str> = audit
+        .iter()
+        .filter_map(|e| bedside_app::audit::subtype_of(&e.body))
+        .collect();
+    for want in [
+        "prediction-escalated",
+        "pathway-started",
+        "pathway-write",
+        "task-claim",
+    ] {
+        assert!(subs.contains(&want), "no {want} in {subs:?}");
+    }
+    let escalated = audit
+        .iter()
+        .find(|e| bedside_app::audit::subtype_of(&e.body) == Some("prediction-escalated"))
+        .unwrap();
+    let ra = escalated.body["entity"][1]["what"]["reference"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(ra.starts_with("RiskAssessment/"), "{ra}");
+    for target in [ra, format!("Task/{id}")] {
+        let (status, _, body) = get(&s.base, &format!("/fhir/Provenance?target={target}")).await;
+        assert_eq!(status, 200, "{body}");
+        let v: Value = serde_json::from_str(&body).unwrap();
+        assert!(v["total"].as_u64().unwrap() >= 1, "{target}: {v}");
+    }
     let (status, body) = post_form(
         &s.base,
         &format!("/ui/worklist/{id}/reassign"),
