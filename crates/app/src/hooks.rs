@@ -474,6 +474,17 @@ impl App {
                     "latency_ms": started.elapsed().as_secs_f64() * 1000.0,
                 }),
             });
+            let service = format!("{}-{hook}", sched.id());
+            let ev = crate::audit::card_event(
+                &service,
+                pid,
+                &card_uuid.to_string(),
+                &risk.prediction,
+                tier,
+                shown,
+                user.as_deref(),
+            );
+            self.record(&mut commit, ev);
         }
         if let (true, Some(_), Some(u), Some(card)) = (shown, tier, &user, cards.first_mut()) {
             let item = card.uuid.clone().unwrap_or_default();
@@ -671,6 +682,10 @@ impl App {
                     tracing::info!(patient = %pseudonym(pid), reason = %why, "override stored without a snooze");
                 }
             }
+            self.record(
+                &mut commit,
+                crate::audit::feedback_event(service_id, item, card.as_ref()),
+            );
             if card.is_none() {
                 tracing::info!(
                     service = service_id,

@@ -9,6 +9,7 @@
 //! Invariant: the app orchestrates; clinical and statistical logic lives in
 //! the part crates, and HTTP lives in `server`.
 
+pub mod audit;
 pub mod evaluate;
 pub mod facts;
 pub mod features;
@@ -93,6 +94,28 @@ impl From<bedside_store::StoreError> for ApiError {
         tracing::error!(error = %e, "store error");
         ApiError::new(503, "transient", format!("storage unavailable: {e}"), None)
     }
+}
+
+/// The patient a resource read belongs to: the Patient itself, else its
+/// `subject` / `patient` / `for` reference.
+fn patient_of(rtype: &str, id: &str, v: &Value) -> Option<String> {
+    if rtype == "Patient" {
+        return Some(id.to_string());
+    }
+    ["subject", "patient", "for"].iter().find_map(|k| {
+        v[*k]["reference"]
+            .as_str()
+            .and_then(|r| r.strip_prefix("Patient/"))
+            .map(str::to_string)
+    })
+}
+
+/// A digest of a model package's spec as loaded (features, thresholds,
+/// intended use), so the audit log tells two packages of one version apart.
+fn model_digest(m: &bedside_models::Model) -> String {
+    use sha2::{Digest, Sha256};
+    let text = serde_json::to_string(&m.package.spec).unwrap_or_default();
+    hex::encode(Sha256::digest(text.as_bytes()))
 }
 
 /// What the app needs to start.
@@ -190,7 +213,7 @@ impl App {
             .record_features
             .then(|| std::sync::Mutex::new(Vec::new()));
         let hooks = hooks::HookRuntime::new(&config.hooks, &models);
-        Ok(Self {
+        let app = Self {
             hooks,
             store,
             ingestor,
@@ -200,7 +223,9 @@ impl App {
             started: std::time::Instant::now(),
             pathways,
             monitor: Default::default(),
-        })
+        };
+        app.record_start().await?;
+        Ok(app)
     }
 
     /// Liveness and a few facts for operators.
@@ -217,13 +242,112 @@ impl App {
         })
     }
 
+    /// `GET /fhir/{type}/{id}` by `who`, recorded in the audit log (a
+    /// failed read too) before the resource is returned.
+    pub async fn read_resource_as(
+        &self,
+        who: &audit::Actor,
+        rtype: &str,
+        id: &str,
+    ) -> Result<Value, ApiError> {
+        let r = self.read_resource(rtype, id).await;
+        let reference = format!("{rtype}/{id}");
+        let mut ev = audit::Event::rest("read", "fhir-read", audit::Action::Read)
+            .by(who)
+            .entity(audit::Entity::reference(&reference));
+        match &r {
+            Ok(v) => ev = ev.patient(patient_of(rtype, id, v).as_deref()),
+            Err(e) => ev = ev.outcome(audit::Outcome::MinorFailure, Some(&e.message())),
+        }
+        self.record_access(ev, r).await
+    }
+
+    /// `GET /fhir/{type}?...` by `who`, recorded like
+    /// [`App::read_resource_as`].
+    pub async fn search_as(
+        &self,
+        who: &audit::Actor,
+        rtype: &str,
+        q: &BTreeMap<String, String>,
+    ) -> Result<Value, ApiError> {
+        let r = self.search(rtype, q).await;
+        let params: Vec<String> = q.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        let mut query = audit::Entity::query(rtype, &params.join("&"));
+        if let Ok(b) = &r {
+            query = query.detail("total", &b["total"]);
+        }
+        let patient = q
+            .get("patient")
+            .or_else(|| q.get("subject"))
+            .map(|p| p.strip_prefix("Patient/").unwrap_or(p));
+        let mut ev = audit::Event::rest("search-type", "fhir-search", audit::Action::Execute)
+            .by(who)
+            .entity(query)
+            .patient(patient);
+        if let Err(e) = &r {
+            ev = ev.outcome(audit::Outcome::MinorFailure, Some(&e.message()));
+        }
+        self.record_access(ev, r).await
+    }
+
+    /// Record an access, then hand back its result: data is returned only
+    /// once its access is recorded (a failed access keeps its own error).
+    pub(crate) async fn record_access<T>(
+        &self,
+        ev: audit::Event,
+        r: Result<T, ApiError>,
+    ) -> Result<T, ApiError> {
+        let recorded = self.record_now(ev).await;
+        let v = r?;
+        recorded?;
+        Ok(v)
+    }
+
+    /// The start-up AuditEvent: the served models, the pathways and the
+    /// alert policy (a configuration or model change shows up as a new
+    /// start). Nothing when nothing is served (e.g. `bedside digest`).
+    async fn record_start(&self) -> Result<(), StartError> {
+        if self.models.is_empty() && self.pathways.definitions.is_empty() {
+            return Ok(());
+        }
+        let mut ev = audit::Event::dicom(
+            "110100",
+            "Application Activity",
+            "application-start",
+            audit::Action::Execute,
+        )
+        .dicom_subtype("110120", "Application Start")
+        .by_bedside();
+        for m in &self.models {
+            ev = ev.entity(match &m.model {
+                Some(model) => audit::Entity::model(model.id(), model.version())
+                    .detail("role", "scored")
+                    .detail("spec_sha256", model_digest(model)),
+                None => {
+                    audit::Entity::model(m.id(), &m.spec.version).detail("role", "features only")
+                }
+            });
+        }
+        for (path, def) in &self.pathways.definitions {
+            ev = ev.entity(
+                audit::Entity::identifier("urn:bedside:pathway", &def.id)
+                    .detail("file", path.display()),
+            );
+        }
+        ev = ev.entity(pathway_rt::policy_entity(&self.policy()));
+        let mut c = bedside_store::Commit::default();
+        self.record(&mut c, ev);
+        self.store.commit(c).await?;
+        Ok(())
+    }
+
     /// `GET /fhir/{type}/{id}`.
     pub async fn read_resource(&self, rtype: &str, id: &str) -> Result<Value, ApiError> {
         if rtype == "Task" {
             return self.read_task(id).await;
         }
         // Resources Bedside writes itself (pathway documents).
-        if matches!(rtype, "RiskAssessment" | "Communication") {
+        if matches!(rtype, "RiskAssessment" | "Communication" | "Provenance") {
             if let Some(d) = self.store.get_document(rtype, id).await? {
                 return Ok(d.body);
             }
@@ -249,6 +373,9 @@ impl App {
     ) -> Result<Value, ApiError> {
         if rtype == "Task" {
             return self.search_tasks(q).await;
+        }
+        if rtype == audit::PROVENANCE {
+            return self.search_provenance(q).await;
         }
         let patient = q
             .get("patient")

@@ -116,6 +116,7 @@ impl App {
     /// in one commit. Returns the Task as it now is.
     pub async fn snooze_from_worklist(
         &self,
+        who: &crate::audit::Actor,
         task_id: &str,
         actor: Option<&str>,
         reason: &Value,
@@ -137,6 +138,7 @@ impl App {
         };
         PatientRef::parse(&pid).map_err(|e| ApiError::internal(e.to_string()))?;
         let reason = self.override_reason(reason)?;
+        let reason_code = format!("{}|{}", reason.system, reason.code);
         let model_id = self.task_model(&task.body).await?.ok_or_else(|| {
             ApiError::new(
                 409,
@@ -162,10 +164,24 @@ impl App {
         if let Some(why) = done.snooze_refused {
             return Err(ApiError::bad_request(why, Some("hours")));
         }
-        commit.audit.push(json!({
-            "alert_override": "worklist", "task": task_id, "actor": actor,
-            "pathway_instance": done.pathway_instance,
-        }));
+        let mut what = crate::audit::Entity::reference(&format!("Task/{task_id}"))
+            .detail("reason", &reason_code)
+            .detail("model", &model_id);
+        if let Some(a) = actor {
+            what = what.detail("actor", a);
+        }
+        if let Some(i) = &done.pathway_instance {
+            what = what.detail("pathway_instance", i);
+        }
+        let ev = crate::audit::Event::rest(
+            "update",
+            "alert-override-worklist",
+            crate::audit::Action::Update,
+        )
+        .by(who)
+        .patient(Some(&pid))
+        .entity(what);
+        self.record(&mut commit, ev);
         self.queue_writeback(&mut commit);
         self.store.commit(commit).await?;
         let now_task = self

@@ -15,6 +15,9 @@
 //! (`{model}|{patient}`, body `{"memory": AlertMemory, "last_shown_probability"}`, shared with the hooks) and `decision` (every
 //! decision that fired an alert or escalated).
 
+use crate::audit::{
+    Action as AuditAction, Entity, Event, Outcome as AuditOutcome, ProvenanceInput,
+};
 use crate::{ApiError, App, StartError};
 use bedside_core::{Instant, PatientRef, PatientState};
 use bedside_models::{Model, Prediction};
@@ -119,6 +122,20 @@ impl Pathways {
     }
 }
 
+/// The alert policy as an audit entity: its stage, condition and a digest
+/// of the whole configuration.
+pub(crate) fn policy_entity(cfg: &PolicyConfig) -> crate::audit::Entity {
+    use sha2::{Digest, Sha256};
+    let text = serde_json::to_string(cfg).unwrap_or_default();
+    let stage = serde_json::to_value(&cfg.stage)
+        .ok()
+        .and_then(|v| v["stage"].as_str().map(str::to_string))
+        .unwrap_or_default();
+    crate::audit::Entity::identifier("urn:bedside:policy", &cfg.condition)
+        .detail("stage", stage)
+        .detail("sha256", hex::encode(Sha256::digest(text.as_bytes())))
+}
+
 /// The package's certification under `policy` (one rule for hooks and
 /// pathways: [`crate::hooks::certify_model`]).
 fn certify_package(m: &Model, policy: &PolicyConfig) -> Certification {
@@ -167,8 +184,23 @@ pub fn bundle_time(state: &PatientState, since: Instant) -> Option<Instant> {
 
 impl App {
     /// Replace the alert policy (default: the built-in defaults, stage
-    /// `silent`, which starts no pathway).
-    pub fn set_policy(&self, cfg: PolicyConfig) {
+    /// `silent`, which starts no pathway), and record the change in the
+    /// audit log (DICOM 110131 Software Configuration).
+    pub async fn set_policy(&self, cfg: PolicyConfig) -> Result<(), ApiError> {
+        let ev = crate::audit::Event::dicom(
+            "110113",
+            "Security Alert",
+            "policy-change",
+            crate::audit::Action::Update,
+        )
+        .dicom_subtype("110131", "Software Configuration")
+        .by_bedside()
+        .entity(policy_entity(&cfg));
+        self.apply_policy(cfg);
+        self.record_now(ev).await
+    }
+
+    fn apply_policy(&self, cfg: PolicyConfig) {
         let mut certs = self
             .pathways
             .certs
@@ -391,6 +423,32 @@ impl App {
         if let Some(risk) = vars.get_mut("risk") {
             risk["reference"] = json!(format!("RiskAssessment/{}", ra.id));
         }
+        // The prediction surfaced: a RiskAssessment the Tasks point at.
+        let ra_ref = format!("RiskAssessment/{}", ra.id);
+        let ev = Event::rest("create", "prediction-escalated", AuditAction::Create)
+            .by_bedside()
+            .patient(Some(pid))
+            .entity(Entity::reference(&ra_ref))
+            .entity(Entity::model(&p.model_id, &p.model_version))
+            .entity(
+                Entity::identifier(
+                    "urn:bedside:prediction",
+                    &crate::scoring::prediction_id(p, pid),
+                )
+                .detail("tier", format!("{:?}", d.tier).to_lowercase()),
+            )
+            .at(d.at);
+        self.record(commit, ev);
+        commit.documents.push(crate::audit::provenance(&ProvenanceInput {
+            target: &ra_ref,
+            patient_id: Some(pid),
+            activity: "CREATE",
+            occurred: p.at,
+            actor: None,
+            model: Some((&p.model_id, &p.model_version)),
+            sources: vec![json!({"identifier": {"system": "urn:bedside:prediction", "value": crate::scoring::prediction_id(p, pid)}})],
+            discriminator: "final",
+        }));
         commit.documents.push(ra.document(pid, &p.model_id));
         let (mut inst, effects) = Engine::start(
             def,
@@ -582,6 +640,15 @@ impl App {
                         None => crate::governance::model_task(&ct, &inst.variables, now)?,
                     };
                     let owner = ct.owner.clone().or_else(|| ct.roles.first().cloned());
+                    self.record_write(
+                        commit,
+                        inst,
+                        patient_id.as_deref(),
+                        &format!("{TASK}/{}", ct.task_id),
+                        "CREATE",
+                        "requested",
+                        now,
+                    );
                     commit.documents.push(Document {
                         kind: TASK.into(),
                         id: ct.task_id.clone(),
@@ -599,6 +666,15 @@ impl App {
                     if let Some(mut doc) = pending_or_stored(self, commit, TASK, &task_id).await? {
                         cancel_doc(&mut doc, &reason, now, wall);
                         commit.documents.push(doc);
+                        self.record_write(
+                            commit,
+                            inst,
+                            patient_id.as_deref(),
+                            &format!("{TASK}/{task_id}"),
+                            "UPDATE",
+                            "cancelled",
+                            now,
+                        );
                     }
                 }
                 Effect::ScheduleTimer {
@@ -620,10 +696,29 @@ impl App {
                     action,
                     params,
                 } => {
+                    let mut ev = Event::activity("pathway-service-call", AuditAction::Execute)
+                        .patient(patient_id.as_deref())
+                        .entity(
+                            Entity::identifier("urn:bedside:pathway-call", &call_id)
+                                .detail("element", &element_id)
+                                .detail("action", action.as_str())
+                                .detail("params", Value::Object(params.clone())),
+                        );
                     if action == bedside_pathways::Action::SendCommunication {
+                        let cid = crate::writeback::communication_id(&call_id);
+                        ev = ev.entity(Entity::reference(&format!("{COMMUNICATION}/{cid}")));
+                        self.record_write(
+                            commit,
+                            inst,
+                            patient_id.as_deref(),
+                            &format!("{COMMUNICATION}/{cid}"),
+                            "CREATE",
+                            "completed",
+                            now,
+                        );
                         commit.documents.push(Document {
                             kind: COMMUNICATION.into(),
-                            id: crate::writeback::communication_id(&call_id),
+                            id: cid,
                             patient_id: patient_id.clone(),
                             status: Some("completed".into()),
                             owner: params
@@ -641,10 +736,7 @@ impl App {
                             ),
                         });
                     }
-                    commit.audit.push(json!({
-                        "pathway_service_call": call_id, "element": element_id,
-                        "action": format!("{action:?}"), "params": params
-                    }));
+                    self.record(commit, ev.at(now));
                 }
                 Effect::Completed { end_event, .. } => {
                     tracing::info!(pathway = %def.id, end = %end_event, "pathway ended");
@@ -654,7 +746,15 @@ impl App {
                     message,
                 } => {
                     tracing::warn!(pathway = %def.id, element = %element_id, "pathway incident");
-                    commit.audit.push(json!({"pathway_incident": inst.id, "element": element_id, "message": message}));
+                    let ev = Event::activity("pathway-incident", AuditAction::Execute)
+                        .outcome(AuditOutcome::SeriousFailure, Some(&message))
+                        .patient(patient_id.as_deref())
+                        .entity(
+                            Entity::identifier("urn:bedside:pathway-instance", &inst.id)
+                                .detail("element", &element_id),
+                        )
+                        .at(now);
+                    self.record(commit, ev);
                 }
             }
         }
@@ -676,6 +776,64 @@ impl App {
             body: serde_json::to_value(&*inst).map_err(|e| ApiError::internal(e.to_string()))?,
         });
         Ok(())
+    }
+}
+
+impl App {
+    /// The AuditEvent and Provenance of a resource a pathway writes
+    /// (agent Bedside, with the model named in the instance's `risk`
+    /// variable; sources: the Task's focus and the pathway instance).
+    #[allow(clippy::too_many_arguments)]
+    fn record_write(
+        &self,
+        commit: &mut Commit,
+        inst: &Instance,
+        patient_id: Option<&str>,
+        target: &str,
+        activity: &str,
+        status: &str,
+        now: Instant,
+    ) {
+        let model = inst
+            .variables
+            .get("risk")
+            .and_then(|r| r["model"].as_str())
+            .and_then(|m| m.split_once(' '));
+        let mut sources = Vec::new();
+        if let Some(f) = task_focus(&inst.variables) {
+            sources.push(json!({"reference": f}));
+        }
+        sources.push(
+            json!({"identifier": {"system": "urn:bedside:pathway-instance", "value": inst.id}}),
+        );
+        let (interaction, action) = if activity == "CREATE" {
+            ("create", AuditAction::Create)
+        } else {
+            ("update", AuditAction::Update)
+        };
+        let mut what = Entity::reference(target).detail("status", status);
+        if let Some((id, version)) = model {
+            what = what.detail("model", format!("{id}|{version}"));
+        }
+        let ev = Event::rest(interaction, "pathway-write", action)
+            .by_bedside()
+            .patient(patient_id)
+            .entity(what)
+            .entity(Entity::identifier("urn:bedside:pathway-instance", &inst.id))
+            .at(now);
+        self.record(commit, ev);
+        commit
+            .documents
+            .push(crate::audit::provenance(&ProvenanceInput {
+                target,
+                patient_id,
+                activity,
+                occurred: now,
+                actor: None,
+                model,
+                sources,
+                discriminator: status,
+            }));
     }
 }
 

@@ -7,6 +7,7 @@
 //! `bundle-ordered` to running instances whose bundle is in (every few
 //! seconds: it reads every running instance).
 
+use crate::audit::{Action, Entity, Event};
 use crate::pathway_rt::{
     bundle_time, parse_instance, PATHWAY_INSTANCE, TIMER_CLAIM_BATCH, TIMER_JOB, TIMER_LEASE_SECS,
 };
@@ -15,7 +16,7 @@ use bedside_core::{Instant, PatientState};
 use bedside_pathways::Engine;
 use bedside_store::{Commit, DocFilter, Job};
 use futures_util::stream::{self, StreamExt};
-use serde_json::{json, Value};
+use serde_json::Value;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -24,22 +25,24 @@ const CONCURRENT_INSTANCES: usize = 4;
 /// Worker ticks (250 ms) between two bundle deliveries.
 const BUNDLE_EVERY_TICKS: u32 = 8;
 
-/// The audit entry written with every fired timer (in the same
+/// The AuditEvent written with every fired timer (in the same
 /// transaction as the job's completion, so exactly one per fired timer):
-/// the timer id, its due time, the wall-clock time it fired, the process
-/// (replica) that fired it, and `noop` when the instance no longer waited
-/// for it (a cancelled timer's job still runs, harmlessly).
-fn fired_audit(job: &bedside_store::Job, noop: bool) -> Value {
+/// entity the timer (`urn:bedside:pathway-timer`) with details `instance`,
+/// `due_at`, `fired_at` (wall clock), `attempts`, `worker_pid` (the
+/// replica that fired it) and `noop` (`true` when the instance no longer
+/// waited for it: a cancelled timer's job still runs, harmlessly).
+fn fired_audit(job: &bedside_store::Job, noop: bool) -> Event {
     let ms = |t: Instant| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
-    json!({
-        "pathway_timer_fired": job.payload["timer_id"],
-        "instance": job.payload["instance_id"],
-        "due_at": ms(job.due_at),
-        "fired_at": ms(chrono::Utc::now()),
-        "attempts": job.attempts,
-        "worker_pid": std::process::id(),
-        "noop": noop,
-    })
+    let text = |v: &Value| v.as_str().unwrap_or_default().to_string();
+    Event::activity("pathway-timer-fired", Action::Execute).entity(
+        Entity::identifier("urn:bedside:pathway-timer", &text(&job.payload["timer_id"]))
+            .detail("instance", text(&job.payload["instance_id"]))
+            .detail("due_at", ms(job.due_at))
+            .detail("fired_at", ms(chrono::Utc::now()))
+            .detail("attempts", job.attempts)
+            .detail("worker_pid", std::process::id())
+            .detail("noop", noop),
+    )
 }
 
 impl App {
@@ -106,7 +109,7 @@ impl App {
             // Nothing written: the instance no longer waits for this timer
             // (it moved on, ended, or the timer was cancelled).
             let noop = commit.documents.is_empty();
-            commit.audit.push(fired_audit(&job, noop));
+            self.record(&mut commit, fired_audit(&job, noop));
             self.queue_writeback(&mut commit);
             match self.store.complete_job(job.id, commit).await {
                 Ok(()) => fired += 1,

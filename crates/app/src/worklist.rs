@@ -4,6 +4,7 @@
 //! pathway engine, and written with the engine's effects in one commit.
 //! Tasks are also readable and searchable through the FHIR API.
 
+use crate::audit::{Action as AuditAction, Entity, Event, ProvenanceInput};
 use crate::pathway_rt::{parse_instance, PATHWAY_INSTANCE, TASK};
 use crate::{ApiError, App};
 use bedside_core::Instant;
@@ -160,10 +161,29 @@ impl App {
         }))
     }
 
-    /// Apply a worklist action; returns the updated Task. A change the
-    /// Task state machine forbids is a 409 naming both states.
+    /// [`App::task_action_as`] with no authenticated principal (demo mode).
     pub async fn task_action(
         &self,
+        task_id: &str,
+        action: TaskAction,
+        actor: Option<&str>,
+        to: Option<&str>,
+        output: Map<String, Value>,
+        now: Instant,
+    ) -> Result<Value, ApiError> {
+        let who = crate::audit::Actor::anonymous();
+        self.task_action_as(&who, task_id, action, actor, to, output, now)
+            .await
+    }
+
+    /// Apply a worklist action asked by `who`; returns the updated Task. A
+    /// change the Task state machine forbids is a 409 naming both states.
+    /// The transition is recorded (AuditEvent and Provenance) in the commit
+    /// that writes it.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn task_action_as(
+        &self,
+        who: &crate::audit::Actor,
         task_id: &str,
         action: TaskAction,
         actor: Option<&str>,
@@ -229,16 +249,103 @@ impl App {
         doc.body["lastModified"] = json!(ts);
         doc.updated_at = chrono::Utc::now();
         let body = doc.body.clone();
+        let new_status = doc.status.clone().unwrap_or_default();
+        let target = format!("{TASK}/{task_id}");
+        let mut what = Entity::reference(&target)
+            .detail("action", action_name(action))
+            .detail("from", &current_text)
+            .detail("to", &new_status);
+        if let Some(a) = actor {
+            what = what.detail("actor", a);
+        }
+        if let Some(t) = to {
+            what = what.detail("assignee", t);
+        }
+        let ev = Event::rest(
+            "update",
+            &format!("task-{}", action_name(action)),
+            AuditAction::Update,
+        )
+        .by(who)
+        .patient(doc.patient_id.as_deref())
+        .entity(what);
+        self.record(&mut commit, ev);
+        commit
+            .documents
+            .push(crate::audit::provenance(&ProvenanceInput {
+                target: &target,
+                patient_id: doc.patient_id.as_deref(),
+                activity: "UPDATE",
+                occurred: now,
+                actor: Some(who),
+                model: None,
+                sources: doc.body["focus"]["reference"]
+                    .as_str()
+                    .map(|f| json!({"reference": f}))
+                    .into_iter()
+                    .collect(),
+                discriminator: &format!(
+                    "{}|{new_status}|{}",
+                    action_name(action),
+                    doc.owner.as_deref().unwrap_or_default()
+                ),
+            }));
         // The task write goes before the engine's so a cancellation by the
         // engine (none for this task) is not overwritten.
         commit.documents.insert(0, doc);
-        commit.audit.push(json!({
-            "task_action": action_name(action), "task": task_id,
-            "from": current_text, "actor": actor, "to": to,
-        }));
         self.queue_writeback(&mut commit);
         self.store.commit(commit).await?;
         Ok(body)
+    }
+
+    /// `GET /fhir/Provenance?target=Task/abc|patient=..`: the Provenance
+    /// of what Bedside wrote, oldest first.
+    pub async fn search_provenance(&self, q: &BTreeMap<String, String>) -> Result<Value, ApiError> {
+        for k in q.keys() {
+            if !matches!(k.as_str(), "target" | "patient" | "_summary" | "_count") {
+                return Err(ApiError::new(
+                    400,
+                    "not-supported",
+                    format!("Provenance search parameter {k:?} is not supported (target, patient)"),
+                    Some(k.as_str()),
+                ));
+            }
+        }
+        let filter = DocFilter {
+            kind: crate::audit::PROVENANCE.into(),
+            patient_id: q
+                .get("patient")
+                .map(|p| p.strip_prefix("Patient/").unwrap_or(p).to_string()),
+            status: None,
+            owner: q.get("target").cloned(),
+            since: None,
+            limit: None,
+        };
+        if filter.patient_id.is_none() && filter.owner.is_none() {
+            return Err(ApiError::new(
+                400,
+                "not-supported",
+                "search on Provenance needs `target` or `patient`",
+                None,
+            ));
+        }
+        let docs = self.store.list_documents(&filter).await?;
+        let entries: Vec<Value> = docs
+            .iter()
+            .map(|d| {
+                json!({
+                    "fullUrl": format!("{}/fhir/Provenance/{}", self.config.public_url, d.id),
+                    "resource": d.body,
+                    "search": {"mode": "match"}
+                })
+            })
+            .collect();
+        Ok(json!({
+            "resourceType": "Bundle",
+            "type": "searchset",
+            "total": docs.len(),
+            "entry": entries,
+        }))
     }
 
     async fn feed_engine(

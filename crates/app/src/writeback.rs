@@ -16,6 +16,7 @@
 //! assertion; the token is cached until shortly before it expires, and a
 //! 401 from the FHIR server refreshes it once.
 
+use crate::audit::{Action, Entity, Event};
 use crate::{ApiError, App};
 use bedside_core::Instant;
 use bedside_store::{Commit, Job, NewJob, Store};
@@ -296,6 +297,7 @@ impl App {
             return;
         };
         let store = self.store.clone();
+        let site = self.config.public_url.clone();
         tokio::spawn(async move {
             let rtype = job.payload["resourceType"].as_str().unwrap_or_default();
             let id = job.payload["id"].as_str().unwrap_or_default();
@@ -307,7 +309,15 @@ impl App {
             match result {
                 Ok(sent) => {
                     let mut c = Commit::default();
-                    c.audit.push(json!({"fhir_writeback": rtype, "id": id, "sent": sent, "attempts": job.attempts}));
+                    let ev = Event::rest("update", "fhir-writeback", Action::Update)
+                        .dicom_subtype("110106", "Export")
+                        .by_bedside()
+                        .entity(
+                            Entity::reference(&format!("{rtype}/{id}"))
+                                .detail("sent", sent)
+                                .detail("attempts", job.attempts),
+                        );
+                    c.audit.push(ev.build(&site));
                     if let Err(e) = store.complete_job(job.id, c).await {
                         tracing::debug!(job = job.id, error = %e, "write-back completed elsewhere");
                     }

@@ -121,7 +121,9 @@ async fn dev_cohort_tasks_match_an_oracle_written_without_the_engine() {
     .await
     .unwrap();
     let policy = std::fs::read_to_string(repo().join("config/demo-policy.toml")).unwrap();
-    app.set_policy(PolicyConfig::from_toml_str(&policy).unwrap());
+    app.set_policy(PolicyConfig::from_toml_str(&policy).unwrap())
+        .await
+        .unwrap();
     bedside_app::replay::replay_dir(&app, &cohort, None)
         .await
         .unwrap();

@@ -65,7 +65,7 @@ async fn challenger_runs_in_shadow_beside_the_primary() {
         policy.role_of(CHALLENGER),
         bedside_policy::ModelRole::Shadow
     );
-    app.set_policy(policy);
+    app.set_policy(policy).await.unwrap();
     bedside_app::replay::replay_dir(&app, &root().join("demo/cohort"), None)
         .await
         .unwrap();

@@ -3,6 +3,7 @@
 //! fires it, once. (The two-process PostgreSQL drill is
 //! crates/cli/tests/replicas.rs; this pins the lease path on SQLite.)
 
+use bedside_app::audit::{detail, subtype_of};
 use bedside_app::pathway_rt::TIMER_LEASE_SECS;
 use bedside_app::{App, AppConfig};
 use chrono::{Duration, Utc};
@@ -83,9 +84,13 @@ async fn a_claim_of_a_dead_replica_runs_out_and_the_timer_fires_once() {
     let audit = app.store.audit_entries(1, 1000).await.unwrap();
     let fired: Vec<_> = audit
         .iter()
-        .filter(|e| e.body["pathway_timer_fired"].is_string())
+        .filter(|e| subtype_of(&e.body) == Some("pathway-timer-fired"))
         .collect();
     assert_eq!(fired.len(), 1);
-    assert_eq!(fired[0].body["attempts"], 2, "fired on the second claim");
-    assert_eq!(fired[0].body["noop"], false);
+    assert_eq!(
+        detail(&fired[0].body, "attempts"),
+        Some("2"),
+        "fired on the second claim"
+    );
+    assert_eq!(detail(&fired[0].body, "noop"), Some("false"));
 }

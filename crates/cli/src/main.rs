@@ -2,6 +2,7 @@
 //! Every clinical or statistical idea lives in a library crate.
 
 mod access;
+mod audit_cmd;
 mod model_cmds;
 mod pathway_cmds;
 mod replay_cmd;
@@ -74,6 +75,11 @@ enum Cmd {
     /// Print hook JWTs signed by the demo EHR key (one per line, each with
     /// its own jti) for scripts, the UI sandbox and load tests.
     Token(token_cmd::TokenArgs),
+    /// The audit log: `verify` checks its hash chain (exit 1 naming the
+    /// first modified, missing or reordered entry), `export` writes it as
+    /// NDJSON FHIR AuditEvents.
+    #[command(subcommand)]
+    Audit(audit_cmd::AuditCmd),
     /// Print a documented config file with every setting at its default.
     Config,
     /// Print a digest of the store's resources and patient state (two
@@ -224,7 +230,9 @@ async fn open_app(s: &Settings, demo: bool) -> Result<Arc<App>> {
         .map_err(|e| anyhow::anyhow!("fhir_writeback_url: {}", e.message()))?;
     if let Some(p) = policy {
         tracing::info!(stage = ?p.stage, "alert policy loaded");
-        app.set_policy(p);
+        app.set_policy(p)
+            .await
+            .map_err(|e| anyhow::anyhow!("policy: {}", e.message()))?;
     }
     Ok(Arc::new(app))
 }
@@ -307,6 +315,7 @@ fn run() -> Result<()> {
         Cmd::Report(args) => rt.block_on(report_cmd::run(args)),
         Cmd::Pathway(cmd) => pathway_cmds::pathway(cmd),
         Cmd::Token(args) => token_cmd::run(args),
+        Cmd::Audit(cmd) => rt.block_on(audit_cmd::run(cmd)),
         Cmd::Digest {
             data_dir,
             database_url,

@@ -9,6 +9,7 @@
 //! .ci/postgres.sh); skipped with a note otherwise. Size with
 //! `BEDSIDE_DRILL_INSTANCES` (default 120).
 
+use bedside_app::audit::{detail, subtype_of};
 use bedside_app::{App, AppConfig};
 use bedside_store::{DocFilter, PgStore, StoreLocation};
 use chrono::{DateTime, Duration, Utc};
@@ -92,8 +93,9 @@ fn vars(i: usize) -> Map<String, Value> {
     .unwrap()
 }
 
-fn ms(v: &Value) -> DateTime<Utc> {
-    v.as_str().unwrap().parse().unwrap()
+/// A time detail of a fired timer's AuditEvent.
+fn ms(body: &Value, key: &str) -> DateTime<Utc> {
+    detail(body, key).unwrap().parse().unwrap()
 }
 
 /// Lateness in ms: (count, p50, p99, max).
@@ -176,7 +178,10 @@ async fn two_replicas_one_killed_fire_every_timer_exactly_once() {
         let Some(last) = page.last() else { break };
         from = last.seq + 1;
         for e in page {
-            if let Some(t) = e.body["pathway_timer_fired"].as_str() {
+            if subtype_of(&e.body) == Some("pathway-timer-fired") {
+                let t = e.body["entity"][0]["what"]["identifier"]["value"]
+                    .as_str()
+                    .unwrap_or_default();
                 fired.entry(t.to_string()).or_default().push(e.body.clone());
             }
         }
@@ -189,11 +194,18 @@ async fn two_replicas_one_killed_fire_every_timer_exactly_once() {
     let twice: Vec<_> = fired.iter().filter(|(_, v)| v.len() != 1).collect();
     assert!(twice.is_empty(), "timers fired more than once: {twice:?}");
     assert!(
-        fired.values().all(|v| v[0]["noop"] == false),
+        fired
+            .values()
+            .all(|v| detail(&v[0], "noop") == Some("false")),
         "a timer fired without effect"
     );
 
-    let by = |pid: u32| fired.values().filter(|v| v[0]["worker_pid"] == pid).count();
+    let by = |pid: u32| {
+        fired
+            .values()
+            .filter(|v| detail(&v[0], "worker_pid") == Some(pid.to_string().as_str()))
+            .count()
+    };
     let (n_a, n_b) = (by(pid_a), by(pid_b));
     assert_eq!(n_a + n_b, 2 * n, "a timer fired by neither replica");
     assert!(n_b > 0, "the surviving replica fired nothing");
@@ -225,11 +237,15 @@ async fn two_replicas_one_killed_fire_every_timer_exactly_once() {
     // Lateness, split by whether the timer was due around the kill (a
     // claim held by the killed replica waits for its lease to run out).
     let (mut calm, mut around) = (Vec::new(), Vec::new());
-    let retried = fired.values().filter(|v| v[0]["attempts"] != 1).count();
+    let retried = fired
+        .values()
+        .filter(|v| detail(&v[0], "attempts") != Some("1"))
+        .count();
     for v in fired.values() {
-        let due = ms(&v[0]["due_at"]);
-        let late = (ms(&v[0]["fired_at"]) - due).num_milliseconds();
-        if (due - killed).num_milliseconds().abs() < 1000 || v[0]["attempts"] != 1 {
+        let due = ms(&v[0], "due_at");
+        let late = (ms(&v[0], "fired_at") - due).num_milliseconds();
+        if (due - killed).num_milliseconds().abs() < 1000 || detail(&v[0], "attempts") != Some("1")
+        {
             around.push(late);
         } else {
             calm.push(late);

@@ -834,6 +834,10 @@ pub(crate) async fn enforce(
     let group = Group::of(req.method(), req.uri().path());
     match decide(&access, group, req.headers()).await {
         Ok(Some(p)) => {
+            // The audit log records who acted (bedside_app::audit::Actor).
+            let role = p.roles.first().map(|r| r.as_str());
+            req.extensions_mut()
+                .insert(bedside_app::audit::Actor::new(Some(&p.subject), role));
             req.extensions_mut().insert(p);
             next.run(req).await
         }

@@ -1,14 +1,16 @@
 //! FHIR REST endpoints: Bundle ingest, create/update/read, search by
 //! patient, and streaming bulk `$import`.
 
-use crate::AppState;
+use crate::{actor, AppState};
 use axum::body::{Body, Bytes};
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use axum::Extension;
 use axum::Router;
+use bedside_app::audit::Actor;
 use bedside_app::{ApiError, ImportLines};
 use futures_util::TryStreamExt;
 use std::collections::BTreeMap;
@@ -118,8 +120,12 @@ fn written(r: Result<bedside_app::Written, ApiError>) -> Response {
     }
 }
 
-async fn read(State(s): State<AppState>, Path((rtype, id)): Path<(String, String)>) -> Response {
-    match s.app.read_resource(&rtype, &id).await {
+async fn read(
+    State(s): State<AppState>,
+    who: Option<Extension<Actor>>,
+    Path((rtype, id)): Path<(String, String)>,
+) -> Response {
+    match s.app.read_resource_as(&actor(who), &rtype, &id).await {
         Ok(v) => fhir(StatusCode::OK, &v),
         Err(e) => api_error(e),
     }
@@ -127,10 +133,11 @@ async fn read(State(s): State<AppState>, Path((rtype, id)): Path<(String, String
 
 async fn search(
     State(s): State<AppState>,
+    who: Option<Extension<Actor>>,
     Path(rtype): Path<String>,
     Query(q): Query<BTreeMap<String, String>>,
 ) -> Response {
-    match s.app.search(&rtype, &q).await {
+    match s.app.search_as(&actor(who), &rtype, &q).await {
         Ok(v) => fhir(StatusCode::OK, &v),
         Err(e) => api_error(e),
     }

@@ -81,6 +81,15 @@ pub fn router(app: Arc<App>, http: HttpConfig) -> Router {
         .with_state(state)
 }
 
+/// Who is asking, for the audit log: the [`bedside_app::audit::Actor`]
+/// the authentication layer put into the request's extensions, else no
+/// one (demo mode: recorded as anonymous).
+pub(crate) fn actor(
+    ext: Option<axum::Extension<bedside_app::audit::Actor>>,
+) -> bedside_app::audit::Actor {
+    ext.map(|axum::Extension(a)| a).unwrap_or_default()
+}
+
 async fn healthz(
     axum::extract::State(s): axum::extract::State<AppState>,
 ) -> Json<serde_json::Value> {

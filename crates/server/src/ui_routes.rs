@@ -10,7 +10,7 @@
 //! viewer's roles may open, and actions the role lacks are not shown.
 
 use crate::auth::{Group, Principal, Refusal};
-use crate::AppState;
+use crate::{actor, AppState};
 use axum::extract::rejection::FormRejection;
 use axum::extract::{Path, Query, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri};
@@ -19,6 +19,7 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::Extension;
 use axum::{Form, Json, Router};
+use bedside_app::audit::Actor;
 use bedside_app::ApiError;
 use bedside_ui as ui;
 use serde::Deserialize;
@@ -200,6 +201,7 @@ struct ActionForm {
 async fn task_action(
     State(s): State<AppState>,
     w: Who,
+    who: Option<Extension<Actor>>,
     h: HeaderMap,
     Path((task_id, action)): Path<(String, String)>,
     form: Result<Form<ActionForm>, FormRejection>,
@@ -207,7 +209,7 @@ async fn task_action(
     let to = form.ok().and_then(|f| f.0.to).filter(|t| !t.is_empty());
     let flash = match s
         .app
-        .ui_task_action(&task_id, &action, to.as_deref(), now())
+        .ui_task_action(&actor(who), &task_id, &action, to.as_deref(), now())
         .await
     {
         Ok(f) => f,
@@ -220,13 +222,19 @@ async fn task_action(
     }
 }
 
-async fn sandbox(State(s): State<AppState>, w: Who, h: HeaderMap, Query(q): Q) -> Response {
+async fn sandbox(
+    State(s): State<AppState>,
+    w: Who,
+    who: Option<Extension<Actor>>,
+    h: HeaderMap,
+    Query(q): Q,
+) -> Response {
     let query = q.get("q").map(String::as_str).unwrap_or("");
     let patient = q
         .get("patient")
         .map(String::as_str)
         .filter(|p| !p.is_empty());
-    match s.app.ui_sandbox(patient, query).await {
+    match s.app.ui_sandbox(&actor(who), patient, query).await {
         Ok(v) => page(&w, || ui::render_sandbox(&v)),
         Err(e) => error_page(e, &h),
     }
@@ -254,6 +262,7 @@ struct PatientForm {
 
 async fn start_pathway(
     State(s): State<AppState>,
+    who: Option<Extension<Actor>>,
     h: HeaderMap,
     form: Result<Form<PatientForm>, FormRejection>,
 ) -> Response {
@@ -263,7 +272,7 @@ async fn start_pathway(
             &h,
         );
     };
-    match s.app.ui_start_pathway(&f.patient, now()).await {
+    match s.app.ui_start_pathway(&actor(who), &f.patient, now()).await {
         Ok(_) => Redirect::to(&ui::urls::worklist()).into_response(),
         Err(e) => error_page(e, &h),
     }

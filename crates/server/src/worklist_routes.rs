@@ -6,14 +6,16 @@
 //! the alert behind it (snooze + end the pathway, `bedside_app::overrides`).
 
 use crate::fhir_routes::{api_error, body_or_error, fhir};
-use crate::AppState;
+use crate::{actor, AppState};
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::{get, post};
+use axum::Extension;
 use axum::Router;
+use bedside_app::audit::Actor;
 use bedside_app::worklist::TaskAction;
 use bedside_app::ApiError;
 use serde_json::{json, Map, Value};
@@ -42,6 +44,7 @@ async fn list(State(s): State<AppState>, Query(q): Query<BTreeMap<String, String
 
 async fn act(
     State(s): State<AppState>,
+    who: Option<Extension<Actor>>,
     Path((task_id, action)): Path<(String, String)>,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
@@ -50,7 +53,7 @@ async fn act(
         Err(r) => return r,
     };
     if action == "snooze" {
-        return snooze(s, &task_id, &bytes).await;
+        return snooze(s, &crate::actor(who), &task_id, &bytes).await;
     }
     let action: TaskAction = match action.parse() {
         Ok(a) => a,
@@ -72,7 +75,8 @@ async fn act(
     let output: Map<String, Value> = req["output"].as_object().cloned().unwrap_or_default();
     match s
         .app
-        .task_action(
+        .task_action_as(
+            &actor(who),
             &task_id,
             action,
             req["actor"].as_str(),
@@ -89,7 +93,12 @@ async fn act(
 
 /// `POST /worklist/{task_id}/snooze` with `{"actor", "reason": {"system",
 /// "code"} | "code", "hours"}`: override the alert behind the Task.
-async fn snooze(s: AppState, task_id: &str, bytes: &[u8]) -> Response {
+async fn snooze(
+    s: AppState,
+    who: &bedside_app::audit::Actor,
+    task_id: &str,
+    bytes: &[u8],
+) -> Response {
     let req: Value = match serde_json::from_slice(bytes) {
         Ok(v) => v,
         Err(e) => {
@@ -112,6 +121,7 @@ async fn snooze(s: AppState, task_id: &str, bytes: &[u8]) -> Response {
     match s
         .app
         .snooze_from_worklist(
+            who,
             task_id,
             req["actor"].as_str(),
             &req["reason"],

@@ -435,6 +435,31 @@ async fn precomputed_risk_gives_a_card_with_the_probability_and_feedback_is_stor
         .expect("override snoozed the alert");
     assert_eq!(mem.body["memory"]["snooze"]["reason"]["code"], "not-septic");
 
+    // Both are in the audit log: the card returned (with its uuid, the
+    // model and the hook user) and the override with its reason.
+    let audit = s.app.store.audit_entries(1, 1000).await.unwrap();
+    let of = |sub: &str| {
+        audit
+            .iter()
+            .find(|e| bedside_app::audit::subtype_of(&e.body) == Some(sub))
+            .unwrap_or_else(|| panic!("no {sub} entry"))
+            .body
+            .clone()
+    };
+    let returned = of("card-returned");
+    assert_eq!(returned["entity"][0]["what"]["reference"], "Patient/p7");
+    assert_eq!(returned["entity"][1]["what"]["identifier"]["value"], uuid);
+    assert!(returned["entity"][2]["what"]["identifier"]["value"]
+        .as_str()
+        .unwrap()
+        .starts_with(&format!("{MODEL}|")));
+    let overridden = of("card-overridden");
+    assert_eq!(
+        bedside_app::audit::detail(&overridden, "reason"),
+        Some("https://bedside.dev/override-reason|not-septic")
+    );
+    assert_eq!(overridden["agent"][0]["who"], returned["agent"][0]["who"]);
+
     let (status, v) = post(
         &s.base,
         &format!("{path}/feedback"),

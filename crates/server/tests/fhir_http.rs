@@ -88,6 +88,38 @@ async fn transaction_writes_all_and_reads_back() {
     assert_eq!(found["type"], "searchset");
     let (_, found) = get(&s.base, "/fhir/Observation?subject=Patient/p1").await;
     assert_eq!(found["total"], 1);
+
+    // Each read and search is in the audit log, about Patient/p1, by no
+    // one authenticated (no auth layer in this test server).
+    let audit = s.app.store.audit_entries(1, 1000).await.unwrap();
+    let sub =
+        |e: &bedside_store::AuditEntry| bedside_app::audit::subtype_of(&e.body).map(str::to_string);
+    let reads: Vec<_> = audit
+        .iter()
+        .filter(|e| sub(e).as_deref() == Some("fhir-read"))
+        .collect();
+    let searches: Vec<_> = audit
+        .iter()
+        .filter(|e| sub(e).as_deref() == Some("fhir-search"))
+        .collect();
+    assert_eq!((reads.len(), searches.len()), (1, 2));
+    assert_eq!(
+        reads[0].body["entity"][0]["what"]["reference"],
+        "Observation/o1"
+    );
+    assert_eq!(
+        reads[0].body["entity"][1]["what"]["reference"],
+        "Patient/p1"
+    );
+    assert_eq!(
+        reads[0].body["agent"][0]["who"]["display"],
+        bedside_app::audit::ANONYMOUS
+    );
+    assert_eq!(
+        bedside_app::audit::detail(&searches[0].body, "total"),
+        Some("1")
+    );
+    assert_eq!(bedside_store::verify_chain(&audit), Ok(()));
 }
 
 #[tokio::test]

@@ -33,7 +33,9 @@ async fn open(dir: &Path, public_url: &str) -> App {
     .await
     .unwrap();
     let live = PolicyConfig::default_toml().replace("stage = \"silent\"", "stage = \"live\"");
-    app.set_policy(PolicyConfig::from_toml_str(&live).unwrap());
+    app.set_policy(PolicyConfig::from_toml_str(&live).unwrap())
+        .await
+        .unwrap();
     app.set_certification(
         MODEL,
         Certification::Certified(Certified {
@@ -303,6 +305,18 @@ async fn worklist_snooze_overrides_the_alert_and_ends_the_pathway() {
         .expect("alert memory");
     assert_eq!(mem.body["memory"]["snooze"]["reason"]["code"], "not-septic");
     assert_eq!(mem.body["memory"]["snooze"]["by"], "Practitioner/n-1");
+
+    // The override is in the audit log, once, with its reason.
+    let overrides: Vec<_> = app
+        .store
+        .audit_entries(0, 10_000)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| bedside_app::audit::subtype_of(&e.body) == Some("alert-override-worklist"))
+        .collect();
+    assert_eq!(overrides.len(), 1);
+    assert!(overrides[0].body.to_string().contains("not-septic"));
 
     // Still high an hour later: snoozed, so no new pathway and no new Task.
     alert(&app, "p2", t0() + Duration::hours(1)).await;

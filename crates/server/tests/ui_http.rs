@@ -133,6 +133,28 @@ async fn every_page_is_served_with_security_headers_and_timing() {
     assert_eq!(status, 404);
     let (status, _, body) = get(&s.base, "/ui/sandbox?patient=not%20an%20id").await;
     assert_eq!(status, 400, "{body}");
+    // The patient timeline shown (and the refused one) are in the audit
+    // log; the patient list and the model facts are not patient records.
+    let timeline: Vec<serde_json::Value> = s
+        .app
+        .store
+        .audit_entries(1, 1000)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| bedside_app::audit::subtype_of(&e.body) == Some("ui-patient-timeline"))
+        .map(|e| e.body)
+        .collect();
+    assert_eq!(timeline.len(), 2, "{timeline:?}");
+    assert_eq!(timeline[0]["entity"][0]["what"]["reference"], "Patient/p1");
+    assert_eq!(timeline[0]["outcome"], "0");
+    assert_eq!(timeline[1]["outcome"], "4");
+    assert!(
+        !serde_json::to_string(&timeline)
+            .unwrap()
+            .contains("Testperson"),
+        "a patient name in the audit log"
+    );
     let (status, h, body) = get(&s.base, "/ui/assets/htmx.min.js").await;
     assert_eq!(status, 200);
     assert!(h["content-type"]
@@ -263,6 +285,36 @@ async fn worklist_forms_move_a_pathway_task_through_its_states() {
     assert!(body.contains("<dd class=\"status\">accepted</dd>"));
     let (status, body) = post_form(&s.base, &format!("/ui/worklist/{id}/claim"), &[]).await;
     assert_eq!(status, 409, "claiming twice is refused: {body}");
+    // The start and the claim are in the audit log; the escalation's
+    // RiskAssessment and the Task have their Provenance.
+    let audit = s.app.store.audit_entries(1, 1000).await.unwrap();
+    let subs: Vec<&str> = audit
+        .iter()
+        .filter_map(|e| bedside_app::audit::subtype_of(&e.body))
+        .collect();
+    for want in [
+        "prediction-escalated",
+        "pathway-started",
+        "pathway-write",
+        "task-claim",
+    ] {
+        assert!(subs.contains(&want), "no {want} in {subs:?}");
+    }
+    let escalated = audit
+        .iter()
+        .find(|e| bedside_app::audit::subtype_of(&e.body) == Some("prediction-escalated"))
+        .unwrap();
+    let ra = escalated.body["entity"][1]["what"]["reference"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(ra.starts_with("RiskAssessment/"), "{ra}");
+    for target in [ra, format!("Task/{id}")] {
+        let (status, _, body) = get(&s.base, &format!("/fhir/Provenance?target={target}")).await;
+        assert_eq!(status, 200, "{body}");
+        let v: Value = serde_json::from_str(&body).unwrap();
+        assert!(v["total"].as_u64().unwrap() >= 1, "{target}: {v}");
+    }
     let (status, body) = post_form(
         &s.base,
         &format!("/ui/worklist/{id}/reassign"),

@@ -18,8 +18,9 @@ pub enum ChainError {
     /// The entry's stored hash does not match its seq, time and body.
     #[error("audit entry {seq}: hash does not match its contents (modified)")]
     Modified { seq: i64 },
-    /// Entries are not consecutive: one is missing or they are reordered.
-    #[error("audit entry {found} follows entry {prev}: expected seq {expected} (missing or reordered entry)")]
+    /// Entries are not consecutive: some are missing (`found > expected`)
+    /// or out of order.
+    #[error("{}", sequence_text(*prev, *expected, *found))]
     Sequence {
         prev: i64,
         expected: i64,
@@ -29,14 +30,41 @@ pub enum ChainError {
     /// seq 1, not the genesis hash).
     #[error("audit entry {seq}: prev_hash does not match the hash before it (broken link)")]
     BrokenLink { seq: i64 },
+    /// The entry at `seq` is an intact entry that was written as seq
+    /// `written_as`: entries were moved (reordered).
+    #[error("audit entry {seq}: holds the entry written as seq {written_as} (reordered)")]
+    Reordered { seq: i64, written_as: i64 },
+}
+
+fn sequence_text(prev: i64, expected: i64, found: i64) -> String {
+    if found > expected {
+        let missing = if found - 1 == expected {
+            format!("entry {expected} is")
+        } else {
+            format!("entries {expected}..{} are", found - 1)
+        };
+        format!("audit {missing} missing (entry {found} follows entry {prev})")
+    } else {
+        format!("audit entry {found} follows entry {prev}: expected seq {expected} (reordered)")
+    }
 }
 
 impl ChainError {
-    /// The seq of the first bad entry.
+    /// The seq of the first bad entry (for a gap: the first missing seq).
     pub fn seq(&self) -> i64 {
         match self {
-            ChainError::Modified { seq } | ChainError::BrokenLink { seq } => *seq,
-            ChainError::Sequence { found, .. } => *found,
+            ChainError::Modified { seq }
+            | ChainError::BrokenLink { seq }
+            | ChainError::Reordered { seq, .. } => *seq,
+            ChainError::Sequence {
+                expected, found, ..
+            } => {
+                if found > expected {
+                    *expected
+                } else {
+                    *found
+                }
+            }
         }
     }
 }
@@ -116,17 +144,64 @@ pub(crate) fn hash_text(
     hex::encode(Sha256::digest(pre.as_bytes()))
 }
 
-/// Check a run of audit entries, in the order given: consecutive seqs, each
-/// `prev_hash` equal to the previous hash (the genesis hash for seq 1), and
-/// each hash equal to [`audit_hash`] of the entry. A run that starts after
-/// seq 1 is checked from its first entry on (that entry's link to the one
-/// before it cannot be checked). Returns the first problem found.
-pub fn verify_chain(entries: &[AuditEntry]) -> Result<(), ChainError> {
-    let mut prev: Option<&AuditEntry> = None;
-    for e in entries {
-        match prev {
+/// How far from its position a moved entry is looked for (on the error
+/// path only: one hash per candidate seq).
+const REORDER_WINDOW: i64 = 4096;
+
+/// The seq an entry was written as, when its hash verifies under another
+/// seq than the one it is stored at (the entry was moved, not changed).
+fn written_as(e: &AuditEntry) -> Option<i64> {
+    let canonical = canonical_json(&e.body);
+    let lo = (e.seq - REORDER_WINDOW).max(1);
+    (lo..=e.seq + REORDER_WINDOW)
+        .filter(|m| *m != e.seq)
+        .find(|m| hash_text(&e.prev_hash, *m, e.recorded_at, &canonical) == e.hash)
+}
+
+/// Checks a log entry by entry, in order, keeping only the previous
+/// entry's seq and hash (so a log of any length is checked in pages).
+#[derive(Debug, Clone, Default)]
+pub struct ChainVerifier {
+    /// `(seq, hash)` of the last entry checked.
+    last: Option<(i64, String)>,
+    /// Whether the run must start at seq 1 (a whole log).
+    from_genesis: bool,
+    checked: u64,
+}
+
+impl ChainVerifier {
+    /// A verifier for a whole log: the first entry must be seq 1 and link
+    /// to [`GENESIS_HASH`].
+    pub fn whole_log() -> Self {
+        Self {
+            from_genesis: true,
+            ..Self::default()
+        }
+    }
+
+    /// A verifier for a run that may start after seq 1 (its first entry's
+    /// link to the one before it cannot be checked).
+    pub fn run() -> Self {
+        Self::default()
+    }
+
+    /// Entries checked so far (all passed).
+    pub fn checked(&self) -> u64 {
+        self.checked
+    }
+
+    /// `(seq, hash)` of the last entry checked: the head of the chain.
+    pub fn head(&self) -> Option<(i64, &str)> {
+        self.last.as_ref().map(|(s, h)| (*s, h.as_str()))
+    }
+
+    /// Check the next entry.
+    pub fn push(&mut self, e: &AuditEntry) -> Result<(), ChainError> {
+        let hash_ok = || audit_hash(&e.prev_hash, e.seq, e.recorded_at, &e.body) == e.hash;
+        match &self.last {
             None => {
-                if e.seq < 1 {
+                let first_needed = self.from_genesis && e.seq != 1;
+                if e.seq < 1 || first_needed {
                     return Err(ChainError::Sequence {
                         prev: 0,
                         expected: 1,
@@ -134,28 +209,60 @@ pub fn verify_chain(entries: &[AuditEntry]) -> Result<(), ChainError> {
                     });
                 }
                 if e.seq == 1 && e.prev_hash != GENESIS_HASH {
-                    return Err(ChainError::BrokenLink { seq: e.seq });
+                    return Err(match (hash_ok(), written_as(e)) {
+                        (false, Some(m)) => ChainError::Reordered {
+                            seq: e.seq,
+                            written_as: m,
+                        },
+                        _ => ChainError::BrokenLink { seq: e.seq },
+                    });
                 }
             }
-            Some(p) => {
-                if e.seq != p.seq + 1 {
+            Some((pseq, phash)) => {
+                if e.seq != pseq + 1 {
                     return Err(ChainError::Sequence {
-                        prev: p.seq,
-                        expected: p.seq + 1,
+                        prev: *pseq,
+                        expected: pseq + 1,
                         found: e.seq,
                     });
                 }
-                if e.prev_hash != p.hash {
-                    return Err(ChainError::BrokenLink { seq: e.seq });
+                if e.prev_hash != *phash {
+                    // A moved entry still verifies under the seq it was
+                    // written as; an intact entry after a changed one is
+                    // a broken link.
+                    return Err(match (hash_ok(), written_as(e)) {
+                        (false, Some(m)) => ChainError::Reordered {
+                            seq: e.seq,
+                            written_as: m,
+                        },
+                        _ => ChainError::BrokenLink { seq: e.seq },
+                    });
                 }
             }
         }
-        if audit_hash(&e.prev_hash, e.seq, e.recorded_at, &e.body) != e.hash {
-            return Err(ChainError::Modified { seq: e.seq });
+        if !hash_ok() {
+            return Err(match written_as(e) {
+                Some(m) => ChainError::Reordered {
+                    seq: e.seq,
+                    written_as: m,
+                },
+                None => ChainError::Modified { seq: e.seq },
+            });
         }
-        prev = Some(e);
+        self.last = Some((e.seq, e.hash.clone()));
+        self.checked += 1;
+        Ok(())
     }
-    Ok(())
+}
+
+/// Check a run of audit entries, in the order given: consecutive seqs, each
+/// `prev_hash` equal to the previous hash (the genesis hash for seq 1), and
+/// each hash equal to [`audit_hash`] of the entry. A run that starts after
+/// seq 1 is checked from its first entry on (that entry's link to the one
+/// before it cannot be checked). Returns the first problem found.
+pub fn verify_chain(entries: &[AuditEntry]) -> Result<(), ChainError> {
+    let mut v = ChainVerifier::run();
+    entries.iter().try_for_each(|e| v.push(e))
 }
 
 #[cfg(test)]
@@ -240,11 +347,41 @@ mod tests {
                 found: 3
             }
         );
-        assert_eq!(err.seq(), 3);
+        assert_eq!(err.seq(), 2, "the first missing seq");
+        assert!(err.to_string().contains("entry 2 is missing"), "{err}");
 
+        // Swapped positions: each keeps its contents and hash, the seqs
+        // are relabelled (as a row swap in the database would).
         let mut c = chain(5);
         c.swap(2, 3);
-        assert_eq!(verify_chain(&c).unwrap_err().seq(), 4);
+        c[2].seq = 3;
+        c[3].seq = 4;
+        assert_eq!(
+            verify_chain(&c),
+            Err(ChainError::Reordered {
+                seq: 3,
+                written_as: 4
+            })
+        );
+        // Out of order without relabelling.
+        let mut c = chain(5);
+        c.swap(2, 3);
+        assert_eq!(verify_chain(&c).unwrap_err().seq(), 3);
+    }
+
+    #[test]
+    fn whole_log_must_start_at_one() {
+        let c = chain(3);
+        let mut v = ChainVerifier::whole_log();
+        let err = v.push(&c[1]).unwrap_err();
+        assert_eq!(err.seq(), 1);
+        assert!(err.to_string().contains("entry 1 is missing"), "{err}");
+        let mut v = ChainVerifier::whole_log();
+        for e in &c {
+            v.push(e).unwrap();
+        }
+        assert_eq!(v.checked(), 3);
+        assert_eq!(v.head(), Some((3, c[2].hash.as_str())));
     }
 
     #[test]

@@ -11,7 +11,8 @@
 //!   feedback, tasks, pathway instances, alarms) as JSON with a few indexed
 //!   columns;
 //! - **audit**: an append-only, hash-chained log ([`audit_hash`],
-//!   [`verify_chain`]);
+//!   [`verify_chain`], [`ChainVerifier`]); a trigger on both engines
+//!   refuses `UPDATE` and `DELETE` on it (migration 0002);
 //! - **jobs**: a durable timer/job queue (claim with `SKIP LOCKED` on
 //!   PostgreSQL, a single writer transaction on SQLite).
 //!
@@ -31,7 +32,9 @@ mod location;
 mod postgres;
 mod sqlite;
 
-pub use audit::{audit_hash, canonical_json, instant_text, verify_chain, ChainError, GENESIS_HASH};
+pub use audit::{
+    audit_hash, canonical_json, instant_text, verify_chain, ChainError, ChainVerifier, GENESIS_HASH,
+};
 pub use location::{open, StoreLocation, DEFAULT_DATA_DIR, SQLITE_FILE};
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;

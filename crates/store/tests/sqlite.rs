@@ -25,11 +25,18 @@ impl Harness for SqliteHarness {
         open(&loc).await.expect("open sqlite store")
     }
 
-    async fn raw(&self, sql: &str) -> u64 {
+    async fn try_raw(&self, sql: &str) -> Result<u64, String> {
         let s = SqliteStore::open(&self.data_dir())
             .await
             .expect("open sqlite store");
-        s.execute_raw_for_tests(sql).await.expect("raw sql")
+        s.execute_raw_for_tests(sql)
+            .await
+            .map_err(|e| e.to_string())
+    }
+
+    async fn unguard_audit(&self) {
+        self.raw("DROP TRIGGER audit_no_update").await;
+        self.raw("DROP TRIGGER audit_no_delete").await;
     }
 }
 

@@ -253,13 +253,14 @@ impl App {
     /// message ("Task claimed.").
     pub async fn ui_task_action(
         &self,
+        who: &crate::audit::Actor,
         task_id: &str,
         action: &str,
         to: Option<&str>,
         now: Instant,
     ) -> Result<String, ApiError> {
         let a = crate::worklist::TaskAction::from_str(action)?;
-        self.task_action(task_id, a, Some(UI_ACTOR), to, Default::default(), now)
+        self.task_action_as(who, task_id, a, Some(UI_ACTOR), to, Default::default(), now)
             .await?;
         Ok(match a {
             crate::worklist::TaskAction::Claim => "Task claimed.".to_string(),

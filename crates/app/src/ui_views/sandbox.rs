@@ -3,6 +3,7 @@
 //! and a demo control that starts the escalation pathway for a patient.
 
 use super::patient_name;
+use crate::audit::{Action, Actor, Entity, Event, Outcome};
 use crate::hooks::CARD;
 use crate::pathway_rt::{SEPSIS_ALERT, TASK};
 use crate::pipeline::LATEST_RISK;
@@ -51,6 +52,7 @@ impl App {
     /// The sandbox page; `patient` selects one (`None` = the list only).
     pub async fn ui_sandbox(
         &self,
+        who: &Actor,
         patient: Option<&str>,
         query: &str,
     ) -> Result<SandboxView, ApiError> {
@@ -74,7 +76,25 @@ impl App {
         }
         patients.sort_by(|a, b| a.display.cmp(&b.display).then(a.id.cmp(&b.id)));
         let selected = match patient {
-            Some(p) => Some(self.ui_timeline(p).await?),
+            Some(p) => {
+                // A patient's record shown: recorded before it is.
+                let r = self.ui_timeline(p).await;
+                let mut ev = Event::dicom(
+                    "110110",
+                    "Patient Record",
+                    "ui-patient-timeline",
+                    Action::Read,
+                )
+                .by(who);
+                ev = match (&r, PatientRef::parse(p)) {
+                    (Ok(_), _) => ev.patient(Some(p)),
+                    (Err(e), Ok(_)) => ev
+                        .patient(Some(p))
+                        .outcome(Outcome::MinorFailure, Some(&e.message())),
+                    (Err(e), Err(_)) => ev.outcome(Outcome::MinorFailure, Some(&e.message())),
+                };
+                Some(self.record_access(ev, r).await?)
+            }
             None => None,
         };
         let services = self.cds_discovery()["services"]
@@ -217,7 +237,12 @@ impl App {
     /// patient from the patient's latest precomputed risk, as if the alert
     /// policy had escalated it (the policy decides nothing here). Returns
     /// the number of tasks the pathway created.
-    pub async fn ui_start_pathway(&self, pid: &str, now: Instant) -> Result<usize, ApiError> {
+    pub async fn ui_start_pathway(
+        &self,
+        who: &Actor,
+        pid: &str,
+        now: Instant,
+    ) -> Result<usize, ApiError> {
         PatientRef::parse(pid)
             .map_err(|e| ApiError::bad_request(format!("patient: {e}"), Some("patient")))?;
         let def = self.pathways.started_by(SEPSIS_ALERT).ok_or_else(|| {
@@ -276,10 +301,15 @@ impl App {
         self.start_sepsis(&def, &state, &p, &decision, &mut commit)
             .await?;
         let tasks = commit.documents.iter().filter(|d| d.kind == TASK).count();
-        commit.audit.push(serde_json::json!({
-            "ui_start_pathway": def.id, "patient": PatientRef::parse(pid).map(|r| r.pseudonym()).unwrap_or_default(),
-            "actor": super::UI_ACTOR,
-        }));
+        let ev = Event::rest("operation", "pathway-started", Action::Execute)
+            .by(who)
+            .patient(Some(pid))
+            .entity(
+                Entity::identifier("urn:bedside:pathway", &def.id)
+                    .detail("actor", super::UI_ACTOR)
+                    .detail("tasks", tasks),
+            );
+        self.record(&mut commit, ev);
         self.store.commit(commit).await?;
         Ok(tasks)
     }

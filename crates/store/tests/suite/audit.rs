@@ -48,6 +48,7 @@ pub async fn audit_detects_modification(h: &dyn Harness) {
     let s = h.open().await;
     write_audit(&*s, (0..5).map(|i| json!({"n": i})).collect()).await;
     assert_eq!(verify_chain(&all_audit(&*s).await), Ok(()));
+    h.unguard_audit().await;
     assert_eq!(
         h.raw(r#"UPDATE audit SET body = '{"n":99}' WHERE seq = 3"#)
             .await,
@@ -62,6 +63,7 @@ pub async fn audit_detects_modification(h: &dyn Harness) {
 pub async fn audit_detects_deletion(h: &dyn Harness) {
     let s = h.open().await;
     write_audit(&*s, (0..5).map(|i| json!({"n": i})).collect()).await;
+    h.unguard_audit().await;
     assert_eq!(h.raw("DELETE FROM audit WHERE seq = 2").await, 1);
     assert_eq!(
         verify_chain(&all_audit(&*s).await),
@@ -76,11 +78,37 @@ pub async fn audit_detects_deletion(h: &dyn Harness) {
 pub async fn audit_detects_reordering(h: &dyn Harness) {
     let s = h.open().await;
     write_audit(&*s, (0..5).map(|i| json!({"n": i})).collect()).await;
+    h.unguard_audit().await;
     h.raw("UPDATE audit SET seq = -1 WHERE seq = 2").await;
     h.raw("UPDATE audit SET seq = 2 WHERE seq = 3").await;
     h.raw("UPDATE audit SET seq = 3 WHERE seq = -1").await;
-    let err = verify_chain(&all_audit(&*s).await).unwrap_err();
-    assert_eq!(err.seq(), 2, "{err}");
+    assert_eq!(
+        verify_chain(&all_audit(&*s).await),
+        Err(ChainError::Reordered {
+            seq: 2,
+            written_as: 3
+        })
+    );
+}
+
+pub async fn audit_is_append_only(h: &dyn Harness) {
+    let s = h.open().await;
+    write_audit(&*s, (0..3).map(|i| json!({"n": i})).collect()).await;
+    for sql in [
+        r#"UPDATE audit SET body = '{"n":99}' WHERE seq = 2"#,
+        "UPDATE audit SET seq = 7 WHERE seq = 3",
+        "DELETE FROM audit WHERE seq = 1",
+        "DELETE FROM audit",
+    ] {
+        let err = h.try_raw(sql).await.expect_err(sql);
+        assert!(err.contains("append-only"), "{sql}: {err}");
+    }
+    // Appending still works, and nothing was changed.
+    write_audit(&*s, vec![json!({"n": 3})]).await;
+    let e = all_audit(&*s).await;
+    assert_eq!(e.len(), 4);
+    assert_eq!(e[1].body, json!({"n": 1}));
+    assert_eq!(verify_chain(&e), Ok(()));
 }
 
 pub async fn concurrent_audit_appends_stay_linear(h: &dyn Harness) {

@@ -21,7 +21,14 @@ pub trait Harness: Send + Sync {
     /// restart or another replica.
     async fn open(&self) -> Arc<dyn Store>;
     /// Run raw SQL on the database behind the store (to tamper with it).
-    async fn raw(&self, sql: &str) -> u64;
+    async fn raw(&self, sql: &str) -> u64 {
+        self.try_raw(sql).await.expect("raw sql")
+    }
+    /// [`Harness::raw`], returning the engine's refusal.
+    async fn try_raw(&self, sql: &str) -> Result<u64, String>;
+    /// Drop the triggers that make the audit log append-only, as an
+    /// attacker with database access would before tampering.
+    async fn unguard_audit(&self);
 }
 
 /// Expands to one `#[tokio::test]` per suite test, each calling
@@ -46,6 +53,7 @@ macro_rules! store_suite {
             audit_detects_modification,
             audit_detects_deletion,
             audit_detects_reordering,
+            audit_is_append_only,
             concurrent_audit_appends_stay_linear,
             reopen_keeps_data,
             migrations_twice_are_harmless,
