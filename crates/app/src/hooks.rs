@@ -57,7 +57,16 @@ pub struct HookRuntime {
     base_rates: HashMap<String, Probability>,
     /// Service id -> (index into `App::models`, hook).
     services: BTreeMap<String, (usize, &'static str)>,
+    /// Risks computed at the hook from a stored state, by (model id,
+    /// patient) with the state's store version: a prediction is a pure
+    /// function of the model and the state, so while the version is
+    /// unchanged the same call would compute the same prediction (with
+    /// its TreeSHAP factors, the dominant cost of a call).
+    scored: std::sync::Mutex<hashlink::LruCache<(String, String), (i64, Prediction)>>,
 }
+
+/// Hook-time predictions memoised at most.
+const SCORED_MEMO: usize = 10_000;
 
 impl HookRuntime {
     /// Certify every model on its package's calibration set and build the
@@ -89,6 +98,7 @@ impl HookRuntime {
             certifications,
             base_rates,
             services,
+            scored: std::sync::Mutex::new(hashlink::LruCache::new(SCORED_MEMO)),
         }
     }
 }
@@ -291,10 +301,13 @@ impl App {
         pid: &str,
         req: &HookRequest,
     ) -> Result<Option<Risk>, ApiError> {
-        let stored =
-            self.ingestor.state(pid).await.map_err(|e| {
-                ApiError::new(503, "transient", format!("patient state: {e}"), None)
-            })?;
+        let stored = self
+            .ingestor
+            .state_versioned(pid)
+            .await
+            .map_err(|e| ApiError::new(503, "transient", format!("patient state: {e}"), None))?;
+        let version = stored.as_ref().map(|(v, _)| *v);
+        let stored = stored.map(|(_, s)| s);
         if let Some(doc) = self
             .store
             .get_document(LATEST_RISK, &latest_id(sched.id(), pid))
@@ -325,7 +338,28 @@ impl App {
             }
         }
         if let Some(state) = stored {
+            let key = (sched.id().to_string(), pid.to_string());
+            let memo = |g: &mut hashlink::LruCache<_, (i64, Prediction)>| {
+                g.get(&key)
+                    .filter(|(v, _)| Some(*v) == version)
+                    .map(|(_, p)| p.clone())
+            };
+            let hit = memo(&mut self.hooks.scored.lock().unwrap_or_else(|e| e.into_inner()));
+            if let Some(prediction) = hit {
+                return Ok(Some(Risk {
+                    prediction,
+                    state,
+                    source: RiskSource::StoredState,
+                }));
+            }
             if let Some(r) = self.score(model, pid, state, RiskSource::StoredState) {
+                if let Some(v) = version {
+                    self.hooks
+                        .scored
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .insert(key, (v, r.prediction.clone()));
+                }
                 return Ok(Some(r));
             }
         }
@@ -505,8 +539,10 @@ impl App {
                 now,
             ));
         }
+        // Durable before the response: a card the EHR receives is recorded
+        // (merged with concurrent calls' records into one transaction).
         if !commit.is_empty() {
-            self.store.commit(commit).await?;
+            self.commit(commit).await?;
         }
         if !shown {
             if tier.is_some() {
@@ -692,7 +728,7 @@ impl App {
                     "feedback for a card Bedside did not record; stored anyway"
                 );
             }
-            self.store.commit(commit).await?;
+            self.commit(commit).await?;
             stored += 1;
         }
         Ok(json!({ "stored": stored }))
