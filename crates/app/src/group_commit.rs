@@ -220,7 +220,10 @@ mod tests {
             .unwrap();
         assert_eq!(cards.len(), 40);
         let audit = again.audit_entries(1, 100).await.unwrap();
-        let ns: Vec<u64> = audit.iter().map(|a| a.body["n"].as_u64().unwrap()).collect();
+        let ns: Vec<u64> = audit
+            .iter()
+            .map(|a| a.body["n"].as_u64().unwrap())
+            .collect();
         assert_eq!(ns, (0..40).collect::<Vec<u64>>());
         bedside_store::verify_chain(&audit).unwrap();
     }

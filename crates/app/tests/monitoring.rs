@@ -241,7 +241,12 @@ async fn dashboard_is_reused_until_the_record_changes() {
     let t1 = t0 + chrono::Duration::seconds(6);
     let third = app.ui_dashboard(None, t1).await.unwrap();
     assert_eq!(third.as_of, t1, "recomputed after the commit");
-    assert_eq!(third.override_reasons.len(), 1, "{:?}", third.override_reasons);
+    assert_eq!(
+        third.override_reasons.len(),
+        1,
+        "{:?}",
+        third.override_reasons
+    );
     assert_eq!(third.override_reasons[0].value, 1.0);
     assert_eq!(third.time_to_action_minutes, vec![10.0]);
 

@@ -248,6 +248,19 @@ impl Ingestor {
         Ok(self.state_versioned(patient_id).await?.map(|(_, s)| s))
     }
 
+    /// `f` over the cached state of a patient and its store version,
+    /// without copying the state (`None`: not cached; use
+    /// [`Ingestor::state_versioned`]). `f` runs under the cache lock: keep
+    /// it short.
+    pub fn with_cached_state<R>(
+        &self,
+        patient_id: &str,
+        f: impl FnOnce(i64, &PatientState) -> R,
+    ) -> Option<R> {
+        let mut c = self.cache.lock().ok()?;
+        c.peek(patient_id).map(|(v, s)| f(v, s))
+    }
+
     /// The current state of a patient with its store version (which
     /// changes with every write of the state, so it identifies the
     /// content; callers may memoise what they derive from it).

@@ -194,7 +194,6 @@ fn end_write(cache: &Mutex<Inner>, keys: BTreeMap<Key, Document>, ok: bool) {
     }
 }
 
-
 /// What a read of a cached kind does.
 enum Lookup {
     Hit(Option<Document>),
@@ -414,7 +413,10 @@ mod tests {
     async fn reads_through_then_serves_from_memory() {
         let (_d, inner, cached) = open().await;
         inner.commit(docs(vec![doc("a", 1)])).await.unwrap();
-        assert_eq!(cached.get_document(KIND, "a").await.unwrap(), Some(doc_read(&inner, "a").await));
+        assert_eq!(
+            cached.get_document(KIND, "a").await.unwrap(),
+            Some(doc_read(&inner, "a").await)
+        );
         // Changed behind the cache's back (only a test does that): the
         // cached kind is served from memory, so it still reads 1.
         inner
@@ -427,7 +429,11 @@ mod tests {
         cached.commit(docs(vec![doc("a", 2)])).await.unwrap();
         let after = cached.get_document(KIND, "a").await.unwrap();
         assert_eq!(after.as_ref().unwrap().body["v"], 2);
-        assert_eq!(after, Some(doc_read(&inner, "a").await), "exactly what the store holds");
+        assert_eq!(
+            after,
+            Some(doc_read(&inner, "a").await),
+            "exactly what the store holds"
+        );
         assert_eq!(cached.cached_len(), 1);
     }
 
@@ -509,7 +515,10 @@ mod tests {
         let gb = cached.begin(&b);
         // Whichever finishes last, the store's order is unknown here.
         ga.finish(true);
-        assert!(matches!(cached.lookup(&key("a")), Lookup::Bypass), "still being written");
+        assert!(
+            matches!(cached.lookup(&key("a")), Lookup::Bypass),
+            "still being written"
+        );
         gb.finish(true);
         assert_eq!(cached.cached_len(), 0);
         assert!(matches!(cached.lookup(&key("a")), Lookup::Fill(_)));

@@ -38,7 +38,9 @@ impl DashboardCache {
         let g = self.entries.lock().unwrap_or_else(|e| e.into_inner());
         let (m, v) = g.get(key)?;
         let age = now - v.as_of;
-        (m == marker && age >= chrono::Duration::zero() && age.num_seconds() < DASHBOARD_MAX_AGE_SECS)
+        (m == marker
+            && age >= chrono::Duration::zero()
+            && age.num_seconds() < DASHBOARD_MAX_AGE_SECS)
             .then(|| v.clone())
     }
 
@@ -130,7 +132,12 @@ impl App {
     /// Reliability bins of one model's predictions made in `[from, to)`,
     /// labelled by the package's outcome definition with the outcome
     /// events of the monitoring record (read once for the snapshot).
-    fn reliability(sched: &Scheduled, rec: &Record, from: Instant, to: Instant) -> Vec<ReliabilityBin> {
+    fn reliability(
+        sched: &Scheduled,
+        rec: &Record,
+        from: Instant,
+        to: Instant,
+    ) -> Vec<ReliabilityBin> {
         let none = Vec::new();
         let (mut scores, mut labels) = (Vec::new(), Vec::new());
         for p in rec.predictions.iter().filter(|p| p.at >= from && p.at < to) {

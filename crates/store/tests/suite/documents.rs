@@ -156,10 +156,7 @@ pub async fn document_span_from_the_index(h: &dyn Harness) {
         since: Some(t(11)),
         ..f(Some("model-a"), None)
     };
-    assert_eq!(
-        s.document_span(&since).await.unwrap(),
-        Some((t(25), t(40)))
-    );
+    assert_eq!(s.document_span(&since).await.unwrap(), Some((t(25), t(40))));
 }
 
 pub async fn change_marker_changes_on_every_commit(h: &dyn Harness) {
