@@ -5,6 +5,7 @@
 # 24-hour stay on POST /score. Not part of CI.
 #
 #   bash bench/hooks.sh                 # BENCH_RUNS=2 BENCH_DURATION=10 by default
+#   BEDSIDE_BIN=path/to/bedside bash bench/hooks.sh   # a prebuilt binary
 #
 # Every hook request is real: it carries its own JWT signed by the demo EHR
 # key (`bedside token --demo --count N`), so the server's jti replay cache
@@ -43,11 +44,18 @@ if ! "$VENV/bin/python" -c 'import prodrome, fastapi, uvicorn' 2>/dev/null; then
   python3 -m venv "$VENV"
   "$VENV/bin/pip" install -q 'prodrome[serve]'
 fi
-if [ -z "${BENCH_NO_BUILD:-}" ]; then
-  log "building the release binary"
-  cargo build --release -q -p bedside-cli
+# BEDSIDE_BIN: a prebuilt binary (no build); else the release build of
+# this tree (in $CARGO_TARGET_DIR when set), built unless BENCH_NO_BUILD.
+if [ -n "${BEDSIDE_BIN:-}" ]; then
+  BIN=$BEDSIDE_BIN
+else
+  if [ -z "${BENCH_NO_BUILD:-}" ]; then
+    log "building the release binary"
+    cargo build --release -q -p bedside-cli
+  fi
+  BIN=${CARGO_TARGET_DIR:-$ROOT/target}/release/bedside
 fi
-BIN=$ROOT/target/release/bedside
+[ -x "$BIN" ] || { log "no bedside binary at $BIN"; exit 2; }
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 wait_http() { # URL SECONDS
@@ -135,7 +143,7 @@ for run in $(seq 1 "$RUNS"); do
   done
   echo "$line" >>"$res"
   load prodrome-score "$PEER_URL" "" "$WORK/stay.json" '"risk"' >>"$res"
-  log "run $run: $(tr '\n' ' ' <"$res")"
+  log "run $run (load average $(cut -d' ' -f1-3 /proc/loadavg)): $(tr '\n' ' ' <"$res")"
 done
 
 python3 - "$OUT" "$RUNS" "$CONNS" "$DURATION" <<'PY'

@@ -57,7 +57,16 @@ pub struct HookRuntime {
     base_rates: HashMap<String, Probability>,
     /// Service id -> (index into `App::models`, hook).
     services: BTreeMap<String, (usize, &'static str)>,
+    /// Risks computed at the hook from a stored state, by (model id,
+    /// patient) with the state's store version: a prediction is a pure
+    /// function of the model and the state, so while the version is
+    /// unchanged the same call would compute the same prediction (with
+    /// its TreeSHAP factors, the dominant cost of a call).
+    scored: std::sync::Mutex<hashlink::LruCache<(String, String), (i64, Prediction)>>,
 }
+
+/// Hook-time predictions memoised at most.
+const SCORED_MEMO: usize = 10_000;
 
 impl HookRuntime {
     /// Certify every model on its package's calibration set and build the
@@ -89,6 +98,7 @@ impl HookRuntime {
             certifications,
             base_rates,
             services,
+            scored: std::sync::Mutex::new(hashlink::LruCache::new(SCORED_MEMO)),
         }
     }
 }
@@ -140,8 +150,41 @@ enum RiskSource {
 
 struct Risk {
     prediction: Prediction,
-    state: PatientState,
+    /// Policy facts of the patient at the call.
+    facts: bedside_policy::PatientFacts,
+    /// Event kinds the patient has (suggestions `unless_event`).
+    events: std::collections::BTreeSet<String>,
     source: RiskSource,
+}
+
+/// What a call needs of a patient state, taken without copying the state
+/// (a state holds the retention window of every channel: copying it was
+/// a large share of a call).
+struct StateView {
+    version: i64,
+    last_event: Option<Instant>,
+    facts: bedside_policy::PatientFacts,
+    events: std::collections::BTreeSet<String>,
+}
+
+fn view_of(version: i64, s: &PatientState, now: Instant) -> StateView {
+    StateView {
+        version,
+        last_event: s.last_event,
+        facts: facts_from_state(s, now),
+        events: s.events.keys().cloned().collect(),
+    }
+}
+
+impl Risk {
+    fn new(prediction: Prediction, view: StateView, source: RiskSource) -> Self {
+        Self {
+            prediction,
+            facts: view.facts,
+            events: view.events,
+            source,
+        }
+    }
 }
 
 fn unauthorized(reason: impl AsRef<str>) -> ApiError {
@@ -274,7 +317,7 @@ impl App {
         for issue in req.conformance_issues() {
             tracing::debug!(service = service_id, reason = %issue, "hook request omits a required context field");
         }
-        let Some(risk) = self.risk_for(sched, model, &pid, &req).await? else {
+        let Some(risk) = self.risk_for(sched, model, &pid, &req, now).await? else {
             return Ok(empty_cards());
         };
         tracing::debug!(service = service_id, patient = %pseudonym(&pid), source = ?risk.source, "risk found");
@@ -283,18 +326,35 @@ impl App {
     }
 
     /// The risk to show: the precomputed one when no newer input arrived
-    /// since, else computed from prefetch, else from the stored state.
+    /// since, else computed from prefetch, else from the stored state
+    /// (memoised by state version, see `HookRuntime::scored`).
     async fn risk_for(
         &self,
         sched: &Scheduled,
         model: &Model,
         pid: &str,
         req: &HookRequest,
+        now: Instant,
     ) -> Result<Option<Risk>, ApiError> {
-        let stored =
-            self.ingestor.state(pid).await.map_err(|e| {
-                ApiError::new(503, "transient", format!("patient state: {e}"), None)
-            })?;
+        let transient = |e: bedside_ingest::IngestError| {
+            ApiError::new(503, "transient", format!("patient state: {e}"), None)
+        };
+        // Borrowed from the ingest cache when it is there, else read.
+        let mut owned: Option<(i64, PatientState)> = None;
+        let view = match self
+            .ingestor
+            .with_cached_state(pid, |v, s| view_of(v, s, now))
+        {
+            Some(v) => Some(v),
+            None => {
+                owned = self
+                    .ingestor
+                    .state_versioned(pid)
+                    .await
+                    .map_err(transient)?;
+                owned.as_ref().map(|(v, s)| view_of(*v, s, now))
+            }
+        };
         if let Some(doc) = self
             .store
             .get_document(LATEST_RISK, &latest_id(sched.id(), pid))
@@ -302,16 +362,13 @@ impl App {
         {
             match serde_json::from_value::<Prediction>(doc.body) {
                 Ok(p) => {
-                    let fresh = stored
+                    let fresh = view
                         .as_ref()
-                        .and_then(|s| s.last_event)
+                        .and_then(|v| v.last_event)
                         .is_none_or(|last| last <= p.at);
                     if fresh {
-                        return Ok(Some(Risk {
-                            prediction: p,
-                            state: stored.unwrap_or_else(|| PatientState::new(pid)),
-                            source: RiskSource::Precomputed,
-                        }));
+                        let view = view.unwrap_or_else(|| view_of(0, &PatientState::new(pid), now));
+                        return Ok(Some(Risk::new(p, view, RiskSource::Precomputed)));
                     }
                 }
                 Err(e) => {
@@ -320,13 +377,50 @@ impl App {
             }
         }
         if let Some(state) = self.state_from_prefetch(pid, req) {
-            if let Some(r) = self.score(model, pid, state, RiskSource::Prefetch) {
-                return Ok(Some(r));
+            if let Some(p) = self.score(model, pid, &state, RiskSource::Prefetch) {
+                return Ok(Some(Risk::new(
+                    p,
+                    view_of(0, &state, now),
+                    RiskSource::Prefetch,
+                )));
             }
         }
-        if let Some(state) = stored {
-            if let Some(r) = self.score(model, pid, state, RiskSource::StoredState) {
-                return Ok(Some(r));
+        if let Some(mut view) = view {
+            let key = (sched.id().to_string(), pid.to_string());
+            let hit = self
+                .hooks
+                .scored
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .get(&key)
+                .filter(|(v, _)| *v == view.version)
+                .map(|(_, p)| p.clone());
+            if let Some(p) = hit {
+                return Ok(Some(Risk::new(p, view, RiskSource::StoredState)));
+            }
+            // A miss scores: the state itself is needed (copied once).
+            let (version, state) = match owned {
+                Some(o) => o,
+                None => match self
+                    .ingestor
+                    .state_versioned(pid)
+                    .await
+                    .map_err(transient)?
+                {
+                    Some(o) => o,
+                    None => return Ok(None),
+                },
+            };
+            if version != view.version {
+                view = view_of(version, &state, now);
+            }
+            if let Some(p) = self.score(model, pid, &state, RiskSource::StoredState) {
+                self.hooks
+                    .scored
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .insert(key, (version, p.clone()));
+                return Ok(Some(Risk::new(p, view, RiskSource::StoredState)));
             }
         }
         tracing::info!(
@@ -341,16 +435,12 @@ impl App {
         &self,
         model: &Model,
         pid: &str,
-        state: PatientState,
+        state: &PatientState,
         source: RiskSource,
-    ) -> Option<Risk> {
+    ) -> Option<Prediction> {
         let at = state.last_event?;
-        match model.predict(&state, at) {
-            Ok(prediction) => Some(Risk {
-                prediction,
-                state,
-                source,
-            }),
+        match model.predict(state, at) {
+            Ok(prediction) => Some(prediction),
             Err(e) => {
                 tracing::warn!(patient = %pseudonym(pid), error = %e, ?source, "scoring at the hook failed");
                 None
@@ -424,7 +514,7 @@ impl App {
             .unwrap_or(&not_certified);
         let mem_id = latest_id(sched.id(), pid);
         let (memory, previous) = self.load_memory(&mem_id).await?;
-        let facts = facts_from_state(&risk.state, now);
+        let facts = risk.facts.clone();
         let user = req.context.user_id.clone();
         let input = PolicyInput {
             model_id: sched.id().to_string(),
@@ -516,8 +606,10 @@ impl App {
                 now,
             ));
         }
+        // Durable before the response: a card the EHR receives is recorded
+        // (merged with concurrent calls' records into one transaction).
         if !commit.is_empty() {
-            self.store.commit(commit).await?;
+            self.commit(commit).await?;
         }
         if !shown {
             if tier.is_some() {
@@ -572,7 +664,7 @@ impl App {
                 .filter(|s| {
                     s.unless_event
                         .as_ref()
-                        .is_none_or(|ev| !risk.state.events.contains_key(ev))
+                        .is_none_or(|ev| !risk.events.contains(ev))
                 })
                 .map(|s| PathwaySuggestion {
                     label: s.label.clone(),
@@ -692,7 +784,7 @@ impl App {
                     "feedback for a card Bedside did not record; stored anyway"
                 );
             }
-            self.store.commit(commit).await?;
+            self.commit(commit).await?;
             stored += 1;
         }
         Ok(json!({ "stored": stored }))

@@ -14,6 +14,7 @@ pub mod evaluate;
 pub mod facts;
 pub mod features;
 pub mod governance;
+pub mod group_commit;
 pub mod hooks;
 pub mod imaging;
 mod ingest_ops;
@@ -155,6 +156,37 @@ pub struct App {
     pub pathways: pathway_rt::Pathways,
     /// Monitoring settings (see `monitoring`).
     pub monitor: monitoring::MonitorRuntime,
+    /// Concurrent [`App::commit`]s merged into one transaction.
+    committer: group_commit::GroupCommitter,
+    /// Dashboards reused while the store is unchanged.
+    ui_cache: ui_views::DashboardCache,
+}
+
+/// Documents the CDS Hooks path reads by key on every call, kept in
+/// memory by [`bedside_store::CachedStore`].
+pub const CACHED_KINDS: [&str; 3] = [
+    pipeline::LATEST_RISK,
+    hooks::ALERT_MEMORY,
+    pulse::PULSE_OFFER,
+];
+
+/// Documents cached at most (about 1 KB each: a few MB).
+const DOCUMENT_CACHE: usize = 20_000;
+
+/// The embedded SQLite engine has one writer, this process: its commits
+/// all go through the cache, which therefore stays exact. PostgreSQL is
+/// shared by replicas whose commits this cache would never see, so it is
+/// not cached (every read goes to the database).
+fn with_document_cache(store: Arc<dyn Store>) -> Arc<dyn Store> {
+    if store.engine() == "sqlite" {
+        Arc::new(bedside_store::CachedStore::new(
+            store,
+            &CACHED_KINDS,
+            DOCUMENT_CACHE,
+        ))
+    } else {
+        store
+    }
 }
 
 /// Errors while starting.
@@ -172,7 +204,7 @@ pub enum StartError {
 
 impl App {
     pub async fn open(config: AppConfig) -> Result<Self, StartError> {
-        let store = bedside_store::open(&config.store).await?;
+        let store = with_document_cache(bedside_store::open(&config.store).await?);
         let map = match &config.channels {
             None => ChannelMap::default_map(),
             Some(p) => {
@@ -213,7 +245,13 @@ impl App {
             .record_features
             .then(|| std::sync::Mutex::new(Vec::new()));
         let hooks = hooks::HookRuntime::new(&config.hooks, &models);
+        let committer = group_commit::GroupCommitter::start(
+            store.clone(),
+            if store.engine() == "sqlite" { 1 } else { 4 },
+        );
         let app = Self {
+            committer,
+            ui_cache: Default::default(),
             hooks,
             store,
             ingestor,
@@ -226,6 +264,13 @@ impl App {
         };
         app.record_start().await?;
         Ok(app)
+    }
+
+    /// Write `c` durably, merged with other concurrent callers' commits
+    /// into one transaction (see [`group_commit`]); a failure is this
+    /// commit's own.
+    pub async fn commit(&self, c: bedside_store::Commit) -> Result<(), ApiError> {
+        Ok(self.committer.commit(c).await?)
     }
 
     /// Liveness and a few facts for operators.

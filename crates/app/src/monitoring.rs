@@ -61,7 +61,7 @@ use bedside_monitor::usage::{
 };
 use bedside_store::DocFilter;
 use chrono::Duration;
-use collect::{PredRow, Record};
+pub(crate) use collect::{PredRow, Record};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::sync::RwLock;
@@ -265,6 +265,7 @@ impl App {
             .config
             .write()
             .unwrap_or_else(|e| e.into_inner()) = cfg;
+        self.ui_cache.clear();
     }
 
     pub fn monitoring_config(&self) -> MonitoringConfig {
@@ -280,19 +281,18 @@ impl App {
         Ok(self.prediction_span(model_id).await?.map(|s| s.end))
     }
 
-    /// The first and newest stored prediction times of a model.
+    /// The first and newest stored prediction times of a model (one
+    /// index query; no prediction is read).
     pub async fn prediction_span(&self, model_id: &str) -> Result<Option<Span>, ApiError> {
-        let docs = self
+        let span = self
             .store
-            .list_documents(&DocFilter {
+            .document_span(&DocFilter {
                 kind: crate::pipeline::PREDICTION.into(),
                 owner: Some(model_id.to_string()),
                 ..Default::default()
             })
             .await?;
-        let start = docs.iter().map(|d| d.created_at).min();
-        let end = docs.iter().map(|d| d.created_at).max();
-        Ok(start.zip(end).map(|(start, end)| Span { start, end }))
+        Ok(span.map(|(start, end)| Span { start, end }))
     }
 
     pub(crate) fn served_model(&self, model_id: &str) -> Result<std::sync::Arc<Model>, ApiError> {
@@ -315,6 +315,16 @@ impl App {
         q: &MonitoringQuery,
         cfg: &MonitoringConfig,
     ) -> Result<MonitoringSnapshot, ApiError> {
+        Ok(self.monitoring_parts(q, cfg).await?.0)
+    }
+
+    /// The snapshot and the record it was computed from (the dashboard
+    /// draws its reliability diagram from the same record).
+    pub(crate) async fn monitoring_parts(
+        &self,
+        q: &MonitoringQuery,
+        cfg: &MonitoringConfig,
+    ) -> Result<(MonitoringSnapshot, Record), ApiError> {
         let cfg = cfg.clone();
         let model = self.served_model(&q.model_id)?;
         let window = Span {
@@ -406,7 +416,7 @@ impl App {
             &cfg.alarms,
             &compute::alarm_input(&snap, &alerts.latency_ms, &cfg),
         );
-        Ok(snap)
+        Ok((snap, rec))
     }
 
     /// Decisions in the window, labelled like predictions.

@@ -191,3 +191,70 @@ async fn trust_pulse_is_offered_once_per_period_and_answers_are_trended() {
     let scores: Vec<f64> = snap.trust_pulse.iter().map(|p| p.mean_score).collect();
     assert_eq!(scores, vec![2.0, 5.0], "one period each, in order");
 }
+
+/// The dashboard is reused while nothing is written, and a feedback
+/// committed after a load shows on the next load.
+#[tokio::test]
+async fn dashboard_is_reused_until_the_record_changes() {
+    use bedside_store::{Commit, Document};
+    use serde_json::json;
+    let dir = tempfile::tempdir().unwrap();
+    let app = demo_app(dir.path()).await;
+    let t0 = chrono::Utc::now();
+    let first = app.ui_dashboard(None, t0).await.unwrap();
+    assert_eq!(first.as_of, t0);
+    assert!(first.override_reasons.is_empty());
+    let second = app
+        .ui_dashboard(None, t0 + chrono::Duration::seconds(5))
+        .await
+        .unwrap();
+    assert_eq!(second, first, "nothing written: the cached view, as of t0");
+
+    // A shown card and an override of it, as the hooks path writes them.
+    let doc = |kind: &str, id: &str, status: &str, at, body| Document {
+        kind: kind.into(),
+        id: id.into(),
+        patient_id: Some("p1".into()),
+        status: Some(status.into()),
+        owner: Some("sepsis-demo".into()),
+        created_at: at,
+        updated_at: at,
+        body,
+    };
+    let shown = t0 - chrono::Duration::minutes(30);
+    app.commit(Commit {
+        documents: vec![
+            doc("card", "card-1", "shown", shown, json!({"hook": "patient-view", "user": "Practitioner/d"})),
+            doc(
+                "feedback",
+                "card-1|overridden|x",
+                "overridden",
+                t0 - chrono::Duration::minutes(20),
+                json!({"item": {"card": "card-1", "outcome": "overridden",
+                      "overrideReason": {"reason": {"system": "https://bedside.dev/override-reason", "code": "not-septic"}}}}),
+            ),
+        ],
+        ..Commit::default()
+    })
+    .await
+    .unwrap();
+    let t1 = t0 + chrono::Duration::seconds(6);
+    let third = app.ui_dashboard(None, t1).await.unwrap();
+    assert_eq!(third.as_of, t1, "recomputed after the commit");
+    assert_eq!(
+        third.override_reasons.len(),
+        1,
+        "{:?}",
+        third.override_reasons
+    );
+    assert_eq!(third.override_reasons[0].value, 1.0);
+    assert_eq!(third.time_to_action_minutes, vec![10.0]);
+
+    // Unchanged record, but older than the bound: recomputed.
+    let late = t1 + chrono::Duration::seconds(bedside_app::ui_views::DASHBOARD_MAX_AGE_SECS);
+    assert_eq!(app.ui_dashboard(None, late).await.unwrap().as_of, late);
+    // A monitoring configuration change is not a store write: it clears.
+    let t2 = late + chrono::Duration::seconds(1);
+    app.set_monitoring_config(app.monitoring_config());
+    assert_eq!(app.ui_dashboard(None, t2).await.unwrap().as_of, t2);
+}

@@ -26,6 +26,15 @@ impl StateCache {
             (e.0, e.1.clone())
         })
     }
+    /// Like [`StateCache::get`], without copying the state.
+    pub(crate) fn peek(&mut self, id: &str) -> Option<(i64, &PatientState)> {
+        self.tick += 1;
+        let t = self.tick;
+        self.map.get_mut(id).map(|e| {
+            e.2 = t;
+            (e.0, &e.1)
+        })
+    }
     /// Remove and return (the caller puts it back after use).
     pub(crate) fn take(&mut self, id: &str) -> Option<(i64, PatientState)> {
         self.map.remove(id).map(|(v, s, _)| (v, s))

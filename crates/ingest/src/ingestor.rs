@@ -245,14 +245,37 @@ impl Ingestor {
 
     /// The current state of a patient (cache, else store).
     pub async fn state(&self, patient_id: &str) -> Result<Option<PatientState>, IngestError> {
-        if let Some((_, s)) = self.cache.lock().ok().and_then(|mut c| c.get(patient_id)) {
-            return Ok(Some(s));
+        Ok(self.state_versioned(patient_id).await?.map(|(_, s)| s))
+    }
+
+    /// `f` over the cached state of a patient and its store version,
+    /// without copying the state (`None`: not cached; use
+    /// [`Ingestor::state_versioned`]). `f` runs under the cache lock: keep
+    /// it short.
+    pub fn with_cached_state<R>(
+        &self,
+        patient_id: &str,
+        f: impl FnOnce(i64, &PatientState) -> R,
+    ) -> Option<R> {
+        let mut c = self.cache.lock().ok()?;
+        c.peek(patient_id).map(|(v, s)| f(v, s))
+    }
+
+    /// The current state of a patient with its store version (which
+    /// changes with every write of the state, so it identifies the
+    /// content; callers may memoise what they derive from it).
+    pub async fn state_versioned(
+        &self,
+        patient_id: &str,
+    ) -> Result<Option<(i64, PatientState)>, IngestError> {
+        if let Some(hit) = self.cache.lock().ok().and_then(|mut c| c.get(patient_id)) {
+            return Ok(Some(hit));
         }
         let rows = self.store.load_states(&[patient_id.to_string()]).await?;
         match rows.get(patient_id) {
             None => Ok(None),
             Some(r) => decode_state(&r.state)
-                .map(Some)
+                .map(|s| Some((r.version, s)))
                 .map_err(|e| IngestError::State {
                     patient: patient_id.to_string(),
                     reason: e.to_string(),

@@ -27,6 +27,7 @@
 //! Invariant: no SQL leaves this crate; callers see only typed values.
 
 mod audit;
+mod cache;
 mod common;
 mod location;
 mod postgres;
@@ -35,6 +36,7 @@ mod sqlite;
 pub use audit::{
     audit_hash, canonical_json, instant_text, verify_chain, ChainError, ChainVerifier, GENESIS_HASH,
 };
+pub use cache::CachedStore;
 pub use location::{open, StoreLocation, DEFAULT_DATA_DIR, SQLITE_FILE};
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
@@ -242,6 +244,35 @@ pub trait Store: Send + Sync + 'static {
     async fn get_document(&self, kind: &str, id: &str) -> Result<Option<Document>>;
     async fn list_documents(&self, f: &DocFilter) -> Result<Vec<Document>>;
     async fn count_documents(&self, f: &DocFilter) -> Result<u64>;
+
+    /// The earliest and the newest `created_at` of the documents matching
+    /// `f` (`limit` is ignored); `None` when none match. The engines answer
+    /// from the `(kind, owner|patient|status, created_at)` indexes without
+    /// reading bodies; the default lists the documents.
+    async fn document_span(&self, f: &DocFilter) -> Result<Option<(Instant, Instant)>> {
+        let docs = self
+            .list_documents(&DocFilter {
+                limit: None,
+                ..f.clone()
+            })
+            .await?;
+        let min = docs.iter().map(|d| d.created_at).min();
+        let max = docs.iter().map(|d| d.created_at).max();
+        Ok(min.zip(max))
+    }
+
+    /// An opaque marker of the database's content: after anything is
+    /// committed, by this handle or any other (another process on the
+    /// SQLite file, another replica on PostgreSQL), the next marker
+    /// differs from every marker read before that commit. It may also
+    /// change when nothing relevant did. Cheap (no table is read), for
+    /// validating caches of derived figures: read the marker *before*
+    /// computing, keep it with the result, and reuse the result only while
+    /// the marker is unchanged. `None`: this store has no such marker
+    /// (cache nothing); the default.
+    async fn change_marker(&self) -> Result<Option<String>> {
+        Ok(None)
+    }
 
     /// Claim up to `limit` jobs due at `now` for `lease_secs` seconds.
     /// With several replicas each due job is handed to exactly one claimer.

@@ -10,17 +10,54 @@
 //! clock when the two are further apart than the monitoring window.
 
 use crate::hooks::{CARD, FEEDBACK};
-use crate::monitoring::{MonitoringQuery, MonitoringSnapshot};
-use crate::pipeline::PREDICTION;
+use crate::monitoring::{MonitoringQuery, MonitoringSnapshot, Record};
 use crate::scoring::Scheduled;
 use crate::{ApiError, App};
 use bedside_core::Instant;
-use bedside_models::Prediction;
 use bedside_monitor::{intervals, metrics};
 use bedside_store::DocFilter;
 use bedside_ui::charts::{Bar, RefLine, ReliabilityBin, TimePoint};
 use bedside_ui::{Alarm, Choice, DashboardView, Estimate, PerformanceSeries, Tiles};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Mutex;
+
+/// A cached view is reused at most this long: figures that depend on the
+/// wall clock alone (windows ending now, labels turning negative as the
+/// horizon passes) move on even when nothing is written.
+pub const DASHBOARD_MAX_AGE_SECS: i64 = 60;
+
+/// Dashboards by requested model, each with the store change marker read
+/// before it was computed (see [`bedside_store::Store::change_marker`]).
+#[derive(Default)]
+pub struct DashboardCache {
+    entries: Mutex<HashMap<Option<String>, (String, DashboardView)>>,
+}
+
+impl DashboardCache {
+    fn get(&self, key: &Option<String>, marker: &str, now: Instant) -> Option<DashboardView> {
+        let g = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        let (m, v) = g.get(key)?;
+        let age = now - v.as_of;
+        (m == marker
+            && age >= chrono::Duration::zero()
+            && age.num_seconds() < DASHBOARD_MAX_AGE_SECS)
+            .then(|| v.clone())
+    }
+
+    /// Forget every view (the monitoring configuration changed).
+    pub fn clear(&self) {
+        self.entries
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
+    }
+
+    fn put(&self, key: Option<String>, marker: String, v: DashboardView) {
+        let mut g = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        // Keys are the served models (and the default): a handful.
+        g.insert(key, (marker, v));
+    }
+}
 
 fn since(kind: &str, owner: &str, from: Instant) -> DocFilter {
     DocFilter {
@@ -93,37 +130,22 @@ fn alarms(snap: &MonitoringSnapshot) -> Vec<Alarm> {
 
 impl App {
     /// Reliability bins of one model's predictions made in `[from, to)`,
-    /// labelled by the package's outcome definition with everything stored.
-    async fn reliability(
-        &self,
+    /// labelled by the package's outcome definition with the outcome
+    /// events of the monitoring record (read once for the snapshot).
+    fn reliability(
         sched: &Scheduled,
+        rec: &Record,
         from: Instant,
         to: Instant,
-    ) -> Result<Vec<ReliabilityBin>, ApiError> {
-        let stored = self
-            .store
-            .list_documents(&since(PREDICTION, sched.id(), from))
-            .await?;
-        let mut outcomes = BTreeMap::new();
+    ) -> Vec<ReliabilityBin> {
+        let none = Vec::new();
         let (mut scores, mut labels) = (Vec::new(), Vec::new());
-        for d in stored.iter().filter(|d| d.created_at <= to) {
-            let Some(pid) = &d.patient_id else { continue };
-            let Some(p) = d.body["probability"].as_f64() else {
-                continue;
-            };
-            let Some(at) = serde_json::from_value::<Prediction>(d.body.clone())
-                .ok()
-                .map(|p| p.at)
-            else {
-                continue;
-            };
-            if !outcomes.contains_key(pid) {
-                outcomes.insert(pid.clone(), self.patient_outcome_events(pid).await?);
-            }
-            scores.push(p);
-            labels.push(sched.spec.outcome.label(&outcomes[pid], at));
+        for p in rec.predictions.iter().filter(|p| p.at >= from && p.at < to) {
+            let events = rec.outcome_events.get(&p.patient).unwrap_or(&none);
+            scores.push(p.probability);
+            labels.push(sched.spec.outcome.label(events, p.at));
         }
-        Ok(metrics::calibration(&scores, &labels, 10)
+        metrics::calibration(&scores, &labels, 10)
             .map(|cal| {
                 cal.bins
                     .iter()
@@ -140,7 +162,7 @@ impl App {
                     })
                     .collect()
             })
-            .unwrap_or_default())
+            .unwrap_or_default()
     }
 
     /// Minutes from each shown card (since `from`) to its first feedback.
@@ -193,7 +215,32 @@ impl App {
     }
 
     /// The dashboard for `model` (an id; default the first served model).
+    /// Reused from [`DashboardCache`] while the store's change marker is
+    /// unchanged and the cached view is under [`DASHBOARD_MAX_AGE_SECS`]
+    /// old; `as_of` says when its figures were computed.
     pub async fn ui_dashboard(
+        &self,
+        model: Option<&str>,
+        now: Instant,
+    ) -> Result<DashboardView, ApiError> {
+        let key = model.map(str::to_string);
+        // Read before computing: a commit made while computing changes
+        // the marker, so that view is never reused after it.
+        let marker = self.store.change_marker().await?;
+        if let Some(m) = &marker {
+            if let Some(v) = self.ui_cache.get(&key, m, now) {
+                return Ok(v);
+            }
+        }
+        let v = self.dashboard_view(model, now).await?;
+        if let Some(m) = marker {
+            self.ui_cache.put(key, m, v.clone());
+        }
+        Ok(v)
+    }
+
+    /// The dashboard computed afresh from the record.
+    async fn dashboard_view(
         &self,
         model: Option<&str>,
         now: Instant,
@@ -236,11 +283,15 @@ impl App {
         let Some(sched) = sched else { return Ok(v) };
         let id = sched.id().to_string();
         let clock = self.monitoring_clock(&id).await?.unwrap_or(now).min(now);
-        let data = self
-            .monitoring(&MonitoringQuery {
-                model_id: id.clone(),
-                now: clock,
-            })
+        let cfg = self.monitoring_config();
+        let (data, rec) = self
+            .monitoring_parts(
+                &MonitoringQuery {
+                    model_id: id.clone(),
+                    now: clock,
+                },
+                &cfg,
+            )
             .await?;
         let window = data.window.end - data.window.start;
         let live = if now - clock > window {
@@ -288,7 +339,7 @@ impl App {
         .into_iter()
         .flatten()
         .collect();
-        v.reliability = self.reliability(sched, data.window.start, clock).await?;
+        v.reliability = Self::reliability(sched, &rec, data.window.start, clock);
         let mut drift: Vec<Bar> = data
             .drift
             .training

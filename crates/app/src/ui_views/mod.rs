@@ -7,6 +7,7 @@
 //! (`dashboard`).
 
 mod dashboard;
+pub use dashboard::{DashboardCache, DASHBOARD_MAX_AGE_SECS};
 mod facts;
 mod pathways;
 mod sandbox;

@@ -357,6 +357,30 @@ impl Store for PgStore {
         Ok(n.max(0) as u64)
     }
 
+    async fn document_span(&self, f: &DocFilter) -> Result<Option<(Instant, Instant)>> {
+        let mut qb: QueryBuilder<Postgres> =
+            QueryBuilder::new("SELECT MIN(created_at), MAX(created_at) FROM documents");
+        push_doc_filter(&mut qb, f);
+        let (min, max): (Option<DateTime<Utc>>, Option<DateTime<Utc>>) = qb
+            .build_query_as()
+            .fetch_one(&self.pool)
+            .await
+            .map_err(db_err)?;
+        Ok(min.zip(max))
+    }
+
+    async fn change_marker(&self) -> Result<Option<String>> {
+        // The current snapshot (xmin:xmax:in-progress xids) changes when
+        // any transaction that wrote is assigned an id or commits, on any
+        // replica: conservative (other databases of the cluster count
+        // too), never unchanged across a commit.
+        let s: String = sqlx::query_scalar("SELECT pg_current_snapshot()::text")
+            .fetch_one(&self.pool)
+            .await
+            .map_err(db_err)?;
+        Ok(Some(format!("postgres:{s}")))
+    }
+
     async fn claim_jobs(&self, now: Instant, limit: u32, lease_secs: i64) -> Result<Vec<Job>> {
         let until = now + chrono::Duration::seconds(lease_secs.clamp(0, i64::from(i32::MAX)));
         let rows: Vec<JobRow> = sqlx::query_as(

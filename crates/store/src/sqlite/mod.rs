@@ -62,6 +62,10 @@ pub struct SqliteStore {
     readers: SqlitePool,
     /// Shared with the task each commit runs on (see [`SqliteStore::write`]).
     writer: Arc<Mutex<SqliteConnection>>,
+    /// A connection that only reads `PRAGMA data_version` (the change
+    /// marker): its value changes whenever another connection, ours or
+    /// another process's, committed since its previous read.
+    marker: Mutex<SqliteConnection>,
 }
 
 impl SqliteStore {
@@ -94,6 +98,12 @@ impl SqliteStore {
         migrate(&mut writer)
             .await
             .map_err(|e| StoreError::Migrate(format!("{}: {e}", path.display())))?;
+        let marker = options.connect().await.map_err(|e| {
+            StoreError::Location(
+                path.display().to_string(),
+                format!("cannot open database: {e}"),
+            )
+        })?;
         let readers = SqlitePoolOptions::new()
             .max_connections(4)
             .connect_with(options)
@@ -108,6 +118,7 @@ impl SqliteStore {
             path,
             readers,
             writer: Arc::new(Mutex::new(writer)),
+            marker: Mutex::new(marker),
         })
     }
 
@@ -450,6 +461,35 @@ impl Store for SqliteStore {
             .await
             .map_err(db_err)?;
         Ok(n.max(0) as u64)
+    }
+
+    async fn document_span(&self, f: &DocFilter) -> Result<Option<(Instant, Instant)>> {
+        let mut qb: QueryBuilder<Sqlite> =
+            QueryBuilder::new("SELECT MIN(created_at), MAX(created_at) FROM documents");
+        push_doc_filter(&mut qb, f);
+        let (min, max): (Option<i64>, Option<i64>) = qb
+            .build_query_as()
+            .fetch_one(&self.readers)
+            .await
+            .map_err(db_err)?;
+        match min.zip(max) {
+            None => Ok(None),
+            Some((a, b)) => Ok(Some((
+                from_micros(a, "documents created_at")?,
+                from_micros(b, "documents created_at")?,
+            ))),
+        }
+    }
+
+    async fn change_marker(&self) -> Result<Option<String>> {
+        // The marker connection never writes, so every commit (by the
+        // writer connection or another process) changes its data_version.
+        let mut m = self.marker.lock().await;
+        let v: i64 = sqlx::query_scalar("PRAGMA data_version")
+            .fetch_one(&mut *m)
+            .await
+            .map_err(db_err)?;
+        Ok(Some(format!("sqlite:{v}")))
     }
 
     async fn claim_jobs(&self, now: Instant, limit: u32, lease_secs: i64) -> Result<Vec<Job>> {

@@ -106,3 +106,88 @@ pub async fn documents_filter_order_limit(h: &dyn Harness) {
     );
     assert!(s.get_document("card", "a1").await.unwrap().is_none());
 }
+
+pub async fn document_span_from_the_index(h: &dyn Harness) {
+    let s = h.open().await;
+    let none = DocFilter {
+        kind: "prediction".into(),
+        ..DocFilter::default()
+    };
+    assert_eq!(s.document_span(&none).await.unwrap(), None, "no documents");
+    s.commit(Commit {
+        documents: vec![
+            doc("prediction", "p-b", "p1", "x", "model-a", 40),
+            doc("prediction", "p-a", "p2", "x", "model-a", 10),
+            doc("prediction", "p-c", "p1", "x", "model-a", 25),
+            doc("prediction", "p-z", "p1", "x", "model-b", 5),
+            doc("card", "c", "p1", "x", "model-a", 1),
+        ],
+        ..Commit::default()
+    })
+    .await
+    .unwrap();
+    let f = |owner: Option<&str>, patient: Option<&str>| DocFilter {
+        kind: "prediction".into(),
+        owner: owner.map(Into::into),
+        patient_id: patient.map(Into::into),
+        limit: Some(1),
+        ..DocFilter::default()
+    };
+    assert_eq!(
+        s.document_span(&f(Some("model-a"), None)).await.unwrap(),
+        Some((t(10), t(40))),
+        "limit is ignored; instants keep their microseconds"
+    );
+    assert_eq!(
+        s.document_span(&f(None, None)).await.unwrap(),
+        Some((t(5), t(40)))
+    );
+    assert_eq!(
+        s.document_span(&f(Some("model-a"), Some("p1")))
+            .await
+            .unwrap(),
+        Some((t(25), t(40)))
+    );
+    assert_eq!(
+        s.document_span(&f(Some("model-c"), None)).await.unwrap(),
+        None
+    );
+    let since = DocFilter {
+        since: Some(t(11)),
+        ..f(Some("model-a"), None)
+    };
+    assert_eq!(s.document_span(&since).await.unwrap(), Some((t(25), t(40))));
+}
+
+pub async fn change_marker_changes_on_every_commit(h: &dyn Harness) {
+    let s = h.open().await;
+    let Some(m0) = s.change_marker().await.unwrap() else {
+        panic!("both engines have a change marker")
+    };
+    assert_eq!(
+        s.change_marker().await.unwrap().as_deref(),
+        Some(m0.as_str()),
+        "reads do not change it"
+    );
+    let _ = s.list_documents(&DocFilter::default()).await.unwrap();
+    s.commit(Commit {
+        documents: vec![doc("card", "c1", "p1", "x", "m", 1)],
+        ..Commit::default()
+    })
+    .await
+    .unwrap();
+    let m1 = s.change_marker().await.unwrap().unwrap();
+    assert_ne!(m1, m0, "a commit through this handle");
+    // A commit through another handle (another process or replica).
+    let other = h.open().await;
+    other
+        .commit(Commit {
+            documents: vec![doc("card", "c1", "p1", "y", "m", 2)],
+            ..Commit::default()
+        })
+        .await
+        .unwrap();
+    let m2 = s.change_marker().await.unwrap().unwrap();
+    assert_ne!(m2, m1, "a commit through another handle");
+    assert_ne!(m2, m0);
+}

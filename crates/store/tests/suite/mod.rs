@@ -44,6 +44,8 @@ macro_rules! store_suite {
             conflict_rolls_back_whole_commit,
             concurrent_state_writers_serialize,
             documents_filter_order_limit,
+            document_span_from_the_index,
+            change_marker_changes_on_every_commit,
             job_dedupe,
             jobs_due_pending_next,
             claim_is_exclusive_across_replicas,
