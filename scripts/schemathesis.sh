@@ -7,6 +7,8 @@
 #   bash scripts/schemathesis.sh                 # 100 examples per operation
 #   ST_MAX_EXAMPLES=20 bash scripts/schemathesis.sh
 #   ST_CHECKS=all bash scripts/schemathesis.sh   # also conformance checks
+#   ST_NO_REPLAY=1 bash scripts/schemathesis.sh  # empty store: starts at once
+#   BEDSIDE_BIN=target/release/bedside BENCH_NO_BUILD=1 bash scripts/schemathesis.sh
 #
 # Installs schemathesis from PyPI into bench/out/schemathesis-venv (once).
 # Report: bench/out/schemathesis/ (JUnit) and the run's summary on stdout.
@@ -39,12 +41,13 @@ trap cleanup EXIT
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 BASE=http://127.0.0.1:$PORT
 log "starting bedside demo on $BASE"
-BEDSIDE_LOG=warn "$BIN" demo --listen "127.0.0.1:$PORT" --data-dir "$WORK/data" >"$OUT/schemathesis-server.log" 2>&1 &
+BEDSIDE_LOG=warn "$BIN" demo ${ST_NO_REPLAY:+--no-replay} --listen "127.0.0.1:$PORT" --data-dir "$WORK/data" >"$OUT/schemathesis-server.log" 2>&1 &
 SPID=$!
 for _ in $(seq 1 3000); do curl -s -o /dev/null "$BASE/healthz" && break; sleep 0.2; done
 curl -sf -o /dev/null "$BASE/openapi.json" || { log "the server did not come up"; tail -n 20 "$OUT/schemathesis-server.log"; exit 1; }
 log "running schemathesis (checks: $CHECKS, up to $MAX_EXAMPLES examples per operation)"
 set +e
+PYTHONPATH="$ROOT/scripts${PYTHONPATH:+:$PYTHONPATH}" SCHEMATHESIS_HOOKS=schemathesis_hooks \
 "$VENV/bin/schemathesis" run "$BASE/openapi.json" \
   --checks "$CHECKS" --max-examples "$MAX_EXAMPLES" --workers 1 --seed "${ST_SEED:-9}" \
   --rate-limit auto --suppress-health-check all --request-timeout 30 \
