@@ -167,7 +167,8 @@ async fn settle(client: &reqwest::Client, base: &str) {
         } else if steady_since.elapsed() >= Duration::from_secs(3) {
             return;
         }
-        tokio::time::sleep(Duration::from_millis(250)).await;
+        // /metrics reads the record: once a second is enough.
+        tokio::time::sleep(Duration::from_secs(1)).await;
     }
 }
 
