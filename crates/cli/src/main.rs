@@ -7,14 +7,13 @@ mod model_cmds;
 mod pathway_cmds;
 mod replay_cmd;
 mod report_cmd;
-mod settings;
 mod token_cmd;
 
 use anyhow::{Context, Result};
 use bedside_app::{App, AppConfig};
+use bedside_cli::settings::{self, Settings};
 use bedside_store::StoreLocation;
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
-use settings::Settings;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -270,6 +269,9 @@ async fn run_server(s: Settings, before_serve: Option<PathBuf>, demo: bool) -> R
         max_body_bytes: (s.max_body_mib as usize) << 20,
         request_timeout: std::time::Duration::from_secs(s.request_timeout_secs),
         access,
+        hook_rate_per_sec: s.hook_rate_limit_per_sec,
+        hook_rate_burst: s.hook_rate_limit_burst,
+        cors_origins: s.cors_allowed_origins.clone(),
     };
     bedside_server::serve(listener, app, http, bedside_server::shutdown_signal()).await?;
     tracing::info!("bedside stopped");

@@ -44,6 +44,26 @@ pub struct Settings {
     #[arg(long, env = "BEDSIDE_REQUEST_TIMEOUT_SECS", default_value_t = 30)]
     pub request_timeout_secs: u64,
 
+    /// CDS Hooks calls (service calls, feedback, discovery) per second per
+    /// client address; above it a client gets 429 with Retry-After. 0 turns
+    /// the limit off (load tests measuring capacity).
+    #[arg(long, env = "BEDSIDE_HOOK_RATE_LIMIT_PER_SEC", default_value_t = 100)]
+    pub hook_rate_limit_per_sec: u32,
+
+    /// Calls a CDS Hooks client may make at once above its rate (burst).
+    #[arg(long, env = "BEDSIDE_HOOK_RATE_LIMIT_BURST", default_value_t = 200)]
+    pub hook_rate_limit_burst: u32,
+
+    /// Browser origins allowed to call the CDS Hooks endpoints (CORS), e.g.
+    /// `https://ehr.example.org` (repeatable or comma-separated). Empty: CORS
+    /// off, no Access-Control-Allow-Origin on any response.
+    #[arg(
+        long = "cors-allowed-origin",
+        env = "BEDSIDE_CORS_ALLOWED_ORIGINS",
+        value_delimiter = ','
+    )]
+    pub cors_allowed_origins: Vec<String>,
+
     /// Channel mapping file (codes and units to input channels). Default:
     /// the built-in mapping (config/channels.toml).
     #[arg(long, env = "BEDSIDE_CHANNELS")]
@@ -206,6 +226,19 @@ impl Settings {
             .with_context(|| format!("config file {path}: a setting has the wrong type"))
     }
 
+    /// The settings a config file gives on top of the defaults (no flags;
+    /// the environment still applies), as `bedside serve --config FILE`
+    /// reads them. Not validated: call [`Settings::validate`].
+    pub fn from_config_text(file: &str, path: &str) -> Result<Self> {
+        let cmd = Settings::augment_args(clap::Command::new("bedside"));
+        let m = cmd
+            .try_get_matches_from(["bedside"])
+            .context("settings from the environment")?;
+        let s = <Settings as clap::FromArgMatches>::from_arg_matches(&m)
+            .context("settings from the environment")?;
+        s.overlay_file(&m, file, path)
+    }
+
     /// Validate values that clap cannot check on its own.
     pub fn validate(&self) -> Result<()> {
         self.listen
@@ -244,6 +277,9 @@ impl Settings {
         }
         if self.max_body_mib == 0 {
             bail!("max_body_mib: must be at least 1");
+        }
+        if let Err(e) = bedside_server::validate_origins(&self.cors_allowed_origins) {
+            bail!("cors_allowed_origins: {e}");
         }
         Ok(())
     }

@@ -152,7 +152,7 @@ impl Principal {
 /// An endpoint group: the unit of the permission table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Group {
-    /// `GET /healthz`.
+    /// `GET /healthz`, `GET /openapi.json` (the API description is public).
     Health,
     /// `/cds-services/**`: the EHR's JWT is verified by the hook service.
     CdsHooks,
@@ -250,7 +250,7 @@ impl Group {
         let seg: Vec<&str> = path.trim_start_matches('/').split('/').collect();
         let get = method == Method::GET || method == Method::HEAD;
         match seg.as_slice() {
-            ["healthz"] => Group::Health,
+            ["healthz"] | ["openapi.json"] => Group::Health,
             ["cds-services", ..] => Group::CdsHooks,
             ["fhir", ..] if get => Group::FhirRead,
             ["fhir", ..] => Group::FhirWrite,

@@ -1,7 +1,10 @@
-//! CDS Hooks 2.0: discovery, service calls and feedback. CORS is off by
-//! default (EHRs call server to server).
+//! CDS Hooks 2.0: discovery, service calls and feedback. A per-client rate
+//! limit guards all three; CORS is off by default (EHRs call server to
+//! server) and on for the origins of `HttpConfig::cors_origins` (see
+//! `hardening`).
 
 use crate::fhir_routes::{api_error, body_or_error};
+use crate::hardening::{cors, rate_limit, HookRateLimit};
 use crate::AppState;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
@@ -13,7 +16,7 @@ use axum::{Json, Router};
 use bedside_app::ApiError;
 
 pub(crate) fn routes(s: &AppState) -> Router<AppState> {
-    Router::new()
+    let mut r = Router::new()
         .route("/cds-services", get(discovery))
         .route("/cds-services/{id}", post(call))
         .route("/cds-services/{id}/feedback", post(feedback))
@@ -21,7 +24,16 @@ pub(crate) fn routes(s: &AppState) -> Router<AppState> {
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(
             axum::http::StatusCode::REQUEST_TIMEOUT,
             s.http.request_timeout,
-        ))
+        ));
+    if let Some(limit) = HookRateLimit::new(s.http.hook_rate_per_sec, s.http.hook_rate_burst) {
+        r = r.layer(axum::middleware::from_fn_with_state(limit, rate_limit));
+    }
+    // Outermost: preflights are answered before the rate limit, and a 429
+    // carries the CORS headers a browser needs to read it.
+    if let Some(c) = cors(&s.http.cors_origins) {
+        r = r.layer(c);
+    }
+    r
 }
 
 async fn discovery(State(s): State<AppState>) -> Json<serde_json::Value> {

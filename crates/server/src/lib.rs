@@ -11,12 +11,15 @@
 pub mod auth;
 mod cds_routes;
 mod fhir_routes;
+mod hardening;
 mod metrics_routes;
+pub mod openapi;
 mod pulse_routes;
 mod ui_routes;
 mod worklist_routes;
 
 pub use auth::{Access, AccessConfig, Principal, Role, Secret};
+pub use hardening::validate_origins;
 pub use metrics_routes::HttpMetrics;
 
 use axum::{routing::get, Json, Router};
@@ -29,11 +32,20 @@ pub use ui_routes::UI_CSP;
 /// HTTP-level settings (the rest lives in the app).
 #[derive(Debug, Clone)]
 pub struct HttpConfig {
+    /// Largest request body of every route but `$import` (413 above).
     pub max_body_bytes: usize,
+    /// Time limit of every request but `$import` (408 after).
     pub request_timeout: Duration,
     /// Access control (`None`: off, as in `bedside demo`; every request
     /// passes and handlers see no [`Principal`]).
     pub access: Option<Arc<Access>>,
+    /// CDS Hooks calls per second per client address; 0 turns the limit off.
+    pub hook_rate_per_sec: u32,
+    /// Calls a client may make at once above its rate.
+    pub hook_rate_burst: u32,
+    /// Origins allowed to call the CDS Hooks endpoints from a browser
+    /// (CORS); empty: CORS off.
+    pub cors_origins: Vec<String>,
 }
 
 impl Default for HttpConfig {
@@ -42,6 +54,9 @@ impl Default for HttpConfig {
             max_body_bytes: 32 << 20,
             request_timeout: Duration::from_secs(30),
             access: None,
+            hook_rate_per_sec: 100,
+            hook_rate_burst: 200,
+            cors_origins: Vec::new(),
         }
     }
 }
@@ -64,14 +79,26 @@ pub fn router(app: Arc<App>, http: HttpConfig) -> Router {
         http,
         metrics: metrics.clone(),
     };
-    Router::new()
+    // The body limit and the request timeout of the routes that do not set
+    // their own (FHIR and CDS Hooks do, `$import` has neither: it streams).
+    let limited = Router::new()
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics_routes::metrics))
-        .merge(fhir_routes::routes(&state))
-        .merge(cds_routes::routes(&state))
+        .route("/openapi.json", get(openapi_json))
         .merge(worklist_routes::routes())
         .merge(ui_routes::routes())
         .merge(pulse_routes::routes())
+        .layer(axum::extract::DefaultBodyLimit::max(
+            state.http.max_body_bytes,
+        ))
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+            axum::http::StatusCode::REQUEST_TIMEOUT,
+            state.http.request_timeout,
+        ));
+    Router::new()
+        .merge(limited)
+        .merge(fhir_routes::routes(&state))
+        .merge(cds_routes::routes(&state))
         .route_layer(axum::middleware::from_fn_with_state(
             metrics,
             metrics_routes::track,
@@ -96,6 +123,12 @@ async fn healthz(
     Json(s.app.health().await)
 }
 
+/// `GET /openapi.json` (built once from [`openapi::ROUTES`]).
+async fn openapi_json() -> Json<serde_json::Value> {
+    static DOC: std::sync::OnceLock<serde_json::Value> = std::sync::OnceLock::new();
+    Json(DOC.get_or_init(openapi::document).clone())
+}
+
 /// Serve until `shutdown` resolves; in-flight requests finish first.
 pub async fn serve(
     listener: TcpListener,
@@ -104,9 +137,13 @@ pub async fn serve(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let r = router(app, http);
-    axum::serve(listener, r)
-        .with_graceful_shutdown(shutdown)
-        .await
+    // The peer address keys the per-client rate limit.
+    axum::serve(
+        listener,
+        r.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
 }
 
 /// Resolves on SIGTERM or SIGINT (Ctrl-C).
