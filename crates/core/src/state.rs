@@ -2,10 +2,12 @@
 //!
 //! Each named input channel (e.g. `heart_rate`, `lactate`) keeps the points
 //! inside a retention window ending at its newest point, plus the newest
-//! point itself. Inserting a point costs O(log n + k) where n and k are
-//! bounded by the retention window, so an event at hour 200 of a stay costs
-//! the same as one at hour 10. Late and out-of-order points are inserted in
-//! time order; a corrected version of a point (same source key) replaces it.
+//! point itself. A point from a resource not seen before costs O(1) when it
+//! is the newest (the usual case) and O(log n) when late, with n bounded by
+//! the retention window, so an event at hour 200 of a stay costs the same
+//! as one at hour 10. Late and out-of-order points are inserted in time
+//! order; a corrected version of a point (same source key) replaces it
+//! (finding it scans the window, which only newer versions pay).
 
 use crate::Instant;
 use chrono::{Duration, NaiveDate};
@@ -44,26 +46,54 @@ pub struct ChannelSeries {
 impl ChannelSeries {
     /// Insert or replace (by `source`) a point, then drop points older than
     /// `retention` before the newest one. Returns true if anything changed.
+    ///
+    /// Finding an older point of the same source scans the window; when
+    /// the caller knows the source is new to this series (a resource never
+    /// seen before), [`ChannelSeries::insert_new`] skips that scan.
     pub fn upsert(&mut self, p: Point, retention: Duration) -> bool {
         if let Some(i) = self.points.iter().position(|q| q.source == p.source) {
             if self.points[i] == p {
                 return false;
             }
             self.points.remove(i);
-        } else {
-            if let Some(newest) = self.points.back() {
-                if p.t < newest.t - retention {
-                    // Too old to matter for any window; count it only.
-                    self.total += 1;
-                    return true;
-                }
-            }
-            self.total += 1;
+            self.place(p, retention);
+            return true;
         }
-        let idx = self
+        self.insert_new(p, retention)
+    }
+
+    /// Insert a point whose `source` has no point in this series yet, then
+    /// drop points older than `retention` before the newest one. Amortised
+    /// O(log n) with n bounded by the retention window, and O(1) for the
+    /// usual newest-last arrival, so it costs the same at hour 200 of a stay
+    /// as at hour 10. (With a source already present, the series would hold
+    /// it twice: use [`ChannelSeries::upsert`] then.) Returns true.
+    pub fn insert_new(&mut self, p: Point, retention: Duration) -> bool {
+        self.total += 1;
+        if let Some(newest) = self.points.back() {
+            if p.t < newest.t - retention {
+                // Too old to matter for any window; count it only.
+                return true;
+            }
+        }
+        self.place(p, retention);
+        true
+    }
+
+    /// Insert in (time, source) order and trim to the retention window.
+    fn place(&mut self, p: Point, retention: Duration) {
+        let newest_last = self
             .points
-            .partition_point(|q| (q.t, q.source.as_str()) <= (p.t, p.source.as_str()));
-        self.points.insert(idx, p);
+            .back()
+            .is_none_or(|q| (q.t, q.source.as_str()) <= (p.t, p.source.as_str()));
+        if newest_last {
+            self.points.push_back(p);
+        } else {
+            let idx = self
+                .points
+                .partition_point(|q| (q.t, q.source.as_str()) <= (p.t, p.source.as_str()));
+            self.points.insert(idx, p);
+        }
         let newest = self.points.back().map(|q| q.t).expect("just inserted");
         while self
             .points
@@ -72,7 +102,6 @@ impl ChannelSeries {
         {
             self.points.pop_front();
         }
-        true
     }
 
     /// Points with `t` in `(at - window, at]`.
@@ -167,22 +196,31 @@ impl PatientState {
         }
     }
 
-    /// Record a numeric value on a channel.
+    /// Record a numeric value on a channel (replacing the point of the
+    /// same source, if any).
     pub fn observe(&mut self, channel: &str, p: Point, retention: Duration) -> bool {
         self.touch(p.t);
-        self.channels
-            .entry(channel.to_string())
-            .or_default()
-            .upsert(p, retention)
+        series(&mut self.channels, channel).upsert(p, retention)
     }
 
     /// Record that an event of a kind happened (value 1.0 by convention).
     pub fn record_event(&mut self, kind: &str, p: Point, retention: Duration) -> bool {
         self.touch(p.t);
-        self.events
-            .entry(kind.to_string())
-            .or_default()
-            .upsert(p, retention)
+        series(&mut self.events, kind).upsert(p, retention)
+    }
+
+    /// [`PatientState::observe`] for a point whose source has no point on
+    /// this channel yet (see [`ChannelSeries::insert_new`]).
+    pub fn observe_new(&mut self, channel: &str, p: Point, retention: Duration) -> bool {
+        self.touch(p.t);
+        series(&mut self.channels, channel).insert_new(p, retention)
+    }
+
+    /// [`PatientState::record_event`] for a point whose source has no point
+    /// on this event channel yet (see [`ChannelSeries::insert_new`]).
+    pub fn record_event_new(&mut self, kind: &str, p: Point, retention: Duration) -> bool {
+        self.touch(p.t);
+        series(&mut self.events, kind).insert_new(p, retention)
     }
 
     /// Did an event of `kind` happen in `(at - window, at]`?
@@ -191,6 +229,15 @@ impl PatientState {
             .get(kind)
             .is_some_and(|s| s.window(at, window).next().is_some())
     }
+}
+
+/// The series of a channel, created on first use (without allocating the
+/// name when it exists).
+fn series<'a>(map: &'a mut BTreeMap<String, ChannelSeries>, name: &str) -> &'a mut ChannelSeries {
+    if !map.contains_key(name) {
+        map.insert(name.to_string(), ChannelSeries::default());
+    }
+    map.get_mut(name).expect("just inserted")
 }
 
 #[cfg(test)]
@@ -234,6 +281,21 @@ mod tests {
         assert_eq!(c.points.len(), 1);
         assert_eq!(c.points[0].v, 9.0);
         assert_eq!(c.total, 1);
+    }
+
+    #[test]
+    fn insert_new_orders_late_points_and_trims_like_upsert() {
+        let r = Duration::hours(24);
+        let (mut a, mut b) = (ChannelSeries::default(), ChannelSeries::default());
+        for (i, h) in [5, 3, 30, 4, 29, 1, 60, 59].into_iter().enumerate() {
+            let pt = p(h, h as f64, &format!("o{i}"));
+            assert!(a.upsert(pt.clone(), r));
+            assert!(b.insert_new(pt, r));
+        }
+        assert_eq!(a, b);
+        let ts: Vec<_> = b.points.iter().map(|q| q.v).collect();
+        assert_eq!(ts, vec![59.0, 60.0]);
+        assert_eq!(b.total, 8);
     }
 
     #[test]
