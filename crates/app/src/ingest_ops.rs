@@ -302,9 +302,8 @@ impl App {
             let commit = std::mem::take(&mut prepared.commit);
             match self.store.commit(commit).await {
                 Ok(()) => {
-                    self.ingestor.committed(&prepared);
                     return Ok(IngestResult {
-                        outcomes: std::mem::take(&mut prepared.outcomes),
+                        outcomes: self.ingestor.finish(prepared),
                         predictions,
                     });
                 }

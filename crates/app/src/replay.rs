@@ -72,6 +72,12 @@ fn type_rank(rtype: &str) -> u8 {
 /// The clinically relevant time of a resource, read without building the
 /// whole document: the first present of the usual R4 time elements.
 pub fn event_time(bytes: &[u8]) -> Option<Instant> {
+    line_head(bytes).1
+}
+
+/// The resource type and [`event_time`] of one NDJSON line, in one scan
+/// of its bytes (two when the time elements are malformed).
+pub fn line_head(bytes: &[u8]) -> (Option<String>, Option<Instant>) {
     #[derive(Deserialize)]
     struct Period {
         start: Option<String>,
@@ -84,6 +90,9 @@ pub fn event_time(bytes: &[u8]) -> Option<Instant> {
     #[derive(Deserialize)]
     #[serde(rename_all = "camelCase")]
     struct Times {
+        /// Any JSON here (a non-string type must not hide the times).
+        #[serde(default, deserialize_with = "string_or_none")]
+        resource_type: Option<String>,
         effective_date_time: Option<String>,
         effective_instant: Option<String>,
         effective_period: Option<Period>,
@@ -99,7 +108,10 @@ pub fn event_time(bytes: &[u8]) -> Option<Instant> {
         collection: Option<Collection>,
         recorded: Option<String>,
     }
-    let t: Times = serde_json::from_slice(bytes).ok()?;
+    let Ok(t) = serde_json::from_slice::<Times>(bytes) else {
+        return (line_type(bytes), None);
+    };
+    let rtype = t.resource_type;
     let s = t
         .effective_date_time
         .or(t.effective_instant)
@@ -114,8 +126,15 @@ pub fn event_time(bytes: &[u8]) -> Option<Instant> {
         .or(t.started)
         .or(t.period.and_then(|p| p.start))
         .or(t.issued)
-        .or(t.recorded)?;
-    parse_time(&s)
+        .or(t.recorded);
+    (rtype, s.as_deref().and_then(parse_time))
+}
+
+fn string_or_none<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    Ok(match serde_json::Value::deserialize(d)? {
+        serde_json::Value::String(s) => Some(s),
+        _ => None,
+    })
 }
 
 /// FHIR dateTime/instant/date to an instant (dates at midnight UTC).
@@ -196,8 +215,8 @@ pub fn read_dir_sorted(dir: &Path) -> Result<Vec<Line>, ApiError> {
             if l.iter().all(|b| b.is_ascii_whitespace()) {
                 continue;
             }
-            let rtype = line_type(&l).unwrap_or_else(|| "(unreadable)".into());
-            let time = event_time(&l);
+            let (rtype, time) = line_head(&l);
+            let rtype = rtype.unwrap_or_else(|| "(unreadable)".into());
             let seq = lines.len();
             lines.push(Line {
                 rtype,
