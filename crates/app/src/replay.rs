@@ -4,9 +4,11 @@
 
 use crate::{ApiError, App, ImportSummary};
 use bedside_core::Instant;
+use bedside_fhir::ParsedEntry;
 use serde::Deserialize;
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// Resources are fed in chunks of at most this many, each committed at once.
 pub const CHUNK: usize = 2000;
@@ -247,10 +249,43 @@ pub async fn replay_dir(
     dir: &Path,
     progress: Option<&(dyn Fn(u64, u64) + Send + Sync)>,
 ) -> Result<ImportSummary, ApiError> {
-    let lines = read_dir_sorted(dir)?;
+    let lines: Arc<[Line]> = read_dir_sorted(dir)?.into();
+    // Lines are parsed on their own thread, in replay order, while earlier
+    // chunks are applied and committed (parsing is pure and the largest
+    // cost after the store); at most PARSE_AHEAD entries wait.
+    let (tx, mut parsed) = tokio::sync::mpsc::channel::<ParsedEntry>(PARSE_AHEAD);
+    let ahead = lines.clone();
+    let parser = std::thread::Builder::new()
+        .name("replay-parse".into())
+        .spawn(move || {
+            for l in ahead.iter() {
+                if tx
+                    .blocking_send(ParsedEntry::from_ndjson_line(0, &l.bytes))
+                    .is_err()
+                {
+                    return; // the replay stopped early
+                }
+            }
+        })
+        .map_err(|e| ApiError::internal(format!("cannot start the replay parser: {e}")))?;
+    let result = replay_parsed(app, &lines, &mut parsed, progress).await;
+    drop(parsed);
+    let _ = parser.join();
+    result
+}
+
+/// Entries parsed ahead of the commits by [`replay_dir`].
+const PARSE_AHEAD: usize = 2 * CHUNK;
+
+async fn replay_parsed(
+    app: &App,
+    lines: &[Line],
+    parsed: &mut tokio::sync::mpsc::Receiver<ParsedEntry>,
+    progress: Option<&(dyn Fn(u64, u64) + Send + Sync)>,
+) -> Result<ImportSummary, ApiError> {
     let total = lines.len() as u64;
     let mut summary = ImportSummary::default();
-    for l in &lines {
+    for l in lines {
         *summary.resources.entry(l.rtype.clone()).or_default() += 1;
     }
     let mut done = 0u64;
@@ -279,8 +314,15 @@ pub async fn replay_dir(
             }
         }
         let chunk = &lines[i..end];
-        let raws: Vec<Vec<u8>> = chunk.iter().map(|l| l.bytes.clone()).collect();
-        app.ingest_lines(raws, &mut summary).await?;
+        let mut entries = Vec::with_capacity(chunk.len());
+        for index in 0..chunk.len() {
+            let mut e = parsed.recv().await.ok_or_else(|| {
+                ApiError::internal("the replay parser stopped before the last line")
+            })?;
+            e.index = index;
+            entries.push(e);
+        }
+        app.ingest_parsed(entries, &mut summary).await?;
         app.after_replay_chunk(chunk.iter().filter_map(|l| l.time).max())
             .await?;
         done += chunk.len() as u64;
