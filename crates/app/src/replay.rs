@@ -294,7 +294,7 @@ async fn replay_parsed(
     // does not stop the replay).
     let mut forced: Option<bedside_core::Instant> = None;
     while i < lines.len() {
-        let mut end = chunk_end(&lines, i);
+        let mut end = chunk_end(lines, i);
         // Timers fire in event-time order with the data: a chunk stops
         // before the first line after the next due timer.
         if !app.pathways.definitions.is_empty() {
