@@ -8,6 +8,8 @@
 # run. Not part of CI.
 #
 #   bash bench/ingest.sh [COHORT_DIR]     # default ../shared/data/dev-cohort; BENCH_RUNS=2
+#   (BENCH_NO_BUILD=1 skips the build; BENCH_BIN, BENCH_FLOOR pick binaries;
+#   BENCH_NO_HTTP=1 measures in-process only)
 #
 # Per-event state-update cost at hour 10 vs hour 200 of a stay is the
 # criterion bench `cargo bench -p bedside-ingest --bench ingest -- state_update`
@@ -33,8 +35,10 @@ if [ -z "${BENCH_NO_BUILD:-}" ]; then
   cargo build --release -q -p bedside-cli
   cargo build --release -q -p bedside-cli --example parse_floor
 fi
-BIN=$ROOT/target/release/bedside
-FLOOR=$ROOT/target/release/examples/parse_floor
+TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
+# BENCH_BIN / BENCH_FLOOR: measure other builds (e.g. an older commit's).
+BIN=${BENCH_BIN:-$TARGET/release/bedside}
+FLOOR=${BENCH_FLOOR:-$TARGET/release/examples/parse_floor}
 mkdir -p "$WORK/obs"
 ln -s "$OBS_FILE" "$WORK/obs/"
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
@@ -56,21 +60,23 @@ print(json.dumps({"name": sys.argv[5], "run": int(sys.argv[4]), "observations": 
                   "created": s["created"], "rejected": s["rejected"], "stored": s["stored"].get("Observation", 0)}))
 PY
 
-  PORT=$(free_port)
-  BEDSIDE_LOG=warn "$BIN" serve --auth-mode off --listen "127.0.0.1:$PORT" --data-dir "$WORK/http-$run" >"$OUT/ingest-serve.log" 2>&1 &
-  SPID=$!
-  for _ in $(seq 1 300); do curl -s -o /dev/null "http://127.0.0.1:$PORT/healthz" && break; sleep 0.2; done
-  t0=$(secs)
-  BEDSIDE_LOG=warn "$BIN" replay "$WORK/obs" --url "http://127.0.0.1:$PORT" --json >"$WORK/http.json"
-  t1=$(secs)
-  kill "$SPID"; wait "$SPID" 2>/dev/null || true; SPID=
-  python3 - "$WORK/http.json" "$t0" "$t1" "$run" http >>"$res" <<'PY'
+  if [ -z "${BENCH_NO_HTTP:-}" ]; then
+    PORT=$(free_port)
+    BEDSIDE_LOG=warn "$BIN" serve --auth-mode off --listen "127.0.0.1:$PORT" --data-dir "$WORK/http-$run" >"$OUT/ingest-serve.log" 2>&1 &
+    SPID=$!
+    for _ in $(seq 1 300); do curl -s -o /dev/null "http://127.0.0.1:$PORT/healthz" && break; sleep 0.2; done
+    t0=$(secs)
+    BEDSIDE_LOG=warn "$BIN" replay "$WORK/obs" --url "http://127.0.0.1:$PORT" --json >"$WORK/http.json"
+    t1=$(secs)
+    kill "$SPID"; wait "$SPID" 2>/dev/null || true; SPID=
+    python3 - "$WORK/http.json" "$t0" "$t1" "$run" http >>"$res" <<'PY'
 import json, sys
 s = json.load(open(sys.argv[1])); t = float(sys.argv[3]) - float(sys.argv[2])
 n = s["resources"].get("Observation", 0)
 print(json.dumps({"name": sys.argv[5], "run": int(sys.argv[4]), "observations": n, "seconds": t, "per_sec": n / t,
                   "created": s["created"], "rejected": s["rejected"], "stored": s["stored"].get("Observation", 0)}))
 PY
+  fi
   rm -rf "$WORK/inproc-$run" "$WORK/http-$run"
   log "run $run done"
 done
@@ -88,6 +94,8 @@ for run in sorted({r["run"] for r in rows}):
     print(f"| {run} | parse-only floor (serde_json::Value, in memory) | {f['parse_only']['per_sec']:.0f} | {f['parse_only']['seconds']:.2f} | 1 | |")
     print(f"| {run} | gunzip + parse floor | {f['gunzip_and_parse']['per_sec']:.0f} | {f['gunzip_and_parse']['seconds']:.2f} | | 1 |")
     for name in ("in-process", "http"):
+        if name not in by:
+            continue
         r = by[name]
         print(f"| {run} | {name} ingest (`bedside replay`{' --url' if name == 'http' else ''}) | {r['per_sec']:.0f} | {r['seconds']:.2f} | "
               f"{r['per_sec'] / f['parse_only']['per_sec']:.3f} | {r['per_sec'] / f['gunzip_and_parse']['per_sec']:.3f} |")

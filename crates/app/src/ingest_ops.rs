@@ -255,6 +255,15 @@ impl App {
             .enumerate()
             .map(|(i, l)| ParsedEntry::from_ndjson_line(i, l))
             .collect();
+        self.ingest_parsed(entries, summary).await
+    }
+
+    /// Ingest entries parsed from NDJSON lines (per-entry outcomes).
+    pub async fn ingest_parsed(
+        &self,
+        entries: Vec<ParsedEntry>,
+        summary: &mut ImportSummary,
+    ) -> Result<(), ApiError> {
         let report = self.ingest_entries(entries, Mode::PerEntry).await?;
         Self::tally(summary, &report.outcomes);
         summary.predictions += report.predictions;
@@ -302,9 +311,8 @@ impl App {
             let commit = std::mem::take(&mut prepared.commit);
             match self.store.commit(commit).await {
                 Ok(()) => {
-                    self.ingestor.committed(&prepared);
                     return Ok(IngestResult {
-                        outcomes: std::mem::take(&mut prepared.outcomes),
+                        outcomes: self.ingestor.finish(prepared),
                         predictions,
                     });
                 }

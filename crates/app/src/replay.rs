@@ -4,9 +4,11 @@
 
 use crate::{ApiError, App, ImportSummary};
 use bedside_core::Instant;
+use bedside_fhir::ParsedEntry;
 use serde::Deserialize;
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// Resources are fed in chunks of at most this many, each committed at once.
 pub const CHUNK: usize = 2000;
@@ -72,6 +74,12 @@ fn type_rank(rtype: &str) -> u8 {
 /// The clinically relevant time of a resource, read without building the
 /// whole document: the first present of the usual R4 time elements.
 pub fn event_time(bytes: &[u8]) -> Option<Instant> {
+    line_head(bytes).1
+}
+
+/// The resource type and [`event_time`] of one NDJSON line, in one scan
+/// of its bytes (two when the time elements are malformed).
+pub fn line_head(bytes: &[u8]) -> (Option<String>, Option<Instant>) {
     #[derive(Deserialize)]
     struct Period {
         start: Option<String>,
@@ -84,6 +92,9 @@ pub fn event_time(bytes: &[u8]) -> Option<Instant> {
     #[derive(Deserialize)]
     #[serde(rename_all = "camelCase")]
     struct Times {
+        /// Any JSON here (a non-string type must not hide the times).
+        #[serde(default, deserialize_with = "string_or_none")]
+        resource_type: Option<String>,
         effective_date_time: Option<String>,
         effective_instant: Option<String>,
         effective_period: Option<Period>,
@@ -99,7 +110,10 @@ pub fn event_time(bytes: &[u8]) -> Option<Instant> {
         collection: Option<Collection>,
         recorded: Option<String>,
     }
-    let t: Times = serde_json::from_slice(bytes).ok()?;
+    let Ok(t) = serde_json::from_slice::<Times>(bytes) else {
+        return (line_type(bytes), None);
+    };
+    let rtype = t.resource_type;
     let s = t
         .effective_date_time
         .or(t.effective_instant)
@@ -114,8 +128,15 @@ pub fn event_time(bytes: &[u8]) -> Option<Instant> {
         .or(t.started)
         .or(t.period.and_then(|p| p.start))
         .or(t.issued)
-        .or(t.recorded)?;
-    parse_time(&s)
+        .or(t.recorded);
+    (rtype, s.as_deref().and_then(parse_time))
+}
+
+fn string_or_none<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    Ok(match serde_json::Value::deserialize(d)? {
+        serde_json::Value::String(s) => Some(s),
+        _ => None,
+    })
 }
 
 /// FHIR dateTime/instant/date to an instant (dates at midnight UTC).
@@ -196,8 +217,8 @@ pub fn read_dir_sorted(dir: &Path) -> Result<Vec<Line>, ApiError> {
             if l.iter().all(|b| b.is_ascii_whitespace()) {
                 continue;
             }
-            let rtype = line_type(&l).unwrap_or_else(|| "(unreadable)".into());
-            let time = event_time(&l);
+            let (rtype, time) = line_head(&l);
+            let rtype = rtype.unwrap_or_else(|| "(unreadable)".into());
             let seq = lines.len();
             lines.push(Line {
                 rtype,
@@ -228,10 +249,43 @@ pub async fn replay_dir(
     dir: &Path,
     progress: Option<&(dyn Fn(u64, u64) + Send + Sync)>,
 ) -> Result<ImportSummary, ApiError> {
-    let lines = read_dir_sorted(dir)?;
+    let lines: Arc<[Line]> = read_dir_sorted(dir)?.into();
+    // Lines are parsed on their own thread, in replay order, while earlier
+    // chunks are applied and committed (parsing is pure and the largest
+    // cost after the store); at most PARSE_AHEAD entries wait.
+    let (tx, mut parsed) = tokio::sync::mpsc::channel::<ParsedEntry>(PARSE_AHEAD);
+    let ahead = lines.clone();
+    let parser = std::thread::Builder::new()
+        .name("replay-parse".into())
+        .spawn(move || {
+            for l in ahead.iter() {
+                if tx
+                    .blocking_send(ParsedEntry::from_ndjson_line(0, &l.bytes))
+                    .is_err()
+                {
+                    return; // the replay stopped early
+                }
+            }
+        })
+        .map_err(|e| ApiError::internal(format!("cannot start the replay parser: {e}")))?;
+    let result = replay_parsed(app, &lines, &mut parsed, progress).await;
+    drop(parsed);
+    let _ = parser.join();
+    result
+}
+
+/// Entries parsed ahead of the commits by [`replay_dir`].
+const PARSE_AHEAD: usize = 2 * CHUNK;
+
+async fn replay_parsed(
+    app: &App,
+    lines: &[Line],
+    parsed: &mut tokio::sync::mpsc::Receiver<ParsedEntry>,
+    progress: Option<&(dyn Fn(u64, u64) + Send + Sync)>,
+) -> Result<ImportSummary, ApiError> {
     let total = lines.len() as u64;
     let mut summary = ImportSummary::default();
-    for l in &lines {
+    for l in lines {
         *summary.resources.entry(l.rtype.clone()).or_default() += 1;
     }
     let mut done = 0u64;
@@ -240,7 +294,7 @@ pub async fn replay_dir(
     // does not stop the replay).
     let mut forced: Option<bedside_core::Instant> = None;
     while i < lines.len() {
-        let mut end = chunk_end(&lines, i);
+        let mut end = chunk_end(lines, i);
         // Timers fire in event-time order with the data: a chunk stops
         // before the first line after the next due timer.
         if !app.pathways.definitions.is_empty() {
@@ -260,8 +314,15 @@ pub async fn replay_dir(
             }
         }
         let chunk = &lines[i..end];
-        let raws: Vec<Vec<u8>> = chunk.iter().map(|l| l.bytes.clone()).collect();
-        app.ingest_lines(raws, &mut summary).await?;
+        let mut entries = Vec::with_capacity(chunk.len());
+        for index in 0..chunk.len() {
+            let mut e = parsed.recv().await.ok_or_else(|| {
+                ApiError::internal("the replay parser stopped before the last line")
+            })?;
+            e.index = index;
+            entries.push(e);
+        }
+        app.ingest_parsed(entries, &mut summary).await?;
         app.after_replay_chunk(chunk.iter().filter_map(|l| l.time).max())
             .await?;
         done += chunk.len() as u64;

@@ -2,10 +2,12 @@
 //!
 //! Each named input channel (e.g. `heart_rate`, `lactate`) keeps the points
 //! inside a retention window ending at its newest point, plus the newest
-//! point itself. Inserting a point costs O(log n + k) where n and k are
-//! bounded by the retention window, so an event at hour 200 of a stay costs
-//! the same as one at hour 10. Late and out-of-order points are inserted in
-//! time order; a corrected version of a point (same source key) replaces it.
+//! point itself. A point from a resource not seen before costs O(1) when it
+//! is the newest (the usual case) and O(log n) when late, with n bounded by
+//! the retention window, so an event at hour 200 of a stay costs the same
+//! as one at hour 10. Late and out-of-order points are inserted in time
+//! order; a corrected version of a point (same source key) replaces it
+//! (finding it scans the window, which only newer versions pay).
 
 use crate::Instant;
 use chrono::{Duration, NaiveDate};
@@ -24,11 +26,67 @@ pub enum Sex {
 
 /// One value of a channel at one time, with the key of the resource that
 /// carried it (`Type/id`), so a corrected version can replace it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+///
+/// Serialized as `[seconds, nanoseconds, v, source]` (the stored state
+/// holds thousands of points; integers encode and decode several times
+/// faster than RFC 3339 text); the older `{"t", "v", "source"}` object is
+/// still read.
+#[derive(Debug, Clone, PartialEq)]
 pub struct Point {
     pub t: Instant,
     pub v: f64,
     pub source: String,
+}
+
+impl Serialize for Point {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeTuple;
+        let mut t = s.serialize_tuple(4)?;
+        t.serialize_element(&self.t.timestamp())?;
+        t.serialize_element(&self.t.timestamp_subsec_nanos())?;
+        t.serialize_element(&self.v)?;
+        t.serialize_element(&self.source)?;
+        t.end()
+    }
+}
+
+impl<'de> Deserialize<'de> for Point {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = Point;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a point: [seconds, nanoseconds, value, source]")
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut a: A) -> Result<Point, A::Error> {
+                use serde::de::Error;
+                let missing = |i| A::Error::invalid_length(i, &self);
+                let secs: i64 = a.next_element()?.ok_or_else(|| missing(0))?;
+                let nanos: u32 = a.next_element()?.ok_or_else(|| missing(1))?;
+                let v: f64 = a.next_element()?.ok_or_else(|| missing(2))?;
+                let source: String = a.next_element()?.ok_or_else(|| missing(3))?;
+                let t = chrono::DateTime::from_timestamp(secs, nanos).ok_or_else(|| {
+                    A::Error::custom(format!("point time {secs}.{nanos} out of range"))
+                })?;
+                Ok(Point { t, v, source })
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, a: A) -> Result<Point, A::Error> {
+                #[derive(Deserialize)]
+                struct Old {
+                    t: Instant,
+                    v: f64,
+                    source: String,
+                }
+                let o = Old::deserialize(serde::de::value::MapAccessDeserializer::new(a))?;
+                Ok(Point {
+                    t: o.t,
+                    v: o.v,
+                    source: o.source,
+                })
+            }
+        }
+        d.deserialize_any(V)
+    }
 }
 
 /// The recent history of one channel.
@@ -44,26 +102,54 @@ pub struct ChannelSeries {
 impl ChannelSeries {
     /// Insert or replace (by `source`) a point, then drop points older than
     /// `retention` before the newest one. Returns true if anything changed.
+    ///
+    /// Finding an older point of the same source scans the window; when
+    /// the caller knows the source is new to this series (a resource never
+    /// seen before), [`ChannelSeries::insert_new`] skips that scan.
     pub fn upsert(&mut self, p: Point, retention: Duration) -> bool {
         if let Some(i) = self.points.iter().position(|q| q.source == p.source) {
             if self.points[i] == p {
                 return false;
             }
             self.points.remove(i);
-        } else {
-            if let Some(newest) = self.points.back() {
-                if p.t < newest.t - retention {
-                    // Too old to matter for any window; count it only.
-                    self.total += 1;
-                    return true;
-                }
-            }
-            self.total += 1;
+            self.place(p, retention);
+            return true;
         }
-        let idx = self
+        self.insert_new(p, retention)
+    }
+
+    /// Insert a point whose `source` has no point in this series yet, then
+    /// drop points older than `retention` before the newest one. Amortised
+    /// O(log n) with n bounded by the retention window, and O(1) for the
+    /// usual newest-last arrival, so it costs the same at hour 200 of a stay
+    /// as at hour 10. (With a source already present, the series would hold
+    /// it twice: use [`ChannelSeries::upsert`] then.) Returns true.
+    pub fn insert_new(&mut self, p: Point, retention: Duration) -> bool {
+        self.total += 1;
+        if let Some(newest) = self.points.back() {
+            if p.t < newest.t - retention {
+                // Too old to matter for any window; count it only.
+                return true;
+            }
+        }
+        self.place(p, retention);
+        true
+    }
+
+    /// Insert in (time, source) order and trim to the retention window.
+    fn place(&mut self, p: Point, retention: Duration) {
+        let newest_last = self
             .points
-            .partition_point(|q| (q.t, q.source.as_str()) <= (p.t, p.source.as_str()));
-        self.points.insert(idx, p);
+            .back()
+            .is_none_or(|q| (q.t, q.source.as_str()) <= (p.t, p.source.as_str()));
+        if newest_last {
+            self.points.push_back(p);
+        } else {
+            let idx = self
+                .points
+                .partition_point(|q| (q.t, q.source.as_str()) <= (p.t, p.source.as_str()));
+            self.points.insert(idx, p);
+        }
         let newest = self.points.back().map(|q| q.t).expect("just inserted");
         while self
             .points
@@ -72,7 +158,6 @@ impl ChannelSeries {
         {
             self.points.pop_front();
         }
-        true
     }
 
     /// Points with `t` in `(at - window, at]`.
@@ -167,22 +252,31 @@ impl PatientState {
         }
     }
 
-    /// Record a numeric value on a channel.
+    /// Record a numeric value on a channel (replacing the point of the
+    /// same source, if any).
     pub fn observe(&mut self, channel: &str, p: Point, retention: Duration) -> bool {
         self.touch(p.t);
-        self.channels
-            .entry(channel.to_string())
-            .or_default()
-            .upsert(p, retention)
+        series(&mut self.channels, channel).upsert(p, retention)
     }
 
     /// Record that an event of a kind happened (value 1.0 by convention).
     pub fn record_event(&mut self, kind: &str, p: Point, retention: Duration) -> bool {
         self.touch(p.t);
-        self.events
-            .entry(kind.to_string())
-            .or_default()
-            .upsert(p, retention)
+        series(&mut self.events, kind).upsert(p, retention)
+    }
+
+    /// [`PatientState::observe`] for a point whose source has no point on
+    /// this channel yet (see [`ChannelSeries::insert_new`]).
+    pub fn observe_new(&mut self, channel: &str, p: Point, retention: Duration) -> bool {
+        self.touch(p.t);
+        series(&mut self.channels, channel).insert_new(p, retention)
+    }
+
+    /// [`PatientState::record_event`] for a point whose source has no point
+    /// on this event channel yet (see [`ChannelSeries::insert_new`]).
+    pub fn record_event_new(&mut self, kind: &str, p: Point, retention: Duration) -> bool {
+        self.touch(p.t);
+        series(&mut self.events, kind).insert_new(p, retention)
     }
 
     /// Did an event of `kind` happen in `(at - window, at]`?
@@ -191,6 +285,15 @@ impl PatientState {
             .get(kind)
             .is_some_and(|s| s.window(at, window).next().is_some())
     }
+}
+
+/// The series of a channel, created on first use (without allocating the
+/// name when it exists).
+fn series<'a>(map: &'a mut BTreeMap<String, ChannelSeries>, name: &str) -> &'a mut ChannelSeries {
+    if !map.contains_key(name) {
+        map.insert(name.to_string(), ChannelSeries::default());
+    }
+    map.get_mut(name).expect("just inserted")
 }
 
 #[cfg(test)]
@@ -234,6 +337,40 @@ mod tests {
         assert_eq!(c.points.len(), 1);
         assert_eq!(c.points[0].v, 9.0);
         assert_eq!(c.total, 1);
+    }
+
+    #[test]
+    fn insert_new_orders_late_points_and_trims_like_upsert() {
+        let r = Duration::hours(24);
+        let (mut a, mut b) = (ChannelSeries::default(), ChannelSeries::default());
+        for (i, h) in [5, 3, 30, 4, 29, 1, 60, 59].into_iter().enumerate() {
+            let pt = p(h, h as f64, &format!("o{i}"));
+            assert!(a.upsert(pt.clone(), r));
+            assert!(b.insert_new(pt, r));
+        }
+        assert_eq!(a, b);
+        let ts: Vec<_> = b.points.iter().map(|q| q.v).collect();
+        assert_eq!(ts, vec![59.0, 60.0]);
+        assert_eq!(b.total, 8);
+    }
+
+    #[test]
+    fn points_round_trip_and_the_old_form_is_read() {
+        let mut c = ChannelSeries::default();
+        let r = Duration::hours(48);
+        let mut late = p(2, -0.5, "Observation/x");
+        late.t += Duration::nanoseconds(123_456_789);
+        c.upsert(p(1, 1.25, "Observation/a\"b"), r);
+        c.upsert(late, r);
+        let text = serde_json::to_string(&c).unwrap();
+        assert!(text.contains("[1704070800,0,1.25,"), "{text}");
+        let back: ChannelSeries = serde_json::from_str(&text).unwrap();
+        assert_eq!(back, c);
+        let old = r#"{"points":[{"t":"2024-01-01T01:00:00Z","v":1.25,"source":"Observation/a"}],"total":1}"#;
+        let back: ChannelSeries = serde_json::from_str(old).unwrap();
+        assert_eq!(back.points[0], p(1, 1.25, "Observation/a"));
+        assert!(serde_json::from_str::<Point>("[1, 2]").is_err());
+        assert!(serde_json::from_str::<Point>(r#"[9223372036854775807, 0, 1.0, "x"]"#).is_err());
     }
 
     #[test]

@@ -2,11 +2,13 @@
 
 use crate::outcome::{ErrorKind, FhirError, Issue};
 use crate::resources::*;
-use crate::types::{is_resource_type, is_valid_id, parse_reference, Meta};
+use crate::types::{is_resource_type, is_valid_id, Meta};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
+
+mod scan;
 
 /// A checked resource: the typed view, its header, the JSON it came from,
 /// and the warnings found (R4 deviations that do not prevent use).
@@ -17,14 +19,36 @@ pub struct ParsedResource {
     pub id: Option<String>,
     pub meta: Meta,
     /// The resource JSON (references inside a Bundle already resolved).
-    pub json: Value,
+    json: Json,
     pub warnings: Vec<Issue>,
 }
 
+/// The JSON of a [`ParsedResource`]: the text exactly as received (a
+/// resource parsed from bytes and not changed since: stored as is, never
+/// re-serialised), or a tree (from a Bundle, whose references were
+/// rewritten, or after [`ParsedResource::set_id`]).
+#[derive(Debug, Clone, PartialEq)]
+enum Json {
+    Text(String),
+    Tree(Value),
+}
+
 impl ParsedResource {
-    /// The JSON text to store (compact).
+    /// The JSON text to store: the bytes received when unchanged, else the
+    /// compact serialisation of the tree.
     pub fn body(&self) -> String {
-        serde_json::to_string(&self.json).unwrap_or_default()
+        match &self.json {
+            Json::Text(t) => t.clone(),
+            Json::Tree(v) => serde_json::to_string(v).unwrap_or_default(),
+        }
+    }
+    /// The resource JSON as a tree (built from the text on demand).
+    pub fn json(&self) -> std::borrow::Cow<'_, Value> {
+        match &self.json {
+            Json::Tree(v) => std::borrow::Cow::Borrowed(v),
+            // Checked JSON when it was parsed, so this cannot fail.
+            Json::Text(t) => std::borrow::Cow::Owned(serde_json::from_str(t).unwrap_or_default()),
+        }
     }
     /// `(type, id)` when the resource has an id.
     pub fn key(&self) -> Option<(&str, &str)> {
@@ -33,7 +57,10 @@ impl ParsedResource {
     /// Set the id (in the typed header and in the JSON).
     pub fn set_id(&mut self, id: &str) {
         self.id = Some(id.to_string());
-        if let Value::Object(m) = &mut self.json {
+        if let Json::Text(t) = &self.json {
+            self.json = Json::Tree(serde_json::from_str(t).unwrap_or_default());
+        }
+        if let Json::Tree(Value::Object(m)) = &mut self.json {
             m.insert("id".into(), Value::String(id.to_string()));
         }
     }
@@ -51,11 +78,90 @@ impl ParsedResource {
     }
 }
 
-/// Parse one resource from JSON bytes.
+/// Parse one resource from JSON bytes: the same checks, outcome and
+/// warnings as [`parse_value`], without building a JSON tree. One pass over
+/// the bytes checks the syntax, every reference and the R4 deviations
+/// ([`scan`]); a second deserializes the typed view straight from the
+/// bytes. The text is kept as the body to store.
 pub fn parse_resource(json: &[u8]) -> Result<ParsedResource, FhirError> {
-    let v: Value = serde_json::from_slice(json)
-        .map_err(|e| FhirError::new(ErrorKind::Json, "", format!("invalid JSON: {e}")))?;
-    parse_value(v)
+    let invalid = |e: &dyn std::fmt::Display| {
+        FhirError::new(ErrorKind::Json, "", format!("invalid JSON: {e}"))
+    };
+    let text = std::str::from_utf8(json).map_err(|e| invalid(&e))?;
+    let top = scan::scan(text).map_err(|e| invalid(&e))?;
+    if !top.object {
+        return Err(FhirError::new(
+            ErrorKind::Json,
+            "",
+            "a resource must be a JSON object",
+        ));
+    }
+    let rtype = match top.resource_type {
+        None => {
+            return Err(FhirError::new(
+                ErrorKind::ResourceType,
+                "resourceType",
+                "missing resourceType",
+            ))
+        }
+        Some(Value::String(s)) if is_resource_type(&s) => s,
+        Some(Value::String(s)) => {
+            return Err(FhirError::new(
+                ErrorKind::ResourceType,
+                "resourceType",
+                format!("{s:?} is not an R4 resource type"),
+            ))
+        }
+        Some(_) => {
+            return Err(FhirError::new(
+                ErrorKind::ResourceType,
+                "resourceType",
+                "resourceType must be a string",
+            ))
+        }
+    };
+    let id = match top.id {
+        None => None,
+        Some(Value::String(s)) if is_valid_id(&s) => Some(s),
+        Some(other) => {
+            return Err(FhirError::new(
+                ErrorKind::Id,
+                format!("{rtype}.id"),
+                format!("{other} is not a valid FHIR id (1-64 of A-Z a-z 0-9 - .)"),
+            ))
+        }
+    };
+    let meta = match &top.meta {
+        None => Meta::default(),
+        Some(m) => typed::<Meta>(m, &format!("{rtype}.meta"))?,
+    };
+    if let Some((path, why)) = top.bad_reference {
+        return Err(FhirError::new(
+            ErrorKind::Reference,
+            format!("{rtype}{path}"),
+            why,
+        ));
+    }
+    let mut warnings: Vec<Issue> = top
+        .warnings
+        .into_iter()
+        .map(|(code, path, msg)| Issue::warning(code, format!("{rtype}{path}"), msg))
+        .collect();
+    let resource = match top.dosage.as_ref() {
+        Some(d) if rtype == "MedicationAdministration" => {
+            check_dosage_keys(d, &mut warnings);
+            typed_view_text(&rtype, text, &mut warnings)?
+        }
+        _ => typed_view_text(&rtype, text, &mut warnings)?,
+    };
+    Ok(ParsedResource {
+        resource,
+        rtype,
+        id,
+        meta,
+        json: Json::Text(text.to_string()),
+        warnings,
+    })
 }
 
 /// Parse one resource from a JSON value.
@@ -102,16 +208,27 @@ pub fn parse_value(json: Value) -> Result<ParsedResource, FhirError> {
         None => Meta::default(),
         Some(m) => typed::<Meta>(m, &format!("{rtype}.meta"))?,
     };
-    let mut warnings = Vec::new();
-    let mut path = rtype.clone();
-    walk(&json, &mut path, &mut warnings)?;
+    let mut found = scan::Scanned::default();
+    scan::walk_tree(&json, &mut found);
+    if let Some((path, why)) = found.bad_reference {
+        return Err(FhirError::new(
+            ErrorKind::Reference,
+            format!("{rtype}{path}"),
+            why,
+        ));
+    }
+    let mut warnings: Vec<Issue> = found
+        .warnings
+        .into_iter()
+        .map(|(code, path, msg)| Issue::warning(code, format!("{rtype}{path}"), msg))
+        .collect();
     let resource = typed_view(&rtype, &json, &mut warnings)?;
     Ok(ParsedResource {
         resource,
         rtype,
         id,
         meta,
-        json,
+        json: Json::Tree(json),
         warnings,
     })
 }
@@ -141,6 +258,82 @@ fn typed<T: DeserializeOwned>(v: &Value, root: &str) -> Result<T, FhirError> {
     })
 }
 
+/// [`typed`] from JSON text (the error without serde_json's position).
+fn typed_text<'de, T: Deserialize<'de>>(text: &'de str, root: &str) -> Result<T, FhirError> {
+    let mut de = serde_json::Deserializer::from_str(text);
+    serde_path_to_error::deserialize::<_, T>(&mut de).map_err(|e| {
+        let p = e.path().to_string();
+        let path = if p == "." {
+            root.to_string()
+        } else if p.starts_with('[') {
+            format!("{root}{p}")
+        } else {
+            format!("{root}.{p}")
+        };
+        let inner = e.into_inner();
+        let mut msg = inner.to_string();
+        let at = format!(" at line {} column {}", inner.line(), inner.column());
+        if msg.ends_with(&at) {
+            msg.truncate(msg.len() - at.len());
+        }
+        FhirError::new(classify(&msg), path, msg)
+    })
+}
+
+/// [`typed_view`] from JSON text.
+fn typed_view_text(
+    rtype: &str,
+    text: &str,
+    warnings: &mut Vec<Issue>,
+) -> Result<Resource, FhirError> {
+    Ok(match rtype {
+        "Patient" => Resource::Patient(typed_text(text, rtype)?),
+        "Encounter" => Resource::Encounter(typed_text(text, rtype)?),
+        "Observation" => {
+            let o: Observation = typed_text(text, rtype)?;
+            if o.code.is_none() {
+                warnings.push(observation_code_warning());
+            }
+            Resource::Observation(o)
+        }
+        "Condition" => Resource::Condition(typed_text(text, rtype)?),
+        "MedicationRequest" => Resource::MedicationRequest(typed_text(text, rtype)?),
+        "MedicationAdministration" => Resource::MedicationAdministration(typed_text(text, rtype)?),
+        "Procedure" => Resource::Procedure(typed_text(text, rtype)?),
+        "ServiceRequest" => Resource::ServiceRequest(typed_text(text, rtype)?),
+        "Specimen" => Resource::Specimen(typed_text(text, rtype)?),
+        "AllergyIntolerance" => Resource::AllergyIntolerance(typed_text(text, rtype)?),
+        "ImagingStudy" => Resource::ImagingStudy(typed_text(text, rtype)?),
+        "DiagnosticReport" => Resource::DiagnosticReport(typed_text(text, rtype)?),
+        "Practitioner" => Resource::Practitioner(typed_text(text, rtype)?),
+        "PractitionerRole" => Resource::PractitionerRole(typed_text(text, rtype)?),
+        "CareTeam" => Resource::CareTeam(typed_text(text, rtype)?),
+        "Location" => Resource::Location(typed_text(text, rtype)?),
+        "Organization" => Resource::Organization(typed_text(text, rtype)?),
+        other => {
+            warnings.push(not_read_info(other));
+            Resource::Other {
+                rtype: other.to_string(),
+            }
+        }
+    })
+}
+
+fn observation_code_warning() -> Issue {
+    Issue::warning(
+        "required",
+        "Observation.code",
+        "Observation.code is required in R4",
+    )
+}
+
+fn not_read_info(rtype: &str) -> Issue {
+    Issue::info(
+        rtype,
+        format!("{rtype} is not a type Bedside reads; stored and otherwise ignored"),
+    )
+}
+
 fn typed_view(rtype: &str, v: &Value, warnings: &mut Vec<Issue>) -> Result<Resource, FhirError> {
     Ok(match rtype {
         "Patient" => Resource::Patient(typed(v, rtype)?),
@@ -148,11 +341,7 @@ fn typed_view(rtype: &str, v: &Value, warnings: &mut Vec<Issue>) -> Result<Resou
         "Observation" => {
             let o: Observation = typed(v, rtype)?;
             if o.code.is_none() {
-                warnings.push(Issue::warning(
-                    "required",
-                    "Observation.code",
-                    "Observation.code is required in R4",
-                ));
+                warnings.push(observation_code_warning());
             }
             Resource::Observation(o)
         }
@@ -174,10 +363,7 @@ fn typed_view(rtype: &str, v: &Value, warnings: &mut Vec<Issue>) -> Result<Resou
         "Location" => Resource::Location(typed(v, rtype)?),
         "Organization" => Resource::Organization(typed(v, rtype)?),
         other => {
-            warnings.push(Issue::info(
-                other,
-                format!("{other} is not a type Bedside reads; stored and otherwise ignored"),
-            ));
+            warnings.push(not_read_info(other));
             Resource::Other {
                 rtype: other.to_string(),
             }
@@ -188,6 +374,13 @@ fn typed_view(rtype: &str, v: &Value, warnings: &mut Vec<Issue>) -> Result<Resou
 /// R4 `MedicationAdministration.dosage` has no `timing` or `doseAndRate`;
 /// feeds send them anyway. Warn, keep the resource.
 fn check_dosage(v: &Value, warnings: &mut Vec<Issue>) {
+    if let Some(d) = v.get("dosage") {
+        check_dosage_keys(d, warnings);
+    }
+}
+
+/// [`check_dosage`] on the `dosage` element itself.
+fn check_dosage_keys(dosage: &Value, warnings: &mut Vec<Issue>) {
     const DEFINED: &[&str] = &[
         "id",
         "extension",
@@ -200,7 +393,7 @@ fn check_dosage(v: &Value, warnings: &mut Vec<Issue>) {
         "rateRatio",
         "rateQuantity",
     ];
-    if let Some(Value::Object(d)) = v.get("dosage") {
+    if let Value::Object(d) = dosage {
         for k in d.keys() {
             if !DEFINED.contains(&k.as_str()) && !k.starts_with('_') {
                 warnings.push(Issue::warning(
@@ -211,62 +404,6 @@ fn check_dosage(v: &Value, warnings: &mut Vec<Issue>) {
             }
         }
     }
-}
-
-/// One pass over the JSON: reference strings must parse (error); empty
-/// strings, empty arrays/objects and null properties are R4 deviations
-/// (warnings).
-fn walk(v: &Value, path: &mut String, warnings: &mut Vec<Issue>) -> Result<(), FhirError> {
-    match v {
-        Value::Object(m) => {
-            if m.is_empty() {
-                warnings.push(Issue::warning("structure", path.clone(), "empty object"));
-            }
-            for (k, child) in m {
-                let len = path.len();
-                path.push('.');
-                path.push_str(k);
-                match child {
-                    Value::String(s) if k == "reference" => {
-                        if let Err(why) = parse_reference(s) {
-                            return Err(FhirError::new(ErrorKind::Reference, path.clone(), why));
-                        }
-                    }
-                    Value::String(s) if s.is_empty() => {
-                        warnings.push(Issue::warning("value", path.clone(), "empty string"));
-                    }
-                    Value::Null => {
-                        warnings.push(Issue::warning("structure", path.clone(), "null value"));
-                    }
-                    Value::String(_) | Value::Number(_) | Value::Bool(_) => {}
-                    _ => walk(child, path, warnings)?,
-                }
-                path.truncate(len);
-            }
-        }
-        Value::Array(a) => {
-            if a.is_empty() {
-                warnings.push(Issue::warning("structure", path.clone(), "empty array"));
-            }
-            for (i, child) in a.iter().enumerate() {
-                if matches!(child, Value::Object(_) | Value::Array(_)) {
-                    let len = path.len();
-                    use std::fmt::Write;
-                    let _ = write!(path, "[{i}]");
-                    walk(child, path, warnings)?;
-                    path.truncate(len);
-                } else if matches!(child, Value::String(s) if s.is_empty()) {
-                    warnings.push(Issue::warning(
-                        "value",
-                        format!("{path}[{i}]"),
-                        "empty string",
-                    ));
-                }
-            }
-        }
-        _ => {}
-    }
-    Ok(())
 }
 
 /// Deserialize a datatype from JSON with a path-naming error.

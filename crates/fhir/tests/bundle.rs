@@ -30,7 +30,7 @@ fn transaction_resolves_urn_uuid_and_assigns_ids() {
     );
     let o = b.entries[1].resource().unwrap();
     assert_eq!(
-        o.json["subject"]["reference"],
+        o.json()["subject"]["reference"],
         "Patient/61ebe359-bfdc-4613-8bf2-c5e300945f0a"
     );
     let Resource::Observation(ob) = &o.resource else {

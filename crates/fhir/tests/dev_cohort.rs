@@ -1,4 +1,5 @@
-//! Every line of every dev-cohort file parses (warnings allowed).
+//! Every line of every dev-cohort file parses (warnings allowed), from
+//! its bytes exactly as from its JSON tree (`parse_value`).
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -9,7 +10,30 @@ fn check(file: &str, lines: &[Vec<u8>]) -> (usize, Vec<String>) {
     let mut errors = Vec::new();
     for (i, line) in lines.iter().enumerate() {
         match bedside_fhir::parse_resource(line) {
-            Ok(p) if p.rtype == expected && p.id.is_some() => warnings += p.warnings.len(),
+            Ok(p) if p.rtype == expected && p.id.is_some() => {
+                warnings += p.warnings.len();
+                if p.body().as_bytes() != &line[..] {
+                    errors.push(format!("{file}:{}: body is not the line", i + 1));
+                }
+                // Every 4th line against the tree parse (bounds the time).
+                if i % 4 != 0 {
+                    continue;
+                }
+                let tree = serde_json::from_slice(line).unwrap();
+                let t = bedside_fhir::parse_value(tree).unwrap();
+                // Warnings come in document order from bytes, in key order
+                // from a tree.
+                let sorted = |w: &[bedside_fhir::Issue]| {
+                    let mut w: Vec<String> = w.iter().map(|i| format!("{i:?}")).collect();
+                    w.sort();
+                    w
+                };
+                if (&p.resource, &p.meta, sorted(&p.warnings))
+                    != (&t.resource, &t.meta, sorted(&t.warnings))
+                {
+                    errors.push(format!("{file}:{}: bytes and tree differ", i + 1));
+                }
+            }
             Ok(p) => errors.push(format!("{file}:{}: type {} id {:?}", i + 1, p.rtype, p.id)),
             Err(e) => errors.push(format!("{file}:{}: {e}", i + 1)),
         }

@@ -180,7 +180,7 @@ fn ensure_id_is_deterministic_from_content() {
     let ia = a.ensure_id();
     assert_eq!(ia, b.ensure_id());
     assert!(is_valid_id(&ia));
-    assert_eq!(a.json["id"], serde_json::Value::String(ia));
+    assert_eq!(a.json()["id"], serde_json::Value::String(ia));
 }
 
 #[test]

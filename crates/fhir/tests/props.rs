@@ -75,6 +75,30 @@ proptest! {
     }
 
     #[test]
+    fn bytes_and_tree_parse_alike(v in arb_json(), t in 0..TYPES.len(), typed in any::<bool>()) {
+        let mut obj = match v { Value::Object(m) => m, other => { let mut m = serde_json::Map::new(); m.insert("x".into(), other); m } };
+        if typed {
+            obj.insert("resourceType".into(), Value::String(TYPES[t].into()));
+        }
+        let bytes = serde_json::to_vec(&Value::Object(obj)).unwrap();
+        // The tree of the same bytes (floats need not round-trip exactly).
+        let v: Value = serde_json::from_slice(&bytes).unwrap();
+        match (parse_resource(&bytes), parse_value(v.clone())) {
+            (Ok(a), Ok(b)) => {
+                prop_assert_eq!(&a.resource, &b.resource);
+                prop_assert_eq!(&a.rtype, &b.rtype);
+                prop_assert_eq!(&a.id, &b.id);
+                prop_assert_eq!(&a.meta, &b.meta);
+                prop_assert_eq!(&a.warnings, &b.warnings);
+                prop_assert_eq!(a.body().into_bytes(), bytes.clone());
+                prop_assert_eq!(a.json().into_owned(), v);
+            }
+            (Err(a), Err(b)) => prop_assert_eq!(a, b),
+            (a, b) => prop_assert!(false, "bytes: {:?}\ntree: {:?}", a, b),
+        }
+    }
+
+    #[test]
     fn dates_round_trip_through_text(secs in 0i64..4_000_000_000, nanos in 0u32..1_000_000_000) {
         let t = chrono::DateTime::from_timestamp(secs, nanos).unwrap();
         let s = format_instant(t);

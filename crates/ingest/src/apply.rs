@@ -560,6 +560,18 @@ pub fn apply_updates(
     let has_map = updates
         .iter()
         .any(|u| matches!(u, Update::Channel { name, .. } if name == "map"));
+    // A resource not seen before (`!replace`) has no points yet, so its
+    // first point on each channel skips the search for an older one (the
+    // per-event cost stays flat over a stay); a second point of the same
+    // resource on one channel replaces the first, as before.
+    let mut placed: Vec<(bool, String)> = Vec::new();
+    let mut is_new = |event: bool, name: &str| {
+        let first = !placed.iter().any(|(e, n)| *e == event && n == name);
+        if first {
+            placed.push((event, name.to_string()));
+        }
+        !replace && first
+    };
     for u in updates {
         match u {
             Update::Channel { name, t, v } => {
@@ -571,7 +583,12 @@ pub fn apply_updates(
                     v,
                     source: source.to_string(),
                 };
-                if state.observe(&name, p, retention) {
+                let changed = if is_new(false, &name) {
+                    state.observe_new(&name, p, retention)
+                } else {
+                    state.observe(&name, p, retention)
+                };
+                if changed {
                     change.mark(&name, Some(t));
                 }
             }
@@ -581,7 +598,12 @@ pub fn apply_updates(
                     v: 1.0,
                     source: source.to_string(),
                 };
-                if state.record_event(&name, p, retention) {
+                let changed = if is_new(true, &name) {
+                    state.record_event_new(&name, p, retention)
+                } else {
+                    state.record_event(&name, p, retention)
+                };
+                if changed {
                     change.mark(&name, Some(t));
                 }
             }
@@ -638,7 +660,7 @@ pub fn apply_updates(
         }
     }
     if let Some(t) = lone_bp {
-        derive_map(state, source, t, retention, &mut change);
+        derive_map(state, source, t, retention, replace, &mut change);
     }
     change
 }
@@ -650,6 +672,7 @@ fn derive_map(
     source: &str,
     t: Instant,
     retention: Duration,
+    replace: bool,
     change: &mut Change,
 ) {
     let at = |n: &str| {
@@ -676,7 +699,14 @@ fn derive_map(
         v: (s + 2.0 * d) / 3.0,
         source: source.to_string(),
     };
-    if state.observe("map", p, retention) {
+    // This resource put nothing on `map` (it had no mean pressure), so
+    // unless it is a newer version, no point of its source is there.
+    let changed = if replace {
+        state.observe("map", p, retention)
+    } else {
+        state.observe_new("map", p, retention)
+    };
+    if changed {
         change.mark("map", Some(t));
     }
 }

@@ -243,6 +243,21 @@ impl Ingestor {
         }
     }
 
+    /// [`Ingestor::committed`] that moves the written states into the cache
+    /// instead of copying them, and hands back the outcomes: for callers
+    /// done with the rest of `prepared`.
+    pub fn finish(&self, mut prepared: Prepared) -> Vec<EntryOutcome> {
+        let touched = std::mem::take(&mut prepared.touched);
+        if let Ok(mut c) = self.cache.lock() {
+            for t in touched {
+                if let Some((_, v)) = prepared.versions.iter().find(|(p, _)| p == &t.patient_id) {
+                    c.put(t.patient_id, *v, t.state);
+                }
+            }
+        }
+        std::mem::take(&mut prepared.outcomes)
+    }
+
     /// The current state of a patient (cache, else store).
     pub async fn state(&self, patient_id: &str) -> Result<Option<PatientState>, IngestError> {
         Ok(self.state_versioned(patient_id).await?.map(|(_, s)| s))

@@ -88,6 +88,12 @@ impl SqliteStore {
             .busy_timeout(Duration::from_secs(30))
             .foreign_keys(true)
             .pragma("cache_size", "-32768")
+            // Checkpoint every ~40 MB of WAL instead of SQLite's ~4 MB: a
+            // bulk ingest writes hundreds of MB, and each checkpoint costs
+            // two fsyncs (the commits themselves are not synced in WAL with
+            // synchronous = NORMAL), which dominated a replay's wall time on
+            // a busy disk. Durability of commits is unchanged.
+            .pragma("wal_autocheckpoint", "10000")
             .pragma("temp_store", "memory");
         let mut writer = options.connect().await.map_err(|e| {
             StoreError::Location(

@@ -7,50 +7,90 @@ use crate::{Document, StateWrite, StoreError};
 use bedside_core::Instant;
 use sqlx::sqlite::SqliteConnection;
 use sqlx::{QueryBuilder, Sqlite};
+use std::collections::HashSet;
 
 type Result<T> = crate::Result<T>;
 
 pub(super) async fn apply(conn: &mut SqliteConnection, p: &Prepared) -> Result<()> {
     let now = common::now();
-    write_states(conn, &p.states, to_micros(now)).await?;
+    write_states(conn, p, to_micros(now)).await?;
     write_resources(conn, p).await?;
     write_documents(conn, p).await?;
     write_jobs(conn, p, to_micros(now)).await?;
     append_audit(conn, &p.audit, now).await
 }
 
-async fn write_states(conn: &mut SqliteConnection, states: &[StateWrite], now: i64) -> Result<()> {
-    for s in states {
-        let r = if s.expected == 0 {
-            sqlx::query(
-                "INSERT INTO patient_states (patient_id, version, state, updated_at) VALUES (?, 1, ?, ?) \
-                 ON CONFLICT (patient_id) DO NOTHING",
-            )
-            .bind(&s.patient_id)
-            .bind(&s.state)
-            .bind(now)
-            .execute(&mut *conn)
-            .await
-        } else {
-            sqlx::query(
-                "UPDATE patient_states SET version = version + 1, state = ?, updated_at = ? \
-                 WHERE patient_id = ? AND version = ?",
-            )
-            .bind(&s.state)
-            .bind(now)
-            .bind(&s.patient_id)
-            .bind(s.expected)
-            .execute(&mut *conn)
-            .await
-        };
-        if r.map_err(db_err)?.rows_affected() != 1 {
-            return Err(StoreError::Conflict(format!(
-                "patient state {} (expected version {})",
-                s.patient_id, s.expected
-            )));
+async fn write_states(conn: &mut SqliteConnection, p: &Prepared, now: i64) -> Result<()> {
+    if p.states_repeat_a_patient() {
+        for s in &p.states {
+            write_states_batch(conn, std::slice::from_ref(s), now).await?;
         }
+        return Ok(());
+    }
+    // 3 bound values per row.
+    for chunk in p.states.chunks(CHUNK) {
+        write_states_batch(conn, chunk, now).await?;
     }
     Ok(())
+}
+
+/// Compare-and-set a batch of distinct patients' states: one `INSERT` for
+/// the new ones and one `UPDATE ... FROM (VALUES ...)` for the others
+/// (each statement is a round trip to SQLite's worker thread; a replay
+/// chunk touches several patients).
+async fn write_states_batch(
+    conn: &mut SqliteConnection,
+    states: &[StateWrite],
+    now: i64,
+) -> Result<()> {
+    let (new, old): (Vec<&StateWrite>, Vec<&StateWrite>) =
+        states.iter().partition(|s| s.expected == 0);
+    let mut written: HashSet<String> = HashSet::new();
+    if !new.is_empty() {
+        let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
+            "INSERT INTO patient_states (patient_id, version, state, updated_at) ",
+        );
+        qb.push_values(&new, |mut b, s| {
+            b.push_bind(s.patient_id.as_str())
+                .push_bind(1i64)
+                .push_bind(s.state.as_slice())
+                .push_bind(now);
+        });
+        qb.push(" ON CONFLICT (patient_id) DO NOTHING RETURNING patient_id");
+        let rows: Vec<String> = qb
+            .build_query_scalar()
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(db_err)?;
+        written.extend(rows);
+    }
+    if !old.is_empty() {
+        let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new("WITH u(pid, exp, st) AS (");
+        qb.push_values(&old, |mut b, s| {
+            b.push_bind(s.patient_id.as_str())
+                .push_bind(s.expected)
+                .push_bind(s.state.as_slice());
+        });
+        qb.push(") UPDATE patient_states SET version = version + 1, state = u.st, updated_at = ");
+        qb.push_bind(now);
+        qb.push(
+            " FROM u WHERE patient_states.patient_id = u.pid AND patient_states.version = u.exp \
+             RETURNING patient_states.patient_id",
+        );
+        let rows: Vec<String> = qb
+            .build_query_scalar()
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(db_err)?;
+        written.extend(rows);
+    }
+    match states.iter().find(|s| !written.contains(&s.patient_id)) {
+        Some(s) => Err(StoreError::Conflict(format!(
+            "patient state {} (expected version {})",
+            s.patient_id, s.expected
+        ))),
+        None => Ok(()),
+    }
 }
 
 async fn write_resources(conn: &mut SqliteConnection, p: &Prepared) -> Result<()> {
