@@ -196,6 +196,8 @@ async fn worklist(State(s): State<AppState>, w: Who, h: HeaderMap) -> Response {
 #[derive(Deserialize)]
 struct ActionForm {
     to: Option<String>,
+    /// Snooze: the override reason's code.
+    reason: Option<String>,
 }
 
 async fn task_action(
@@ -206,7 +208,11 @@ async fn task_action(
     Path((task_id, action)): Path<(String, String)>,
     form: Result<Form<ActionForm>, FormRejection>,
 ) -> Response {
-    let to = form.ok().and_then(|f| f.0.to).filter(|t| !t.is_empty());
+    let form = form.ok().map(|f| f.0);
+    // Snooze submits `reason`, reassign `to`: one value either way.
+    let to = form
+        .and_then(|f| if action == "snooze" { f.reason } else { f.to })
+        .filter(|t| !t.is_empty());
     let flash = match s
         .app
         .ui_task_action(&actor(who), &task_id, &action, to.as_deref(), now())

@@ -344,3 +344,36 @@ async fn worklist_forms_move_a_pathway_task_through_its_states() {
     assert_eq!(t["status"], "completed");
     assert_eq!(t["owner"]["reference"], "physician");
 }
+
+#[tokio::test]
+async fn worklist_snooze_form_disagrees_with_the_alert_and_ends_the_pathway() {
+    let s = start().await;
+    ingest_patient(&s.base, "p2").await;
+    let (status, body) =
+        post_form(&s.base, "/ui/sandbox/start-pathway", &[("patient", "p2")]).await;
+    assert_eq!(status, 303, "{body}");
+    let (_, _, page) = get(&s.base, "/ui/worklist").await;
+    let ids = task_ids(&page);
+    assert_eq!(ids.len(), 1, "{page}");
+    let id = &ids[0];
+    assert!(page.contains("Disagree and snooze"), "{page}");
+    assert!(
+        page.contains("value=\"not-septic\""),
+        "the policy's coded reasons are offered"
+    );
+
+    let path = format!("/ui/worklist/{id}/snooze");
+    let (status, _) = post_form(&s.base, &path, &[]).await;
+    assert_eq!(status, 400, "a snooze needs a reason");
+    let (status, _) = post_form(&s.base, &path, &[("reason", "bored")]).await;
+    assert_eq!(status, 400, "only a configured reason");
+    let (status, body) = post_form(&s.base, &path, &[("reason", "not-septic")]).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("Alert snoozed (not-septic)"), "{body}");
+    assert!(
+        task_ids(&body).is_empty(),
+        "the cancelled task leaves the worklist"
+    );
+    let t = s.app.read_task(id).await.unwrap();
+    assert_eq!(t["status"], "cancelled");
+}

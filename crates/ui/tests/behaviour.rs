@@ -49,9 +49,25 @@ fn worklist_forms_post_to_the_action_urls_and_work_without_js() {
             "/ui/worklist/t3/claim",
             "/ui/worklist/t3/acknowledge",
             "/ui/worklist/t3/complete",
-            "/ui/worklist/t3/reassign"
+            "/ui/worklist/t3/reassign",
+            "/ui/worklist/t3/snooze"
         ]
     );
+    // Snooze asks for one of the coded reasons, with a label.
+    let reasons: Vec<&str> = t3
+        .select(&sel(r#"select[name="reason"] option"#))
+        .filter_map(|o| o.value().attr("value"))
+        .collect();
+    assert_eq!(reasons, vec!["not-septic"]);
+    let rid = t3
+        .select(&sel(r#"select[name="reason"]"#))
+        .next()
+        .and_then(|s| s.value().attr("id"))
+        .unwrap();
+    assert!(t3
+        .select(&sel(&format!(r#"label[for="{rid}"]"#)))
+        .next()
+        .is_some());
     for f in t3.select(&sel("form")) {
         assert_eq!(f.value().attr("method"), Some("post"));
         assert_eq!(f.value().attr("hx-post"), f.value().attr("action"));

@@ -170,7 +170,18 @@ impl App {
                     .to_string(),
                 owner: t["owner"]["reference"].as_str().map(str::to_string),
                 priority: t["priority"].as_str().unwrap_or("routine").to_string(),
-                actions: actions_for(&status),
+                actions: {
+                    let mut a = actions_for(&status);
+                    // Disagreeing applies to Tasks opened by a model's alert.
+                    if a.contains(&TaskAction::Reassign)
+                        && t["focus"]["reference"]
+                            .as_str()
+                            .is_some_and(|f| f.starts_with("RiskAssessment/"))
+                    {
+                        a.push(TaskAction::Snooze);
+                    }
+                    a
+                },
                 status,
                 deadline: parse_time(&t["restriction"]["period"]["end"]),
                 escalation,
@@ -181,6 +192,15 @@ impl App {
             now,
             tasks: rows,
             reassign_targets: self.reassign_targets(),
+            snooze_reasons: self
+                .policy()
+                .override_reasons
+                .iter()
+                .map(|c| Choice {
+                    value: c.code.clone(),
+                    label: c.display.clone(),
+                })
+                .collect(),
             flash,
         })
     }
@@ -260,6 +280,22 @@ impl App {
         to: Option<&str>,
         now: Instant,
     ) -> Result<String, ApiError> {
+        if action == "snooze" {
+            let code =
+                to.ok_or_else(|| ApiError::bad_request("snooze needs a reason", Some("reason")))?;
+            self.snooze_from_worklist(
+                who,
+                task_id,
+                Some(UI_ACTOR),
+                &serde_json::json!(code),
+                None,
+                now,
+            )
+            .await?;
+            return Ok(format!(
+                "Alert snoozed ({code}); its pathway ended and the task was cancelled."
+            ));
+        }
         let a = crate::worklist::TaskAction::from_str(action)?;
         self.task_action_as(who, task_id, a, Some(UI_ACTOR), to, Default::default(), now)
             .await?;

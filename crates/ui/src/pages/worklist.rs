@@ -18,6 +18,10 @@ pub struct WorklistView {
     /// Roles and practitioners a task can be reassigned to
     /// (value is submitted as form field `to`).
     pub reassign_targets: Vec<Choice>,
+    /// Coded reasons a responder may give to disagree with the alert behind
+    /// a task (snooze; value is submitted as form field `reason`).
+    #[serde(default)]
+    pub snooze_reasons: Vec<Choice>,
     /// A one-line message after an action ("Task claimed").
     pub flash: Option<String>,
 }
@@ -57,15 +61,19 @@ pub enum TaskAction {
     Acknowledge,
     Complete,
     Reassign,
+    /// Disagree with the alert behind the task: snooze it with a coded
+    /// reason (ends the pathway and cancels the task).
+    Snooze,
 }
 
 impl TaskAction {
     /// Every action.
-    pub const ALL: [TaskAction; 4] = [
+    pub const ALL: [TaskAction; 5] = [
         TaskAction::Claim,
         TaskAction::Acknowledge,
         TaskAction::Complete,
         TaskAction::Reassign,
+        TaskAction::Snooze,
     ];
 
     /// The path segment ("claim").
@@ -75,6 +83,7 @@ impl TaskAction {
             TaskAction::Acknowledge => "acknowledge",
             TaskAction::Complete => "complete",
             TaskAction::Reassign => "reassign",
+            TaskAction::Snooze => "snooze",
         }
     }
 
@@ -89,6 +98,7 @@ impl TaskAction {
             TaskAction::Acknowledge => "Acknowledge",
             TaskAction::Complete => "Complete",
             TaskAction::Reassign => "Reassign",
+            TaskAction::Snooze => "Disagree and snooze",
         }
     }
 }
@@ -184,7 +194,8 @@ fn task(t: &TaskRow, dom: &str, v: &WorklistView) -> Markup {
             }
             div.task-actions {
                 // Reassign needs somewhere to reassign to.
-                @for a in t.actions.iter().filter(|a| **a != TaskAction::Reassign || !v.reassign_targets.is_empty()) {
+                // Snooze needs a coded reason to give.
+                @for a in t.actions.iter().filter(|a| (**a != TaskAction::Reassign || !v.reassign_targets.is_empty()) && (**a != TaskAction::Snooze || !v.snooze_reasons.is_empty())) {
                     (action_form(t, *a, dom, &title_id, v))
                 }
             }
@@ -195,12 +206,21 @@ fn task(t: &TaskRow, dom: &str, v: &WorklistView) -> Markup {
 fn action_form(t: &TaskRow, a: TaskAction, dom: &str, title_id: &str, v: &WorklistView) -> Markup {
     let url = urls::task_action(&t.id, a.as_str());
     let select_id = format!("{dom}-to");
+    let reason_id = format!("{dom}-reason");
     html! {
         form.action-form method="post" action=(url) hx-post=(url) hx-target="#worklist" hx-select="#worklist" hx-swap="outerHTML" {
             @if a == TaskAction::Reassign {
                 label for=(select_id) { "Reassign to" }
                 select #(select_id) name="to" required {
                     @for c in &v.reassign_targets {
+                        option value=(c.value) { (c.label) }
+                    }
+                }
+            }
+            @if a == TaskAction::Snooze {
+                label for=(reason_id) { "Reason" }
+                select #(reason_id) name="reason" required {
+                    @for c in &v.snooze_reasons {
                         option value=(c.value) { (c.label) }
                     }
                 }

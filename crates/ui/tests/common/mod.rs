@@ -184,6 +184,10 @@ pub fn worklist() -> WorklistView {
             task("t2", "rapid-response nurse", Some("Dr Ada"), None, None),
             task("t4", "attending", None, Some(90), None),
         ],
+        snooze_reasons: vec![Choice {
+            value: "not-septic".into(),
+            label: "Clinical picture not consistent".into(),
+        }],
         reassign_targets: vec![
             Choice {
                 value: "role:attending".into(),
