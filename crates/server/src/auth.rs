@@ -918,7 +918,8 @@ mod tests {
             g(Method::POST, "/ui/worklist/t/claim"),
             Group::UiWorklistAction
         );
-        assert_eq!(g(Method::GET, "/openapi.json"), Group::Other);
+        assert_eq!(g(Method::GET, "/openapi.json"), Group::Health);
+        assert_eq!(g(Method::GET, "/not-yet-listed"), Group::Other);
         assert_eq!(Group::Other.roles(), Some(&[Role::Admin][..]));
     }
 
