@@ -336,9 +336,12 @@ async fn api_refuses_every_bad_credential_and_admits_the_right_role() {
     assert_eq!(r.0, StatusCode::OK, "{r:?}");
 
     // Routes not in the permission table are admin only (deny by default).
-    let r = get_with(b, "/openapi.json", Some(&bearer(&good))).await;
+    let r = get_with(b, "/not-yet-listed", Some(&bearer(&good))).await;
     assert_eq!(r.0, StatusCode::FORBIDDEN);
     assert!(r.2.contains("needs role admin"), "{}", r.2);
+    // The API description is public.
+    let r = get_with(b, "/openapi.json", None).await;
+    assert_eq!(r.0, StatusCode::OK, "{r:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
