@@ -164,11 +164,17 @@ pub async fn change_marker_changes_on_every_commit(h: &dyn Harness) {
     let Some(m0) = s.change_marker().await.unwrap() else {
         panic!("both engines have a change marker")
     };
-    assert_eq!(
-        s.change_marker().await.unwrap().as_deref(),
-        Some(m0.as_str()),
-        "reads do not change it"
-    );
+    // On SQLite the marker is this database's own (PRAGMA data_version):
+    // reads leave it alone. On PostgreSQL it is the cluster's snapshot, so
+    // the other tests committing in parallel move it: only the change
+    // across a commit can be asserted there.
+    if s.engine() == "sqlite" {
+        assert_eq!(
+            s.change_marker().await.unwrap().as_deref(),
+            Some(m0.as_str()),
+            "reads do not change it"
+        );
+    }
     let _ = s.list_documents(&DocFilter::default()).await.unwrap();
     s.commit(Commit {
         documents: vec![doc("card", "c1", "p1", "x", "m", 1)],
