@@ -313,20 +313,7 @@ impl App {
             .find(|r| r.starts_with("Practitioner/"))
             .map(|r| json!(r))
             .unwrap_or(Value::Null);
-        let mut identifiers = vec![json!({"system": "urn:bedside:patient-id", "value": pid})];
-        let pkey = ResourceKey {
-            rtype: "Patient".into(),
-            id: pid.to_string(),
-        };
-        if let Some(r) = self.store.get_resource(&pkey).await? {
-            if let Ok(p) = serde_json::from_str::<Value>(&r.body) {
-                for i in p["identifier"].as_array().into_iter().flatten() {
-                    if i["value"].is_string() {
-                        identifiers.push(json!({"system": i["system"], "value": i["value"]}));
-                    }
-                }
-            }
-        }
+        let identifiers = self.patient_identifiers(pid).await?;
         let none = |v: Vec<Value>| {
             if v.is_empty() {
                 json!("none recorded")

@@ -472,20 +472,7 @@ impl App {
     ) -> Result<Map<String, Value>, ApiError> {
         let pid = &state.patient_id;
         let at = p.at;
-        let mut identifiers = vec![json!({"system": "urn:bedside:patient-id", "value": pid})];
-        let key = bedside_store::ResourceKey {
-            rtype: "Patient".into(),
-            id: pid.clone(),
-        };
-        if let Some(r) = self.store.get_resource(&key).await? {
-            if let Ok(v) = serde_json::from_str::<Value>(&r.body) {
-                for i in v["identifier"].as_array().into_iter().flatten() {
-                    if let Some(val) = i["value"].as_str() {
-                        identifiers.push(json!({"system": i["system"], "value": val}));
-                    }
-                }
-            }
-        }
+        let identifiers = self.patient_identifiers(pid).await?;
         let location = state
             .encounter_at(at)
             .and_then(|e| e.locations.last().cloned())
@@ -560,6 +547,27 @@ impl App {
         );
         vars.insert("covering_physician".into(), covering.unwrap_or(Value::Null));
         Ok(vars)
+    }
+
+    /// The patient's identifiers for a responder: Bedside's own id, then
+    /// every `Patient.identifier` with a value (MRN, ...). Shared by the
+    /// sepsis and radiology pathways' start variables.
+    pub(crate) async fn patient_identifiers(&self, pid: &str) -> Result<Vec<Value>, ApiError> {
+        let mut identifiers = vec![json!({"system": "urn:bedside:patient-id", "value": pid})];
+        let key = bedside_store::ResourceKey {
+            rtype: "Patient".into(),
+            id: pid.to_string(),
+        };
+        if let Some(r) = self.store.get_resource(&key).await? {
+            if let Ok(v) = serde_json::from_str::<Value>(&r.body) {
+                for i in v["identifier"].as_array().into_iter().flatten() {
+                    if let Some(val) = i["value"].as_str() {
+                        identifiers.push(json!({"system": i["system"], "value": val}));
+                    }
+                }
+            }
+        }
+        Ok(identifiers)
     }
 
     /// Ref items (`{reference, display}`) of a patient's resources of a type.
