@@ -39,8 +39,14 @@ TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
 # BENCH_BIN / BENCH_FLOOR: measure other builds (e.g. an older commit's).
 BIN=${BENCH_BIN:-$TARGET/release/bedside}
 FLOOR=${BENCH_FLOOR:-$TARGET/release/examples/parse_floor}
-mkdir -p "$WORK/obs"
+mkdir -p "$WORK/obs" "$WORK/obs-plain"
 ln -s "$OBS_FILE" "$WORK/obs/"
+# The same bytes uncompressed (not timed): in-process ingest of plain
+# NDJSON is set against the parse-only floor, of gzip against gunzip+parse.
+case "$OBS_FILE" in
+  *.gz) gzip -dc "$OBS_FILE" >"$WORK/obs-plain/Observation.ndjson" ;;
+  *) ln -s "$OBS_FILE" "$WORK/obs-plain/Observation.ndjson" ;;
+esac
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 secs() { python3 -c 'import time; print(time.monotonic())'; }
 
@@ -49,16 +55,20 @@ res=$OUT/ingest.json
 for run in $(seq 1 "$RUNS"); do
   "$FLOOR" "$OBS_FILE" 3 | python3 -c 'import json,sys; d=json.load(sys.stdin); d["name"]="floor"; d["run"]=int(sys.argv[1]); print(json.dumps(d))' "$run" >>"$res"
 
-  t0=$(secs)
-  BEDSIDE_LOG=warn "$BIN" replay "$WORK/obs" --data-dir "$WORK/inproc-$run" --json >"$WORK/inproc.json"
-  t1=$(secs)
-  python3 - "$WORK/inproc.json" "$t0" "$t1" "$run" in-process >>"$res" <<'PY'
+  for src in obs obs-plain; do
+    name=in-process; [ "$src" = obs-plain ] && name=in-process-plain
+    t0=$(secs)
+    BEDSIDE_LOG=warn "$BIN" replay "$WORK/$src" --data-dir "$WORK/inproc-$run" --json >"$WORK/inproc.json"
+    t1=$(secs)
+    python3 - "$WORK/inproc.json" "$t0" "$t1" "$run" "$name" >>"$res" <<'PY'
 import json, sys
 s = json.load(open(sys.argv[1])); t = float(sys.argv[3]) - float(sys.argv[2])
 n = s["resources"].get("Observation", 0)
 print(json.dumps({"name": sys.argv[5], "run": int(sys.argv[4]), "observations": n, "seconds": t, "per_sec": n / t,
                   "created": s["created"], "rejected": s["rejected"], "stored": s["stored"].get("Observation", 0)}))
 PY
+    rm -rf "$WORK/inproc-$run"
+  done
 
   if [ -z "${BENCH_NO_HTTP:-}" ]; then
     PORT=$(free_port)
@@ -77,7 +87,7 @@ print(json.dumps({"name": sys.argv[5], "run": int(sys.argv[4]), "observations": 
                   "created": s["created"], "rejected": s["rejected"], "stored": s["stored"].get("Observation", 0)}))
 PY
   fi
-  rm -rf "$WORK/inproc-$run" "$WORK/http-$run"
+  rm -rf "$WORK/http-$run"
   log "run $run done"
 done
 
@@ -93,11 +103,14 @@ for run in sorted({r["run"] for r in rows}):
     f = by["floor"]
     print(f"| {run} | parse-only floor (serde_json::Value, in memory) | {f['parse_only']['per_sec']:.0f} | {f['parse_only']['seconds']:.2f} | 1 | |")
     print(f"| {run} | gunzip + parse floor | {f['gunzip_and_parse']['per_sec']:.0f} | {f['gunzip_and_parse']['seconds']:.2f} | | 1 |")
-    for name in ("in-process", "http"):
+    labels = {"in-process": "in-process ingest, gzip (`bedside replay`)",
+              "in-process-plain": "in-process ingest, plain NDJSON (`bedside replay`)",
+              "http": "HTTP ingest, gzip (`bedside replay --url`)"}
+    for name in ("in-process-plain", "in-process", "http"):
         if name not in by:
             continue
         r = by[name]
-        print(f"| {run} | {name} ingest (`bedside replay`{' --url' if name == 'http' else ''}) | {r['per_sec']:.0f} | {r['seconds']:.2f} | "
+        print(f"| {run} | {labels[name]} | {r['per_sec']:.0f} | {r['seconds']:.2f} | "
               f"{r['per_sec'] / f['parse_only']['per_sec']:.3f} | {r['per_sec'] / f['gunzip_and_parse']['per_sec']:.3f} |")
         bad |= r["rejected"] != 0 or r["stored"] != r["observations"] or r["observations"] != f["lines"]
 if bad:

@@ -266,6 +266,16 @@ impl App {
         Ok(app)
     }
 
+    /// Whether anything runs on the event time of the data (a model's
+    /// scoring cadence, pathway timers and starts, governance, recorded
+    /// features): then a replay commits in event-time steps, as a live
+    /// feed would arrive.
+    pub fn runs_on_event_time(&self) -> bool {
+        !self.models.is_empty()
+            || !self.pathways.definitions.is_empty()
+            || self.feature_sink.is_some()
+    }
+
     /// Write `c` durably, merged with other concurrent callers' commits
     /// into one transaction (see [`group_commit`]); a failure is this
     /// commit's own.

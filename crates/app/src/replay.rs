@@ -37,9 +37,19 @@ pub fn replay_chunks(lines: &[Line]) -> Vec<&[Line]> {
 /// The end (exclusive) of the replay chunk that starts at `start` (see
 /// [`replay_chunks`]).
 pub fn chunk_end(lines: &[Line], start: usize) -> usize {
-    let bucket = |l: &Line| l.time.map(|t| t.timestamp().div_euclid(STEP_SECONDS));
-    let first = lines.get(start).map(bucket);
+    chunk_end_by(lines, start, Some(STEP_SECONDS))
+}
+
+/// The end (exclusive) of the chunk that starts at `start`: at most
+/// [`CHUNK`] lines, all within one `step`-second bucket of event time
+/// when `step` is given (see [`replay_chunks`]), else only bounded in size.
+pub fn chunk_end_by(lines: &[Line], start: usize, step: Option<i64>) -> usize {
+    let Some(step) = step else {
+        return (start + CHUNK).min(lines.len());
+    };
     let cap = (start + CHUNK).min(lines.len());
+    let bucket = |l: &Line| l.time.map(|t| t.timestamp().div_euclid(step));
+    let first = lines.get(start).map(bucket);
     (start + 1..cap)
         .find(|&i| Some(bucket(&lines[i])) != first)
         .unwrap_or(cap)
@@ -204,7 +214,7 @@ pub fn read_dir_sorted(dir: &Path) -> Result<Vec<Line>, ApiError> {
             None,
         ));
     }
-    let mut lines = Vec::new();
+    let mut raw: Vec<Vec<u8>> = Vec::new();
     for f in files {
         let r = open_lines(&f)
             .map_err(|e| ApiError::bad_request(format!("{}: {e}", f.display()), None))?;
@@ -217,19 +227,46 @@ pub fn read_dir_sorted(dir: &Path) -> Result<Vec<Line>, ApiError> {
             if l.iter().all(|b| b.is_ascii_whitespace()) {
                 continue;
             }
-            let (rtype, time) = line_head(&l);
-            let rtype = rtype.unwrap_or_else(|| "(unreadable)".into());
-            let seq = lines.len();
-            lines.push(Line {
-                rtype,
-                time,
-                seq,
-                bytes: l,
-            });
+            raw.push(l);
         }
     }
+    let mut lines = heads(raw);
     sort_lines(&mut lines);
     Ok(lines)
+}
+
+/// [`line_head`] of every line, on all cores (a scan of every byte; the
+/// replay cannot start before the lines are sorted).
+fn heads(raw: Vec<Vec<u8>>) -> Vec<Line> {
+    let head = |(seq, bytes): (usize, Vec<u8>)| {
+        let (rtype, time) = line_head(&bytes);
+        Line {
+            rtype: rtype.unwrap_or_else(|| "(unreadable)".into()),
+            time,
+            seq,
+            bytes,
+        }
+    };
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if threads < 2 || raw.len() < 10_000 {
+        return raw.into_iter().enumerate().map(head).collect();
+    }
+    let per = raw.len().div_ceil(threads);
+    let mut parts: Vec<Vec<(usize, Vec<u8>)>> = Vec::new();
+    let mut it = raw.into_iter().enumerate().peekable();
+    while it.peek().is_some() {
+        parts.push(it.by_ref().take(per).collect());
+    }
+    std::thread::scope(|s| {
+        let handles: Vec<_> = parts
+            .into_iter()
+            .map(|part| s.spawn(move || part.into_iter().map(head).collect::<Vec<Line>>()))
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_default())
+            .collect()
+    })
 }
 
 /// Event-time order: reference data first, then by time, type rank, file
@@ -249,7 +286,13 @@ pub async fn replay_dir(
     dir: &Path,
     progress: Option<&(dyn Fn(u64, u64) + Send + Sync)>,
 ) -> Result<ImportSummary, ApiError> {
+    let started = std::time::Instant::now();
     let lines: Arc<[Line]> = read_dir_sorted(dir)?.into();
+    tracing::debug!(
+        lines = lines.len(),
+        seconds = started.elapsed().as_secs_f64(),
+        "replay: read and sorted"
+    );
     // Lines are parsed on their own thread, in replay order, while earlier
     // chunks are applied and committed (parsing is pure and the largest
     // cost after the store); at most PARSE_AHEAD entries wait.
@@ -269,6 +312,10 @@ pub async fn replay_dir(
         })
         .map_err(|e| ApiError::internal(format!("cannot start the replay parser: {e}")))?;
     let result = replay_parsed(app, &lines, &mut parsed, progress).await;
+    tracing::debug!(
+        seconds = started.elapsed().as_secs_f64(),
+        "replay: ingested"
+    );
     drop(parsed);
     let _ = parser.join();
     result
@@ -283,11 +330,11 @@ async fn replay_parsed(
     parsed: &mut tokio::sync::mpsc::Receiver<ParsedEntry>,
     progress: Option<&(dyn Fn(u64, u64) + Send + Sync)>,
 ) -> Result<ImportSummary, ApiError> {
-    let total = lines.len() as u64;
-    let mut summary = ImportSummary::default();
-    for l in lines {
-        *summary.resources.entry(l.rtype.clone()).or_default() += 1;
+    if !app.runs_on_event_time() {
+        return replay_bulk(app, lines, parsed, progress).await;
     }
+    let total = lines.len() as u64;
+    let mut summary = read_counts(lines);
     let mut done = 0u64;
     let mut i = 0;
     // A due time timers were already run at (so a job that cannot complete
@@ -329,6 +376,111 @@ async fn replay_parsed(
         i = end;
         if let Some(p) = progress {
             p(done, total);
+        }
+    }
+    app.finish_summary(&mut summary).await?;
+    Ok(summary)
+}
+
+/// The resources read, by type.
+fn read_counts(lines: &[Line]) -> ImportSummary {
+    let mut summary = ImportSummary::default();
+    for l in lines {
+        *summary.resources.entry(l.rtype.clone()).or_default() += 1;
+    }
+    summary
+}
+
+/// [`replay_parsed`] when nothing runs on event time (no model, pathway or
+/// feature recording; see [`App::runs_on_event_time`]): a plain load of
+/// data, so chunks are bounded by size alone, and chunk k+1 is prepared
+/// while chunk k is being written (`bedside_ingest::Pending`). The commits
+/// still go to the store one after the other, in replay order.
+async fn replay_bulk(
+    app: &App,
+    lines: &[Line],
+    parsed: &mut tokio::sync::mpsc::Receiver<ParsedEntry>,
+    progress: Option<&(dyn Fn(u64, u64) + Send + Sync)>,
+) -> Result<ImportSummary, ApiError> {
+    use bedside_ingest::{EntryOutcome, IngestError, Mode, Pending};
+    type Written = tokio::task::JoinHandle<Result<(), bedside_store::StoreError>>;
+    let total = lines.len() as u64;
+    let mut summary = read_counts(lines);
+    let ingest_err = |e: IngestError| match e {
+        IngestError::Store(e) => ApiError::from(e),
+        e => ApiError::internal(e.to_string()),
+    };
+    let mut inflight: Option<(Pending, Vec<EntryOutcome>, Written, usize)> = None;
+    let (mut i, mut done) = (0, 0u64);
+    while i < lines.len() || inflight.is_some() {
+        let next = if i < lines.len() {
+            let end = chunk_end_by(lines, i, None);
+            let mut entries = Vec::with_capacity(end - i);
+            for index in 0..end - i {
+                let mut e = parsed.recv().await.ok_or_else(|| {
+                    ApiError::internal("the replay parser stopped before the last line")
+                })?;
+                e.index = index;
+                entries.push(e);
+            }
+            let mut prepared = match &inflight {
+                None => app.ingestor.prepare_slice(&entries, Mode::PerEntry).await,
+                Some((p, ..)) => {
+                    app.ingestor
+                        .prepare_after(&entries, Mode::PerEntry, p)
+                        .await
+                }
+            }
+            .map_err(ingest_err)?;
+            // Freeing the parsed entries is not on the way to the commit.
+            tokio::task::spawn_blocking(move || drop(entries));
+            app.after_ingest(&mut prepared).await?;
+            let n = end - i;
+            i = end;
+            Some((prepared, n))
+        } else {
+            None
+        };
+        let mut lock = None;
+        if let Some((pending, outcomes, written, n)) = inflight.take() {
+            let r = written
+                .await
+                .map_err(|e| ApiError::internal(format!("commit task failed: {e}")));
+            match r {
+                Ok(Ok(())) => {
+                    lock = Some(app.ingestor.settle(pending));
+                    App::tally(&mut summary, &outcomes);
+                    done += n as u64;
+                    if let Some(p) = progress {
+                        p(done, total);
+                    }
+                }
+                Ok(Err(e)) => {
+                    app.ingestor.abandon(pending);
+                    return Err(match e {
+                        bedside_store::StoreError::Conflict(what) => ApiError::new(
+                            409,
+                            "conflict",
+                            format!("another writer changed {what} during the replay; run it again (what was written stays, and is not written twice)"),
+                            None,
+                        ),
+                        e => e.into(),
+                    });
+                }
+                Err(e) => {
+                    app.ingestor.abandon(pending);
+                    return Err(e);
+                }
+            }
+        }
+        if let Some((prepared, n)) = next {
+            let (commit, outcomes, pending) = app
+                .ingestor
+                .pend(prepared, lock)
+                .ok_or_else(|| ApiError::internal("the ingest lock was lost"))?;
+            let store = app.store.clone();
+            let written = tokio::spawn(async move { store.commit(commit).await });
+            inflight = Some((pending, outcomes, written, n));
         }
     }
     app.finish_summary(&mut summary).await?;

@@ -4,8 +4,9 @@
 //! the demo's live alert policy; timers fire on the wall clock), SIGKILL
 //! the server at random moments (during a chunk's request or just after
 //! it, while pathways and timers run), restart it, and resume from the
-//! first chunk not acknowledged. Then, against a clean uninterrupted run of
-//! the same replay:
+//! first chunk not acknowledged. Both runs wait after each chunk until no
+//! timer is due (`drain_due`), so timers and data interleave the same way
+//! in both. Then, against a clean uninterrupted run of the same replay:
 //!
 //! - no acknowledged resource is lost: every (type, id) of every chunk
 //!   answered 200 is stored, and the stored counts, resources and patient
@@ -194,6 +195,26 @@ async fn open(data: &Path) -> Arc<dyn Store> {
     .expect("open the drill's store")
 }
 
+/// Wait until no timer is due (at most 30 s): the server's timers run on
+/// the wall clock, on which every timer of a 2024 cohort is due at once,
+/// so without this a timer firing before or after the next chunk would be
+/// a race of two clocks, and two clean runs could differ in the Tasks
+/// that race decides (e.g. escalating before the lactate of the next
+/// chunk arrives). With it, both runs fire every timer due after chunk k
+/// before chunk k+1 is sent; a timer claimed by a killed server fires
+/// when its lease runs out.
+async fn drain_due(store: &dyn Store) {
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(30) {
+        match store.next_due().await {
+            Ok(Some(due)) if due <= chrono::Utc::now() => {
+                tokio::time::sleep(Duration::from_millis(20)).await
+            }
+            _ => return,
+        }
+    }
+}
+
 async fn docs(store: &dyn Store, kind: &str) -> Vec<bedside_store::Document> {
     store
         .list_documents(&DocFilter {
@@ -369,12 +390,14 @@ fn sigkill_at_random_moments_loses_nothing_duplicates_nothing() {
     let t0 = Instant::now();
     let mut chunk_ms = Vec::with_capacity(chunks.len());
     rt.block_on(async {
+        let watch = open(clean.path()).await;
         for c in &chunks {
             let t = Instant::now();
             post_chunk(&client, &s.base, c.clone())
                 .await
                 .expect("clean import");
             chunk_ms.push(t.elapsed().as_millis() as u64);
+            drain_due(&*watch).await;
         }
         settle(&client, &s.base).await;
     });
@@ -399,6 +422,7 @@ fn sigkill_at_random_moments_loses_nothing_duplicates_nothing() {
     let t0 = Instant::now();
     let s = rt.block_on(async {
         let mut s = start(drill.path());
+        let watch = open(drill.path()).await;
         let mut i = 0;
         while i < chunks.len() {
             if !at.remove(&i) {
@@ -407,6 +431,7 @@ fn sigkill_at_random_moments_loses_nothing_duplicates_nothing() {
                     .expect("import");
                 acked[i] = true;
                 i += 1;
+                drain_due(&*watch).await;
                 continue;
             }
             // Kill somewhere within twice a slow chunk's time from its send:
@@ -429,6 +454,7 @@ fn sigkill_at_random_moments_loses_nothing_duplicates_nothing() {
                 in_flight += 1;
             }
             s = start(drill.path());
+            drain_due(&*watch).await;
         }
         settle(&client, &s.base).await;
         s

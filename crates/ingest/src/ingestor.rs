@@ -78,7 +78,27 @@ pub struct Prepared {
     pub touched: Vec<Touched>,
     /// `(patient_id, version written)` for the cache after commit.
     versions: Vec<(String, i64)>,
-    _lock: OwnedMutexGuard<()>,
+    /// `None` when prepared after a [`Pending`], which holds the lock.
+    lock: Option<OwnedMutexGuard<()>>,
+}
+
+/// A commit on its way to the store (see [`Ingestor::pend`]): until it is
+/// known written ([`Ingestor::settle`]), [`Ingestor::prepare_after`] reads
+/// its patient states and resource versions instead of the store's, so
+/// that preparing the next entries overlaps writing these (a bulk load's
+/// two halves, CPU and store, then take turns on two cores instead of
+/// waiting for each other). It holds the ingest lock.
+pub struct Pending {
+    states: HashMap<String, (i64, PatientState)>,
+    versions: HashMap<ResourceKey, VersionInfo>,
+    lock: OwnedMutexGuard<()>,
+}
+
+impl Pending {
+    /// The patients whose states this commit writes.
+    pub fn patients(&self) -> Vec<String> {
+        self.states.keys().cloned().collect()
+    }
 }
 
 impl std::fmt::Debug for Prepared {
@@ -345,6 +365,79 @@ impl Ingestor {
         mode: Mode,
     ) -> Result<Prepared, IngestError> {
         let lock = self.writer.clone().lock_owned().await;
+        self.prepare_on(entries, mode, Some(lock), None).await
+    }
+
+    /// Prepare `entries` as if `pending` were already written (see
+    /// [`Pending`]). Write the result only after `pending` is settled,
+    /// through [`Ingestor::pend`] with the lock [`Ingestor::settle`] gives back.
+    pub async fn prepare_after(
+        &self,
+        entries: &[ParsedEntry],
+        mode: Mode,
+        pending: &Pending,
+    ) -> Result<Prepared, IngestError> {
+        self.prepare_on(entries, mode, None, Some(pending)).await
+    }
+
+    /// Hand `prepared` to the store as a [`Pending`]: returns its commit
+    /// (write it, then [`Ingestor::settle`] or [`Ingestor::abandon`]), its
+    /// outcomes (valid once the commit is written) and the pending record.
+    /// `lock`: the guard of the settled predecessor when `prepared` came
+    /// from [`Ingestor::prepare_after`].
+    pub fn pend(
+        &self,
+        mut prepared: Prepared,
+        lock: Option<OwnedMutexGuard<()>>,
+    ) -> Option<(Commit, Vec<EntryOutcome>, Pending)> {
+        let lock = prepared.lock.take().or(lock)?;
+        let commit = std::mem::take(&mut prepared.commit);
+        let versions = commit
+            .resources
+            .iter()
+            .map(|r| (r.key.clone(), r.version.clone()))
+            .collect();
+        let mut states = HashMap::new();
+        for t in std::mem::take(&mut prepared.touched) {
+            if let Some((_, v)) = prepared.versions.iter().find(|(p, _)| p == &t.patient_id) {
+                states.insert(t.patient_id, (*v, t.state));
+            }
+        }
+        let outcomes = std::mem::take(&mut prepared.outcomes);
+        Some((
+            commit,
+            outcomes,
+            Pending {
+                states,
+                versions,
+                lock,
+            },
+        ))
+    }
+
+    /// The pending commit was written: its states go to the cache; returns
+    /// the ingest lock (for [`Ingestor::pend`] of the next, or to drop).
+    pub fn settle(&self, pending: Pending) -> OwnedMutexGuard<()> {
+        if let Ok(mut c) = self.cache.lock() {
+            for (pid, (v, st)) in pending.states {
+                c.put(pid, v, st);
+            }
+        }
+        pending.lock
+    }
+
+    /// The pending commit failed: forget what it would have written.
+    pub fn abandon(&self, pending: Pending) {
+        self.invalidate(&pending.patients());
+    }
+
+    async fn prepare_on(
+        &self,
+        entries: &[ParsedEntry],
+        mode: Mode,
+        lock: Option<OwnedMutexGuard<()>>,
+        pending: Option<&Pending>,
+    ) -> Result<Prepared, IngestError> {
         let mut outcomes: Vec<EntryOutcome> = Vec::with_capacity(entries.len());
         let mut cands: Vec<(usize, Candidate<'_>)> = Vec::new();
         let fail = |index: usize, path: String, reason: String| IngestError::Rejected {
@@ -442,11 +535,23 @@ impl Ingestor {
             k.dedup();
             k
         };
+        // A pending commit's versions stand in for the store's.
+        let (keys, overlay): (Vec<ResourceKey>, Vec<ResourceKey>) = match pending {
+            Some(p) => keys.into_iter().partition(|k| !p.versions.contains_key(k)),
+            None => (keys, vec![]),
+        };
         let mut known: BTreeMap<ResourceKey, VersionInfo> = if keys.is_empty() {
             BTreeMap::new()
         } else {
             self.store.versions(&keys).await?
         };
+        if let Some(p) = pending {
+            for k in overlay {
+                if let Some(v) = p.versions.get(&k) {
+                    known.insert(k, v.clone());
+                }
+            }
+        }
         let mut accepted: Vec<Accepted<'_>> = Vec::new();
         for (slot, c) in cands {
             let existing = known.get(&c.key);
@@ -490,6 +595,18 @@ impl Ingestor {
         pids.sort();
         pids.dedup();
         let mut states: HashMap<String, (i64, PatientState)> = HashMap::new();
+        // A pending commit's states first (not the cache's to put back).
+        let mut from_pending: std::collections::HashSet<String> = Default::default();
+        if let Some(pend) = pending {
+            pids.retain(|p| match pend.states.get(p) {
+                Some(vs) => {
+                    states.insert(p.clone(), vs.clone());
+                    from_pending.insert(p.clone());
+                    false
+                }
+                None => true,
+            });
+        }
         let mut missing = Vec::new();
         if let Ok(mut cache) = self.cache.lock() {
             for p in &pids {
@@ -578,6 +695,7 @@ impl Ingestor {
                         newest_event,
                     });
                 }
+                None if from_pending.contains(&pid) => {}
                 None => untouched.push((pid, version, state)),
             }
         }
@@ -593,7 +711,7 @@ impl Ingestor {
             outcomes,
             touched,
             versions,
-            _lock: lock,
+            lock,
         })
     }
 }

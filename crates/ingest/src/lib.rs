@@ -39,6 +39,6 @@ pub mod map;
 pub use apply::{apply, apply_updates, patient_of, updates_for, Change, Rejection, Update};
 pub use ingestor::{
     decode_state, encode_state, EntryOutcome, IngestError, IngestReport, Ingestor, Mode, Outcome,
-    Prepared, Touched,
+    Pending, Prepared, Touched,
 };
 pub use map::{Channel, ChannelMap, ConfigError, Conversion, EventRule, EventTime};
