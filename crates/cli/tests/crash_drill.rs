@@ -225,6 +225,20 @@ async fn docs(store: &dyn Store, kind: &str) -> Vec<bedside_store::Document> {
         .unwrap()
 }
 
+/// The timer id of a `pathway-timer-fired` AuditEvent (its entity
+/// `urn:bedside:pathway-timer`), else `None`.
+fn fired_timer(body: &Value) -> Option<&str> {
+    if bedside_app::audit::subtype_of(body) != Some("pathway-timer-fired") {
+        return None;
+    }
+    body["entity"].as_array()?.iter().find_map(|e| {
+        let id = &e["what"]["identifier"];
+        (id["system"] == "urn:bedside:pathway-timer")
+            .then(|| id["value"].as_str())
+            .flatten()
+    })
+}
+
 /// What the checks compare between the clean and the drilled run.
 #[derive(Debug, PartialEq)]
 struct Outcome {
@@ -295,7 +309,7 @@ async fn check(store: &dyn Store, stopped_at: chrono::DateTime<chrono::Utc>) -> 
     bedside_store::verify_chain(&entries).expect("the audit chain verifies");
     let mut fired = BTreeSet::new();
     for e in &entries {
-        if let Some(t) = e.body["pathway_timer_fired"].as_str() {
+        if let Some(t) = fired_timer(&e.body) {
             assert!(fired.insert(t.to_string()), "timer {t} fired twice");
         }
     }
@@ -409,6 +423,10 @@ fn sigkill_at_random_moments_loses_nothing_duplicates_nothing() {
     chunk_ms.sort_unstable();
     let p90 = chunk_ms[chunk_ms.len() * 9 / 10].max(1);
     println!("clean run: {clean_secs:.1} s, chunk p90 {p90} ms; {want:?}");
+    assert!(
+        want.timers_fired > 0,
+        "the clean run fired no timer: the drill would not test timers"
+    );
 
     // --- the drilled run -------------------------------------------------
     let mut rng = Rng(seed);
