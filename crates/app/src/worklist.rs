@@ -101,6 +101,50 @@ impl App {
         Ok(out)
     }
 
+    /// [`App::worklist`] by `who`, recorded in the audit log before the
+    /// Tasks are returned (subtype `worklist-read`, `via` = `api` or `ui`):
+    /// the query, how many Tasks, and one entity per patient listed, so a
+    /// patient's access history shows who saw them on a worklist.
+    pub async fn worklist_as(
+        &self,
+        who: &crate::audit::Actor,
+        via: &str,
+        owner: Option<&str>,
+        role: Option<&str>,
+        status: Option<&str>,
+    ) -> Result<Vec<Value>, ApiError> {
+        let r = self.worklist(owner, role, status).await;
+        let params: Vec<String> = [("owner", owner), ("role", role), ("status", status)]
+            .into_iter()
+            .filter_map(|(k, v)| v.map(|v| format!("{k}={v}")))
+            .collect();
+        let mut query = Entity::query(TASK, &params.join("&")).detail("via", via);
+        if let Ok(tasks) = &r {
+            query = query.detail("total", tasks.len());
+        }
+        let mut ev = Event::rest("search-type", "worklist-read", AuditAction::Read)
+            .by(who)
+            .entity(query);
+        match &r {
+            Ok(tasks) => {
+                let mut patients: Vec<&str> = tasks
+                    .iter()
+                    .filter_map(|t| t["for"]["reference"].as_str())
+                    .map(|p| p.strip_prefix("Patient/").unwrap_or(p))
+                    .collect();
+                patients.sort_unstable();
+                patients.dedup();
+                for p in patients {
+                    ev = ev.patient(Some(p));
+                }
+            }
+            Err(e) => {
+                ev = ev.outcome(crate::audit::Outcome::MinorFailure, Some(&e.message()));
+            }
+        }
+        self.record_access(ev, r).await
+    }
+
     /// `GET /fhir/Task/{id}`.
     pub async fn read_task(&self, id: &str) -> Result<Value, ApiError> {
         self.store

@@ -183,8 +183,13 @@ fn allowed_actions(w: &Who, mut v: ui::WorklistView) -> ui::WorklistView {
     v
 }
 
-async fn worklist(State(s): State<AppState>, w: Who, h: HeaderMap) -> Response {
-    match s.app.ui_worklist(now(), None).await {
+async fn worklist(
+    State(s): State<AppState>,
+    w: Who,
+    who: Option<Extension<Actor>>,
+    h: HeaderMap,
+) -> Response {
+    match s.app.ui_worklist(&actor(who), now(), None).await {
         Ok(v) => {
             let v = allowed_actions(&w, v);
             page(&w, || ui::render_worklist(&v))
@@ -213,15 +218,16 @@ async fn task_action(
     let to = form
         .and_then(|f| if action == "snooze" { f.reason } else { f.to })
         .filter(|t| !t.is_empty());
+    let who = actor(who);
     let flash = match s
         .app
-        .ui_task_action(&actor(who), &task_id, &action, to.as_deref(), now())
+        .ui_task_action(&who, &task_id, &action, to.as_deref(), now())
         .await
     {
         Ok(f) => f,
         Err(e) => return error_page(e, &h),
     };
-    match s.app.ui_worklist(now(), Some(flash)).await {
+    match s.app.ui_worklist(&who, now(), Some(flash)).await {
         Ok(v) if is_htmx(&h) => page(&w, || ui::worklist_fragment(&v)),
         Ok(v) => page(&w, || ui::render_worklist(&v)),
         Err(e) => error_page(e, &h),

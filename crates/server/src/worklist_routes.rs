@@ -27,10 +27,16 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/worklist/{task_id}/{action}", post(act))
 }
 
-async fn list(State(s): State<AppState>, Query(q): Query<BTreeMap<String, String>>) -> Response {
+async fn list(
+    State(s): State<AppState>,
+    who: Option<Extension<Actor>>,
+    Query(q): Query<BTreeMap<String, String>>,
+) -> Response {
     match s
         .app
-        .worklist(
+        .worklist_as(
+            &actor(who),
+            "api",
             q.get("owner").map(String::as_str),
             q.get("role").map(String::as_str),
             q.get("status").map(String::as_str),

@@ -591,6 +591,46 @@ async fn worklist_actions_show_only_for_roles_that_may_take_them() {
         "sees the task"
     );
     assert!(!informatics.contains("btn-claim"), "but no action buttons");
+    // Every worklist view is in the audit log: who, through what (UI or
+    // API), and each patient it listed.
+    let nurse_token = k1.sign(&claims("nurse-1", &["ehr-nurse"]));
+    let r = get_with(&s.base, "/worklist", Some(&bearer(&nurse_token))).await;
+    assert_eq!(r.0, StatusCode::OK, "{r:?}");
+    let audit = s.app.store.audit_entries(1, 10_000).await.unwrap();
+    let reads: Vec<&serde_json::Value> = audit
+        .iter()
+        .map(|e| &e.body)
+        .filter(|b| bedside_app::audit::subtype_of(b) == Some("worklist-read"))
+        .collect();
+    let seen: Vec<(String, String)> = reads
+        .iter()
+        .map(|b| {
+            (
+                b["agent"][0]["who"]["identifier"]["value"]
+                    .as_str()
+                    .unwrap_or("")
+                    .to_string(),
+                bedside_app::audit::detail(b, "via")
+                    .unwrap_or("")
+                    .to_string(),
+            )
+        })
+        .collect();
+    for want in [("nurse-1", "ui"), ("cds-1", "ui"), ("nurse-1", "api")] {
+        assert!(
+            seen.contains(&(want.0.to_string(), want.1.to_string())),
+            "{want:?} not in {seen:?}"
+        );
+    }
+    for b in &reads {
+        let entities = b["entity"].as_array().unwrap();
+        assert!(
+            entities
+                .iter()
+                .any(|e| e["what"]["reference"] == "Patient/p-rad"),
+            "the listed patient is named: {b}"
+        );
+    }
     // ... and cannot take the action by posting the form anyway.
     let t = k1.sign(&claims("cds-1", &["cds-team"]));
     let r = client()

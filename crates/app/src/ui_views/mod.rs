@@ -122,10 +122,11 @@ impl App {
     /// escalation state and the actions its status allows.
     pub async fn ui_worklist(
         &self,
+        who: &crate::audit::Actor,
         now: Instant,
         flash: Option<String>,
     ) -> Result<WorklistView, ApiError> {
-        let tasks = self.worklist(None, None, None).await?;
+        let tasks = self.worklist_as(who, "ui", None, None, None).await?;
         let mut names = PatientNames::new();
         let mut instances: HashMap<String, Option<Instance>> = HashMap::new();
         let mut rows = Vec::with_capacity(tasks.len());
