@@ -103,6 +103,19 @@ fn status_of(o: &EntryOutcome) -> EntryResponse {
     }
 }
 
+/// Why preparing an ingest failed, as the API says it.
+pub(crate) fn ingest_error(e: IngestError) -> ApiError {
+    match e {
+        IngestError::Rejected {
+            index,
+            path,
+            reason,
+        } => rejected_error(index, &path, &reason),
+        IngestError::Store(e) => e.into(),
+        e => ApiError::internal(e.to_string()),
+    }
+}
+
 fn rejected_error(index: usize, path: &str, reason: &str) -> ApiError {
     let path = if path.is_empty() {
         format!("Bundle.entry[{index}]")
@@ -297,16 +310,11 @@ impl App {
     ) -> Result<IngestResult, ApiError> {
         let mut attempt = 0;
         loop {
-            let mut prepared = match self.ingestor.prepare_slice(&entries, mode).await {
-                Ok(p) => p,
-                Err(IngestError::Rejected {
-                    index,
-                    path,
-                    reason,
-                }) => return Err(rejected_error(index, &path, &reason)),
-                Err(IngestError::Store(e)) => return Err(e.into()),
-                Err(e) => return Err(ApiError::internal(e.to_string())),
-            };
+            let mut prepared = self
+                .ingestor
+                .prepare_slice(&entries, mode)
+                .await
+                .map_err(ingest_error)?;
             let predictions = self.after_ingest(&mut prepared).await?;
             let commit = std::mem::take(&mut prepared.commit);
             match self.store.commit(commit).await {

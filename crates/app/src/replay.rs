@@ -44,10 +44,10 @@ pub fn chunk_end(lines: &[Line], start: usize) -> usize {
 /// [`CHUNK`] lines, all within one `step`-second bucket of event time
 /// when `step` is given (see [`replay_chunks`]), else only bounded in size.
 pub fn chunk_end_by(lines: &[Line], start: usize, step: Option<i64>) -> usize {
-    let Some(step) = step else {
-        return (start + CHUNK).min(lines.len());
-    };
     let cap = (start + CHUNK).min(lines.len());
+    let Some(step) = step else {
+        return cap;
+    };
     let bucket = |l: &Line| l.time.map(|t| t.timestamp().div_euclid(step));
     let first = lines.get(start).map(bucket);
     (start + 1..cap)
@@ -361,14 +361,7 @@ async fn replay_parsed(
             }
         }
         let chunk = &lines[i..end];
-        let mut entries = Vec::with_capacity(chunk.len());
-        for index in 0..chunk.len() {
-            let mut e = parsed.recv().await.ok_or_else(|| {
-                ApiError::internal("the replay parser stopped before the last line")
-            })?;
-            e.index = index;
-            entries.push(e);
-        }
+        let entries = recv_chunk(parsed, chunk.len()).await?;
         app.ingest_parsed(entries, &mut summary).await?;
         app.after_replay_chunk(chunk.iter().filter_map(|l| l.time).max())
             .await?;
@@ -380,6 +373,23 @@ async fn replay_parsed(
     }
     app.finish_summary(&mut summary).await?;
     Ok(summary)
+}
+
+/// The next `n` parsed entries, indexed from 0 within their chunk.
+async fn recv_chunk(
+    parsed: &mut tokio::sync::mpsc::Receiver<ParsedEntry>,
+    n: usize,
+) -> Result<Vec<ParsedEntry>, ApiError> {
+    let mut entries = Vec::with_capacity(n);
+    for index in 0..n {
+        let mut e = parsed
+            .recv()
+            .await
+            .ok_or_else(|| ApiError::internal("the replay parser stopped before the last line"))?;
+        e.index = index;
+        entries.push(e);
+    }
+    Ok(entries)
 }
 
 /// The resources read, by type.
@@ -402,27 +412,16 @@ async fn replay_bulk(
     parsed: &mut tokio::sync::mpsc::Receiver<ParsedEntry>,
     progress: Option<&(dyn Fn(u64, u64) + Send + Sync)>,
 ) -> Result<ImportSummary, ApiError> {
-    use bedside_ingest::{EntryOutcome, IngestError, Mode, Pending};
+    use bedside_ingest::{EntryOutcome, Mode, Pending};
     type Written = tokio::task::JoinHandle<Result<(), bedside_store::StoreError>>;
     let total = lines.len() as u64;
     let mut summary = read_counts(lines);
-    let ingest_err = |e: IngestError| match e {
-        IngestError::Store(e) => ApiError::from(e),
-        e => ApiError::internal(e.to_string()),
-    };
     let mut inflight: Option<(Pending, Vec<EntryOutcome>, Written, usize)> = None;
     let (mut i, mut done) = (0, 0u64);
     while i < lines.len() || inflight.is_some() {
         let next = if i < lines.len() {
             let end = chunk_end_by(lines, i, None);
-            let mut entries = Vec::with_capacity(end - i);
-            for index in 0..end - i {
-                let mut e = parsed.recv().await.ok_or_else(|| {
-                    ApiError::internal("the replay parser stopped before the last line")
-                })?;
-                e.index = index;
-                entries.push(e);
-            }
+            let entries = recv_chunk(parsed, end - i).await?;
             let mut prepared = match &inflight {
                 None => app.ingestor.prepare_slice(&entries, Mode::PerEntry).await,
                 Some((p, ..)) => {
@@ -431,7 +430,7 @@ async fn replay_bulk(
                         .await
                 }
             }
-            .map_err(ingest_err)?;
+            .map_err(crate::ingest_ops::ingest_error)?;
             // Freeing the parsed entries is not on the way to the commit.
             tokio::task::spawn_blocking(move || drop(entries));
             app.after_ingest(&mut prepared).await?;

@@ -267,12 +267,10 @@ impl Ingestor {
     /// instead of copying them, and hands back the outcomes: for callers
     /// done with the rest of `prepared`.
     pub fn finish(&self, mut prepared: Prepared) -> Vec<EntryOutcome> {
-        let touched = std::mem::take(&mut prepared.touched);
+        let written = take_written(&mut prepared);
         if let Ok(mut c) = self.cache.lock() {
-            for t in touched {
-                if let Some((_, v)) = prepared.versions.iter().find(|(p, _)| p == &t.patient_id) {
-                    c.put(t.patient_id, *v, t.state);
-                }
+            for (pid, v, st) in written {
+                c.put(pid, v, st);
             }
         }
         std::mem::take(&mut prepared.outcomes)
@@ -397,12 +395,9 @@ impl Ingestor {
             .iter()
             .map(|r| (r.key.clone(), r.version.clone()))
             .collect();
-        let mut states = HashMap::new();
-        for t in std::mem::take(&mut prepared.touched) {
-            if let Some((_, v)) = prepared.versions.iter().find(|(p, _)| p == &t.patient_id) {
-                states.insert(t.patient_id, (*v, t.state));
-            }
-        }
+        let states = take_written(&mut prepared)
+            .map(|(pid, v, st)| (pid, (v, st)))
+            .collect();
         let outcomes = std::mem::take(&mut prepared.outcomes);
         Some((
             commit,
@@ -596,12 +591,11 @@ impl Ingestor {
         pids.dedup();
         let mut states: HashMap<String, (i64, PatientState)> = HashMap::new();
         // A pending commit's states first (not the cache's to put back).
-        let mut from_pending: std::collections::HashSet<String> = Default::default();
+        let from_pending = |p: &str| pending.is_some_and(|pend| pend.states.contains_key(p));
         if let Some(pend) = pending {
             pids.retain(|p| match pend.states.get(p) {
                 Some(vs) => {
                     states.insert(p.clone(), vs.clone());
-                    from_pending.insert(p.clone());
                     false
                 }
                 None => true,
@@ -695,7 +689,7 @@ impl Ingestor {
                         newest_event,
                     });
                 }
-                None if from_pending.contains(&pid) => {}
+                None if from_pending(&pid) => {}
                 None => untouched.push((pid, version, state)),
             }
         }
@@ -714,6 +708,18 @@ impl Ingestor {
             lock,
         })
     }
+}
+
+/// The touched states of `prepared` with the versions its commit writes
+/// them at (moved out).
+fn take_written(prepared: &mut Prepared) -> impl Iterator<Item = (String, i64, PatientState)> {
+    let versions = std::mem::take(&mut prepared.versions);
+    std::mem::take(&mut prepared.touched)
+        .into_iter()
+        .filter_map(move |t| {
+            let (_, v) = versions.iter().find(|(p, _)| p == &t.patient_id)?;
+            Some((t.patient_id, *v, t.state))
+        })
 }
 
 /// Keep only the last write per key (the same resource twice in one call).
