@@ -480,12 +480,13 @@ impl App {
     }
 
     /// Write a commit holding just this AuditEvent (for reads, which have
-    /// no commit of their own).
+    /// no commit of their own), durably before returning, merged with
+    /// concurrent commits (see [`crate::group_commit`]): under load a read
+    /// was a transaction of its own.
     pub async fn record_now(&self, ev: Event) -> Result<(), crate::ApiError> {
         let mut c = Commit::default();
         self.record(&mut c, ev);
-        self.store.commit(c).await?;
-        Ok(())
+        self.commit(c).await
     }
 }
 

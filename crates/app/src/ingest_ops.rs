@@ -317,7 +317,9 @@ impl App {
                 .map_err(ingest_error)?;
             let predictions = self.after_ingest(&mut prepared).await?;
             let commit = std::mem::take(&mut prepared.commit);
-            match self.store.commit(commit).await {
+            // Through the group committer: merged with the concurrent
+            // card, audit and other ingest commits into one transaction.
+            match self.committer.commit(commit).await {
                 Ok(()) => {
                     return Ok(IngestResult {
                         outcomes: self.ingestor.finish(prepared),

@@ -9,7 +9,7 @@ use crate::pathway_rt::{parse_instance, PATHWAY_INSTANCE, TASK};
 use crate::{ApiError, App};
 use bedside_core::Instant;
 use bedside_pathways::{transition, Engine, TaskStatus};
-use bedside_store::{Commit, DocFilter, Document};
+use bedside_store::{Commit, DocFilter, DocPage, Document};
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
 use std::str::FromStr;
@@ -44,10 +44,6 @@ impl FromStr for TaskAction {
     }
 }
 
-fn is_open(status: &str) -> bool {
-    TaskStatus::from_str(status).is_ok_and(|s| !s.is_terminal())
-}
-
 fn has_role(task: &Value, role: &str) -> bool {
     task["performerType"]
         .as_array()
@@ -66,9 +62,119 @@ fn conflict(msg: String) -> ApiError {
     ApiError::new(409, "business-rule", msg, Some("Task.status"))
 }
 
+/// Tasks on one worklist page by default, and at most.
+pub const WORKLIST_PAGE: u32 = 100;
+pub const WORKLIST_PAGE_MAX: u32 = 1000;
+
+/// What a worklist lists: Tasks for an owner (`Practitioner/..` or a role
+/// name as stored) or a role (`performerType`), with a status (default:
+/// every open one), `count` per page from `offset` (`None` = all).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WorklistQuery {
+    pub owner: Option<String>,
+    pub role: Option<String>,
+    pub status: Option<String>,
+    pub count: Option<u32>,
+    pub offset: u32,
+}
+
+impl WorklistQuery {
+    /// From the query parameters `owner`, `role`, `status`, `_count`
+    /// (default [`WORKLIST_PAGE`], at most [`WORKLIST_PAGE_MAX`]) and
+    /// `_offset`; an unknown parameter or a bad number is a 400.
+    pub fn from_params(q: &BTreeMap<String, String>) -> Result<Self, ApiError> {
+        let num = |k: &str, max: u32| -> Result<Option<u32>, ApiError> {
+            q.get(k)
+                .map(|v| {
+                    v.parse::<u32>().ok().filter(|n| *n <= max).ok_or_else(|| {
+                        ApiError::bad_request(
+                            format!("{k}={v:?} is not a whole number from 0 to {max}"),
+                            Some(k),
+                        )
+                    })
+                })
+                .transpose()
+        };
+        for k in q.keys() {
+            if !matches!(
+                k.as_str(),
+                "owner" | "role" | "status" | "_count" | "_offset"
+            ) {
+                return Err(ApiError::bad_request(
+                    format!("worklist parameter {k:?} is not supported (owner, role, status, _count, _offset)"),
+                    Some(k.as_str()),
+                ));
+            }
+        }
+        Ok(Self {
+            owner: q.get("owner").cloned(),
+            role: q.get("role").cloned(),
+            status: q.get("status").cloned(),
+            count: Some(num("_count", WORKLIST_PAGE_MAX)?.unwrap_or(WORKLIST_PAGE)),
+            offset: num("_offset", u32::MAX)?.unwrap_or(0),
+        })
+    }
+
+    /// The query string of this query at another offset (for paging links).
+    pub fn query_string(&self, offset: u32) -> String {
+        let mut parts: Vec<String> = [
+            ("owner", &self.owner),
+            ("role", &self.role),
+            ("status", &self.status),
+        ]
+        .into_iter()
+        .filter_map(|(k, v)| v.as_ref().map(|v| format!("{k}={}", crate::pulse::enc(v))))
+        .collect();
+        if let Some(n) = self.count {
+            parts.push(format!("_count={n}"));
+        }
+        parts.push(format!("_offset={offset}"));
+        parts.join("&")
+    }
+}
+
+/// One page of a worklist, newest Task first; the Tasks as stored JSON.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WorklistPage {
+    pub tasks: Vec<bedside_store::DocText>,
+    pub offset: u32,
+    /// Whether Tasks follow this page.
+    pub more: bool,
+}
+
+impl WorklistPage {
+    /// The page as one JSON array, the stored bodies passed through.
+    pub fn to_json(&self) -> String {
+        let len = self.tasks.iter().map(|t| t.body.len() + 1).sum::<usize>() + 2;
+        let mut out = String::with_capacity(len);
+        out.push('[');
+        for (i, t) in self.tasks.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            out.push_str(&t.body);
+        }
+        out.push(']');
+        out
+    }
+
+    /// The Tasks parsed (a body that does not parse is skipped and logged).
+    pub fn values(&self) -> Vec<Value> {
+        self.tasks
+            .iter()
+            .filter_map(|t| match serde_json::from_str(&t.body) {
+                Ok(v) => Some(v),
+                Err(e) => {
+                    tracing::warn!(task = %t.id, error = %e, "stored Task does not parse; not listed");
+                    None
+                }
+            })
+            .collect()
+    }
+}
+
 impl App {
-    /// Tasks for an owner (`Practitioner/..` or a role name as stored) or
-    /// a role (`performerType`), with a status (default: every open one).
+    /// Every Task matching (see [`WorklistQuery`]; no paging), parsed.
     /// Newest first.
     pub async fn worklist(
         &self,
@@ -76,60 +182,96 @@ impl App {
         role: Option<&str>,
         status: Option<&str>,
     ) -> Result<Vec<Value>, ApiError> {
-        if let Some(s) = status {
-            TaskStatus::from_str(s)
-                .map_err(|e| ApiError::bad_request(e.to_string(), Some("status")))?;
-        }
-        let docs = self
-            .store
-            .list_documents(&DocFilter {
-                kind: TASK.into(),
-                patient_id: None,
-                status: status.map(str::to_string),
-                owner: owner.map(str::to_string),
-                since: None,
-                limit: None,
-            })
-            .await?;
-        let mut out: Vec<Value> = docs
-            .into_iter()
-            .filter(|d| status.is_some() || d.status.as_deref().is_some_and(is_open))
-            .filter(|d| role.is_none_or(|r| has_role(&d.body, r)))
-            .map(|d| d.body)
-            .collect();
-        out.reverse();
-        Ok(out)
+        let q = WorklistQuery {
+            owner: owner.map(str::to_string),
+            role: role.map(str::to_string),
+            status: status.map(str::to_string),
+            count: None,
+            offset: 0,
+        };
+        Ok(self.worklist_page(&q).await?.values())
     }
 
-    /// [`App::worklist`] by `who`, recorded in the audit log before the
-    /// Tasks are returned (subtype `worklist-read`, `via` = `api` or `ui`):
-    /// the query, how many Tasks, and one entity per patient listed, so a
-    /// patient's access history shows who saw them on a worklist.
+    /// One page of the worklist. The status filter and the paging run in
+    /// the store (only the page is read); a role filter reads the bodies
+    /// of every Task of the status and pages after it.
+    pub async fn worklist_page(&self, q: &WorklistQuery) -> Result<WorklistPage, ApiError> {
+        let status_in: Vec<String> = match &q.status {
+            Some(s) => {
+                TaskStatus::from_str(s)
+                    .map_err(|e| ApiError::bad_request(e.to_string(), Some("status")))?;
+                vec![s.clone()]
+            }
+            None => TaskStatus::ALL
+                .into_iter()
+                .filter(|s| !s.is_terminal())
+                .map(|s| s.as_str().to_string())
+                .collect(),
+        };
+        let in_store = q.role.is_none();
+        let page = DocPage {
+            filter: DocFilter {
+                kind: TASK.into(),
+                owner: q.owner.clone(),
+                // One more than the page: whether more follow.
+                limit: q.count.filter(|_| in_store).map(|n| n.saturating_add(1)),
+                ..DocFilter::default()
+            },
+            status_in,
+            newest_first: true,
+            offset: if in_store { q.offset } else { 0 },
+        };
+        let mut tasks = self.store.list_document_texts(&page).await?;
+        if let Some(r) = &q.role {
+            tasks.retain(|t| serde_json::from_str::<Value>(&t.body).is_ok_and(|v| has_role(&v, r)));
+            tasks.drain(..tasks.len().min(q.offset as usize));
+        }
+        let more = q.count.is_some_and(|n| tasks.len() > n as usize);
+        if let Some(n) = q.count {
+            tasks.truncate(n as usize);
+        }
+        Ok(WorklistPage {
+            tasks,
+            offset: q.offset,
+            more,
+        })
+    }
+
+    /// [`App::worklist_page`] by `who`, recorded in the audit log before
+    /// the Tasks are returned (subtype `worklist-read`, `via` = `api` or
+    /// `ui`): the query, how many Tasks, and one entity per patient
+    /// listed, so a patient's access history shows who saw them on a
+    /// worklist.
     pub async fn worklist_as(
         &self,
         who: &crate::audit::Actor,
         via: &str,
-        owner: Option<&str>,
-        role: Option<&str>,
-        status: Option<&str>,
-    ) -> Result<Vec<Value>, ApiError> {
-        let r = self.worklist(owner, role, status).await;
-        let params: Vec<String> = [("owner", owner), ("role", role), ("status", status)]
-            .into_iter()
-            .filter_map(|(k, v)| v.map(|v| format!("{k}={v}")))
-            .collect();
+        q: &WorklistQuery,
+    ) -> Result<WorklistPage, ApiError> {
+        let r = self.worklist_page(q).await;
+        let params: Vec<String> = [
+            ("owner", &q.owner),
+            ("role", &q.role),
+            ("status", &q.status),
+        ]
+        .into_iter()
+        .filter_map(|(k, v)| v.as_ref().map(|v| format!("{k}={v}")))
+        .chain(q.count.map(|n| format!("_count={n}")))
+        .chain((q.offset > 0).then(|| format!("_offset={}", q.offset)))
+        .collect();
         let mut query = Entity::query(TASK, &params.join("&")).detail("via", via);
-        if let Ok(tasks) = &r {
-            query = query.detail("total", tasks.len());
+        if let Ok(page) = &r {
+            query = query.detail("total", page.tasks.len());
         }
         let mut ev = Event::rest("search-type", "worklist-read", AuditAction::Read)
             .by(who)
             .entity(query);
         match &r {
-            Ok(tasks) => {
-                let mut patients: Vec<&str> = tasks
+            Ok(page) => {
+                let mut patients: Vec<&str> = page
+                    .tasks
                     .iter()
-                    .filter_map(|t| t["for"]["reference"].as_str())
+                    .filter_map(|t| t.patient_id.as_deref())
                     .map(|p| p.strip_prefix("Patient/").unwrap_or(p))
                     .collect();
                 patients.sort_unstable();

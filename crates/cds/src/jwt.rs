@@ -18,7 +18,7 @@ use chrono::{DateTime, TimeZone, Utc};
 use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, Jwk, JwkSet, PublicKeyUse};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde_json::{Map, Value};
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 use std::str::FromStr;
 use std::sync::{Arc, Mutex, RwLock};
 
@@ -135,10 +135,29 @@ pub struct InMemoryReplayCache {
     inner: Mutex<ReplayState>,
 }
 
+/// Entries are keyed by a 128-bit digest of `(iss, jti)`, not the strings,
+/// in one map swept of expired entries every [`SWEEP_EVERY`] inserts: a
+/// cache sized for a busy EHR holds ~100k entries, and two string copies
+/// each plus an expiry index (~250 bytes an entry) made it the largest
+/// memory growth of a soak; now ~32 bytes. A digest collision could only
+/// refuse a fresh token as replayed (the safe side); at 2^-128 per pair it
+/// does not happen.
 #[derive(Default)]
 struct ReplayState {
-    by_key: HashMap<String, i64>,
-    by_expiry: BTreeSet<(i64, String)>,
+    by_key: HashMap<u128, i64>,
+    inserts: u64,
+}
+
+const SWEEP_EVERY: u64 = 1024;
+
+fn replay_key(iss: &str, jti: &str) -> u128 {
+    use sha2::Digest as _;
+    let mut h = sha2::Sha256::new();
+    h.update(iss.as_bytes());
+    h.update([0u8]);
+    h.update(jti.as_bytes());
+    let d = h.finalize();
+    u128::from_le_bytes(d[..16].try_into().expect("16 bytes of a SHA-256 digest"))
 }
 
 impl InMemoryReplayCache {
@@ -161,32 +180,29 @@ impl InMemoryReplayCache {
 
 impl ReplayCache for InMemoryReplayCache {
     fn first_use(&self, iss: &str, jti: &str, keep_until: i64, now: i64) -> bool {
-        let key = format!("{iss}\u{0}{jti}");
+        let key = replay_key(iss, jti);
         let mut s = self.lock();
-        while let Some((exp, k)) = s.by_expiry.first().cloned() {
-            if exp >= now {
-                break;
-            }
-            s.by_expiry.pop_first();
-            s.by_key.remove(&k);
-        }
-        if s.by_key.contains_key(&key) {
-            return false;
-        }
-        while s.by_key.len() >= self.capacity {
-            match s.by_expiry.pop_first() {
-                Some((_, k)) => {
-                    s.by_key.remove(&k);
-                    tracing::warn!(
-                        capacity = self.capacity,
-                        "jti replay cache full: evicted an unexpired entry; raise the capacity"
-                    );
-                }
-                None => break,
+        if let Some(&until) = s.by_key.get(&key) {
+            if until >= now {
+                return false;
             }
         }
-        s.by_key.insert(key.clone(), keep_until);
-        s.by_expiry.insert((keep_until, key));
+        s.inserts += 1;
+        if s.inserts.is_multiple_of(SWEEP_EVERY) || s.by_key.len() >= self.capacity {
+            s.by_key.retain(|_, until| *until >= now);
+        }
+        if s.by_key.len() >= self.capacity {
+            // Full of live entries: drop the soonest to expire (a scan;
+            // only a cache too small for the traffic gets here).
+            if let Some(k) = s.by_key.iter().min_by_key(|(_, u)| **u).map(|(k, _)| *k) {
+                s.by_key.remove(&k);
+            }
+            tracing::warn!(
+                capacity = self.capacity,
+                "jti replay cache full: evicted an unexpired entry; raise the capacity"
+            );
+        }
+        s.by_key.insert(key, keep_until);
         true
     }
 }
@@ -564,13 +580,49 @@ fn ec_private_der(jwk: &Value) -> Result<(Algorithm, Vec<u8>), SignError> {
 /// P-256 or P-384, `d`, `x`, `y`, `kid`). The header carries `alg`,
 /// `typ: JWT` and the JWK's `kid`.
 pub fn sign_with_jwk(private_jwk: &Value, claims: &Value) -> Result<String, SignError> {
-    crate::crypto::install();
-    let (alg, der) = ec_private_der(private_jwk)?;
-    let mut header = Header::new(alg);
-    header.kid = Some(jwk_str(private_jwk, "kid")?.to_string());
-    header.typ = Some("JWT".into());
-    jsonwebtoken::encode(&header, claims, &EncodingKey::from_ec_der(&der))
-        .map_err(|e| SignError::Sign(e.to_string()))
+    JwkSigner::from_jwk(private_jwk)?.sign(claims)
+}
+
+/// An EC private JWK read once, for signing many tokens (reading the key
+/// checks that `d` matches `x`/`y`, which cost more than a signature).
+#[derive(Clone)]
+pub struct JwkSigner {
+    header: Header,
+    key: EncodingKey,
+}
+
+impl std::fmt::Debug for JwkSigner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("JwkSigner")
+            .field("alg", &self.header.alg)
+            .field("kid", &self.header.kid)
+            .field("key", &"<redacted>")
+            .finish()
+    }
+}
+
+impl JwkSigner {
+    pub fn from_jwk(private_jwk: &Value) -> Result<Self, SignError> {
+        crate::crypto::install();
+        let (alg, der) = ec_private_der(private_jwk)?;
+        let mut header = Header::new(alg);
+        header.kid = Some(jwk_str(private_jwk, "kid")?.to_string());
+        header.typ = Some("JWT".into());
+        Ok(Self {
+            header,
+            key: EncodingKey::from_ec_der(&der),
+        })
+    }
+
+    pub fn sign(&self, claims: &Value) -> Result<String, SignError> {
+        jsonwebtoken::encode(&self.header, claims, &self.key)
+            .map_err(|e| SignError::Sign(e.to_string()))
+    }
+
+    /// A hook token as [`sign_demo_token`] makes one.
+    pub fn sign_demo(&self, iss: &str, aud: &str, now: DateTime<Utc>) -> Result<String, SignError> {
+        self.sign(&demo_claims(iss, aud, now))
+    }
 }
 
 /// A private key read from PEM, for signing `private_key_jwt` client
@@ -698,15 +750,18 @@ pub fn sign_demo_token(
     aud: &str,
     now: DateTime<Utc>,
 ) -> Result<String, SignError> {
+    sign_with_jwk(private_jwk, &demo_claims(iss, aud, now))
+}
+
+fn demo_claims(iss: &str, aud: &str, now: DateTime<Utc>) -> Value {
     let t = now.timestamp();
-    let claims = serde_json::json!({
+    serde_json::json!({
         "iss": iss,
         "aud": aud,
         "iat": t,
         "exp": t + DEMO_TOKEN_TTL_SECS,
         "jti": uuid::Uuid::new_v4().to_string(),
-    });
-    sign_with_jwk(private_jwk, &claims)
+    })
 }
 
 #[cfg(test)]

@@ -41,7 +41,7 @@ pub use discovery::{
 pub use feedback::parse_feedback;
 pub use jsonwebtoken::jwk::JwkSet;
 pub use jwt::{
-    sign_demo_token, sign_with_jwk, AuthError, Claims, InMemoryReplayCache, JwtVerifier,
+    sign_demo_token, sign_with_jwk, AuthError, Claims, InMemoryReplayCache, JwkSigner, JwtVerifier,
     PemSigningKey, ReplayCache, SignError, TrustedIssuer,
 };
 pub use render::{

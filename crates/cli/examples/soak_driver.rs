@@ -1,11 +1,14 @@
 //! Load driver of `bench/soak.sh`: mixed traffic against a running Bedside,
 //! one third each of
-//! - ingest: `POST /fhir/Observation`, a new heart-rate Observation of a
-//!   demo patient (expects 201),
+//! - ingest: `POST /fhir/Observation`, a new heart-rate Observation (expects
+//!   201) of one of the demo patients or of `--synthetic-patients` more
+//!   (`soak-p{k}`), round robin: a ward's feed spreads over its beds, and
+//!   hundreds of heart rates a minute into each of 56 patients grew their
+//!   states (and the cost of each write) without bound,
 //! - CDS Hooks: `POST /cds-services/{service}` `patient-view` for a demo
 //!   patient, each with its own JWT from `bedside token --demo --count N`
 //!   (the server refuses a reused jti; tokens live 5 minutes, so a fresh
-//!   batch is signed every minute for the next), expects 200,
+//!   batch is signed every 10 s for the next 10 s), expects 200,
 //! - worklist: `GET /worklist`, expects 200.
 //!
 //! `peak`: closed loop, `--connections` workers back to back for
@@ -55,9 +58,21 @@ struct Args {
     rate: f64,
     #[arg(long, default_value_t = 1024)]
     max_in_flight: usize,
+    /// Soak: seconds of the same traffic before the measured `--seconds`
+    /// (caches fill; errors count, latencies do not; the resident memory
+    /// baseline is taken at its end).
+    #[arg(long, default_value_t = 0)]
+    warmup: u64,
+    /// Patients besides the demo ones that ingest writes to.
+    #[arg(long, default_value_t = 2000)]
+    synthetic_patients: usize,
     /// Server process id (soak: resident memory).
     #[arg(long)]
     pid: Option<u32>,
+    /// Soak: also write every request as `seconds-from-start kind ms ok`
+    /// lines to this file (for finding stalls).
+    #[arg(long)]
+    samples: Option<PathBuf>,
 }
 
 /// Tokens signed by `bedside token`, handed out once each.
@@ -92,6 +107,8 @@ struct Ctx {
     base: String,
     hook_url: String,
     patients: Vec<String>,
+    /// The demo patients, then the synthetic ones (ingest).
+    ingest_patients: Vec<String>,
     tokens: Tokens,
     seq: AtomicU64,
     run: String,
@@ -123,6 +140,7 @@ async fn one(ctx: &Ctx, n: u64) -> Result<(), String> {
     let pid = &ctx.patients[(n / 3) as usize % ctx.patients.len()];
     let req = match kind {
         0 => {
+            let pid = &ctx.ingest_patients[(n / 3) as usize % ctx.ingest_patients.len()];
             let id = format!(
                 "soak-{}-{}",
                 ctx.run,
@@ -221,6 +239,11 @@ async fn main() -> Result<()> {
             .build()?,
         base,
         hook_url: hook_url.clone(),
+        ingest_patients: patients
+            .iter()
+            .cloned()
+            .chain((0..a.synthetic_patients).map(|k| format!("soak-p{k}")))
+            .collect(),
         patients,
         tokens: Tokens {
             queue: Mutex::new(VecDeque::new()),
@@ -273,9 +296,13 @@ async fn main() -> Result<()> {
             );
         }
         "soak" => {
-            let per_minute_hooks = (a.rate * 60.0 / 3.0).ceil() as u64 + 200;
+            // Tokens for the first two signing periods now, then each
+            // period's in the background one period ahead: small batches,
+            // so signing never takes the cores from the server for long.
+            const SIGN_EVERY_SECS: u64 = 10;
+            let per_batch = (a.rate * SIGN_EVERY_SECS as f64 / 3.0).ceil() as u64 + 100;
             ctx.tokens
-                .add(Tokens::sign(&a.bin, &hook_url, per_minute_hooks)?);
+                .add(Tokens::sign(&a.bin, &hook_url, 2 * per_batch)?);
             let minutes = a.seconds.div_ceil(60) as usize;
             let lat: Arc<Vec<Mutex<Vec<f64>>>> = Arc::new(
                 (0..minutes.max(1))
@@ -283,24 +310,30 @@ async fn main() -> Result<()> {
                     .collect(),
             );
             let in_flight = Arc::new(AtomicUsize::new(0));
-            let rss_start = a.pid.and_then(rss_kib);
+            let samples: Arc<Mutex<Vec<(f64, usize, f64, bool)>>> = Arc::default();
+            let mut rss_start = None;
             let start = Instant::now();
-            let total = (a.rate * a.seconds as f64) as u64;
+            let measured = start + Duration::from_secs(a.warmup);
+            let total = (a.rate * (a.warmup + a.seconds) as f64) as u64;
             let interval = Duration::from_secs_f64(1.0 / a.rate);
-            let mut signed_for_minute = 0u64;
+            let mut signed_batches = 1u64;
             let mut signer: Option<tokio::task::JoinHandle<Result<Vec<String>>>> = None;
             let mut handles = Vec::new();
             for n in 0..total {
                 let due = start + interval.mul_f64(n as f64);
                 tokio::time::sleep_until(due.into()).await;
-                let minute = (start.elapsed().as_secs() / 60) as usize;
-                // Sign the next minute's tokens in the background.
-                if minute as u64 >= signed_for_minute && signer.is_none() {
+                let warming = due < measured;
+                if !warming && rss_start.is_none() {
+                    rss_start = Some(a.pid.and_then(rss_kib));
+                }
+                let period = start.elapsed().as_secs() / SIGN_EVERY_SECS;
+                // Sign the next period's tokens in the background.
+                if period >= signed_batches && signer.is_none() {
                     let (bin, url) = (a.bin.clone(), hook_url.clone());
                     signer = Some(tokio::task::spawn_blocking(move || {
-                        Tokens::sign(&bin, &url, per_minute_hooks)
+                        Tokens::sign(&bin, &url, per_batch)
                     }));
-                    signed_for_minute += 1;
+                    signed_batches += 1;
                 }
                 if signer.as_ref().is_some_and(|s| s.is_finished()) {
                     ctx.tokens.add(signer.take().unwrap().await??);
@@ -310,13 +343,30 @@ async fn main() -> Result<()> {
                     continue;
                 }
                 in_flight.fetch_add(1, Ordering::Relaxed);
-                let (ctx, tally, lat, in_flight) =
-                    (ctx.clone(), tally.clone(), lat.clone(), in_flight.clone());
+                let (ctx, tally, lat, in_flight, samples) = (
+                    ctx.clone(),
+                    tally.clone(),
+                    lat.clone(),
+                    in_flight.clone(),
+                    samples.clone(),
+                );
                 handles.push(tokio::spawn(async move {
                     let t = Instant::now();
                     let r = one(&ctx, n).await;
                     let ms = t.elapsed().as_secs_f64() * 1000.0;
                     in_flight.fetch_sub(1, Ordering::Relaxed);
+                    if warming {
+                        if let Err(e) = r {
+                            tally.error(format!("warm-up: {e}"));
+                        }
+                        return;
+                    }
+                    samples.lock().unwrap().push((
+                        due.duration_since(measured).as_secs_f64(),
+                        (n % 3) as usize,
+                        ms,
+                        r.is_ok(),
+                    ));
                     match r {
                         Ok(()) => {
                             tally.ok.fetch_add(1, Ordering::Relaxed);
@@ -324,7 +374,7 @@ async fn main() -> Result<()> {
                         }
                         Err(e) => tally.error(e),
                     }
-                    let m = (due.duration_since(start).as_secs() / 60) as usize;
+                    let m = (due.duration_since(measured).as_secs() / 60) as usize;
                     lat[m.min(lat.len() - 1)].lock().unwrap().push(ms);
                 }));
                 if handles.len() >= 4096 {
@@ -334,8 +384,16 @@ async fn main() -> Result<()> {
             for h in handles {
                 h.await?;
             }
-            let secs = start.elapsed().as_secs_f64();
+            let secs = measured.elapsed().as_secs_f64();
             let rss_end = a.pid.and_then(rss_kib);
+            let rss_start = rss_start.flatten();
+            if let Some(path) = &a.samples {
+                let mut out = String::new();
+                for (t, k, ms, ok) in samples.lock().unwrap().iter() {
+                    out.push_str(&format!("{t:.3} {} {ms:.2} {}\n", KINDS[*k], u8::from(*ok)));
+                }
+                std::fs::write(path, out).with_context(|| format!("write {}", path.display()))?;
+            }
             let per_minute: Vec<serde_json::Value> = lat
                 .iter()
                 .enumerate()
@@ -354,7 +412,7 @@ async fn main() -> Result<()> {
             println!(
                 "{}",
                 json!({
-                    "mode": "soak", "seconds": secs, "rate": a.rate,
+                    "mode": "soak", "seconds": secs, "warmup_seconds": a.warmup, "rate": a.rate,
                     "ok": ok, "errors": tally.errors.load(Ordering::Relaxed),
                     "achieved_rps": ok as f64 / secs,
                     "ok_by_kind": KINDS.iter().enumerate().map(|(i, k)| (k.to_string(), json!(tally.by_kind_ok[i].load(Ordering::Relaxed)))).collect::<serde_json::Map<_, _>>(),

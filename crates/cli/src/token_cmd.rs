@@ -42,6 +42,8 @@ pub fn run(a: TokenArgs) -> Result<()> {
     let (iss, key) = cfg
         .demo_key
         .context("token: the demo configuration holds no private key")?;
+    let signer = bedside_cds::JwkSigner::from_jwk(&key)
+        .map_err(|e| anyhow::anyhow!("token: cannot read the demo key: {e}"))?;
     let now = chrono::Utc::now();
     // Signing is CPU-bound and a load test wants many: one share per core.
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get()) as u64;
@@ -49,11 +51,11 @@ pub fn run(a: TokenArgs) -> Result<()> {
         let handles: Vec<_> = (0..threads)
             .map(|i| {
                 let n = a.count / threads + u64::from(i < a.count % threads);
-                let (key, iss, aud) = (&key, &iss, &a.aud);
+                let (signer, iss, aud) = (&signer, &iss, &a.aud);
                 sc.spawn(move || {
                     (0..n)
                         .map(|_| {
-                            bedside_cds::sign_demo_token(key, iss, aud, now).map_err(|e| {
+                            signer.sign_demo(iss, aud, now).map_err(|e| {
                                 anyhow::anyhow!("token: cannot sign with the demo key: {e}")
                             })
                         })

@@ -307,12 +307,23 @@ impl Ingestor {
         let rows = self.store.load_states(&[patient_id.to_string()]).await?;
         match rows.get(patient_id) {
             None => Ok(None),
-            Some(r) => decode_state(&r.state)
-                .map(|s| Some((r.version, s)))
-                .map_err(|e| IngestError::State {
+            Some(r) => {
+                let s = decode_state(&r.state).map_err(|e| IngestError::State {
                     patient: patient_id.to_string(),
                     reason: e.to_string(),
-                }),
+                })?;
+                // Cached for the next reader (a hook call after a restart
+                // read and decoded the stored state on every call). Only
+                // on SQLite, where this process is the one writer: on
+                // PostgreSQL another replica may write the patient next,
+                // and a read must stay a read of the store.
+                if self.store.engine() == "sqlite" {
+                    if let Ok(mut c) = self.cache.lock() {
+                        c.fill(patient_id, r.version, &s);
+                    }
+                }
+                Ok(Some((r.version, s)))
+            }
         }
     }
 

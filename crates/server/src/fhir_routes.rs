@@ -17,7 +17,7 @@ use std::collections::BTreeMap;
 use tokio::io::AsyncBufReadExt;
 use tokio_stream::wrappers::LinesStream;
 
-const FHIR_JSON: &str = "application/fhir+json";
+pub(crate) const FHIR_JSON: &str = "application/fhir+json";
 
 pub(crate) fn routes(s: &AppState) -> Router<AppState> {
     let limited = Router::new()

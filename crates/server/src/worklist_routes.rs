@@ -1,5 +1,7 @@
-//! Worklist API: `GET /worklist?owner=&role=&status=` lists pathway Tasks
-//! (JSON array of FHIR Tasks); `POST /worklist/{task_id}/{action}` with a
+//! Worklist API: `GET /worklist?owner=&role=&status=&_count=&_offset=`
+//! lists pathway Tasks, newest first (a JSON array of FHIR Tasks, one page
+//! of `_count`, default 100, with a `Link: <..>; rel="next"` header when
+//! more follow); `POST /worklist/{task_id}/{action}` with a
 //! JSON body `{"actor": "Practitioner/..", "to": "..", "output": {..}}`
 //! claims, acknowledges, completes or reassigns one; `POST
 //! /worklist/{task_id}/snooze` with `{"actor", "reason", "hours"}` overrides
@@ -11,12 +13,13 @@ use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use axum::response::Response;
+use axum::http::{header, HeaderValue};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Extension;
 use axum::Router;
 use bedside_app::audit::Actor;
-use bedside_app::worklist::TaskAction;
+use bedside_app::worklist::{TaskAction, WorklistQuery};
 use bedside_app::ApiError;
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
@@ -32,18 +35,27 @@ async fn list(
     who: Option<Extension<Actor>>,
     Query(q): Query<BTreeMap<String, String>>,
 ) -> Response {
-    match s
-        .app
-        .worklist_as(
-            &actor(who),
-            "api",
-            q.get("owner").map(String::as_str),
-            q.get("role").map(String::as_str),
-            q.get("status").map(String::as_str),
-        )
-        .await
-    {
-        Ok(tasks) => fhir(StatusCode::OK, &Value::Array(tasks)),
+    let q = match WorklistQuery::from_params(&q) {
+        Ok(q) => q,
+        Err(e) => return api_error(e),
+    };
+    match s.app.worklist_as(&actor(who), "api", &q).await {
+        Ok(page) => {
+            let mut r = (
+                StatusCode::OK,
+                [(header::CONTENT_TYPE, crate::fhir_routes::FHIR_JSON)],
+                page.to_json(),
+            )
+                .into_response();
+            // The next page, as RFC 8288 web linking.
+            if page.more {
+                let next = q.query_string(page.offset + page.tasks.len() as u32);
+                if let Ok(v) = HeaderValue::from_str(&format!("</worklist?{next}>; rel=\"next\"")) {
+                    r.headers_mut().insert(header::LINK, v);
+                }
+            }
+            r
+        }
         Err(e) => api_error(e),
     }
 }

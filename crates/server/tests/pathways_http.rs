@@ -332,3 +332,73 @@ async fn worklist_snooze_overrides_the_alert_and_ends_the_pathway() {
     .await;
     assert_eq!(st, 404);
 }
+
+/// `GET /worklist` pages: `_count` Tasks newest first, a `Link` rel=next
+/// to the rest, the pages together are the whole worklist in order; the
+/// role filter pages the same way; bad paging parameters are a 400.
+#[tokio::test]
+async fn worklist_pages_follow_the_next_links() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = Arc::new(open(dir.path(), "http://test").await);
+    for (i, p) in ["p1", "p2", "p3", "p4", "p5"].iter().enumerate() {
+        alert(&app, p, t0() + Duration::minutes(i as i64)).await;
+    }
+    let all: Vec<Value> = app.worklist(None, None, None).await.unwrap();
+    let nurse: Vec<Value> = app.worklist(None, Some("nurse"), None).await.unwrap();
+    assert_eq!(nurse.len(), 5, "one nurse Task per alert");
+    assert!(all.len() >= nurse.len());
+    let (base, _stop) = serve(app.clone()).await;
+    let client = reqwest::Client::new();
+    for (first, want) in [
+        ("/worklist?_count=2".to_string(), &all),
+        ("/worklist?role=nurse&_count=2".to_string(), &nurse),
+    ] {
+        let mut next = Some(first);
+        let mut got: Vec<Value> = Vec::new();
+        let mut pages = 0;
+        while let Some(path) = next.take() {
+            let r = client.get(format!("{base}{path}")).send().await.unwrap();
+            assert_eq!(r.status(), 200, "{path}");
+            next = r.headers().get("link").map(|l| {
+                let l = l.to_str().unwrap();
+                assert!(l.ends_with("; rel=\"next\""), "{l}");
+                l.trim_start_matches('<')
+                    .split('>')
+                    .next()
+                    .unwrap()
+                    .to_string()
+            });
+            let page: Vec<Value> = r.json().await.unwrap();
+            assert!(page.len() <= 2, "{path}: {} Tasks", page.len());
+            assert!(
+                !page.is_empty() || next.is_none(),
+                "{path}: empty page with a next link"
+            );
+            got.extend(page);
+            pages += 1;
+            assert!(pages <= 10, "paging does not end");
+        }
+        assert_eq!(pages, want.len().div_ceil(2));
+        assert_eq!(
+            &got, want,
+            "pages together = the whole worklist, newest first"
+        );
+    }
+    // Newest first: created times never increase down the list.
+    let times: Vec<&str> = all
+        .iter()
+        .map(|t| t["authoredOn"].as_str().unwrap())
+        .collect();
+    assert!(times.windows(2).all(|w| w[0] >= w[1]), "{times:?}");
+    for bad in [
+        "_count=-1",
+        "_count=1001",
+        "_count=x",
+        "_offset=y",
+        "page=2",
+    ] {
+        let (st, oo) = get(&base, &format!("/worklist?{bad}")).await;
+        assert_eq!(st, 400, "{bad}: {oo}");
+        assert_eq!(oo["resourceType"], "OperationOutcome", "{bad}");
+    }
+}

@@ -342,6 +342,9 @@ impl Store for CachedStore {
     async fn count_documents(&self, f: &DocFilter) -> Result<u64> {
         self.inner.count_documents(f).await
     }
+    async fn list_document_texts(&self, p: &crate::DocPage) -> Result<Vec<crate::DocText>> {
+        self.inner.list_document_texts(p).await
+    }
     async fn document_span(&self, f: &DocFilter) -> Result<Option<(Instant, Instant)>> {
         self.inner.document_span(f).await
     }

@@ -147,6 +147,41 @@ pub struct DocFilter {
     pub limit: Option<u32>,
 }
 
+/// A page of documents for [`Store::list_document_texts`]: `filter`
+/// (its `limit` is the page size), and besides it a set of statuses to
+/// match any of (`status_in`; empty = any), newest first or oldest first,
+/// and how many matches to skip (`offset`).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct DocPage {
+    pub filter: DocFilter,
+    pub status_in: Vec<String>,
+    pub newest_first: bool,
+    pub offset: u32,
+}
+
+/// A listed document with its body as the stored JSON text, for callers
+/// that pass bodies on without reading them (a parse and a re-serialize
+/// per document was most of the cost of a worklist answer).
+#[derive(Debug, Clone, PartialEq)]
+pub struct DocText {
+    pub id: String,
+    pub patient_id: Option<String>,
+    pub status: Option<String>,
+    pub owner: Option<String>,
+    pub created_at: Instant,
+    pub body: String,
+}
+
+impl DocPage {
+    /// Whether `d` is on this page's list (before order and offset).
+    pub fn matches(&self, d: &Document) -> bool {
+        self.status_in.is_empty()
+            || d.status
+                .as_deref()
+                .is_some_and(|s| self.status_in.iter().any(|x| x == s))
+    }
+}
+
 /// A job to run at or after `due_at`. A job with a `dedupe_key` already
 /// present (pending or done) is not scheduled again (silently skipped).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -244,6 +279,37 @@ pub trait Store: Send + Sync + 'static {
     async fn get_document(&self, kind: &str, id: &str) -> Result<Option<Document>>;
     async fn list_documents(&self, f: &DocFilter) -> Result<Vec<Document>>;
     async fn count_documents(&self, f: &DocFilter) -> Result<u64>;
+
+    /// One page of documents, bodies as stored text (see [`DocPage`]).
+    /// Order: `created_at`, then `id`, reversed when `newest_first`. The
+    /// engines answer in SQL; the default lists and filters in memory.
+    async fn list_document_texts(&self, p: &DocPage) -> Result<Vec<DocText>> {
+        let mut docs: Vec<Document> = self
+            .list_documents(&DocFilter {
+                limit: None,
+                ..p.filter.clone()
+            })
+            .await?
+            .into_iter()
+            .filter(|d| p.matches(d))
+            .collect();
+        if p.newest_first {
+            docs.reverse();
+        }
+        Ok(docs
+            .into_iter()
+            .skip(p.offset as usize)
+            .take(p.filter.limit.map_or(usize::MAX, |n| n as usize))
+            .map(|d| DocText {
+                body: d.body.to_string(),
+                id: d.id,
+                patient_id: d.patient_id,
+                status: d.status,
+                owner: d.owner,
+                created_at: d.created_at,
+            })
+            .collect())
+    }
 
     /// The earliest and the newest `created_at` of the documents matching
     /// `f` (`limit` is ignored); `None` when none match. The engines answer

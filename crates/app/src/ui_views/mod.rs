@@ -126,7 +126,17 @@ impl App {
         now: Instant,
         flash: Option<String>,
     ) -> Result<WorklistView, ApiError> {
-        let tasks = self.worklist_as(who, "ui", None, None, None).await?;
+        let page = self
+            .worklist_as(
+                who,
+                "ui",
+                &crate::worklist::WorklistQuery {
+                    count: Some(crate::worklist::WORKLIST_PAGE),
+                    ..Default::default()
+                },
+            )
+            .await?;
+        let tasks = page.values();
         let mut names = PatientNames::new();
         let mut instances: HashMap<String, Option<Instance>> = HashMap::new();
         let mut rows = Vec::with_capacity(tasks.len());

@@ -6,8 +6,8 @@
 
 use crate::common::{self, db_err, parse_json, Prepared};
 use crate::{
-    AuditEntry, Commit, DocFilter, Document, Job, ResourceKey, StateRow, Store, StoreError,
-    StoredResource, VersionInfo,
+    AuditEntry, Commit, DocFilter, DocPage, DocText, Document, Job, ResourceKey, StateRow, Store,
+    StoreError, StoredResource, VersionInfo,
 };
 use async_trait::async_trait;
 use bedside_core::Instant;
@@ -344,6 +344,60 @@ impl Store for PgStore {
             .await
             .map_err(db_err)?;
         rows.into_iter().map(document).collect()
+    }
+
+    async fn list_document_texts(&self, p: &DocPage) -> Result<Vec<DocText>> {
+        let mut qb: QueryBuilder<Postgres> = QueryBuilder::new(
+            "SELECT id, patient_id, status, owner, created_at, body FROM documents",
+        );
+        push_doc_filter(&mut qb, &p.filter);
+        if !p.status_in.is_empty() {
+            qb.push(" AND status IN (");
+            let mut sep = qb.separated(", ");
+            for st in &p.status_in {
+                sep.push_bind(st.clone());
+            }
+            qb.push(")");
+        }
+        qb.push(if p.newest_first {
+            " ORDER BY created_at DESC, id DESC"
+        } else {
+            " ORDER BY created_at, id"
+        });
+        match p.filter.limit {
+            Some(n) => {
+                qb.push(" LIMIT ").push_bind(i64::from(n));
+            }
+            None => {}
+        }
+        if p.offset > 0 {
+            qb.push(" OFFSET ").push_bind(i64::from(p.offset));
+        }
+        type Row = (
+            String,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+            DateTime<Utc>,
+            String,
+        );
+        let rows: Vec<Row> = qb
+            .build_query_as()
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_err)?;
+        rows.into_iter()
+            .map(|(id, patient_id, status, owner, created_at, body)| {
+                Ok(DocText {
+                    created_at: created_at,
+                    id,
+                    patient_id,
+                    status,
+                    owner,
+                    body,
+                })
+            })
+            .collect()
     }
 
     async fn count_documents(&self, f: &DocFilter) -> Result<u64> {

@@ -5,8 +5,8 @@
 use crate::common::{self, db_err, from_micros, parse_json, to_micros, Prepared, CHUNK};
 use crate::location::SQLITE_FILE;
 use crate::{
-    AuditEntry, Commit, DocFilter, Document, Job, ResourceKey, StateRow, Store, StoreError,
-    StoredResource, VersionInfo,
+    AuditEntry, Commit, DocFilter, DocPage, DocText, Document, Job, ResourceKey, StateRow, Store,
+    StoreError, StoredResource, VersionInfo,
 };
 use async_trait::async_trait;
 use bedside_core::Instant;
@@ -115,9 +115,12 @@ impl SqliteStore {
                 format!("cannot open database: {e}"),
             )
         })?;
+        // Readers keep 8 MB of pages each (the writer 32 MB): the OS page
+        // cache holds the file anyway, and four 32 MB caches filling up
+        // over hours read as steady memory growth.
         let readers = SqlitePoolOptions::new()
             .max_connections(4)
-            .connect_with(options)
+            .connect_with(options.pragma("cache_size", "-8192"))
             .await
             .map_err(|e| {
                 StoreError::Location(
@@ -461,6 +464,62 @@ impl Store for SqliteStore {
             .await
             .map_err(db_err)?;
         rows.into_iter().map(document).collect()
+    }
+
+    async fn list_document_texts(&self, p: &DocPage) -> Result<Vec<DocText>> {
+        let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
+            "SELECT id, patient_id, status, owner, created_at, body FROM documents",
+        );
+        push_doc_filter(&mut qb, &p.filter);
+        if !p.status_in.is_empty() {
+            qb.push(" AND status IN (");
+            let mut sep = qb.separated(", ");
+            for st in &p.status_in {
+                sep.push_bind(st.clone());
+            }
+            qb.push(")");
+        }
+        qb.push(if p.newest_first {
+            " ORDER BY created_at DESC, id DESC"
+        } else {
+            " ORDER BY created_at, id"
+        });
+        match p.filter.limit {
+            Some(n) => {
+                qb.push(" LIMIT ").push_bind(i64::from(n));
+            }
+            None => {
+                qb.push(" LIMIT -1");
+            }
+        }
+        if p.offset > 0 {
+            qb.push(" OFFSET ").push_bind(i64::from(p.offset));
+        }
+        type Row = (
+            String,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+            i64,
+            String,
+        );
+        let rows: Vec<Row> = qb
+            .build_query_as()
+            .fetch_all(&self.readers)
+            .await
+            .map_err(db_err)?;
+        rows.into_iter()
+            .map(|(id, patient_id, status, owner, created_at, body)| {
+                Ok(DocText {
+                    created_at: from_micros(created_at, &format!("document {id} created_at"))?,
+                    id,
+                    patient_id,
+                    status,
+                    owner,
+                    body,
+                })
+            })
+            .collect()
     }
 
     async fn count_documents(&self, f: &DocFilter) -> Result<u64> {

@@ -197,3 +197,97 @@ pub async fn change_marker_changes_on_every_commit(h: &dyn Harness) {
     assert_ne!(m2, m1, "a commit through another handle");
     assert_ne!(m2, m0);
 }
+
+/// Pages of document texts: any of several statuses, newest or oldest
+/// first, offset and limit; the texts parse back to the stored bodies.
+pub async fn document_text_pages(h: &dyn Harness) {
+    let s = h.open().await;
+    let mut docs = Vec::new();
+    for i in 0..9i64 {
+        let status = ["requested", "accepted", "completed"][i as usize % 3];
+        let mut d = doc(
+            "task",
+            &format!("t{i}"),
+            &format!("p{}", i % 2),
+            status,
+            "dr-a",
+            10 * i,
+        );
+        d.body = json!({"n": i, "text": "a \"quoted\" line\nand ü"});
+        docs.push(d);
+    }
+    // Two at the same time: id breaks the tie (t10 < t9 as text).
+    let mut tie = doc("task", "t10", "p0", "requested", "dr-b", 80);
+    tie.body = json!({"n": 10});
+    docs.push(tie);
+    docs.push(doc("card", "c1", "p1", "requested", "dr-a", 5));
+    s.commit(Commit {
+        documents: docs.clone(),
+        ..Commit::default()
+    })
+    .await
+    .unwrap();
+
+    let open = vec!["requested".to_string(), "accepted".to_string()];
+    let page =
+        |status_in: Vec<String>, newest_first: bool, offset: u32, limit: Option<u32>| DocPage {
+            filter: DocFilter {
+                kind: "task".into(),
+                limit,
+                ..DocFilter::default()
+            },
+            status_in,
+            newest_first,
+            offset,
+        };
+    let ids = |v: &[DocText]| v.iter().map(|d| d.id.clone()).collect::<Vec<_>>();
+    let all_open = s
+        .list_document_texts(&page(open.clone(), true, 0, None))
+        .await
+        .unwrap();
+    assert_eq!(
+        ids(&all_open),
+        ["t10", "t7", "t6", "t4", "t3", "t1", "t0"],
+        "open statuses, newest first, id breaks the tie"
+    );
+    assert_eq!(
+        ids(&s
+            .list_document_texts(&page(open.clone(), true, 2, Some(3)))
+            .await
+            .unwrap()),
+        ["t6", "t4", "t3"]
+    );
+    assert_eq!(
+        ids(&s
+            .list_document_texts(&page(open.clone(), false, 5, Some(10)))
+            .await
+            .unwrap()),
+        ["t7", "t10"]
+    );
+    assert!(s
+        .list_document_texts(&page(open.clone(), true, 50, Some(3)))
+        .await
+        .unwrap()
+        .is_empty());
+    assert_eq!(
+        ids(&s
+            .list_document_texts(&page(vec![], false, 0, Some(2)))
+            .await
+            .unwrap()),
+        ["t0", "t1"],
+        "no status set: any status"
+    );
+    let mut owned = page(open.clone(), true, 0, None);
+    owned.filter.owner = Some("dr-b".into());
+    assert_eq!(ids(&s.list_document_texts(&owned).await.unwrap()), ["t10"]);
+    // Texts are the stored JSON, with their metadata.
+    for t in &all_open {
+        let d = docs.iter().find(|d| d.id == t.id).unwrap();
+        let body: serde_json::Value = serde_json::from_str(&t.body).unwrap();
+        assert_eq!(body, d.body, "{}", t.id);
+        assert_eq!(
+            (&t.patient_id, &t.status, &t.owner, t.created_at),
+            (&d.patient_id, &d.status, &d.owner, d.created_at)
+        );
+    }
+}

@@ -6,8 +6,8 @@
 use async_trait::async_trait;
 use bedside_core::Instant;
 use bedside_store::{
-    audit_hash, verify_chain, ChainError, Commit, DocFilter, Document, NewJob, ResourceKey,
-    ResourceWrite, StateWrite, Store, StoreError, VersionInfo, GENESIS_HASH,
+    audit_hash, verify_chain, ChainError, Commit, DocFilter, DocPage, DocText, Document, NewJob,
+    ResourceKey, ResourceWrite, StateWrite, Store, StoreError, VersionInfo, GENESIS_HASH,
 };
 use chrono::{Duration, TimeZone, Utc};
 use serde_json::json;
@@ -44,6 +44,7 @@ macro_rules! store_suite {
             conflict_rolls_back_whole_commit,
             concurrent_state_writers_serialize,
             documents_filter_order_limit,
+            document_text_pages,
             document_span_from_the_index,
             change_marker_changes_on_every_commit,
             job_dedupe,
