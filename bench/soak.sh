@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Load and soak (issue 9): mixed traffic against the release binary on
-# loopback. One third each: ingest (POST /fhir/Observation, a new
-# heart-rate Observation, round robin over the demo patients and 2000
-# synthetic ones), CDS Hooks patient-view of a demo patient (each with its
+# loopback. One third each: ingest (POST /fhir/Observation, a heart-rate
+# Observation, round robin over the demo patients and 2000 synthetic ones,
+# each with 4 Observations amended in turn), CDS Hooks patient-view of a demo patient (each with its
 # own JWT from `bedside token --demo --count N`, signed 10 s ahead) and
 # worklist GETs (the first page, 100 Tasks).
 #

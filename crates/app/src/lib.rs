@@ -158,6 +158,8 @@ pub struct App {
     pub monitor: monitoring::MonitorRuntime,
     /// Concurrent [`App::commit`]s merged into one transaction.
     committer: group_commit::GroupCommitter,
+    /// Single-resource writes batched into one ingest (`ingest_ops`).
+    ingest_queue: ingest_ops::IngestQueue,
     /// Dashboards reused while the store is unchanged.
     ui_cache: ui_views::DashboardCache,
 }
@@ -251,6 +253,7 @@ impl App {
         );
         let app = Self {
             committer,
+            ingest_queue: Default::default(),
             ui_cache: Default::default(),
             hooks,
             store,

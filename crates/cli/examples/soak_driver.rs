@@ -1,10 +1,12 @@
 //! Load driver of `bench/soak.sh`: mixed traffic against a running Bedside,
 //! one third each of
-//! - ingest: `POST /fhir/Observation`, a new heart-rate Observation (expects
-//!   201) of one of the demo patients or of `--synthetic-patients` more
-//!   (`soak-p{k}`), round robin: a ward's feed spreads over its beds, and
-//!   hundreds of heart rates a minute into each of 56 patients grew their
-//!   states (and the cost of each write) without bound,
+//! - ingest: `POST /fhir/Observation`, a heart-rate Observation (expects
+//!   201, or 200 for an update) of one of the demo patients or of
+//!   `--synthetic-patients` more (`soak-p{k}`), round robin (a ward's feed
+//!   spreads over its beds; hundreds of heart rates a minute into each of
+//!   56 patients grew their states, and the cost of each write, without
+//!   bound). Each patient has 4 Observations, amended in turn with a new
+//!   time and value, so the retained data stays the same size,
 //! - CDS Hooks: `POST /cds-services/{service}` `patient-view` for a demo
 //!   patient, each with its own JWT from `bedside token --demo --count N`
 //!   (the server refuses a reused jti; tokens live 5 minutes, so a fresh
@@ -134,18 +136,24 @@ impl Tally {
 
 const KINDS: [&str; 3] = ["ingest", "hook", "worklist"];
 
+/// Observations per ingest patient, amended in turn.
+const OBS_PER_PATIENT: usize = 4;
+
 /// Send request number `n` (its kind is `n % 3`); `Ok` on the expected status.
 async fn one(ctx: &Ctx, n: u64) -> Result<(), String> {
     let kind = (n % 3) as usize;
     let pid = &ctx.patients[(n / 3) as usize % ctx.patients.len()];
     let req = match kind {
         0 => {
-            let pid = &ctx.ingest_patients[(n / 3) as usize % ctx.ingest_patients.len()];
-            let id = format!(
-                "soak-{}-{}",
-                ctx.run,
-                ctx.seq.fetch_add(1, Ordering::Relaxed)
-            );
+            let visit = (n / 3) as usize;
+            let pid = &ctx.ingest_patients[visit % ctx.ingest_patients.len()];
+            // Each patient's monitor amends a rolling window of
+            // OBS_PER_PATIENT heart rates (new time, new value: an update),
+            // so the data retained stays the same size and memory growth
+            // measures leaks, not a growing record.
+            let slot = (visit / ctx.ingest_patients.len()) % OBS_PER_PATIENT;
+            let id = format!("soak-{}-{pid}-{slot}", ctx.run);
+            ctx.seq.fetch_add(1, Ordering::Relaxed);
             let obs = json!({
                 "resourceType": "Observation", "id": id, "status": "final",
                 "category": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/observation-category", "code": "vital-signs"}]}],
