@@ -136,6 +136,9 @@ impl Tally {
 
 const KINDS: [&str; 3] = ["ingest", "hook", "worklist"];
 
+/// One request: seconds from the measured start, kind, latency ms, ok.
+type Sample = (f64, usize, f64, bool);
+
 /// Observations per ingest patient, amended in turn.
 const OBS_PER_PATIENT: usize = 4;
 
@@ -318,7 +321,7 @@ async fn main() -> Result<()> {
                     .collect(),
             );
             let in_flight = Arc::new(AtomicUsize::new(0));
-            let samples: Arc<Mutex<Vec<(f64, usize, f64, bool)>>> = Arc::default();
+            let samples: Arc<Mutex<Vec<Sample>>> = Arc::default();
             let mut rss_start = None;
             let start = Instant::now();
             let measured = start + Duration::from_secs(a.warmup);

@@ -364,11 +364,8 @@ impl Store for PgStore {
         } else {
             " ORDER BY created_at, id"
         });
-        match p.filter.limit {
-            Some(n) => {
-                qb.push(" LIMIT ").push_bind(i64::from(n));
-            }
-            None => {}
+        if let Some(n) = p.filter.limit {
+            qb.push(" LIMIT ").push_bind(i64::from(n));
         }
         if p.offset > 0 {
             qb.push(" OFFSET ").push_bind(i64::from(p.offset));
@@ -389,7 +386,7 @@ impl Store for PgStore {
         rows.into_iter()
             .map(|(id, patient_id, status, owner, created_at, body)| {
                 Ok(DocText {
-                    created_at: created_at,
+                    created_at,
                     id,
                     patient_id,
                     status,
