@@ -115,16 +115,23 @@ impl WorklistQuery {
         })
     }
 
-    /// The query string of this query at another offset (for paging links).
-    pub fn query_string(&self, offset: u32) -> String {
-        let mut parts: Vec<String> = [
+    /// The filters that are set, as (parameter, value).
+    fn filters(&self) -> impl Iterator<Item = (&'static str, &str)> {
+        [
             ("owner", &self.owner),
             ("role", &self.role),
             ("status", &self.status),
         ]
         .into_iter()
-        .filter_map(|(k, v)| v.as_ref().map(|v| format!("{k}={}", crate::pulse::enc(v))))
-        .collect();
+        .filter_map(|(k, v)| v.as_deref().map(|v| (k, v)))
+    }
+
+    /// The query string of this query at another offset (for paging links).
+    pub fn query_string(&self, offset: u32) -> String {
+        let mut parts: Vec<String> = self
+            .filters()
+            .map(|(k, v)| format!("{k}={}", crate::pulse::enc(v)))
+            .collect();
         if let Some(n) = self.count {
             parts.push(format!("_count={n}"));
         }
@@ -249,16 +256,12 @@ impl App {
         q: &WorklistQuery,
     ) -> Result<WorklistPage, ApiError> {
         let r = self.worklist_page(q).await;
-        let params: Vec<String> = [
-            ("owner", &q.owner),
-            ("role", &q.role),
-            ("status", &q.status),
-        ]
-        .into_iter()
-        .filter_map(|(k, v)| v.as_ref().map(|v| format!("{k}={v}")))
-        .chain(q.count.map(|n| format!("_count={n}")))
-        .chain((q.offset > 0).then(|| format!("_offset={}", q.offset)))
-        .collect();
+        let params: Vec<String> = q
+            .filters()
+            .map(|(k, v)| format!("{k}={v}"))
+            .chain(q.count.map(|n| format!("_count={n}")))
+            .chain((q.offset > 0).then(|| format!("_offset={}", q.offset)))
+            .collect();
         let mut query = Entity::query(TASK, &params.join("&")).detail("via", via);
         if let Ok(page) = &r {
             query = query.detail("total", page.tasks.len());

@@ -5,27 +5,13 @@
 //! outcomes, including a resource whose copy or newer version is in the
 //! next chunk (read from the pending commit, not from the store).
 
+mod common;
+
 use bedside_app::replay::{read_dir_sorted, replay_chunks, replay_dir, CHUNK};
-use bedside_app::{App, AppConfig, ImportSummary};
+use bedside_app::{App, ImportSummary};
+use common::plain_app;
 use serde_json::json;
 use std::path::Path;
-
-async fn plain_app(dir: &Path) -> App {
-    App::open(AppConfig {
-        store: bedside_store::StoreLocation::Sqlite {
-            data_dir: dir.to_path_buf(),
-        },
-        channels: None,
-        public_url: "http://test".into(),
-        models: vec![],
-        feature_specs: vec![],
-        record_features: false,
-        pathways: vec![],
-        hooks: Default::default(),
-    })
-    .await
-    .unwrap()
-}
 
 /// The serial path: every replay chunk through `ingest_lines`, one commit
 /// after the other.

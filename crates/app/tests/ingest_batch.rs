@@ -4,27 +4,11 @@
 //! (which writes nothing), and every accepted resource is stored with the
 //! patient states it changes.
 
-use bedside_app::{App, AppConfig};
+mod common;
+
+use common::plain_app;
 use futures_util::future::join_all;
 use serde_json::{json, Value};
-use std::path::Path;
-
-async fn plain_app(dir: &Path) -> App {
-    App::open(AppConfig {
-        store: bedside_store::StoreLocation::Sqlite {
-            data_dir: dir.to_path_buf(),
-        },
-        channels: None,
-        public_url: "http://test".into(),
-        models: vec![],
-        feature_specs: vec![],
-        record_features: false,
-        pathways: vec![],
-        hooks: Default::default(),
-    })
-    .await
-    .unwrap()
-}
 
 fn heart_rate(id: &str, patient: &str, minute: u32, value: u32) -> Value {
     json!({

@@ -112,7 +112,6 @@ struct Ctx {
     /// The demo patients, then the synthetic ones (ingest).
     ingest_patients: Vec<String>,
     tokens: Tokens,
-    seq: AtomicU64,
     run: String,
 }
 
@@ -156,7 +155,6 @@ async fn one(ctx: &Ctx, n: u64) -> Result<(), String> {
             // measures leaks, not a growing record.
             let slot = (visit / ctx.ingest_patients.len()) % OBS_PER_PATIENT;
             let id = format!("soak-{}-{pid}-{slot}", ctx.run);
-            ctx.seq.fetch_add(1, Ordering::Relaxed);
             let obs = json!({
                 "resourceType": "Observation", "id": id, "status": "final",
                 "category": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/observation-category", "code": "vital-signs"}]}],
@@ -259,7 +257,6 @@ async fn main() -> Result<()> {
         tokens: Tokens {
             queue: Mutex::new(VecDeque::new()),
         },
-        seq: AtomicU64::new(0),
         run: format!("{}", std::process::id()),
     });
     let tally = Arc::new(Tally::default());

@@ -17,7 +17,7 @@ use std::collections::BTreeMap;
 use tokio::io::AsyncBufReadExt;
 use tokio_stream::wrappers::LinesStream;
 
-pub(crate) const FHIR_JSON: &str = "application/fhir+json";
+const FHIR_JSON: &str = "application/fhir+json";
 
 pub(crate) fn routes(s: &AppState) -> Router<AppState> {
     let limited = Router::new()
@@ -38,7 +38,12 @@ pub(crate) fn routes(s: &AppState) -> Router<AppState> {
 
 /// A FHIR JSON response.
 pub(crate) fn fhir(status: StatusCode, body: &serde_json::Value) -> Response {
-    let mut r = (status, body.to_string()).into_response();
+    fhir_text(status, body.to_string())
+}
+
+/// [`fhir`] for a body that is JSON text already.
+pub(crate) fn fhir_text(status: StatusCode, body: String) -> Response {
+    let mut r = (status, body).into_response();
     r.headers_mut()
         .insert(header::CONTENT_TYPE, HeaderValue::from_static(FHIR_JSON));
     r

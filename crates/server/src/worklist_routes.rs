@@ -7,14 +7,14 @@
 //! /worklist/{task_id}/snooze` with `{"actor", "reason", "hours"}` overrides
 //! the alert behind it (snooze + end the pathway, `bedside_app::overrides`).
 
-use crate::fhir_routes::{api_error, body_or_error, fhir};
+use crate::fhir_routes::{api_error, body_or_error, fhir, fhir_text};
 use crate::{actor, AppState};
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::http::{header, HeaderValue};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::{get, post};
 use axum::Extension;
 use axum::Router;
@@ -41,12 +41,7 @@ async fn list(
     };
     match s.app.worklist_as(&actor(who), "api", &q).await {
         Ok(page) => {
-            let mut r = (
-                StatusCode::OK,
-                [(header::CONTENT_TYPE, crate::fhir_routes::FHIR_JSON)],
-                page.to_json(),
-            )
-                .into_response();
+            let mut r = fhir_text(StatusCode::OK, page.to_json());
             // The next page, as RFC 8288 web linking.
             if page.more {
                 let next = q.query_string(page.offset + page.tasks.len() as u32);

@@ -175,6 +175,45 @@ pub(crate) fn redact_url(url: &str) -> String {
     }
 }
 
+/// The part of a [`crate::DocPage`] query after the engine's own filter:
+/// the status set, the order, the page size and the offset. `unlimited`
+/// is what the engine needs before an `OFFSET` when there is no page size
+/// (SQLite: `" LIMIT -1"`; PostgreSQL: nothing).
+pub(crate) fn push_page<'a, DB>(
+    qb: &mut sqlx::QueryBuilder<'a, DB>,
+    p: &crate::DocPage,
+    unlimited: &str,
+) where
+    DB: sqlx::Database,
+    String: 'a + sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+    i64: 'a + sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+{
+    if !p.status_in.is_empty() {
+        qb.push(" AND status IN (");
+        let mut sep = qb.separated(", ");
+        for st in &p.status_in {
+            sep.push_bind(st.clone());
+        }
+        qb.push(")");
+    }
+    qb.push(if p.newest_first {
+        " ORDER BY created_at DESC, id DESC"
+    } else {
+        " ORDER BY created_at, id"
+    });
+    match p.filter.limit {
+        Some(n) => {
+            qb.push(" LIMIT ").push_bind(i64::from(n));
+        }
+        None => {
+            qb.push(unlimited);
+        }
+    }
+    if p.offset > 0 {
+        qb.push(" OFFSET ").push_bind(i64::from(p.offset));
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -351,25 +351,7 @@ impl Store for PgStore {
             "SELECT id, patient_id, status, owner, created_at, body FROM documents",
         );
         push_doc_filter(&mut qb, &p.filter);
-        if !p.status_in.is_empty() {
-            qb.push(" AND status IN (");
-            let mut sep = qb.separated(", ");
-            for st in &p.status_in {
-                sep.push_bind(st.clone());
-            }
-            qb.push(")");
-        }
-        qb.push(if p.newest_first {
-            " ORDER BY created_at DESC, id DESC"
-        } else {
-            " ORDER BY created_at, id"
-        });
-        if let Some(n) = p.filter.limit {
-            qb.push(" LIMIT ").push_bind(i64::from(n));
-        }
-        if p.offset > 0 {
-            qb.push(" OFFSET ").push_bind(i64::from(p.offset));
-        }
+        common::push_page(&mut qb, p, "");
         type Row = (
             String,
             Option<String>,

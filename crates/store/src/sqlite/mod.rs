@@ -471,30 +471,7 @@ impl Store for SqliteStore {
             "SELECT id, patient_id, status, owner, created_at, body FROM documents",
         );
         push_doc_filter(&mut qb, &p.filter);
-        if !p.status_in.is_empty() {
-            qb.push(" AND status IN (");
-            let mut sep = qb.separated(", ");
-            for st in &p.status_in {
-                sep.push_bind(st.clone());
-            }
-            qb.push(")");
-        }
-        qb.push(if p.newest_first {
-            " ORDER BY created_at DESC, id DESC"
-        } else {
-            " ORDER BY created_at, id"
-        });
-        match p.filter.limit {
-            Some(n) => {
-                qb.push(" LIMIT ").push_bind(i64::from(n));
-            }
-            None => {
-                qb.push(" LIMIT -1");
-            }
-        }
-        if p.offset > 0 {
-            qb.push(" OFFSET ").push_bind(i64::from(p.offset));
-        }
+        common::push_page(&mut qb, p, " LIMIT -1");
         type Row = (
             String,
             Option<String>,
