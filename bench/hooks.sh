@@ -89,7 +89,7 @@ SERVICE=sepsis-demo-patient-view
 HOOK_URL=$BASE/cds-services/$SERVICE
 BPID=
 start_bedside() { # extra args
-  BEDSIDE_LOG=warn "$BIN" demo --listen "127.0.0.1:$PORT" --data-dir "$DATA" "$@" >>"$OUT/bedside.log" 2>&1 &
+  BEDSIDE_LOG=${BENCH_SERVER_LOG:-warn} "$BIN" demo --listen "127.0.0.1:$PORT" --data-dir "$DATA" "$@" >>"$OUT/bedside.log" 2>&1 &
   BPID=$!
   PIDS+=($BPID)
   wait_http "$BASE/healthz" 600

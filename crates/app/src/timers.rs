@@ -244,6 +244,7 @@ impl App {
                 tick.tick().await;
                 let Some(app) = weak.upgrade() else { break };
                 let now = chrono::Utc::now();
+                let t0 = std::time::Instant::now();
                 if let Err(e) = app.fire_due_timers(now).await {
                     tracing::warn!(error = %e, "timer worker");
                 }
@@ -256,6 +257,13 @@ impl App {
                     if let Err(e) = app.governance_tick(now).await {
                         tracing::warn!(error = %e, "governance evaluation");
                     }
+                }
+                if t0.elapsed() > std::time::Duration::from_millis(200) {
+                    tracing::warn!(
+                        ms = t0.elapsed().as_millis() as u64,
+                        ticks,
+                        "slow timer tick"
+                    );
                 }
             }
         })
