@@ -162,6 +162,8 @@ pub struct App {
     ingest_queue: ingest_ops::IngestQueue,
     /// Dashboards reused while the store is unchanged.
     ui_cache: ui_views::DashboardCache,
+    /// Running instances the bundle delivery need not look at again yet.
+    bundle_checks: timers::BundleChecks,
 }
 
 /// Documents the CDS Hooks path reads by key on every call, kept in
@@ -255,6 +257,7 @@ impl App {
             committer,
             ingest_queue: Default::default(),
             ui_cache: Default::default(),
+            bundle_checks: Default::default(),
             hooks,
             store,
             ingestor,

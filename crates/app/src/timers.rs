@@ -14,7 +14,7 @@ use crate::pathway_rt::{
 use crate::{ApiError, App};
 use bedside_core::{Instant, PatientState};
 use bedside_pathways::Engine;
-use bedside_store::{Commit, DocFilter, Job};
+use bedside_store::{Commit, DocFilter, DocPage, Job};
 use futures_util::stream::{self, StreamExt};
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -175,30 +175,60 @@ impl App {
 
     /// Send `bundle-ordered` to running instances whose patient has the
     /// bundle ordered by `now`.
+    ///
+    /// An instance is looked at again only when it or its patient's state
+    /// changed since it was last looked at and nothing was due ([`BundleChecks`]):
+    /// a running instance past its bundle step answers every later
+    /// `bundle-ordered` with nothing, and re-reading every such instance's
+    /// state every few seconds grew with the number of running instances
+    /// until one pass took seconds (the soak's late stalls).
     pub async fn deliver_bundles(&self, now: Instant) -> Result<(), ApiError> {
         let docs = self
             .store
-            .list_documents(&DocFilter {
-                kind: PATHWAY_INSTANCE.into(),
-                patient_id: None,
-                status: Some("running".into()),
-                owner: None,
-                since: None,
-                limit: None,
+            .list_document_texts(&DocPage {
+                filter: DocFilter {
+                    kind: PATHWAY_INSTANCE.into(),
+                    ..Default::default()
+                },
+                status_in: vec!["running".into()],
+                newest_first: false,
+                offset: 0,
             })
             .await?;
+        let pids: Vec<String> = docs
+            .iter()
+            .filter_map(|d| d.patient_id.clone())
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        let versions = self.store.state_versions(&pids).await?;
+        self.bundle_checks
+            .retain(docs.iter().map(|d| d.id.as_str()).collect());
         for doc in docs {
             let Some(pid) = doc.patient_id.clone() else {
                 continue;
             };
-            let mut inst = parse_instance(&doc)?;
+            let Some(&version) = versions.get(&pid) else {
+                continue;
+            };
+            let mark = BundleMark::new(&doc.body, version);
+            if self.bundle_checks.unchanged(&doc.id, mark) {
+                continue;
+            }
+            let mut inst: bedside_pathways::Instance =
+                serde_json::from_str(&doc.body).map_err(|e| {
+                    ApiError::internal(format!("pathway instance {} is unreadable: {e}", doc.id))
+                })?;
             let Some(def) = self.pathways.definition(&inst.definition_id) else {
                 continue;
             };
+            // The state read may be newer than `version`: then the mark is
+            // older than what was looked at, and the next pass looks again.
             let Some(state) = self.load_state(&pid).await? else {
                 continue;
             };
             let Some(tb) = bundle_time(&state, inst.started_at) else {
+                self.bundle_checks.checked(&doc.id, mark);
                 continue;
             };
             if tb > now {
@@ -207,7 +237,9 @@ impl App {
             let mut commit = Commit::default();
             self.send_bundle(&def, &doc.patient_id, &mut inst, tb, &mut commit)
                 .await?;
-            if !commit.documents.is_empty() {
+            if commit.documents.is_empty() {
+                self.bundle_checks.checked(&doc.id, mark);
+            } else {
                 self.queue_writeback(&mut commit);
                 self.store.commit(commit).await?;
             }
@@ -267,5 +299,78 @@ impl App {
                 }
             }
         })
+    }
+}
+
+/// What an instance and its patient's state were when [`App::deliver_bundles`]
+/// last found nothing to deliver: a digest of the instance's stored JSON
+/// and the state's version.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct BundleMark {
+    instance: u64,
+    state_version: i64,
+}
+
+impl BundleMark {
+    fn new(instance_json: &str, state_version: i64) -> Self {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        instance_json.hash(&mut h);
+        BundleMark {
+            instance: h.finish(),
+            state_version,
+        }
+    }
+}
+
+/// Running instances [`App::deliver_bundles`] need not look at again until
+/// they or their patient's state change (per process: another replica's
+/// writes change the instance text or the state version, so it looks again).
+#[derive(Default)]
+pub(crate) struct BundleChecks(std::sync::Mutex<std::collections::HashMap<String, BundleMark>>);
+
+impl BundleChecks {
+    fn lock(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<String, BundleMark>> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+    fn unchanged(&self, id: &str, mark: BundleMark) -> bool {
+        self.lock().get(id) == Some(&mark)
+    }
+    fn checked(&self, id: &str, mark: BundleMark) {
+        self.lock().insert(id.to_string(), mark);
+    }
+    /// Forget instances that are no longer running.
+    fn retain(&self, running: std::collections::HashSet<&str>) {
+        self.lock().retain(|k, _| running.contains(k.as_str()));
+    }
+    /// Instances remembered.
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.lock().len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_bundle_check_holds_until_the_instance_or_the_state_changes() {
+        let checks = BundleChecks::default();
+        let mark = BundleMark::new(r#"{"step":"wait"}"#, 3);
+        assert!(!checks.unchanged("i1", mark), "nothing checked yet");
+        checks.checked("i1", mark);
+        assert!(checks.unchanged("i1", mark));
+        assert!(!checks.unchanged("i1", BundleMark::new(r#"{"step":"wait"}"#, 4)));
+        assert!(!checks.unchanged("i1", BundleMark::new(r#"{"step":"next"}"#, 3)));
+        assert!(!checks.unchanged("i2", mark));
+        checks.checked("i2", mark);
+        checks.retain(["i2"].into_iter().collect());
+        assert_eq!(checks.len(), 1);
+        assert!(
+            !checks.unchanged("i1", mark),
+            "a finished instance is forgotten"
+        );
+        assert!(checks.unchanged("i2", mark));
     }
 }

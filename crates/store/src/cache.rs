@@ -311,6 +311,9 @@ impl Store for CachedStore {
     async fn load_states(&self, patient_ids: &[String]) -> Result<BTreeMap<String, StateRow>> {
         self.inner.load_states(patient_ids).await
     }
+    async fn state_versions(&self, patient_ids: &[String]) -> Result<BTreeMap<String, i64>> {
+        self.inner.state_versions(patient_ids).await
+    }
     async fn state_patient_ids(&self) -> Result<Vec<String>> {
         self.inner.state_patient_ids().await
     }

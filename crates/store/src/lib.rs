@@ -273,6 +273,10 @@ pub trait Store: Send + Sync + 'static {
     }
 
     async fn load_states(&self, patient_ids: &[String]) -> Result<BTreeMap<String, StateRow>>;
+    /// The stored state versions of these patients (absent: no state),
+    /// without reading the states: for callers that skip a patient whose
+    /// state did not change since they last looked.
+    async fn state_versions(&self, patient_ids: &[String]) -> Result<BTreeMap<String, i64>>;
     /// Ids of all patients with a stored state.
     async fn state_patient_ids(&self) -> Result<Vec<String>>;
 

@@ -121,6 +121,13 @@ impl Store for MemStore {
             .filter_map(|i| st.get(i).map(|r| (i.clone(), r.clone())))
             .collect())
     }
+    async fn state_versions(&self, ids: &[String]) -> Result<BTreeMap<String, i64>> {
+        let st = self.states.lock().unwrap();
+        Ok(ids
+            .iter()
+            .filter_map(|i| st.get(i).map(|r| (i.clone(), r.version)))
+            .collect())
+    }
     async fn state_patient_ids(&self) -> Result<Vec<String>> {
         Ok(self.states.lock().unwrap().keys().cloned().collect())
     }

@@ -311,6 +311,22 @@ impl Store for PgStore {
         Ok(out)
     }
 
+    async fn state_versions(&self, patient_ids: &[String]) -> Result<BTreeMap<String, i64>> {
+        let mut out = BTreeMap::new();
+        let mut conn = self.pool.acquire().await.map_err(db_err)?;
+        for chunk in patient_ids.chunks(PG_CHUNK) {
+            let rows: Vec<(String, i64)> = sqlx::query_as(
+                "SELECT patient_id, version FROM patient_states WHERE patient_id = ANY($1::text[])",
+            )
+            .bind(chunk)
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(db_err)?;
+            out.extend(rows);
+        }
+        Ok(out)
+    }
+
     async fn state_patient_ids(&self) -> Result<Vec<String>> {
         sqlx::query_scalar("SELECT patient_id FROM patient_states ORDER BY patient_id")
             .fetch_all(&self.pool)

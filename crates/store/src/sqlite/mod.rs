@@ -17,7 +17,6 @@ use sqlx::sqlite::{
 use sqlx::{ConnectOptions, Connection, QueryBuilder, Sqlite};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Mutex;
@@ -67,101 +66,6 @@ pub struct SqliteStore {
     /// marker): its value changes whenever another connection, ours or
     /// another process's, committed since its previous read.
     marker: Mutex<SqliteConnection>,
-    /// The background checkpointer (see [`checkpointer`]); stopped on drop.
-    checkpoints: tokio::task::JoinHandle<()>,
-    /// Its tuning (see [`SqliteStore::tune_checkpoints`]).
-    tuning: Arc<CheckpointTuning>,
-}
-
-impl Drop for SqliteStore {
-    fn drop(&mut self) {
-        self.checkpoints.abort();
-    }
-}
-
-/// How often the background checkpointer copies the WAL into the database.
-const CHECKPOINT_EVERY_MS: i64 = 1000;
-/// WAL frames (16 KB pages, ~64 MB) past which the checkpointer starts the
-/// WAL over.
-const WAL_RESTART_FRAMES: i64 = 4096;
-
-/// The checkpointer's period and restart threshold, shared with its task.
-struct CheckpointTuning {
-    every_ms: AtomicI64,
-    restart_frames: AtomicI64,
-    /// Wakes the task when the period changes.
-    changed: tokio::sync::Notify,
-    /// Restart checkpoints that found no reader left in the WAL.
-    restarts: std::sync::atomic::AtomicU64,
-}
-/// How long the restart step waits for readers to leave the WAL.
-const RESTART_WAIT_MS: u32 = 50;
-
-/// Copy committed WAL frames into the database file every
-/// [`CHECKPOINT_EVERY_MS`], on a connection of its own. Commits never
-/// checkpoint (`wal_autocheckpoint = 0`): SQLite's automatic checkpoint runs
-/// inside the commit that crosses its threshold, and under a steady mix of
-/// writes it held the one writer for hundreds of ms every few seconds, a
-/// stall every request that records something waited out.
-///
-/// Two steps. First a PASSIVE checkpoint without the writer lock: it copies
-/// and syncs the bulk of the frames while commits go on. Copied frames are
-/// only reused once the WAL starts over from its beginning, which SQLite
-/// does at a commit that finds every frame copied and no reader inside the
-/// WAL, something steady writes and reads (a busy server) almost never
-/// leave. So second, past [`WAL_RESTART_FRAMES`], holding the writer lock,
-/// a RESTART checkpoint copies the few frames written since and waits up to
-/// [`RESTART_WAIT_MS`] for readers to finish: the writer waits for that
-/// remainder only, and the WAL stays bounded (`journal_size_limit` cuts a
-/// longer file back). The task ends with its store (aborted on drop).
-fn checkpointer(
-    mut conn: SqliteConnection,
-    writer: Arc<Mutex<SqliteConnection>>,
-    tuning: Arc<CheckpointTuning>,
-) -> tokio::task::JoinHandle<()> {
-    async fn checkpoint(conn: &mut SqliteConnection, mode: &str) -> Option<(i64, i64, i64)> {
-        let sql = format!("PRAGMA wal_checkpoint({mode})");
-        match sqlx::query_as::<_, (i64, i64, i64)>(&sql)
-            .fetch_one(conn)
-            .await
-        {
-            Ok(r) => Some(r),
-            Err(e) => {
-                tracing::warn!(error = %e, mode, "WAL checkpoint failed; retrying");
-                None
-            }
-        }
-    }
-    tokio::spawn(async move {
-        if let Err(e) = sqlx::query(&format!("PRAGMA busy_timeout = {RESTART_WAIT_MS}"))
-            .execute(&mut conn)
-            .await
-        {
-            tracing::warn!(error = %e, "checkpointer: cannot set its busy timeout");
-        }
-        loop {
-            let every = tuning.every_ms.load(Ordering::Relaxed).max(1) as u64;
-            tokio::select! {
-                _ = tokio::time::sleep(Duration::from_millis(every)) => {}
-                _ = tuning.changed.notified() => continue,
-            }
-            let Some((_, frames, copied)) = checkpoint(&mut conn, "PASSIVE").await else {
-                continue;
-            };
-            if frames <= tuning.restart_frames.load(Ordering::Relaxed) {
-                continue;
-            }
-            let _writer = writer.lock().await;
-            let started = std::time::Instant::now();
-            if let Some((busy, rest, _)) = checkpoint(&mut conn, "RESTART").await {
-                let held_ms = started.elapsed().as_millis() as u64;
-                tracing::debug!(frames, copied, busy, rest, held_ms, "WAL started over");
-                if busy == 0 {
-                    tuning.restarts.fetch_add(1, Ordering::Relaxed);
-                }
-            }
-        }
-    })
 }
 
 impl SqliteStore {
@@ -189,21 +93,18 @@ impl SqliteStore {
             // WAL frames (dev cohort replay 3.6 s -> 2.6 s).
             .page_size(16384)
             .pragma("cache_size", "-32768")
-            // No checkpoint inside a commit: a background task checkpoints
-            // (see `checkpointer`). Durability of commits is unchanged.
-            .pragma("wal_autocheckpoint", "0")
-            // A WAL started over is cut back to 256 MB on disk (the
-            // checkpointer starts it over past ~64 MB; cutting it back each
-            // time would make every commit after a restart allocate blocks).
-            .pragma("journal_size_limit", "268435456")
+            // Checkpoint every ~40 MB of WAL (2560 16 KB pages) instead of SQLite's ~4 MB: a
+            // bulk ingest writes hundreds of MB, and each checkpoint costs
+            // two fsyncs (the commits themselves are not synced in WAL with
+            // synchronous = NORMAL), which dominated a replay's wall time on
+            // a busy disk. Durability of commits is unchanged.
+            .pragma("wal_autocheckpoint", "2560")
             .pragma("temp_store", "memory");
         let mut writer = connect(&options, &path).await?;
         migrate(&mut writer)
             .await
             .map_err(|e| StoreError::Migrate(format!("{}: {e}", path.display())))?;
         let marker = connect(&options, &path).await?;
-        let checkpoint_conn =
-            connect(&options.clone().pragma("cache_size", "-1024"), &path).await?;
         // Readers keep 8 MB of pages each (the writer 32 MB): the OS page
         // cache holds the file anyway, and four 32 MB caches filling up
         // over hours read as steady memory growth.
@@ -217,20 +118,10 @@ impl SqliteStore {
                     format!("cannot open database: {e}"),
                 )
             })?;
-        let writer = Arc::new(Mutex::new(writer));
-        let tuning = Arc::new(CheckpointTuning {
-            every_ms: AtomicI64::new(CHECKPOINT_EVERY_MS),
-            restart_frames: AtomicI64::new(WAL_RESTART_FRAMES),
-            changed: tokio::sync::Notify::new(),
-            restarts: Default::default(),
-        });
-        let checkpoints = checkpointer(checkpoint_conn, writer.clone(), tuning.clone());
         Ok(SqliteStore {
-            checkpoints,
-            tuning,
             path,
             readers,
-            writer,
+            writer: Arc::new(Mutex::new(writer)),
             marker: Mutex::new(marker),
         })
     }
@@ -238,26 +129,6 @@ impl SqliteStore {
     /// The database file.
     pub fn path(&self) -> &Path {
         &self.path
-    }
-
-    /// Set how often the background checkpointer runs (default 1 s) and
-    /// how many WAL frames it lets pile up before it starts the WAL over
-    /// (default ~64 MB worth). For tests that check the WAL stays bounded
-    /// without writing gigabytes.
-    #[doc(hidden)]
-    pub fn tune_checkpoints(&self, every: Duration, restart_frames: i64) {
-        let ms = every.as_millis().clamp(1, i64::MAX as u128) as i64;
-        self.tuning.every_ms.store(ms, Ordering::Relaxed);
-        self.tuning
-            .restart_frames
-            .store(restart_frames.max(1), Ordering::Relaxed);
-        self.tuning.changed.notify_one();
-    }
-
-    /// How many times the background checkpointer started the WAL over.
-    #[doc(hidden)]
-    pub fn wal_restarts(&self) -> u64 {
-        self.tuning.restarts.load(Ordering::Relaxed)
     }
 
     /// Run one SQL statement on the writer connection; returns rows
@@ -317,6 +188,8 @@ async fn write_locked(
     let applied = started.elapsed();
     tx.commit().await.map_err(db_err)?;
     let total = started.elapsed();
+    // A commit that takes this long stalls everything that records
+    // (hooks, ingest, audited reads): say where the time went.
     if total > std::time::Duration::from_millis(200) {
         tracing::warn!(
             wait_ms = (started - waited).as_millis() as u64,
@@ -569,6 +442,28 @@ impl Store for SqliteStore {
                     },
                 );
             }
+        }
+        Ok(out)
+    }
+
+    async fn state_versions(&self, patient_ids: &[String]) -> Result<BTreeMap<String, i64>> {
+        let mut out = BTreeMap::new();
+        let mut conn = self.readers.acquire().await.map_err(db_err)?;
+        for chunk in patient_ids.chunks(CHUNK) {
+            let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
+                "SELECT patient_id, version FROM patient_states WHERE patient_id IN (",
+            );
+            let mut sep = qb.separated(", ");
+            for id in chunk {
+                sep.push_bind(id.as_str());
+            }
+            qb.push(")");
+            let rows: Vec<(String, i64)> = qb
+                .build_query_as()
+                .fetch_all(&mut *conn)
+                .await
+                .map_err(db_err)?;
+            out.extend(rows);
         }
         Ok(out)
     }

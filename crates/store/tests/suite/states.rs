@@ -38,6 +38,15 @@ pub async fn state_compare_and_set(h: &dyn Harness) {
         (2, &b"b"[..])
     );
     assert_eq!(s.state_patient_ids().await.unwrap(), ids);
+    // Versions alone agree with the states, and a patient without one is
+    // absent.
+    let with_unknown = vec!["p1".to_string(), "p2".to_string(), "p9".to_string()];
+    let versions = s.state_versions(&with_unknown).await.unwrap();
+    assert_eq!(versions.len(), 2, "{versions:?}");
+    assert_eq!((versions["p1"], versions["p2"]), (2, 2));
+    s.commit(c(state("p1", 2, b"three"))).await.unwrap();
+    assert_eq!(s.state_versions(&with_unknown).await.unwrap()["p1"], 3);
+    assert!(s.state_versions(&[]).await.unwrap().is_empty());
 }
 
 pub async fn conflict_rolls_back_whole_commit(h: &dyn Harness) {
