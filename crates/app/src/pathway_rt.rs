@@ -863,6 +863,14 @@ fn cancel_doc(doc: &mut Document, reason: &str, now: Instant, wall: Instant) {
 }
 
 pub(crate) fn parse_instance(d: &Document) -> Result<Instance, ApiError> {
-    serde_json::from_value(d.body.clone())
-        .map_err(|e| ApiError::internal(format!("pathway instance {} is unreadable: {e}", d.id)))
+    serde_json::from_value(d.body.clone()).map_err(|e| unreadable_instance(&d.id, e))
+}
+
+/// [`parse_instance`] of a body as stored text (`Store::list_document_texts`).
+pub(crate) fn parse_instance_text(id: &str, body: &str) -> Result<Instance, ApiError> {
+    serde_json::from_str(body).map_err(|e| unreadable_instance(id, e))
+}
+
+fn unreadable_instance(id: &str, e: serde_json::Error) -> ApiError {
+    ApiError::internal(format!("pathway instance {id} is unreadable: {e}"))
 }

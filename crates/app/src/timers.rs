@@ -9,7 +9,8 @@
 
 use crate::audit::{Action, Entity, Event};
 use crate::pathway_rt::{
-    bundle_time, parse_instance, PATHWAY_INSTANCE, TIMER_CLAIM_BATCH, TIMER_JOB, TIMER_LEASE_SECS,
+    bundle_time, parse_instance, parse_instance_text, PATHWAY_INSTANCE, TIMER_CLAIM_BATCH,
+    TIMER_JOB, TIMER_LEASE_SECS,
 };
 use crate::{ApiError, App};
 use bedside_core::{Instant, PatientState};
@@ -215,10 +216,7 @@ impl App {
             if self.bundle_checks.unchanged(&doc.id, mark) {
                 continue;
             }
-            let mut inst: bedside_pathways::Instance =
-                serde_json::from_str(&doc.body).map_err(|e| {
-                    ApiError::internal(format!("pathway instance {} is unreadable: {e}", doc.id))
-                })?;
+            let mut inst = parse_instance_text(&doc.id, &doc.body)?;
             let Some(def) = self.pathways.definition(&inst.definition_id) else {
                 continue;
             };

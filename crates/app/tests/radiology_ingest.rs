@@ -4,29 +4,17 @@
 //! radiologist's own report opens nothing; a disagreeing final review
 //! opens the discordance QA task.
 
+mod common;
+
 use bedside_app::worklist::TaskAction;
-use bedside_app::{App, AppConfig};
+use bedside_app::App;
 use chrono::Utc;
+use common::pathway_app;
 use serde_json::{json, Map, Value};
 use std::path::Path;
 
 async fn app(dir: &Path) -> App {
-    App::open(AppConfig {
-        store: bedside_store::StoreLocation::Sqlite {
-            data_dir: dir.to_path_buf(),
-        },
-        channels: None,
-        public_url: "http://test".into(),
-        models: vec![],
-        feature_specs: vec![],
-        record_features: false,
-        pathways: vec![
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../pathways/radiology-review.bpmn")
-        ],
-        hooks: Default::default(),
-    })
-    .await
-    .unwrap()
+    pathway_app(dir, &["radiology-review.bpmn"]).await
 }
 
 fn entry(r: Value) -> Value {

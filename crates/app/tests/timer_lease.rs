@@ -3,32 +3,18 @@
 //! fires it, once. (The two-process PostgreSQL drill is
 //! crates/cli/tests/replicas.rs; this pins the lease path on SQLite.)
 
+mod common;
+
 use bedside_app::audit::{detail, subtype_of};
 use bedside_app::pathway_rt::TIMER_LEASE_SECS;
-use bedside_app::{App, AppConfig};
 use chrono::{Duration, Utc};
+use common::pathway_app;
 use serde_json::json;
-use std::path::Path;
 
 #[tokio::test]
 async fn a_claim_of_a_dead_replica_runs_out_and_the_timer_fires_once() {
     let dir = tempfile::tempdir().unwrap();
-    let app = App::open(AppConfig {
-        store: bedside_store::StoreLocation::Sqlite {
-            data_dir: dir.path().to_path_buf(),
-        },
-        channels: None,
-        public_url: "http://test".into(),
-        models: vec![],
-        feature_specs: vec![],
-        record_features: false,
-        pathways: vec![
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../pathways/sepsis-escalation.bpmn")
-        ],
-        hooks: Default::default(),
-    })
-    .await
-    .unwrap();
+    let app = pathway_app(dir.path(), &["sepsis-escalation.bpmn"]).await;
     let vars = json!({
         "patient": {"identifiers": [{"value": "MRN-1"}], "location": null},
         "risk": {"probability": 0.7, "model": "m 1", "tier": "escalation", "top_factors": []},

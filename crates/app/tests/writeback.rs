@@ -5,16 +5,18 @@
 //! report → QA task); every resource reaches the server in its final
 //! stored version and no write-back job is left behind.
 
+mod common;
+
 use axum::extract::{Path as UrlPath, State};
 use axum::http::StatusCode;
 use axum::routing::put;
 use axum::Router;
 use bedside_app::worklist::TaskAction;
-use bedside_app::{App, AppConfig};
+use bedside_app::App;
 use chrono::{Duration, Utc};
+use common::pathway_app;
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
-use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 #[derive(Clone, Default)]
@@ -100,22 +102,7 @@ async fn tasks_and_communications_are_written_back_with_retries() {
     *rec.refuse.lock().unwrap() = 3;
     let (base, stop) = fhir_server(rec.clone()).await;
     let dir = tempfile::tempdir().unwrap();
-    let app = App::open(AppConfig {
-        store: bedside_store::StoreLocation::Sqlite {
-            data_dir: dir.path().to_path_buf(),
-        },
-        channels: None,
-        public_url: "http://test".into(),
-        models: vec![],
-        feature_specs: vec![],
-        record_features: false,
-        pathways: vec![
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../pathways/radiology-review.bpmn")
-        ],
-        hooks: Default::default(),
-    })
-    .await
-    .unwrap();
+    let app = pathway_app(dir.path(), &["radiology-review.bpmn"]).await;
     assert!(app.set_writeback(Some("ftp://nope")).is_err());
     app.set_writeback(Some(&base)).unwrap();
 

@@ -7,6 +7,8 @@
 //! Bedside caches the token across writes and, when the server revokes it
 //! (401), fetches a new one once and retries.
 
+mod common;
+
 use axum::extract::{Path as UrlPath, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{post, put};
@@ -15,8 +17,9 @@ use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine;
 use bedside_app::worklist::TaskAction;
 use bedside_app::writeback::SmartBackend;
-use bedside_app::{App, AppConfig};
+use bedside_app::App;
 use chrono::{Duration, Utc};
+use common::pathway_app;
 use ring::rand::SystemRandom;
 use ring::signature::{
     EcdsaKeyPair, KeyPair, UnparsedPublicKey, ECDSA_P384_SHA384_FIXED,
@@ -24,7 +27,6 @@ use ring::signature::{
 };
 use serde_json::{json, Map, Value};
 use std::collections::{BTreeSet, HashMap};
-use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 const CLIENT_ID: &str = "bedside-writeback";
@@ -222,22 +224,7 @@ async fn write_back_authenticates_with_a_signed_client_assertion_and_renews_on_4
     *fake.token_url.lock().unwrap() = token_url.clone();
 
     let dir = tempfile::tempdir().unwrap();
-    let app = App::open(AppConfig {
-        store: bedside_store::StoreLocation::Sqlite {
-            data_dir: dir.path().to_path_buf(),
-        },
-        channels: None,
-        public_url: "http://test".into(),
-        models: vec![],
-        feature_specs: vec![],
-        record_features: false,
-        pathways: vec![
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../pathways/radiology-review.bpmn")
-        ],
-        hooks: Default::default(),
-    })
-    .await
-    .unwrap();
+    let app = pathway_app(dir.path(), &["radiology-review.bpmn"]).await;
 
     // Bad key material is refused up front, naming the problem.
     let e = SmartBackend::new(CLIENT_ID, &token_url, "s", "not a key", None).unwrap_err();

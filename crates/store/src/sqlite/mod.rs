@@ -201,6 +201,19 @@ async fn write_locked(
     Ok(())
 }
 
+/// `SELECT <cols> FROM patient_states` for these patients (one chunk).
+fn patients_in<'a>(cols: &str, ids: &'a [String]) -> QueryBuilder<'a, Sqlite> {
+    let mut qb = QueryBuilder::new(format!(
+        "SELECT {cols} FROM patient_states WHERE patient_id IN ("
+    ));
+    let mut sep = qb.separated(", ");
+    for id in ids {
+        sep.push_bind(id.as_str());
+    }
+    qb.push(")");
+    qb
+}
+
 /// One connection to the database file, or an error naming the file.
 async fn connect(options: &SqliteConnectOptions, path: &Path) -> Result<SqliteConnection> {
     options.connect().await.map_err(|e| {
@@ -419,19 +432,12 @@ impl Store for SqliteStore {
         let mut out = BTreeMap::new();
         let mut conn = self.readers.acquire().await.map_err(db_err)?;
         for chunk in patient_ids.chunks(CHUNK) {
-            let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
-                "SELECT patient_id, version, state FROM patient_states WHERE patient_id IN (",
-            );
-            let mut sep = qb.separated(", ");
-            for id in chunk {
-                sep.push_bind(id.as_str());
-            }
-            qb.push(")");
-            let rows: Vec<(String, i64, Vec<u8>)> = qb
-                .build_query_as()
-                .fetch_all(&mut *conn)
-                .await
-                .map_err(db_err)?;
+            let rows: Vec<(String, i64, Vec<u8>)> =
+                patients_in("patient_id, version, state", chunk)
+                    .build_query_as()
+                    .fetch_all(&mut *conn)
+                    .await
+                    .map_err(db_err)?;
             for (patient_id, version, state) in rows {
                 out.insert(
                     patient_id.clone(),
@@ -450,15 +456,7 @@ impl Store for SqliteStore {
         let mut out = BTreeMap::new();
         let mut conn = self.readers.acquire().await.map_err(db_err)?;
         for chunk in patient_ids.chunks(CHUNK) {
-            let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
-                "SELECT patient_id, version FROM patient_states WHERE patient_id IN (",
-            );
-            let mut sep = qb.separated(", ");
-            for id in chunk {
-                sep.push_bind(id.as_str());
-            }
-            qb.push(")");
-            let rows: Vec<(String, i64)> = qb
+            let rows: Vec<(String, i64)> = patients_in("patient_id, version", chunk)
                 .build_query_as()
                 .fetch_all(&mut *conn)
                 .await
