@@ -11,7 +11,7 @@
 # key (`bedside token --demo --count N`), so the server's jti replay cache
 # accepts each exactly once; verification stays on. Each run starts a fresh
 # server on the same data dir (fresh replay cache) and pre-generates the
-# tokens right before the load. Results: bench/out/hooks-<run>.json and a
+# tokens right before the load. Results: bench/out/hooks-<run>.json (with the server's disk writes per call), bench/out/hooks-wal-<run>.md (WAL frames by B-tree, bench/wal_pages.py) and a
 # summary table on stdout. Needs: cargo, python3 (venv), wrk (installed
 # from Debian if absent).
 set -euo pipefail
@@ -138,11 +138,18 @@ for run in $(seq 1 "$RUNS"); do
   count=$((TOKENS_PER_SEC * DURATION))
   for attempt in 1 2 3; do
     "$BIN" token --demo --aud "$HOOK_URL" --count "$count" >"$WORK/tokens"
+    w0=$(awk '/^write_bytes/{print $2}' "/proc/$BPID/io")
     line=$(load patient-view "$HOOK_URL" "$WORK/tokens" "$WORK/bodies.ndjson" '"summary"')
+    w1=$(awk '/^write_bytes/{print $2}' "/proc/$BPID/io")
     echo "$line" | grep -q '"tokens_exhausted": true' || break
     log "run $run: $count tokens were not enough; restarting with twice as many"
     count=$((count * 2)); stop_bedside; start_bedside --no-replay
   done
+  # Write amplification: bytes the server had written to disk (WAL frames
+  # and checkpoints) per recorded card, and the B-trees the WAL's current
+  # frames belong to (bench/wal_pages.py).
+  line=$(echo "$line" | python3 -c 'import json,sys; d=json.loads(sys.stdin.read()); d["written_bytes_per_call"]=round(int(sys.argv[1])/max(d["expected_body"],1)); print(json.dumps(d))' "$((w1 - w0))")
+  python3 bench/wal_pages.py "$DATA/bedside.db" >"$OUT/hooks-wal-$run.md" || log "run $run: WAL attribution failed (see above)"
   echo "$line" >>"$res"
   load prodrome-score "$PEER_URL" "" "$WORK/stay.json" '"risk"' >>"$res"
   log "run $run (load average $(cut -d' ' -f1-3 /proc/loadavg)): $(tr '\n' ' ' <"$res")"
@@ -162,6 +169,7 @@ for r in range(1, runs + 1):
         print(f"| {r} | {name} | {d['rps']:.0f} | {d['p50_ms']:.2f} | {d['p99_ms']:.2f} | {d['status_200']} | {d['expected_body']} | {d['status_401']} | {d['status_other'] + d['socket_errors']} |")
         bad |= d["status_200"] != d["expected_body"] or d["status_401"] or d["status_other"] or d["socket_errors"] or d["tokens_exhausted"]
     h, p, q = rows["healthz"], rows["patient-view"], rows["prodrome-score"]
+    print(f"|   | writes | {p['written_bytes_per_call']} bytes written to disk per patient-view call (WAL frames by B-tree: {out}/hooks-wal-{r}.md) | | | | | | |")
     print(f"|   | ratios | patient-view/healthz throughput {p['rps']/h['rps']:.2f} (target >= 0.5); "
           f"p99 {p['p99_ms']/h['p99_ms']:.2f}x healthz (target <= 2); {p['rps']/q['rps']:.0f}x prodrome (target >= 20) | | | | | | |")
 if bad:
