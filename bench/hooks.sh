@@ -11,8 +11,9 @@
 # key (`bedside token --demo --count N`), so the server's jti replay cache
 # accepts each exactly once; verification stays on. Each run starts a fresh
 # server on the same data dir (fresh replay cache) and pre-generates the
-# tokens right before the load. Results: bench/out/hooks-<run>.json (with the server's disk writes per call), bench/out/hooks-wal-<run>.md (WAL frames by B-tree, bench/wal_pages.py) and a
-# summary table on stdout. Needs: cargo, python3 (venv), wrk (installed
+# tokens right before the load. Results: bench/out/hooks-<run>.json (with
+# the server's disk writes per call), bench/out/hooks-wal-<run>.md (WAL
+# frames by B-tree, bench/wal_pages.py) and a summary table on stdout. Needs: cargo, python3 (venv), wrk (installed
 # from Debian if absent).
 set -euo pipefail
 cd "$(dirname "$0")/.."
