@@ -13,8 +13,8 @@
 # server on the same data dir (fresh replay cache) and pre-generates the
 # tokens right before the load. Results: bench/out/hooks-<run>.json (with
 # the server's disk writes per call), bench/out/hooks-wal-<run>.md (WAL
-# frames by B-tree, bench/wal_pages.py) and a summary table on stdout. Needs: cargo, python3 (venv), wrk (installed
-# from Debian if absent).
+# frames by B-tree, bench/wal_pages.py) and a summary table on stdout.
+# Needs: cargo, python3 (venv), wrk (installed from Debian if absent).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # The bench measures capacity from one client: the per-client hook rate limit is off.
