@@ -224,13 +224,46 @@ fn patients_in<'a>(cols: &str, ids: &'a [String]) -> QueryBuilder<'a, Sqlite> {
 }
 
 /// One connection to the database file, or an error naming the file.
+///
+/// Opening runs `PRAGMA journal_mode = WAL`. Switching a new file to WAL
+/// needs an exclusive lock, and SQLite takes that lock without calling
+/// the busy handler: when two handles (processes, or a replica starting
+/// beside a server) open a new file at the same moment, one of them gets
+/// SQLITE_BUSY at once despite the busy timeout. So a busy or locked
+/// answer at open is retried, with backoff, for up to `BUSY_OPEN_RETRY`.
 async fn connect(options: &SqliteConnectOptions, path: &Path) -> Result<SqliteConnection> {
-    options.connect().await.map_err(|e| {
-        StoreError::Location(
-            path.display().to_string(),
-            format!("cannot open database: {e}"),
-        )
-    })
+    let started = std::time::Instant::now();
+    let mut pause = Duration::from_millis(5);
+    loop {
+        match options.connect().await {
+            Ok(c) => return Ok(c),
+            Err(e) if is_busy(&e) && started.elapsed() < BUSY_OPEN_RETRY => {
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(Duration::from_millis(200));
+            }
+            Err(e) => {
+                return Err(StoreError::Location(
+                    path.display().to_string(),
+                    format!("cannot open database: {e}"),
+                ))
+            }
+        }
+    }
+}
+
+/// How long an open keeps retrying a busy file (the busy timeout's span).
+const BUSY_OPEN_RETRY: Duration = Duration::from_secs(30);
+
+/// SQLITE_BUSY or SQLITE_LOCKED, with any extended code.
+fn is_busy(e: &sqlx::Error) -> bool {
+    let Some(code) = e
+        .as_database_error()
+        .and_then(|d| d.code())
+        .and_then(|c| c.parse::<i32>().ok())
+    else {
+        return false;
+    };
+    matches!(code & 0xff, 5 | 6)
 }
 
 /// Apply pending migrations. SQLite's migrator takes no lock, so two
@@ -255,7 +288,11 @@ async fn migrate(
 }
 
 fn check_writable(dir: &Path) -> std::io::Result<()> {
-    let probe = dir.join(format!(".bedside-write-check-{}", std::process::id()));
+    // Unique per open, not only per process: two handles opening at once
+    // in one process must not remove each other's probe.
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let probe = dir.join(format!(".bedside-write-check-{}-{n}", std::process::id()));
     std::fs::write(&probe, b"")?;
     std::fs::remove_file(&probe)
 }
