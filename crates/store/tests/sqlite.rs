@@ -106,3 +106,40 @@ async fn concurrent_opens_of_a_new_file_all_succeed() {
         }
     }
 }
+
+/// Committed pages reach the database file without another commit: the
+/// background checkpointer copies the WAL within seconds, where the
+/// writer's own automatic checkpoint (now only a 1 GB backstop) would
+/// leave 8 MB in the WAL.
+#[tokio::test]
+async fn wal_is_checkpointed_in_the_background() {
+    let h = harness().await.unwrap();
+    let s = SqliteStore::open(&h.data_dir()).await.unwrap();
+    let db = h.data_dir().join("bedside.db");
+    s.execute_raw_for_tests("CREATE TABLE t (b BLOB)")
+        .await
+        .unwrap();
+    let before = std::fs::metadata(&db).unwrap().len();
+    s.execute_raw_for_tests(
+        "INSERT INTO t WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 2000) \
+         SELECT randomblob(4000) FROM c",
+    )
+    .await
+    .unwrap();
+    assert!(
+        std::fs::metadata(&db).unwrap().len() < before + 1_000_000,
+        "the commit itself wrote the database file: the writer checkpointed"
+    );
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let now = std::fs::metadata(&db).unwrap().len();
+        if now > before + 8_000_000 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "8 MB committed 10 s ago are still not in the database file ({before} -> {now} bytes)"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}

@@ -93,11 +93,11 @@ impl SqliteStore {
             // WAL frames (dev cohort replay 3.6 s -> 2.6 s).
             .page_size(16384)
             .pragma("cache_size", "-32768")
-            // Checkpoint every ~40 MB of WAL (2560 16 KB pages) instead of SQLite's ~4 MB: a
-            // bulk ingest writes hundreds of MB, and each checkpoint costs
-            // two fsyncs (the commits themselves are not synced in WAL with
-            // synchronous = NORMAL), which dominated a replay's wall time on
-            // a busy disk. Durability of commits is unchanged.
+            // Checkpoints: the writer's own automatic one is raised to a
+            // 1 GB backstop right after open, and a background task copies
+            // the WAL every second instead (see [`checkpointer`]), which
+            // starts the WAL over every ~40 MB (2560 16 KB pages). This
+            // value covers any other connection that might write.
             .pragma("wal_autocheckpoint", "2560")
             .pragma("temp_store", "memory")
             // Reads map the file (up to 256 MB) instead of copying pages
@@ -114,6 +114,16 @@ impl SqliteStore {
             .await
             .map_err(|e| StoreError::Migrate(format!("{}: {e}", path.display())))?;
         let marker = connect(&options, &path).await?;
+        // Checkpoints run on their own connection, off the commit path (see
+        // [`checkpointer`]); the writer's own automatic checkpoint is only a
+        // backstop for a WAL the checkpointer could not keep small.
+        sqlx::query(&format!(
+            "PRAGMA wal_autocheckpoint = {BACKSTOP_CHECKPOINT_PAGES}"
+        ))
+        .execute(&mut writer)
+        .await
+        .map_err(db_err)?;
+        let checkpoints = connect(&options, &path).await?;
         // Readers keep 8 MB of pages each (the writer 32 MB): the OS page
         // cache holds the file anyway, and four 32 MB caches filling up
         // over hours read as steady memory growth.
@@ -127,10 +137,12 @@ impl SqliteStore {
                     format!("cannot open database: {e}"),
                 )
             })?;
+        let writer = Arc::new(Mutex::new(writer));
+        tokio::spawn(checkpointer(checkpoints, Arc::downgrade(&writer)));
         Ok(SqliteStore {
             path,
             readers,
-            writer: Arc::new(Mutex::new(writer)),
+            writer,
             marker: Mutex::new(marker),
         })
     }
@@ -221,6 +233,92 @@ fn patients_in<'a>(cols: &str, ids: &'a [String]) -> QueryBuilder<'a, Sqlite> {
     }
     qb.push(")");
     qb
+}
+
+/// The writer's automatic checkpoint threshold (16 KB pages: 1 GB of WAL),
+/// reached only when the background checkpointer falls far behind.
+const BACKSTOP_CHECKPOINT_PAGES: u32 = 65536;
+
+/// How often the background checkpointer copies the WAL into the database.
+const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
+
+/// WAL frames after which the checkpointer has the WAL start over (as
+/// SQLite's automatic checkpoint did at this size: ~40 MB of 16 KB pages).
+const RESTART_WAL_FRAMES: i64 = 2560;
+
+/// Copy committed WAL frames into the database file, on a connection of
+/// its own, every [`CHECKPOINT_EVERY`] until the store is dropped.
+///
+/// Why not SQLite's automatic checkpoint: it runs inside the COMMIT of
+/// whichever write crosses the threshold, and a checkpoint ends with
+/// fsyncs of the WAL and of the database file (0.2-1.6 s on a busy disk).
+/// That write stalled, and with it every caller queued behind the single
+/// writer: hooks and ingest saw second-long pauses every 10-30 s under
+/// load. A PASSIVE checkpoint from another connection takes no write lock,
+/// so commits go on appending to the WAL while it copies and syncs.
+///
+/// The WAL only starts over from its beginning once a checkpoint has
+/// copied *all* of it, which never happens while commits keep arriving
+/// during the slow pass. So when the WAL is past [`RESTART_WAL_FRAMES`],
+/// a second, short pass runs holding the writer's lock: it copies only the
+/// frames committed during the first pass, and the next commit starts the
+/// WAL over. With `synchronous = NORMAL` a WAL commit itself does not
+/// fsync; durability is unchanged.
+async fn checkpointer(
+    mut conn: SqliteConnection,
+    writer: std::sync::Weak<Mutex<SqliteConnection>>,
+) {
+    let mut failures = 0u32;
+    loop {
+        tokio::time::sleep(CHECKPOINT_EVERY).await;
+        if writer.strong_count() == 0 {
+            return;
+        }
+        let started = std::time::Instant::now();
+        let r = passive_checkpoint(&mut conn).await;
+        let slow_ms = started.elapsed().as_millis() as u64;
+        let r = match r {
+            Ok(frames) if frames > RESTART_WAL_FRAMES => {
+                let Some(writer) = writer.upgrade() else {
+                    return;
+                };
+                let _held = writer.lock().await;
+                let tail = std::time::Instant::now();
+                let r = passive_checkpoint(&mut conn).await;
+                let tail_ms = tail.elapsed().as_millis() as u64;
+                if tail_ms > 100 {
+                    tracing::info!(
+                        slow_ms,
+                        tail_ms,
+                        wal_frames = frames,
+                        "WAL checkpoint held the writer"
+                    );
+                }
+                r
+            }
+            other => other,
+        };
+        match r {
+            Ok(_) => failures = 0,
+            Err(e) => {
+                failures += 1;
+                // Not fatal: the writer's backstop checkpoint still bounds
+                // the WAL. Said once, then every 60th failure.
+                if failures == 1 || failures.is_multiple_of(60) {
+                    tracing::warn!(error = %e, failures, "background WAL checkpoint failed");
+                }
+            }
+        }
+    }
+}
+
+/// `PRAGMA wal_checkpoint(PASSIVE)`: the WAL's frame count.
+async fn passive_checkpoint(conn: &mut SqliteConnection) -> std::result::Result<i64, sqlx::Error> {
+    let (_busy, log, _copied) =
+        sqlx::query_as::<_, (i64, i64, i64)>("PRAGMA wal_checkpoint(PASSIVE)")
+            .fetch_one(conn)
+            .await?;
+    Ok(log)
 }
 
 /// One connection to the database file, or an error naming the file.
