@@ -277,6 +277,9 @@ async fn checkpointer(
         let started = std::time::Instant::now();
         let r = passive_checkpoint(&mut conn).await;
         let slow_ms = started.elapsed().as_millis() as u64;
+        if slow_ms > 200 {
+            tracing::debug!(slow_ms, "long background WAL checkpoint pass");
+        }
         let r = match r {
             Ok(frames) if frames > RESTART_WAL_FRAMES => {
                 let Some(writer) = writer.upgrade() else {
@@ -286,8 +289,8 @@ async fn checkpointer(
                 let tail = std::time::Instant::now();
                 let r = passive_checkpoint(&mut conn).await;
                 let tail_ms = tail.elapsed().as_millis() as u64;
-                if tail_ms > 100 {
-                    tracing::info!(
+                if tail_ms > 200 {
+                    tracing::warn!(
                         slow_ms,
                         tail_ms,
                         wal_frames = frames,
