@@ -93,12 +93,10 @@ impl SqliteStore {
             // WAL frames (dev cohort replay 3.6 s -> 2.6 s).
             .page_size(16384)
             .pragma("cache_size", "-32768")
-            // Checkpoints: the writer's own automatic one is raised to a
-            // 1 GB backstop right after open, and a background task copies
-            // the WAL every second instead (see [`checkpointer`]), which
-            // starts the WAL over every ~40 MB (2560 16 KB pages). This
-            // value covers any other connection that might write.
-            .pragma("wal_autocheckpoint", "2560")
+            // The automatic checkpoint (it runs inside a COMMIT) is only a
+            // 1 GB backstop: a background task copies the WAL every second
+            // instead and starts it over every ~40 MB (see [`checkpointer`]).
+            .pragma("wal_autocheckpoint", BACKSTOP_CHECKPOINT_PAGES.to_string())
             .pragma("temp_store", "memory")
             // Reads map the file (up to 256 MB) instead of copying pages
             // out of the OS page cache: a connection drops its own page
@@ -114,15 +112,6 @@ impl SqliteStore {
             .await
             .map_err(|e| StoreError::Migrate(format!("{}: {e}", path.display())))?;
         let marker = connect(&options, &path).await?;
-        // Checkpoints run on their own connection, off the commit path (see
-        // [`checkpointer`]); the writer's own automatic checkpoint is only a
-        // backstop for a WAL the checkpointer could not keep small.
-        sqlx::query(&format!(
-            "PRAGMA wal_autocheckpoint = {BACKSTOP_CHECKPOINT_PAGES}"
-        ))
-        .execute(&mut writer)
-        .await
-        .map_err(db_err)?;
         let checkpoints = connect(&options, &path).await?;
         // Readers keep 8 MB of pages each (the writer 32 MB): the OS page
         // cache holds the file anyway, and four 32 MB caches filling up
