@@ -138,6 +138,9 @@ const KINDS: [&str; 3] = ["ingest", "hook", "worklist"];
 /// One request: seconds from the measured start, kind, latency ms, ok.
 type Sample = (f64, usize, f64, bool);
 
+/// Soak minute and `[VmRSS, RssAnon, RssFile]` KiB.
+type MemSample = (usize, [u64; 3]);
+
 /// Observations per ingest patient, amended in turn.
 const OBS_PER_PATIENT: usize = 4;
 
@@ -211,13 +214,24 @@ fn uuid_like(n: u64) -> String {
 }
 
 fn rss_kib(pid: u32) -> Option<u64> {
+    status_kib(pid, "VmRSS:")
+}
+
+/// A `/proc/PID/status` field in KiB (`VmRSS:`, `RssAnon:`, `RssFile:`).
+fn status_kib(pid: u32, field: &str) -> Option<u64> {
     let s = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     s.lines()
-        .find(|l| l.starts_with("VmRSS:"))?
+        .find(|l| l.starts_with(field))?
         .split_whitespace()
         .nth(1)?
         .parse()
         .ok()
+}
+
+fn median(v: &[u64]) -> Option<u64> {
+    let mut v = v.to_vec();
+    v.sort_unstable();
+    v.get(v.len() / 2).copied()
 }
 
 fn p99(v: &mut [f64]) -> f64 {
@@ -322,6 +336,28 @@ async fn main() -> Result<()> {
             let mut rss_start = None;
             let start = Instant::now();
             let measured = start + Duration::from_secs(a.warmup);
+            // VmRSS, RssAnon and RssFile once a second through the measured
+            // part, by minute: single readings move by +-10 MB within
+            // seconds at a steady load (the database's mapped pages are
+            // reclaimed and faulted back), so the growth is also given
+            // between the first and the last minute's medians.
+            let mem: Arc<Mutex<Vec<MemSample>>> = Arc::default();
+            let sampler = a.pid.map(|pid| {
+                let mem = mem.clone();
+                tokio::spawn(async move {
+                    let at = tokio::time::Instant::from_std(measured);
+                    tokio::time::sleep_until(at).await;
+                    let mut tick = tokio::time::interval(Duration::from_secs(1));
+                    loop {
+                        tick.tick().await;
+                        let f = |k| status_kib(pid, k).unwrap_or(0);
+                        let m = (measured.elapsed().as_secs() / 60) as usize;
+                        mem.lock()
+                            .unwrap()
+                            .push((m, [f("VmRSS:"), f("RssAnon:"), f("RssFile:")]));
+                    }
+                })
+            });
             let total = (a.rate * (a.warmup + a.seconds) as f64) as u64;
             let interval = Duration::from_secs_f64(1.0 / a.rate);
             let mut signed_batches = 1u64;
@@ -395,6 +431,33 @@ async fn main() -> Result<()> {
             let secs = measured.elapsed().as_secs_f64();
             let rss_end = a.pid.and_then(rss_kib);
             let rss_start = rss_start.flatten();
+            if let Some(h) = sampler {
+                h.abort();
+            }
+            let mem = mem.lock().unwrap().clone();
+            let last_minute = mem
+                .iter()
+                .map(|(m, _)| *m)
+                .max()
+                .unwrap_or(0)
+                .min(minutes.max(1) - 1);
+            let minute_median = |minute: usize, i: usize| {
+                median(
+                    &mem.iter()
+                        .filter(|(m, _)| *m == minute)
+                        .map(|(_, v)| v[i])
+                        .collect::<Vec<_>>(),
+                )
+            };
+            let memory = json!({
+                "samples": mem.len(),
+                "vmrss_first_minute_median_kib": minute_median(0, 0),
+                "vmrss_last_minute_median_kib": minute_median(last_minute, 0),
+                "rss_anon_first_minute_median_kib": minute_median(0, 1),
+                "rss_anon_last_minute_median_kib": minute_median(last_minute, 1),
+                "rss_file_first_minute_median_kib": minute_median(0, 2),
+                "rss_file_last_minute_median_kib": minute_median(last_minute, 2),
+            });
             if let Some(path) = &a.samples {
                 let mut out = String::new();
                 for (t, k, ms, ok) in samples.lock().unwrap().iter() {
@@ -427,6 +490,7 @@ async fn main() -> Result<()> {
                     "per_minute": per_minute,
                     "first_minute_p99_ms": first, "last_minute_p99_ms": last,
                     "rss_start_kib": rss_start, "rss_end_kib": rss_end,
+                    "memory": memory,
                     "first_errors": *tally.first_errors.lock().unwrap(),
                 })
             );
