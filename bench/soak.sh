@@ -10,9 +10,9 @@
 #     peak mixed throughput;
 #  2. soak: SOAK_WARMUP (120) s then SOAK_SECONDS (600) s, open loop at
 #     SOAK_FRACTION (0.7) of it. The warm-up is the same traffic; its
-#     errors count, its latencies do not, and the memory baseline is taken
-#     at its end, when the bounded caches (SQLite pages, patient states,
-#     jti replay cache) have filled.
+#     errors count, its latencies and memory readings do not: the memory
+#     baseline is the first measured minute, once the bounded caches
+#     (SQLite pages, patient states) have filled.
 #
 # Pass: zero errors, last-minute p99 <= 1.5x first-minute p99, resident
 # memory (VmRSS) growth under 10% from the soak's first minute to its

@@ -18,8 +18,9 @@
 //! requests/s for `--seconds` (requests are sent on schedule whatever the
 //! answers' latency; more than `--max-in-flight` pending counts as an
 //! error), recording every latency by minute, the errors, and the server's
-//! resident memory (`/proc/PID/status` VmRSS) at start and end. One JSON
-//! object on stdout.
+//! resident memory (`/proc/PID/status` VmRSS, RssAnon, RssFile): once a
+//! second, reported as the first and last measured minute's medians, and
+//! VmRSS once at start and at end. One JSON object on stdout.
 //!
 //! Hand-written rather than wrk: wrk has no fixed-rate mode, and the
 //! per-minute p99 and RSS samples need the driver to own the clock.
