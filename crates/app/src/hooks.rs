@@ -17,8 +17,8 @@ use crate::pipeline::LATEST_RISK;
 use crate::scoring::{latest_id, Scheduled};
 use crate::{ApiError, App};
 use bedside_cds::{
-    parse_feedback, parse_hook_request, render_cards, CardInput, Coding, HookRequest, JwtVerifier,
-    ModelInfo, Outcome, PathwaySuggestion, ServiceSpec, Tier,
+    parse_feedback, parse_hook_request, render_cards, CardInput, CdsResponse, Coding, HookRequest,
+    JwtVerifier, ModelInfo, Outcome, PathwaySuggestion, ServiceSpec, Tier,
 };
 use bedside_core::{Instant, PatientRef, PatientState, Probability};
 use bedside_models::{Model, Prediction};
@@ -27,6 +27,7 @@ use bedside_policy::{
     PolicyConfig, PolicyInput, Stage, Suppression,
 };
 use bedside_store::{Commit, Document};
+use serde::Deserialize as _;
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -191,8 +192,8 @@ fn unauthorized(reason: impl AsRef<str>) -> ApiError {
     ApiError::new(401, "login", reason, None)
 }
 
-fn empty_cards() -> Value {
-    json!({ "cards": [] })
+fn empty_cards() -> CdsResponse {
+    CdsResponse::empty()
 }
 
 fn pseudonym(pid: &str) -> String {
@@ -294,7 +295,7 @@ impl App {
         authorization: Option<&str>,
         body: &[u8],
         now: Instant,
-    ) -> Result<Value, ApiError> {
+    ) -> Result<CdsResponse, ApiError> {
         let started = std::time::Instant::now();
         let (sched, model, hook) = self.hook_service(service_id)?;
         self.check_token(authorization, &[self.cds_service_url(service_id)], now)?;
@@ -357,10 +358,10 @@ impl App {
         };
         if let Some(doc) = self
             .store
-            .get_document(LATEST_RISK, &latest_id(sched.id(), pid))
+            .get_document_shared(LATEST_RISK, &latest_id(sched.id(), pid))
             .await?
         {
-            match serde_json::from_value::<Prediction>(doc.body) {
+            match Prediction::deserialize(&doc.body) {
                 Ok(p) => {
                     let fresh = view
                         .as_ref()
@@ -485,7 +486,7 @@ impl App {
     }
 
     async fn load_memory(&self, id: &str) -> Result<(AlertMemory, Option<f64>), ApiError> {
-        let Some(doc) = self.store.get_document(ALERT_MEMORY, id).await? else {
+        let Some(doc) = self.store.get_document_shared(ALERT_MEMORY, id).await? else {
             return Ok((AlertMemory::default(), None));
         };
         Ok(memory_from_doc(&doc))
@@ -502,7 +503,7 @@ impl App {
         risk: Risk,
         now: Instant,
         started: std::time::Instant,
-    ) -> Result<Value, ApiError> {
+    ) -> Result<CdsResponse, ApiError> {
         let policy = &self.hooks.config.policy;
         let not_certified = Certification::NotCertified {
             reason: "no certification".into(),
@@ -620,7 +621,12 @@ impl App {
             }
             return Ok(empty_cards());
         }
-        Ok(json!({ "cards": cards }))
+        // Typed to the end: the route serializes it once (building a
+        // `Value` first and serializing that was ~4% of a call's CPU).
+        Ok(CdsResponse {
+            cards,
+            ..CdsResponse::default()
+        })
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -812,7 +818,7 @@ impl App {
 /// The alert memory and last shown probability of an `alert_memory`
 /// document (one shape for hooks and pathways, see [`memory_doc`]).
 pub(crate) fn memory_from_doc(doc: &Document) -> (AlertMemory, Option<f64>) {
-    let mem = serde_json::from_value(doc.body["memory"].clone()).unwrap_or_else(|e| {
+    let mem = AlertMemory::deserialize(&doc.body["memory"]).unwrap_or_else(|e| {
         tracing::warn!(id = %doc.id, error = %e, "stored alert memory is unreadable; starting afresh");
         AlertMemory::default()
     });

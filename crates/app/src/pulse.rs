@@ -65,7 +65,7 @@ impl App {
         let id = format!("{model_id}|{clinician}");
         let last = self
             .store
-            .get_document(PULSE_OFFER, &id)
+            .get_document_shared(PULSE_OFFER, &id)
             .await?
             .map(|d| d.created_at);
         if !pulse_offer(&cfg, clinician, item, now, last) {

@@ -49,7 +49,7 @@ enum Pending {
 }
 
 struct Inner {
-    values: LruCache<Key, Option<Document>>,
+    values: LruCache<Key, Option<Arc<Document>>>,
     pending: HashMap<Key, Pending>,
     next_token: u64,
 }
@@ -185,7 +185,7 @@ fn end_write(cache: &Mutex<Inner>, keys: BTreeMap<Key, Document>, ok: bool) {
             Some(Pending::Writing { overlapped, .. }) => {
                 g.pending.remove(&k);
                 if ok && !overlapped {
-                    g.values.insert(k, Some(d));
+                    g.values.insert(k, Some(Arc::new(d)));
                 }
             }
             // Not ours (cannot happen: only writers replace Writing).
@@ -196,7 +196,7 @@ fn end_write(cache: &Mutex<Inner>, keys: BTreeMap<Key, Document>, ok: bool) {
 
 /// What a read of a cached kind does.
 enum Lookup {
-    Hit(Option<Document>),
+    Hit(Option<Arc<Document>>),
     /// Being written or being filled by another read: read, do not cache.
     Bypass,
     /// Read, then [`CachedStore::fill`] with this token.
@@ -220,7 +220,7 @@ impl CachedStore {
 
     /// Cache what a read found, unless a commit of the key began since the
     /// read's [`Lookup::Fill`] (it replaced the token).
-    fn fill(&self, key: Key, token: u64, v: Option<Document>) {
+    fn fill(&self, key: Key, token: u64, v: Option<Arc<Document>>) {
         let mut g = self.lock();
         if g.pending.get(&key) == Some(&Pending::Filling(token)) {
             g.pending.remove(&key);
@@ -322,17 +322,27 @@ impl Store for CachedStore {
         if !self.kinds.contains(kind) {
             return self.inner.get_document(kind, id).await;
         }
+        Ok(self
+            .get_document_shared(kind, id)
+            .await?
+            .map(Arc::unwrap_or_clone))
+    }
+
+    async fn get_document_shared(&self, kind: &str, id: &str) -> Result<Option<Arc<Document>>> {
+        if !self.kinds.contains(kind) {
+            return self.inner.get_document_shared(kind, id).await;
+        }
         let key: Key = (kind.to_string(), id.to_string());
         let token = match self.lookup(&key) {
             Lookup::Hit(v) => return Ok(v),
-            Lookup::Bypass => return self.inner.get_document(kind, id).await,
+            Lookup::Bypass => return self.inner.get_document_shared(kind, id).await,
             Lookup::Fill(t) => t,
         };
         let mut guard = FillGuard {
             cache: self,
             key: Some((key, token)),
         };
-        let r = self.inner.get_document(kind, id).await;
+        let r = self.inner.get_document_shared(kind, id).await;
         if let (Ok(v), Some((k, t))) = (&r, guard.key.take()) {
             self.fill(k, t, v.clone());
         }
@@ -443,6 +453,41 @@ mod tests {
         assert_eq!(cached.cached_len(), 1);
     }
 
+    #[tokio::test]
+    async fn shared_reads_hand_out_the_cached_document_itself() {
+        let (_d, inner, cached) = open().await;
+        cached.commit(docs(vec![doc("a", 1)])).await.unwrap();
+        let one = cached
+            .get_document_shared(KIND, "a")
+            .await
+            .unwrap()
+            .unwrap();
+        let two = cached
+            .get_document_shared(KIND, "a")
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(Arc::ptr_eq(&one, &two), "a hit is not a copy");
+        assert_eq!(*one, doc_read(&inner, "a").await);
+        // A later commit replaces it; the old handle keeps what it saw.
+        cached.commit(docs(vec![doc("a", 2)])).await.unwrap();
+        let three = cached
+            .get_document_shared(KIND, "a")
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (one.body["v"].as_i64(), three.body["v"].as_i64()),
+            (Some(1), Some(2))
+        );
+        // Absent documents are cached as absent, shared or not.
+        assert_eq!(
+            cached.get_document_shared(KIND, "nope").await.unwrap(),
+            None
+        );
+        assert_eq!(cached.get_document(KIND, "nope").await.unwrap(), None);
+    }
+
     async fn doc_read(inner: &SqliteStore, id: &str) -> Document {
         inner.get_document(KIND, id).await.unwrap().unwrap()
     }
@@ -540,7 +585,7 @@ mod tests {
         let c = docs(vec![doc("a", 2)]);
         cached.begin(&c).finish(true);
         // The read comes back with what it saw before the commit.
-        cached.fill(key("a"), token, Some(doc("a", 1)));
+        cached.fill(key("a"), token, Some(Arc::new(doc("a", 1))));
         let Lookup::Hit(Some(d)) = cached.lookup(&key("a")) else {
             panic!("the commit's document is cached")
         };

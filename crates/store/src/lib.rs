@@ -45,6 +45,7 @@ use async_trait::async_trait;
 use bedside_core::Instant;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 /// Errors from the store. `Conflict` means an optimistic check failed and
 /// the caller should re-read and retry.
@@ -281,6 +282,13 @@ pub trait Store: Send + Sync + 'static {
     async fn state_patient_ids(&self) -> Result<Vec<String>>;
 
     async fn get_document(&self, kind: &str, id: &str) -> Result<Option<Document>>;
+    /// [`Store::get_document`] for readers that only look at the document:
+    /// a cache can hand out the document it holds without copying it (a
+    /// `serde_json::Value` body is a tree of allocations; copying the
+    /// three documents a CDS Hooks call reads was ~3% of its CPU).
+    async fn get_document_shared(&self, kind: &str, id: &str) -> Result<Option<Arc<Document>>> {
+        Ok(self.get_document(kind, id).await?.map(Arc::new))
+    }
     async fn list_documents(&self, f: &DocFilter) -> Result<Vec<Document>>;
     async fn count_documents(&self, f: &DocFilter) -> Result<u64>;
 
