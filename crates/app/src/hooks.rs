@@ -192,10 +192,6 @@ fn unauthorized(reason: impl AsRef<str>) -> ApiError {
     ApiError::new(401, "login", reason, None)
 }
 
-fn empty_cards() -> CdsResponse {
-    CdsResponse::empty()
-}
-
 fn pseudonym(pid: &str) -> String {
     PatientRef::parse(pid)
         .map(|p| p.pseudonym())
@@ -305,7 +301,7 @@ impl App {
             Ok(p) => p.strip_prefix("Patient/").unwrap_or(p).to_string(),
             Err(e) => {
                 tracing::info!(service = service_id, reason = %e, "no cards: no patient in the hook context");
-                return Ok(empty_cards());
+                return Ok(CdsResponse::empty());
             }
         };
         if PatientRef::parse(&pid).is_err() {
@@ -313,13 +309,13 @@ impl App {
                 service = service_id,
                 "no cards: context.patientId is not a FHIR id"
             );
-            return Ok(empty_cards());
+            return Ok(CdsResponse::empty());
         }
         for issue in req.conformance_issues() {
             tracing::debug!(service = service_id, reason = %issue, "hook request omits a required context field");
         }
         let Some(risk) = self.risk_for(sched, model, &pid, &req, now).await? else {
-            return Ok(empty_cards());
+            return Ok(CdsResponse::empty());
         };
         tracing::debug!(service = service_id, patient = %pseudonym(&pid), source = ?risk.source, "risk found");
         self.decide_and_render(sched, model, hook, &pid, &req, risk, now, started)
@@ -619,7 +615,7 @@ impl App {
             if tier.is_some() {
                 tracing::info!(patient = %pseudonym(pid), model = sched.id(), hook, "card recorded, not shown (stage or pilot scope)");
             }
-            return Ok(empty_cards());
+            return Ok(CdsResponse::empty());
         }
         // Typed to the end: the route serializes it once (building a
         // `Value` first and serializing that was ~4% of a call's CPU).

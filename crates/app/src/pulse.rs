@@ -126,7 +126,7 @@ impl App {
         let offer = format!("{}|{}", a.model, a.clinician);
         if self
             .store
-            .get_document(PULSE_OFFER, &offer)
+            .get_document_shared(PULSE_OFFER, &offer)
             .await?
             .is_none()
         {
