@@ -23,13 +23,13 @@ use bedside_cds::{
 use bedside_core::{Instant, PatientRef, PatientState, Probability};
 use bedside_models::{Model, Prediction};
 use bedside_policy::{
-    certify, AlertMemory, CalibrationSet, CardKind, Certification, Decision, HookContext,
-    PolicyConfig, PolicyInput, Stage, Suppression,
+    AlertMemory, CardKind, Certification, Decision, HookContext, PolicyConfig, PolicyInput, Stage,
+    Suppression,
 };
 use bedside_store::{Commit, Document};
 use serde::Deserialize as _;
 use serde_json::{json, Value};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 /// Document kinds written here.
@@ -46,16 +46,12 @@ pub const HOOKS: [&str; 5] = [
     "encounter-discharge",
 ];
 
-/// The started CDS Hooks part of the app: the JWT verifier, the
-/// certification of each model (computed once at start) and the service
-/// table.
+/// The started CDS Hooks part of the app: the JWT verifier and the
+/// service table. Policy and certifications come from the one decision
+/// service ([`crate::decisions`]).
 pub struct HookRuntime {
     pub config: HookConfig,
     verifier: JwtVerifier,
-    /// Certification per model id.
-    pub certifications: HashMap<String, Certification>,
-    /// Outcome prevalence of each model's calibration set.
-    base_rates: HashMap<String, Probability>,
     /// Service id -> (index into `App::models`, hook).
     services: BTreeMap<String, (usize, &'static str)>,
     /// Risks computed at the hook from a stored state, by (model id,
@@ -70,24 +66,17 @@ pub struct HookRuntime {
 const SCORED_MEMO: usize = 10_000;
 
 impl HookRuntime {
-    /// Certify every model on its package's calibration set and build the
-    /// service table. Loud when JWT verification is off.
+    /// Build the service table. Loud when JWT verification is off.
     pub fn new(config: &HookConfig, models: &[Scheduled]) -> Self {
         if config.insecure_skip_auth {
             tracing::warn!(
                 "CDS Hooks JWT verification is OFF (insecure_skip_auth): any caller can request cards. Development only."
             );
         }
-        let mut certifications = HashMap::new();
-        let mut base_rates = HashMap::new();
         let mut services = BTreeMap::new();
         for (i, sched) in models.iter().enumerate() {
-            let Some(model) = &sched.model else { continue };
-            let (cert, base) = certify_model(model, &config.policy);
-            tracing::info!(model = sched.id(), certification = %cert.statement(), "CDS service certification");
-            certifications.insert(sched.id().to_string(), cert);
-            if let Some(b) = base {
-                base_rates.insert(sched.id().to_string(), b);
+            if sched.model.is_none() {
+                continue;
             }
             for hook in HOOKS {
                 services.insert(format!("{}-{hook}", sched.id()), (i, hook));
@@ -96,8 +85,6 @@ impl HookRuntime {
         Self {
             verifier: JwtVerifier::new(config.trusted.clone()),
             config: config.clone(),
-            certifications,
-            base_rates,
             services,
             scored: std::sync::Mutex::new(hashlink::LruCache::new(SCORED_MEMO)),
         }
@@ -111,35 +98,7 @@ impl HookRuntime {
     }
 }
 
-/// Certify on the package's calibration rows, one alerting unit per
-/// patient (peak probability, positive if any row is, exposure summed; the
-/// demo package already writes one row per patient, by the rule of
-/// `bedside_policy::evaluate::patient_calibration_set`). Also returns the
-/// outcome prevalence of those patients.
-pub fn certify_model(model: &Model, policy: &PolicyConfig) -> (Certification, Option<Probability>) {
-    let Some(rows) = &model.package.calibration_set else {
-        return (
-            Certification::NotCertified {
-                reason: "the model package has no calibration set".into(),
-            },
-            None,
-        );
-    };
-    let mut by_patient: BTreeMap<&str, (f64, bool, f64)> = BTreeMap::new();
-    for r in rows {
-        let e = by_patient
-            .entry(r.patient_id.as_str())
-            .or_insert((f64::NEG_INFINITY, false, 0.0));
-        e.0 = e.0.max(r.p);
-        e.1 |= r.label == 1;
-        e.2 += r.exposure_days;
-    }
-    let n = by_patient.len();
-    let pos = by_patient.values().filter(|v| v.1).count();
-    let base = (n > 0).then(|| Probability::clamped(pos as f64 / n as f64));
-    let set = CalibrationSet::with_row_exposure(by_patient.into_values());
-    (certify(&set, &policy.certification), base)
-}
+pub use crate::decisions::certify_model;
 
 /// Where a risk came from (logged).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -500,15 +459,10 @@ impl App {
         now: Instant,
         started: std::time::Instant,
     ) -> Result<CdsResponse, ApiError> {
-        let policy = &self.hooks.config.policy;
-        let not_certified = Certification::NotCertified {
-            reason: "no certification".into(),
-        };
-        let cert = self
-            .hooks
-            .certifications
-            .get(sched.id())
-            .unwrap_or(&not_certified);
+        // One view for the whole call: the policy and the certification
+        // made under it (the same service pathways decide with).
+        let view = self.decisions.view();
+        let policy = &view.policy;
         let mem_id = latest_id(sched.id(), pid);
         let (memory, previous) = self.load_memory(&mem_id).await?;
         let facts = risk.facts.clone();
@@ -524,7 +478,7 @@ impl App {
             }),
             facts,
         };
-        let decision = bedside_policy::decide(policy, cert, &memory, &input);
+        let decision = view.decide(&memory, &input);
         let (tier, shown) = card_tier(policy, &decision, &input, hook);
         let mut commit = Commit::default();
         let mut cards = Vec::new();
@@ -534,7 +488,7 @@ impl App {
             // 16 KB page written per card); v7 keys append.
             let card_uuid = uuid::Uuid::now_v7();
             let card_input = self.card_input(
-                sched, model, cert, pid, &risk, previous, tier, card_uuid, now,
+                sched, model, &view, pid, &risk, previous, tier, card_uuid, now,
             );
             cards = render_cards(&card_input);
             commit.documents.push(Document {
@@ -630,7 +584,7 @@ impl App {
         &self,
         sched: &Scheduled,
         model: &Model,
-        cert: &Certification,
+        view: &crate::decisions::PolicyView,
         pid: &str,
         risk: &Risk,
         previous: Option<f64>,
@@ -639,6 +593,8 @@ impl App {
         now: Instant,
     ) -> CardInput {
         let cfg = &self.hooks.config;
+        let policy = &view.policy;
+        let cert = view.certification(sched.id());
         let p = &risk.prediction;
         let base = self.config.public_url.trim_end_matches('/');
         let spec = &sched.spec;
@@ -696,21 +652,20 @@ impl App {
             factors,
             data_age_minutes: Some(((now - p.at).num_seconds().max(0) as f64) / 60.0),
             stale_after_minutes: cfg.stale_after_minutes,
-            base_rate: self.hooks.base_rates.get(sched.id()).copied(),
+            base_rate: view.base_rate(sched.id()),
             ood_reasons: p.ood_reasons.clone(),
             promise: Some(cert.statement()),
             tier,
             suggestions,
-            override_reasons: cfg
-                .policy
+            override_reasons: policy
                 .override_reasons
                 .iter()
                 .map(|c| Coding::new(&c.system, &c.code, &c.display))
                 .collect(),
             topic: Some(Coding::new(
                 "https://bedside.dev/cds-topic",
-                &cfg.policy.condition,
-                &format!("{} risk", cfg.policy.condition),
+                &policy.condition,
+                &format!("{} risk", policy.condition),
             )),
             worklist_url: Some(format!("{base}/ui/worklist")),
             survey_url: None,

@@ -10,6 +10,7 @@
 //! the part crates, and HTTP lives in `server`.
 
 pub mod audit;
+pub mod decisions;
 pub mod evaluate;
 pub mod facts;
 pub mod features;
@@ -149,10 +150,13 @@ pub struct App {
     pub models: Vec<scoring::Scheduled>,
     /// Rows scored, when `record_features` is on.
     pub feature_sink: Option<std::sync::Mutex<Vec<FeatureRow>>>,
-    /// CDS Hooks: verifier, certifications, service table.
+    /// CDS Hooks: verifier and service table.
     pub hooks: hooks::HookRuntime,
+    /// The one alert policy and the certifications made under it, used by
+    /// hooks, scoring and pathways alike.
+    decisions: decisions::Decisions,
     started: std::time::Instant,
-    /// Loaded pathways, alert policy and certifications.
+    /// Loaded pathway definitions.
     pub pathways: pathway_rt::Pathways,
     /// Monitoring settings (see `monitoring`).
     pub monitor: monitoring::MonitorRuntime,
@@ -244,7 +248,8 @@ impl App {
         }
         let ingestor = Ingestor::new(store.clone(), map);
         let loaded: Vec<_> = models.iter().filter_map(|m| m.model.clone()).collect();
-        let pathways = pathway_rt::Pathways::load(&config.pathways, &loaded, &config.hooks.policy)?;
+        let pathways = pathway_rt::Pathways::load(&config.pathways)?;
+        let decisions = decisions::Decisions::new(config.hooks.policy.clone(), loaded);
         let feature_sink = config
             .record_features
             .then(|| std::sync::Mutex::new(Vec::new()));
@@ -255,6 +260,7 @@ impl App {
         );
         let app = Self {
             committer,
+            decisions,
             ingest_queue: Default::default(),
             ui_cache: Default::default(),
             bundle_checks: Default::default(),

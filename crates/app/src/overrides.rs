@@ -58,12 +58,15 @@ impl App {
                 None => (AlertMemory::default(), None),
             };
         let snoozed = {
-            let cfg = self
-                .pathways
-                .policy
-                .read()
-                .unwrap_or_else(|e| e.into_inner());
-            bedside_policy::snooze(&cfg, &memory, now, hours, reason.clone(), by.clone())
+            let view = self.decisions.view();
+            bedside_policy::snooze(
+                &view.policy,
+                &memory,
+                now,
+                hours,
+                reason.clone(),
+                by.clone(),
+            )
         };
         match snoozed {
             Ok(m) => {
@@ -196,11 +199,8 @@ impl App {
     /// The configured override reason `v` names (`{"system","code"}`, or
     /// a bare code string / `{"code"}` when the code is unambiguous).
     fn override_reason(&self, v: &Value) -> Result<Coding, ApiError> {
-        let cfg = self
-            .pathways
-            .policy
-            .read()
-            .unwrap_or_else(|e| e.into_inner());
+        let view = self.decisions.view();
+        let cfg = &view.policy;
         let code = v.as_str().or_else(|| v["code"].as_str()).ok_or_else(|| {
             ApiError::bad_request(
                 "snooze needs `reason`: a code of the policy's override_reasons",

@@ -20,16 +20,13 @@ use crate::audit::{
 };
 use crate::{ApiError, App, StartError};
 use bedside_core::{Instant, PatientRef, PatientState};
-use bedside_models::{Model, Prediction};
+use bedside_models::Prediction;
 use bedside_pathways::{
     build_task, Definition, Effect, Engine, Instance, InstanceStatus, StartTrigger,
 };
-use bedside_policy::{
-    decide, AlertMemory, Certification, Decision, PolicyConfig, PolicyInput, Recipient,
-};
+use bedside_policy::{AlertMemory, Certification, Decision, PolicyConfig, PolicyInput, Recipient};
 use bedside_store::{Commit, DocFilter, Document, NewJob};
 use serde_json::{json, Map, Value};
-use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
 
@@ -57,25 +54,17 @@ pub const TIMER_CLAIM_BATCH: u32 = 16;
 /// written twice).
 pub const TIMER_LEASE_SECS: i64 = 5;
 
-/// Loaded pathways, the alert policy and each model's certification.
+/// Loaded pathways (the alert policy they start on comes from the one
+/// decision service, [`crate::decisions`]).
 pub struct Pathways {
     pub definitions: Vec<(PathBuf, Arc<Definition>)>,
-    pub(crate) policy: RwLock<PolicyConfig>,
-    certs: RwLock<HashMap<String, Certification>>,
     /// External FHIR server Tasks and Communications are written back to.
     pub(crate) writeback: RwLock<Option<Arc<crate::writeback::Writeback>>>,
 }
 
 impl Pathways {
-    /// Load the BPMN files; certify each model on its package calibration
-    /// set (not certified when the package has none).
-    /// Load the pathway files; `policy` is the app's one alert policy (the
-    /// same the CDS Hooks use), changed later with [`App::set_policy`].
-    pub fn load(
-        paths: &[PathBuf],
-        models: &[Arc<Model>],
-        policy: &PolicyConfig,
-    ) -> Result<Self, StartError> {
+    /// Load the BPMN files.
+    pub fn load(paths: &[PathBuf]) -> Result<Self, StartError> {
         let mut definitions = Vec::new();
         for p in paths {
             let text = std::fs::read_to_string(p).map_err(|e| StartError::Pathway {
@@ -88,15 +77,8 @@ impl Pathways {
             })?;
             definitions.push((p.clone(), Arc::new(def)));
         }
-        let policy = policy.clone();
-        let mut certs = HashMap::new();
-        for m in models {
-            certs.insert(m.package.spec.id.clone(), certify_package(m, &policy));
-        }
         Ok(Self {
             definitions,
-            policy: RwLock::new(policy),
-            certs: RwLock::new(certs),
             writeback: RwLock::new(None),
         })
     }
@@ -134,12 +116,6 @@ pub(crate) fn policy_entity(cfg: &PolicyConfig) -> crate::audit::Entity {
     crate::audit::Entity::identifier("urn:bedside:policy", &cfg.condition)
         .detail("stage", stage)
         .detail("sha256", hex::encode(Sha256::digest(text.as_bytes())))
-}
-
-/// The package's certification under `policy` (one rule for hooks and
-/// pathways: [`crate::hooks::certify_model`]).
-fn certify_package(m: &Model, policy: &PolicyConfig) -> Certification {
-    crate::hooks::certify_model(m, policy).0
 }
 
 /// A document written earlier in this commit, else the stored one.
@@ -201,49 +177,22 @@ impl App {
     }
 
     fn apply_policy(&self, cfg: PolicyConfig) {
-        let mut certs = self
-            .pathways
-            .certs
-            .write()
-            .unwrap_or_else(|e| e.into_inner());
-        for sched in &self.models {
-            if let Some(m) = &sched.model {
-                certs.insert(m.package.spec.id.clone(), certify_package(m, &cfg));
-            }
-        }
-        *self
-            .pathways
-            .policy
-            .write()
-            .unwrap_or_else(|e| e.into_inner()) = cfg;
+        self.decisions.set_policy(cfg);
     }
 
     /// Override a model's certification (e.g. certified elsewhere).
     pub fn set_certification(&self, model_id: &str, cert: Certification) {
-        self.pathways
-            .certs
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(model_id.to_string(), cert);
+        self.decisions.set_certification(model_id, cert);
     }
 
-    /// The alert policy applied to predictions.
+    /// The alert policy in force (hooks, scoring and pathways alike).
     pub fn policy(&self) -> PolicyConfig {
-        self.pathways
-            .policy
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
+        self.decisions.view().policy.clone()
     }
 
     /// The certification in force for a model, if the model is known.
     pub fn certification(&self, model_id: &str) -> Option<Certification> {
-        self.pathways
-            .certs
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(model_id)
-            .cloned()
+        self.decisions.view().certification_of(model_id).cloned()
     }
 
     /// The running instance of `definition_id` for a patient, if any.
@@ -337,37 +286,18 @@ impl App {
             };
         let mut facts = crate::facts::facts_from_state(state, p.at);
         facts.on_pathway = on_pathway;
-        let role = self
-            .pathways
-            .policy
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .role_of(&p.model_id);
+        // One view: the policy and the certification made under it (the
+        // same service the CDS Hooks decide with).
+        let view = self.decisions.view();
         let input = PolicyInput {
             model_id: p.model_id.clone(),
-            role,
+            role: view.policy.role_of(&p.model_id),
             probability: p.probability,
             at: p.at,
             hook: None,
             facts,
         };
-        let decision = {
-            let cfg = self
-                .pathways
-                .policy
-                .read()
-                .unwrap_or_else(|e| e.into_inner());
-            let certs = self
-                .pathways
-                .certs
-                .read()
-                .unwrap_or_else(|e| e.into_inner());
-            let not = Certification::NotCertified {
-                reason: format!("model {} has no certification", p.model_id),
-            };
-            let cert = certs.get(&p.model_id).unwrap_or(&not);
-            decide(&cfg, cert, &memory, &input)
-        };
+        let decision = view.decide(&memory, &input);
         let now = chrono::Utc::now();
         if decision.memory != memory {
             commit.documents.push(crate::hooks::memory_doc(

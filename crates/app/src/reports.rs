@@ -283,7 +283,7 @@ impl App {
 
     /// Q6: how to override.
     fn override_section(&self, s: &MonitoringSnapshot) -> Section {
-        let policy = &self.hooks.config.policy;
+        let policy = self.policy();
         let reasons: Vec<String> = policy
             .override_reasons
             .iter()

@@ -231,11 +231,8 @@ async fn open_app(s: &Settings, demo: bool) -> Result<Arc<App>> {
     }
     app.set_writeback_with(s.fhir_writeback_url.as_deref(), smart)
         .map_err(|e| anyhow::anyhow!("fhir_writeback_url: {}", e.message()))?;
-    if let Some(p) = policy {
+    if let Some(p) = &policy {
         tracing::info!(stage = ?p.stage, "alert policy loaded");
-        app.set_policy(p)
-            .await
-            .map_err(|e| anyhow::anyhow!("policy: {}", e.message()))?;
     }
     Ok(Arc::new(app))
 }

@@ -30,7 +30,8 @@ pub struct HookConfig {
     pub insecure_skip_auth: bool,
     /// CDS clients whose JWTs are accepted.
     pub trusted: Vec<TrustedIssuer>,
-    /// The alert policy applied at hooks.
+    /// The alert policy at start (the one policy of hooks, scoring and
+    /// pathways; changed at run time with `App::set_policy`).
     pub policy: PolicyConfig,
     /// Data older than this (minutes) is flagged stale on the card.
     pub stale_after_minutes: f64,

@@ -198,7 +198,7 @@ impl App {
 
     /// Override reasons by display text (the policy's coded reasons).
     fn reason_bars(&self, snap: &MonitoringSnapshot) -> Vec<Bar> {
-        let reasons = &self.hooks.config.policy.override_reasons;
+        let reasons = &self.policy().override_reasons;
         snap.usage
             .overall
             .override_reasons

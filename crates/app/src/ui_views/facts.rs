@@ -103,7 +103,7 @@ impl App {
     }
 
     fn stage_name(&self) -> String {
-        match &self.hooks.config.policy.stage {
+        match &self.policy().stage {
             bedside_policy::Stage::Silent => "silent",
             bedside_policy::Stage::Pilot { .. } => "pilot",
             bedside_policy::Stage::Live => "live",
@@ -136,8 +136,9 @@ impl App {
                 ApiError::not_found(format!("model {id:?} version {version:?} is not served"))
             })?;
         let metrics = package_metrics(m);
-        let cfg = &self.hooks.config.policy.certification;
-        let promise = self.hooks.certifications.get(id).map(|c| match c {
+        let view = self.decisions.view();
+        let cfg = &view.policy.certification;
+        let promise = view.certification_of(id).map(|c| match c {
             Certification::Certified(c) => CertifiedPromise {
                 certified: true,
                 ppv_floor: c.ppv_floor,

@@ -1,0 +1,203 @@
+//! One alert policy: hooks, scoring and pathway starts decide with the same
+//! policy, so a policy changed at run time is followed at once by a hook
+//! card and by a pathway start.
+
+use bedside_app::{App, AppConfig};
+use bedside_core::{EncounterInfo, PatientState};
+use bedside_policy::{Certification, Certified, PolicyConfig};
+use bedside_store::{Commit, Document};
+use chrono::{DateTime, Duration, Utc};
+use serde_json::{json, Value};
+use std::path::{Path, PathBuf};
+
+const MODEL: &str = "sepsis-demo";
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn t0() -> DateTime<Utc> {
+    "2024-03-01T10:00:00Z".parse().unwrap()
+}
+
+fn policy(stage: &str) -> PolicyConfig {
+    PolicyConfig::from_toml_str(&format!("stage = \"{stage}\"")).unwrap()
+}
+
+fn certified() -> Certification {
+    Certification::Certified(Certified {
+        threshold: 0.3,
+        ppv: 0.5,
+        ppv_lower: 0.3,
+        confidence: 0.95,
+        ppv_floor: 0.2,
+        alert_rate_per_100_patient_days: 1.0,
+        alert_budget_per_100_patient_days: 5.0,
+        n_alerted: 10,
+        n_true_alerts: 5,
+        n_rows: 100,
+        patient_days: 1000.0,
+        promise: "test promise".into(),
+    })
+}
+
+async fn open(dir: &Path) -> App {
+    let hooks = bedside_app::hooks::HookConfig {
+        insecure_skip_auth: true,
+        policy: policy("silent"),
+        ..Default::default()
+    };
+    App::open(AppConfig {
+        store: bedside_store::StoreLocation::Sqlite {
+            data_dir: dir.to_path_buf(),
+        },
+        channels: None,
+        public_url: "http://test".into(),
+        models: vec![root().join("models/sepsis-demo")],
+        feature_specs: vec![],
+        record_features: false,
+        pathways: vec![root().join("pathways/sepsis-escalation.bpmn")],
+        hooks,
+    })
+    .await
+    .unwrap()
+}
+
+fn prediction(at: DateTime<Utc>, p: f64) -> bedside_models::Prediction {
+    serde_json::from_value(json!({
+        "model_id": MODEL, "model_version": "0.1.0", "at": at, "margin": 0.0,
+        "probability": p, "interval": null, "horizon_hours": 24.0,
+        "base_margin": null, "base_probability": null, "top_factors": [],
+        "explanation_method": "none", "in_distribution": true, "ood_reasons": [],
+        "ood_distance": null, "features": [], "missing_count": 0
+    }))
+    .unwrap()
+}
+
+fn state(pid: &str) -> PatientState {
+    let mut s = PatientState::new(pid);
+    s.encounters.insert(
+        "e1".into(),
+        EncounterInfo {
+            id: "e1".into(),
+            class: Some("IMP".into()),
+            status: Some("in-progress".into()),
+            start: Some(t0() - Duration::days(1)),
+            end: None,
+            locations: vec!["Location/ward-3".into()],
+            participants: vec![("Practitioner/doc-1".into(), "ATND".into())],
+        },
+    );
+    s
+}
+
+/// A precomputed high risk for `pid`, as scoring after ingest stores it.
+async fn store_risk(app: &App, pid: &str) {
+    let p = prediction(t0(), 0.9);
+    let mut c = Commit::default();
+    c.documents.push(Document {
+        kind: bedside_app::pipeline::LATEST_RISK.into(),
+        id: bedside_app::scoring::latest_id(MODEL, pid),
+        patient_id: Some(pid.into()),
+        status: None,
+        owner: Some(MODEL.into()),
+        created_at: t0(),
+        updated_at: t0(),
+        body: serde_json::to_value(&p).unwrap(),
+    });
+    app.store.commit(c).await.unwrap();
+}
+
+async fn patient_view(app: &App, pid: &str) -> Vec<Value> {
+    let body = json!({
+        "hook": "patient-view",
+        "hookInstance": "d1577c69-dfbe-44ad-ba6d-3e05e953b2ea",
+        "context": {"userId": "Practitioner/example", "patientId": pid}
+    })
+    .to_string();
+    let r = app
+        .cds_call(
+            &format!("{MODEL}-patient-view"),
+            None,
+            body.as_bytes(),
+            t0() + Duration::minutes(5),
+        )
+        .await
+        .unwrap();
+    serde_json::to_value(&r).unwrap()["cards"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+}
+
+/// Scores `pid` at 0.8 as ingest would and commits what it decides.
+async fn predict(app: &App, pid: &str) {
+    let mut c = Commit::default();
+    app.on_prediction(&state(pid), &prediction(t0(), 0.8), &mut c)
+        .await
+        .unwrap();
+    app.store.commit(c).await.unwrap();
+}
+
+async fn on_pathway(app: &App, pid: &str) -> bool {
+    app.running_instance(pid, "sepsis-escalation", None)
+        .await
+        .unwrap()
+        .is_some()
+}
+
+#[tokio::test]
+async fn a_policy_changed_at_run_time_is_followed_by_hooks_and_pathways() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = open(dir.path()).await;
+    app.set_certification(MODEL, certified());
+
+    // Silent: the hook shows nothing and no pathway starts.
+    store_risk(&app, "h1").await;
+    assert!(patient_view(&app, "h1").await.is_empty());
+    predict(&app, "p1").await;
+    assert!(!on_pathway(&app, "p1").await);
+    assert_eq!(format!("{:?}", app.policy().stage), "Silent");
+
+    // Live, changed once: both follow.
+    app.set_policy(policy("live")).await.unwrap();
+    app.set_certification(MODEL, certified());
+    store_risk(&app, "h2").await;
+    let cards = patient_view(&app, "h2").await;
+    assert_eq!(cards.len(), 1, "{cards:?}");
+    assert!(
+        cards[0]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("test promise"),
+        "the card carries the certification made under the policy in force: {}",
+        cards[0]["detail"]
+    );
+    predict(&app, "p2").await;
+    assert!(on_pathway(&app, "p2").await);
+
+    // Silent again: both stop.
+    app.set_policy(policy("silent")).await.unwrap();
+    app.set_certification(MODEL, certified());
+    store_risk(&app, "h3").await;
+    assert!(patient_view(&app, "h3").await.is_empty());
+    predict(&app, "p3").await;
+    assert!(!on_pathway(&app, "p3").await);
+}
+
+#[tokio::test]
+async fn a_policy_change_recertifies_every_served_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = open(dir.path()).await;
+    app.set_certification(MODEL, certified());
+    assert!(app
+        .certification(MODEL)
+        .unwrap()
+        .statement()
+        .contains("test promise"));
+    // The new policy's certification replaces the one set by hand: a
+    // certification is only valid under the policy it was made with.
+    app.set_policy(policy("live")).await.unwrap();
+    let cert = app.certification(MODEL).unwrap();
+    assert!(!cert.statement().contains("test promise"), "{cert:?}");
+}
