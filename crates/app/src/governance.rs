@@ -24,16 +24,18 @@ use crate::{ApiError, App};
 use bedside_core::{Instant, PatientRef};
 use bedside_monitor::alarms::Alarm;
 use bedside_pathways::{build_task, CreateTask, Engine, StartTrigger};
+use bedside_record::{GovernanceState, Record as _};
 use bedside_store::{Commit, DocFilter, Document};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
+use std::collections::BTreeMap;
 
 /// Start message of the governance pathway.
 pub const GOVERNANCE_ALARM: &str = "governance-alarm";
 /// Alarm history document kind.
-pub const ALARM_HISTORY: &str = "governance_alarm";
+pub const ALARM_HISTORY: &str = bedside_record::kinds::ALARM_HISTORY;
 /// Last-evaluation document kind.
-pub const GOVERNANCE_STATE: &str = "governance_state";
+pub const GOVERNANCE_STATE: &str = bedside_record::kinds::GOVERNANCE_STATE;
 
 /// One raised alarm as kept in the history.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -171,21 +173,17 @@ impl App {
             });
             run.alarms.push(rec);
         }
-        commit.documents.push(Document {
-            kind: GOVERNANCE_STATE.into(),
-            id: model_id.into(),
-            patient_id: None,
-            status: None,
-            owner: Some(model_id.into()),
-            created_at: now,
-            updated_at: chrono::Utc::now(),
-            body: json!({
-                "last_evaluated_at": now,
-                "alarms": run.alarms.len(),
-                "psi_training": psi_map(&snap.drift.training),
-                "psi_reference": psi_map(&snap.drift.reference),
-            }),
-        });
+        commit.documents.push(
+            GovernanceState {
+                model_id: model_id.into(),
+                written_at: chrono::Utc::now(),
+                last_evaluated_at: now,
+                alarms: run.alarms.len() as u64,
+                psi_training: psi_map(&snap.drift.training),
+                psi_reference: psi_map(&snap.drift.reference),
+            }
+            .to_document(),
+        );
         self.store.commit(commit).await?;
         Ok(run)
     }
@@ -211,11 +209,8 @@ impl App {
                 .store
                 .get_document(GOVERNANCE_STATE, &id)
                 .await?
-                .and_then(|d| {
-                    d.body["last_evaluated_at"]
-                        .as_str()
-                        .and_then(crate::replay::parse_time)
-                });
+                .and_then(|d| GovernanceState::from_document(&d).ok())
+                .map(|s| s.last_evaluated_at);
             if last.is_some_and(|l| now < l + every) {
                 continue;
             }
@@ -279,8 +274,8 @@ fn governance_variables(
     v
 }
 
-fn psi_map(d: &[bedside_monitor::drift::FeatureDrift]) -> Map<String, Value> {
+fn psi_map(d: &[bedside_monitor::drift::FeatureDrift]) -> BTreeMap<String, f64> {
     d.iter()
-        .filter_map(|f| f.psi.map(|p| (f.name.clone(), json!(p))))
+        .filter_map(|f| f.psi.map(|p| (f.name.clone(), p)))
         .collect()
 }

@@ -26,16 +26,16 @@ use bedside_policy::{
     AlertMemory, CardKind, Certification, Decision, HookContext, PolicyConfig, PolicyInput, Stage,
     Suppression,
 };
+use bedside_record::{AlertMemoryRecord, CardRecord, FeedbackRecord, LatestRisk, Record as _};
 use bedside_store::{Commit, Document};
-use serde::Deserialize as _;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 /// Document kinds written here.
-pub const CARD: &str = "card";
-pub const FEEDBACK: &str = "feedback";
-pub const ALERT_MEMORY: &str = "alert_memory";
+pub const CARD: &str = bedside_record::kinds::CARD;
+pub const FEEDBACK: &str = bedside_record::kinds::FEEDBACK;
+pub const ALERT_MEMORY: &str = bedside_record::kinds::ALERT_MEMORY;
 
 /// The hooks every model answers.
 pub const HOOKS: [&str; 5] = [
@@ -316,7 +316,7 @@ impl App {
             .get_document_shared(LATEST_RISK, &latest_id(sched.id(), pid))
             .await?
         {
-            match Prediction::deserialize(&doc.body) {
+            match LatestRisk::from_document(&doc).map(|r| r.prediction) {
                 Ok(p) => {
                     let fresh = view
                         .as_ref()
@@ -491,33 +491,28 @@ impl App {
                 sched, model, &view, pid, &risk, previous, tier, card_uuid, now,
             );
             cards = render_cards(&card_input);
-            commit.documents.push(Document {
-                kind: CARD.into(),
-                id: card_uuid.to_string(),
-                patient_id: Some(pid.to_string()),
-                status: Some(if shown { "shown" } else { "silent" }.into()),
-                owner: Some(sched.id().to_string()),
-                created_at: now,
-                updated_at: now,
-                body: json!({
-                    "service": format!("{}-{hook}", sched.id()),
-                    "hook": hook,
-                    "hook_instance": req.hook_instance,
-                    "user": user,
-                    "model_id": risk.prediction.model_id,
-                    "model_version": risk.prediction.model_version,
-                    "probability": risk.prediction.probability.get(),
-                    "predicted_at": risk.prediction.at,
-                    "risk_source": format!("{:?}", risk.source),
-                    "tier": format!("{tier:?}").to_lowercase(),
-                    "policy_tier": decision.tier,
-                    "suppressed": decision.suppressed,
-                    "shown": shown,
-                    "summary": cards.first().map(|c| c.summary.clone()),
-                    // Request received to card rendered (monitoring latency).
-                    "latency_ms": started.elapsed().as_secs_f64() * 1000.0,
-                }),
-            });
+            let card = CardRecord {
+                uuid: card_uuid.to_string(),
+                patient_id: pid.to_string(),
+                owner: sched.id().to_string(),
+                recorded_at: now,
+                service: format!("{}-{hook}", sched.id()),
+                hook: hook.to_string(),
+                hook_instance: req.hook_instance.clone(),
+                user: user.clone(),
+                model_id: risk.prediction.model_id.clone(),
+                model_version: risk.prediction.model_version.clone(),
+                probability: risk.prediction.probability.get(),
+                predicted_at: risk.prediction.at,
+                risk_source: format!("{:?}", risk.source),
+                tier: format!("{tier:?}").to_lowercase(),
+                policy_tier: decision.tier,
+                suppressed: decision.suppressed.clone(),
+                shown,
+                summary: cards.first().map(|c| c.summary.clone()),
+                latency_ms: started.elapsed().as_secs_f64() * 1000.0,
+            };
+            commit.documents.push(card.to_document());
             let service = format!("{}-{hook}", sched.id());
             let ev = crate::audit::card_event(
                 &service,
@@ -552,7 +547,6 @@ impl App {
         };
         if decision.memory != memory || new_previous != previous {
             commit.documents.push(memory_doc(
-                &mem_id,
                 pid,
                 sched.id(),
                 &decision.memory,
@@ -688,31 +682,23 @@ impl App {
             .map_err(|e| ApiError::bad_request(format!("feedback: {e}"), e.field()))?;
         let mut stored = 0;
         for item in &fb.feedback {
-            let card = self.store.get_document(CARD, &item.card).await?;
-            let pid = card.as_ref().and_then(|c| c.patient_id.clone());
-            let outcome = match item.outcome {
-                Outcome::Accepted => "accepted",
-                Outcome::Overridden => "overridden",
+            let card = match self.store.get_document(CARD, &item.card).await? {
+                Some(d) => Some(CardRecord::from_document(&d).map_err(|e| {
+                    ApiError::internal(format!("feedback: the card it names: {e}"))
+                })?),
+                None => None,
             };
+            let pid = card.as_ref().map(|c| c.patient_id.clone());
             let mut commit = Commit::default();
-            commit.documents.push(Document {
-                kind: crate::hooks::FEEDBACK.into(),
-                id: format!(
-                    "{}|{outcome}|{}",
-                    item.card,
-                    item.outcome_timestamp.to_rfc3339()
-                ),
+            let record = FeedbackRecord {
                 patient_id: pid.clone(),
-                status: Some(outcome.into()),
-                owner: Some(sched.id().to_string()),
-                created_at: item.outcome_timestamp,
-                updated_at: now,
-                body: json!({
-                    "service": service_id,
-                    "item": item,
-                    "card_known": card.is_some(),
-                }),
-            });
+                owner: sched.id().to_string(),
+                received_at: now,
+                service: service_id.to_string(),
+                item: item.clone(),
+                card_known: card.is_some(),
+            };
+            commit.documents.push(record.to_document());
             let reason = item
                 .override_reason
                 .as_ref()
@@ -723,9 +709,7 @@ impl App {
                     code: reason.code.clone(),
                     display: reason.display.clone().unwrap_or_default(),
                 };
-                let by = card
-                    .as_ref()
-                    .and_then(|c| c.body["user"].as_str().map(str::to_string));
+                let by = card.as_ref().and_then(|c| c.user.clone());
                 // Snooze and end the running pathway (crate::overrides).
                 let done = self
                     .override_alert(sched.id(), pid, coding, by, None, now, &mut commit)
@@ -767,34 +751,34 @@ impl App {
 }
 
 /// The alert memory and last shown probability of an `alert_memory`
-/// document (one shape for hooks and pathways, see [`memory_doc`]).
+/// document (one record for hooks and pathways, [`AlertMemoryRecord`]);
+/// an unreadable one starts afresh (logged).
 pub(crate) fn memory_from_doc(doc: &Document) -> (AlertMemory, Option<f64>) {
-    let mem = AlertMemory::deserialize(&doc.body["memory"]).unwrap_or_else(|e| {
-        tracing::warn!(id = %doc.id, error = %e, "stored alert memory is unreadable; starting afresh");
-        AlertMemory::default()
-    });
-    (mem, doc.body["last_shown_probability"].as_f64())
+    match AlertMemoryRecord::from_document(doc) {
+        Ok(r) => (r.memory, r.last_shown_probability),
+        Err(e) => {
+            tracing::warn!(error = %e, "stored alert memory is unreadable; starting afresh");
+            (AlertMemory::default(), None)
+        }
+    }
 }
 
 /// The `alert_memory` document of a patient under a model.
 pub(crate) fn memory_doc(
-    id: &str,
     pid: &str,
     model: &str,
     m: &AlertMemory,
     last_shown: Option<f64>,
     now: Instant,
 ) -> Document {
-    Document {
-        kind: ALERT_MEMORY.into(),
-        id: id.to_string(),
-        patient_id: Some(pid.to_string()),
-        status: Some(if m.open.is_some() { "open" } else { "closed" }.into()),
-        owner: Some(model.to_string()),
-        created_at: now,
+    AlertMemoryRecord {
+        model_id: model.to_string(),
+        patient_id: pid.to_string(),
         updated_at: now,
-        body: json!({ "memory": m, "last_shown_probability": last_shown }),
+        memory: m.clone(),
+        last_shown_probability: last_shown,
     }
+    .to_document()
 }
 
 /// The card tier for a decision, and whether it is shown. A model that is
@@ -845,34 +829,5 @@ fn fill_patient(v: &Value, pid: &str) -> Value {
                 .collect(),
         ),
         other => other.clone(),
-    }
-}
-
-#[cfg(test)]
-mod memory_tests {
-    use super::*;
-
-    #[test]
-    fn alert_memory_document_round_trips_in_one_shape() {
-        let t = chrono::DateTime::from_timestamp(1_700_000_000, 0).unwrap();
-        let m = AlertMemory {
-            snooze: Some(bedside_policy::Snooze {
-                until: t,
-                reason: bedside_policy::Coding {
-                    system: "urn:x".into(),
-                    code: "c".into(),
-                    display: "C".into(),
-                },
-                by: None,
-            }),
-            ..Default::default()
-        };
-        let d = memory_doc("m|p", "p", "m", &m, Some(0.4), t);
-        assert_eq!(memory_from_doc(&d), (m.clone(), Some(0.4)));
-        // The bare AlertMemory shape pathways once wrote is not this one:
-        // it reads as a fresh memory (and is logged), never half-parsed.
-        let mut bare = d.clone();
-        bare.body = serde_json::to_value(&m).unwrap();
-        assert_eq!(memory_from_doc(&bare), (AlertMemory::default(), None));
     }
 }

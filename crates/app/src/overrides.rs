@@ -70,9 +70,9 @@ impl App {
         };
         match snoozed {
             Ok(m) => {
-                commit.documents.push(memory_doc(
-                    &mem_id, patient_id, model_id, &m, last_shown, now,
-                ));
+                commit
+                    .documents
+                    .push(memory_doc(patient_id, model_id, &m, last_shown, now));
                 out.snoozed = true;
             }
             Err(e) => out.snooze_refused = Some(e.to_string()),

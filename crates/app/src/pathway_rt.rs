@@ -25,17 +25,18 @@ use bedside_pathways::{
     build_task, Definition, Effect, Engine, Instance, InstanceStatus, StartTrigger,
 };
 use bedside_policy::{AlertMemory, Certification, Decision, PolicyConfig, PolicyInput, Recipient};
+use bedside_record::{DecisionRecord, InstanceRecord, Record as _, TaskRecord};
 use bedside_store::{Commit, DocFilter, Document, NewJob};
 use serde_json::{json, Map, Value};
 use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
 
-pub const PATHWAY_INSTANCE: &str = "pathway_instance";
-pub const TASK: &str = "Task";
+pub const PATHWAY_INSTANCE: &str = bedside_record::kinds::PATHWAY_INSTANCE;
+pub const TASK: &str = bedside_record::kinds::TASK;
 /// Communications sent by `send_communication` service tasks.
-pub const COMMUNICATION: &str = "Communication";
-pub const ALERT_MEMORY: &str = crate::hooks::ALERT_MEMORY;
-pub const DECISION: &str = "decision";
+pub const COMMUNICATION: &str = bedside_record::kinds::COMMUNICATION;
+pub const ALERT_MEMORY: &str = bedside_record::kinds::ALERT_MEMORY;
+pub const DECISION: &str = bedside_record::kinds::DECISION;
 pub const TIMER_JOB: &str = "pathway_timer";
 /// Start message of the sepsis pathway.
 pub const SEPSIS_ALERT: &str = "sepsis-alert";
@@ -44,7 +45,7 @@ pub const BUNDLE_ORDERED: &str = "bundle-ordered";
 /// Events that together make the bundle.
 pub const BUNDLE_EVENTS: [&str; 2] = ["antibiotic_ordered", "blood_culture_ordered"];
 /// Who requests pathway tasks.
-pub const REQUESTER: &str = "Device/bedside";
+pub const REQUESTER: &str = bedside_record::audit::BEDSIDE_DEVICE;
 /// Timer jobs claimed at once: small, so a replica that dies holding a
 /// claim delays few timers.
 pub const TIMER_CLAIM_BATCH: u32 = 16;
@@ -301,7 +302,6 @@ impl App {
         let now = chrono::Utc::now();
         if decision.memory != memory {
             commit.documents.push(crate::hooks::memory_doc(
-                &mem_id,
                 &pid,
                 &p.model_id,
                 &decision.memory,
@@ -310,24 +310,16 @@ impl App {
             ));
         }
         if decision.new_alert || decision.escalate {
-            commit.documents.push(Document {
-                kind: DECISION.into(),
-                id: format!("{}|{}|{}", p.model_id, pid, p.at.timestamp()),
-                patient_id: Some(pid.clone()),
-                status: Some(
-                    if decision.escalate {
-                        "escalate"
-                    } else {
-                        "alert"
-                    }
-                    .into(),
-                ),
-                owner: Some(p.model_id.clone()),
-                created_at: p.at,
-                updated_at: now,
-                body: serde_json::to_value(&decision)
-                    .map_err(|e| ApiError::internal(e.to_string()))?,
-            });
+            commit.documents.push(
+                DecisionRecord {
+                    model_id: p.model_id.clone(),
+                    patient_id: pid.clone(),
+                    at: p.at,
+                    decision: decision.clone(),
+                    written_at: now,
+                }
+                .to_document(),
+            );
         }
         if let Some(def) = def {
             if decision.escalate && decision.shown && !on_pathway {
@@ -601,9 +593,11 @@ impl App {
                 Effect::CancelTask {
                     task_id, reason, ..
                 } => {
-                    if let Some(mut doc) = pending_or_stored(self, commit, TASK, &task_id).await? {
-                        cancel_doc(&mut doc, &reason, now, wall);
-                        commit.documents.push(doc);
+                    if let Some(doc) = pending_or_stored(self, commit, TASK, &task_id).await? {
+                        let mut task = TaskRecord::from_document(doc)
+                            .map_err(|e| ApiError::internal(e.to_string()))?;
+                        task.cancel(&reason, now, wall);
+                        commit.documents.push(task.into_document());
                         self.record_write(
                             commit,
                             inst,
@@ -703,16 +697,16 @@ impl App {
                 .and_then(|v| v.as_str().map(str::to_string))
                 .unwrap_or_else(|| "completed".into()),
         };
-        commit.documents.push(Document {
-            kind: PATHWAY_INSTANCE.into(),
-            id: inst.id.clone(),
-            patient_id: patient_id.clone(),
-            status: Some(status),
-            owner: Some(def.id.clone()),
-            created_at: inst.started_at,
-            updated_at: wall,
-            body: serde_json::to_value(&*inst).map_err(|e| ApiError::internal(e.to_string()))?,
-        });
+        commit.documents.push(
+            InstanceRecord {
+                patient_id: patient_id.clone(),
+                definition_id: def.id.clone(),
+                status,
+                instance: (*inst).clone(),
+                written_at: wall,
+            }
+            .to_document(),
+        );
         Ok(())
     }
 }
@@ -784,23 +778,13 @@ fn task_focus(vars: &Map<String, Value>) -> Option<&str> {
         .or_else(|| vars.get("finding").and_then(|f| f["reference"].as_str()))
 }
 
-fn cancel_doc(doc: &mut Document, reason: &str, now: Instant, wall: Instant) {
-    doc.status = Some("cancelled".into());
-    doc.body["status"] = json!("cancelled");
-    doc.body["statusReason"] = json!({"text": reason});
-    doc.body["lastModified"] = json!(ts(now));
-    doc.updated_at = wall;
-}
-
 pub(crate) fn parse_instance(d: &Document) -> Result<Instance, ApiError> {
-    serde_json::from_value(d.body.clone()).map_err(|e| unreadable_instance(&d.id, e))
+    InstanceRecord::from_document(d)
+        .map(|r| r.instance)
+        .map_err(|e| ApiError::internal(e.to_string()))
 }
 
 /// [`parse_instance`] of a body as stored text (`Store::list_document_texts`).
 pub(crate) fn parse_instance_text(id: &str, body: &str) -> Result<Instance, ApiError> {
-    serde_json::from_str(body).map_err(|e| unreadable_instance(id, e))
-}
-
-fn unreadable_instance(id: &str, e: serde_json::Error) -> ApiError {
-    ApiError::internal(format!("pathway instance {id} is unreadable: {e}"))
+    InstanceRecord::instance_from_text(id, body).map_err(|e| ApiError::internal(e.to_string()))
 }

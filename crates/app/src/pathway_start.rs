@@ -13,7 +13,7 @@ use bedside_store::Document;
 use serde_json::{Map, Value};
 
 /// Document kind of the RiskAssessments Bedside writes for escalations.
-pub const RISK_ASSESSMENT: &str = "RiskAssessment";
+pub const RISK_ASSESSMENT: &str = bedside_record::kinds::RISK_ASSESSMENT;
 
 /// A RiskAssessment with its id, ready to store.
 pub(crate) struct BuiltRisk {

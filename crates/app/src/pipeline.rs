@@ -3,16 +3,16 @@
 //! the latest per patient for the CDS Hooks fast path); an optional feature
 //! sink records the exact rows scored (`bedside features`).
 
-use crate::scoring::{latest_id, prediction_id};
+use crate::scoring::latest_id;
 use crate::{ApiError, App};
 use bedside_core::Instant;
 use bedside_ingest::Prepared;
-use bedside_store::Document;
+use bedside_record::{LatestRisk, Record as _};
 use serde::{Deserialize, Serialize};
 
 /// Document kinds written here.
-pub const PREDICTION: &str = "prediction";
-pub const LATEST_RISK: &str = "latest_risk";
+pub const PREDICTION: &str = bedside_record::kinds::PREDICTION;
+pub const LATEST_RISK: &str = bedside_record::kinds::LATEST_RISK;
 
 /// One row the online path scored: exported by `bedside features`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -38,10 +38,8 @@ impl App {
                 if !sched.knows(&t.patient_id) {
                     let id = latest_id(sched.id(), &t.patient_id);
                     if let Some(doc) = self.store.get_document(LATEST_RISK, &id).await? {
-                        if let Some(at) =
-                            doc.body["at"].as_str().and_then(crate::replay::parse_time)
-                        {
-                            sched.remember(&t.patient_id, at);
+                        if let Ok(r) = LatestRisk::from_document(&doc) {
+                            sched.remember(&t.patient_id, r.prediction.at);
                         }
                     }
                 }
@@ -67,29 +65,14 @@ impl App {
                     continue;
                 };
                 n += 1;
-                let body =
-                    serde_json::to_value(&p).map_err(|e| ApiError::internal(e.to_string()))?;
-                let now = chrono::Utc::now();
-                prepared.commit.documents.push(Document {
-                    kind: PREDICTION.into(),
-                    id: prediction_id(&p, &t.patient_id),
-                    patient_id: Some(t.patient_id.clone()),
-                    status: None,
-                    owner: Some(p.model_id.clone()),
-                    created_at: at,
-                    updated_at: now,
-                    body: body.clone(),
-                });
-                prepared.commit.documents.push(Document {
-                    kind: LATEST_RISK.into(),
-                    id: latest_id(&p.model_id, &t.patient_id),
-                    patient_id: Some(t.patient_id.clone()),
-                    status: None,
-                    owner: Some(p.model_id.clone()),
-                    created_at: at,
-                    updated_at: now,
-                    body,
-                });
+                let risk = LatestRisk {
+                    patient_id: t.patient_id.clone(),
+                    prediction: p,
+                    written_at: chrono::Utc::now(),
+                };
+                prepared.commit.documents.push(risk.history_document());
+                prepared.commit.documents.push(risk.to_document());
+                let p = risk.prediction;
                 self.on_prediction(&t.state, &p, &mut prepared.commit)
                     .await?;
             }

@@ -17,7 +17,7 @@ use bedside_store::{Commit, Document};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-pub const PULSE_OFFER: &str = "pulse_offer";
+pub const PULSE_OFFER: &str = bedside_record::kinds::PULSE_OFFER;
 /// The question asked.
 pub const PULSE_QUESTION: &str =
     "How much do you trust this model's alerts? (1 = not at all, 5 = completely)";

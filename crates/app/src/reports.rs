@@ -14,6 +14,7 @@ use crate::pathway_rt::{DECISION, PATHWAY_INSTANCE, TASK};
 use crate::{ApiError, App};
 use bedside_core::Instant;
 use bedside_policy::{Decision, Recipient};
+use bedside_record::{CardRecord, DecisionRecord, LatestRisk, Record as _, TaskRecord};
 use bedside_store::DocFilter;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -133,9 +134,10 @@ impl App {
         let cards = self.docs_of(crate::hooks::CARD, Some(model_id)).await?;
         let mut by_hook: BTreeMap<String, u64> = BTreeMap::new();
         for c in &cards {
-            *by_hook
-                .entry(c.body["hook"].as_str().unwrap_or("unknown").to_string())
-                .or_default() += 1;
+            let hook = CardRecord::from_document(c)
+                .map(|r| r.hook)
+                .unwrap_or_else(|_| "unknown".into());
+            *by_hook.entry(hook).or_default() += 1;
         }
         let prefix = format!("{model_id}|");
         let instances = self.docs_of(PATHWAY_INSTANCE, None).await?;
@@ -148,9 +150,10 @@ impl App {
         let n_tasks = tasks
             .iter()
             .filter(|t| {
-                t.body["groupIdentifier"]["value"]
-                    .as_str()
-                    .is_some_and(|g| started.contains(&g))
+                TaskRecord::from_document((*t).clone())
+                    .ok()
+                    .and_then(|t| t.instance_id().map(|g| started.contains(&g)))
+                    .unwrap_or(false)
             })
             .count();
         let stage = format!("{:?}", self.policy().stage);
@@ -399,7 +402,11 @@ impl App {
     ) -> Result<Section, ApiError> {
         let key =
             |d: &bedside_store::Document| (d.patient_id.clone().unwrap_or_default(), d.created_at);
-        let prob = |d: &bedside_store::Document| d.body["probability"].as_f64();
+        let prob = |d: &bedside_store::Document| {
+            LatestRisk::from_document(d)
+                .ok()
+                .map(|r| r.prediction.probability.get())
+        };
         let mine: BTreeMap<_, _> = self
             .docs_of(crate::pipeline::PREDICTION, Some(primary))
             .await?
@@ -422,7 +429,7 @@ impl App {
         let shadow_decisions = self.docs_of(DECISION, Some(shadow)).await?;
         let shadow_shown = shadow_decisions
             .iter()
-            .filter(|d| d.body["shown"].as_bool() == Some(true))
+            .filter(|d| DecisionRecord::from_document(d).is_ok_and(|r| r.decision.shown))
             .count();
         let shadow_snap = match self.whole_record(shadow).await {
             Ok((_, s)) => Some(s),

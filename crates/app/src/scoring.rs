@@ -101,18 +101,9 @@ impl Scheduled {
     }
 }
 
-/// Document id of one prediction.
-pub fn prediction_id(p: &Prediction, patient_id: &str) -> String {
-    format!(
-        "{}|{}|{}|{}",
-        p.model_id,
-        p.model_version,
-        patient_id,
-        p.at.timestamp()
-    )
-}
+pub use bedside_record::prediction_id;
 
 /// Document id of the latest risk of a patient under a model.
 pub fn latest_id(model_id: &str, patient_id: &str) -> String {
-    format!("{model_id}|{patient_id}")
+    bedside_record::model_patient_id(model_id, patient_id)
 }

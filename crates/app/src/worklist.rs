@@ -9,7 +9,8 @@ use crate::pathway_rt::{parse_instance, PATHWAY_INSTANCE, TASK};
 use crate::{ApiError, App};
 use bedside_core::Instant;
 use bedside_pathways::{transition, Engine, TaskStatus};
-use bedside_store::{Commit, DocFilter, DocPage, Document};
+use bedside_record::TaskRecord;
+use bedside_store::{Commit, DocFilter, DocPage};
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
 use std::str::FromStr;
@@ -380,15 +381,16 @@ impl App {
         output: Map<String, Value>,
         now: Instant,
     ) -> Result<Value, ApiError> {
-        let mut doc = self
+        let stored = self
             .store
             .get_document(TASK, task_id)
             .await?
             .ok_or_else(|| ApiError::not_found(format!("Task/{task_id} is not stored")))?;
-        let current_text = doc.status.clone().unwrap_or_default();
+        let mut task =
+            TaskRecord::from_document(stored).map_err(|e| ApiError::internal(e.to_string()))?;
+        let current_text = task.document().status.clone().unwrap_or_default();
         let current = TaskStatus::from_str(&current_text)
             .map_err(|e| ApiError::internal(format!("Task/{task_id}: {e}")))?;
-        let ts = now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
         let target = match action {
             TaskAction::Claim => Some(TaskStatus::Accepted),
             TaskAction::Acknowledge => Some(TaskStatus::InProgress),
@@ -399,8 +401,7 @@ impl App {
             TaskAction::Claim => {
                 let a = actor
                     .ok_or_else(|| ApiError::bad_request("claim needs `actor`", Some("actor")))?;
-                doc.owner = Some(a.to_string());
-                doc.body["owner"] = json!({"reference": a});
+                task.set_owner(a);
             }
             TaskAction::Reassign => {
                 let t =
@@ -410,14 +411,13 @@ impl App {
                         "Task/{task_id} is {current}: a finished task cannot be reassigned"
                     )));
                 }
-                doc.owner = Some(t.to_string());
-                doc.body["owner"] = json!({"reference": t});
+                task.set_owner(t);
             }
-            TaskAction::Acknowledge => doc.body["executionPeriod"]["start"] = json!(ts),
+            TaskAction::Acknowledge => task.set_started(now),
             TaskAction::Complete => {
-                doc.body["executionPeriod"]["end"] = json!(ts);
+                task.set_ended(now);
                 if let Some(a) = actor {
-                    doc.body["note"] = json!([{"authorReference": {"reference": a}, "time": ts, "text": "completed"}]);
+                    task.set_note(a, now, "completed");
                 }
             }
         }
@@ -430,13 +430,12 @@ impl App {
                     current
                 ))
             })?;
-            doc.status = Some(to_status.as_str().to_string());
-            doc.body["status"] = json!(to_status.as_str());
-            self.feed_engine(&doc, to_status, output, now, &mut commit)
+            task.set_status(to_status.as_str());
+            self.feed_engine(&task, to_status, output, now, &mut commit)
                 .await?;
         }
-        doc.body["lastModified"] = json!(ts);
-        doc.updated_at = chrono::Utc::now();
+        task.touch(now, chrono::Utc::now());
+        let doc = task.document();
         let body = doc.body.clone();
         let new_status = doc.status.clone().unwrap_or_default();
         let target = format!("{TASK}/{task_id}");
@@ -468,8 +467,8 @@ impl App {
                 occurred: now,
                 actor: Some(who),
                 model: None,
-                sources: doc.body["focus"]["reference"]
-                    .as_str()
+                sources: task
+                    .focus()
                     .map(|f| json!({"reference": f}))
                     .into_iter()
                     .collect(),
@@ -481,7 +480,7 @@ impl App {
             }));
         // The task write goes before the engine's so a cancellation by the
         // engine (none for this task) is not overwritten.
-        commit.documents.insert(0, doc);
+        commit.documents.insert(0, task.into_document());
         self.queue_writeback(&mut commit);
         self.store.commit(commit).await?;
         Ok(body)
@@ -539,13 +538,13 @@ impl App {
 
     async fn feed_engine(
         &self,
-        task: &Document,
+        task: &TaskRecord,
         status: TaskStatus,
         output: Map<String, Value>,
         now: Instant,
         commit: &mut Commit,
     ) -> Result<(), ApiError> {
-        let Some(inst_id) = task.body["groupIdentifier"]["value"].as_str() else {
+        let Some(inst_id) = task.instance_id() else {
             return Ok(());
         };
         let Some(idoc) = self.store.get_document(PATHWAY_INSTANCE, inst_id).await? else {
@@ -555,7 +554,7 @@ impl App {
         let Some(def) = self.pathways.definition(&inst.definition_id) else {
             return Ok(());
         };
-        let effects = Engine::on_task_update(&def, &mut inst, &task.id, status, output, now)
+        let effects = Engine::on_task_update(&def, &mut inst, task.id(), status, output, now)
             .map_err(|e| conflict(e.to_string()))?;
         self.apply_effects(&def, &idoc.patient_id, &mut inst, effects, now, commit)
             .await

@@ -10,13 +10,14 @@ use bedside_core::{Instant, PatientState};
 use bedside_models::outcome::OutcomeEvent;
 use bedside_models::Prediction;
 use bedside_monitor::usage::{AlertRecord, PulseAnswer, ResponseKind};
+use bedside_record::{CardRecord, FeedbackRecord, Record as _, TaskRecord};
 use bedside_store::{DocFilter, Document};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// Document kind of a trust-pulse answer (body: `clinician`, `score` 1-5,
 /// `at`; owner = model id).
-pub const PULSE_ANSWER: &str = "pulse_answer";
+pub const PULSE_ANSWER: &str = bedside_record::kinds::PULSE_ANSWER;
 
 /// One stored prediction as monitoring reads it.
 #[derive(Debug, Clone)]
@@ -214,18 +215,21 @@ impl App {
             .await?;
         let n_feedback = fb.len() as u64;
         for d in fb {
-            let item = &d.body["item"];
-            let Some(card) = item["card"].as_str() else {
+            let Ok(record) = FeedbackRecord::from_document(&d) else {
                 continue;
             };
+            let item = &record.item;
+            let card = item.card.as_str();
             let kind = match d.status.as_deref() {
                 Some("accepted") => ResponseKind::Accepted,
                 Some("overridden") => ResponseKind::Overridden,
                 _ => continue,
             };
-            let reason = item["overrideReason"]["reason"]["code"]
-                .as_str()
-                .map(str::to_string);
+            let reason = item
+                .override_reason
+                .as_ref()
+                .and_then(|r| r.reason.as_ref())
+                .map(|r| r.code.clone());
             let e =
                 feedback
                     .entry(card.to_string())
@@ -257,7 +261,8 @@ impl App {
                 .copied()
                 .filter(|t| *t > c.created_at && *t <= c.created_at + action_window)
                 .min();
-            let clinician = c.body["user"].as_str().map(str::to_string);
+            let card = CardRecord::from_document(c).ok();
+            let clinician = card.as_ref().and_then(|r| r.user.clone());
             let fbk = feedback.get(&c.id);
             set.records.push(AlertRecord {
                 at: c.created_at,
@@ -269,8 +274,8 @@ impl App {
                 reason: fbk.and_then(|f| f.2.clone()),
                 first_action_at,
             });
-            if let Some(ms) = c.body["latency_ms"].as_f64() {
-                let hook = c.body["hook"].as_str().unwrap_or("unknown");
+            if let Some(card) = &card {
+                let (ms, hook) = (card.latency_ms, card.hook.as_str());
                 set.latency_ms
                     .entry(format!("cds:{hook}"))
                     .or_default()
@@ -327,11 +332,9 @@ impl App {
             .await?;
         for t in tasks {
             if t.status.as_deref().is_some_and(|s| s != "requested") {
-                out.extend(
-                    t.body["lastModified"]
-                        .as_str()
-                        .and_then(crate::replay::parse_time),
-                );
+                if let Ok(task) = TaskRecord::from_document(t) {
+                    out.extend(task.last_modified().and_then(crate::replay::parse_time));
+                }
             }
         }
         Ok(out)

@@ -7,6 +7,7 @@ use crate::governance::GOVERNANCE_STATE;
 use crate::hooks::{CARD, FEEDBACK};
 use crate::pathway_rt::DECISION;
 use crate::{ApiError, App};
+use bedside_record::{GovernanceState, Record as _};
 use bedside_store::DocFilter;
 use serde::{Deserialize, Serialize};
 
@@ -63,16 +64,14 @@ impl App {
                     .await?,
                 ..Default::default()
             };
-            if let Some(d) = self.store.get_document(GOVERNANCE_STATE, &id).await? {
-                g.alarms = d.body["alarms"].as_u64().unwrap_or(0);
-                for (reference, key) in [("training", "psi_training"), ("window", "psi_reference")]
+            let state = self.store.get_document(GOVERNANCE_STATE, &id).await?;
+            if let Some(s) = state.and_then(|d| GovernanceState::from_document(&d).ok()) {
+                g.alarms = s.alarms;
+                for (reference, psi) in
+                    [("training", &s.psi_training), ("window", &s.psi_reference)]
                 {
-                    if let Some(m) = d.body[key].as_object() {
-                        for (name, v) in m {
-                            if let Some(psi) = v.as_f64() {
-                                g.drift_psi.push((name.clone(), reference.into(), psi));
-                            }
-                        }
+                    for (name, v) in psi {
+                        g.drift_psi.push((name.clone(), reference.into(), *v));
                     }
                 }
             }

@@ -15,6 +15,7 @@ use crate::scoring::Scheduled;
 use crate::{ApiError, App};
 use bedside_core::Instant;
 use bedside_monitor::{intervals, metrics};
+use bedside_record::{FeedbackRecord, Record as _};
 use bedside_store::DocFilter;
 use bedside_ui::charts::{Bar, RefLine, ReliabilityBin, TimePoint};
 use bedside_ui::{Alarm, Choice, DashboardView, Estimate, PerformanceSeries, Tiles};
@@ -181,10 +182,10 @@ impl App {
             .list_documents(&since(FEEDBACK, model, from))
             .await?
         {
-            let Some(card) = f.body["item"]["card"].as_str() else {
+            let Ok(feedback) = FeedbackRecord::from_document(&f) else {
                 continue;
             };
-            let e = first.entry(card.to_string()).or_insert(f.created_at);
+            let e = first.entry(feedback.item.card).or_insert(f.created_at);
             *e = (*e).min(f.created_at);
         }
         Ok(first

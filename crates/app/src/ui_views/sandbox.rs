@@ -12,6 +12,7 @@ use crate::{ApiError, App};
 use bedside_core::{Instant, PatientRef, PatientState};
 use bedside_models::Prediction;
 use bedside_policy::{AlertMemory, Decision, ModelRole, Tier};
+use bedside_record::{CardRecord, Record as _, TaskRecord};
 use bedside_store::{Commit, DocFilter};
 use bedside_ui::charts::SparkPoint;
 use bedside_ui::{
@@ -203,30 +204,35 @@ impl App {
             ..Default::default()
         };
         for c in self.store.list_documents(&docs(CARD)).await? {
-            let p = c.body["probability"].as_f64().unwrap_or(f64::NAN);
+            let Ok(card) = CardRecord::from_document(&c) else {
+                continue;
+            };
             events.push(TimelineEvent {
-                at: c.created_at,
+                at: card.recorded_at,
                 kind: "Card".into(),
                 text: format!(
                     "{} at {} ({}): {}",
-                    c.body["service"].as_str().unwrap_or("?"),
-                    c.body["hook"].as_str().unwrap_or("?"),
-                    c.status.as_deref().unwrap_or("?"),
-                    c.body["summary"]
-                        .as_str()
-                        .map(str::to_string)
-                        .unwrap_or_else(|| format!("risk {:.0}%", p * 100.0)),
+                    card.service,
+                    card.hook,
+                    if card.shown { "shown" } else { "silent" },
+                    card.summary
+                        .clone()
+                        .unwrap_or_else(|| format!("risk {:.0}%", card.probability * 100.0)),
                 ),
             });
         }
         for t in self.store.list_documents(&docs(TASK)).await? {
+            let Ok(task) = TaskRecord::from_document(t) else {
+                continue;
+            };
+            let d = task.document();
             events.push(TimelineEvent {
-                at: t.created_at,
+                at: d.created_at,
                 kind: "Task".into(),
                 text: format!(
                     "{} ({})",
-                    t.body["code"]["text"].as_str().unwrap_or("task"),
-                    t.status.as_deref().unwrap_or("?")
+                    task.code_text().unwrap_or("task"),
+                    d.status.as_deref().unwrap_or("?")
                 ),
             });
         }
