@@ -184,7 +184,7 @@ impl App {
             }
             .to_document(),
         );
-        self.store.commit(commit).await?;
+        self.write(commit).await?;
         Ok(run)
     }
 

@@ -415,7 +415,8 @@ impl App {
                 .await
                 .map_err(ingest_error)?;
             let predictions = self.after_ingest(&mut prepared).await?;
-            let commit = std::mem::take(&mut prepared.commit);
+            let mut commit = std::mem::take(&mut prepared.commit);
+            self.seal(&mut commit);
             // Through the group committer: merged with the concurrent
             // card, audit and other ingest commits into one transaction.
             match self.committer.commit(commit).await {

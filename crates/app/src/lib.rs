@@ -10,6 +10,7 @@
 //! the part crates, and HTTP lives in `server`.
 
 pub mod audit;
+mod committer;
 pub mod decisions;
 pub mod evaluate;
 pub mod facts;
@@ -17,7 +18,7 @@ pub mod features;
 pub mod governance;
 pub mod group_commit;
 pub mod hooks;
-pub mod imaging;
+
 mod ingest_ops;
 pub mod monitoring;
 pub mod overrides;
@@ -29,6 +30,8 @@ pub mod replay;
 pub mod reports;
 pub mod scoring;
 pub mod timers;
+pub mod triggers;
+pub use triggers::imaging;
 pub mod ui_views;
 pub mod worklist;
 pub mod writeback;
@@ -292,6 +295,8 @@ impl App {
     /// into one transaction (see [`group_commit`]); a failure is this
     /// commit's own.
     pub async fn commit(&self, c: bedside_store::Commit) -> Result<(), ApiError> {
+        let mut c = c;
+        self.seal(&mut c);
         Ok(self.committer.commit(c).await?)
     }
 
@@ -404,6 +409,7 @@ impl App {
         ev = ev.entity(pathway_rt::policy_entity(&self.policy()));
         let mut c = bedside_store::Commit::default();
         self.record(&mut c, ev);
+        self.seal(&mut c);
         self.store.commit(c).await?;
         Ok(())
     }

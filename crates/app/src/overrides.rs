@@ -13,8 +13,9 @@
 //!    down for an alert a clinician has already judged.
 
 use crate::hooks::{memory_doc, memory_from_doc, ALERT_MEMORY};
-use crate::pathway_rt::{parse_instance, pending_or_stored, PATHWAY_INSTANCE, SEPSIS_ALERT, TASK};
+use crate::pathway_rt::{parse_instance, pending_or_stored, PATHWAY_INSTANCE, TASK};
 use crate::scoring::latest_id;
+use crate::triggers::sepsis::SEPSIS_ALERT;
 use crate::{ApiError, App};
 use bedside_core::{Instant, PatientRef};
 use bedside_pathways::Engine;
@@ -185,8 +186,7 @@ impl App {
         .patient(Some(&pid))
         .entity(what);
         self.record(&mut commit, ev);
-        self.queue_writeback(&mut commit);
-        self.store.commit(commit).await?;
+        self.write(commit).await?;
         let now_task = self
             .store
             .get_document(TASK, task_id)

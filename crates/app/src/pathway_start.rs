@@ -101,8 +101,7 @@ impl App {
         if commit.is_empty() {
             return Ok(instance_id);
         }
-        self.queue_writeback(&mut commit);
-        self.store.commit(commit).await?;
+        self.write(commit).await?;
         Ok(instance_id)
     }
 

@@ -81,7 +81,6 @@ impl App {
         // in this same commit (crate::imaging).
         self.imaging_triggers(&mut prepared.commit, chrono::Utc::now())
             .await?;
-        self.queue_writeback(&mut prepared.commit);
         Ok(n)
     }
 }

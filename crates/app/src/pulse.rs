@@ -106,7 +106,7 @@ impl App {
             .pulse_offer_into(model_id, clinician, &item, now, &mut commit)
             .await?;
         if !commit.is_empty() {
-            self.store.commit(commit).await?;
+            self.write(commit).await?;
         }
         Ok(offer)
     }
@@ -151,7 +151,7 @@ impl App {
             updated_at: now,
             body: serde_json::to_value(&ans).map_err(|e| ApiError::internal(e.to_string()))?,
         });
-        self.store.commit(commit).await?;
+        self.write(commit).await?;
         Ok(json!({"stored": 1}))
     }
 }

@@ -477,6 +477,8 @@ async fn replay_bulk(
                 .ingestor
                 .pend(prepared, lock)
                 .ok_or_else(|| ApiError::internal("the ingest lock was lost"))?;
+            let mut commit = commit;
+            app.seal(&mut commit);
             let store = app.store.clone();
             let written = tokio::spawn(async move { store.commit(commit).await });
             inflight = Some((pending, outcomes, written, n));

@@ -9,9 +9,10 @@
 
 use crate::audit::{Action, Entity, Event};
 use crate::pathway_rt::{
-    bundle_time, parse_instance, parse_instance_text, PATHWAY_INSTANCE, TIMER_CLAIM_BATCH,
-    TIMER_JOB, TIMER_LEASE_SECS,
+    parse_instance, parse_instance_text, PATHWAY_INSTANCE, TIMER_CLAIM_BATCH, TIMER_JOB,
+    TIMER_LEASE_SECS,
 };
+use crate::triggers::sepsis::bundle_time;
 use crate::{ApiError, App};
 use bedside_core::{Instant, PatientState};
 use bedside_pathways::Engine;
@@ -111,8 +112,7 @@ impl App {
             // (it moved on, ended, or the timer was cancelled).
             let noop = commit.documents.is_empty();
             self.record(&mut commit, fired_audit(&job, noop));
-            self.queue_writeback(&mut commit);
-            match self.store.complete_job(job.id, commit).await {
+            match self.complete_job_with(job.id, commit).await {
                 Ok(()) => fired += 1,
                 Err(bedside_store::StoreError::Conflict(_)) => {
                     tracing::debug!(job = job.id, "timer completed elsewhere");
@@ -251,8 +251,7 @@ impl App {
             if commit.documents.is_empty() {
                 self.bundle_checks.checked(&doc.id, mark);
             } else {
-                self.queue_writeback(&mut commit);
-                self.store.commit(commit).await?;
+                self.write(commit).await?;
             }
         }
         Ok(())

@@ -481,8 +481,7 @@ impl App {
         // The task write goes before the engine's so a cancellation by the
         // engine (none for this task) is not overwritten.
         commit.documents.insert(0, task.into_document());
-        self.queue_writeback(&mut commit);
-        self.store.commit(commit).await?;
+        self.write(commit).await?;
         Ok(body)
     }
 

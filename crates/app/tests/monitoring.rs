@@ -196,7 +196,8 @@ async fn trust_pulse_is_offered_once_per_period_and_answers_are_trended() {
 /// committed after a load shows on the next load.
 #[tokio::test]
 async fn dashboard_is_reused_until_the_record_changes() {
-    use bedside_store::{Commit, Document};
+    use bedside_record::{CardRecord, FeedbackRecord, Record};
+    use bedside_store::Commit;
     use serde_json::json;
     let dir = tempfile::tempdir().unwrap();
     let app = demo_app(dir.path()).await;
@@ -211,29 +212,43 @@ async fn dashboard_is_reused_until_the_record_changes() {
     assert_eq!(second, first, "nothing written: the cached view, as of t0");
 
     // A shown card and an override of it, as the hooks path writes them.
-    let doc = |kind: &str, id: &str, status: &str, at, body| Document {
-        kind: kind.into(),
-        id: id.into(),
-        patient_id: Some("p1".into()),
-        status: Some(status.into()),
-        owner: Some("sepsis-demo".into()),
-        created_at: at,
-        updated_at: at,
-        body,
-    };
     let shown = t0 - chrono::Duration::minutes(30);
+    let card = CardRecord {
+        uuid: "card-1".into(),
+        patient_id: "p1".into(),
+        owner: "sepsis-demo".into(),
+        recorded_at: shown,
+        service: "sepsis-demo-patient-view".into(),
+        hook: "patient-view".into(),
+        hook_instance: "d1577c69-dfbe-44ad-ba6d-3e05e953b2ea".into(),
+        user: Some("Practitioner/d".into()),
+        model_id: "sepsis-demo".into(),
+        model_version: "0.1.0".into(),
+        probability: 0.4,
+        predicted_at: shown,
+        risk_source: "Precomputed".into(),
+        tier: "interruptive".into(),
+        policy_tier: bedside_policy::Tier::Interruptive,
+        suppressed: None,
+        shown: true,
+        summary: None,
+        latency_ms: 1.0,
+    };
+    let feedback = FeedbackRecord {
+        patient_id: Some("p1".into()),
+        owner: "sepsis-demo".into(),
+        received_at: t0 - chrono::Duration::minutes(20),
+        service: "sepsis-demo-patient-view".into(),
+        item: serde_json::from_value(json!({
+            "card": "card-1", "outcome": "overridden",
+            "outcomeTimestamp": t0 - chrono::Duration::minutes(20),
+            "overrideReason": {"reason": {"system": "https://bedside.dev/override-reason", "code": "not-septic"}}
+        }))
+        .unwrap(),
+        card_known: true,
+    };
     app.commit(Commit {
-        documents: vec![
-            doc("card", "card-1", "shown", shown, json!({"hook": "patient-view", "user": "Practitioner/d"})),
-            doc(
-                "feedback",
-                "card-1|overridden|x",
-                "overridden",
-                t0 - chrono::Duration::minutes(20),
-                json!({"item": {"card": "card-1", "outcome": "overridden",
-                      "overrideReason": {"reason": {"system": "https://bedside.dev/override-reason", "code": "not-septic"}}}}),
-            ),
-        ],
+        documents: vec![card.to_document(), feedback.to_document()],
         ..Commit::default()
     })
     .await

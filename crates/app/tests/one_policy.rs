@@ -201,3 +201,31 @@ async fn a_policy_change_recertifies_every_served_model() {
     let cert = app.certification(MODEL).unwrap();
     assert!(!cert.statement().contains("test promise"), "{cert:?}");
 }
+
+#[tokio::test]
+async fn every_write_queues_its_write_back_even_a_pathway_started_from_the_sandbox() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = open(dir.path()).await;
+    // Nothing listens there: jobs stay queued, which is what is counted.
+    app.set_writeback(Some("http://127.0.0.1:9/fhir")).unwrap();
+    store_risk(&app, "s1").await;
+    let who = bedside_app::audit::Actor::anonymous();
+    let tasks = app.ui_start_pathway(&who, "s1", t0()).await.unwrap();
+    assert!(tasks > 0);
+    let due = app
+        .store
+        .claim_jobs(Utc::now() + Duration::days(3650), 10_000, 5)
+        .await
+        .unwrap();
+    let writebacks: Vec<_> = due
+        .iter()
+        .filter(|j| j.kind == bedside_app::writeback::WRITEBACK_JOB)
+        .map(|j| j.payload["resourceType"].as_str().unwrap_or("").to_string())
+        .collect();
+    let task_jobs = writebacks.iter().filter(|k| *k == "Task").count();
+    assert_eq!(task_jobs, tasks, "{writebacks:?}");
+    assert!(
+        writebacks.iter().any(|k| k == "RiskAssessment"),
+        "{writebacks:?}"
+    );
+}

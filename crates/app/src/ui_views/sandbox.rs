@@ -5,14 +5,15 @@
 use super::patient_name;
 use crate::audit::{Action, Actor, Entity, Event, Outcome};
 use crate::hooks::CARD;
-use crate::pathway_rt::{SEPSIS_ALERT, TASK};
+use crate::pathway_rt::TASK;
 use crate::pipeline::LATEST_RISK;
 use crate::scoring::latest_id;
+use crate::triggers::sepsis::SEPSIS_ALERT;
 use crate::{ApiError, App};
 use bedside_core::{Instant, PatientRef, PatientState};
 use bedside_models::Prediction;
 use bedside_policy::{AlertMemory, Decision, ModelRole, Tier};
-use bedside_record::{CardRecord, Record as _, TaskRecord};
+use bedside_record::{CardRecord, LatestRisk, Record as _, TaskRecord};
 use bedside_store::{Commit, DocFilter};
 use bedside_ui::charts::SparkPoint;
 use bedside_ui::{
@@ -269,7 +270,7 @@ impl App {
                 .get_document(LATEST_RISK, &latest_id(m.id(), pid))
                 .await?
             {
-                prediction = serde_json::from_value(d.body).ok();
+                prediction = LatestRisk::from_document(&d).ok().map(|r| r.prediction);
                 break;
             }
         }
@@ -316,7 +317,7 @@ impl App {
                     .detail("tasks", tasks),
             );
         self.record(&mut commit, ev);
-        self.store.commit(commit).await?;
+        self.write(commit).await?;
         Ok(tasks)
     }
 }
