@@ -20,24 +20,36 @@
 //!
 //! CDS Hooks service calls are not user calls: they carry the EHR's JWT,
 //! verified by the hook service itself, and are open here.
+//!
+//! Parts: `permissions` ([`Role`], [`Group`], [`PERMISSIONS`]), `oidc`
+//! (access-token verification, [`OidcConfig`]), `jwks` (the provider's
+//! key cache, [`JwksSource`]), `service` ([`ServiceToken`]), `session`
+//! (the `/ui` session cookie, [`SESSION_COOKIE`]); this module holds the
+//! [`Access`] state and the middleware.
+
+mod jwks;
+mod oidc;
+mod permissions;
+mod service;
+mod session;
+
+pub use jwks::JwksSource;
+pub use oidc::OidcConfig;
+pub use permissions::{Group, Role, PERMISSIONS};
+pub use service::{ServiceToken, MIN_SERVICE_TOKEN_LEN};
+pub use session::SESSION_COOKIE;
+pub(crate) use session::{session_token, token_exp};
 
 use axum::extract::{Request, State};
-use axum::http::{header, HeaderMap, HeaderValue, Method};
+use axum::http::{header, HeaderMap, HeaderValue};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use bedside_app::ApiError;
-use bedside_cds::jwt::{inspect, verify_signature};
-use bedside_cds::{AuthError, JwkSet};
-use chrono::{DateTime, TimeZone, Utc};
-use serde_json::{Map, Value};
-use sha2::{Digest, Sha256};
-use std::collections::BTreeMap;
+use chrono::{DateTime, Utc};
+use jwks::Jwks;
 use std::fmt;
-use std::sync::{Arc, RwLock};
-use std::time::{Duration, Instant};
-
-/// The name of the UI session cookie (holds the bearer token).
-pub const SESSION_COOKIE: &str = "bedside_session";
+use std::sync::Arc;
+use std::time::Duration;
 
 /// A secret string (a token, a password): `Debug` and `Display` never
 /// show it. Serializes transparently, because the settings overlay
@@ -75,50 +87,6 @@ impl std::str::FromStr for Secret {
     }
 }
 
-/// A Bedside role. Identity providers' own role names are mapped onto
-/// these (`auth_role_map`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Role {
-    /// Sees and acts on patient tasks, answers the trust pulse.
-    Clinician,
-    /// Clinical informatics: runs the sandbox, models and pathways.
-    Informatics,
-    /// Governance: monitoring, reports, metrics.
-    Governance,
-    /// System administration.
-    Admin,
-    /// A machine feeding data in (FHIR ingest, `$import`).
-    Service,
-}
-
-impl Role {
-    pub const ALL: [Role; 5] = [
-        Role::Clinician,
-        Role::Informatics,
-        Role::Governance,
-        Role::Admin,
-        Role::Service,
-    ];
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Clinician => "clinician",
-            Role::Informatics => "informatics",
-            Role::Governance => "governance",
-            Role::Admin => "admin",
-            Role::Service => "service",
-        }
-    }
-    pub fn parse(s: &str) -> Option<Role> {
-        Role::ALL.into_iter().find(|r| r.as_str() == s)
-    }
-}
-
-impl fmt::Display for Role {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
 /// Who made a request (authentication on). Handlers get it as
 /// `Option<axum::Extension<Principal>>` (absent when access control is
 /// off, as in `bedside demo`).
@@ -146,244 +114,6 @@ impl Principal {
         } else {
             v.join(", ")
         }
-    }
-}
-
-/// An endpoint group: the unit of the permission table.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Group {
-    /// `GET /healthz`, `GET /openapi.json` (the API description is public).
-    Health,
-    /// `/cds-services/**`: the EHR's JWT is verified by the hook service.
-    CdsHooks,
-    /// `POST /fhir`, `POST|PUT /fhir/{type}[/{id}]`, `POST /fhir/$import`.
-    FhirWrite,
-    /// `GET /fhir/**`.
-    FhirRead,
-    /// `GET /worklist`.
-    WorklistRead,
-    /// `POST /worklist/{task}/{action}`.
-    WorklistAction,
-    /// `/pulse/**` (trust pulse questions and answers).
-    Pulse,
-    /// `GET /metrics`.
-    Metrics,
-    /// `/ui/login`, `/ui/logout`, `/ui/assets/**`.
-    UiOpen,
-    /// `/ui` (monitoring dashboard).
-    UiDashboard,
-    /// `GET /ui/worklist`.
-    UiWorklist,
-    /// `POST /ui/worklist/{task}/{action}`.
-    UiWorklistAction,
-    /// `/ui/sandbox/**` (acts as the EHR, signs demo hook tokens).
-    UiSandbox,
-    /// `/ui/pathways/**`.
-    UiPathways,
-    /// `/ui/models/**` (model facts).
-    UiModels,
-    /// Any other `/ui/...` path (answers 404 to a signed-in user).
-    UiOther,
-    /// Everything not listed: deny by default (admin only).
-    Other,
-}
-
-use Role::{Admin, Clinician, Governance, Informatics, Service};
-
-/// Who may do what: `None` is open (no credential needed), otherwise the
-/// roles admitted (any one suffices). Least privilege: e.g. a service
-/// account can feed data in but not read it back or act on tasks; an
-/// administrator runs the system but does not act on patients.
-pub const PERMISSIONS: &[(Group, Option<&[Role]>)] = &[
-    (Group::Health, None),
-    (Group::CdsHooks, None),
-    (Group::FhirWrite, Some(&[Service, Admin])),
-    (Group::FhirRead, Some(&[Clinician, Informatics, Admin])),
-    (Group::WorklistRead, Some(&[Clinician, Informatics])),
-    (Group::WorklistAction, Some(&[Clinician])),
-    (Group::Pulse, Some(&[Clinician])),
-    (Group::Metrics, Some(&[Governance, Informatics, Admin])),
-    (Group::UiOpen, None),
-    (Group::UiDashboard, Some(&[Governance, Informatics, Admin])),
-    (Group::UiWorklist, Some(&[Clinician, Informatics])),
-    (Group::UiWorklistAction, Some(&[Clinician])),
-    (Group::UiSandbox, Some(&[Informatics, Admin])),
-    (Group::UiPathways, Some(&[Informatics, Governance, Admin])),
-    (
-        Group::UiModels,
-        Some(&[Clinician, Informatics, Governance, Admin]),
-    ),
-    (
-        Group::UiOther,
-        Some(&[Clinician, Informatics, Governance, Admin]),
-    ),
-    (Group::Other, Some(&[Admin])),
-];
-
-impl Group {
-    /// The roles this group admits (`None`: open).
-    pub fn roles(self) -> Option<&'static [Role]> {
-        PERMISSIONS
-            .iter()
-            .find(|(g, _)| *g == self)
-            .map(|(_, r)| *r)
-            .unwrap_or(Some(&[Admin]))
-    }
-
-    /// A `/ui` page (session cookie accepted, HTML refusals).
-    pub fn is_ui(self) -> bool {
-        matches!(
-            self,
-            Group::UiOpen
-                | Group::UiDashboard
-                | Group::UiWorklist
-                | Group::UiWorklistAction
-                | Group::UiSandbox
-                | Group::UiPathways
-                | Group::UiModels
-                | Group::UiOther
-        )
-    }
-
-    /// The group of a request.
-    pub fn of(method: &Method, path: &str) -> Group {
-        let seg: Vec<&str> = path.trim_start_matches('/').split('/').collect();
-        let get = method == Method::GET || method == Method::HEAD;
-        match seg.as_slice() {
-            ["healthz"] | ["openapi.json"] => Group::Health,
-            ["cds-services", ..] => Group::CdsHooks,
-            ["fhir", ..] if get => Group::FhirRead,
-            ["fhir", ..] => Group::FhirWrite,
-            ["worklist"] if get => Group::WorklistRead,
-            ["worklist", _, _] if method == Method::POST => Group::WorklistAction,
-            ["pulse", ..] => Group::Pulse,
-            ["metrics"] => Group::Metrics,
-            ["ui", "login"] | ["ui", "logout"] | ["ui", "assets", ..] => Group::UiOpen,
-            ["ui"] | ["ui", ""] => Group::UiDashboard,
-            ["ui", "worklist"] => Group::UiWorklist,
-            ["ui", "worklist", _, _] if method == Method::POST => Group::UiWorklistAction,
-            ["ui", "sandbox", ..] => Group::UiSandbox,
-            ["ui", "pathways", ..] => Group::UiPathways,
-            ["ui", "models", ..] => Group::UiModels,
-            ["ui", ..] => Group::UiOther,
-            _ => Group::Other,
-        }
-    }
-}
-
-/// Where the identity provider's keys come from.
-#[derive(Debug, Clone)]
-pub enum JwksSource {
-    /// Fetched over HTTP(S) (the provider's `jwks_uri`).
-    Url(String),
-    /// Read from a file at startup.
-    Inline(JwkSet),
-}
-
-/// The OpenID Connect provider whose access tokens are accepted.
-#[derive(Debug, Clone)]
-pub struct OidcConfig {
-    /// The exact `iss` of its tokens.
-    pub issuer: String,
-    /// The `aud` a token must carry (Bedside's client id / resource).
-    pub audience: String,
-    pub jwks: JwksSource,
-    /// Where the roles are in the token: a claim name or a dotted path
-    /// (`roles`, `realm_access.roles`, `resource_access.bedside.roles`).
-    pub role_claim: String,
-    /// Provider role name → Bedside role. Empty: the claim's values are
-    /// Bedside role names.
-    pub role_map: BTreeMap<String, Role>,
-}
-
-/// A static service-account credential.
-#[derive(Clone)]
-pub struct ServiceToken {
-    pub name: String,
-    pub roles: Vec<Role>,
-    hash: [u8; 32],
-}
-
-impl fmt::Debug for ServiceToken {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ServiceToken")
-            .field("name", &self.name)
-            .field("roles", &self.roles)
-            .finish_non_exhaustive()
-    }
-}
-
-/// Shortest static token accepted (a `openssl rand -hex 32` has 64).
-pub const MIN_SERVICE_TOKEN_LEN: usize = 32;
-
-fn token_char_ok(c: char) -> bool {
-    c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '~' | '+' | '/' | '=')
-}
-
-impl ServiceToken {
-    pub fn new(name: &str, roles: Vec<Role>, token: &Secret) -> Result<Self, String> {
-        let t = token.expose();
-        if name.is_empty() {
-            return Err("service token: the name is empty".into());
-        }
-        if t.chars().count() < MIN_SERVICE_TOKEN_LEN {
-            return Err(format!(
-                "service token `{name}`: at least {MIN_SERVICE_TOKEN_LEN} characters (e.g. `openssl rand -hex 32`)"
-            ));
-        }
-        if !t.chars().all(token_char_ok) {
-            return Err(format!(
-                "service token `{name}`: only letters, digits and - _ . ~ + / = are allowed"
-            ));
-        }
-        if roles.is_empty() {
-            return Err(format!("service token `{name}`: no role"));
-        }
-        Ok(Self {
-            name: name.to_string(),
-            roles,
-            hash: Sha256::digest(t.as_bytes()).into(),
-        })
-    }
-
-    /// Parse `name:role[+role]:token` entries, one per line (or separated
-    /// by commas); `#` starts a comment. `origin` names the source in
-    /// errors (never the token).
-    pub fn parse_list(text: &Secret, origin: &str) -> Result<Vec<Self>, String> {
-        let mut out: Vec<Self> = Vec::new();
-        for (i, raw) in text.expose().split(['\n', ',']).map(str::trim).enumerate() {
-            if raw.is_empty() || raw.starts_with('#') {
-                continue;
-            }
-            let mut parts = raw.splitn(3, ':');
-            let (Some(name), Some(roles), Some(token)) = (parts.next(), parts.next(), parts.next())
-            else {
-                return Err(format!(
-                    "{origin}: entry {} is not `name:role:token`",
-                    i + 1
-                ));
-            };
-            let roles = roles
-                .split('+')
-                .map(|r| {
-                    Role::parse(r.trim()).ok_or_else(|| {
-                        format!(
-                            "{origin}: service token `{name}`: unknown role `{r}` (known: clinician, informatics, governance, admin, service)"
-                        )
-                    })
-                })
-                .collect::<Result<Vec<_>, _>>()?;
-            let t = ServiceToken::new(name.trim(), roles, &Secret::new(token.trim()))
-                .map_err(|e| format!("{origin}: {e}"))?;
-            if out.iter().any(|o| o.name == t.name) {
-                return Err(format!(
-                    "{origin}: service token `{}` appears twice",
-                    t.name
-                ));
-            }
-            out.push(t);
-        }
-        Ok(out)
     }
 }
 
@@ -415,18 +145,10 @@ impl AccessConfig {
     }
 }
 
-#[derive(Default)]
-struct JwksCache {
-    keys: Option<JwkSet>,
-    last_fetch: Option<Instant>,
-}
-
 /// The access-control state shared by all requests.
 pub struct Access {
     cfg: AccessConfig,
-    jwks: RwLock<JwksCache>,
-    fetch_lock: tokio::sync::Mutex<()>,
-    client: reqwest::Client,
+    jwks: Jwks,
 }
 
 impl fmt::Debug for Access {
@@ -444,55 +166,17 @@ pub enum Refusal {
     Forbidden(String),
 }
 
-fn ts(secs: i64) -> String {
-    Utc.timestamp_opt(secs, 0)
-        .single()
-        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
-        .unwrap_or_else(|| secs.to_string())
-}
-
-fn reason(e: &AuthError) -> String {
-    match e {
-        AuthError::BadSignature => "bad signature: the token's signature does not verify".into(),
-        other => other.to_string(),
-    }
-}
-
-/// The value at a dotted path (`realm_access.roles`).
-fn claim_at<'a>(claims: &'a Map<String, Value>, path: &str) -> Option<&'a Value> {
-    if let Some(v) = claims.get(path) {
-        return Some(v);
-    }
-    let mut parts = path.split('.');
-    let mut v = claims.get(parts.next()?)?;
-    for p in parts {
-        v = v.get(p)?;
-    }
-    Some(v)
-}
-
 impl Access {
     pub fn new(cfg: AccessConfig) -> Result<Self, String> {
         if cfg.oidc.is_none() && cfg.service_tokens.is_empty() {
             return Err("access control is on but neither an OpenID Connect issuer nor a service token is configured".into());
         }
-        let client = reqwest::Client::builder()
-            .timeout(cfg.jwks_timeout)
-            .build()
-            .map_err(|e| format!("JWKS HTTP client: {e}"))?;
-        let keys = match cfg.oidc.as_ref().map(|o| &o.jwks) {
-            Some(JwksSource::Inline(k)) => Some(k.clone()),
-            _ => None,
-        };
-        Ok(Self {
-            cfg,
-            jwks: RwLock::new(JwksCache {
-                keys,
-                last_fetch: None,
-            }),
-            fetch_lock: tokio::sync::Mutex::new(()),
-            client,
-        })
+        let jwks = Jwks::new(
+            cfg.oidc.as_ref().map(|o| &o.jwks),
+            cfg.jwks_timeout,
+            cfg.jwks_min_refetch,
+        )?;
+        Ok(Self { cfg, jwks })
     }
 
     pub fn config(&self) -> &AccessConfig {
@@ -501,89 +185,7 @@ impl Access {
 
     /// Fetch the JWK Set now (at startup, to find a wrong URL early).
     pub async fn prefetch(&self) -> Result<(), String> {
-        match self.cfg.oidc.as_ref().map(|o| &o.jwks) {
-            Some(JwksSource::Url(u)) => self.fetch(u).await,
-            _ => Ok(()),
-        }
-    }
-
-    async fn fetch(&self, url: &str) -> Result<(), String> {
-        let resp = self
-            .client
-            .get(url)
-            .send()
-            .await
-            .map_err(|e| format!("JWKS {url}: {e}"))?;
-        if !resp.status().is_success() {
-            return Err(format!("JWKS {url}: HTTP {}", resp.status().as_u16()));
-        }
-        let set: JwkSet = resp
-            .json()
-            .await
-            .map_err(|e| format!("JWKS {url}: not a JWK Set: {e}"))?;
-        let mut c = self.jwks.write().unwrap_or_else(|p| p.into_inner());
-        c.keys = Some(set);
-        c.last_fetch = Some(Instant::now());
-        Ok(())
-    }
-
-    fn find_key(&self, kid: &str) -> Option<jsonwebtoken::jwk::Jwk> {
-        let c = self.jwks.read().unwrap_or_else(|p| p.into_inner());
-        c.keys.as_ref().and_then(|k| k.find(kid)).cloned()
-    }
-
-    /// The key `kid`, refetching the JWK Set (rate-limited) when unknown.
-    async fn key(&self, oidc: &OidcConfig, kid: &str) -> Result<jsonwebtoken::jwk::Jwk, String> {
-        if let Some(k) = self.find_key(kid) {
-            return Ok(k);
-        }
-        let JwksSource::Url(url) = &oidc.jwks else {
-            return Err(format!(
-                "unknown kid {kid:?}: not in the configured JWK Set"
-            ));
-        };
-        let _one_fetch = self.fetch_lock.lock().await;
-        if let Some(k) = self.find_key(kid) {
-            return Ok(k);
-        }
-        let recent = {
-            let c = self.jwks.read().unwrap_or_else(|p| p.into_inner());
-            c.last_fetch
-                .is_some_and(|t| t.elapsed() < self.cfg.jwks_min_refetch)
-        };
-        if !recent {
-            if let Err(e) = self.fetch(url).await {
-                tracing::warn!(error = %e, "cannot fetch the identity provider's JWK Set");
-                // Count the failed attempt too, so a dead provider is not
-                // hammered by every request.
-                self.jwks
-                    .write()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .last_fetch = Some(Instant::now());
-                return Err(format!(
-                    "unknown kid {kid:?}: the identity provider's keys cannot be fetched"
-                ));
-            }
-        }
-        self.find_key(kid)
-            .ok_or_else(|| format!("unknown kid {kid:?}: not in the identity provider's JWK Set"))
-    }
-
-    fn service_account(&self, token: &str) -> Option<Principal> {
-        use subtle::ConstantTimeEq;
-        let h: [u8; 32] = Sha256::digest(token.as_bytes()).into();
-        // Every entry is compared (no early exit), each in constant time.
-        let mut found = None;
-        for t in &self.cfg.service_tokens {
-            if bool::from(t.hash.ct_eq(&h)) {
-                found = Some(t);
-            }
-        }
-        found.map(|t| Principal {
-            subject: t.name.clone(),
-            roles: t.roles.clone(),
-            service_account: true,
-        })
+        self.jwks.prefetch().await
     }
 
     /// Who `token` is, or why not.
@@ -592,116 +194,19 @@ impl Access {
         if token.is_empty() {
             return Err("missing token: the bearer token is empty".into());
         }
-        if let Some(p) = self.service_account(token) {
+        if let Some(p) = service::service_account(&self.cfg.service_tokens, token) {
             return Ok(p);
         }
         let Some(oidc) = &self.cfg.oidc else {
             return Err("unknown token: not a configured service token".into());
         };
-        if token.split('.').count() != 3 {
-            return Err(
-                "malformed token: neither a JWT (header.payload.signature) nor a configured service token"
-                    .into(),
-            );
-        }
-        let u = inspect(token).map_err(|e| reason(&e))?;
-        match u.header.get("typ").and_then(Value::as_str) {
-            None => {}
-            Some(t)
-                if t.eq_ignore_ascii_case("JWT")
-                    || t.eq_ignore_ascii_case("at+jwt")
-                    || t.eq_ignore_ascii_case("application/at+jwt") => {}
-            Some(t) => {
-                return Err(format!(
-                    "malformed token: header typ {t:?} is not JWT or at+jwt"
-                ))
-            }
-        }
-        let iss = u.payload.get("iss").and_then(Value::as_str).unwrap_or("");
-        if iss.trim_end_matches('/') != oidc.issuer.trim_end_matches('/') {
-            return Err(format!(
-                "wrong issuer: iss {iss:?} is not the configured issuer {:?}",
-                oidc.issuer
-            ));
-        }
-        let jwk = self.key(oidc, &u.kid).await?;
-        let c = verify_signature(token, &u, &jwk).map_err(|e| reason(&e))?;
-        let now_s = now.timestamp();
-        let leeway = self.cfg.leeway_secs;
-        let exp = c
-            .get("exp")
-            .and_then(Value::as_i64)
-            .ok_or("malformed token: claim `exp` is missing")?;
-        if now_s > exp + leeway {
-            return Err(format!("token expired at {}", ts(exp)));
-        }
-        if let Some(nbf) = c.get("nbf").and_then(Value::as_i64) {
-            if nbf > now_s + leeway {
-                return Err(format!("token not valid before {}", ts(nbf)));
-            }
-        }
-        let aud: Vec<&str> = match c.get("aud") {
-            Some(Value::String(s)) => vec![s.as_str()],
-            Some(Value::Array(a)) => a.iter().filter_map(Value::as_str).collect(),
-            _ => vec![],
-        };
-        if !aud.iter().any(|a| *a == oidc.audience) {
-            return Err(format!(
-                "wrong audience: aud [{}] does not include {:?}",
-                aud.join(", "),
-                oidc.audience
-            ));
-        }
-        let subject = c
-            .get("sub")
-            .and_then(Value::as_str)
-            .filter(|s| !s.is_empty())
-            .ok_or("malformed token: claim `sub` is missing")?
-            .to_string();
-        let names: Vec<String> = match claim_at(&c, &oidc.role_claim) {
-            Some(Value::Array(a)) => a
-                .iter()
-                .filter_map(Value::as_str)
-                .map(str::to_string)
-                .collect(),
-            Some(Value::String(s)) => s
-                .split([' ', ','])
-                .filter(|x| !x.is_empty())
-                .map(str::to_string)
-                .collect(),
-            _ => vec![],
-        };
-        let mut roles: Vec<Role> = names
-            .iter()
-            .filter_map(|n| {
-                if oidc.role_map.is_empty() {
-                    Role::parse(n)
-                } else {
-                    oidc.role_map.get(n).copied()
-                }
-            })
-            .collect();
-        roles.sort();
-        roles.dedup();
-        Ok(Principal {
-            subject,
-            roles,
-            service_account: false,
-        })
+        oidc::authenticate(oidc, &self.jwks, self.cfg.leeway_secs, token, now).await
     }
 
     /// The `Set-Cookie` value of a UI session holding `token` for
     /// `max_age` seconds.
     pub fn session_cookie(&self, token: &str, max_age: i64) -> String {
-        format!(
-            "{SESSION_COOKIE}={token}; Path=/ui; HttpOnly; SameSite=Strict; Max-Age={}{}",
-            max_age.max(0),
-            if self.cfg.secure_cookie {
-                "; Secure"
-            } else {
-                ""
-            }
-        )
+        session::set_cookie(token, max_age, self.cfg.secure_cookie)
     }
 
     /// The `Set-Cookie` value that ends the UI session.
@@ -724,24 +229,6 @@ pub(crate) fn bearer(h: &HeaderMap) -> Option<Result<&str, String>> {
             "malformed Authorization header: expected `Bearer <token>`".into(),
         )),
     }
-}
-
-/// The session cookie's token, if any.
-pub(crate) fn session_token(h: &HeaderMap) -> Option<&str> {
-    h.get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|kv| kv.trim().split_once('='))
-        .find(|(k, v)| *k == SESSION_COOKIE && !v.is_empty())
-        .map(|(_, v)| v)
-}
-
-/// The `exp` of a JWT (unverified; for the cookie's lifetime only).
-pub(crate) fn token_exp(token: &str) -> Option<i64> {
-    inspect(token)
-        .ok()
-        .and_then(|u| u.payload.get("exp").and_then(Value::as_i64))
 }
 
 fn quoted(s: &str) -> String {
@@ -872,58 +359,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_group_is_in_the_table_once() {
-        let all = [
-            Group::Health,
-            Group::CdsHooks,
-            Group::FhirWrite,
-            Group::FhirRead,
-            Group::WorklistRead,
-            Group::WorklistAction,
-            Group::Pulse,
-            Group::Metrics,
-            Group::UiOpen,
-            Group::UiDashboard,
-            Group::UiWorklist,
-            Group::UiWorklistAction,
-            Group::UiSandbox,
-            Group::UiPathways,
-            Group::UiModels,
-            Group::UiOther,
-            Group::Other,
-        ];
-        for g in all {
-            assert_eq!(
-                PERMISSIONS.iter().filter(|(x, _)| *x == g).count(),
-                1,
-                "{g:?}"
-            );
-        }
-        assert_eq!(PERMISSIONS.len(), all.len());
-    }
-
-    #[test]
-    fn requests_fall_into_their_groups() {
-        let g = |m: Method, p: &str| Group::of(&m, p);
-        assert_eq!(g(Method::GET, "/healthz"), Group::Health);
-        assert_eq!(g(Method::POST, "/fhir/$import"), Group::FhirWrite);
-        assert_eq!(g(Method::PUT, "/fhir/Patient/1"), Group::FhirWrite);
-        assert_eq!(g(Method::GET, "/fhir/Patient/1"), Group::FhirRead);
-        assert_eq!(g(Method::POST, "/worklist/t1/claim"), Group::WorklistAction);
-        assert_eq!(g(Method::GET, "/worklist"), Group::WorklistRead);
-        assert_eq!(g(Method::POST, "/cds-services/x"), Group::CdsHooks);
-        assert_eq!(g(Method::GET, "/ui/"), Group::UiDashboard);
-        assert_eq!(g(Method::GET, "/ui/assets/bedside.css"), Group::UiOpen);
-        assert_eq!(
-            g(Method::POST, "/ui/worklist/t/claim"),
-            Group::UiWorklistAction
-        );
-        assert_eq!(g(Method::GET, "/openapi.json"), Group::Health);
-        assert_eq!(g(Method::GET, "/not-yet-listed"), Group::Other);
-        assert_eq!(Group::Other.roles(), Some(&[Role::Admin][..]));
-    }
-
-    #[test]
     fn secrets_and_tokens_never_print() {
         let s = Secret::new("s3cr3t-value");
         assert!(!format!("{s:?} {s}").contains("s3cr3t"));
@@ -934,31 +369,5 @@ mod tests {
         .unwrap();
         assert_eq!(t.len(), 1);
         assert!(!format!("{t:?}").contains("0123456789abcdef"));
-    }
-
-    #[test]
-    fn bad_service_token_lists_are_named() {
-        let e = |s: &str| ServiceToken::parse_list(&Secret::new(s), "f").unwrap_err();
-        assert!(
-            e("a:service:short").contains("at least 32"),
-            "{}",
-            e("a:service:short")
-        );
-        assert!(e("a:root:0123456789abcdef0123456789abcdef").contains("unknown role `root`"));
-        assert!(e("nocolons").contains("entry 1 is not `name:role:token`"));
-        let dup =
-            "a:service:0123456789abcdef0123456789abcdef\na:admin:0123456789abcdef0123456789abcdeX";
-        assert!(e(dup).contains("appears twice"));
-        // The token itself is never in an error.
-        assert!(!e("a:root:0123456789abcdef0123456789abcdef").contains("0123456789abcdef"));
-    }
-
-    #[test]
-    fn claims_at_dotted_paths() {
-        let c: Map<String, Value> =
-            serde_json::from_str(r#"{"realm_access":{"roles":["a"]},"roles":["b"]}"#).unwrap();
-        assert_eq!(claim_at(&c, "realm_access.roles").unwrap()[0], "a");
-        assert_eq!(claim_at(&c, "roles").unwrap()[0], "b");
-        assert!(claim_at(&c, "nope.x").is_none());
     }
 }
