@@ -248,35 +248,7 @@ impl JwtVerifier {
             Some(other) => return Err(AuthError::WrongTyp(other.to_string())),
             None => return Err(AuthError::MissingHeader("typ")),
         }
-
-        // Which issuer? Read (not yet trust) the payload's iss.
-        let iss = string_claim(&u.payload, "iss")?;
-        let c = {
-            let map = self.issuers.read().unwrap_or_else(|p| p.into_inner());
-            let issuer = map
-                .get(&iss)
-                .ok_or_else(|| AuthError::UntrustedIssuer(iss.clone()))?;
-            if let (Some(Value::String(jku)), Some(trusted)) = (u.header.get("jku"), &issuer.jku) {
-                if trim_slash(jku) != trim_slash(trusted) {
-                    return Err(AuthError::UntrustedJku {
-                        iss: iss.clone(),
-                        jku: jku.clone(),
-                    });
-                }
-            }
-            let jwks = issuer
-                .jwks
-                .as_ref()
-                .ok_or_else(|| AuthError::JwksNotLoaded {
-                    iss: iss.clone(),
-                    jku: issuer.jku.clone(),
-                })?;
-            let jwk = jwks.find(&u.kid).ok_or_else(|| AuthError::UnknownKid {
-                iss: iss.clone(),
-                kid: u.kid.clone(),
-            })?;
-            verify_signature(token, &u, jwk)?
-        };
+        let c = self.signed_claims(token, &u)?;
         let (kid, alg_name) = (u.kid, u.alg_name);
 
         let exp = time_claim(&c, "exp")?;
@@ -288,24 +260,7 @@ impl JwtVerifier {
         if iat > now_s + self.leeway {
             return Err(AuthError::IssuedInFuture(iat));
         }
-        let aud = match c.get("aud") {
-            Some(Value::String(s)) => vec![s.clone()],
-            Some(Value::Array(a)) => a
-                .iter()
-                .map(|v| v.as_str().map(str::to_string))
-                .collect::<Option<Vec<_>>>()
-                .ok_or(AuthError::MissingClaim("aud"))?,
-            _ => return Err(AuthError::MissingClaim("aud")),
-        };
-        if !aud
-            .iter()
-            .any(|a| trim_slash(a) == trim_slash(expected_aud))
-        {
-            return Err(AuthError::WrongAudience {
-                aud: aud.join(", "),
-                expected: expected_aud.to_string(),
-            });
-        }
+        let aud = audience(&c, expected_aud)?;
         let jti = string_claim(&c, "jti")?;
         Ok(Claims {
             iss: string_claim(&c, "iss")?,
@@ -318,4 +273,57 @@ impl JwtVerifier {
             alg: alg_name,
         })
     }
+
+    /// The claims of `token` once its signature verifies with the key `kid`
+    /// of the issuer its payload names (read, not yet trusted): the issuer
+    /// is trusted, a `jku` header is the issuer's, its JWK Set is loaded
+    /// and holds `kid`.
+    fn signed_claims(&self, token: &str, u: &Unverified) -> Result<Map<String, Value>, AuthError> {
+        let iss = string_claim(&u.payload, "iss")?;
+        let map = self.issuers.read().unwrap_or_else(|p| p.into_inner());
+        let issuer = map
+            .get(&iss)
+            .ok_or_else(|| AuthError::UntrustedIssuer(iss.clone()))?;
+        if let (Some(Value::String(jku)), Some(trusted)) = (u.header.get("jku"), &issuer.jku) {
+            if trim_slash(jku) != trim_slash(trusted) {
+                return Err(AuthError::UntrustedJku {
+                    iss: iss.clone(),
+                    jku: jku.clone(),
+                });
+            }
+        }
+        let jwks = issuer
+            .jwks
+            .as_ref()
+            .ok_or_else(|| AuthError::JwksNotLoaded {
+                iss: iss.clone(),
+                jku: issuer.jku.clone(),
+            })?;
+        let jwk = jwks.find(&u.kid).ok_or_else(|| AuthError::UnknownKid {
+            iss: iss.clone(),
+            kid: u.kid.clone(),
+        })?;
+        verify_signature(token, u, jwk)
+    }
+}
+
+/// The `aud` claim (a string or an array of strings), which must include
+/// `expected` (trailing slashes ignored).
+fn audience(c: &Map<String, Value>, expected: &str) -> Result<Vec<String>, AuthError> {
+    let aud = match c.get("aud") {
+        Some(Value::String(s)) => vec![s.clone()],
+        Some(Value::Array(a)) => a
+            .iter()
+            .map(|v| v.as_str().map(str::to_string))
+            .collect::<Option<Vec<_>>>()
+            .ok_or(AuthError::MissingClaim("aud"))?,
+        _ => return Err(AuthError::MissingClaim("aud")),
+    };
+    if !aud.iter().any(|a| trim_slash(a) == trim_slash(expected)) {
+        return Err(AuthError::WrongAudience {
+            aud: aud.join(", "),
+            expected: expected.to_string(),
+        });
+    }
+    Ok(aud)
 }
