@@ -187,6 +187,47 @@ struct Candidate<'a> {
     version: VersionInfo,
 }
 
+impl<'a> Candidate<'a> {
+    /// The candidate of resource `r` of entry `index` (given an id when it
+    /// has none), with its identity, version and warnings recorded in `o`.
+    fn new(index: usize, r: &'a ParsedResource, o: &mut EntryOutcome) -> Self {
+        let res: std::borrow::Cow<'a, ParsedResource> = if r.id.is_some() {
+            std::borrow::Cow::Borrowed(r)
+        } else {
+            let mut owned = r.clone();
+            owned.ensure_id();
+            std::borrow::Cow::Owned(owned)
+        };
+        let body = res.body();
+        let hash = hex::encode(Sha256::digest(body.as_bytes()));
+        let key = ResourceKey {
+            rtype: res.rtype.clone(),
+            id: res.id.clone().unwrap_or_default(),
+        };
+        let version = VersionInfo {
+            version_id: res.meta.version_id.clone(),
+            last_updated: res
+                .meta
+                .last_updated
+                .as_ref()
+                .map(|l| l.as_str().to_string()),
+            hash: hash.clone(),
+        };
+        o.rtype = Some(key.rtype.clone());
+        o.id = Some(key.id.clone());
+        o.version_id = version.version_id.clone();
+        o.hash = Some(hash);
+        o.warnings = res.warnings.clone();
+        Candidate {
+            index,
+            res,
+            key,
+            body,
+            version,
+        }
+    }
+}
+
 /// Is `new` the same as or older than `old`?
 fn same_or_older(new: &VersionInfo, old: &VersionInfo) -> bool {
     if new.hash == old.hash {
@@ -214,6 +255,9 @@ fn same_or_older(new: &VersionInfo, old: &VersionInfo) -> bool {
 }
 
 const MAX_ATTEMPTS: usize = 5;
+
+/// The candidates of a call, each with the slot of its entry's outcome.
+type Candidates<'a> = Vec<(usize, Candidate<'a>)>;
 
 /// An accepted candidate: its patient, its state updates, and whether it
 /// replaces a stored version.
@@ -444,104 +488,40 @@ impl Ingestor {
         lock: Option<OwnedMutexGuard<()>>,
         pending: Option<&Pending>,
     ) -> Result<Prepared, IngestError> {
-        let mut outcomes: Vec<EntryOutcome> = Vec::with_capacity(entries.len());
-        let mut cands: Vec<(usize, Candidate<'_>)> = Vec::new();
-        let fail = |index: usize, path: String, reason: String| IngestError::Rejected {
-            index,
-            path,
-            reason,
-        };
-
         // 1. Entries -> candidates (or rejected/ignored outcomes).
-        for e in entries {
-            let mut o = EntryOutcome {
-                index: e.index,
-                rtype: None,
-                id: None,
-                version_id: None,
-                hash: None,
-                outcome: Outcome::Unchanged,
-                warnings: vec![],
-            };
-            let method = e.request.as_ref().map(|r| r.method);
-            let unsupported = match method {
-                Some(Method::Get | Method::Head | Method::Patch | Method::Delete) => method,
-                _ => None,
-            };
-            match (&e.body, unsupported) {
-                (EntryBody::Invalid(err), _) => {
-                    if mode == Mode::Atomic {
-                        return Err(fail(e.index, err.path.clone(), err.reason.clone()));
-                    }
-                    o.outcome = Outcome::Rejected {
-                        reason: err.reason.clone(),
-                        path: err.path.clone(),
-                    };
-                }
-                (_, Some(m)) => {
-                    let path = format!("Bundle.entry[{}].request.method", e.index);
-                    let reason = format!("{m:?} entries are not supported by Bedside ingest");
-                    if mode == Mode::Atomic {
-                        return Err(fail(e.index, path, reason));
-                    }
-                    o.outcome = Outcome::Rejected { reason, path };
-                }
-                (EntryBody::Empty, None) => {
-                    o.outcome = Outcome::Ignored {
-                        info: "entry without a resource".into(),
-                    };
-                }
-                (EntryBody::Resource(r), None) => {
-                    let res: std::borrow::Cow<'_, ParsedResource> = if r.id.is_some() {
-                        std::borrow::Cow::Borrowed(&**r)
-                    } else {
-                        let mut owned = (**r).clone();
-                        owned.ensure_id();
-                        std::borrow::Cow::Owned(owned)
-                    };
-                    let body = res.body();
-                    let hash = hex::encode(Sha256::digest(body.as_bytes()));
-                    let key = ResourceKey {
-                        rtype: res.rtype.clone(),
-                        id: res.id.clone().unwrap_or_default(),
-                    };
-                    let version = VersionInfo {
-                        version_id: res.meta.version_id.clone(),
-                        last_updated: res
-                            .meta
-                            .last_updated
-                            .as_ref()
-                            .map(|l| l.as_str().to_string()),
-                        hash: hash.clone(),
-                    };
-                    o.rtype = Some(key.rtype.clone());
-                    o.id = Some(key.id.clone());
-                    o.version_id = version.version_id.clone();
-                    o.hash = Some(hash);
-                    o.warnings = res.warnings.clone();
-                    cands.push((
-                        outcomes.len(),
-                        Candidate {
-                            index: e.index,
-                            res,
-                            key,
-                            body,
-                            version,
-                        },
-                    ));
-                }
-            }
-            outcomes.push(o);
-        }
-
+        let (mut outcomes, cands) = candidates(entries, mode)?;
         // 2. Idempotency against the store and earlier entries.
+        let known = self.known_versions(&cands, pending).await?;
+        let accepted = self.accept(cands, known, &mut outcomes, mode)?;
+        // 3. Load the states of the patients involved.
+        let mut states = self.load_states(&accepted, pending).await?;
+        // 4. Apply in entry order; build the commit.
+        let (mut commit, changes, newest_meta) = self.apply(accepted, &mut states);
+        let (touched, versions) =
+            self.write_states(states, changes, &newest_meta, &mut commit, pending);
+        Ok(Prepared {
+            commit,
+            outcomes,
+            touched,
+            versions,
+            lock,
+        })
+    }
+
+    /// Step 2, the stored versions: those of the store for the candidates'
+    /// resources, where a pending commit's versions stand in for the
+    /// store's.
+    async fn known_versions(
+        &self,
+        cands: &[(usize, Candidate<'_>)],
+        pending: Option<&Pending>,
+    ) -> Result<BTreeMap<ResourceKey, VersionInfo>, IngestError> {
         let keys: Vec<ResourceKey> = {
             let mut k: Vec<ResourceKey> = cands.iter().map(|(_, c)| c.key.clone()).collect();
             k.sort();
             k.dedup();
             k
         };
-        // A pending commit's versions stand in for the store's.
         let (keys, overlay): (Vec<ResourceKey>, Vec<ResourceKey>) = match pending {
             Some(p) => keys.into_iter().partition(|k| !p.versions.contains_key(k)),
             None => (keys, vec![]),
@@ -558,7 +538,21 @@ impl Ingestor {
                 }
             }
         }
-        let mut accepted: Vec<Accepted<'_>> = Vec::new();
+        Ok(known)
+    }
+
+    /// Step 2, the decision per candidate, in entry order: the same or an
+    /// older version than `known` (the store's, or an earlier entry's) is
+    /// unchanged; otherwise its patient and state updates are read (or it
+    /// is rejected) and it is created or updated. Sets `outcomes`.
+    fn accept<'a>(
+        &self,
+        cands: Candidates<'a>,
+        mut known: BTreeMap<ResourceKey, VersionInfo>,
+        outcomes: &mut [EntryOutcome],
+        mode: Mode,
+    ) -> Result<Vec<Accepted<'a>>, IngestError> {
+        let mut accepted: Vec<Accepted<'a>> = Vec::new();
         for (slot, c) in cands {
             let existing = known.get(&c.key);
             let replace = existing.is_some();
@@ -576,13 +570,7 @@ impl Ingestor {
             });
             match mapped {
                 Err(rej) => {
-                    if mode == Mode::Atomic {
-                        return Err(fail(c.index, rej.path, rej.reason));
-                    }
-                    outcomes[slot].outcome = Outcome::Rejected {
-                        reason: rej.reason,
-                        path: rej.path,
-                    };
+                    outcomes[slot].outcome = reject(mode, c.index, rej.path, rej.reason)?;
                 }
                 Ok((pid, ups)) => {
                     outcomes[slot].outcome = if replace {
@@ -595,14 +583,22 @@ impl Ingestor {
                 }
             }
         }
+        Ok(accepted)
+    }
 
-        // 3. Load the states of the patients involved.
+    /// Step 3: the states (with their versions) of the patients of
+    /// `accepted`: a pending commit's first (not the cache's to put back),
+    /// then the cache's (taken out), then the store's; a patient the store
+    /// does not know starts empty at version 0.
+    async fn load_states(
+        &self,
+        accepted: &[Accepted<'_>],
+        pending: Option<&Pending>,
+    ) -> Result<HashMap<String, (i64, PatientState)>, IngestError> {
         let mut pids: Vec<String> = accepted.iter().filter_map(|a| a.1.clone()).collect();
         pids.sort();
         pids.dedup();
         let mut states: HashMap<String, (i64, PatientState)> = HashMap::new();
-        // A pending commit's states first (not the cache's to put back).
-        let from_pending = |p: &str| pending.is_some_and(|pend| pend.states.contains_key(p));
         if let Some(pend) = pending {
             pids.retain(|p| match pend.states.get(p) {
                 Some(vs) => {
@@ -641,8 +637,18 @@ impl Ingestor {
                 states.insert(p, vs);
             }
         }
+        Ok(states)
+    }
 
-        // 4. Apply in entry order; build the commit.
+    /// Step 4, apply: the updates of `accepted`, in entry order, to
+    /// `states`. Returns the commit with its resource writes (the last per
+    /// key), each patient's merged changes, and each changed patient's
+    /// newest `meta.lastUpdated`.
+    fn apply(
+        &self,
+        accepted: Vec<Accepted<'_>>,
+        states: &mut HashMap<String, (i64, PatientState)>,
+    ) -> (Commit, HashMap<String, Change>, HashMap<String, Instant>) {
         let retention = self.map.retention();
         let mut changes: HashMap<String, Change> = HashMap::new();
         let mut newest_meta: HashMap<String, Instant> = HashMap::new();
@@ -673,7 +679,23 @@ impl Ingestor {
             });
         }
         dedupe_last(&mut commit.resources);
+        (commit, changes, newest_meta)
+    }
 
+    /// Step 4, the states: a changed patient's state goes into `commit`
+    /// (at the next version) and into the touched list; an unchanged one
+    /// that came from the store or the cache goes back to the cache.
+    /// Returns the touched patients and the versions their states are
+    /// written at, in patient order.
+    fn write_states(
+        &self,
+        states: HashMap<String, (i64, PatientState)>,
+        mut changes: HashMap<String, Change>,
+        newest_meta: &HashMap<String, Instant>,
+        commit: &mut Commit,
+        pending: Option<&Pending>,
+    ) -> (Vec<Touched>, Vec<(String, i64)>) {
+        let from_pending = |p: &str| pending.is_some_and(|pend| pend.states.contains_key(p));
         let mut touched = Vec::new();
         let mut versions = Vec::new();
         let mut untouched = Vec::new();
@@ -711,14 +733,68 @@ impl Ingestor {
                 }
             }
         }
-        Ok(Prepared {
-            commit,
-            outcomes,
-            touched,
-            versions,
-            lock,
-        })
+        (touched, versions)
     }
+}
+
+/// Step 1: entries -> candidates (or rejected/ignored outcomes). Returns
+/// one outcome per entry, and the candidates with the slot of their
+/// outcome. In [`Mode::Atomic`] the first rejected entry fails the call.
+fn candidates(
+    entries: &[ParsedEntry],
+    mode: Mode,
+) -> Result<(Vec<EntryOutcome>, Candidates<'_>), IngestError> {
+    let mut outcomes: Vec<EntryOutcome> = Vec::with_capacity(entries.len());
+    let mut cands: Candidates<'_> = Vec::new();
+    for e in entries {
+        let mut o = EntryOutcome {
+            index: e.index,
+            rtype: None,
+            id: None,
+            version_id: None,
+            hash: None,
+            outcome: Outcome::Unchanged,
+            warnings: vec![],
+        };
+        let method = e.request.as_ref().map(|r| r.method);
+        let unsupported = match method {
+            Some(Method::Get | Method::Head | Method::Patch | Method::Delete) => method,
+            _ => None,
+        };
+        match (&e.body, unsupported) {
+            (EntryBody::Invalid(err), _) => {
+                o.outcome = reject(mode, e.index, err.path.clone(), err.reason.clone())?;
+            }
+            (_, Some(m)) => {
+                let path = format!("Bundle.entry[{}].request.method", e.index);
+                let reason = format!("{m:?} entries are not supported by Bedside ingest");
+                o.outcome = reject(mode, e.index, path, reason)?;
+            }
+            (EntryBody::Empty, None) => {
+                o.outcome = Outcome::Ignored {
+                    info: "entry without a resource".into(),
+                };
+            }
+            (EntryBody::Resource(r), None) => {
+                cands.push((outcomes.len(), Candidate::new(e.index, r, &mut o)));
+            }
+        }
+        outcomes.push(o);
+    }
+    Ok((outcomes, cands))
+}
+
+/// A rejected entry: the error that fails the call in [`Mode::Atomic`],
+/// else its outcome.
+fn reject(mode: Mode, index: usize, path: String, reason: String) -> Result<Outcome, IngestError> {
+    if mode == Mode::Atomic {
+        return Err(IngestError::Rejected {
+            index,
+            path,
+            reason,
+        });
+    }
+    Ok(Outcome::Rejected { reason, path })
 }
 
 /// The touched states of `prepared` with the versions its commit writes

@@ -264,181 +264,9 @@ impl ChannelMap {
     /// Parse and check a mapping file.
     pub fn from_toml_str(s: &str) -> Result<Self, ConfigError> {
         let f: MapFile = toml::from_str(s).map_err(|e| ConfigError::Toml(e.to_string()))?;
-        let hours = f.retention_hours.unwrap_or(48.0);
-        if !(hours.is_finite() && hours > 0.0 && hours <= 24.0 * 365.0) {
-            return Err(invalid("retention_hours", "must be > 0 and at most a year"));
-        }
-        let retention = Duration::seconds((hours * 3600.0) as i64);
-        let systems = f.systems;
-        let expand = |code: &str, at: &str| -> Result<Vec<(String, String)>, ConfigError> {
-            let (sys, c) = code
-                .split_once('|')
-                .ok_or_else(|| invalid(at, format!("code {code:?} must be \"system|code\"")))?;
-            if c.is_empty() || c == "*" {
-                return Err(invalid(at, format!("code {code:?} has no code")));
-            }
-            let uris = match systems.get(sys) {
-                Some(u) => u.clone(),
-                None if sys.contains(':') => vec![sys.to_string()],
-                None => {
-                    return Err(invalid(
-                        at,
-                        format!("unknown system {sys:?} (define it under [systems] or use a URI)"),
-                    ))
-                }
-            };
-            Ok(uris.into_iter().map(|u| (u, c.to_string())).collect())
-        };
-
-        let mut channels = Vec::new();
-        let mut by_code: HashMap<String, HashMap<String, usize>> = HashMap::new();
-        let mut names = HashSet::new();
-        for (i, d) in f.channel.into_iter().enumerate() {
-            let at = format!("channel[{i}] ({})", d.name);
-            if d.name.is_empty() || !names.insert(d.name.clone()) {
-                return Err(invalid(&at, "name must be non-empty and unique"));
-            }
-            if d.codes.is_empty() {
-                return Err(invalid(&at, "needs at least one code"));
-            }
-            let mut units = HashMap::new();
-            units.insert(d.unit.clone(), Conversion::IDENTITY);
-            for u in &d.units {
-                units.insert(u.clone(), Conversion::IDENTITY);
-            }
-            for c in &d.convert {
-                if !(c.sub.is_finite() && c.mul.is_finite() && c.div.is_finite())
-                    || c.div == 0.0
-                    || c.mul == 0.0
-                {
-                    return Err(invalid(
-                        &at,
-                        "convert needs finite sub/mul and non-zero mul/div",
-                    ));
-                }
-                for u in &c.from {
-                    if units.contains_key(u) {
-                        return Err(invalid(
-                            &at,
-                            format!("unit {u:?} both accepted and converted"),
-                        ));
-                    }
-                    units.insert(
-                        u.clone(),
-                        Conversion {
-                            sub: c.sub,
-                            mul: c.mul,
-                            div: c.div,
-                        },
-                    );
-                }
-            }
-            let units_lower = units.iter().map(|(k, v)| (k.to_lowercase(), *v)).collect();
-            let mut answers: HashMap<String, HashMap<String, f64>> = HashMap::new();
-            for (k, v) in &d.answers {
-                for (sys, c) in expand(k, &at)? {
-                    answers.entry(sys).or_default().insert(c, *v);
-                }
-            }
-            let answer_text = d
-                .answer_text
-                .iter()
-                .map(|(k, v)| (normalize_text(k), *v))
-                .collect();
-            let idx = channels.len();
-            for code in &d.codes {
-                if code.ends_with('*') {
-                    return Err(invalid(&at, "channel codes cannot be prefixes"));
-                }
-                for (sys, c) in expand(code, &at)? {
-                    if let Some(prev) = by_code
-                        .entry(sys.clone())
-                        .or_default()
-                        .insert(c.clone(), idx)
-                    {
-                        if prev != idx {
-                            return Err(invalid(
-                                &at,
-                                format!("code {sys}|{c} is already mapped to another channel"),
-                            ));
-                        }
-                    }
-                }
-            }
-            channels.push(Channel {
-                name: d.name,
-                unit: d.unit,
-                units,
-                units_lower,
-                answers,
-                answer_text,
-            });
-        }
-
-        let mut events: Vec<EventRule> = Vec::new();
-        let mut enames = HashSet::new();
-        for (i, d) in f.event.into_iter().enumerate() {
-            let at = format!("event[{i}] ({})", d.name);
-            if d.name.is_empty() || !enames.insert(d.name.clone()) {
-                return Err(invalid(&at, "name must be non-empty and unique"));
-            }
-            for r in &d.resources {
-                if !bedside_fhir::resources::READ_TYPES.contains(&r.as_str()) {
-                    return Err(invalid(
-                        &at,
-                        format!("{r:?} is not a resource type Bedside reads"),
-                    ));
-                }
-            }
-            let time = match d.time.as_deref() {
-                None | Some("clinical") => EventTime::Clinical,
-                Some("recorded") => EventTime::Recorded,
-                Some(o) => {
-                    return Err(invalid(
-                        &at,
-                        format!("time {o:?} must be \"clinical\" or \"recorded\""),
-                    ))
-                }
-            };
-            let (mut exact, mut prefixes, mut text, mut exclude_text) = (
-                HashMap::<String, HashSet<String>>::new(),
-                Vec::new(),
-                Vec::new(),
-                Vec::new(),
-            );
-            if let Some(base) = &d.same_as {
-                let b = events.iter().find(|e| &e.name == base).ok_or_else(|| {
-                    invalid(&at, format!("same_as {base:?} must name an earlier event"))
-                })?;
-                exact = b.exact.clone();
-                prefixes = b.prefixes.clone();
-                text = b.text.clone();
-                exclude_text = b.exclude_text.clone();
-            }
-            for code in &d.codes {
-                if let Some(p) = code.strip_suffix('*') {
-                    prefixes.extend(expand(p, &at)?);
-                } else {
-                    for (sys, c) in expand(code, &at)? {
-                        exact.entry(sys).or_default().insert(c);
-                    }
-                }
-            }
-            text.extend(d.text.iter().map(|t| normalize_text(t)));
-            exclude_text.extend(d.exclude_text.iter().map(|t| normalize_text(t)));
-            if exact.is_empty() && prefixes.is_empty() && text.is_empty() {
-                return Err(invalid(&at, "needs codes or text"));
-            }
-            events.push(EventRule {
-                name: d.name,
-                resources: d.resources,
-                time,
-                exact,
-                prefixes,
-                text,
-                exclude_text,
-            });
-        }
+        let retention = retention(f.retention_hours)?;
+        let (channels, by_code) = compile_channels(f.channel, &f.systems)?;
+        let events = compile_events(f.event, &f.systems)?;
         Ok(Self {
             retention,
             channels,
@@ -484,5 +312,244 @@ impl ChannelMap {
         self.events
             .iter()
             .filter(move |e| e.resources.iter().any(|r| r == rtype))
+    }
+}
+
+/// The retention window: `retention_hours` (default 48), more than 0 and
+/// at most a year.
+fn retention(hours: Option<f64>) -> Result<Duration, ConfigError> {
+    let hours = hours.unwrap_or(48.0);
+    if !(hours.is_finite() && hours > 0.0 && hours <= 24.0 * 365.0) {
+        return Err(invalid("retention_hours", "must be > 0 and at most a year"));
+    }
+    Ok(Duration::seconds((hours * 3600.0) as i64))
+}
+
+/// `system|code` -> one `(system URI, code)` per URI of the system: a
+/// name defined under `[systems]`, or a URI itself.
+fn expand(
+    systems: &BTreeMap<String, Vec<String>>,
+    code: &str,
+    at: &str,
+) -> Result<Vec<(String, String)>, ConfigError> {
+    let (sys, c) = code
+        .split_once('|')
+        .ok_or_else(|| invalid(at, format!("code {code:?} must be \"system|code\"")))?;
+    if c.is_empty() || c == "*" {
+        return Err(invalid(at, format!("code {code:?} has no code")));
+    }
+    let uris = match systems.get(sys) {
+        Some(u) => u.clone(),
+        None if sys.contains(':') => vec![sys.to_string()],
+        None => {
+            return Err(invalid(
+                at,
+                format!("unknown system {sys:?} (define it under [systems] or use a URI)"),
+            ))
+        }
+    };
+    Ok(uris.into_iter().map(|u| (u, c.to_string())).collect())
+}
+
+/// System URI -> code -> channel index.
+type ByCode = HashMap<String, HashMap<String, usize>>;
+
+/// The `[[channel]]` tables, in order, and the index of their codes.
+fn compile_channels(
+    defs: Vec<ChannelDef>,
+    systems: &BTreeMap<String, Vec<String>>,
+) -> Result<(Vec<Channel>, ByCode), ConfigError> {
+    let mut channels = Vec::new();
+    let mut by_code: ByCode = HashMap::new();
+    let mut names = HashSet::new();
+    for (i, d) in defs.into_iter().enumerate() {
+        let at = format!("channel[{i}] ({})", d.name);
+        if d.name.is_empty() || !names.insert(d.name.clone()) {
+            return Err(invalid(&at, "name must be non-empty and unique"));
+        }
+        if d.codes.is_empty() {
+            return Err(invalid(&at, "needs at least one code"));
+        }
+        let units = channel_units(&d, &at)?;
+        let units_lower = units.iter().map(|(k, v)| (k.to_lowercase(), *v)).collect();
+        let mut answers: HashMap<String, HashMap<String, f64>> = HashMap::new();
+        for (k, v) in &d.answers {
+            for (sys, c) in expand(systems, k, &at)? {
+                answers.entry(sys).or_default().insert(c, *v);
+            }
+        }
+        let answer_text = d
+            .answer_text
+            .iter()
+            .map(|(k, v)| (normalize_text(k), *v))
+            .collect();
+        index_codes(&d.codes, channels.len(), systems, &at, &mut by_code)?;
+        channels.push(Channel {
+            name: d.name,
+            unit: d.unit,
+            units,
+            units_lower,
+            answers,
+            answer_text,
+        });
+    }
+    Ok((channels, by_code))
+}
+
+/// A channel's accepted units (`unit`, `units`: as they are) and converted
+/// ones (`convert`); a unit is either accepted or converted.
+fn channel_units(d: &ChannelDef, at: &str) -> Result<HashMap<String, Conversion>, ConfigError> {
+    let mut units = HashMap::new();
+    units.insert(d.unit.clone(), Conversion::IDENTITY);
+    for u in &d.units {
+        units.insert(u.clone(), Conversion::IDENTITY);
+    }
+    for c in &d.convert {
+        if !(c.sub.is_finite() && c.mul.is_finite() && c.div.is_finite())
+            || c.div == 0.0
+            || c.mul == 0.0
+        {
+            return Err(invalid(
+                at,
+                "convert needs finite sub/mul and non-zero mul/div",
+            ));
+        }
+        for u in &c.from {
+            if units.contains_key(u) {
+                return Err(invalid(
+                    at,
+                    format!("unit {u:?} both accepted and converted"),
+                ));
+            }
+            units.insert(
+                u.clone(),
+                Conversion {
+                    sub: c.sub,
+                    mul: c.mul,
+                    div: c.div,
+                },
+            );
+        }
+    }
+    Ok(units)
+}
+
+/// Map the `codes` of channel `idx` in `by_code`: exact codes only, each
+/// mapped to one channel.
+fn index_codes(
+    codes: &[String],
+    idx: usize,
+    systems: &BTreeMap<String, Vec<String>>,
+    at: &str,
+    by_code: &mut ByCode,
+) -> Result<(), ConfigError> {
+    for code in codes {
+        if code.ends_with('*') {
+            return Err(invalid(at, "channel codes cannot be prefixes"));
+        }
+        for (sys, c) in expand(systems, code, at)? {
+            if let Some(prev) = by_code
+                .entry(sys.clone())
+                .or_default()
+                .insert(c.clone(), idx)
+            {
+                if prev != idx {
+                    return Err(invalid(
+                        at,
+                        format!("code {sys}|{c} is already mapped to another channel"),
+                    ));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The `[[event]]` tables, in order; `same_as` names an earlier one.
+fn compile_events(
+    defs: Vec<EventDef>,
+    systems: &BTreeMap<String, Vec<String>>,
+) -> Result<Vec<EventRule>, ConfigError> {
+    let mut events: Vec<EventRule> = Vec::new();
+    let mut enames = HashSet::new();
+    for (i, d) in defs.into_iter().enumerate() {
+        let at = format!("event[{i}] ({})", d.name);
+        if d.name.is_empty() || !enames.insert(d.name.clone()) {
+            return Err(invalid(&at, "name must be non-empty and unique"));
+        }
+        let rule = compile_event(d, &at, &events, systems)?;
+        events.push(rule);
+    }
+    Ok(events)
+}
+
+/// One event rule: resource types Bedside reads, a time, and codes (exact
+/// or `prefix*`) or text, added to those of its `same_as` base in
+/// `earlier`.
+fn compile_event(
+    d: EventDef,
+    at: &str,
+    earlier: &[EventRule],
+    systems: &BTreeMap<String, Vec<String>>,
+) -> Result<EventRule, ConfigError> {
+    for r in &d.resources {
+        if !bedside_fhir::resources::READ_TYPES.contains(&r.as_str()) {
+            return Err(invalid(
+                at,
+                format!("{r:?} is not a resource type Bedside reads"),
+            ));
+        }
+    }
+    let time = event_time(d.time.as_deref(), at)?;
+    let (mut exact, mut prefixes, mut text, mut exclude_text) = (
+        HashMap::<String, HashSet<String>>::new(),
+        Vec::new(),
+        Vec::new(),
+        Vec::new(),
+    );
+    if let Some(base) = &d.same_as {
+        let b = earlier
+            .iter()
+            .find(|e| &e.name == base)
+            .ok_or_else(|| invalid(at, format!("same_as {base:?} must name an earlier event")))?;
+        exact = b.exact.clone();
+        prefixes = b.prefixes.clone();
+        text = b.text.clone();
+        exclude_text = b.exclude_text.clone();
+    }
+    for code in &d.codes {
+        if let Some(p) = code.strip_suffix('*') {
+            prefixes.extend(expand(systems, p, at)?);
+        } else {
+            for (sys, c) in expand(systems, code, at)? {
+                exact.entry(sys).or_default().insert(c);
+            }
+        }
+    }
+    text.extend(d.text.iter().map(|t| normalize_text(t)));
+    exclude_text.extend(d.exclude_text.iter().map(|t| normalize_text(t)));
+    if exact.is_empty() && prefixes.is_empty() && text.is_empty() {
+        return Err(invalid(at, "needs codes or text"));
+    }
+    Ok(EventRule {
+        name: d.name,
+        resources: d.resources,
+        time,
+        exact,
+        prefixes,
+        text,
+        exclude_text,
+    })
+}
+
+/// An event's `time`: `clinical` (the default) or `recorded`.
+fn event_time(time: Option<&str>, at: &str) -> Result<EventTime, ConfigError> {
+    match time {
+        None | Some("clinical") => Ok(EventTime::Clinical),
+        Some("recorded") => Ok(EventTime::Recorded),
+        Some(o) => Err(invalid(
+            at,
+            format!("time {o:?} must be \"clinical\" or \"recorded\""),
+        )),
     }
 }

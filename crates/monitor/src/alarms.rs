@@ -303,95 +303,120 @@ pub struct Alarm {
 /// Evaluate every rule; alarms in rule order.
 pub fn evaluate_alarms(cfg: &AlarmConfig, s: &MetricsSnapshot) -> Vec<Alarm> {
     let mut out = Vec::new();
-    let m = &s.model_id;
-    if let (true, Some(floor)) = (cfg.ppv.enabled, s.ppv_floor) {
-        let n = s.alerts_with_outcome;
-        if n >= cfg.ppv.min_alerts.max(1) && s.true_alerts <= n {
-            if let Ok(upper) = clopper_pearson_upper(s.true_alerts, n, cfg.ppv.confidence) {
-                if upper < floor {
-                    out.push(Alarm {
-                        kind: AlarmKind::PpvBelowFloor,
-                        metric: "ppv".into(),
-                        value: upper,
-                        threshold: floor,
-                        message: format!(
-                            "{m}: live PPV {:.3} ({} of {n} alerts); its {:.0}% upper bound {upper:.3} is below the certified floor {floor}",
-                            s.true_alerts as f64 / n as f64,
-                            s.true_alerts,
-                            cfg.ppv.confidence * 100.0
-                        ),
-                    });
-                }
-            }
-        }
-    }
+    out.extend(ppv_alarm(cfg, s));
     for d in s
         .drift
         .iter()
         .filter(|d| d.n_current >= cfg.drift.min_samples)
     {
-        if let Some(psi) = d.psi.filter(|p| *p > cfg.drift.psi_limit) {
+        drift_alarms(cfg, &s.model_id, d, &mut out);
+    }
+    out.extend(override_alarm(cfg, s));
+    latency_alarms(cfg, s, &mut out);
+    out.extend(calibration_alarm(cfg, s));
+    fairness_alarms(cfg, s, &mut out);
+    out
+}
+
+/// `ppv`: the one-sided upper bound on live PPV is below the certified
+/// floor, once enough alerts have known outcomes.
+fn ppv_alarm(cfg: &AlarmConfig, s: &MetricsSnapshot) -> Option<Alarm> {
+    let m = &s.model_id;
+    let (true, Some(floor)) = (cfg.ppv.enabled, s.ppv_floor) else {
+        return None;
+    };
+    let n = s.alerts_with_outcome;
+    if n < cfg.ppv.min_alerts.max(1) || s.true_alerts > n {
+        return None;
+    }
+    let upper = clopper_pearson_upper(s.true_alerts, n, cfg.ppv.confidence).ok()?;
+    (upper < floor).then(|| Alarm {
+        kind: AlarmKind::PpvBelowFloor,
+        metric: "ppv".into(),
+        value: upper,
+        threshold: floor,
+        message: format!(
+            "{m}: live PPV {:.3} ({} of {n} alerts); its {:.0}% upper bound {upper:.3} is below the certified floor {floor}",
+            s.true_alerts as f64 / n as f64,
+            s.true_alerts,
+            cfg.ppv.confidence * 100.0
+        ),
+    })
+}
+
+/// `drift`: PSI, KS and missingness alarms of one feature (or the score)
+/// of model `m`, in that order.
+fn drift_alarms(cfg: &AlarmConfig, m: &str, d: &FeatureDrift, out: &mut Vec<Alarm>) {
+    if let Some(psi) = d.psi.filter(|p| *p > cfg.drift.psi_limit) {
+        out.push(Alarm {
+            kind: AlarmKind::PsiDrift,
+            metric: format!("psi:{}", d.name),
+            value: psi,
+            threshold: cfg.drift.psi_limit,
+            message: format!(
+                "{m}: PSI of {} is {psi:.3}, above {}",
+                d.name, cfg.drift.psi_limit
+            ),
+        });
+    }
+    if let (Some(limit), Some(ks)) = (cfg.drift.ks_pvalue_limit, &d.ks) {
+        if ks.pvalue < limit {
             out.push(Alarm {
-                kind: AlarmKind::PsiDrift,
-                metric: format!("psi:{}", d.name),
-                value: psi,
-                threshold: cfg.drift.psi_limit,
+                kind: AlarmKind::KsDrift,
+                metric: format!("ks_pvalue:{}", d.name),
+                value: ks.pvalue,
+                threshold: limit,
                 message: format!(
-                    "{m}: PSI of {} is {psi:.3}, above {}",
-                    d.name, cfg.drift.psi_limit
-                ),
-            });
-        }
-        if let (Some(limit), Some(ks)) = (cfg.drift.ks_pvalue_limit, &d.ks) {
-            if ks.pvalue < limit {
-                out.push(Alarm {
-                    kind: AlarmKind::KsDrift,
-                    metric: format!("ks_pvalue:{}", d.name),
-                    value: ks.pvalue,
-                    threshold: limit,
-                    message: format!(
-                        "{m}: KS of {} is {:.3} (p = {:.2e}), p below {limit}",
-                        d.name, ks.statistic, ks.pvalue
-                    ),
-                });
-            }
-        }
-        if let Some(miss) = d
-            .missingness
-            .as_ref()
-            .filter(|x| x.difference > cfg.drift.missingness_increase)
-        {
-            out.push(Alarm {
-                kind: AlarmKind::MissingnessDrift,
-                metric: format!("missing:{}", d.name),
-                value: miss.difference,
-                threshold: cfg.drift.missingness_increase,
-                message: format!(
-                    "{m}: {} is missing in {:.1}% of rows (was {:.1}%)",
-                    d.name,
-                    miss.current_rate * 100.0,
-                    miss.reference_rate * 100.0
+                    "{m}: KS of {} is {:.3} (p = {:.2e}), p below {limit}",
+                    d.name, ks.statistic, ks.pvalue
                 ),
             });
         }
     }
-    if s.shown >= cfg.overrides.min_shown.max(1) {
-        let rate = s.overridden as f64 / s.shown as f64;
-        if rate > cfg.overrides.rate_limit {
-            out.push(Alarm {
-                kind: AlarmKind::OverrideRate,
-                metric: "override_rate".into(),
-                value: rate,
-                threshold: cfg.overrides.rate_limit,
-                message: format!(
-                    "{m}: {} of {} shown alerts overridden ({:.0}%)",
-                    s.overridden,
-                    s.shown,
-                    rate * 100.0
-                ),
-            });
-        }
+    if let Some(miss) = d
+        .missingness
+        .as_ref()
+        .filter(|x| x.difference > cfg.drift.missingness_increase)
+    {
+        out.push(Alarm {
+            kind: AlarmKind::MissingnessDrift,
+            metric: format!("missing:{}", d.name),
+            value: miss.difference,
+            threshold: cfg.drift.missingness_increase,
+            message: format!(
+                "{m}: {} is missing in {:.1}% of rows (was {:.1}%)",
+                d.name,
+                miss.current_rate * 100.0,
+                miss.reference_rate * 100.0
+            ),
+        });
     }
+}
+
+/// `overrides`: the override rate is above the limit, once enough alerts
+/// were shown.
+fn override_alarm(cfg: &AlarmConfig, s: &MetricsSnapshot) -> Option<Alarm> {
+    if s.shown < cfg.overrides.min_shown.max(1) {
+        return None;
+    }
+    let rate = s.overridden as f64 / s.shown as f64;
+    (rate > cfg.overrides.rate_limit).then(|| Alarm {
+        kind: AlarmKind::OverrideRate,
+        metric: "override_rate".into(),
+        value: rate,
+        threshold: cfg.overrides.rate_limit,
+        message: format!(
+            "{}: {} of {} shown alerts overridden ({:.0}%)",
+            s.model_id,
+            s.overridden,
+            s.shown,
+            rate * 100.0
+        ),
+    })
+}
+
+/// `latency`: one alarm per endpoint above the SLO, in endpoint order.
+fn latency_alarms(cfg: &AlarmConfig, s: &MetricsSnapshot, out: &mut Vec<Alarm>) {
     for (endpoint, ms) in s
         .latency_ms
         .iter()
@@ -409,36 +434,42 @@ pub fn evaluate_alarms(cfg: &AlarmConfig, s: &MetricsSnapshot) -> Vec<Alarm> {
             ),
         });
     }
-    if let (Some(limit), Some(ece)) = (cfg.calibration.ece_limit, s.ece) {
-        if ece > limit {
-            out.push(Alarm {
-                kind: AlarmKind::Calibration,
-                metric: "ece".into(),
-                value: ece,
-                threshold: limit,
-                message: format!("{m}: ECE {ece:.3} above {limit}"),
-            });
-        }
+}
+
+/// `calibration`: ECE above the limit (when one is set).
+fn calibration_alarm(cfg: &AlarmConfig, s: &MetricsSnapshot) -> Option<Alarm> {
+    let (Some(limit), Some(ece)) = (cfg.calibration.ece_limit, s.ece) else {
+        return None;
+    };
+    (ece > limit).then(|| Alarm {
+        kind: AlarmKind::Calibration,
+        metric: "ece".into(),
+        value: ece,
+        threshold: limit,
+        message: format!("{}: ECE {ece:.3} above {limit}", s.model_id),
+    })
+}
+
+/// `fairness`: one alarm per breach of the audit (when switched on).
+fn fairness_alarms(cfg: &AlarmConfig, s: &MetricsSnapshot, out: &mut Vec<Alarm>) {
+    let (true, Some(audit)) = (cfg.fairness.alarm_on_breach, &s.fairness) else {
+        return;
+    };
+    for b in &audit.breaches {
+        let ratio = b.ratio.unwrap_or(f64::NAN);
+        out.push(Alarm {
+            kind: AlarmKind::Fairness,
+            metric: format!("fairness:{}:{}:{:?}", b.attribute, b.group, b.metric).to_lowercase(),
+            value: ratio,
+            threshold: if ratio < 1.0 {
+                audit.lower
+            } else {
+                audit.upper
+            },
+            message: format!(
+                "{}: {:?} of {}={} is {ratio:.2}x that of {}",
+                s.model_id, b.metric, b.attribute, b.group, b.reference_group
+            ),
+        });
     }
-    if let (true, Some(audit)) = (cfg.fairness.alarm_on_breach, &s.fairness) {
-        for b in &audit.breaches {
-            let ratio = b.ratio.unwrap_or(f64::NAN);
-            out.push(Alarm {
-                kind: AlarmKind::Fairness,
-                metric: format!("fairness:{}:{}:{:?}", b.attribute, b.group, b.metric)
-                    .to_lowercase(),
-                value: ratio,
-                threshold: if ratio < 1.0 {
-                    audit.lower
-                } else {
-                    audit.upper
-                },
-                message: format!(
-                    "{m}: {:?} of {}={} is {ratio:.2}x that of {}",
-                    b.metric, b.attribute, b.group, b.reference_group
-                ),
-            });
-        }
-    }
-    out
 }

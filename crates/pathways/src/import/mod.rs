@@ -54,129 +54,28 @@ pub(crate) fn load(xml_text: &str) -> (Option<Definition>, Vec<Problem>) {
         Ok(r) => r,
         Err(e) => return (None, vec![Problem::error(None, e.to_string())]),
     };
-    if !root.is_bpmn("definitions") {
-        let msg = format!(
-            "root element is <{}>, expected bpmn:definitions in namespace {NS_BPMN}",
-            root.qname
-        );
-        return (None, vec![Problem::error(None, msg)]);
-    }
-    let mut cx = Ctx {
-        problems: Vec::new(),
-        messages: named_children(&root, "message"),
-        signals: named_children(&root, "signal"),
+    let mut cx = match definitions(&root) {
+        Ok(cx) => cx,
+        Err(problem) => return (None, vec![problem]),
     };
-    let processes: Vec<&Element> = root.children_named(NS_BPMN, "process").collect();
-    let process = match processes.as_slice() {
-        [p] => *p,
-        [] => {
-            cx.problems
-                .push(Problem::error(None, "no bpmn:process in the document"));
-            return (None, cx.problems);
-        }
-        many => {
-            let ids: Vec<&str> = many.iter().filter_map(|p| p.id()).collect();
-            cx.problems.push(Problem::error(
-                None,
-                format!(
-                    "{} processes ({}); a pathway file holds exactly one",
-                    many.len(),
-                    ids.join(", ")
-                ),
-            ));
-            return (None, cx.problems);
-        }
+    let Some(process) = the_process(&root, &mut cx) else {
+        return (None, cx.problems);
     };
     let pid = process.id().unwrap_or("process").to_string();
 
-    let mut nodes: Vec<Node> = Vec::new();
-    let mut flows: Vec<Flow> = Vec::new();
-    let mut seen: HashSet<String> = HashSet::new();
-    // ids of unsupported elements: flows to them are not also "dangling".
-    let mut unsupported: HashSet<String> = HashSet::new();
-    for el in &process.children {
-        if el.ns.as_deref() != Some(NS_BPMN) || ARTIFACTS.contains(&el.local.as_str()) {
-            continue;
-        }
-        let Some(id) = el.id() else {
-            cx.problems.push(Problem::error(
-                None,
-                format!("<{}> at line {} has no id", el.qname, el.line),
-            ));
-            continue;
-        };
-        if !seen.insert(id.to_string()) {
-            cx.err(
-                id,
-                format!("duplicate id (second <{}> at line {})", el.qname, el.line),
-            );
-            continue;
-        }
-        if el.local == "sequenceFlow" {
-            if let Some(f) = sequence_flow(&mut cx, el, id) {
-                flows.push(f);
-            }
-            continue;
-        }
-        match node_kind(&mut cx, el, id) {
-            Some(kind) => nodes.push(Node {
-                id: id.to_string(),
-                name: el.attr("name").map(str::to_string),
-                kind,
-                incoming: Vec::new(),
-                outgoing: Vec::new(),
-                boundaries: Vec::new(),
-            }),
-            None => {
-                unsupported.insert(id.to_string());
-            }
-        }
-    }
+    let Elements {
+        mut nodes,
+        flows,
+        unsupported,
+    } = read_elements(&mut cx, process);
 
     let node_index: HashMap<String, usize> = nodes
         .iter()
         .enumerate()
         .map(|(i, n)| (n.id.clone(), i))
         .collect();
-    let mut kept_flows = Vec::new();
-    for f in flows {
-        let mut ok = true;
-        for (end, r) in [("sourceRef", &f.source), ("targetRef", &f.target)] {
-            if unsupported.contains(r.as_str()) {
-                ok = false;
-            } else if !node_index.contains_key(r.as_str()) {
-                cx.err(&f.id, format!("{end} {r:?} does not name a flow node"));
-                ok = false;
-            }
-        }
-        if ok {
-            kept_flows.push(f);
-        }
-    }
-    let flows = kept_flows;
-    for f in &flows {
-        nodes[node_index[&f.source]].outgoing.push(f.id.clone());
-        nodes[node_index[&f.target]].incoming.push(f.id.clone());
-    }
-    let attachments: Vec<(String, String)> = nodes
-        .iter()
-        .filter_map(|n| match &n.kind {
-            NodeKind::BoundaryEvent { attached_to, .. } => {
-                Some((n.id.clone(), attached_to.clone()))
-            }
-            _ => None,
-        })
-        .collect();
-    for (b, host) in attachments {
-        match node_index.get(&host) {
-            Some(i) => nodes[*i].boundaries.push(b),
-            None if unsupported.contains(&host) => {}
-            None => cx.err(
-                &b,
-                format!("attachedToRef {host:?} does not name an activity"),
-            ),
-        }
-    }
+    let flows = connect_flows(&mut cx, &mut nodes, &node_index, flows, &unsupported);
+    attach_boundaries(&mut cx, &mut nodes, &node_index, &unsupported);
     default_due_dates(&mut nodes, &node_index);
 
     let flow_index = flows
@@ -199,6 +98,169 @@ pub(crate) fn load(xml_text: &str) -> (Option<Definition>, Vec<Problem>) {
     };
     crate::validate::structure(&def, unsupported.is_empty(), &mut cx.problems);
     (Some(def), cx.problems)
+}
+
+/// The root is `bpmn:definitions`: the context with its messages and
+/// signals, else the problem.
+fn definitions(root: &Element) -> Result<Ctx<'_>, Problem> {
+    if !root.is_bpmn("definitions") {
+        let msg = format!(
+            "root element is <{}>, expected bpmn:definitions in namespace {NS_BPMN}",
+            root.qname
+        );
+        return Err(Problem::error(None, msg));
+    }
+    Ok(Ctx {
+        problems: Vec::new(),
+        messages: named_children(root, "message"),
+        signals: named_children(root, "signal"),
+    })
+}
+
+/// The one `bpmn:process` of the document (none or several: an error).
+fn the_process<'a>(root: &'a Element, cx: &mut Ctx<'_>) -> Option<&'a Element> {
+    let processes: Vec<&Element> = root.children_named(NS_BPMN, "process").collect();
+    match processes.as_slice() {
+        [p] => Some(*p),
+        [] => {
+            cx.problems
+                .push(Problem::error(None, "no bpmn:process in the document"));
+            None
+        }
+        many => {
+            let ids: Vec<&str> = many.iter().filter_map(|p| p.id()).collect();
+            cx.problems.push(Problem::error(
+                None,
+                format!(
+                    "{} processes ({}); a pathway file holds exactly one",
+                    many.len(),
+                    ids.join(", ")
+                ),
+            ));
+            None
+        }
+    }
+}
+
+/// The process's flow nodes and sequence flows, not yet connected.
+struct Elements {
+    nodes: Vec<Node>,
+    flows: Vec<Flow>,
+    /// ids of unsupported elements: flows to them are not also "dangling".
+    unsupported: HashSet<String>,
+}
+
+/// Read the process's children in document order (artifacts and other
+/// namespaces skipped; an element without an id or with a duplicate id is
+/// an error and skipped).
+fn read_elements(cx: &mut Ctx<'_>, process: &Element) -> Elements {
+    let mut nodes: Vec<Node> = Vec::new();
+    let mut flows: Vec<Flow> = Vec::new();
+    let mut seen: HashSet<String> = HashSet::new();
+    let mut unsupported: HashSet<String> = HashSet::new();
+    for el in &process.children {
+        if el.ns.as_deref() != Some(NS_BPMN) || ARTIFACTS.contains(&el.local.as_str()) {
+            continue;
+        }
+        let Some(id) = el.id() else {
+            cx.problems.push(Problem::error(
+                None,
+                format!("<{}> at line {} has no id", el.qname, el.line),
+            ));
+            continue;
+        };
+        if !seen.insert(id.to_string()) {
+            cx.err(
+                id,
+                format!("duplicate id (second <{}> at line {})", el.qname, el.line),
+            );
+            continue;
+        }
+        if el.local == "sequenceFlow" {
+            if let Some(f) = sequence_flow(cx, el, id) {
+                flows.push(f);
+            }
+            continue;
+        }
+        match node_kind(cx, el, id) {
+            Some(kind) => nodes.push(Node {
+                id: id.to_string(),
+                name: el.attr("name").map(str::to_string),
+                kind,
+                incoming: Vec::new(),
+                outgoing: Vec::new(),
+                boundaries: Vec::new(),
+            }),
+            None => {
+                unsupported.insert(id.to_string());
+            }
+        }
+    }
+    Elements {
+        nodes,
+        flows,
+        unsupported,
+    }
+}
+
+/// Keep the flows whose both ends are flow nodes (an end that names
+/// nothing is an error; one at an unsupported element is already
+/// reported) and record them on their nodes' incoming and outgoing lists.
+fn connect_flows(
+    cx: &mut Ctx<'_>,
+    nodes: &mut [Node],
+    node_index: &HashMap<String, usize>,
+    flows: Vec<Flow>,
+    unsupported: &HashSet<String>,
+) -> Vec<Flow> {
+    let mut kept_flows = Vec::new();
+    for f in flows {
+        let mut ok = true;
+        for (end, r) in [("sourceRef", &f.source), ("targetRef", &f.target)] {
+            if unsupported.contains(r.as_str()) {
+                ok = false;
+            } else if !node_index.contains_key(r.as_str()) {
+                cx.err(&f.id, format!("{end} {r:?} does not name a flow node"));
+                ok = false;
+            }
+        }
+        if ok {
+            kept_flows.push(f);
+        }
+    }
+    for f in &kept_flows {
+        nodes[node_index[&f.source]].outgoing.push(f.id.clone());
+        nodes[node_index[&f.target]].incoming.push(f.id.clone());
+    }
+    kept_flows
+}
+
+/// Record each boundary event on the activity it is attached to.
+fn attach_boundaries(
+    cx: &mut Ctx<'_>,
+    nodes: &mut [Node],
+    node_index: &HashMap<String, usize>,
+    unsupported: &HashSet<String>,
+) {
+    let attachments: Vec<(String, String)> = nodes
+        .iter()
+        .filter_map(|n| match &n.kind {
+            NodeKind::BoundaryEvent { attached_to, .. } => {
+                Some((n.id.clone(), attached_to.clone()))
+            }
+            _ => None,
+        })
+        .collect();
+    for (b, host) in attachments {
+        match node_index.get(&host) {
+            Some(i) => nodes[*i].boundaries.push(b),
+            None if unsupported.contains(&host) => {}
+            None => cx.err(
+                &b,
+                format!("attachedToRef {host:?} does not name an activity"),
+            ),
+        }
+    }
 }
 
 fn named_children<'a>(root: &'a Element, local: &'a str) -> HashMap<&'a str, Option<&'a str>> {
