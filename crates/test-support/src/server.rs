@@ -31,6 +31,11 @@ impl TestServer {
         Self::start_with(HttpConfig::default(), |c| c).await
     }
 
+    /// Nothing served, with these HTTP settings.
+    pub async fn start_http(http: HttpConfig) -> TestServer {
+        Self::start_with(http, |c| c).await
+    }
+
     /// A fresh SQLite data dir; `config` adds to
     /// `AppConfig::sqlite(dir).public_url(base)` what to serve.
     pub async fn start_with(
