@@ -15,10 +15,8 @@ use std::sync::Arc;
 
 const MODEL: &str = "sepsis-test";
 
-async fn open(dir: &Path, public_url: &str) -> App {
-    let config = AppConfig::sqlite(dir)
-        .public_url(public_url)
-        .pathway(repo_path("pathways/sepsis-escalation.bpmn"));
+async fn open(dir: &Path) -> App {
+    let config = AppConfig::sqlite(dir).pathway(repo_path("pathways/sepsis-escalation.bpmn"));
     let app = App::open(config).await.unwrap();
     let live = PolicyConfig::default_toml().replace("stage = \"silent\"", "stage = \"live\"");
     app.set_policy(PolicyConfig::from_toml_str(&live).unwrap())
@@ -87,7 +85,7 @@ async fn alert(app: &App, pid: &str, at: DateTime<Utc>) {
 #[tokio::test]
 async fn worklist_claim_acknowledge_complete_and_task_search() {
     let dir = tempfile::tempdir().unwrap();
-    let app = Arc::new(open(dir.path(), "http://test").await);
+    let app = Arc::new(open(dir.path()).await);
     alert(&app, "p1", t0()).await;
     let server = TestServer::serve(app.clone(), HttpConfig::default()).await;
     let base = &server.base;
@@ -167,11 +165,11 @@ async fn worklist_claim_acknowledge_complete_and_task_search() {
 async fn timers_survive_a_restart_and_fire_once() {
     let dir = tempfile::tempdir().unwrap();
     {
-        let app = open(dir.path(), "http://test").await;
+        let app = open(dir.path()).await;
         alert(&app, "p2", t0()).await;
         assert_eq!(app.store.pending_jobs().await.unwrap(), 1);
     }
-    let app = open(dir.path(), "http://test").await;
+    let app = open(dir.path()).await;
     assert_eq!(
         app.run_due_timers(t0() + Duration::minutes(10))
             .await
@@ -216,7 +214,7 @@ async fn timers_survive_a_restart_and_fire_once() {
 #[tokio::test]
 async fn worklist_snooze_overrides_the_alert_and_ends_the_pathway() {
     let dir = tempfile::tempdir().unwrap();
-    let app = Arc::new(open(dir.path(), "http://test").await);
+    let app = Arc::new(open(dir.path()).await);
     alert(&app, "p2", t0()).await;
     let server = TestServer::serve(app.clone(), HttpConfig::default()).await;
     let base = &server.base;
@@ -300,7 +298,7 @@ async fn worklist_snooze_overrides_the_alert_and_ends_the_pathway() {
 #[tokio::test]
 async fn worklist_pages_follow_the_next_links() {
     let dir = tempfile::tempdir().unwrap();
-    let app = Arc::new(open(dir.path(), "http://test").await);
+    let app = Arc::new(open(dir.path()).await);
     for (i, p) in ["p1", "p2", "p3", "p4", "p5"].iter().enumerate() {
         alert(&app, p, t0() + Duration::minutes(i as i64)).await;
     }
