@@ -27,7 +27,7 @@
 
 use bedside_app::replay::{read_dir_sorted, replay_chunks};
 use bedside_store::{DocFilter, Store, StoreLocation};
-use bedside_test_support::process::{BedsideProcess, Spawn};
+use bedside_test_support::process::{self, BedsideProcess, Spawn};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -129,20 +129,6 @@ async fn settle(client: &reqwest::Client, base: &str) {
         // /metrics reads the record: once a second is enough.
         tokio::time::sleep(Duration::from_secs(1)).await;
     }
-}
-
-fn digest(data: &Path) -> String {
-    let out = Command::new(BIN)
-        .args(["digest", "--data-dir"])
-        .arg(data)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
 }
 
 async fn open(data: &Path) -> Arc<dyn Store> {
@@ -376,7 +362,7 @@ fn sigkill_at_random_moments_loses_nothing_duplicates_nothing() {
     let clean_secs = t0.elapsed().as_secs_f64();
     let stopped = chrono::Utc::now();
     s.terminate();
-    let want_digest = digest(clean.path());
+    let want_digest = process::digest(BIN, clean.path());
     let want = rt.block_on(async { check(&*open(clean.path()).await, stopped).await });
     chunk_ms.sort_unstable();
     let p90 = chunk_ms[chunk_ms.len() * 9 / 10].max(1);
@@ -438,7 +424,7 @@ fn sigkill_at_random_moments_loses_nothing_duplicates_nothing() {
     let drill_secs = t0.elapsed().as_secs_f64();
     let stopped = chrono::Utc::now();
     s.terminate();
-    let got_digest = digest(drill.path());
+    let got_digest = process::digest(BIN, drill.path());
     let store = rt.block_on(open(drill.path()));
     let got = rt.block_on(check(&*store, stopped));
     // Every acknowledged line is stored.

@@ -2,7 +2,7 @@
 //! import again, and check the final state equals a clean import's
 //! (resources, versions and per-patient state, by digest).
 
-use bedside_test_support::process::{BedsideProcess, Spawn};
+use bedside_test_support::process::{self, BedsideProcess, Spawn};
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -41,20 +41,6 @@ fn first_patient_id() -> String {
     v["id"].as_str().unwrap().to_string()
 }
 
-fn digest(data: &Path) -> String {
-    let out = Command::new(BIN)
-        .args(["digest", "--data-dir"])
-        .arg(data)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
-
 #[test]
 fn sigkill_during_import_then_reimport_equals_clean_import() {
     let clean = tempfile::tempdir().unwrap();
@@ -66,7 +52,7 @@ fn sigkill_during_import_then_reimport_equals_clean_import() {
         String::from_utf8_lossy(&out.stderr)
     );
     s.sigkill();
-    let want = digest(clean.path());
+    let want = process::digest(BIN, clean.path());
 
     let crashed = tempfile::tempdir().unwrap();
     let s = start(crashed.path());
@@ -88,7 +74,7 @@ fn sigkill_during_import_then_reimport_equals_clean_import() {
     }
     s.sigkill();
     let _ = r.wait();
-    let partial = digest(crashed.path());
+    let partial = process::digest(BIN, crashed.path());
     assert_ne!(partial, want, "the kill should have interrupted the import");
 
     let s = start(crashed.path());
@@ -99,5 +85,5 @@ fn sigkill_during_import_then_reimport_equals_clean_import() {
         String::from_utf8_lossy(&out.stderr)
     );
     s.sigkill();
-    assert_eq!(digest(crashed.path()), want);
+    assert_eq!(process::digest(BIN, crashed.path()), want);
 }

@@ -391,6 +391,23 @@ impl Log {
     }
 }
 
+/// What `bedside digest --data-dir data_dir` prints (the stored counts,
+/// resources and patient states, by digest); panics with its stderr when
+/// it fails.
+pub fn digest(bin: impl AsRef<OsStr>, data_dir: &Path) -> String {
+    let out = Command::new(bin)
+        .args(["digest", "--data-dir"])
+        .arg(data_dir)
+        .output()
+        .expect("run bedside digest");
+    assert!(
+        out.status.success(),
+        "bedside digest: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("a UTF-8 digest")
+}
+
 /// `GET base + path` over a plain HTTP/1.0 connection (no client library,
 /// no chunked answer): the status and the body. 30 s at most.
 pub fn get(base: &str, path: &str) -> std::io::Result<(u16, String)> {
