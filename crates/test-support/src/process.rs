@@ -419,7 +419,7 @@ pub fn get(base: &str, path: &str) -> std::io::Result<(u16, String)> {
     let timeout = Duration::from_secs(30);
     let mut c = TcpStream::connect_timeout(&addr, timeout)?;
     c.set_read_timeout(Some(timeout))?;
-    write!(c, "GET {path} HTTP/1.0\r\nHost: {host}\r\n\r\n")?;
+    c.write_all(format!("GET {path} HTTP/1.0\r\nHost: {host}\r\n\r\n").as_bytes())?;
     let mut raw = Vec::new();
     c.read_to_end(&mut raw)?;
     let raw = String::from_utf8_lossy(&raw);
@@ -430,4 +430,62 @@ pub fn get(base: &str, path: &str) -> std::io::Result<(u16, String)> {
         .and_then(|s| s.parse().ok())
         .ok_or_else(|| std::io::Error::other(format!("not an HTTP answer: {head}")))?;
     Ok((status, body.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn get_reads_the_status_and_body_of_a_plain_answer() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let server = std::thread::spawn(move || {
+            let (mut c, _) = listener.accept().unwrap();
+            let mut request = Vec::new();
+            let mut buf = [0u8; 1024];
+            while !request.ends_with(b"\r\n\r\n") {
+                let n = c.read(&mut buf).unwrap();
+                assert!(n > 0, "the request ended early");
+                request.extend_from_slice(&buf[..n]);
+            }
+            c.write_all(
+                b"HTTP/1.0 503 Service Unavailable\r\nContent-Type: text/plain\r\n\r\nnot yet",
+            )
+            .unwrap();
+            String::from_utf8(request).unwrap()
+        });
+        let (status, body) = get(&base, "/healthz").unwrap();
+        assert_eq!((status, body.as_str()), (503, "not yet"));
+        let request = server.join().unwrap();
+        assert!(
+            request.starts_with("GET /healthz HTTP/1.0\r\n"),
+            "{request}"
+        );
+    }
+
+    #[test]
+    fn a_missing_binary_is_an_error_naming_it() {
+        let e = Spawn::serve("/nonexistent/bedside")
+            .start()
+            .err()
+            .expect("no such binary")
+            .to_string();
+        assert!(
+            e.contains("/nonexistent/bedside") && e.contains("BEDSIDE_BIN"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn a_process_that_logs_no_address_fails_quoting_its_log() {
+        let e = Spawn::new("/bin/sh", ["-c", "echo warming up >&2"])
+            .ready_timeout(Duration::from_secs(10))
+            .start()
+            .err()
+            .expect("no address was logged")
+            .to_string();
+        assert!(e.contains("logged no addr= line"), "{e}");
+        assert!(e.contains("warming up"), "{e}");
+    }
 }
