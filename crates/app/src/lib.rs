@@ -144,6 +144,106 @@ pub struct AppConfig {
     pub hooks: hooks::HookConfig,
 }
 
+/// A configuration built step by step: start from the store
+/// ([`AppConfig::sqlite`], [`AppConfig::postgres`], [`AppConfig::new`]),
+/// which serves nothing with the default channels, then add what to serve.
+///
+/// ```
+/// # use bedside_app::AppConfig;
+/// let c = AppConfig::sqlite(std::path::Path::new("data"))
+///     .model("models/sepsis-demo")
+///     .pathway("pathways/sepsis-escalation.bpmn")
+///     .public_url("https://bedside.example");
+/// assert_eq!(c.models.len(), 1);
+/// assert_eq!(c.public_url, "https://bedside.example");
+/// ```
+impl AppConfig {
+    /// The public URL of a configuration that does not name one.
+    pub const DEFAULT_PUBLIC_URL: &'static str = "http://127.0.0.1";
+
+    /// A store at `store`: default channels, [`Self::DEFAULT_PUBLIC_URL`],
+    /// no model, feature spec or pathway, feature rows not recorded,
+    /// default hook settings.
+    pub fn new(store: StoreLocation) -> Self {
+        Self {
+            store,
+            channels: None,
+            public_url: Self::DEFAULT_PUBLIC_URL.to_string(),
+            models: Vec::new(),
+            feature_specs: Vec::new(),
+            record_features: false,
+            pathways: Vec::new(),
+            hooks: hooks::HookConfig::default(),
+        }
+    }
+
+    /// The embedded SQLite store in `data_dir` (see [`Self::new`]).
+    pub fn sqlite(data_dir: impl Into<PathBuf>) -> Self {
+        Self::new(StoreLocation::Sqlite {
+            data_dir: data_dir.into(),
+        })
+    }
+
+    /// PostgreSQL at `url` (see [`Self::new`]).
+    pub fn postgres(url: impl Into<String>) -> Self {
+        Self::new(StoreLocation::Postgres { url: url.into() })
+    }
+
+    /// Serve this model package too.
+    pub fn model(mut self, path: impl Into<PathBuf>) -> Self {
+        self.models.push(path.into());
+        self
+    }
+
+    /// Serve these model packages too.
+    pub fn models<P: Into<PathBuf>>(mut self, paths: impl IntoIterator<Item = P>) -> Self {
+        self.models.extend(paths.into_iter().map(Into::into));
+        self
+    }
+
+    /// Compute the features of this model spec too, without scoring.
+    pub fn feature_spec(mut self, path: impl Into<PathBuf>) -> Self {
+        self.feature_specs.push(path.into());
+        self
+    }
+
+    /// Run this BPMN pathway too.
+    pub fn pathway(mut self, path: impl Into<PathBuf>) -> Self {
+        self.pathways.push(path.into());
+        self
+    }
+
+    /// Run these BPMN pathways too.
+    pub fn pathways<P: Into<PathBuf>>(mut self, paths: impl IntoIterator<Item = P>) -> Self {
+        self.pathways.extend(paths.into_iter().map(Into::into));
+        self
+    }
+
+    /// The CDS Hooks settings.
+    pub fn hooks(mut self, hooks: hooks::HookConfig) -> Self {
+        self.hooks = hooks;
+        self
+    }
+
+    /// The base URL clients reach this server at.
+    pub fn public_url(mut self, url: impl Into<String>) -> Self {
+        self.public_url = url.into();
+        self
+    }
+
+    /// Whether every scored feature row is recorded.
+    pub fn record_features(mut self, on: bool) -> Self {
+        self.record_features = on;
+        self
+    }
+
+    /// The channel mapping file (`None`: the built-in default).
+    pub fn channels(mut self, path: impl Into<Option<PathBuf>>) -> Self {
+        self.channels = path.into();
+        self
+    }
+}
+
 /// The running application.
 pub struct App {
     pub store: Arc<dyn Store>,

@@ -156,20 +156,10 @@ fn read(path: &Path) -> Vec<Value> {
 }
 
 async fn open(dir: &Path) -> App {
-    let app = App::open(AppConfig {
-        store: bedside_store::StoreLocation::Sqlite {
-            data_dir: dir.to_path_buf(),
-        },
-        channels: None,
-        public_url: "http://localhost".into(),
-        models: vec![root().join("models/sepsis-demo")],
-        feature_specs: vec![],
-        record_features: false,
-        pathways: vec![root().join("pathways/model-governance.bpmn")],
-        hooks: Default::default(),
-    })
-    .await
-    .unwrap();
+    let config = AppConfig::sqlite(dir)
+        .model(root().join("models/sepsis-demo"))
+        .pathway(root().join("pathways/model-governance.bpmn"));
+    let app = App::open(config).await.unwrap();
     let mut cfg = MonitoringConfig {
         window_hours: (PERIOD_DAYS * 24) as f64,
         reference_hours: (PERIOD_DAYS * 24) as f64,

@@ -6,18 +6,14 @@
 
 mod common;
 
+use bedside_test_support::fhir;
 use common::plain_app;
 use futures_util::future::join_all;
 use serde_json::{json, Value};
 
 fn heart_rate(id: &str, patient: &str, minute: u32, value: u32) -> Value {
-    json!({
-        "resourceType": "Observation", "id": id, "status": "final",
-        "code": {"coding": [{"system": "http://loinc.org", "code": "8867-4"}]},
-        "subject": {"reference": format!("Patient/{patient}")},
-        "effectiveDateTime": format!("2024-05-01T10:{minute:02}:00Z"),
-        "valueQuantity": {"value": value, "unit": "/min", "system": "http://unitsofmeasure.org", "code": "/min"},
-    })
+    let at = format!("2024-05-01T10:{minute:02}:00Z");
+    fhir::heart_rate(id, patient, &at, value.into())
 }
 
 #[tokio::test]
@@ -69,11 +65,7 @@ async fn concurrent_writes_get_their_own_outcomes() {
     for (i, r) in results.iter().enumerate() {
         let w = r.as_ref().unwrap_or_else(|e| panic!("o{i}: {}", e.outcome));
         assert!(!w.created, "o{i} existed");
-        let want = if i < 30 {
-            60 + i as u64
-        } else {
-            100 + i as u64
-        };
+        let want = if i < 30 { 60.0 } else { 100.0 } + i as f64;
         assert_eq!(w.resource["valueQuantity"]["value"], want, "o{i}");
     }
     // Everything accepted is stored (and none of the invalid ones), and

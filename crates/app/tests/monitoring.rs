@@ -11,20 +11,10 @@ fn root() -> PathBuf {
 }
 
 async fn demo_app(dir: &Path) -> App {
-    App::open(AppConfig {
-        store: bedside_store::StoreLocation::Sqlite {
-            data_dir: dir.to_path_buf(),
-        },
-        channels: None,
-        public_url: "http://localhost".into(),
-        models: vec![root().join("models/sepsis-demo")],
-        feature_specs: vec![],
-        record_features: false,
-        pathways: vec![root().join("pathways/sepsis-escalation.bpmn")],
-        hooks: Default::default(),
-    })
-    .await
-    .unwrap()
+    let config = AppConfig::sqlite(dir)
+        .model(root().join("models/sepsis-demo"))
+        .pathway(root().join("pathways/sepsis-escalation.bpmn"));
+    App::open(config).await.unwrap()
 }
 
 #[tokio::test]

@@ -8,6 +8,7 @@ mod common;
 
 use bedside_app::worklist::TaskAction;
 use bedside_app::App;
+use bedside_test_support::fhir;
 use chrono::Utc;
 use common::pathway_app;
 use serde_json::{json, Map, Value};
@@ -17,21 +18,8 @@ async fn app(dir: &Path) -> App {
     pathway_app(dir, &["radiology-review.bpmn"]).await
 }
 
-fn entry(r: Value) -> Value {
-    let url = format!(
-        "{}/{}",
-        r["resourceType"].as_str().unwrap(),
-        r["id"].as_str().unwrap()
-    );
-    json!({"resource": r, "request": {"method": "PUT", "url": url}})
-}
-
 fn bundle(resources: Vec<Value>) -> Vec<u8> {
-    serde_json::to_vec(&json!({
-        "resourceType": "Bundle", "type": "transaction",
-        "entry": resources.into_iter().map(entry).collect::<Vec<_>>(),
-    }))
-    .unwrap()
+    serde_json::to_vec(&fhir::transaction(resources)).unwrap()
 }
 
 fn study(id: &str, started: &str, description: &str) -> Value {

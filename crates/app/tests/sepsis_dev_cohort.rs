@@ -106,20 +106,11 @@ async fn dev_cohort_tasks_match_an_oracle_written_without_the_engine() {
         map.replace("retention_hours = 48", "retention_hours = 8760"),
     )
     .unwrap();
-    let app = App::open(AppConfig {
-        store: bedside_store::StoreLocation::Sqlite {
-            data_dir: dir.path().to_path_buf(),
-        },
-        channels: Some(channels),
-        public_url: "http://oracle".into(),
-        models: vec![repo().join("models/sepsis-demo")],
-        feature_specs: vec![],
-        record_features: false,
-        pathways: vec![repo().join("pathways/sepsis-escalation.bpmn")],
-        hooks: Default::default(),
-    })
-    .await
-    .unwrap();
+    let config = AppConfig::sqlite(dir.path())
+        .channels(channels)
+        .model(repo().join("models/sepsis-demo"))
+        .pathway(repo().join("pathways/sepsis-escalation.bpmn"));
+    let app = App::open(config).await.unwrap();
     let policy = std::fs::read_to_string(repo().join("config/demo-policy.toml")).unwrap();
     app.set_policy(PolicyConfig::from_toml_str(&policy).unwrap())
         .await

@@ -43,21 +43,11 @@ fn docs(kind: &str, owner: &str) -> DocFilter {
 async fn challenger_runs_in_shadow_beside_the_primary() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let app = App::open(AppConfig {
-        store: bedside_store::StoreLocation::Sqlite { data_dir: data },
-        channels: None,
-        public_url: "http://localhost".into(),
-        models: vec![
-            root().join("models/sepsis-demo"),
-            challenger_package(dir.path()),
-        ],
-        feature_specs: vec![],
-        record_features: false,
-        pathways: vec![root().join("pathways/sepsis-escalation.bpmn")],
-        hooks: Default::default(),
-    })
-    .await
-    .unwrap();
+    let config = AppConfig::sqlite(data)
+        .model(root().join("models/sepsis-demo"))
+        .model(challenger_package(dir.path()))
+        .pathway(root().join("pathways/sepsis-escalation.bpmn"));
+    let app = App::open(config).await.unwrap();
     let mut policy = std::fs::read_to_string(root().join("config/demo-policy.toml")).unwrap();
     policy.push_str(&format!("\nshadow_models = [\"{CHALLENGER}\"]\n"));
     let policy = PolicyConfig::from_toml_str(&policy).unwrap();

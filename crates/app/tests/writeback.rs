@@ -12,7 +12,8 @@ use axum::http::StatusCode;
 use axum::routing::put;
 use axum::Router;
 use bedside_app::worklist::TaskAction;
-use bedside_app::App;
+use bedside_test_support::http::Stub;
+use bedside_test_support::jobs::drain;
 use chrono::{Duration, Utc};
 use common::pathway_app;
 use serde_json::{json, Map, Value};
@@ -44,22 +45,14 @@ async fn put_resource(
     StatusCode::OK
 }
 
-async fn fhir_server(rec: Recorder) -> (String, tokio::sync::oneshot::Sender<()>) {
-    let app = Router::new()
-        .route("/fhir/{rtype}/{id}", put(put_resource))
-        .with_state(rec);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async {
-                rx.await.ok();
-            })
-            .await
-            .unwrap();
-    });
-    (format!("http://{addr}/fhir"), tx)
+/// The EHR's FHIR server, recording PUTs at `{base}/fhir`.
+async fn fhir_server(rec: Recorder) -> Stub {
+    Stub::serve(
+        Router::new()
+            .route("/fhir/{rtype}/{id}", put(put_resource))
+            .with_state(rec),
+    )
+    .await
 }
 
 fn vars() -> Map<String, Value> {
@@ -76,31 +69,12 @@ fn vars() -> Map<String, Value> {
     .unwrap()
 }
 
-/// Run due jobs on a clock that moves 6 s per round (past the 5 s claim
-/// lease) until no job is pending.
-async fn drain(app: &App) {
-    let mut clock = Utc::now();
-    for _ in 0..40 {
-        app.run_due_timers(clock).await.unwrap();
-        tokio::time::sleep(std::time::Duration::from_millis(150)).await;
-        if app.store.pending_jobs().await.unwrap() == 0 {
-            return;
-        }
-        clock += Duration::seconds(6);
-    }
-    let left = app
-        .store
-        .claim_jobs(clock + Duration::days(30), 100, 1)
-        .await
-        .unwrap();
-    panic!("jobs still pending: {left:?}");
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tasks_and_communications_are_written_back_with_retries() {
     let rec = Recorder::default();
     *rec.refuse.lock().unwrap() = 3;
-    let (base, stop) = fhir_server(rec.clone()).await;
+    let ehr = fhir_server(rec.clone()).await;
+    let base = ehr.url("/fhir");
     let dir = tempfile::tempdir().unwrap();
     let app = pathway_app(dir.path(), &["radiology-review.bpmn"]).await;
     assert!(app.set_writeback(Some("ftp://nope")).is_err());
@@ -141,7 +115,7 @@ async fn tasks_and_communications_are_written_back_with_retries() {
         .unwrap();
     }
     drain(&app).await;
-    stop.send(()).ok();
+    drop(ehr);
 
     assert_eq!(*rec.refuse.lock().unwrap(), 0, "the failures were not hit");
     let got = rec.got.lock().unwrap().clone();

@@ -17,7 +17,8 @@ use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine;
 use bedside_app::worklist::TaskAction;
 use bedside_app::writeback::SmartBackend;
-use bedside_app::App;
+use bedside_test_support::http::Stub;
+use bedside_test_support::jobs::drain;
 use chrono::{Duration, Utc};
 use common::pathway_app;
 use ring::rand::SystemRandom;
@@ -176,19 +177,6 @@ fn vars() -> Map<String, Value> {
     .unwrap()
 }
 
-async fn drain(app: &App) {
-    let mut clock = Utc::now();
-    for _ in 0..40 {
-        app.run_due_timers(clock).await.unwrap();
-        tokio::time::sleep(std::time::Duration::from_millis(150)).await;
-        if app.store.pending_jobs().await.unwrap() == 0 {
-            return;
-        }
-        clock += Duration::seconds(6);
-    }
-    panic!("write-back jobs still pending");
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn write_back_authenticates_with_a_signed_client_assertion_and_renews_on_401() {
     let rng = SystemRandom::new();
@@ -209,18 +197,8 @@ async fn write_back_authenticates_with_a_signed_client_assertion_and_renews_on_4
         .route("/auth/token", post(token))
         .route("/fhir/{rtype}/{id}", put(fhir_put))
         .with_state(fake.clone());
-    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = l.local_addr().unwrap();
-    let (stop, rx) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(async move {
-        axum::serve(l, router)
-            .with_graceful_shutdown(async {
-                rx.await.ok();
-            })
-            .await
-            .unwrap();
-    });
-    let token_url = format!("http://{addr}/auth/token");
+    let ehr = Stub::serve(router).await;
+    let token_url = ehr.url("/auth/token");
     *fake.token_url.lock().unwrap() = token_url.clone();
 
     let dir = tempfile::tempdir().unwrap();
@@ -242,7 +220,7 @@ async fn write_back_authenticates_with_a_signed_client_assertion_and_renews_on_4
         !format!("{sb:?}").contains("PRIVATE"),
         "Debug hides the key"
     );
-    app.set_writeback_with(Some(&format!("http://{addr}/fhir")), Some(sb))
+    app.set_writeback_with(Some(&ehr.url("/fhir")), Some(sb))
         .unwrap();
 
     let t0 = Utc::now() - Duration::hours(5);
@@ -271,7 +249,7 @@ async fn write_back_authenticates_with_a_signed_client_assertion_and_renews_on_4
     .await
     .unwrap();
     drain(&app).await;
-    stop.send(()).ok();
+    drop(ehr);
 
     assert_eq!(
         fake.problems.lock().unwrap().clone(),

@@ -132,6 +132,12 @@ pub(crate) fn store_location(
     })
 }
 
+/// The configuration of a command that serves nothing: the store, with
+/// `http://localhost` as the public URL its audit entries name.
+pub(crate) fn offline_config(data_dir: &std::path::Path, url: Option<&str>) -> Result<AppConfig> {
+    Ok(AppConfig::new(store_location(data_dir, url)?).public_url("http://localhost"))
+}
+
 /// What the demo serves when no model or pathway is named: the committed
 /// demo model, the sepsis pathway and the demo EHR key pair.
 pub(crate) const DEMO_MODEL: &str = "models/sepsis-demo";
@@ -203,16 +209,12 @@ async fn open_app(s: &Settings, demo: bool) -> Result<Arc<App>> {
     if let Some(p) = &policy {
         hooks.policy = p.clone();
     }
-    let config = AppConfig {
-        store: store_location(&s.data_dir, s.database_url.as_deref())?,
-        channels: s.channels.clone(),
-        public_url: s.public_url(),
-        models,
-        feature_specs: vec![],
-        record_features: false,
-        pathways,
-        hooks,
-    };
+    let config = AppConfig::new(store_location(&s.data_dir, s.database_url.as_deref())?)
+        .channels(s.channels.clone())
+        .public_url(s.public_url())
+        .models(models)
+        .pathways(pathways)
+        .hooks(hooks);
     // Parsed before the store is opened: a bad file writes nothing.
     let monitoring = match &s.monitoring {
         Some(p) => {
@@ -323,17 +325,7 @@ fn run() -> Result<()> {
             data_dir,
             database_url,
         } => rt.block_on(async {
-            let app = App::open(AppConfig {
-                store: store_location(&data_dir, database_url.as_deref())?,
-                channels: None,
-                public_url: "http://localhost".into(),
-                models: vec![],
-                feature_specs: vec![],
-                record_features: false,
-                pathways: Vec::new(),
-                hooks: Default::default(),
-            })
-            .await?;
+            let app = App::open(offline_config(&data_dir, database_url.as_deref())?).await?;
             println!("{}", app.digest().await?);
             Ok(())
         }),

@@ -2,7 +2,7 @@
 //! app and the models crate.
 
 use anyhow::{bail, Context, Result};
-use bedside_app::{App, AppConfig};
+use bedside_app::App;
 use clap::{Args, Subcommand};
 use std::path::PathBuf;
 
@@ -32,17 +32,11 @@ pub async fn features(a: FeaturesArgs) -> Result<()> {
         .data_dir
         .clone()
         .unwrap_or_else(|| tmp.path().to_path_buf());
-    let app = App::open(AppConfig {
-        store: crate::store_location(&data_dir, None)?,
-        channels: a.channels.clone(),
-        public_url: "http://localhost".into(),
-        models: vec![],
-        feature_specs: vec![a.model.clone()],
-        record_features: true,
-        pathways: Vec::new(),
-        hooks: Default::default(),
-    })
-    .await?;
+    let config = crate::offline_config(&data_dir, None)?
+        .channels(a.channels.clone())
+        .feature_spec(&a.model)
+        .record_features(true);
+    let app = App::open(config).await?;
     let summary = bedside_app::replay::replay_dir(&app, &a.dir, None).await?;
     if summary.rejected > 0 {
         eprintln!(
@@ -196,17 +190,10 @@ pub async fn evaluate(a: EvaluateArgs) -> Result<()> {
     }
     let policy = read_policy(a.policy.as_deref())?;
     let tmp = tempfile::tempdir()?;
-    let app = App::open(AppConfig {
-        store: crate::store_location(tmp.path(), None)?,
-        channels: None,
-        public_url: "http://localhost".into(),
-        models: vec![a.model.clone()],
-        feature_specs: vec![],
-        record_features: true,
-        pathways: Vec::new(),
-        hooks: Default::default(),
-    })
-    .await?;
+    let config = crate::offline_config(tmp.path(), None)?
+        .model(&a.model)
+        .record_features(true);
+    let app = App::open(config).await?;
     bedside_app::replay::replay_dir(&app, &a.dir, None).await?;
     let window = match a.sensitivity_window_hours {
         Some(w) => w,

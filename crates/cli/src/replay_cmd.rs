@@ -3,7 +3,7 @@
 
 use anyhow::{bail, Context, Result};
 use bedside_app::replay::{read_dir_sorted, replay_chunks};
-use bedside_app::{App, AppConfig, ImportSummary};
+use bedside_app::{App, ImportSummary};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use std::io::IsTerminal;
@@ -57,16 +57,9 @@ pub async fn run(a: ReplayArgs) -> Result<()> {
     let summary = match &a.url {
         Some(url) => replay_http(&a, url).await?,
         None => {
-            let config = AppConfig {
-                store: crate::store_location(&a.data_dir, a.database_url.as_deref())?,
-                channels: a.channels.clone(),
-                public_url: "http://localhost".into(),
-                models: a.models.clone(),
-                feature_specs: vec![],
-                record_features: false,
-                pathways: Vec::new(),
-                hooks: Default::default(),
-            };
+            let config = crate::offline_config(&a.data_dir, a.database_url.as_deref())?
+                .channels(a.channels.clone())
+                .models(&a.models);
             let app = App::open(config).await?;
             let pb = progress_bar(0);
             let cb = |done: u64, total: u64| {

@@ -2,7 +2,7 @@
 //! its model, ask the app for the report, print JSON or HTML.
 
 use anyhow::{bail, Context, Result};
-use bedside_app::{App, AppConfig};
+use bedside_app::App;
 use clap::{Args, ValueEnum};
 use std::path::PathBuf;
 
@@ -59,17 +59,10 @@ pub async fn run(a: ReportArgs) -> Result<()> {
             pathways.push(PathBuf::from(p));
         }
     }
-    let app = App::open(AppConfig {
-        store: crate::store_location(&a.data_dir, a.database_url.as_deref())?,
-        channels: None,
-        public_url: "http://localhost".into(),
-        models,
-        feature_specs: vec![],
-        record_features: false,
-        pathways,
-        hooks: Default::default(),
-    })
-    .await?;
+    let config = crate::offline_config(&a.data_dir, a.database_url.as_deref())?
+        .models(models)
+        .pathways(pathways);
+    let app = App::open(config).await?;
     let id = match &a.model_id {
         Some(id) => id.clone(),
         None => app.models[0].id().to_string(),

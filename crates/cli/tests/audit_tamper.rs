@@ -11,14 +11,14 @@
 use bedside_app::audit::{detail, subtype_of, Actor};
 use bedside_app::worklist::TaskAction;
 use bedside_app::{App, AppConfig};
-use bedside_store::{audit_hash, PgStore, SqliteStore, StoreLocation};
+use bedside_store::{audit_hash, PgStore, SqliteStore};
+use bedside_test_support::postgres::{fresh_schema, ENV};
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 const BIN: &str = env!("CARGO_BIN_EXE_bedside");
-const ENV: &str = "BEDSIDE_TEST_DATABASE_URL";
 
 /// One store to write, tamper with and verify.
 enum Engine {
@@ -34,27 +34,15 @@ impl Engine {
     /// A fresh schema in the test database, or `None` when none is set.
     async fn postgres(tag: &str) -> Option<Self> {
         let base = std::env::var(ENV).ok().filter(|u| !u.trim().is_empty())?;
-        let schema = format!("audit_{tag}_{}", std::process::id());
-        PgStore::open(&base)
-            .await
-            .expect("open test database")
-            .execute_raw_for_tests(&format!(
-                "DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}"
-            ))
-            .await
-            .unwrap();
-        let sep = if base.contains('?') { '&' } else { '?' };
-        Some(Engine::Postgres(format!(
-            "{base}{sep}options=-c%20search_path%3D{schema}"
-        )))
+        Some(Engine::Postgres(
+            fresh_schema(&base, &format!("audit_{tag}")).await,
+        ))
     }
 
-    fn location(&self) -> StoreLocation {
+    fn config(&self) -> AppConfig {
         match self {
-            Engine::Sqlite(d) => StoreLocation::Sqlite {
-                data_dir: d.path().to_path_buf(),
-            },
-            Engine::Postgres(url) => StoreLocation::Postgres { url: url.clone() },
+            Engine::Sqlite(d) => AppConfig::sqlite(d.path()),
+            Engine::Postgres(url) => AppConfig::postgres(url.clone()),
         }
     }
 
@@ -139,18 +127,9 @@ fn vars() -> Map<String, Value> {
 
 /// Real audited work through the app. Returns the number of entries.
 async fn populate(e: &Engine) -> usize {
-    let app = App::open(AppConfig {
-        store: e.location(),
-        channels: None,
-        public_url: "http://bedside.test".into(),
-        models: vec![],
-        feature_specs: vec![],
-        record_features: false,
-        pathways: vec![pathway()],
-        hooks: Default::default(),
-    })
-    .await
-    .expect("open app");
+    let app = App::open(e.config().pathway(pathway()))
+        .await
+        .expect("open app");
     let patient =
         json!({"resourceType": "Patient", "id": "p1", "name": [{"family": "Secretname"}]});
     app.write_resource("Patient", Some("p1"), patient.to_string().as_bytes())
@@ -246,7 +225,7 @@ async fn populate(e: &Engine) -> usize {
 
 /// The seq of the first entry with this Bedside subtype.
 async fn seq_of(e: &Engine, subtype: &str) -> i64 {
-    let s = bedside_store::open(&e.location()).await.unwrap();
+    let s = bedside_store::open(&e.config().store).await.unwrap();
     s.audit_entries(1, 10_000)
         .await
         .unwrap()

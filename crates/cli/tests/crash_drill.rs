@@ -27,11 +27,11 @@
 
 use bedside_app::replay::{read_dir_sorted, replay_chunks};
 use bedside_store::{DocFilter, Store, StoreLocation};
+use bedside_test_support::process::{self, BedsideProcess, Spawn};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -68,56 +68,14 @@ impl Rng {
     }
 }
 
-struct Server {
-    child: Child,
-    base: String,
-}
-
 /// `bedside demo --no-replay` on port 0 with `data` (demo model, pathways
-/// and policy from the repository); waits until it listens.
-fn start(data: &Path) -> Server {
-    let mut child = Command::new(BIN)
-        .current_dir(repo())
-        .args([
-            "demo",
-            "--no-replay",
-            "--listen",
-            "127.0.0.1:0",
-            "--data-dir",
-        ])
-        .arg(data)
-        .env("BEDSIDE_LOG", "info")
-        .env("NO_COLOR", "1")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn bedside demo");
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let addr = loop {
-        let line = lines.next().expect("server exited early").unwrap();
-        if let Some(i) = line.find("addr=") {
-            break line[i + 5..].split_whitespace().next().unwrap().to_string();
-        }
-    };
-    std::thread::spawn(move || for _ in lines {});
-    Server {
-        child,
-        base: format!("http://{addr}"),
-    }
-}
-
-impl Server {
-    fn sigkill(mut self) {
-        self.child.kill().unwrap(); // SIGKILL
-        self.child.wait().unwrap();
-    }
-    /// SIGTERM and wait (in-flight work finishes).
-    fn stop(mut self) {
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status();
-        self.child.wait().unwrap();
-    }
+/// and policy from the repository), answering `/healthz`.
+fn start(data: &Path) -> BedsideProcess {
+    Spawn::demo(BIN)
+        .arg("--no-replay")
+        .data_dir(data)
+        .start()
+        .expect("start bedside demo")
 }
 
 async fn post_chunk(client: &reqwest::Client, base: &str, body: Vec<u8>) -> Result<(), String> {
@@ -171,20 +129,6 @@ async fn settle(client: &reqwest::Client, base: &str) {
         // /metrics reads the record: once a second is enough.
         tokio::time::sleep(Duration::from_secs(1)).await;
     }
-}
-
-fn digest(data: &Path) -> String {
-    let out = Command::new(BIN)
-        .args(["digest", "--data-dir"])
-        .arg(data)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
 }
 
 async fn open(data: &Path) -> Arc<dyn Store> {
@@ -417,8 +361,8 @@ fn sigkill_at_random_moments_loses_nothing_duplicates_nothing() {
     });
     let clean_secs = t0.elapsed().as_secs_f64();
     let stopped = chrono::Utc::now();
-    s.stop();
-    let want_digest = digest(clean.path());
+    s.terminate();
+    let want_digest = process::digest(BIN, clean.path());
     let want = rt.block_on(async { check(&*open(clean.path()).await, stopped).await });
     chunk_ms.sort_unstable();
     let p90 = chunk_ms[chunk_ms.len() * 9 / 10].max(1);
@@ -479,8 +423,8 @@ fn sigkill_at_random_moments_loses_nothing_duplicates_nothing() {
     });
     let drill_secs = t0.elapsed().as_secs_f64();
     let stopped = chrono::Utc::now();
-    s.stop();
-    let got_digest = digest(drill.path());
+    s.terminate();
+    let got_digest = process::digest(BIN, drill.path());
     let store = rt.block_on(open(drill.path()));
     let got = rt.block_on(check(&*store, stopped));
     // Every acknowledged line is stored.

@@ -1,63 +1,28 @@
 //! `bedside demo` replays its demo cohort through the sepsis pathway, so
 //! Tasks exist when it comes up: checked through `GET /fhir/Task`.
 
+use bedside_test_support::process::Spawn;
 use serde_json::Value;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::path::Path;
-use std::process::{Command, Stdio};
+use std::time::Duration;
 
 const BIN: &str = env!("CARGO_BIN_EXE_bedside");
 
-fn get(addr: &str, path: &str) -> Value {
-    let mut c = std::net::TcpStream::connect(addr).expect("connect");
-    write!(
-        c,
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut raw = String::new();
-    c.read_to_string(&mut raw).unwrap();
-    let (head, body) = raw.split_once("\r\n\r\n").expect("http response");
-    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
-    // The server may answer chunked: take the JSON between the first { and last }.
-    let (a, b) = (body.find('{').unwrap(), body.rfind('}').unwrap());
-    serde_json::from_str(&body[a..=b]).expect("json body")
-}
-
 #[test]
 fn demo_comes_up_with_sepsis_pathway_tasks() {
-    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let data = tempfile::tempdir().unwrap();
-    let mut child = Command::new(BIN)
-        .current_dir(&repo)
-        .args(["demo", "--listen", "127.0.0.1:0", "--data-dir"])
-        .arg(data.path())
-        .env("BEDSIDE_LOG", "info")
-        .env("NO_COLOR", "1")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn bedside demo");
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let mut addr = None;
-    for line in lines.by_ref() {
-        let line = line.unwrap();
-        if let Some(i) = line.find("addr=") {
-            addr = line[i + 5..].split_whitespace().next().map(str::to_string);
-        }
-        if line.contains("demo cohort replayed") {
-            break;
-        }
-    }
-    std::thread::spawn(move || for _ in lines {});
-    let addr = addr.expect("demo logged its address");
+    let demo = Spawn::demo(BIN)
+        .fresh_data_dir()
+        .wait_for_log("demo cohort replayed")
+        .ready_timeout(Duration::from_secs(600))
+        .start()
+        .expect("start bedside demo");
+    let get = |path: &str| demo.get_json(path);
 
-    let count = get(&addr, "/fhir/Task?_summary=count");
+    let count = get("/fhir/Task?_summary=count");
     let total = count["total"].as_u64().unwrap();
-    let open = get(&addr, "/fhir/Task?status=requested&_summary=count")["total"]
+    let open = get("/fhir/Task?status=requested&_summary=count")["total"]
         .as_u64()
         .unwrap();
-    let all = get(&addr, "/fhir/Task");
+    let all = get("/fhir/Task");
     // Every Task's focus is the RiskAssessment of the alert, readable too.
     let first = all["entry"]
         .as_array()
@@ -68,9 +33,8 @@ fn demo_comes_up_with_sepsis_pathway_tasks() {
         .as_str()
         .expect("Task.focus")
         .to_string();
-    let ra = get(&addr, &format!("/fhir/{focus}"));
-    child.kill().ok();
-    child.wait().ok();
+    let ra = get(&format!("/fhir/{focus}"));
+    drop(demo);
 
     assert!(total > 0, "the demo came up without Tasks");
     assert_eq!(ra["resourceType"], "RiskAssessment");

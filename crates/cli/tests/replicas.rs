@@ -11,16 +11,15 @@
 
 use bedside_app::audit::{detail, subtype_of};
 use bedside_app::{App, AppConfig};
-use bedside_store::{DocFilter, PgStore, StoreLocation};
+use bedside_store::DocFilter;
+use bedside_test_support::postgres::{fresh_schema, test_database_url};
+use bedside_test_support::process::{BedsideProcess, Spawn};
 use chrono::{DateTime, Duration, Utc};
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 
 const BIN: &str = env!("CARGO_BIN_EXE_bedside");
-const ENV: &str = "BEDSIDE_TEST_DATABASE_URL";
 /// The escalation step in the drill (the shipped pathway says PT15M).
 const STEP_SECS: i64 = 3;
 
@@ -39,42 +38,14 @@ fn drill_pathway(dir: &Path) -> PathBuf {
     p
 }
 
-/// A fresh schema in the test database, as a URL selecting it.
-async fn fresh_schema(base: &str) -> String {
-    let schema = format!("drill_{}", std::process::id());
-    let admin = PgStore::open(base).await.expect("open test database");
-    admin
-        .execute_raw_for_tests(&format!(
-            "DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}"
-        ))
-        .await
-        .unwrap();
-    let sep = if base.contains('?') { '&' } else { '?' };
-    format!("{base}{sep}options=-c%20search_path%3D{schema}")
-}
-
-/// Start `bedside serve` on port 0 against `url`; wait until it listens.
-fn serve(url: &str, pathway: &Path) -> Child {
-    let mut child = Command::new(BIN)
-        .args(["serve", "--auth-mode", "off", "--listen", "127.0.0.1:0"])
+/// `bedside serve` on port 0 against `url`, answering `/healthz`.
+fn serve(url: &str, pathway: &Path) -> BedsideProcess {
+    Spawn::serve(BIN)
         .args(["--database-url", url])
         .arg("--pathway")
         .arg(pathway)
-        .env("BEDSIDE_LOG", "info")
-        .env("NO_COLOR", "1")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn bedside");
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    loop {
-        let line = lines.next().expect("server exited early").unwrap();
-        if line.contains("bedside listening") {
-            break;
-        }
-    }
-    std::thread::spawn(move || for _ in lines {});
-    child
+        .start()
+        .expect("start bedside serve")
 }
 
 fn vars(i: usize) -> Map<String, Value> {
@@ -110,8 +81,8 @@ fn stats(mut v: Vec<i64>) -> (usize, i64, i64, i64) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_replicas_one_killed_fire_every_timer_exactly_once() {
-    let Some(base) = std::env::var(ENV).ok().filter(|u| !u.trim().is_empty()) else {
-        eprintln!("SKIPPED two_replicas_one_killed_fire_every_timer_exactly_once: {ENV} is not set (scripts/test.sh sets it)");
+    let Some(base) = test_database_url("two_replicas_one_killed_fire_every_timer_exactly_once")
+    else {
         return;
     };
     let n: usize = std::env::var("BEDSIDE_DRILL_INSTANCES")
@@ -120,19 +91,9 @@ async fn two_replicas_one_killed_fire_every_timer_exactly_once() {
         .unwrap_or(120);
     let dir = tempfile::tempdir().unwrap();
     let pathway = drill_pathway(dir.path());
-    let url = fresh_schema(&base).await;
-    let app = App::open(AppConfig {
-        store: StoreLocation::Postgres { url: url.clone() },
-        channels: None,
-        public_url: "http://drill".into(),
-        models: vec![],
-        feature_specs: vec![],
-        record_features: false,
-        pathways: vec![pathway.clone()],
-        hooks: Default::default(),
-    })
-    .await
-    .expect("open app on postgres");
+    let url = fresh_schema(&base, "drill").await;
+    let config = AppConfig::postgres(url.clone()).pathway(pathway.clone());
+    let app = App::open(config).await.expect("open app on postgres");
 
     // Instances whose first timers fall due over 4 s, starting once the
     // instances are written and both replicas are up (4 s + 8 ms per
@@ -147,15 +108,14 @@ async fn two_replicas_one_killed_fire_every_timer_exactly_once() {
     }
     assert_eq!(app.store.pending_jobs().await.unwrap(), n as u64);
 
-    let mut a = serve(&url, &pathway);
-    let mut b = serve(&url, &pathway);
-    let (pid_a, pid_b) = (a.id(), b.id());
+    let a = serve(&url, &pathway);
+    let b = serve(&url, &pathway);
+    let (pid_a, pid_b) = (a.pid(), b.pid());
     // Kill replica A in the middle of the first wave of timers.
     let kill_at = t0 + Duration::seconds(STEP_SECS) + Duration::milliseconds(2000);
     tokio::time::sleep((kill_at - Utc::now()).to_std().unwrap_or_default()).await;
-    a.kill().expect("SIGKILL replica A");
+    a.sigkill();
     let killed = Utc::now();
-    a.wait().unwrap();
 
     // All timers due by t0 + 2 steps + 4 s; a claim A held runs out 5 s
     // after A claimed it.
@@ -168,8 +128,7 @@ async fn two_replicas_one_killed_fire_every_timer_exactly_once() {
         );
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     }
-    b.kill().ok();
-    b.wait().ok();
+    b.sigkill();
 
     let mut fired: BTreeMap<String, Vec<Value>> = BTreeMap::new();
     let mut from = 1;

@@ -4,9 +4,6 @@
 //! static service token. Tokens are signed here with `ring`, independently
 //! of the code under test. Every refusal asserts the reason it names.
 
-#[allow(dead_code)]
-mod common;
-
 use axum::extract::State;
 use axum::routing::get;
 use axum::{Json, Router};
@@ -14,6 +11,9 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use bedside_server::auth::{JwksSource, OidcConfig, ServiceToken};
 use bedside_server::{Access, AccessConfig, HttpConfig, Role, Secret};
+use bedside_test_support::http::{client, Stub};
+use bedside_test_support::repo_path;
+use bedside_test_support::server::TestServer;
 use reqwest::StatusCode;
 use ring::rand::SystemRandom;
 use ring::signature::{EcdsaKeyPair, KeyPair, ECDSA_P256_SHA256_FIXED_SIGNING};
@@ -88,21 +88,11 @@ async fn jwks(State(j): State<Jwks>) -> Json<Value> {
     Json(json!({"keys": *j.keys.lock().unwrap()}))
 }
 
-/// The JWKS server; stops when the returned sender is dropped.
-async fn jwks_server(j: Jwks) -> (String, tokio::sync::oneshot::Sender<()>) {
-    let app = Router::new().route("/certs", get(jwks)).with_state(j);
-    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/certs", l.local_addr().unwrap());
-    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(async move {
-        axum::serve(l, app)
-            .with_graceful_shutdown(async {
-                rx.await.ok();
-            })
-            .await
-            .unwrap();
-    });
-    (url, tx)
+/// The JWKS server: its `/certs` URL, and the server, which stops when
+/// dropped.
+async fn jwks_server(j: Jwks) -> (String, Stub) {
+    let stub = Stub::serve(Router::new().route("/certs", get(jwks)).with_state(j)).await;
+    (stub.url("/certs"), stub)
 }
 
 fn access_config(jwks_url: &str, min_refetch: Duration) -> AccessConfig {
@@ -129,13 +119,6 @@ fn access_config(jwks_url: &str, min_refetch: Duration) -> AccessConfig {
     let mut cfg = AccessConfig::new(Some(oidc), tokens);
     cfg.jwks_min_refetch = min_refetch;
     cfg
-}
-
-fn client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
 }
 
 /// Status, `WWW-Authenticate` and body text of `GET base+path` with
@@ -181,7 +164,7 @@ async fn api_refuses_every_bad_credential_and_admits_the_right_role() {
     j.keys.lock().unwrap().push(k1.jwk());
     let (jwks_url, _stop) = jwks_server(j.clone()).await;
     let access = Access::new(access_config(&jwks_url, Duration::from_secs(60))).unwrap();
-    let s = common::start_with(HttpConfig {
+    let s = TestServer::start_http(HttpConfig {
         access: Some(Arc::new(access)),
         ..Default::default()
     })
@@ -351,7 +334,7 @@ async fn ui_signs_in_with_a_session_cookie_and_shows_only_what_the_role_may_open
     j.keys.lock().unwrap().push(k1.jwk());
     let (jwks_url, _stop) = jwks_server(j).await;
     let access = Access::new(access_config(&jwks_url, Duration::from_secs(60))).unwrap();
-    let s = common::start_with(HttpConfig {
+    let s = TestServer::start_http(HttpConfig {
         access: Some(Arc::new(access)),
         ..Default::default()
     })
@@ -539,17 +522,13 @@ async fn worklist_actions_show_only_for_roles_that_may_take_them() {
     j.keys.lock().unwrap().push(k1.jwk());
     let (jwks_url, _stop) = jwks_server(j).await;
     let access = Access::new(access_config(&jwks_url, Duration::from_secs(60))).unwrap();
-    let pathway = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../pathways/radiology-review.bpmn");
-    let s = common::start_app_with(
-        HttpConfig {
-            access: Some(Arc::new(access)),
-            ..Default::default()
-        },
-        vec![],
-        Default::default(),
-        vec![pathway],
-    )
+    let http = HttpConfig {
+        access: Some(Arc::new(access)),
+        ..Default::default()
+    };
+    let s = TestServer::start_with(http, |c| {
+        c.pathway(repo_path("pathways/radiology-review.bpmn"))
+    })
     .await;
     let vars = json!({
         "patient": {"identifiers": [{"value": "MRN-9"}]},

@@ -3,16 +3,14 @@
 //! and silent mode. The spec examples are read in place from
 //! `../shared/cds-hooks` (a loud skip when absent).
 
-#[allow(dead_code)]
-mod common;
-
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use bedside_app::hooks::HookConfig;
 use bedside_cds::{sign_with_jwk, validate_discovery, validate_response, JwkSet, TrustedIssuer};
 use bedside_policy::PolicyConfig;
 use bedside_server::HttpConfig;
-use bedside_store::DocFilter;
+use bedside_test_support::server::TestServer;
+use bedside_test_support::{fhir, http};
 use serde_json::{json, Value};
 use std::path::PathBuf;
 
@@ -20,7 +18,7 @@ const MODEL: &str = "fixture-lgbm";
 const SPEC_ISS: &str = "https://fhir-ehr.example.com/";
 
 fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+    bedside_test_support::repo_root()
 }
 
 fn shared() -> Option<PathBuf> {
@@ -56,8 +54,8 @@ fn insecure(stage: &str) -> HookConfig {
     }
 }
 
-async fn start(hooks: HookConfig) -> common::TestServer {
-    common::start_app(HttpConfig::default(), vec![model_pkg()], hooks).await
+async fn start(hooks: HookConfig) -> TestServer {
+    TestServer::start_with(HttpConfig::default(), |c| c.model(model_pkg()).hooks(hooks)).await
 }
 
 async fn post(base: &str, path: &str, token: Option<&str>, body: &str) -> (u16, Value) {
@@ -293,85 +291,20 @@ async fn malformed_body_is_400_and_unknown_service_404() {
     assert_eq!(status, 404);
 }
 
-/// A patient with an active encounter and vital signs, ingested over HTTP
-/// so the pipeline precomputes the risk.
+/// A patient with an active encounter and vital signs (systolic blood
+/// pressure 92 besides [`fhir::septic_patient`]), ingested over HTTP so
+/// the pipeline precomputes the risk.
 async fn ingest_patient(base: &str, pid: &str) {
-    let obs = |id: &str, code: &str, unit: &str, v: f64, t: &str| {
-        json!({
-            "resourceType": "Observation", "id": id, "status": "final",
-            "category": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/observation-category", "code": "vital-signs"}]}],
-            "code": {"coding": [{"system": "http://loinc.org", "code": code}]},
-            "subject": {"reference": format!("Patient/{pid}")},
-            "effectiveDateTime": t,
-            "valueQuantity": {"value": v, "unit": unit, "system": "http://unitsofmeasure.org", "code": unit}
-        })
-    };
-    let resources = vec![
-        json!({"resourceType": "Patient", "id": pid, "gender": "male", "birthDate": "1950-02-03"}),
-        json!({"resourceType": "Encounter", "id": format!("{pid}-e"), "status": "in-progress",
-               "class": {"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": "IMP"},
-               "subject": {"reference": format!("Patient/{pid}")},
-               "period": {"start": "2024-01-01T00:00:00Z"}}),
-        obs(
-            &format!("{pid}-hr1"),
-            "8867-4",
-            "/min",
-            118.0,
-            "2024-01-01T02:00:00Z",
-        ),
-        obs(
-            &format!("{pid}-rr1"),
-            "9279-1",
-            "/min",
-            26.0,
-            "2024-01-01T02:00:00Z",
-        ),
-        obs(
-            &format!("{pid}-t1"),
-            "8310-5",
-            "Cel",
-            38.9,
-            "2024-01-01T02:00:00Z",
-        ),
-        obs(
-            &format!("{pid}-sbp1"),
-            "8480-6",
-            "mm[Hg]",
-            92.0,
-            "2024-01-01T02:00:00Z",
-        ),
-    ];
-    let entries: Vec<Value> = resources
-        .into_iter()
-        .map(|r| {
-            let url = format!(
-                "{}/{}",
-                r["resourceType"].as_str().unwrap(),
-                r["id"].as_str().unwrap()
-            );
-            json!({"resource": r, "request": {"method": "PUT", "url": url}})
-        })
-        .collect();
-    let bundle = json!({"resourceType": "Bundle", "type": "transaction", "entry": entries});
-    let r = reqwest::Client::new()
-        .post(format!("{base}/fhir"))
-        .header("content-type", "application/fhir+json")
-        .body(bundle.to_string())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status().as_u16(), 200, "{}", r.text().await.unwrap());
-}
-
-async fn docs(s: &common::TestServer, kind: &str) -> Vec<bedside_store::Document> {
-    s.app
-        .store
-        .list_documents(&DocFilter {
-            kind: kind.into(),
-            ..DocFilter::default()
-        })
-        .await
-        .unwrap()
+    let mut resources = fhir::septic_patient(pid);
+    resources.push(fhir::observation(
+        &format!("{pid}-sbp"),
+        pid,
+        fhir::SYSTOLIC_BP,
+        92.0,
+        "mm[Hg]",
+        "2024-01-01T02:00:00Z",
+    ));
+    http::ingest(base, &fhir::transaction(resources)).await;
 }
 
 #[tokio::test]
@@ -406,7 +339,7 @@ async fn precomputed_risk_gives_a_card_with_the_probability_and_feedback_is_stor
     );
     assert_eq!(card["indicator"], "info");
     let uuid = card["uuid"].as_str().unwrap().to_string();
-    let cards = docs(&s, "card").await;
+    let cards = s.documents("card").await;
     assert_eq!(cards.len(), 1);
     assert_eq!(cards[0].id, uuid);
     assert_eq!(cards[0].status.as_deref(), Some("shown"));
@@ -419,7 +352,7 @@ async fn precomputed_risk_gives_a_card_with_the_probability_and_feedback_is_stor
     }]});
     let (status, v) = post(&s.base, &format!("{path}/feedback"), None, &fb.to_string()).await;
     assert_eq!(status, 200, "{v}");
-    let stored = docs(&s, "feedback").await;
+    let stored = s.documents("feedback").await;
     assert_eq!(stored.len(), 1);
     assert_eq!(
         stored[0].id,
@@ -486,7 +419,7 @@ async fn prefetch_is_scored_when_nothing_was_ingested() {
     let (status, v) = post(&s.base, &path, None, &req.to_string()).await;
     assert_eq!(status, 200, "{v}");
     assert_eq!(v["cards"].as_array().unwrap().len(), 1, "{v}");
-    assert_eq!(docs(&s, "card").await[0].body["risk_source"], "Prefetch");
+    assert_eq!(s.documents("card").await[0].body["risk_source"], "Prefetch");
 }
 
 #[tokio::test]
@@ -497,7 +430,7 @@ async fn silent_stage_records_the_card_and_returns_none() {
     let (status, v) = post(&s.base, &path, None, &hook_request("patient-view", "p9")).await;
     assert_eq!(status, 200, "{v}");
     assert_eq!(v, json!({"cards": []}));
-    let cards = docs(&s, "card").await;
+    let cards = s.documents("card").await;
     assert_eq!(
         cards.len(),
         1,

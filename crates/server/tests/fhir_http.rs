@@ -1,58 +1,13 @@
 //! The FHIR ingest and read endpoints over real HTTP.
 
-mod common;
+use bedside_test_support::fhir::{bundle, heart_rate, patient};
+use bedside_test_support::http::{get, post_fhir};
+use bedside_test_support::server::TestServer;
 use serde_json::{json, Value};
-
-fn patient(id: &str) -> Value {
-    json!({"resourceType": "Patient", "id": id, "gender": "female", "birthDate": "1950-02-03"})
-}
-
-fn hr(id: &str, patient: &str, t: &str, v: f64) -> Value {
-    json!({
-        "resourceType": "Observation", "id": id, "status": "final",
-        "code": {"coding": [{"system": "http://loinc.org", "code": "8867-4"}]},
-        "subject": {"reference": format!("Patient/{patient}")},
-        "effectiveDateTime": t,
-        "valueQuantity": {"value": v, "unit": "/min", "system": "http://unitsofmeasure.org", "code": "/min"}
-    })
-}
-
-fn bundle(btype: &str, resources: Vec<Value>) -> Value {
-    let entries: Vec<Value> = resources
-        .into_iter()
-        .map(|r| {
-            let url = format!(
-                "{}/{}",
-                r["resourceType"].as_str().unwrap(),
-                r["id"].as_str().unwrap()
-            );
-            json!({"resource": r, "request": {"method": "PUT", "url": url}})
-        })
-        .collect();
-    json!({"resourceType": "Bundle", "type": btype, "entry": entries})
-}
-
-async fn post(base: &str, path: &str, body: &Value) -> (u16, Value) {
-    let r = reqwest::Client::new()
-        .post(format!("{base}{path}"))
-        .header("content-type", "application/fhir+json")
-        .body(body.to_string())
-        .send()
-        .await
-        .unwrap();
-    let s = r.status().as_u16();
-    (s, r.json().await.unwrap_or(Value::Null))
-}
-
-async fn get(base: &str, path: &str) -> (u16, Value) {
-    let r = reqwest::get(format!("{base}{path}")).await.unwrap();
-    let s = r.status().as_u16();
-    (s, r.json().await.unwrap_or(Value::Null))
-}
 
 #[tokio::test]
 async fn healthz_answers() {
-    let s = common::start().await;
+    let s = TestServer::start().await;
     let (st, v) = get(&s.base, "/healthz").await;
     assert_eq!(st, 200);
     assert_eq!(v["status"], "ok");
@@ -61,12 +16,15 @@ async fn healthz_answers() {
 
 #[tokio::test]
 async fn transaction_writes_all_and_reads_back() {
-    let s = common::start().await;
+    let s = TestServer::start().await;
     let b = bundle(
         "transaction",
-        vec![patient("p1"), hr("o1", "p1", "2024-01-01T10:00:00Z", 88.0)],
+        vec![
+            patient("p1"),
+            heart_rate("o1", "p1", "2024-01-01T10:00:00Z", 88.0),
+        ],
     );
-    let (st, v) = post(&s.base, "/fhir", &b).await;
+    let (st, v) = post_fhir(&s.base, "/fhir", &b).await;
     assert_eq!(st, 200, "{v}");
     assert_eq!(v["type"], "transaction-response");
     assert_eq!(
@@ -77,7 +35,7 @@ async fn transaction_writes_all_and_reads_back() {
     assert_eq!(st, 200);
     assert_eq!(o["valueQuantity"]["value"], 88.0);
     // Same bundle again: nothing changes.
-    let (st, v) = post(&s.base, "/fhir", &b).await;
+    let (st, v) = post_fhir(&s.base, "/fhir", &b).await;
     assert_eq!(st, 200);
     assert_eq!(
         v["entry"][1]["response"]["status"].as_str().unwrap(),
@@ -124,11 +82,11 @@ async fn transaction_writes_all_and_reads_back() {
 
 #[tokio::test]
 async fn failing_transaction_names_the_entry_and_writes_nothing() {
-    let s = common::start().await;
-    let mut bad = hr("o2", "p1", "2024-01-01T10:00:00Z", 88.0);
+    let s = TestServer::start().await;
+    let mut bad = heart_rate("o2", "p1", "2024-01-01T10:00:00Z", 88.0);
     bad["valueQuantity"]["value"] = json!("eighty");
     let b = bundle("transaction", vec![patient("p9"), bad]);
-    let (st, v) = post(&s.base, "/fhir", &b).await;
+    let (st, v) = post_fhir(&s.base, "/fhir", &b).await;
     assert_eq!(st, 400, "{v}");
     assert_eq!(v["resourceType"], "OperationOutcome");
     let text = v.to_string();
@@ -140,11 +98,11 @@ async fn failing_transaction_names_the_entry_and_writes_nothing() {
 
 #[tokio::test]
 async fn batch_reports_each_entry() {
-    let s = common::start().await;
-    let mut bad = hr("o3", "p2", "2024-01-01T10:00:00Z", 88.0);
+    let s = TestServer::start().await;
+    let mut bad = heart_rate("o3", "p2", "2024-01-01T10:00:00Z", 88.0);
     bad["subject"]["reference"] = json!("not a reference");
     let b = bundle("batch", vec![patient("p2"), bad]);
-    let (st, v) = post(&s.base, "/fhir", &b).await;
+    let (st, v) = post_fhir(&s.base, "/fhir", &b).await;
     assert_eq!(st, 200, "{v}");
     assert_eq!(v["type"], "batch-response");
     assert_eq!(
@@ -159,7 +117,7 @@ async fn batch_reports_each_entry() {
 
 #[tokio::test]
 async fn bad_input_is_4xx_with_operation_outcome() {
-    let s = common::start().await;
+    let s = TestServer::start().await;
     let c = reqwest::Client::new();
     for (body, want) in [
         ("{not json", 400u16),
@@ -176,7 +134,7 @@ async fn bad_input_is_4xx_with_operation_outcome() {
         let v: Value = r.json().await.unwrap();
         assert_eq!(v["resourceType"], "OperationOutcome", "{body}");
     }
-    let (st, v) = post(
+    let (st, v) = post_fhir(
         &s.base,
         "/fhir/Observation",
         &json!({"resourceType": "Patient", "id": "x"}),
@@ -189,20 +147,20 @@ async fn bad_input_is_4xx_with_operation_outcome() {
 
 #[tokio::test]
 async fn oversized_body_is_413_with_outcome() {
-    let s = common::start_with(bedside_server::HttpConfig {
+    let http = bedside_server::HttpConfig {
         max_body_bytes: 1024,
         ..Default::default()
-    })
-    .await;
+    };
+    let s = TestServer::start_http(http).await;
     let big = json!({"resourceType": "Patient", "id": "big", "text": {"div": "x".repeat(4096)}});
-    let (st, v) = post(&s.base, "/fhir/Patient", &big).await;
+    let (st, v) = post_fhir(&s.base, "/fhir/Patient", &big).await;
     assert_eq!(st, 413);
     assert_eq!(v["resourceType"], "OperationOutcome");
 }
 
 #[tokio::test]
 async fn put_creates_then_newer_version_updates() {
-    let s = common::start().await;
+    let s = TestServer::start().await;
     let c = reqwest::Client::new();
     let mut p = patient("p5");
     p["meta"] = json!({"versionId": "1"});
@@ -229,13 +187,13 @@ async fn put_creates_then_newer_version_updates() {
 #[tokio::test]
 async fn import_streams_gzip_ndjson_with_summary() {
     use std::io::Write;
-    let s = common::start().await;
+    let s = TestServer::start().await;
     let mut nd = String::new();
     nd.push_str(&patient("p7").to_string());
     nd.push('\n');
     for h in 0..30 {
         nd.push_str(
-            &hr(
+            &heart_rate(
                 &format!("i{h}"),
                 "p7",
                 &format!("2024-01-01T{:02}:00:00Z", h % 24),
@@ -269,7 +227,7 @@ async fn import_streams_gzip_ndjson_with_summary() {
 
 #[tokio::test]
 async fn subscription_notification_is_ingested() {
-    let s = common::start().await;
+    let s = TestServer::start().await;
     let n = json!({
         "resourceType": "Bundle", "type": "history",
         "entry": [
@@ -283,7 +241,7 @@ async fn subscription_notification_is_ingested() {
              "request": {"method": "PUT", "url": "Patient/p8"}, "response": {"status": "200"}}
         ]
     });
-    let (st, v) = post(&s.base, "/fhir", &n).await;
+    let (st, v) = post_fhir(&s.base, "/fhir", &n).await;
     assert_eq!(st, 200, "{v}");
     let (st, _) = get(&s.base, "/fhir/Patient/p8").await;
     assert_eq!(st, 200);

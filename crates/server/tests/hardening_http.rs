@@ -3,16 +3,14 @@
 //! named origins only, the request timeout on every route but a long
 //! streaming `$import`.
 
-#[allow(dead_code)]
-mod common;
-
 use bedside_server::HttpConfig;
+use bedside_test_support::server::TestServer;
 use serde_json::Value;
 use std::time::Duration;
 
 #[tokio::test]
 async fn hook_calls_over_the_rate_get_429_with_retry_after() {
-    let s = common::start_with(HttpConfig {
+    let s = TestServer::start_http(HttpConfig {
         hook_rate_per_sec: 1,
         hook_rate_burst: 3,
         ..Default::default()
@@ -83,7 +81,7 @@ const ACAO: &str = "access-control-allow-origin";
 
 #[tokio::test]
 async fn cors_is_off_by_default_on_every_route() {
-    let s = common::start().await;
+    let s = TestServer::start().await;
     let o = "https://ehr.example.org";
     for path in [
         "/cds-services",
@@ -104,7 +102,7 @@ async fn cors_is_off_by_default_on_every_route() {
 #[tokio::test]
 async fn cors_allows_only_the_named_origins_on_the_hook_routes() {
     let allowed = "https://ehr.example.org";
-    let s = common::start_with(HttpConfig {
+    let s = TestServer::start_http(HttpConfig {
         cors_origins: vec![allowed.into()],
         ..Default::default()
     })
@@ -139,7 +137,7 @@ fn slow_body(parts: Vec<String>, gap: Duration) -> reqwest::Body {
 
 #[tokio::test]
 async fn the_timeout_cuts_slow_requests_but_not_a_long_import() {
-    let s = common::start_with(HttpConfig {
+    let s = TestServer::start_http(HttpConfig {
         request_timeout: Duration::from_millis(600),
         ..Default::default()
     })

@@ -1,7 +1,7 @@
 //! `GET /metrics`: Prometheus text with latency histograms per endpoint
 //! (matched route, method, status class) and the record's gauges.
 
-mod common;
+use bedside_test_support::server::TestServer;
 
 async fn get(base: &str, path: &str) -> (u16, String, String) {
     let r = reqwest::get(format!("{base}{path}")).await.unwrap();
@@ -16,7 +16,7 @@ async fn get(base: &str, path: &str) -> (u16, String, String) {
 
 #[tokio::test]
 async fn metrics_count_requests_per_endpoint_and_report_queue_depth() {
-    let s = common::start().await;
+    let s = TestServer::start().await;
     for _ in 0..3 {
         assert_eq!(get(&s.base, "/healthz").await.0, 200);
     }

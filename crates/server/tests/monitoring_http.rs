@@ -2,66 +2,21 @@
 //! feedback feed the monitoring snapshot (shown, accepted, overridden with
 //! reasons, latency) and its alarm rules, and the `/metrics` gauges.
 
-#[allow(dead_code)]
-mod common;
-
 use bedside_app::hooks::HookConfig;
 use bedside_app::monitoring::MonitoringQuery;
 use bedside_monitor::alarms::AlarmKind;
 use bedside_policy::PolicyConfig;
 use bedside_server::HttpConfig;
+use bedside_test_support::server::TestServer;
+use bedside_test_support::{fhir, http, repo_path};
 use serde_json::{json, Value};
-use std::path::PathBuf;
 
 const MODEL: &str = "fixture-lgbm";
 
-async fn post(base: &str, path: &str, body: &Value) -> (u16, Value) {
-    let r = reqwest::Client::new()
-        .post(format!("{base}{path}"))
-        .header("content-type", "application/json")
-        .body(body.to_string())
-        .send()
-        .await
-        .unwrap();
-    let s = r.status().as_u16();
-    (s, r.json().await.unwrap_or(Value::Null))
-}
-
-/// A patient with an active encounter and vital signs (the pipeline
-/// precomputes the risk at ingest).
+/// A patient with an active encounter and septic vital signs (the
+/// pipeline precomputes the risk at ingest).
 async fn ingest_patient(base: &str, pid: &str) {
-    let obs = |n: &str, code: &str, unit: &str, v: f64| {
-        json!({
-            "resourceType": "Observation", "id": format!("{pid}-{n}"), "status": "final",
-            "code": {"coding": [{"system": "http://loinc.org", "code": code}]},
-            "subject": {"reference": format!("Patient/{pid}")},
-            "effectiveDateTime": "2024-01-01T02:00:00Z",
-            "valueQuantity": {"value": v, "unit": unit, "system": "http://unitsofmeasure.org", "code": unit}
-        })
-    };
-    let resources = vec![
-        json!({"resourceType": "Patient", "id": pid, "gender": "male", "birthDate": "1950-02-03"}),
-        json!({"resourceType": "Encounter", "id": format!("{pid}-e"), "status": "in-progress",
-               "class": {"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": "IMP"},
-               "subject": {"reference": format!("Patient/{pid}")},
-               "period": {"start": "2024-01-01T00:00:00Z"}}),
-        obs("hr", "8867-4", "/min", 118.0),
-        obs("rr", "9279-1", "/min", 26.0),
-        obs("t", "8310-5", "Cel", 38.9),
-    ];
-    let entries: Vec<Value> = resources
-        .into_iter()
-        .map(|r| {
-            let url = format!(
-                "{}/{}",
-                r["resourceType"].as_str().unwrap(),
-                r["id"].as_str().unwrap()
-            );
-            json!({"resource": r, "request": {"method": "PUT", "url": url}})
-        })
-        .collect();
-    let bundle = json!({"resourceType": "Bundle", "type": "transaction", "entry": entries});
-    assert_eq!(post(base, "/fhir", &bundle).await.0, 200);
+    http::ingest(base, &fhir::transaction(fhir::septic_patient(pid))).await;
 }
 
 fn feedback(card: &str, outcome: &str) -> Value {
@@ -82,21 +37,20 @@ async fn cards_and_feedback_feed_use_metrics_alarms_and_gauges() {
         policy: PolicyConfig::from_toml_str("stage = \"live\"").unwrap(),
         ..HookConfig::default()
     };
-    let pkg =
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../crates/models/tests/fixtures/pkg");
-    let s = common::start_app(HttpConfig::default(), vec![pkg], hooks).await;
+    let pkg = repo_path("crates/models/tests/fixtures/pkg");
+    let s = TestServer::start_with(HttpConfig::default(), |c| c.model(pkg).hooks(hooks)).await;
     let path = format!("/cds-services/{MODEL}-patient-view");
     let mut cards = Vec::new();
     for pid in ["m1", "m2"] {
         ingest_patient(&s.base, pid).await;
         let req = json!({"hook": "patient-view", "hookInstance": "d1577c69-dfbe-44ad-ba6d-3e05e953b2ea",
                          "context": {"userId": "Practitioner/doc-1", "patientId": pid}});
-        let (status, v) = post(&s.base, &path, &req).await;
+        let (status, v) = http::post_json(&s.base, &path, &req).await;
         assert_eq!(status, 200, "{v}");
         cards.push(v["cards"][0]["uuid"].as_str().expect("a card").to_string());
     }
     assert_eq!(
-        post(
+        http::post_json(
             &s.base,
             &format!("{path}/feedback"),
             &feedback(&cards[0], "overridden")
@@ -106,7 +60,7 @@ async fn cards_and_feedback_feed_use_metrics_alarms_and_gauges() {
         200
     );
     assert_eq!(
-        post(
+        http::post_json(
             &s.base,
             &format!("{path}/feedback"),
             &feedback(&cards[1], "accepted")

@@ -2,15 +2,13 @@
 //! route table answers from a handler (never the router's empty 404 or a
 //! 405), and the document is what the table says.
 
-#[allow(dead_code)]
-mod common;
-
 use bedside_server::openapi::{In, ROUTES};
+use bedside_test_support::server::TestServer;
 use serde_json::Value;
 
 #[tokio::test]
 async fn the_document_is_served_and_every_operation_is_routed() {
-    let s = common::start().await;
+    let s = TestServer::start().await;
     let c = reqwest::Client::new();
     let doc: Value = c
         .get(format!("{}/openapi.json", s.base))

@@ -6,32 +6,18 @@ use bedside_app::{App, AppConfig};
 use bedside_core::{EncounterInfo, PatientState};
 use bedside_policy::{Certification, Certified, PolicyConfig};
 use bedside_server::HttpConfig;
+use bedside_test_support::server::TestServer;
+use bedside_test_support::{http, repo_path};
 use chrono::{DateTime, Duration, Utc};
 use serde_json::{json, Value};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 const MODEL: &str = "sepsis-test";
 
-fn sepsis_bpmn() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../pathways/sepsis-escalation.bpmn")
-}
-
-async fn open(dir: &Path, public_url: &str) -> App {
-    let app = App::open(AppConfig {
-        store: bedside_store::StoreLocation::Sqlite {
-            data_dir: dir.to_path_buf(),
-        },
-        channels: None,
-        public_url: public_url.into(),
-        models: vec![],
-        feature_specs: vec![],
-        record_features: false,
-        pathways: vec![sepsis_bpmn()],
-        hooks: Default::default(),
-    })
-    .await
-    .unwrap();
+async fn open(dir: &Path) -> App {
+    let config = AppConfig::sqlite(dir).pathway(repo_path("pathways/sepsis-escalation.bpmn"));
+    let app = App::open(config).await.unwrap();
     let live = PolicyConfig::default_toml().replace("stage = \"silent\"", "stage = \"live\"");
     app.set_policy(PolicyConfig::from_toml_str(&live).unwrap())
         .await
@@ -96,43 +82,15 @@ async fn alert(app: &App, pid: &str, at: DateTime<Utc>) {
     app.store.commit(commit).await.unwrap();
 }
 
-async fn serve(app: Arc<App>) -> (String, tokio::sync::oneshot::Sender<()>) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(async move {
-        bedside_server::serve(listener, app, HttpConfig::default(), async {
-            let _ = rx.await;
-        })
-        .await
-        .unwrap();
-    });
-    (base, tx)
-}
-
-async fn get(base: &str, path: &str) -> (u16, Value) {
-    let r = reqwest::get(format!("{base}{path}")).await.unwrap();
-    (r.status().as_u16(), r.json().await.unwrap())
-}
-
-async fn post(base: &str, path: &str, body: Value) -> (u16, Value) {
-    let r = reqwest::Client::new()
-        .post(format!("{base}{path}"))
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    (r.status().as_u16(), r.json().await.unwrap())
-}
-
 #[tokio::test]
 async fn worklist_claim_acknowledge_complete_and_task_search() {
     let dir = tempfile::tempdir().unwrap();
-    let app = Arc::new(open(dir.path(), "http://test").await);
+    let app = Arc::new(open(dir.path()).await);
     alert(&app, "p1", t0()).await;
-    let (base, _stop) = serve(app.clone()).await;
+    let server = TestServer::serve(app.clone(), HttpConfig::default()).await;
+    let base = &server.base;
 
-    let (st, tasks) = get(&base, "/worklist?role=nurse").await;
+    let (st, tasks) = http::get(base, "/worklist?role=nurse").await;
     assert_eq!(st, 200);
     let tasks = tasks.as_array().unwrap().clone();
     assert_eq!(tasks.len(), 1, "{tasks:?}");
@@ -146,10 +104,10 @@ async fn worklist_claim_acknowledge_complete_and_task_search() {
     assert!(inputs.contains("none recorded"), "{inputs}");
 
     // requested -> completed skips the lifecycle.
-    let (st, oo) = post(
-        &base,
+    let (st, oo) = http::post_json(
+        base,
         &format!("/worklist/{id}/complete"),
-        json!({"actor": "Practitioner/n-1"}),
+        &json!({"actor": "Practitioner/n-1"}),
     )
     .await;
     assert_eq!(st, 409);
@@ -159,45 +117,45 @@ async fn worklist_claim_acknowledge_complete_and_task_search() {
         "{msg}"
     );
 
-    let (st, t) = post(
-        &base,
+    let (st, t) = http::post_json(
+        base,
         &format!("/worklist/{id}/claim"),
-        json!({"actor": "Practitioner/n-1"}),
+        &json!({"actor": "Practitioner/n-1"}),
     )
     .await;
     assert_eq!(st, 200, "{t}");
     assert_eq!(t["status"], "accepted");
     assert_eq!(t["owner"]["reference"], "Practitioner/n-1");
-    let (_, mine) = get(&base, "/worklist?owner=Practitioner/n-1").await;
+    let (_, mine) = http::get(base, "/worklist?owner=Practitioner/n-1").await;
     assert_eq!(mine.as_array().unwrap().len(), 1);
 
-    let (st, t) = post(&base, &format!("/worklist/{id}/acknowledge"), json!({})).await;
+    let (st, t) = http::post_json(base, &format!("/worklist/{id}/acknowledge"), &json!({})).await;
     assert_eq!((st, t["status"].as_str()), (200, Some("in-progress")));
-    let (st, t) = post(
-        &base,
+    let (st, t) = http::post_json(
+        base,
         &format!("/worklist/{id}/complete"),
-        json!({"actor": "Practitioner/n-1", "output": {"nurse": {"decision": "escalate"}}}),
+        &json!({"actor": "Practitioner/n-1", "output": {"nurse": {"decision": "escalate"}}}),
     )
     .await;
     assert_eq!((st, t["status"].as_str()), (200, Some("completed")));
 
     // The nurse escalated: the physician task is open.
-    let (_, phys) = get(&base, "/worklist?role=physician").await;
+    let (_, phys) = http::get(base, "/worklist?role=physician").await;
     let phys = phys.as_array().unwrap();
     assert_eq!(phys.len(), 1);
     assert_eq!(phys[0]["code"]["coding"][0]["code"], "Task_PhysicianReview");
 
-    let (st, b) = get(&base, "/fhir/Task?patient=p1&_summary=count").await;
+    let (st, b) = http::get(base, "/fhir/Task?patient=p1&_summary=count").await;
     assert_eq!((st, b["total"].as_u64()), (200, Some(2)));
-    let (_, b) = get(&base, "/fhir/Task?status=completed").await;
+    let (_, b) = http::get(base, "/fhir/Task?status=completed").await;
     assert_eq!(b["total"], 1);
     assert_eq!(b["entry"][0]["resource"]["id"], id.as_str());
-    let (st, t) = get(&base, &format!("/fhir/Task/{id}")).await;
+    let (st, t) = http::get(base, &format!("/fhir/Task/{id}")).await;
     assert_eq!((st, t["status"].as_str()), (200, Some("completed")));
-    let (st, _) = post(
-        &base,
+    let (st, _) = http::post_json(
+        base,
         "/worklist/nope/claim",
-        json!({"actor": "Practitioner/x"}),
+        &json!({"actor": "Practitioner/x"}),
     )
     .await;
     assert_eq!(st, 404);
@@ -207,11 +165,11 @@ async fn worklist_claim_acknowledge_complete_and_task_search() {
 async fn timers_survive_a_restart_and_fire_once() {
     let dir = tempfile::tempdir().unwrap();
     {
-        let app = open(dir.path(), "http://test").await;
+        let app = open(dir.path()).await;
         alert(&app, "p2", t0()).await;
         assert_eq!(app.store.pending_jobs().await.unwrap(), 1);
     }
-    let app = open(dir.path(), "http://test").await;
+    let app = open(dir.path()).await;
     assert_eq!(
         app.run_due_timers(t0() + Duration::minutes(10))
             .await
@@ -256,45 +214,46 @@ async fn timers_survive_a_restart_and_fire_once() {
 #[tokio::test]
 async fn worklist_snooze_overrides_the_alert_and_ends_the_pathway() {
     let dir = tempfile::tempdir().unwrap();
-    let app = Arc::new(open(dir.path(), "http://test").await);
+    let app = Arc::new(open(dir.path()).await);
     alert(&app, "p2", t0()).await;
-    let (base, _stop) = serve(app.clone()).await;
-    let (_, tasks) = get(&base, "/worklist?role=nurse").await;
+    let server = TestServer::serve(app.clone(), HttpConfig::default()).await;
+    let base = &server.base;
+    let (_, tasks) = http::get(base, "/worklist?role=nurse").await;
     let id = tasks[0]["id"].as_str().unwrap().to_string();
     let path = format!("/worklist/{id}/snooze");
 
     // A reason outside the policy's coded list, and hours beyond the
     // maximum, are refused and change nothing.
-    let (st, oo) = post(
-        &base,
+    let (st, oo) = http::post_json(
+        base,
         &path,
-        json!({"actor": "Practitioner/n-1", "reason": "bored"}),
+        &json!({"actor": "Practitioner/n-1", "reason": "bored"}),
     )
     .await;
     assert_eq!(st, 400);
     let msg = oo["issue"][0]["diagnostics"].as_str().unwrap();
     assert!(msg.contains("bored") && msg.contains("not-septic"), "{msg}");
-    let (st, _) = post(
-        &base,
+    let (st, _) = http::post_json(
+        base,
         &path,
-        json!({"actor": "Practitioner/n-1", "reason": "not-septic", "hours": 10000}),
+        &json!({"actor": "Practitioner/n-1", "reason": "not-septic", "hours": 10000}),
     )
     .await;
     assert_eq!(st, 400);
-    let (_, still) = get(&base, "/worklist?role=nurse").await;
+    let (_, still) = http::get(base, "/worklist?role=nurse").await;
     assert_eq!(still.as_array().unwrap().len(), 1);
-    let (st, _) = post(&base, &path, json!({})).await;
+    let (st, _) = http::post_json(base, &path, &json!({})).await;
     assert_eq!(st, 400);
 
-    let (st, t) = post(
-        &base,
+    let (st, t) = http::post_json(
+        base,
         &path,
-        json!({"actor": "Practitioner/n-1", "reason": {"system": "https://bedside.dev/override-reason", "code": "not-septic"}}),
+        &json!({"actor": "Practitioner/n-1", "reason": {"system": "https://bedside.dev/override-reason", "code": "not-septic"}}),
     )
     .await;
     assert_eq!(st, 200, "{t}");
     assert_eq!(t["status"], "cancelled", "{t}");
-    let (_, open_tasks) = get(&base, "/worklist?role=nurse").await;
+    let (_, open_tasks) = http::get(base, "/worklist?role=nurse").await;
     assert!(open_tasks.as_array().unwrap().is_empty(), "{open_tasks}");
 
     let mem = app
@@ -320,14 +279,14 @@ async fn worklist_snooze_overrides_the_alert_and_ends_the_pathway() {
 
     // Still high an hour later: snoozed, so no new pathway and no new Task.
     alert(&app, "p2", t0() + Duration::hours(1)).await;
-    let (_, b) = get(&base, "/fhir/Task?patient=p2&_summary=count").await;
+    let (_, b) = http::get(base, "/fhir/Task?patient=p2&_summary=count").await;
     assert_eq!(b["total"], 1, "{b}");
 
     // A Task that does not exist is a 404.
-    let (st, _) = post(
-        &base,
+    let (st, _) = http::post_json(
+        base,
         "/worklist/nope/snooze",
-        json!({"reason": "not-septic"}),
+        &json!({"reason": "not-septic"}),
     )
     .await;
     assert_eq!(st, 404);
@@ -339,7 +298,7 @@ async fn worklist_snooze_overrides_the_alert_and_ends_the_pathway() {
 #[tokio::test]
 async fn worklist_pages_follow_the_next_links() {
     let dir = tempfile::tempdir().unwrap();
-    let app = Arc::new(open(dir.path(), "http://test").await);
+    let app = Arc::new(open(dir.path()).await);
     for (i, p) in ["p1", "p2", "p3", "p4", "p5"].iter().enumerate() {
         alert(&app, p, t0() + Duration::minutes(i as i64)).await;
     }
@@ -347,7 +306,8 @@ async fn worklist_pages_follow_the_next_links() {
     let nurse: Vec<Value> = app.worklist(None, Some("nurse"), None).await.unwrap();
     assert_eq!(nurse.len(), 5, "one nurse Task per alert");
     assert!(all.len() >= nurse.len());
-    let (base, _stop) = serve(app.clone()).await;
+    let server = TestServer::serve(app.clone(), HttpConfig::default()).await;
+    let base = &server.base;
     let client = reqwest::Client::new();
     for (first, want) in [
         ("/worklist?_count=2".to_string(), &all),
@@ -397,7 +357,7 @@ async fn worklist_pages_follow_the_next_links() {
         "_offset=y",
         "page=2",
     ] {
-        let (st, oo) = get(&base, &format!("/worklist?{bad}")).await;
+        let (st, oo) = http::get(base, &format!("/worklist?{bad}")).await;
         assert_eq!(st, 400, "{bad}: {oo}");
         assert_eq!(oo["resourceType"], "OperationOutcome", "{bad}");
     }

@@ -6,11 +6,11 @@
 //! task started from the sandbox, and refuse what the Task state machine
 //! forbids.
 
-#[allow(dead_code)]
-mod common;
-
 use bedside_app::hooks::HookConfig;
 use bedside_server::HttpConfig;
+use bedside_test_support::fhir;
+use bedside_test_support::http::{self, client};
+use bedside_test_support::server::TestServer;
 use serde_json::{json, Value};
 use std::path::PathBuf;
 
@@ -20,22 +20,14 @@ fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-async fn start() -> common::TestServer {
+async fn start() -> TestServer {
     let hooks = HookConfig::demo(&root().join("config/demo-ehr")).unwrap();
-    common::start_app_with(
-        HttpConfig::default(),
-        vec![root().join("crates/models/tests/fixtures/pkg")],
-        hooks,
-        vec![root().join("pathways/sepsis-escalation.bpmn")],
-    )
+    TestServer::start_with(HttpConfig::default(), |c| {
+        c.model(root().join("crates/models/tests/fixtures/pkg"))
+            .hooks(hooks)
+            .pathway(root().join("pathways/sepsis-escalation.bpmn"))
+    })
     .await
-}
-
-fn client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
 }
 
 /// GET a page: status, headers, body.
@@ -56,37 +48,13 @@ async fn post_form(base: &str, path: &str, form: &[(&str, &str)]) -> (u16, Strin
     (r.status().as_u16(), r.text().await.unwrap())
 }
 
+/// A named patient ("Ada Testperson", female) with an active encounter
+/// and septic vital signs.
 async fn ingest_patient(base: &str, pid: &str) {
-    let obs = |id: &str, code: &str, unit: &str, v: f64| {
-        json!({"resource": {
-            "resourceType": "Observation", "id": format!("{pid}-{id}"), "status": "final",
-            "code": {"coding": [{"system": "http://loinc.org", "code": code}]},
-            "subject": {"reference": format!("Patient/{pid}")},
-            "effectiveDateTime": "2024-01-01T02:00:00Z",
-            "valueQuantity": {"value": v, "unit": unit, "system": "http://unitsofmeasure.org", "code": unit}
-        }, "request": {"method": "PUT", "url": format!("Observation/{pid}-{id}")}})
-    };
-    let bundle = json!({"resourceType": "Bundle", "type": "transaction", "entry": [
-        {"resource": {"resourceType": "Patient", "id": pid, "gender": "female", "birthDate": "1950-02-03",
-                      "name": [{"given": ["Ada"], "family": "Testperson"}]},
-         "request": {"method": "PUT", "url": format!("Patient/{pid}")}},
-        {"resource": {"resourceType": "Encounter", "id": format!("{pid}-e"), "status": "in-progress",
-                      "class": {"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": "IMP"},
-                      "subject": {"reference": format!("Patient/{pid}")},
-                      "period": {"start": "2024-01-01T00:00:00Z"}},
-         "request": {"method": "PUT", "url": format!("Encounter/{pid}-e")}},
-        obs("hr", "8867-4", "/min", 118.0),
-        obs("rr", "9279-1", "/min", 26.0),
-        obs("t", "8310-5", "Cel", 38.9),
-    ]});
-    let r = client()
-        .post(format!("{base}/fhir"))
-        .header("content-type", "application/fhir+json")
-        .body(bundle.to_string())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status().as_u16(), 200, "{}", r.text().await.unwrap());
+    let mut resources = fhir::septic_patient(pid);
+    resources[0]["gender"] = json!("female");
+    resources[0]["name"] = json!([{"given": ["Ada"], "family": "Testperson"}]);
+    http::ingest(base, &fhir::transaction(resources)).await;
 }
 
 #[tokio::test]

@@ -1,35 +1,31 @@
-//! Harness for Bedside's browser tests: starts `bedside demo` on a free
-//! port with a throwaway data directory, starts `chromedriver` on a free
-//! port, and opens a headless Chromium session over WebDriver
-//! ([`fantoccini`]). The scenario itself is `tests/browser.rs`; it runs
-//! only with `BEDSIDE_E2E=1` (see `scripts/browser-tests.sh`).
+//! Harness for Bedside's browser tests: starts `bedside demo` on port 0
+//! with a throwaway data directory (`bedside-test-support`'s `process`),
+//! starts `chromedriver` on a free port, and opens a headless Chromium
+//! session over WebDriver ([`fantoccini`]). The scenario itself is
+//! `tests/browser.rs`; it runs only with `BEDSIDE_E2E=1` (see
+//! `scripts/browser-tests.sh`).
 //!
 //! ARCHITECTURE INVARIANT: the browser only ever talks HTTP to a real
-//! `bedside` process; nothing here reaches into Bedside's crates.
+//! `bedside` process; nothing here reaches into Bedside's crates
+//! (`bedside-test-support` is used without its `in-process` feature, so
+//! it links none of them).
 
+pub use bedside_test_support::process::BedsideProcess;
+/// Errors of the harness (the tests print them and fail).
+pub use bedside_test_support::process::Error;
+pub use bedside_test_support::repo_root;
+
+use bedside_test_support::process::{bedside_bin, Spawn};
 use fantoccini::wd::Capabilities;
 use fantoccini::{Client, ClientBuilder};
-use std::io::{BufRead, BufReader};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
-
-/// Errors of the harness (the tests print them and fail).
-pub type Error = Box<dyn std::error::Error + Send + Sync>;
 
 /// True when the browser tests should run (`BEDSIDE_E2E=1`).
 pub fn enabled() -> bool {
     std::env::var("BEDSIDE_E2E").is_ok_and(|v| v == "1")
-}
-
-/// The workspace root (two levels above this crate).
-pub fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .canonicalize()
-        .unwrap_or_else(|_| PathBuf::from("."))
 }
 
 /// A child process killed when dropped.
@@ -42,96 +38,23 @@ impl Drop for Proc {
     }
 }
 
-/// A running `bedside demo`.
-pub struct Bedside {
-    pub proc: Proc,
-    /// `http://127.0.0.1:PORT`.
-    pub base: String,
-    /// Lines of its log (stderr), collected in the background.
-    pub log: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
-    _data: tempfile::TempDir,
-}
-
-impl Bedside {
-    /// Starts the binary from `BEDSIDE_BIN` (default `target/debug/bedside`)
-    /// as `bedside demo --listen 127.0.0.1:0 --data-dir <tmp>` in the repo
-    /// root, reads the bound address from the log line containing `addr=`,
-    /// then waits (up to `ready_timeout`) for the demo cohort replay to
-    /// finish (the log line `demo cohort replayed`).
-    pub fn start(ready_timeout: Duration) -> Result<Bedside, Error> {
-        let root = repo_root();
-        let bin = std::env::var("BEDSIDE_BIN")
-            .map(PathBuf::from)
-            .unwrap_or_else(|_| root.join("target/debug/bedside"));
-        if !bin.exists() {
-            return Err(format!(
-                "bedside binary not found at {} (set BEDSIDE_BIN)",
-                bin.display()
-            )
-            .into());
-        }
-        let data = tempfile::tempdir()?;
-        let mut child = Command::new(&bin)
-            .current_dir(&root)
-            .args(["demo", "--listen", "127.0.0.1:0", "--data-dir"])
-            .arg(data.path())
-            .env("BEDSIDE_LOG", "info")
-            .env("NO_COLOR", "1")
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .map_err(|e| format!("cannot start {}: {e}", bin.display()))?;
-        let stderr = child.stderr.take().ok_or("no stderr")?;
-        let proc = Proc(child);
-        let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-        let (tx, rx) = mpsc::channel::<String>();
-        let sink = log.clone();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if let Ok(mut l) = sink.lock() {
-                    l.push(line.clone());
-                }
-                let _ = tx.send(line);
-            }
-        });
-        let deadline = Instant::now() + ready_timeout;
-        let mut addr = None;
-        let mut replayed = false;
-        while Instant::now() < deadline && !(addr.is_some() && replayed) {
-            match rx.recv_timeout(Duration::from_millis(200)) {
-                Ok(line) => {
-                    if addr.is_none() {
-                        if let Some(i) = line.find("addr=") {
-                            addr = line[i + 5..].split_whitespace().next().map(str::to_string);
-                        }
-                    }
-                    replayed |= line.contains("demo cohort replayed");
-                }
-                Err(mpsc::RecvTimeoutError::Timeout) => {}
-                Err(mpsc::RecvTimeoutError::Disconnected) => break,
-            }
-        }
-        let addr = addr.ok_or_else(|| {
-            let l = log.lock().map(|l| l.join("\n")).unwrap_or_default();
-            format!("bedside printed no addr= line; its log:\n{l}")
-        })?;
-        if !replayed {
-            eprintln!(
-                "note: no 'demo cohort replayed' line within {ready_timeout:?}; testing anyway"
-            );
-        }
-        Ok(Bedside {
-            proc,
-            base: format!("http://{addr}"),
-            log,
-            _data: data,
-        })
+/// Starts `bedside demo --listen 127.0.0.1:0 --data-dir <tmp>` in the
+/// repo root (the binary from `BEDSIDE_BIN`, else the build's
+/// `debug/bedside`, see [`bedside_bin`]), waits until it answers
+/// `/healthz`, then (up to `ready_timeout` in all) for the demo cohort
+/// replay to finish (the log line `demo cohort replayed`); without that
+/// line it notes so and the test goes on.
+pub fn start_bedside(ready_timeout: Duration) -> Result<BedsideProcess, Error> {
+    let started = Instant::now();
+    let bedside = Spawn::demo(bedside_bin())
+        .fresh_data_dir()
+        .ready_timeout(ready_timeout)
+        .start()?;
+    let left = ready_timeout.saturating_sub(started.elapsed());
+    if !bedside.wait_for_log("demo cohort replayed", left) {
+        eprintln!("note: no 'demo cohort replayed' line within {ready_timeout:?}; testing anyway");
     }
-
-    /// `base + path`.
-    pub fn url(&self, path: &str) -> String {
-        format!("{}{}", self.base, path)
-    }
+    Ok(bedside)
 }
 
 /// A running chromedriver.

@@ -6,7 +6,7 @@
 //! Runs only with `BEDSIDE_E2E=1` (scripts/browser-tests.sh sets it, after
 //! installing Chromium and building the binary); plain `cargo test` skips.
 
-use bedside_ui_e2e::{enabled, screenshot, Bedside, Driver, Error};
+use bedside_ui_e2e::{enabled, screenshot, start_bedside, BedsideProcess, Driver, Error};
 use fantoccini::{key::Key, Client, Locator};
 use std::time::{Duration, Instant};
 
@@ -22,7 +22,7 @@ async fn ui_in_a_real_browser() {
         );
         return;
     }
-    let server = Bedside::start(Duration::from_secs(240)).expect("start bedside demo");
+    let server = start_bedside(Duration::from_secs(240)).expect("start bedside demo");
     let driver = Driver::start().expect("start chromedriver");
     let c = driver
         .session()
@@ -35,12 +35,10 @@ async fn ui_in_a_real_browser() {
             "FAILED: {e}\nat {:?}",
             c.current_url().await.map(|u| u.to_string())
         );
-        if let Ok(l) = server.log.lock() {
-            let tail: Vec<&String> = l.iter().rev().take(30).collect();
-            eprintln!("last bedside log lines:");
-            for line in tail.into_iter().rev() {
-                eprintln!("  {line}");
-            }
+        let log = server.log_lines();
+        eprintln!("last bedside log lines:");
+        for line in &log[log.len().saturating_sub(30)..] {
+            eprintln!("  {line}");
         }
     }
     let _ = c.close().await;
@@ -49,7 +47,7 @@ async fn ui_in_a_real_browser() {
     }
 }
 
-async fn scenario(c: &Client, s: &Bedside) -> Result<(), Error> {
+async fn scenario(c: &Client, s: &BedsideProcess) -> Result<(), Error> {
     every_page_opens(c, s).await?;
     keyboard_reaches_the_skip_link(c, s).await?;
     pathway_diagram_refreshes(c, s).await?;
@@ -71,7 +69,7 @@ async fn text(c: &Client, sel: &str) -> Result<String, Error> {
     Ok(css(c, sel, 5).await?.text().await?)
 }
 
-async fn every_page_opens(c: &Client, s: &Bedside) -> Result<(), Error> {
+async fn every_page_opens(c: &Client, s: &BedsideProcess) -> Result<(), Error> {
     let pages = [
         ("01-dashboard", "/ui", "Monitoring dashboard"),
         ("02-worklist", "/ui/worklist", "Worklist"),
@@ -110,7 +108,7 @@ async fn every_page_opens(c: &Client, s: &Bedside) -> Result<(), Error> {
     Ok(())
 }
 
-async fn keyboard_reaches_the_skip_link(c: &Client, s: &Bedside) -> Result<(), Error> {
+async fn keyboard_reaches_the_skip_link(c: &Client, s: &BedsideProcess) -> Result<(), Error> {
     c.goto(&s.url("/ui")).await?;
     let body = css(c, "body", 5).await?;
     let tab: char = Key::Tab.into();
@@ -122,7 +120,7 @@ async fn keyboard_reaches_the_skip_link(c: &Client, s: &Bedside) -> Result<(), E
     Ok(())
 }
 
-async fn pathway_diagram_refreshes(c: &Client, s: &Bedside) -> Result<(), Error> {
+async fn pathway_diagram_refreshes(c: &Client, s: &BedsideProcess) -> Result<(), Error> {
     c.goto(&s.url("/ui/pathways")).await?;
     let link = css(c, r#"nav[aria-label="Pathways"] a"#, 5).await?;
     link.click().await?;
@@ -151,7 +149,10 @@ async fn pathway_diagram_refreshes(c: &Client, s: &Bedside) -> Result<(), Error>
 
 /// Fires patient-view for patients in turn until one gets a card, then
 /// overrides the card with the first offered reason. Returns that reason.
-async fn sandbox_card_and_override(c: &Client, s: &Bedside) -> Result<Option<String>, Error> {
+async fn sandbox_card_and_override(
+    c: &Client,
+    s: &BedsideProcess,
+) -> Result<Option<String>, Error> {
     c.goto(&s.url("/ui/sandbox")).await?;
     css(c, "#patient-list", 5).await?;
     let mut hrefs = Vec::new();
@@ -251,7 +252,7 @@ async fn sandbox_card_and_override(c: &Client, s: &Bedside) -> Result<Option<Str
 
 async fn override_shows_on_dashboard(
     c: &Client,
-    s: &Bedside,
+    s: &BedsideProcess,
     reason: Option<&str>,
 ) -> Result<(), Error> {
     let deadline = Instant::now() + Duration::from_secs(20);
@@ -288,7 +289,7 @@ async fn override_shows_on_dashboard(
 /// Starts the escalation pathway for the first patient from the sandbox
 /// (the demo cohort's policy escalates nobody), which lands on the
 /// worklist with the new task.
-async fn start_a_pathway(c: &Client, s: &Bedside) -> Result<(), Error> {
+async fn start_a_pathway(c: &Client, s: &BedsideProcess) -> Result<(), Error> {
     c.goto(&s.url("/ui/sandbox")).await?;
     css(c, "#patient-list a", 5).await?.click().await?;
     css(c, "form.start-pathway button", 5)
@@ -301,7 +302,7 @@ async fn start_a_pathway(c: &Client, s: &Bedside) -> Result<(), Error> {
     Ok(())
 }
 
-async fn complete_a_task(c: &Client, s: &Bedside) -> Result<(), Error> {
+async fn complete_a_task(c: &Client, s: &BedsideProcess) -> Result<(), Error> {
     start_a_pathway(c, s).await?;
     // The pathway view counts waiting instances at their steps (the
     // replayed demo cohort has started some already, so any count >= 1).

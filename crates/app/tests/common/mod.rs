@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 use bedside_app::{App, AppConfig};
+use bedside_test_support::repo_path;
 use std::path::Path;
 
 /// An app on a fresh SQLite data dir with nothing served: no model, no
@@ -14,19 +15,7 @@ pub async fn plain_app(dir: &Path) -> App {
 /// An app on a fresh SQLite data dir serving these pathways of the
 /// repository's `pathways/` (file names), and no model.
 pub async fn pathway_app(dir: &Path, pathways: &[&str]) -> App {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../pathways");
-    App::open(AppConfig {
-        store: bedside_store::StoreLocation::Sqlite {
-            data_dir: dir.to_path_buf(),
-        },
-        channels: None,
-        public_url: "http://test".into(),
-        models: vec![],
-        feature_specs: vec![],
-        record_features: false,
-        pathways: pathways.iter().map(|p| root.join(p)).collect(),
-        hooks: Default::default(),
-    })
-    .await
-    .unwrap()
+    let root = repo_path("pathways");
+    let config = AppConfig::sqlite(dir).pathways(pathways.iter().map(|p| root.join(p)));
+    App::open(config).await.unwrap()
 }

@@ -1,0 +1,45 @@
+//! Set-up shared by Bedside's tests, so each test states only what it
+//! checks:
+//!
+//! - [`process`]: the `bedside` binary started on `127.0.0.1:0`, awaited
+//!   until `/healthz` answers 200 (with a timeout), killed when dropped;
+//! - [`fhir`]: FHIR R4 resources and Bundles as JSON (Patient, Encounter,
+//!   Observation with a LOINC code, transaction entries);
+//! - [`server`] (feature `in-process`): the app served in process on
+//!   port 0 with a fresh SQLite data dir, stopped when dropped;
+//! - [`http`] (feature `in-process`): GET / POST of JSON with reqwest,
+//!   asserting the status, and stub HTTP servers on port 0;
+//! - [`jobs`] (feature `in-process`): the app's due jobs run until none
+//!   is pending;
+//! - [`postgres`] (feature `in-process`): a fresh schema of the test
+//!   database (`BEDSIDE_TEST_DATABASE_URL`) per test.
+//!
+//! Used only as a dev-dependency. Invariant: everything a helper starts
+//! listens on 127.0.0.1 with a port the OS chose, and stops when its
+//! guard is dropped.
+
+pub mod fhir;
+pub mod process;
+
+#[cfg(feature = "in-process")]
+pub mod http;
+#[cfg(feature = "in-process")]
+pub mod jobs;
+#[cfg(feature = "in-process")]
+pub mod postgres;
+#[cfg(feature = "in-process")]
+pub mod server;
+
+use std::path::{Path, PathBuf};
+
+/// The workspace root (the repository's `models/`, `pathways/`,
+/// `config/` and `demo/` are below it).
+pub fn repo_root() -> PathBuf {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    root.canonicalize().unwrap_or(root)
+}
+
+/// `path` below the workspace root.
+pub fn repo_path(path: &str) -> PathBuf {
+    repo_root().join(path)
+}
