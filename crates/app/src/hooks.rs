@@ -117,6 +117,18 @@ struct Risk {
     source: RiskSource,
 }
 
+/// One hook call being answered.
+struct Call<'a> {
+    sched: &'a Scheduled,
+    model: &'a Model,
+    hook: &'a str,
+    pid: &'a str,
+    req: &'a HookRequest,
+    risk: &'a Risk,
+    now: Instant,
+    started: std::time::Instant,
+}
+
 /// What a call needs of a patient state, taken without copying the state
 /// (a state holds the retention window of every channel: copying it was
 /// a large share of a call).
@@ -483,47 +495,18 @@ impl App {
         let mut commit = Commit::default();
         let mut cards = Vec::new();
         if let Some(tier) = tier {
-            // Time-ordered (v7): card records are keyed by it, and random
-            // keys put every card on a B-tree page of its own (one more
-            // 16 KB page written per card); v7 keys append.
-            let card_uuid = uuid::Uuid::now_v7();
-            let card_input = self.card_input(
-                sched, model, &view, pid, &risk, previous, tier, card_uuid, now,
-            );
-            cards = render_cards(&card_input);
-            let card = CardRecord {
-                uuid: card_uuid.to_string(),
-                patient_id: pid.to_string(),
-                owner: sched.id().to_string(),
-                recorded_at: now,
-                service: format!("{}-{hook}", sched.id()),
-                hook: hook.to_string(),
-                hook_instance: req.hook_instance.clone(),
-                user: user.clone(),
-                model_id: risk.prediction.model_id.clone(),
-                model_version: risk.prediction.model_version.clone(),
-                probability: risk.prediction.probability.get(),
-                predicted_at: risk.prediction.at,
-                risk_source: format!("{:?}", risk.source),
-                tier: format!("{tier:?}").to_lowercase(),
-                policy_tier: decision.tier,
-                suppressed: decision.suppressed.clone(),
-                shown,
-                summary: cards.first().map(|c| c.summary.clone()),
-                latency_ms: started.elapsed().as_secs_f64() * 1000.0,
-            };
-            commit.documents.push(card.to_document());
-            let service = format!("{}-{hook}", sched.id());
-            let ev = crate::audit::card_event(
-                &service,
+            let call = Call {
+                sched,
+                model,
+                hook,
                 pid,
-                &card_uuid.to_string(),
-                &risk.prediction,
-                tier,
-                shown,
-                user.as_deref(),
-            );
-            self.record(&mut commit, ev);
+                req,
+                risk: &risk,
+                now,
+                started,
+            };
+            cards =
+                self.render_and_record(&call, &view, &decision, previous, tier, shown, &mut commit);
         }
         if let (true, Some(_), Some(u), Some(card)) = (shown, tier, &user, cards.first_mut()) {
             let item = card.uuid.clone().unwrap_or_default();
@@ -565,12 +548,70 @@ impl App {
             }
             return Ok(CdsResponse::empty());
         }
-        // Typed to the end: the route serializes it once (building a
-        // `Value` first and serializing that was ~4% of a call's CPU).
+        // Typed to the end: the route serializes it once.
         Ok(CdsResponse {
             cards,
             ..CdsResponse::default()
         })
+    }
+
+    /// Render the card of `tier` and record it (card record and its
+    /// AuditEvent) into `commit`.
+    #[allow(clippy::too_many_arguments)]
+    fn render_and_record(
+        &self,
+        call: &Call,
+        view: &crate::decisions::PolicyView,
+        decision: &Decision,
+        previous: Option<f64>,
+        tier: Tier,
+        shown: bool,
+        commit: &mut Commit,
+    ) -> Vec<bedside_cds::Card> {
+        let (sched, pid, risk, hook) = (call.sched, call.pid, call.risk, call.hook);
+        let user = call.req.context.user_id.clone();
+        // Time-ordered (v7): card records are keyed by it, and random
+        // keys put every card on a B-tree page of its own (one more
+        // 16 KB page written per card); v7 keys append.
+        let card_uuid = uuid::Uuid::now_v7();
+        let card_input = self.card_input(
+            sched, call.model, view, pid, risk, previous, tier, card_uuid, call.now,
+        );
+        let cards = render_cards(&card_input);
+        let service = format!("{}-{hook}", sched.id());
+        let card = CardRecord {
+            uuid: card_uuid.to_string(),
+            patient_id: pid.to_string(),
+            owner: sched.id().to_string(),
+            recorded_at: call.now,
+            service: service.clone(),
+            hook: hook.to_string(),
+            hook_instance: call.req.hook_instance.clone(),
+            user: user.clone(),
+            model_id: risk.prediction.model_id.clone(),
+            model_version: risk.prediction.model_version.clone(),
+            probability: risk.prediction.probability.get(),
+            predicted_at: risk.prediction.at,
+            risk_source: format!("{:?}", risk.source),
+            tier: format!("{tier:?}").to_lowercase(),
+            policy_tier: decision.tier,
+            suppressed: decision.suppressed.clone(),
+            shown,
+            summary: cards.first().map(|c| c.summary.clone()),
+            latency_ms: call.started.elapsed().as_secs_f64() * 1000.0,
+        };
+        commit.documents.push(card.to_document());
+        let ev = crate::audit::card_event(
+            &service,
+            pid,
+            &card_uuid.to_string(),
+            &risk.prediction,
+            tier,
+            shown,
+            user.as_deref(),
+        );
+        self.record(commit, ev);
+        cards
     }
 
     #[allow(clippy::too_many_arguments)]

@@ -270,126 +270,47 @@ impl App {
         now: Instant,
         commit: &mut Commit,
     ) -> Result<(), ApiError> {
-        let wall = chrono::Utc::now();
+        let at = At {
+            now,
+            wall: chrono::Utc::now(),
+        };
         for e in effects {
             match e {
-                Effect::CreateTask(ct) => {
-                    let body = match patient_id.as_deref() {
-                        Some(p) => {
-                            let patient = PatientRef::parse(p).map_err(|_| {
-                                ApiError::internal(format!(
-                                    "pathway instance {} has an invalid patient id",
-                                    inst.id
-                                ))
-                            })?;
-                            let focus = task_focus(&inst.variables);
-                            build_task(&ct, &patient, focus, Some(REQUESTER), now)
-                                .map_err(|e| ApiError::internal(e.to_string()))?
-                        }
-                        // Governance pathways are about a model, not a patient.
-                        None => crate::governance::model_task(&ct, &inst.variables, now)?,
-                    };
-                    let owner = ct.owner.clone().or_else(|| ct.roles.first().cloned());
-                    self.record_write(
-                        commit,
-                        inst,
-                        patient_id.as_deref(),
-                        &format!("{TASK}/{}", ct.task_id),
-                        "CREATE",
-                        "requested",
-                        now,
-                    );
-                    commit.documents.push(Document {
-                        kind: TASK.into(),
-                        id: ct.task_id.clone(),
-                        patient_id: patient_id.clone(),
-                        status: Some("requested".into()),
-                        owner,
-                        created_at: now,
-                        updated_at: wall,
-                        body,
-                    });
-                }
+                Effect::CreateTask(ct) => self.create_task(patient_id, inst, &ct, at, commit)?,
                 Effect::CancelTask {
                     task_id, reason, ..
                 } => {
-                    if let Some(doc) = pending_or_stored(self, commit, TASK, &task_id).await? {
-                        let mut task = TaskRecord::from_document(doc)
-                            .map_err(|e| ApiError::internal(e.to_string()))?;
-                        task.cancel(&reason, now, wall);
-                        commit.documents.push(task.into_document());
-                        self.record_write(
-                            commit,
-                            inst,
-                            patient_id.as_deref(),
-                            &format!("{TASK}/{task_id}"),
-                            "UPDATE",
-                            "cancelled",
-                            now,
-                        );
-                    }
+                    self.cancel_task(patient_id, inst, &task_id, &reason, at, commit)
+                        .await?
                 }
                 Effect::ScheduleTimer {
                     timer_id,
                     element_id,
                     due_at,
-                } => {
-                    commit.jobs.push(NewJob {
-                        kind: TIMER_JOB.into(),
-                        due_at,
-                        dedupe_key: Some(timer_id.clone()),
-                        payload: json!({"instance_id": inst.id, "timer_id": timer_id, "element_id": element_id}),
-                    });
-                }
+                } => commit.jobs.push(NewJob {
+                    kind: TIMER_JOB.into(),
+                    due_at,
+                    dedupe_key: Some(timer_id.clone()),
+                    payload: json!({"instance_id": inst.id, "timer_id": timer_id, "element_id": element_id}),
+                }),
                 Effect::CancelTimer { .. } => {}
                 Effect::ServiceCall {
                     call_id,
                     element_id,
                     action,
                     params,
-                } => {
-                    let mut ev = Event::activity("pathway-service-call", AuditAction::Execute)
-                        .patient(patient_id.as_deref())
-                        .entity(
-                            Entity::identifier("urn:bedside:pathway-call", &call_id)
-                                .detail("element", &element_id)
-                                .detail("action", action.as_str())
-                                .detail("params", Value::Object(params.clone())),
-                        );
-                    if action == bedside_pathways::Action::SendCommunication {
-                        let cid = crate::writeback::communication_id(&call_id);
-                        ev = ev.entity(Entity::reference(&format!("{COMMUNICATION}/{cid}")));
-                        self.record_write(
-                            commit,
-                            inst,
-                            patient_id.as_deref(),
-                            &format!("{COMMUNICATION}/{cid}"),
-                            "CREATE",
-                            "completed",
-                            now,
-                        );
-                        commit.documents.push(Document {
-                            kind: COMMUNICATION.into(),
-                            id: cid,
-                            patient_id: patient_id.clone(),
-                            status: Some("completed".into()),
-                            owner: params
-                                .get("recipient")
-                                .or_else(|| params.get("recipient_role"))
-                                .and_then(Value::as_str)
-                                .map(str::to_string),
-                            created_at: now,
-                            updated_at: wall,
-                            body: crate::writeback::communication(
-                                &call_id,
-                                patient_id.as_deref(),
-                                &params,
-                                now,
-                            ),
-                        });
-                    }
-                    self.record(commit, ev.at(now));
-                }
+                } => self.service_call(
+                    patient_id,
+                    inst,
+                    ServiceCall {
+                        call_id: &call_id,
+                        element_id: &element_id,
+                        action,
+                        params: &params,
+                    },
+                    at,
+                    commit,
+                ),
                 Effect::Completed { end_event, .. } => {
                     tracing::info!(pathway = %def.id, end = %end_event, "pathway ended");
                 }
@@ -410,24 +331,178 @@ impl App {
                 }
             }
         }
-        let status = match &inst.status {
-            InstanceStatus::Running => "running".to_string(),
-            other => serde_json::to_value(other)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_string))
-                .unwrap_or_else(|| "completed".into()),
-        };
-        commit.documents.push(
-            InstanceRecord {
-                patient_id: patient_id.clone(),
-                definition_id: def.id.clone(),
-                status,
-                instance: (*inst).clone(),
-                written_at: wall,
+        commit
+            .documents
+            .push(instance_record(def, patient_id, inst, at.wall).to_document());
+        Ok(())
+    }
+
+    /// A Task for a user task (patient pathways: a FHIR Task for the
+    /// patient; governance pathways: a Task about a model).
+    fn create_task(
+        &self,
+        patient_id: &Option<String>,
+        inst: &Instance,
+        ct: &bedside_pathways::CreateTask,
+        at: At,
+        commit: &mut Commit,
+    ) -> Result<(), ApiError> {
+        let body = match patient_id.as_deref() {
+            Some(p) => {
+                let patient = PatientRef::parse(p).map_err(|_| {
+                    ApiError::internal(format!(
+                        "pathway instance {} has an invalid patient id",
+                        inst.id
+                    ))
+                })?;
+                let focus = task_focus(&inst.variables);
+                build_task(ct, &patient, focus, Some(REQUESTER), at.now)
+                    .map_err(|e| ApiError::internal(e.to_string()))?
             }
-            .to_document(),
+            None => crate::governance::model_task(ct, &inst.variables, at.now)?,
+        };
+        let owner = ct.owner.clone().or_else(|| ct.roles.first().cloned());
+        self.record_write(
+            commit,
+            inst,
+            patient_id.as_deref(),
+            &format!("{TASK}/{}", ct.task_id),
+            "CREATE",
+            "requested",
+            at.now,
+        );
+        commit.documents.push(Document {
+            kind: TASK.into(),
+            id: ct.task_id.clone(),
+            patient_id: patient_id.clone(),
+            status: Some("requested".into()),
+            owner,
+            created_at: at.now,
+            updated_at: at.wall,
+            body,
+        });
+        Ok(())
+    }
+
+    /// Cancel a Task written earlier (in this commit or stored).
+    async fn cancel_task(
+        &self,
+        patient_id: &Option<String>,
+        inst: &Instance,
+        task_id: &str,
+        reason: &str,
+        at: At,
+        commit: &mut Commit,
+    ) -> Result<(), ApiError> {
+        let Some(doc) = pending_or_stored(self, commit, TASK, task_id).await? else {
+            return Ok(());
+        };
+        let mut task =
+            TaskRecord::from_document(doc).map_err(|e| ApiError::internal(e.to_string()))?;
+        task.cancel(reason, at.now, at.wall);
+        commit.documents.push(task.into_document());
+        self.record_write(
+            commit,
+            inst,
+            patient_id.as_deref(),
+            &format!("{TASK}/{task_id}"),
+            "UPDATE",
+            "cancelled",
+            at.now,
         );
         Ok(())
+    }
+
+    /// A service task: audited; `send_communication` writes a
+    /// Communication.
+    fn service_call(
+        &self,
+        patient_id: &Option<String>,
+        inst: &Instance,
+        call: ServiceCall,
+        at: At,
+        commit: &mut Commit,
+    ) {
+        let mut ev = Event::activity("pathway-service-call", AuditAction::Execute)
+            .patient(patient_id.as_deref())
+            .entity(
+                Entity::identifier("urn:bedside:pathway-call", call.call_id)
+                    .detail("element", call.element_id)
+                    .detail("action", call.action.as_str())
+                    .detail("params", Value::Object(call.params.clone())),
+            );
+        if call.action == bedside_pathways::Action::SendCommunication {
+            let cid = crate::writeback::communication_id(call.call_id);
+            ev = ev.entity(Entity::reference(&format!("{COMMUNICATION}/{cid}")));
+            self.record_write(
+                commit,
+                inst,
+                patient_id.as_deref(),
+                &format!("{COMMUNICATION}/{cid}"),
+                "CREATE",
+                "completed",
+                at.now,
+            );
+            commit.documents.push(Document {
+                kind: COMMUNICATION.into(),
+                id: cid,
+                patient_id: patient_id.clone(),
+                status: Some("completed".into()),
+                owner: call
+                    .params
+                    .get("recipient")
+                    .or_else(|| call.params.get("recipient_role"))
+                    .and_then(Value::as_str)
+                    .map(str::to_string),
+                created_at: at.now,
+                updated_at: at.wall,
+                body: crate::writeback::communication(
+                    call.call_id,
+                    patient_id.as_deref(),
+                    call.params,
+                    at.now,
+                ),
+            });
+        }
+        self.record(commit, ev.at(at.now));
+    }
+}
+
+/// The engine's time (event time) and the wall clock of a write.
+#[derive(Clone, Copy)]
+struct At {
+    now: Instant,
+    wall: Instant,
+}
+
+/// A service task's call, as the engine asked for it.
+struct ServiceCall<'a> {
+    call_id: &'a str,
+    element_id: &'a str,
+    action: bedside_pathways::Action,
+    params: &'a Map<String, Value>,
+}
+
+/// The instance as a record, with its status as stored.
+fn instance_record(
+    def: &Definition,
+    patient_id: &Option<String>,
+    inst: &Instance,
+    wall: Instant,
+) -> InstanceRecord {
+    let status = match &inst.status {
+        InstanceStatus::Running => "running".to_string(),
+        other => serde_json::to_value(other)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_else(|| "completed".into()),
+    };
+    InstanceRecord {
+        patient_id: patient_id.clone(),
+        definition_id: def.id.clone(),
+        status,
+        instance: inst.clone(),
+        written_at: wall,
     }
 }
 

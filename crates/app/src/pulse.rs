@@ -38,15 +38,16 @@ struct AnswerIn {
     score: u8,
 }
 
+/// Everything but the RFC 3986 unreserved characters is escaped.
+const QUERY_VALUE: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~');
+
+/// A query-string value, percent-encoded.
 pub(crate) fn enc(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
+    percent_encoding::utf8_percent_encode(s, QUERY_VALUE).to_string()
 }
 
 impl App {
@@ -153,5 +154,15 @@ impl App {
         });
         self.write(commit).await?;
         Ok(json!({"stored": 1}))
+    }
+}
+
+#[cfg(test)]
+mod enc_tests {
+    #[test]
+    fn query_values_keep_only_unreserved_characters() {
+        assert_eq!(super::enc("Practitioner/doc 1"), "Practitioner%2Fdoc%201");
+        assert_eq!(super::enc("a-b_c.d~e"), "a-b_c.d~e");
+        assert_eq!(super::enc("é&="), "%C3%A9%26%3D");
     }
 }

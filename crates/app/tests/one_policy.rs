@@ -47,18 +47,13 @@ async fn open(dir: &Path) -> App {
         policy: policy("silent"),
         ..Default::default()
     };
-    App::open(AppConfig {
-        store: bedside_store::StoreLocation::Sqlite {
-            data_dir: dir.to_path_buf(),
-        },
-        channels: None,
-        public_url: "http://test".into(),
-        models: vec![root().join("models/sepsis-demo")],
-        feature_specs: vec![],
-        record_features: false,
-        pathways: vec![root().join("pathways/sepsis-escalation.bpmn")],
-        hooks,
-    })
+    App::open(
+        AppConfig::sqlite(dir)
+            .public_url("http://test")
+            .model(root().join("models/sepsis-demo"))
+            .pathway(root().join("pathways/sepsis-escalation.bpmn"))
+            .hooks(hooks),
+    )
     .await
     .unwrap()
 }
