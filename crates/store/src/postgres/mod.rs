@@ -5,25 +5,18 @@
 //! advisory lock so the hash chain stays linear across replicas.
 
 use crate::common::{self, db_err, Prepared};
-use crate::query::read::Read;
 use crate::query::write::Write;
-use crate::query::{Col, Dialect, Rows, Sql};
-use crate::{
-    AuditEntry, Commit, DocFilter, DocPage, DocText, Document, DocumentCas, Job, ResourceKey,
-    StateRow, Store, StoreError, StoredResource, VersionInfo, VersionedDocument,
-};
-use async_trait::async_trait;
+use crate::query::{Col, Dialect, Engine, Rows, Sql};
+use crate::{Job, StoreError};
 use bedside_core::Instant;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::{ConnectOptions, Connection, Postgres};
-use std::collections::BTreeMap;
 use std::str::FromStr;
 use std::time::Duration;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
 
 type Result<T> = crate::Result<T>;
-type Q = Read<Postgres>;
 
 /// The PostgreSQL engine. See the crate docs for what is stored.
 ///
@@ -72,15 +65,6 @@ impl PgStore {
             .await
             .map_err(db_err)?;
         Ok(r.rows_affected())
-    }
-
-    async fn write(&self, job: Option<i64>, p: Prepared) -> Result<()> {
-        if p.is_empty() && job.is_none() {
-            return Ok(());
-        }
-        let mut tx = self.pool.begin().await.map_err(db_err)?;
-        Write::<Postgres>::apply(&mut tx, job, &p).await?;
-        tx.commit().await.map_err(db_err)
     }
 }
 
@@ -133,95 +117,30 @@ impl Dialect for Postgres {
     }
 }
 
-#[async_trait]
-impl Store for PgStore {
-    fn engine(&self) -> &'static str {
-        "postgres"
+impl Engine for PgStore {
+    type DB = Postgres;
+    const NAME: &'static str = "postgres";
+
+    fn readers(&self) -> &PgPool {
+        &self.pool
     }
 
-    async fn commit(&self, c: Commit) -> Result<()> {
-        self.write(None, Prepared::new(c, Vec::new())).await
+    async fn write(&self, job: Option<i64>, p: Prepared) -> Result<()> {
+        if p.is_empty() && job.is_none() {
+            return Ok(());
+        }
+        let mut tx = self.pool.begin().await.map_err(db_err)?;
+        Write::<Postgres>::apply(&mut tx, job, &p).await?;
+        tx.commit().await.map_err(db_err)
     }
 
-    async fn commit_checked(&self, c: Commit, checked: Vec<DocumentCas>) -> Result<()> {
-        self.write(None, Prepared::new(c, checked)).await
+    /// Row locks (`SKIP LOCKED`) hand each due job to one claimer.
+    async fn claim(&self, now: Instant, until: Instant, limit: u32) -> Result<Vec<Job>> {
+        let mut conn = self.pool.acquire().await.map_err(db_err)?;
+        Write::<Postgres>::claim_jobs(&mut conn, now, until, limit).await
     }
 
-    async fn versions(&self, keys: &[ResourceKey]) -> Result<BTreeMap<ResourceKey, VersionInfo>> {
-        Q::versions(&self.pool, keys).await
-    }
-
-    async fn get_resource(&self, key: &ResourceKey) -> Result<Option<StoredResource>> {
-        Q::get_resource(&self.pool, key).await
-    }
-
-    async fn resources_for_patient(
-        &self,
-        rtype: &str,
-        patient_id: &str,
-    ) -> Result<Vec<StoredResource>> {
-        Q::resources_for_patient(&self.pool, rtype, patient_id).await
-    }
-
-    async fn resources_of_type(
-        &self,
-        rtype: &str,
-        after_id: Option<&str>,
-        limit: u32,
-    ) -> Result<Vec<StoredResource>> {
-        Q::resources_of_type(&self.pool, rtype, after_id, limit).await
-    }
-
-    async fn ping(&self) -> Result<()> {
-        Q::ping(&self.pool).await
-    }
-
-    async fn count_resources(&self) -> Result<BTreeMap<String, u64>> {
-        Q::count_resources(&self.pool).await
-    }
-
-    async fn load_states(&self, patient_ids: &[String]) -> Result<BTreeMap<String, StateRow>> {
-        Q::load_states(&self.pool, patient_ids).await
-    }
-
-    async fn state_versions(&self, patient_ids: &[String]) -> Result<BTreeMap<String, i64>> {
-        Q::state_versions(&self.pool, patient_ids).await
-    }
-
-    async fn state_patient_ids(&self) -> Result<Vec<String>> {
-        Q::state_patient_ids(&self.pool).await
-    }
-
-    async fn get_document(&self, kind: &str, id: &str) -> Result<Option<Document>> {
-        let d = Q::get_document(&self.pool, kind, id).await?;
-        Ok(d.map(|v| v.document))
-    }
-
-    async fn get_document_versioned(
-        &self,
-        kind: &str,
-        id: &str,
-    ) -> Result<Option<VersionedDocument>> {
-        Q::get_document(&self.pool, kind, id).await
-    }
-
-    async fn list_documents(&self, f: &DocFilter) -> Result<Vec<Document>> {
-        Q::list_documents(&self.pool, f).await
-    }
-
-    async fn list_document_texts(&self, p: &DocPage) -> Result<Vec<DocText>> {
-        Q::list_document_texts(&self.pool, p).await
-    }
-
-    async fn count_documents(&self, f: &DocFilter) -> Result<u64> {
-        Q::count_documents(&self.pool, f).await
-    }
-
-    async fn document_span(&self, f: &DocFilter) -> Result<Option<(Instant, Instant)>> {
-        Q::document_span(&self.pool, f).await
-    }
-
-    async fn change_marker(&self) -> Result<Option<String>> {
+    async fn marker(&self) -> Result<Option<String>> {
         // The current snapshot (xmin:xmax:in-progress xids) changes when
         // any transaction that wrote is assigned an id or commits, on any
         // replica: conservative (other databases of the cluster count
@@ -231,37 +150,5 @@ impl Store for PgStore {
             .await
             .map_err(db_err)?;
         Ok(Some(format!("postgres:{s}")))
-    }
-
-    async fn claim_jobs(&self, now: Instant, limit: u32, lease_secs: i64) -> Result<Vec<Job>> {
-        // Row locks (`SKIP LOCKED`) hand each due job to one claimer.
-        let until = common::lease_until(now, lease_secs);
-        let mut conn = self.pool.acquire().await.map_err(db_err)?;
-        Write::<Postgres>::claim_jobs(&mut conn, now, until, limit).await
-    }
-
-    async fn complete_job(&self, job_id: i64, c: Commit) -> Result<()> {
-        self.write(Some(job_id), Prepared::new(c, Vec::new())).await
-    }
-
-    async fn complete_job_checked(
-        &self,
-        job_id: i64,
-        c: Commit,
-        checked: Vec<DocumentCas>,
-    ) -> Result<()> {
-        self.write(Some(job_id), Prepared::new(c, checked)).await
-    }
-
-    async fn pending_jobs(&self) -> Result<u64> {
-        Q::pending_jobs(&self.pool).await
-    }
-
-    async fn next_due(&self) -> Result<Option<Instant>> {
-        Q::next_due(&self.pool).await
-    }
-
-    async fn audit_entries(&self, from_seq: i64, limit: u32) -> Result<Vec<AuditEntry>> {
-        Q::audit_entries(&self.pool, from_seq, limit).await
     }
 }

@@ -7,7 +7,10 @@
 //! fragments. SQL text uses `$n` placeholders, which both engines accept.
 
 pub(crate) mod read;
+mod store;
 pub(crate) mod write;
+
+pub(crate) use store::Engine;
 
 use crate::{Result, StoreError};
 use bedside_core::Instant;
@@ -92,6 +95,61 @@ impl<'a> Rows<'a> {
         self.names.push(name);
         self.cols.push(col);
         self
+    }
+
+    /// A text column: `f` of each of `items`.
+    pub fn text<T>(
+        self,
+        name: &'static str,
+        items: impl IntoIterator<Item = T>,
+        f: impl FnMut(T) -> &'a str,
+    ) -> Self {
+        self.col(name, Col::Text(items.into_iter().map(f).collect()))
+    }
+
+    pub fn opt_text<T>(
+        self,
+        name: &'static str,
+        items: impl IntoIterator<Item = T>,
+        f: impl FnMut(T) -> Option<&'a str>,
+    ) -> Self {
+        self.col(name, Col::OptText(items.into_iter().map(f).collect()))
+    }
+
+    pub fn int<T>(
+        self,
+        name: &'static str,
+        items: impl IntoIterator<Item = T>,
+        f: impl FnMut(T) -> i64,
+    ) -> Self {
+        self.col(name, Col::Int(items.into_iter().map(f).collect()))
+    }
+
+    pub fn time<T>(
+        self,
+        name: &'static str,
+        items: impl IntoIterator<Item = T>,
+        f: impl FnMut(T) -> Instant,
+    ) -> Self {
+        self.col(name, Col::Time(items.into_iter().map(f).collect()))
+    }
+
+    pub fn opt_time<T>(
+        self,
+        name: &'static str,
+        items: impl IntoIterator<Item = T>,
+        f: impl FnMut(T) -> Option<Instant>,
+    ) -> Self {
+        self.col(name, Col::OptTime(items.into_iter().map(f).collect()))
+    }
+
+    pub fn bytes<T>(
+        self,
+        name: &'static str,
+        items: impl IntoIterator<Item = T>,
+        f: impl FnMut(T) -> &'a [u8],
+    ) -> Self {
+        self.col(name, Col::Bytes(items.into_iter().map(f).collect()))
     }
 
     /// Rows in the batch (the length of its shortest column).

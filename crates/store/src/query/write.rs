@@ -123,15 +123,9 @@ where
         let mut written: HashSet<String> = HashSet::new();
         if !new.is_empty() {
             let rows = Rows::new()
-                .col(
-                    "patient_id",
-                    Col::Text(new.iter().map(|s| s.patient_id.as_str()).collect()),
-                )
+                .text("patient_id", &new, |s| s.patient_id.as_str())
                 .col("version", Col::Int(vec![1; new.len()]))
-                .col(
-                    "state",
-                    Col::Bytes(new.iter().map(|s| s.state.as_slice()).collect()),
-                )
+                .bytes("state", &new, |s| s.state.as_slice())
                 .col("updated_at", Col::Time(vec![now; new.len()]));
             let mut q = insert_into::<DB>("patient_states", rows);
             q.push(" ON CONFLICT (patient_id) DO NOTHING RETURNING patient_id");
@@ -144,15 +138,9 @@ where
         }
         if !old.is_empty() {
             let rows = Rows::new()
-                .col(
-                    "pid",
-                    Col::Text(old.iter().map(|s| s.patient_id.as_str()).collect()),
-                )
-                .col("exp", Col::Int(old.iter().map(|s| s.expected).collect()))
-                .col(
-                    "st",
-                    Col::Bytes(old.iter().map(|s| s.state.as_slice()).collect()),
-                );
+                .text("pid", &old, |s| s.patient_id.as_str())
+                .int("exp", &old, |s| s.expected)
+                .bytes("st", &old, |s| s.state.as_slice());
             let mut q = with_u::<DB>(rows);
             q.push(
                 " UPDATE patient_states SET version = patient_states.version + 1, state = u.st, \
@@ -182,48 +170,14 @@ where
     async fn write_resources(conn: &mut DB::Connection, p: &Prepared) -> Result<()> {
         for chunk in p.resources.chunks(DB::CHUNK) {
             let rows = Rows::new()
-                .col(
-                    "rtype",
-                    Col::Text(chunk.iter().map(|r| r.key.rtype.as_str()).collect()),
-                )
-                .col(
-                    "id",
-                    Col::Text(chunk.iter().map(|r| r.key.id.as_str()).collect()),
-                )
-                .col(
-                    "version_id",
-                    Col::OptText(
-                        chunk
-                            .iter()
-                            .map(|r| r.version.version_id.as_deref())
-                            .collect(),
-                    ),
-                )
-                .col(
-                    "last_updated",
-                    Col::OptText(
-                        chunk
-                            .iter()
-                            .map(|r| r.version.last_updated.as_deref())
-                            .collect(),
-                    ),
-                )
-                .col(
-                    "hash",
-                    Col::Text(chunk.iter().map(|r| r.version.hash.as_str()).collect()),
-                )
-                .col(
-                    "patient_id",
-                    Col::OptText(chunk.iter().map(|r| r.patient_id.as_deref()).collect()),
-                )
-                .col(
-                    "event_time",
-                    Col::OptTime(chunk.iter().map(|r| r.event_time).collect()),
-                )
-                .col(
-                    "body",
-                    Col::Text(chunk.iter().map(|r| r.body.as_str()).collect()),
-                );
+                .text("rtype", chunk, |r| r.key.rtype.as_str())
+                .text("id", chunk, |r| r.key.id.as_str())
+                .opt_text("version_id", chunk, |r| r.version.version_id.as_deref())
+                .opt_text("last_updated", chunk, |r| r.version.last_updated.as_deref())
+                .text("hash", chunk, |r| r.version.hash.as_str())
+                .opt_text("patient_id", chunk, |r| r.patient_id.as_deref())
+                .opt_time("event_time", chunk, |r| r.event_time)
+                .text("body", chunk, |r| r.body.as_str());
             let mut q = insert_into::<DB>("resources", rows);
             q.push(
                 " ON CONFLICT (rtype, id) DO UPDATE SET version_id = excluded.version_id, \
@@ -337,19 +291,10 @@ where
             .collect();
         for (jobs, payloads) in p.jobs.chunks(DB::CHUNK).zip(payloads.chunks(DB::CHUNK)) {
             let rows = Rows::new()
-                .col(
-                    "kind",
-                    Col::Text(jobs.iter().map(|j| j.kind.as_str()).collect()),
-                )
-                .col("due_at", Col::Time(jobs.iter().map(|j| j.due_at).collect()))
-                .col(
-                    "dedupe_key",
-                    Col::OptText(jobs.iter().map(|j| j.dedupe_key.as_deref()).collect()),
-                )
-                .col(
-                    "payload",
-                    Col::Text(payloads.iter().map(String::as_str).collect()),
-                )
+                .text("kind", jobs, |j| j.kind.as_str())
+                .time("due_at", jobs, |j| j.due_at)
+                .opt_text("dedupe_key", jobs, |j| j.dedupe_key.as_deref())
+                .text("payload", payloads, String::as_str)
                 .col("created_at", Col::Time(vec![now; jobs.len()]));
             let mut q = insert_into::<DB>("jobs", rows);
             q.push(" ON CONFLICT (dedupe_key) DO NOTHING");
@@ -394,23 +339,11 @@ where
         let entries = common::chain_rows(last, bodies, now);
         for chunk in entries.chunks(DB::CHUNK) {
             let rows = Rows::new()
-                .col("seq", Col::Int(chunk.iter().map(|r| r.seq).collect()))
-                .col(
-                    "recorded_at",
-                    Col::Time(chunk.iter().map(|r| r.recorded_at).collect()),
-                )
-                .col(
-                    "body",
-                    Col::Text(chunk.iter().map(|r| r.body.as_str()).collect()),
-                )
-                .col(
-                    "prev_hash",
-                    Col::Text(chunk.iter().map(|r| r.prev_hash.as_str()).collect()),
-                )
-                .col(
-                    "hash",
-                    Col::Text(chunk.iter().map(|r| r.hash.as_str()).collect()),
-                );
+                .int("seq", chunk, |r| r.seq)
+                .time("recorded_at", chunk, |r| r.recorded_at)
+                .text("body", chunk, |r| r.body.as_str())
+                .text("prev_hash", chunk, |r| r.prev_hash.as_str())
+                .text("hash", chunk, |r| r.hash.as_str());
             let (text, args) = insert_into::<DB>("audit", rows).finish()?;
             Self::execute(conn, &text, args).await?;
         }
@@ -435,25 +368,18 @@ fn doc_rows<'a>(
     bodies: &'a [String],
     expected: Option<Vec<i64>>,
 ) -> Rows<'a> {
-    let text = |f: fn(&'a crate::Document) -> &'a str| Col::Text(docs.clone().map(f).collect());
-    let opt =
-        |f: fn(&'a crate::Document) -> Option<&'a str>| Col::OptText(docs.clone().map(f).collect());
-    let time = |f: fn(&'a crate::Document) -> Instant| Col::Time(docs.clone().map(f).collect());
     let mut rows = Rows::new()
-        .col("kind", text(|d| d.kind.as_str()))
-        .col("id", text(|d| d.id.as_str()));
+        .text("kind", docs.clone(), |d| d.kind.as_str())
+        .text("id", docs.clone(), |d| d.id.as_str());
     if let Some(expected) = expected {
         rows = rows.col("expected", Col::Int(expected));
     }
-    rows.col("patient_id", opt(|d| d.patient_id.as_deref()))
-        .col("status", opt(|d| d.status.as_deref()))
-        .col("owner", opt(|d| d.owner.as_deref()))
-        .col("created_at", time(|d| d.created_at))
-        .col("updated_at", time(|d| d.updated_at))
-        .col(
-            "body",
-            Col::Text(bodies.iter().map(String::as_str).collect()),
-        )
+    rows.opt_text("patient_id", docs.clone(), |d| d.patient_id.as_deref())
+        .opt_text("status", docs.clone(), |d| d.status.as_deref())
+        .opt_text("owner", docs.clone(), |d| d.owner.as_deref())
+        .time("created_at", docs.clone(), |d| d.created_at)
+        .time("updated_at", docs, |d| d.updated_at)
+        .text("body", bodies, |b| b.as_str())
 }
 
 /// `INSERT INTO <table> (<columns of rows>) <rows>`.

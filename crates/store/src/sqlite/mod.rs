@@ -4,21 +4,15 @@
 
 use crate::common::{db_err, from_micros, to_micros, Prepared};
 use crate::location::SQLITE_FILE;
-use crate::query::read::Read;
 use crate::query::write::Write;
-use crate::query::{Col, Dialect, Rows, Sql};
-use crate::{
-    AuditEntry, Commit, DocFilter, DocPage, DocText, Document, DocumentCas, Job, ResourceKey,
-    StateRow, Store, StoreError, StoredResource, VersionInfo, VersionedDocument,
-};
-use async_trait::async_trait;
+use crate::query::{Col, Dialect, Engine, Rows, Sql};
+use crate::{Job, StoreError};
 use bedside_core::Instant;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
     SqliteSynchronous,
 };
 use sqlx::{ConnectOptions, Connection, Sqlite};
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -27,13 +21,12 @@ use tokio::sync::Mutex;
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
 
 type Result<T> = crate::Result<T>;
-type Q = Read<Sqlite>;
 
 /// The SQLite engine. See the crate docs for what is stored.
 pub struct SqliteStore {
     path: PathBuf,
     readers: SqlitePool,
-    /// Shared with the task each commit runs on (see [`SqliteStore::write`]).
+    /// Shared with the task each commit runs on (see [`Engine::write`]).
     writer: Arc<Mutex<SqliteConnection>>,
     /// A connection that only reads `PRAGMA data_version` (the change
     /// marker): its value changes whenever another connection, ours or
@@ -122,23 +115,6 @@ impl SqliteStore {
         let mut w = self.writer.lock().await;
         let r = sqlx::query(sql).execute(&mut *w).await.map_err(db_err)?;
         Ok(r.rows_affected())
-    }
-
-    /// One commit, on its own task: a caller that goes away mid-commit (a
-    /// client disconnect or a request timeout drops the future) cannot
-    /// cancel it half-way, so the commit completes or rolls back whole and
-    /// the single writer connection is never left inside an open
-    /// transaction. (Cancelled between its `BEGIN IMMEDIATE` and the
-    /// `Transaction` being handed back, sqlx leaves the connection in a
-    /// transaction nobody owns, and every later `begin_with` fails.)
-    async fn write(&self, job: Option<i64>, p: Prepared) -> Result<()> {
-        if p.is_empty() && job.is_none() {
-            return Ok(());
-        }
-        let writer = self.writer.clone();
-        tokio::spawn(async move { write_locked(&writer, job, &p).await })
-            .await
-            .map_err(|e| StoreError::Db(format!("commit task failed: {e}")))?
     }
 }
 
@@ -382,95 +358,38 @@ impl Dialect for Sqlite {
     }
 }
 
-#[async_trait]
-impl Store for SqliteStore {
-    fn engine(&self) -> &'static str {
-        "sqlite"
+impl Engine for SqliteStore {
+    type DB = Sqlite;
+    const NAME: &'static str = "sqlite";
+
+    fn readers(&self) -> &SqlitePool {
+        &self.readers
     }
 
-    async fn commit(&self, c: Commit) -> Result<()> {
-        self.write(None, Prepared::new(c, Vec::new())).await
+    /// One commit, on its own task: a caller that goes away mid-commit (a
+    /// client disconnect or a request timeout drops the future) cannot
+    /// cancel it half-way, so the commit completes or rolls back whole and
+    /// the single writer connection is never left inside an open
+    /// transaction. (Cancelled between its `BEGIN IMMEDIATE` and the
+    /// `Transaction` being handed back, sqlx leaves the connection in a
+    /// transaction nobody owns, and every later `begin_with` fails.)
+    async fn write(&self, job: Option<i64>, p: Prepared) -> Result<()> {
+        if p.is_empty() && job.is_none() {
+            return Ok(());
+        }
+        let writer = self.writer.clone();
+        tokio::spawn(async move { write_locked(&writer, job, &p).await })
+            .await
+            .map_err(|e| StoreError::Db(format!("commit task failed: {e}")))?
     }
 
-    async fn commit_checked(&self, c: Commit, checked: Vec<DocumentCas>) -> Result<()> {
-        self.write(None, Prepared::new(c, checked)).await
+    /// On the writer: a claim is a write, and SQLite has one writer.
+    async fn claim(&self, now: Instant, until: Instant, limit: u32) -> Result<Vec<Job>> {
+        let mut w = self.writer.lock().await;
+        Write::<Sqlite>::claim_jobs(&mut w, now, until, limit).await
     }
 
-    async fn versions(&self, keys: &[ResourceKey]) -> Result<BTreeMap<ResourceKey, VersionInfo>> {
-        Q::versions(&self.readers, keys).await
-    }
-
-    async fn get_resource(&self, key: &ResourceKey) -> Result<Option<StoredResource>> {
-        Q::get_resource(&self.readers, key).await
-    }
-
-    async fn resources_for_patient(
-        &self,
-        rtype: &str,
-        patient_id: &str,
-    ) -> Result<Vec<StoredResource>> {
-        Q::resources_for_patient(&self.readers, rtype, patient_id).await
-    }
-
-    async fn resources_of_type(
-        &self,
-        rtype: &str,
-        after_id: Option<&str>,
-        limit: u32,
-    ) -> Result<Vec<StoredResource>> {
-        Q::resources_of_type(&self.readers, rtype, after_id, limit).await
-    }
-
-    async fn ping(&self) -> Result<()> {
-        Q::ping(&self.readers).await
-    }
-
-    async fn count_resources(&self) -> Result<BTreeMap<String, u64>> {
-        Q::count_resources(&self.readers).await
-    }
-
-    async fn load_states(&self, patient_ids: &[String]) -> Result<BTreeMap<String, StateRow>> {
-        Q::load_states(&self.readers, patient_ids).await
-    }
-
-    async fn state_versions(&self, patient_ids: &[String]) -> Result<BTreeMap<String, i64>> {
-        Q::state_versions(&self.readers, patient_ids).await
-    }
-
-    async fn state_patient_ids(&self) -> Result<Vec<String>> {
-        Q::state_patient_ids(&self.readers).await
-    }
-
-    async fn get_document(&self, kind: &str, id: &str) -> Result<Option<Document>> {
-        let d = Q::get_document(&self.readers, kind, id).await?;
-        Ok(d.map(|v| v.document))
-    }
-
-    async fn get_document_versioned(
-        &self,
-        kind: &str,
-        id: &str,
-    ) -> Result<Option<VersionedDocument>> {
-        Q::get_document(&self.readers, kind, id).await
-    }
-
-    async fn list_documents(&self, f: &DocFilter) -> Result<Vec<Document>> {
-        Q::list_documents(&self.readers, f).await
-    }
-
-    async fn list_document_texts(&self, p: &DocPage) -> Result<Vec<DocText>> {
-        Q::list_document_texts(&self.readers, p).await
-    }
-
-    async fn count_documents(&self, f: &DocFilter) -> Result<u64> {
-        Q::count_documents(&self.readers, f).await
-    }
-
-    async fn document_span(&self, f: &DocFilter) -> Result<Option<(Instant, Instant)>> {
-        Q::document_span(&self.readers, f).await
-    }
-
-    async fn change_marker(&self) -> Result<Option<String>> {
+    async fn marker(&self) -> Result<Option<String>> {
         // The marker connection never writes, so every commit (by the
         // writer connection or another process) changes its data_version.
         let mut m = self.marker.lock().await;
@@ -479,37 +398,5 @@ impl Store for SqliteStore {
             .await
             .map_err(db_err)?;
         Ok(Some(format!("sqlite:{v}")))
-    }
-
-    async fn claim_jobs(&self, now: Instant, limit: u32, lease_secs: i64) -> Result<Vec<Job>> {
-        // On the writer: a claim is a write, and SQLite has one writer.
-        let until = crate::common::lease_until(now, lease_secs);
-        let mut w = self.writer.lock().await;
-        Write::<Sqlite>::claim_jobs(&mut w, now, until, limit).await
-    }
-
-    async fn complete_job(&self, job_id: i64, c: Commit) -> Result<()> {
-        self.write(Some(job_id), Prepared::new(c, Vec::new())).await
-    }
-
-    async fn complete_job_checked(
-        &self,
-        job_id: i64,
-        c: Commit,
-        checked: Vec<DocumentCas>,
-    ) -> Result<()> {
-        self.write(Some(job_id), Prepared::new(c, checked)).await
-    }
-
-    async fn pending_jobs(&self) -> Result<u64> {
-        Q::pending_jobs(&self.readers).await
-    }
-
-    async fn next_due(&self) -> Result<Option<Instant>> {
-        Q::next_due(&self.readers).await
-    }
-
-    async fn audit_entries(&self, from_seq: i64, limit: u32) -> Result<Vec<AuditEntry>> {
-        Q::audit_entries(&self.readers, from_seq, limit).await
     }
 }
