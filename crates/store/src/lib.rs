@@ -9,7 +9,9 @@
 //!   patient, with a version number for optimistic concurrency;
 //! - **documents**: Bedside's own records (predictions, alerts, cards,
 //!   feedback, tasks, pathway instances, alarms) as JSON with a few indexed
-//!   columns;
+//!   columns and a version, for read-modify-write without lost updates
+//!   ([`Store::get_document_versioned`], [`Store::commit_checked`] with
+//!   [`DocumentCas`]);
 //! - **audit**: an append-only, hash-chained log ([`audit_hash`],
 //!   [`verify_chain`], [`ChainVerifier`]); a trigger on both engines
 //!   refuses `UPDATE` and `DELETE` on it (migration 0002);

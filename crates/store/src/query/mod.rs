@@ -1,10 +1,13 @@
-//! The query layer both engines share: every read ([`read`]) and every
-//! write of a commit ([`write`]) is written once, generic over a
-//! [`Dialect`], which holds what differs between SQLite and PostgreSQL:
-//! how an instant is stored, how a list of keys and a batch of rows are
-//! passed (SQLite: one bound value each, multi-row `VALUES`; PostgreSQL:
-//! one array per column, `UNNEST`), the rows per statement, and a few SQL
-//! fragments. SQL text uses `$n` placeholders, which both engines accept.
+//! The query layer both engines share, written once: the [`crate::Store`]
+//! implementation (`store.rs`, every read, over an [`Engine`]), the writes
+//! of a commit and job claims ([`write`]), and the row shapes ([`read`]).
+//! It is generic over a [`Dialect`], which holds what differs between
+//! SQLite and PostgreSQL: how an instant is stored, how a list of keys and
+//! a batch of rows are passed (SQLite: one bound value each, multi-row
+//! `VALUES`; PostgreSQL: one array per column, `UNNEST`), the rows per
+//! statement, and a few SQL fragments. SQL text uses `$n` placeholders,
+//! which both engines accept. What an engine does besides SQL (its
+//! connections, transactions, the SQLite writer task) is in its module.
 
 pub(crate) mod read;
 mod store;

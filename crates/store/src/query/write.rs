@@ -130,11 +130,8 @@ where
             let mut q = insert_into::<DB>("patient_states", rows);
             q.push(" ON CONFLICT (patient_id) DO NOTHING RETURNING patient_id");
             let (text, args) = q.finish()?;
-            let rows: Vec<String> = sqlx::query_scalar_with(&text, args)
-                .fetch_all(&mut *conn)
-                .await
-                .map_err(db_err)?;
-            written.extend(rows);
+            let rows: Vec<(String,)> = Self::returning(conn, &text, args).await?;
+            written.extend(rows.into_iter().map(|(id,)| id));
         }
         if !old.is_empty() {
             let rows = Rows::new()
@@ -152,11 +149,8 @@ where
                  AND patient_states.version = u.exp RETURNING patient_states.patient_id",
             );
             let (text, args) = q.finish()?;
-            let rows: Vec<String> = sqlx::query_scalar_with(&text, args)
-                .fetch_all(&mut *conn)
-                .await
-                .map_err(db_err)?;
-            written.extend(rows);
+            let rows: Vec<(String,)> = Self::returning(conn, &text, args).await?;
+            written.extend(rows.into_iter().map(|(id,)| id));
         }
         match states.iter().find(|s| !written.contains(&s.patient_id)) {
             Some(s) => Err(StoreError::Conflict(format!(
@@ -242,10 +236,7 @@ where
             let mut q = insert_into::<DB>("documents", rows);
             q.push(" ON CONFLICT (kind, id) DO NOTHING RETURNING kind, id");
             let (text, args) = q.finish()?;
-            let rows: Vec<(String, String)> = sqlx::query_as_with(&text, args)
-                .fetch_all(&mut *conn)
-                .await
-                .map_err(db_err)?;
+            let rows: Vec<(String, String)> = Self::returning(conn, &text, args).await?;
             written.extend(rows);
         }
         if !old.is_empty() {
@@ -263,10 +254,7 @@ where
                  AND documents.version = u.expected RETURNING documents.kind, documents.id",
             );
             let (text, args) = q.finish()?;
-            let rows: Vec<(String, String)> = sqlx::query_as_with(&text, args)
-                .fetch_all(&mut *conn)
-                .await
-                .map_err(db_err)?;
+            let rows: Vec<(String, String)> = Self::returning(conn, &text, args).await?;
             written.extend(rows);
         }
         let lost = batch.iter().find(|c| {
@@ -302,6 +290,21 @@ where
             Self::execute(conn, &text, args).await?;
         }
         Ok(())
+    }
+
+    /// Run a statement and read the rows it returns.
+    async fn returning<'a, R>(
+        conn: &mut DB::Connection,
+        text: &'a str,
+        args: DB::Arguments<'a>,
+    ) -> Result<Vec<R>>
+    where
+        R: for<'r> sqlx::FromRow<'r, DB::Row> + Send + Unpin,
+    {
+        sqlx::query_as_with(text, args)
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(db_err)
     }
 
     /// Run a statement that returns no rows.

@@ -26,7 +26,7 @@ type Result<T> = crate::Result<T>;
 pub struct SqliteStore {
     path: PathBuf,
     readers: SqlitePool,
-    /// Shared with the task each commit runs on (see [`Engine::write`]).
+    /// Shared with the task each commit runs on (see `Engine::write` below).
     writer: Arc<Mutex<SqliteConnection>>,
     /// A connection that only reads `PRAGMA data_version` (the change
     /// marker): its value changes whenever another connection, ours or
