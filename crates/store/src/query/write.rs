@@ -29,16 +29,17 @@ where
     i32: for<'r> Decode<'r, DB> + Type<DB>,
 {
     /// Mark job `job` done (if given; `Conflict` unless it is pending) and
-    /// write `p`. States first: a conflict there fails before anything
-    /// large is written.
+    /// write `p`. Compare-and-set writes first (states, then checked
+    /// documents): a conflict there fails before anything large is
+    /// written.
     pub async fn apply(conn: &mut DB::Connection, job: Option<i64>, p: &Prepared) -> Result<()> {
         let now = common::now();
         if let Some(id) = job {
             Self::mark_done(conn, id, now).await?;
         }
         Self::write_states(conn, &p.states, now).await?;
-        Self::write_resources(conn, p).await?;
         Self::write_checked(conn, &p.checked).await?;
+        Self::write_resources(conn, p).await?;
         Self::write_documents(conn, p).await?;
         Self::write_jobs(conn, p, now).await?;
         // Last: on PostgreSQL the audit lock is then held only while

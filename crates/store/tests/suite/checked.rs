@@ -261,3 +261,78 @@ where
     }
     out
 }
+
+/// Random checked and plain writes of three documents from two replicas,
+/// one and two documents a commit, against a model of the versions: a
+/// commit succeeds exactly when every checked write expects the stored
+/// version, and then (only then) all of it is stored.
+pub async fn checked_writes_match_a_model(h: &dyn Harness) {
+    let replicas = [h.open().await, h.open().await];
+    let ids = ["a", "b", "c"];
+    // (version, step) per id; absent: not stored.
+    let mut model: BTreeMap<&str, (i64, i64)> = BTreeMap::new();
+    let mut rng = 0x2545_f491_4f6c_dd1d_u64;
+    let mut next = move |n: u64| {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        rng % n
+    };
+    let (mut written, mut refused) = (0, 0);
+    for op in 0..150i64 {
+        let s = &replicas[next(2) as usize];
+        let mut checked = Vec::new();
+        let mut plain = Vec::new();
+        for _ in 0..=next(2) {
+            let id = ids[next(3) as usize];
+            if checked.iter().any(|c: &DocumentCas| c.document.id == id) {
+                continue;
+            }
+            let stored = model.get(id).map(|&(v, _)| v);
+            let expected = match next(4) {
+                0 => None,
+                1 => Some(stored.unwrap_or(0) + 1),
+                _ => stored,
+            };
+            checked.push(cas(pathway(id, op), expected));
+        }
+        if next(4) == 0 {
+            let id = ids[next(3) as usize];
+            if checked.iter().all(|c| c.document.id != id) {
+                plain.push(pathway(id, op));
+            }
+        }
+        let fits = checked
+            .iter()
+            .all(|c| c.expected == model.get(c.document.id.as_str()).map(|&(v, _)| v));
+        let commit = Commit {
+            documents: plain.clone(),
+            ..Commit::default()
+        };
+        let r = s.commit_checked(commit, checked.clone()).await;
+        assert_eq!(r.is_ok(), fits, "op {op}: {r:?}");
+        if fits {
+            written += 1;
+            for d in checked.iter().map(|c| &c.document).chain(&plain) {
+                let id = ids.iter().copied().find(|i| *i == d.id).expect("known id");
+                let v = model.get(id).map_or(1, |&(v, _)| v + 1);
+                model.insert(id, (v, op));
+            }
+        } else {
+            refused += 1;
+            assert!(
+                matches!(r, Err(StoreError::DocumentConflict { .. })),
+                "op {op}: {r:?}"
+            );
+        }
+        for id in ids {
+            let got = step_and_version(&*replicas[0], id).await;
+            let want = model.get(id).map(|&(v, step)| (step, v));
+            assert_eq!(got, want, "op {op}, document {id}");
+        }
+    }
+    assert!(
+        written > 30 && refused > 30,
+        "{written} written, {refused} refused"
+    );
+}

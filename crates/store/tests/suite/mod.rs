@@ -67,6 +67,7 @@ macro_rules! store_suite {
             checked_conflict_writes_nothing,
             concurrent_checked_writers_one_wins,
             checked_counter_loses_no_update,
+            checked_writes_match_a_model,
         );
     };
     (@tests $make:path; $($name:ident),* $(,)?) => {
