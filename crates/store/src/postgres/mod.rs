@@ -1,6 +1,6 @@
 //! The PostgreSQL engine, for several replicas sharing one database.
 //! Bulk writes use `UNNEST` over arrays (one statement per table per
-//! commit), job claims use `FOR UPDATE SKIP LOCKED`, state writes are
+//! 2000 rows, rows kept in their sorted order), job claims use `FOR UPDATE SKIP LOCKED`, state writes are
 //! compare-and-set on the version, and audit appends take a transaction
 //! advisory lock so the hash chain stays linear across replicas.
 
