@@ -27,8 +27,8 @@
 //! alert memory yet). Everything else is passed through unchanged.
 
 use crate::{
-    common, AuditEntry, Commit, DocFilter, Document, Job, ResourceKey, StateRow, Store,
-    StoredResource, VersionInfo,
+    common, AuditEntry, Commit, DocFilter, Document, DocumentCas, Job, ResourceKey, StateRow,
+    Store, StoredResource, VersionInfo, VersionedDocument,
 };
 use async_trait::async_trait;
 use bedside_core::Instant;
@@ -98,10 +98,12 @@ impl CachedStore {
     }
 
     /// The cached keys a commit writes, each with the document that ends
-    /// up stored (the last write of a key wins, as in the engines).
-    fn written(&self, c: &Commit) -> BTreeMap<Key, Document> {
+    /// up stored (the last write of a key wins, and plain writes apply
+    /// after checked ones, as in the engines).
+    fn written(&self, c: &Commit, checked: &[DocumentCas]) -> BTreeMap<Key, Document> {
         let mut out = BTreeMap::new();
-        for d in c.documents.iter().filter(|d| self.kinds.contains(&d.kind)) {
+        let docs = checked.iter().map(|c| &c.document).chain(&c.documents);
+        for d in docs.filter(|d| self.kinds.contains(&d.kind)) {
             // As read back: instants with microsecond precision.
             let mut d = d.clone();
             d.created_at = common::truncate(d.created_at);
@@ -135,8 +137,8 @@ impl CachedStore {
 
     /// Mark the cached keys of `c` as being written; the guard ends the
     /// write (as failed if dropped without [`WriteGuard::finish`]).
-    fn begin(&self, c: &Commit) -> WriteGuard {
-        let keys = self.written(c);
+    fn begin(&self, c: &Commit, checked: &[DocumentCas]) -> WriteGuard {
+        let keys = self.written(c, checked);
         self.begin_write(&keys);
         WriteGuard {
             cache: self.cache.clone(),
@@ -148,13 +150,18 @@ impl CachedStore {
     /// goes away cannot leave a key marked as written-and-done while the
     /// engine's commit is still running (a read would then fill the cache
     /// with the value before it).
-    async fn write_through<F, Fut>(&self, c: Commit, write: F) -> Result<()>
+    async fn write_through<F, Fut>(
+        &self,
+        c: Commit,
+        checked: Vec<DocumentCas>,
+        write: F,
+    ) -> Result<()>
     where
-        F: FnOnce(Commit) -> Fut,
+        F: FnOnce(Commit, Vec<DocumentCas>) -> Fut,
         Fut: std::future::Future<Output = Result<()>> + Send + 'static,
     {
-        let guard = self.begin(&c);
-        let write = write(c);
+        let guard = self.begin(&c, &checked);
+        let write = write(c, checked);
         tokio::spawn(async move {
             let r = write.await;
             guard.finish(r.is_ok());
@@ -277,8 +284,16 @@ impl Store for CachedStore {
 
     async fn commit(&self, c: Commit) -> Result<()> {
         let inner = self.inner.clone();
-        self.write_through(c, |c| async move { inner.commit(c).await })
+        self.write_through(c, Vec::new(), |c, _| async move { inner.commit(c).await })
             .await
+    }
+
+    async fn commit_checked(&self, c: Commit, checked: Vec<DocumentCas>) -> Result<()> {
+        let inner = self.inner.clone();
+        self.write_through(c, checked, |c, checked| async move {
+            inner.commit_checked(c, checked).await
+        })
+        .await
     }
 
     async fn versions(&self, keys: &[ResourceKey]) -> Result<BTreeMap<ResourceKey, VersionInfo>> {
@@ -349,6 +364,15 @@ impl Store for CachedStore {
         r
     }
 
+    /// Versioned reads go to the store: the cache keeps no versions.
+    async fn get_document_versioned(
+        &self,
+        kind: &str,
+        id: &str,
+    ) -> Result<Option<VersionedDocument>> {
+        self.inner.get_document_versioned(kind, id).await
+    }
+
     async fn list_documents(&self, f: &DocFilter) -> Result<Vec<Document>> {
         self.inner.list_documents(f).await
     }
@@ -370,8 +394,22 @@ impl Store for CachedStore {
     }
     async fn complete_job(&self, job_id: i64, c: Commit) -> Result<()> {
         let inner = self.inner.clone();
-        self.write_through(c, |c| async move { inner.complete_job(job_id, c).await })
-            .await
+        self.write_through(c, Vec::new(), |c, _| async move {
+            inner.complete_job(job_id, c).await
+        })
+        .await
+    }
+    async fn complete_job_checked(
+        &self,
+        job_id: i64,
+        c: Commit,
+        checked: Vec<DocumentCas>,
+    ) -> Result<()> {
+        let inner = self.inner.clone();
+        self.write_through(c, checked, |c, checked| async move {
+            inner.complete_job_checked(job_id, c, checked).await
+        })
+        .await
     }
     async fn pending_jobs(&self) -> Result<u64> {
         self.inner.pending_jobs().await
@@ -562,8 +600,8 @@ mod tests {
     async fn overlapping_commits_of_a_key_are_not_cached() {
         let (_d, _inner, cached) = open().await;
         let (a, b) = (docs(vec![doc("a", 1)]), docs(vec![doc("a", 2)]));
-        let ga = cached.begin(&a);
-        let gb = cached.begin(&b);
+        let ga = cached.begin(&a, &[]);
+        let gb = cached.begin(&b, &[]);
         // Whichever finishes last, the store's order is unknown here.
         ga.finish(true);
         assert!(
@@ -583,7 +621,7 @@ mod tests {
         };
         // A commit of the key begins and ends while the read is out.
         let c = docs(vec![doc("a", 2)]);
-        cached.begin(&c).finish(true);
+        cached.begin(&c, &[]).finish(true);
         // The read comes back with what it saw before the commit.
         cached.fill(key("a"), token, Some(Arc::new(doc("a", 1))));
         let Lookup::Hit(Some(d)) = cached.lookup(&key("a")) else {
@@ -591,7 +629,7 @@ mod tests {
         };
         assert_eq!(d.body["v"], 2, "not the stale read");
         // And while a commit is in flight, a read neither hits nor fills.
-        let g = cached.begin(&docs(vec![doc("b", 1)]));
+        let g = cached.begin(&docs(vec![doc("b", 1)]), &[]);
         assert!(matches!(cached.lookup(&key("b")), Lookup::Bypass));
         drop(g);
     }
@@ -599,7 +637,7 @@ mod tests {
     #[tokio::test]
     async fn dropped_commits_and_reads_leave_nothing_behind() {
         let (_d, _inner, cached) = open().await;
-        drop(cached.begin(&docs(vec![doc("a", 1)])));
+        drop(cached.begin(&docs(vec![doc("a", 1)]), &[]));
         assert_eq!(cached.cached_len(), 0, "unknown outcome: not cached");
         let Lookup::Fill(token) = cached.lookup(&key("a")) else {
             panic!("nothing pending after the dropped commit")
@@ -609,6 +647,52 @@ mod tests {
             key: Some((key("a"), token)),
         });
         assert!(matches!(cached.lookup(&key("a")), Lookup::Fill(_)));
+    }
+
+    #[tokio::test]
+    async fn checked_commits_keep_the_cache_exact() {
+        let (_d, inner, cached) = open().await;
+        let cas = |d: Document, expected: Option<i64>| DocumentCas {
+            document: d,
+            expected,
+        };
+        cached
+            .commit_checked(Commit::default(), vec![cas(doc("a", 1), None)])
+            .await
+            .unwrap();
+        assert_eq!(cached.cached_len(), 1, "written through");
+        assert_eq!(
+            cached.get_document(KIND, "a").await.unwrap(),
+            Some(doc_read(&inner, "a").await)
+        );
+        // A stale checked write fails the commit, its plain write of
+        // another cached key too, and leaves neither key cached.
+        let r = cached
+            .commit_checked(docs(vec![doc("b", 5)]), vec![cas(doc("a", 2), Some(7))])
+            .await;
+        assert!(
+            matches!(r, Err(StoreError::DocumentConflict { ref id, .. }) if id == "a"),
+            "{r:?}"
+        );
+        assert_eq!(cached.cached_len(), 0);
+        assert_eq!(
+            cached.get_document(KIND, "a").await.unwrap().unwrap().body["v"],
+            1
+        );
+        assert_eq!(cached.get_document(KIND, "b").await.unwrap(), None);
+        // At the version read: written, and the cached document is the stored one.
+        let read = cached.get_document_versioned(KIND, "a").await.unwrap();
+        assert_eq!(read.as_ref().map(|v| v.version), Some(1));
+        cached
+            .commit_checked(
+                Commit::default(),
+                vec![DocumentCas::over(doc("a", 3), read.as_ref())],
+            )
+            .await
+            .unwrap();
+        let hit = cached.get_document(KIND, "a").await.unwrap();
+        assert_eq!(hit.as_ref().unwrap().body["v"], 3);
+        assert_eq!(hit, Some(doc_read(&inner, "a").await));
     }
 
     #[tokio::test]

@@ -2,14 +2,12 @@
 //! and the normalisation of a [`Commit`] before it is written.
 
 use crate::audit::{hash_text, GENESIS_HASH};
-use crate::{Commit, Document, NewJob, ResourceKey, ResourceWrite, StateWrite, StoreError};
+use crate::{
+    Commit, Document, DocumentCas, NewJob, ResourceKey, ResourceWrite, StateWrite, StoreError,
+};
 use bedside_core::Instant;
 use chrono::{DateTime, Utc};
 use std::collections::BTreeMap;
-
-/// Rows per multi-row statement. 8 columns x 500 rows stays far below
-/// SQLite's 32766 bound parameters and keeps statements cache-friendly.
-pub(crate) const CHUNK: usize = 500;
 
 /// Instants are stored with microsecond precision on both engines.
 pub(crate) fn to_micros(t: Instant) -> i64 {
@@ -24,6 +22,14 @@ pub(crate) fn from_micros(m: i64, what: &str) -> crate::Result<Instant> {
 /// Now, truncated to microseconds (what the database will keep).
 pub(crate) fn now() -> Instant {
     truncate(Utc::now())
+}
+
+/// When a lease taken at `now` for `secs` seconds ends (a lease is at
+/// most `i32::MAX` seconds long).
+pub(crate) fn lease_until(now: Instant, secs: i64) -> Instant {
+    let secs = secs.clamp(0, i64::from(i32::MAX));
+    now.checked_add_signed(chrono::Duration::seconds(secs))
+        .unwrap_or(DateTime::<Utc>::MAX_UTC)
 }
 
 pub(crate) fn truncate(t: Instant) -> Instant {
@@ -59,20 +65,22 @@ pub(crate) fn db_err(e: sqlx::Error) -> StoreError {
 }
 
 /// A commit ready to write: resources and documents deduplicated (the last
-/// write of a key wins) and sorted by key, states sorted by patient (stable,
-/// so repeated writes of one patient keep their order). Sorting gives every
-/// transaction the same lock order, which avoids deadlocks between
-/// concurrent commits on PostgreSQL.
+/// write of a key wins) and sorted by key, states sorted by patient and
+/// checked documents by key (stable, so repeated writes of one patient or
+/// document keep their order). Sorting gives every transaction the same
+/// lock order, which avoids deadlocks between concurrent commits on
+/// PostgreSQL.
 pub(crate) struct Prepared {
     pub resources: Vec<ResourceWrite>,
     pub states: Vec<StateWrite>,
+    pub checked: Vec<DocumentCas>,
     pub documents: Vec<Document>,
     pub jobs: Vec<NewJob>,
     pub audit: Vec<serde_json::Value>,
 }
 
 impl Prepared {
-    pub fn new(c: Commit) -> Self {
+    pub fn new(c: Commit, mut checked: Vec<DocumentCas>) -> Self {
         let mut res: BTreeMap<ResourceKey, ResourceWrite> = BTreeMap::new();
         for r in c.resources {
             res.insert(r.key.clone(), r);
@@ -83,9 +91,13 @@ impl Prepared {
         }
         let mut states = c.states;
         states.sort_by(|a, b| a.patient_id.cmp(&b.patient_id));
+        checked.sort_by(|a, b| {
+            (&a.document.kind, &a.document.id).cmp(&(&b.document.kind, &b.document.id))
+        });
         Prepared {
             resources: res.into_values().collect(),
             states,
+            checked,
             documents: docs.into_values().collect(),
             jobs: c.jobs,
             audit: c.audit,
@@ -95,17 +107,17 @@ impl Prepared {
     pub fn is_empty(&self) -> bool {
         self.resources.is_empty()
             && self.states.is_empty()
+            && self.checked.is_empty()
             && self.documents.is_empty()
             && self.jobs.is_empty()
             && self.audit.is_empty()
     }
+}
 
-    /// True if a patient appears in more than one state write.
-    pub fn states_repeat_a_patient(&self) -> bool {
-        self.states
-            .windows(2)
-            .any(|w| w[0].patient_id == w[1].patient_id)
-    }
+/// Whether two neighbours of `items` are `same` (of sorted items: whether
+/// any two are).
+pub(crate) fn repeats<T>(items: &[T], same: impl Fn(&T, &T) -> bool) -> bool {
+    items.windows(2).any(|w| same(&w[0], &w[1]))
 }
 
 /// One audit row to insert.
@@ -172,45 +184,6 @@ pub(crate) fn redact_url(url: &str) -> String {
             &rest[at..]
         ),
         None => url.to_string(),
-    }
-}
-
-/// The part of a [`crate::DocPage`] query after the engine's own filter:
-/// the status set, the order, the page size and the offset. `unlimited`
-/// is what the engine needs before an `OFFSET` when there is no page size
-/// (SQLite: `" LIMIT -1"`; PostgreSQL: nothing).
-pub(crate) fn push_page<'a, DB>(
-    qb: &mut sqlx::QueryBuilder<'a, DB>,
-    p: &crate::DocPage,
-    unlimited: &str,
-) where
-    DB: sqlx::Database,
-    String: 'a + sqlx::Encode<'a, DB> + sqlx::Type<DB>,
-    i64: 'a + sqlx::Encode<'a, DB> + sqlx::Type<DB>,
-{
-    if !p.status_in.is_empty() {
-        qb.push(" AND status IN (");
-        let mut sep = qb.separated(", ");
-        for st in &p.status_in {
-            sep.push_bind(st.clone());
-        }
-        qb.push(")");
-    }
-    qb.push(if p.newest_first {
-        " ORDER BY created_at DESC, id DESC"
-    } else {
-        " ORDER BY created_at, id"
-    });
-    match p.filter.limit {
-        Some(n) => {
-            qb.push(" LIMIT ").push_bind(i64::from(n));
-        }
-        None => {
-            qb.push(unlimited);
-        }
-    }
-    if p.offset > 0 {
-        qb.push(" OFFSET ").push_bind(i64::from(p.offset));
     }
 }
 

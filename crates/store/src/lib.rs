@@ -9,7 +9,9 @@
 //!   patient, with a version number for optimistic concurrency;
 //! - **documents**: Bedside's own records (predictions, alerts, cards,
 //!   feedback, tasks, pathway instances, alarms) as JSON with a few indexed
-//!   columns;
+//!   columns and a version, for read-modify-write without lost updates
+//!   ([`Store::get_document_versioned`], [`Store::commit_checked`] with
+//!   [`DocumentCas`]);
 //! - **audit**: an append-only, hash-chained log ([`audit_hash`],
 //!   [`verify_chain`], [`ChainVerifier`]); a trigger on both engines
 //!   refuses `UPDATE` and `DELETE` on it (migration 0002);
@@ -31,6 +33,7 @@ mod cache;
 mod common;
 mod location;
 mod postgres;
+mod query;
 mod sqlite;
 
 pub use audit::{
@@ -47,8 +50,9 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-/// Errors from the store. `Conflict` means an optimistic check failed and
-/// the caller should re-read and retry.
+/// Errors from the store. `Conflict` and `DocumentConflict` mean an
+/// optimistic check failed (nothing was written) and the caller should
+/// re-read and retry ([`StoreError::is_conflict`]).
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("database error: {0}")]
@@ -57,10 +61,39 @@ pub enum StoreError {
     Migrate(String),
     #[error("concurrent update of {0}; retry")]
     Conflict(String),
+    /// A checked document write ([`DocumentCas`]) found another version
+    /// than `expected` stored (`None`: it expected no document).
+    #[error("concurrent update of document {kind}/{id} (expected {}); re-read and retry", expected_text(.expected))]
+    DocumentConflict {
+        kind: String,
+        id: String,
+        expected: Option<i64>,
+    },
+    /// The store does not offer this operation.
+    #[error("not supported by this store: {0}")]
+    Unsupported(String),
     #[error("invalid store location {0:?}: {1}")]
     Location(String, String),
     #[error("corrupt stored value for {0}: {1}")]
     Corrupt(String, String),
+}
+
+impl StoreError {
+    /// Whether an optimistic check failed: re-reading and retrying can
+    /// succeed.
+    pub fn is_conflict(&self) -> bool {
+        matches!(
+            self,
+            StoreError::Conflict(_) | StoreError::DocumentConflict { .. }
+        )
+    }
+}
+
+fn expected_text(v: &Option<i64>) -> String {
+    match v {
+        Some(v) => format!("version {v}"),
+        None => "no document".to_string(),
+    }
 }
 
 pub type Result<T> = std::result::Result<T, StoreError>;
@@ -134,6 +167,37 @@ pub struct Document {
     pub created_at: Instant,
     pub updated_at: Instant,
     pub body: serde_json::Value,
+}
+
+/// A document with its stored version: 1 when first written, one more on
+/// every write of it (checked or not).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VersionedDocument {
+    pub document: Document,
+    pub version: i64,
+}
+
+/// A checked document write, for read-modify-write without lost updates
+/// (several replicas): it is written only if the stored version of
+/// `(document.kind, document.id)` is still `expected` (`None`: no such
+/// document is stored), and the stored version becomes one more (1 for a
+/// new document). Otherwise the whole commit fails with
+/// [`StoreError::DocumentConflict`] and writes nothing.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DocumentCas {
+    pub document: Document,
+    /// The version read with [`Store::get_document_versioned`].
+    pub expected: Option<i64>,
+}
+
+impl DocumentCas {
+    /// Write `document` over the version `read` returned (absent: `None`).
+    pub fn over(document: Document, read: Option<&VersionedDocument>) -> Self {
+        DocumentCas {
+            document,
+            expected: read.map(|v| v.version),
+        }
+    }
 }
 
 /// Filter for [`Store::list_documents`]; `None` fields match anything.
@@ -248,6 +312,23 @@ pub trait Store: Send + Sync + 'static {
     /// nothing) if any `StateWrite.expected` does not match.
     async fn commit(&self, c: Commit) -> Result<()>;
 
+    /// [`Store::commit`] together with checked document writes, in one
+    /// transaction: each of `checked` is written only if its document is
+    /// still at its `expected` version, else the commit fails with
+    /// [`StoreError::DocumentConflict`] and nothing of it is written.
+    /// Checked writes apply before `c.documents` (a document in both ends
+    /// up as `c` has it); repeated checked writes of one document apply in
+    /// order. The default takes an empty `checked` to [`Store::commit`]
+    /// and refuses any other (`Unsupported`).
+    async fn commit_checked(&self, c: Commit, checked: Vec<DocumentCas>) -> Result<()> {
+        if checked.is_empty() {
+            return self.commit(c).await;
+        }
+        Err(StoreError::Unsupported(
+            "checked document writes (commit_checked)".to_string(),
+        ))
+    }
+
     /// Version info of the given resources that exist.
     async fn versions(&self, keys: &[ResourceKey]) -> Result<BTreeMap<ResourceKey, VersionInfo>>;
     async fn get_resource(&self, key: &ResourceKey) -> Result<Option<StoredResource>>;
@@ -282,6 +363,18 @@ pub trait Store: Send + Sync + 'static {
     async fn state_patient_ids(&self) -> Result<Vec<String>>;
 
     async fn get_document(&self, kind: &str, id: &str) -> Result<Option<Document>>;
+    /// [`Store::get_document`] with the stored version, to write it back
+    /// with [`Store::commit_checked`]. The default: `Unsupported`.
+    async fn get_document_versioned(
+        &self,
+        kind: &str,
+        id: &str,
+    ) -> Result<Option<VersionedDocument>> {
+        let _ = (kind, id);
+        Err(StoreError::Unsupported(
+            "document versions (get_document_versioned)".to_string(),
+        ))
+    }
     /// [`Store::get_document`] for readers that only look at the document:
     /// a cache can hand out the document it holds without copying it (a
     /// `serde_json::Value` body is a tree of allocations; copying the
@@ -360,6 +453,21 @@ pub trait Store: Send + Sync + 'static {
     /// not pending (already completed, e.g. by another worker after this
     /// worker's lease ran out, or unknown) or a state write conflicts.
     async fn complete_job(&self, job_id: i64, c: Commit) -> Result<()>;
+    /// [`Store::complete_job`] with checked document writes, as
+    /// [`Store::commit_checked`] has them.
+    async fn complete_job_checked(
+        &self,
+        job_id: i64,
+        c: Commit,
+        checked: Vec<DocumentCas>,
+    ) -> Result<()> {
+        if checked.is_empty() {
+            return self.complete_job(job_id, c).await;
+        }
+        Err(StoreError::Unsupported(
+            "checked document writes (complete_job_checked)".to_string(),
+        ))
+    }
     /// Number of jobs not yet done.
     async fn pending_jobs(&self) -> Result<u64>;
     /// The due time of the earliest pending job.

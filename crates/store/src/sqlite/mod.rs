@@ -2,65 +2,31 @@
 //! one connection behind a mutex (SQLite has one writer), reads use a small
 //! pool and never block on writes.
 
-use crate::common::{self, db_err, from_micros, parse_json, to_micros, Prepared, CHUNK};
+use crate::common::{db_err, from_micros, to_micros, Prepared};
 use crate::location::SQLITE_FILE;
-use crate::{
-    AuditEntry, Commit, DocFilter, DocPage, DocText, Document, Job, ResourceKey, StateRow, Store,
-    StoreError, StoredResource, VersionInfo,
-};
-use async_trait::async_trait;
+use crate::query::write::Write;
+use crate::query::{Col, Dialect, Engine, Rows, Sql};
+use crate::{Job, StoreError};
 use bedside_core::Instant;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
     SqliteSynchronous,
 };
-use sqlx::{ConnectOptions, Connection, QueryBuilder, Sqlite};
-use std::collections::BTreeMap;
+use sqlx::{ConnectOptions, Connection, Sqlite};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Mutex;
 
-mod write;
-
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
 
 type Result<T> = crate::Result<T>;
-
-/// Row of `resources` as selected by [`RES_COLS`].
-type ResRow = (
-    String,
-    String,
-    Option<String>,
-    Option<String>,
-    String,
-    Option<String>,
-    Option<i64>,
-    String,
-);
-const RES_COLS: &str = "rtype, id, version_id, last_updated, hash, patient_id, event_time, body";
-
-/// Row of `documents` as selected by [`DOC_COLS`].
-type DocRow = (
-    String,
-    String,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-    i64,
-    i64,
-    String,
-);
-const DOC_COLS: &str = "kind, id, patient_id, status, owner, created_at, updated_at, body";
-
-/// Row of `jobs` as returned by claims.
-type JobRow = (i64, String, i64, Option<String>, String, i64);
 
 /// The SQLite engine. See the crate docs for what is stored.
 pub struct SqliteStore {
     path: PathBuf,
     readers: SqlitePool,
-    /// Shared with the task each commit runs on (see [`SqliteStore::write`]).
+    /// Shared with the task each commit runs on (see `Engine::write` below).
     writer: Arc<Mutex<SqliteConnection>>,
     /// A connection that only reads `PRAGMA data_version` (the change
     /// marker): its value changes whenever another connection, ours or
@@ -150,24 +116,6 @@ impl SqliteStore {
         let r = sqlx::query(sql).execute(&mut *w).await.map_err(db_err)?;
         Ok(r.rows_affected())
     }
-
-    /// One commit, on its own task: a caller that goes away mid-commit (a
-    /// client disconnect or a request timeout drops the future) cannot
-    /// cancel it half-way, so the commit completes or rolls back whole and
-    /// the single writer connection is never left inside an open
-    /// transaction. (Cancelled between its `BEGIN IMMEDIATE` and the
-    /// `Transaction` being handed back, sqlx leaves the connection in a
-    /// transaction nobody owns, and every later `begin_with` fails.)
-    async fn write(&self, job: Option<i64>, c: Commit) -> Result<()> {
-        let p = Prepared::new(c);
-        if p.is_empty() && job.is_none() {
-            return Ok(());
-        }
-        let writer = self.writer.clone();
-        tokio::spawn(async move { write_locked(&writer, job, &p).await })
-            .await
-            .map_err(|e| StoreError::Db(format!("commit task failed: {e}")))?
-    }
 }
 
 async fn write_locked(
@@ -181,20 +129,7 @@ async fn write_locked(
     // IMMEDIATE: take the write lock up front, so a second process on
     // the same file waits (busy timeout) instead of failing to upgrade.
     let mut tx = w.begin_with("BEGIN IMMEDIATE").await.map_err(db_err)?;
-    if let Some(id) = job {
-        let r = sqlx::query(
-            "UPDATE jobs SET done = 1, lease_until = NULL, done_at = ? WHERE id = ? AND done = 0",
-        )
-        .bind(to_micros(common::now()))
-        .bind(id)
-        .execute(&mut *tx)
-        .await
-        .map_err(db_err)?;
-        if r.rows_affected() != 1 {
-            return Err(StoreError::Conflict(format!("job {id} is not pending")));
-        }
-    }
-    write::apply(&mut tx, p).await?;
+    Write::<Sqlite>::apply(&mut tx, job, p).await?;
     let applied = started.elapsed();
     tx.commit().await.map_err(db_err)?;
     let total = started.elapsed();
@@ -209,19 +144,6 @@ async fn write_locked(
         );
     }
     Ok(())
-}
-
-/// `SELECT <cols> FROM patient_states` for these patients (one chunk).
-fn patients_in<'a>(cols: &str, ids: &'a [String]) -> QueryBuilder<'a, Sqlite> {
-    let mut qb = QueryBuilder::new(format!(
-        "SELECT {cols} FROM patient_states WHERE patient_id IN ("
-    ));
-    let mut sep = qb.separated(", ");
-    for id in ids {
-        sep.push_bind(id.as_str());
-    }
-    qb.push(")");
-    qb
 }
 
 /// The writer's automatic checkpoint threshold (16 KB pages: 1 GB of WAL),
@@ -387,319 +309,87 @@ fn check_writable(dir: &Path) -> std::io::Result<()> {
     std::fs::remove_file(&probe)
 }
 
-fn resource(r: ResRow) -> Result<StoredResource> {
-    let (rtype, id, version_id, last_updated, hash, patient_id, event_time, body) = r;
-    let event_time = match event_time {
-        Some(m) => Some(from_micros(m, &format!("{rtype}/{id} event_time"))?),
-        None => None,
-    };
-    Ok(StoredResource {
-        key: ResourceKey { rtype, id },
-        version: VersionInfo {
-            version_id,
-            last_updated,
-            hash,
-        },
-        patient_id,
-        event_time,
-        body,
-    })
-}
+/// Instants as `INTEGER` microseconds, lists and rows as one bound value
+/// each (statements of up to 500 rows: 9 columns x 500 rows stays far
+/// below SQLite's 32766 bound values), one writer.
+impl Dialect for Sqlite {
+    type Time = i64;
+    const CHUNK: usize = 500;
+    const NO_LIMIT: &'static str = " LIMIT -1";
+    // As the partial index `jobs_pending_due` is declared.
+    const PENDING: &'static str = "done = 0";
+    const DONE: &'static str = "1";
+    const CLAIM_LOCK: &'static str = "";
+    const AUDIT_LOCK: Option<&'static str> = None;
 
-fn document(r: DocRow) -> Result<Document> {
-    let (kind, id, patient_id, status, owner, created_at, updated_at, body) = r;
-    let what = |col: &str| format!("document {kind}/{id} {col}");
-    Ok(Document {
-        created_at: from_micros(created_at, &what("created_at"))?,
-        updated_at: from_micros(updated_at, &what("updated_at"))?,
-        body: parse_json(&body, || what("body"))?,
-        kind,
-        id,
-        patient_id,
-        status,
-        owner,
-    })
-}
+    fn time(t: Instant) -> i64 {
+        to_micros(t)
+    }
 
-fn job(r: JobRow) -> Result<Job> {
-    let (id, kind, due_at, dedupe_key, payload, attempts) = r;
-    Ok(Job {
-        due_at: from_micros(due_at, &format!("job {id} due_at"))?,
-        payload: parse_json(&payload, || format!("job {id} payload"))?,
-        attempts: i32::try_from(attempts).unwrap_or(i32::MAX),
-        id,
-        kind,
-        dedupe_key,
-    })
-}
+    fn instant(t: i64, what: impl FnOnce() -> String) -> Result<Instant> {
+        from_micros(t, &what())
+    }
 
-fn push_doc_filter(qb: &mut QueryBuilder<'_, Sqlite>, f: &DocFilter) {
-    qb.push(" WHERE kind = ").push_bind(f.kind.clone());
-    if let Some(p) = &f.patient_id {
-        qb.push(" AND patient_id = ").push_bind(p.clone());
+    fn push_in<'a>(q: &mut Sql<'a, Sqlite>, values: Vec<&'a str>) {
+        q.push(" IN (");
+        q.list(values, |q, v| {
+            q.bind(v);
+        });
+        q.push(")");
     }
-    if let Some(s) = &f.status {
-        qb.push(" AND status = ").push_bind(s.clone());
-    }
-    if let Some(o) = &f.owner {
-        qb.push(" AND owner = ").push_bind(o.clone());
-    }
-    if let Some(t) = f.since {
-        qb.push(" AND created_at >= ").push_bind(to_micros(t));
+
+    /// `VALUES (...), (...)`.
+    fn push_rows<'a>(q: &mut Sql<'a, Sqlite>, rows: Rows<'a>) {
+        q.push("VALUES ");
+        q.list(0..rows.len(), |q, i| {
+            q.push("(");
+            q.list(&rows.cols, |q, c| {
+                match c {
+                    Col::Text(v) => q.bind(v[i]),
+                    Col::OptText(v) => q.bind(v[i]),
+                    Col::Int(v) => q.bind(v[i]),
+                    Col::Time(v) => q.bind(to_micros(v[i])),
+                    Col::OptTime(v) => q.bind(v[i].map(to_micros)),
+                    Col::Bytes(v) => q.bind(v[i]),
+                };
+            });
+            q.push(")");
+        });
     }
 }
 
-#[async_trait]
-impl Store for SqliteStore {
-    fn engine(&self) -> &'static str {
-        "sqlite"
+impl Engine for SqliteStore {
+    type DB = Sqlite;
+    const NAME: &'static str = "sqlite";
+
+    fn readers(&self) -> &SqlitePool {
+        &self.readers
     }
 
-    async fn commit(&self, c: Commit) -> Result<()> {
-        self.write(None, c).await
-    }
-
-    async fn versions(&self, keys: &[ResourceKey]) -> Result<BTreeMap<ResourceKey, VersionInfo>> {
-        let mut out = BTreeMap::new();
-        let mut conn = self.readers.acquire().await.map_err(db_err)?;
-        for (rtype, ids) in common::keys_by_type(keys) {
-            for chunk in ids.chunks(CHUNK) {
-                let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
-                    "SELECT id, version_id, last_updated, hash FROM resources WHERE rtype = ",
-                );
-                qb.push_bind(rtype).push(" AND id IN (");
-                let mut sep = qb.separated(", ");
-                for id in chunk {
-                    sep.push_bind(*id);
-                }
-                qb.push(")");
-                let rows: Vec<(String, Option<String>, Option<String>, String)> = qb
-                    .build_query_as()
-                    .fetch_all(&mut *conn)
-                    .await
-                    .map_err(db_err)?;
-                for (id, version_id, last_updated, hash) in rows {
-                    out.insert(
-                        ResourceKey {
-                            rtype: rtype.to_string(),
-                            id,
-                        },
-                        VersionInfo {
-                            version_id,
-                            last_updated,
-                            hash,
-                        },
-                    );
-                }
-            }
+    /// One commit, on its own task: a caller that goes away mid-commit (a
+    /// client disconnect or a request timeout drops the future) cannot
+    /// cancel it half-way, so the commit completes or rolls back whole and
+    /// the single writer connection is never left inside an open
+    /// transaction. (Cancelled between its `BEGIN IMMEDIATE` and the
+    /// `Transaction` being handed back, sqlx leaves the connection in a
+    /// transaction nobody owns, and every later `begin_with` fails.)
+    async fn write(&self, job: Option<i64>, p: Prepared) -> Result<()> {
+        if p.is_empty() && job.is_none() {
+            return Ok(());
         }
-        Ok(out)
-    }
-
-    async fn get_resource(&self, key: &ResourceKey) -> Result<Option<StoredResource>> {
-        let row: Option<ResRow> = sqlx::query_as(&format!(
-            "SELECT {RES_COLS} FROM resources WHERE rtype = ? AND id = ?"
-        ))
-        .bind(&key.rtype)
-        .bind(&key.id)
-        .fetch_optional(&self.readers)
-        .await
-        .map_err(db_err)?;
-        row.map(resource).transpose()
-    }
-
-    async fn resources_for_patient(
-        &self,
-        rtype: &str,
-        patient_id: &str,
-    ) -> Result<Vec<StoredResource>> {
-        let rows: Vec<ResRow> = sqlx::query_as(&format!(
-            "SELECT {RES_COLS} FROM resources WHERE rtype = ? AND patient_id = ? \
-             ORDER BY event_time IS NULL, event_time, id"
-        ))
-        .bind(rtype)
-        .bind(patient_id)
-        .fetch_all(&self.readers)
-        .await
-        .map_err(db_err)?;
-        rows.into_iter().map(resource).collect()
-    }
-
-    async fn resources_of_type(
-        &self,
-        rtype: &str,
-        after_id: Option<&str>,
-        limit: u32,
-    ) -> Result<Vec<StoredResource>> {
-        let rows: Vec<ResRow> = sqlx::query_as(&format!(
-            "SELECT {RES_COLS} FROM resources WHERE rtype = ? AND (? IS NULL OR id > ?) ORDER BY id LIMIT ?"
-        ))
-        .bind(rtype)
-        .bind(after_id)
-        .bind(after_id)
-        .bind(i64::from(limit))
-        .fetch_all(&self.readers)
-        .await
-        .map_err(db_err)?;
-        rows.into_iter().map(resource).collect()
-    }
-
-    async fn ping(&self) -> Result<()> {
-        sqlx::query("SELECT 1")
-            .execute(&self.readers)
+        let writer = self.writer.clone();
+        tokio::spawn(async move { write_locked(&writer, job, &p).await })
             .await
-            .map(|_| ())
-            .map_err(db_err)
+            .map_err(|e| StoreError::Db(format!("commit task failed: {e}")))?
     }
 
-    async fn count_resources(&self) -> Result<BTreeMap<String, u64>> {
-        let rows: Vec<(String, i64)> =
-            sqlx::query_as("SELECT rtype, COUNT(*) FROM resources GROUP BY rtype")
-                .fetch_all(&self.readers)
-                .await
-                .map_err(db_err)?;
-        Ok(rows
-            .into_iter()
-            .map(|(t, n)| (t, n.max(0) as u64))
-            .collect())
+    /// On the writer: a claim is a write, and SQLite has one writer.
+    async fn claim(&self, now: Instant, until: Instant, limit: u32) -> Result<Vec<Job>> {
+        let mut w = self.writer.lock().await;
+        Write::<Sqlite>::claim_jobs(&mut w, now, until, limit).await
     }
 
-    async fn load_states(&self, patient_ids: &[String]) -> Result<BTreeMap<String, StateRow>> {
-        let mut out = BTreeMap::new();
-        let mut conn = self.readers.acquire().await.map_err(db_err)?;
-        for chunk in patient_ids.chunks(CHUNK) {
-            let rows: Vec<(String, i64, Vec<u8>)> =
-                patients_in("patient_id, version, state", chunk)
-                    .build_query_as()
-                    .fetch_all(&mut *conn)
-                    .await
-                    .map_err(db_err)?;
-            for (patient_id, version, state) in rows {
-                out.insert(
-                    patient_id.clone(),
-                    StateRow {
-                        patient_id,
-                        version,
-                        state,
-                    },
-                );
-            }
-        }
-        Ok(out)
-    }
-
-    async fn state_versions(&self, patient_ids: &[String]) -> Result<BTreeMap<String, i64>> {
-        let mut out = BTreeMap::new();
-        let mut conn = self.readers.acquire().await.map_err(db_err)?;
-        for chunk in patient_ids.chunks(CHUNK) {
-            let rows: Vec<(String, i64)> = patients_in("patient_id, version", chunk)
-                .build_query_as()
-                .fetch_all(&mut *conn)
-                .await
-                .map_err(db_err)?;
-            out.extend(rows);
-        }
-        Ok(out)
-    }
-
-    async fn state_patient_ids(&self) -> Result<Vec<String>> {
-        sqlx::query_scalar("SELECT patient_id FROM patient_states ORDER BY patient_id")
-            .fetch_all(&self.readers)
-            .await
-            .map_err(db_err)
-    }
-
-    async fn get_document(&self, kind: &str, id: &str) -> Result<Option<Document>> {
-        let row: Option<DocRow> = sqlx::query_as(&format!(
-            "SELECT {DOC_COLS} FROM documents WHERE kind = ? AND id = ?"
-        ))
-        .bind(kind)
-        .bind(id)
-        .fetch_optional(&self.readers)
-        .await
-        .map_err(db_err)?;
-        row.map(document).transpose()
-    }
-
-    async fn list_documents(&self, f: &DocFilter) -> Result<Vec<Document>> {
-        let mut qb: QueryBuilder<Sqlite> =
-            QueryBuilder::new(format!("SELECT {DOC_COLS} FROM documents"));
-        push_doc_filter(&mut qb, f);
-        qb.push(" ORDER BY created_at, id");
-        if let Some(n) = f.limit {
-            qb.push(" LIMIT ").push_bind(i64::from(n));
-        }
-        let rows: Vec<DocRow> = qb
-            .build_query_as()
-            .fetch_all(&self.readers)
-            .await
-            .map_err(db_err)?;
-        rows.into_iter().map(document).collect()
-    }
-
-    async fn list_document_texts(&self, p: &DocPage) -> Result<Vec<DocText>> {
-        let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
-            "SELECT id, patient_id, status, owner, created_at, body FROM documents",
-        );
-        push_doc_filter(&mut qb, &p.filter);
-        common::push_page(&mut qb, p, " LIMIT -1");
-        type Row = (
-            String,
-            Option<String>,
-            Option<String>,
-            Option<String>,
-            i64,
-            String,
-        );
-        let rows: Vec<Row> = qb
-            .build_query_as()
-            .fetch_all(&self.readers)
-            .await
-            .map_err(db_err)?;
-        rows.into_iter()
-            .map(|(id, patient_id, status, owner, created_at, body)| {
-                Ok(DocText {
-                    created_at: from_micros(created_at, &format!("document {id} created_at"))?,
-                    id,
-                    patient_id,
-                    status,
-                    owner,
-                    body,
-                })
-            })
-            .collect()
-    }
-
-    async fn count_documents(&self, f: &DocFilter) -> Result<u64> {
-        let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new("SELECT COUNT(*) FROM documents");
-        push_doc_filter(&mut qb, f);
-        let n: i64 = qb
-            .build_query_scalar()
-            .fetch_one(&self.readers)
-            .await
-            .map_err(db_err)?;
-        Ok(n.max(0) as u64)
-    }
-
-    async fn document_span(&self, f: &DocFilter) -> Result<Option<(Instant, Instant)>> {
-        let mut qb: QueryBuilder<Sqlite> =
-            QueryBuilder::new("SELECT MIN(created_at), MAX(created_at) FROM documents");
-        push_doc_filter(&mut qb, f);
-        let (min, max): (Option<i64>, Option<i64>) = qb
-            .build_query_as()
-            .fetch_one(&self.readers)
-            .await
-            .map_err(db_err)?;
-        match min.zip(max) {
-            None => Ok(None),
-            Some((a, b)) => Ok(Some((
-                from_micros(a, "documents created_at")?,
-                from_micros(b, "documents created_at")?,
-            ))),
-        }
-    }
-
-    async fn change_marker(&self) -> Result<Option<String>> {
+    async fn marker(&self) -> Result<Option<String>> {
         // The marker connection never writes, so every commit (by the
         // writer connection or another process) changes its data_version.
         let mut m = self.marker.lock().await;
@@ -708,69 +398,5 @@ impl Store for SqliteStore {
             .await
             .map_err(db_err)?;
         Ok(Some(format!("sqlite:{v}")))
-    }
-
-    async fn claim_jobs(&self, now: Instant, limit: u32, lease_secs: i64) -> Result<Vec<Job>> {
-        let now_us = to_micros(now);
-        let until = now_us.saturating_add(lease_secs.max(0).saturating_mul(1_000_000));
-        let mut w = self.writer.lock().await;
-        let rows: Vec<JobRow> = sqlx::query_as(
-            "UPDATE jobs SET lease_until = ?1, attempts = attempts + 1 WHERE id IN (\
-               SELECT id FROM jobs WHERE done = 0 AND due_at <= ?2 \
-               AND (lease_until IS NULL OR lease_until <= ?2) ORDER BY due_at, id LIMIT ?3) \
-             RETURNING id, kind, due_at, dedupe_key, payload, attempts",
-        )
-        .bind(until)
-        .bind(now_us)
-        .bind(i64::from(limit))
-        .fetch_all(&mut *w)
-        .await
-        .map_err(db_err)?;
-        drop(w);
-        let mut jobs = rows.into_iter().map(job).collect::<Result<Vec<_>>>()?;
-        jobs.sort_by_key(|j| (j.due_at, j.id));
-        Ok(jobs)
-    }
-
-    async fn complete_job(&self, job_id: i64, c: Commit) -> Result<()> {
-        self.write(Some(job_id), c).await
-    }
-
-    async fn pending_jobs(&self) -> Result<u64> {
-        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM jobs WHERE done = 0")
-            .fetch_one(&self.readers)
-            .await
-            .map_err(db_err)?;
-        Ok(n.max(0) as u64)
-    }
-
-    async fn next_due(&self) -> Result<Option<Instant>> {
-        let m: Option<i64> = sqlx::query_scalar("SELECT MIN(due_at) FROM jobs WHERE done = 0")
-            .fetch_one(&self.readers)
-            .await
-            .map_err(db_err)?;
-        m.map(|m| from_micros(m, "jobs due_at")).transpose()
-    }
-
-    async fn audit_entries(&self, from_seq: i64, limit: u32) -> Result<Vec<AuditEntry>> {
-        let rows: Vec<(i64, i64, String, String, String)> = sqlx::query_as(
-            "SELECT seq, recorded_at, body, prev_hash, hash FROM audit WHERE seq >= ? ORDER BY seq LIMIT ?",
-        )
-        .bind(from_seq)
-        .bind(i64::from(limit))
-        .fetch_all(&self.readers)
-        .await
-        .map_err(db_err)?;
-        rows.into_iter()
-            .map(|(seq, at, body, prev_hash, hash)| {
-                Ok(AuditEntry {
-                    seq,
-                    recorded_at: from_micros(at, &format!("audit {seq} recorded_at"))?,
-                    body: parse_json(&body, || format!("audit {seq} body"))?,
-                    prev_hash,
-                    hash,
-                })
-            })
-            .collect()
     }
 }

@@ -6,8 +6,9 @@
 use async_trait::async_trait;
 use bedside_core::Instant;
 use bedside_store::{
-    audit_hash, verify_chain, ChainError, Commit, DocFilter, DocPage, DocText, Document, NewJob,
-    ResourceKey, ResourceWrite, StateWrite, Store, StoreError, VersionInfo, GENESIS_HASH,
+    audit_hash, verify_chain, ChainError, Commit, DocFilter, DocPage, DocText, Document,
+    DocumentCas, NewJob, ResourceKey, ResourceWrite, StateWrite, Store, StoreError, VersionInfo,
+    GENESIS_HASH,
 };
 use chrono::{Duration, TimeZone, Utc};
 use serde_json::json;
@@ -62,6 +63,11 @@ macro_rules! store_suite {
             migrations_twice_are_harmless,
             dropped_commit_leaves_store_writable,
             ping_answers,
+            checked_write_compares_the_version,
+            checked_conflict_writes_nothing,
+            concurrent_checked_writers_one_wins,
+            checked_counter_loses_no_update,
+            checked_writes_match_a_model,
         );
     };
     (@tests $make:path; $($name:ident),* $(,)?) => {
@@ -78,6 +84,7 @@ macro_rules! store_suite {
 pub(crate) use store_suite;
 
 mod audit;
+mod checked;
 mod documents;
 mod jobs;
 mod lifecycle;
@@ -85,6 +92,7 @@ mod resources;
 mod states;
 
 pub use audit::*;
+pub use checked::*;
 pub use documents::*;
 pub use jobs::*;
 pub use lifecycle::*;
