@@ -8,6 +8,7 @@
 //! seconds: it reads every running instance).
 
 use crate::audit::{Action, Entity, Event};
+use crate::committer::{ReadSet, CONFLICT_RETRIES};
 use crate::pathway_rt::{
     parse_instance, parse_instance_text, PATHWAY_INSTANCE, TIMER_CLAIM_BATCH, TIMER_JOB,
     TIMER_LEASE_SECS,
@@ -107,17 +108,30 @@ impl App {
     async fn fire_group(&self, group: Vec<Job>) -> Result<usize, ApiError> {
         let mut fired = 0;
         for job in group {
-            let mut commit = self.timer_commit(&job).await?;
-            // Nothing written: the instance no longer waits for this timer
-            // (it moved on, ended, or the timer was cancelled).
-            let noop = commit.documents.is_empty();
-            self.record(&mut commit, fired_audit(&job, noop));
-            match self.complete_job_with(job.id, commit).await {
-                Ok(()) => fired += 1,
-                Err(bedside_store::StoreError::Conflict(_)) => {
-                    tracing::debug!(job = job.id, "timer completed elsewhere");
+            // The instance is read for update: a worklist action or another
+            // replica changing it in between makes the completion fail
+            // whole, and the timer is applied again to what is stored then.
+            let mut attempt = 0;
+            loop {
+                let mut reads = ReadSet::default();
+                let mut commit = self.timer_commit(&job, &mut reads).await?;
+                // Nothing written: the instance no longer waits for this
+                // timer (it moved on, ended, or the timer was cancelled).
+                let noop = commit.documents.is_empty();
+                self.record(&mut commit, fired_audit(&job, noop));
+                match self.complete_job_checked(job.id, commit, &reads).await {
+                    Ok(()) => fired += 1,
+                    Err(bedside_store::StoreError::Conflict(_)) => {
+                        tracing::debug!(job = job.id, "timer completed elsewhere");
+                    }
+                    Err(e) if e.is_conflict() && attempt < CONFLICT_RETRIES => {
+                        attempt += 1;
+                        tracing::debug!(job = job.id, attempt, "timer raced another write; again");
+                        continue;
+                    }
+                    Err(e) => return Err(e.into()),
                 }
-                Err(e) => return Err(e.into()),
+                break;
             }
         }
         Ok(fired)
@@ -125,7 +139,11 @@ impl App {
 
     /// What firing one timer job writes. The bundle, if ordered before the
     /// timer was due, is delivered first (the data's order of events).
-    async fn timer_commit(&self, job: &bedside_store::Job) -> Result<Commit, ApiError> {
+    async fn timer_commit(
+        &self,
+        job: &bedside_store::Job,
+        reads: &mut ReadSet,
+    ) -> Result<Commit, ApiError> {
         let mut commit = Commit::default();
         let (Some(inst_id), Some(timer_id)) = (
             job.payload["instance_id"].as_str(),
@@ -134,7 +152,10 @@ impl App {
             tracing::warn!(job = job.id, "timer job without instance_id / timer_id");
             return Ok(commit);
         };
-        let Some(doc) = self.store.get_document(PATHWAY_INSTANCE, inst_id).await? else {
+        let Some(doc) = self
+            .read_for_update(reads, PATHWAY_INSTANCE, inst_id)
+            .await?
+        else {
             return Ok(commit);
         };
         if doc.status.as_deref() != Some("running") {
@@ -216,7 +237,7 @@ impl App {
             if self.bundle_checks.unchanged(&doc.id, mark) {
                 continue;
             }
-            let mut inst = parse_instance_text(&doc.id, &doc.body)?;
+            let inst = parse_instance_text(&doc.id, &doc.body)?;
             let Some(def) = self.pathways.definition(&inst.definition_id) else {
                 continue;
             };
@@ -245,13 +266,33 @@ impl App {
             if tb > now {
                 continue;
             }
+            // Read for update: the listed text may be older than what a
+            // worklist action or another replica wrote since; a conflict
+            // leaves the instance to the next pass.
+            let mut reads = ReadSet::default();
+            let Some(current) = self
+                .read_for_update(&mut reads, PATHWAY_INSTANCE, &doc.id)
+                .await?
+            else {
+                continue;
+            };
+            if current.status.as_deref() != Some("running") {
+                continue;
+            }
+            let mut inst = parse_instance(&current)?;
             let mut commit = Commit::default();
             self.send_bundle(&def, &doc.patient_id, &mut inst, tb, &mut commit)
                 .await?;
             if commit.documents.is_empty() {
                 self.bundle_checks.checked(&doc.id, mark);
-            } else {
-                self.write(commit).await?;
+                continue;
+            }
+            match self.write_checked(commit, &reads).await {
+                Ok(()) => {}
+                Err(e) if e.is_conflict() => {
+                    tracing::debug!(instance = %doc.id, "bundle delivery raced another write; next pass");
+                }
+                Err(e) => return Err(e.into()),
             }
         }
         Ok(())

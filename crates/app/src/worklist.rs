@@ -5,6 +5,7 @@
 //! Tasks are also readable and searchable through the FHIR API.
 
 use crate::audit::{Action as AuditAction, Entity, Event, ProvenanceInput};
+use crate::committer::{ReadSet, CONFLICT_RETRIES};
 use crate::pathway_rt::{parse_instance, PATHWAY_INSTANCE, TASK};
 use crate::{ApiError, App};
 use bedside_core::Instant;
@@ -381,9 +382,55 @@ impl App {
         output: Map<String, Value>,
         now: Instant,
     ) -> Result<Value, ApiError> {
+        // The Task and its pathway instance are read for update: a timer or
+        // another replica changing either in between makes the write fail
+        // whole, and the action is applied again to what is stored then.
+        let mut attempt = 0;
+        loop {
+            let mut reads = ReadSet::default();
+            let (commit, body) = self
+                .task_action_commit(
+                    who,
+                    task_id,
+                    action,
+                    actor,
+                    to,
+                    output.clone(),
+                    now,
+                    &mut reads,
+                )
+                .await?;
+            match self.write_checked(commit, &reads).await {
+                Ok(()) => return Ok(body),
+                Err(e) if e.is_conflict() && attempt < CONFLICT_RETRIES => {
+                    attempt += 1;
+                    tracing::debug!(
+                        task = task_id,
+                        attempt,
+                        "worklist action raced another write; again"
+                    );
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+
+    /// The commit of one worklist action on what is stored now, and the
+    /// Task as it will be.
+    #[allow(clippy::too_many_arguments)]
+    async fn task_action_commit(
+        &self,
+        who: &crate::audit::Actor,
+        task_id: &str,
+        action: TaskAction,
+        actor: Option<&str>,
+        to: Option<&str>,
+        output: Map<String, Value>,
+        now: Instant,
+        reads: &mut ReadSet,
+    ) -> Result<(Commit, Value), ApiError> {
         let stored = self
-            .store
-            .get_document(TASK, task_id)
+            .read_for_update(reads, TASK, task_id)
             .await?
             .ok_or_else(|| ApiError::not_found(format!("Task/{task_id} is not stored")))?;
         let mut task =
@@ -431,7 +478,7 @@ impl App {
                 ))
             })?;
             task.set_status(to_status.as_str());
-            self.feed_engine(&task, to_status, output, now, &mut commit)
+            self.feed_engine(&task, to_status, output, now, &mut commit, reads)
                 .await?;
         }
         task.touch(now, chrono::Utc::now());
@@ -481,8 +528,7 @@ impl App {
         // The task write goes before the engine's so a cancellation by the
         // engine (none for this task) is not overwritten.
         commit.documents.insert(0, task.into_document());
-        self.write(commit).await?;
-        Ok(body)
+        Ok((commit, body))
     }
 
     /// `GET /fhir/Provenance?target=Task/abc|patient=..`: the Provenance
@@ -542,11 +588,15 @@ impl App {
         output: Map<String, Value>,
         now: Instant,
         commit: &mut Commit,
+        reads: &mut ReadSet,
     ) -> Result<(), ApiError> {
         let Some(inst_id) = task.instance_id() else {
             return Ok(());
         };
-        let Some(idoc) = self.store.get_document(PATHWAY_INSTANCE, inst_id).await? else {
+        let Some(idoc) = self
+            .read_for_update(reads, PATHWAY_INSTANCE, inst_id)
+            .await?
+        else {
             return Ok(());
         };
         let mut inst = parse_instance(&idoc)?;

@@ -1,0 +1,199 @@
+//! Two replicas on one PostgreSQL database act on the same pathway
+//! instances at once: replica A claims each nurse Task from the worklist
+//! while replica B fires the instances' "not acknowledged in 15
+//! min" timers. Both read-modify-write the instance; with the versioned
+//! (compare-and-set) writes one of the two re-reads and applies its change
+//! to what the other wrote, so every instance ends consistent with its
+//! Tasks: nothing is lost.
+//!
+//! Needs `BEDSIDE_TEST_DATABASE_URL` (scripts/test.sh sets it); skipped with
+//! a note otherwise.
+
+use bedside_app::worklist::TaskAction;
+use bedside_app::{App, AppConfig};
+use bedside_core::{EncounterInfo, PatientState};
+use bedside_pathways::Instance;
+use bedside_policy::{Certification, Certified, PolicyConfig};
+use bedside_store::{Commit, DocFilter};
+use bedside_test_support::postgres::{fresh_schema, test_database_url};
+use chrono::{DateTime, Duration, Utc};
+use serde_json::{json, Map};
+use std::path::Path;
+
+const MODEL: &str = "cas-test";
+const PATIENTS: usize = 24;
+
+fn t0() -> DateTime<Utc> {
+    "2024-03-01T10:00:00Z".parse().unwrap()
+}
+
+async fn open(url: &str) -> App {
+    let bpmn = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../pathways/sepsis-escalation.bpmn");
+    let app = App::open(AppConfig::postgres(url).pathway(bpmn))
+        .await
+        .unwrap();
+    app.set_policy(PolicyConfig::from_toml_str("stage = \"live\"").unwrap())
+        .await
+        .unwrap();
+    app.set_certification(
+        MODEL,
+        Certification::Certified(Certified {
+            threshold: 0.3,
+            ppv: 0.5,
+            ppv_lower: 0.3,
+            confidence: 0.95,
+            ppv_floor: 0.2,
+            alert_rate_per_100_patient_days: 1.0,
+            alert_budget_per_100_patient_days: 5.0,
+            n_alerted: 10,
+            n_true_alerts: 5,
+            n_rows: 100,
+            patient_days: 1000.0,
+            promise: "test".into(),
+        }),
+    );
+    app
+}
+
+fn state(pid: &str) -> PatientState {
+    let mut s = PatientState::new(pid);
+    s.encounters.insert(
+        "e1".into(),
+        EncounterInfo {
+            id: "e1".into(),
+            class: Some("IMP".into()),
+            status: Some("in-progress".into()),
+            start: Some(t0() - Duration::days(1)),
+            end: None,
+            locations: vec!["Location/ward-3".into()],
+            participants: vec![("Practitioner/doc-1".into(), "ATND".into())],
+        },
+    );
+    s
+}
+
+fn prediction() -> bedside_models::Prediction {
+    serde_json::from_value(json!({
+        "model_id": MODEL, "model_version": "1", "at": t0(), "margin": 0.0,
+        "probability": 0.8, "interval": null, "horizon_hours": 12.0,
+        "base_margin": null, "base_probability": null, "top_factors": [],
+        "explanation_method": "none", "in_distribution": true,
+        "ood_reasons": [], "ood_distance": null, "features": [], "missing_count": 0
+    }))
+    .unwrap()
+}
+
+async fn docs(app: &App, kind: &str) -> Vec<bedside_store::Document> {
+    app.store
+        .list_documents(&DocFilter {
+            kind: kind.into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_worklist_action_and_a_timer_on_two_replicas_lose_nothing() {
+    let Some(base) =
+        test_database_url("a_worklist_action_and_a_timer_on_two_replicas_lose_nothing")
+    else {
+        return;
+    };
+    let url = fresh_schema(&base, "replicas_cas").await;
+    let a = open(&url).await;
+    let b = open(&url).await;
+
+    // One sepsis instance per patient, started on A.
+    for i in 0..PATIENTS {
+        let mut c = Commit::default();
+        a.on_prediction(&state(&format!("p{i}")), &prediction(), &mut c)
+            .await
+            .unwrap();
+        a.store.commit(c).await.unwrap();
+    }
+    let who = bedside_app::audit::Actor::anonymous();
+    let nurse_tasks: Vec<String> = docs(&a, "Task").await.into_iter().map(|d| d.id).collect();
+    assert_eq!(nurse_tasks.len(), PATIENTS);
+
+    // At once: A claims every nurse Task (16 minutes in, after the timer
+    // was due; a claim acknowledges the alert and stops the timer), B fires
+    // every due timer.
+    let late = t0() + Duration::minutes(16);
+    let b = std::sync::Arc::new(b);
+    let timers = tokio::spawn({
+        let b = b.clone();
+        async move { b.fire_due_timers(late).await }
+    });
+    // Spread over the time B takes to fire them all, so that some
+    // acknowledgements come before, some after and some during B's write
+    // of the same instance.
+    let acks = futures_util::future::join_all(nurse_tasks.iter().enumerate().map(|(i, id)| {
+        let (a, who) = (&a, &who);
+        async move {
+            tokio::time::sleep(std::time::Duration::from_millis(6 * i as u64)).await;
+            a.task_action_as(
+                who,
+                id,
+                TaskAction::Claim,
+                Some("Practitioner/n1"),
+                None,
+                Map::new(),
+                late,
+            )
+            .await
+        }
+    }))
+    .await;
+    let fired = timers.await.unwrap().unwrap();
+    assert_eq!(fired, PATIENTS, "every nurse timer fires once");
+
+    // Every instance agrees with its Tasks.
+    let tasks = docs(&a, "Task").await;
+    let instances = docs(&a, "pathway_instance").await;
+    assert_eq!(instances.len(), PATIENTS);
+    let (mut acknowledged, mut escalated) = (0, 0);
+    for (id, ack) in nurse_tasks.iter().zip(&acks) {
+        let nurse = tasks.iter().find(|t| &t.id == id).unwrap();
+        let pid = nurse.patient_id.clone().unwrap();
+        let inst_doc = instances
+            .iter()
+            .find(|d| d.patient_id.as_deref() == Some(pid.as_str()))
+            .unwrap();
+        let inst: Instance = serde_json::from_value(inst_doc.body.clone()).unwrap();
+        let at = |el: &str| inst.tokens.iter().any(|t| t.element_id == el);
+        let physician = tasks.iter().any(|t| {
+            t.patient_id.as_deref() == Some(pid.as_str())
+                && t.body["code"]["coding"][0]["code"] == "Task_PhysicianReview"
+        });
+        match ack {
+            Ok(_) => {
+                // Claimed first: the timer found nothing to do.
+                acknowledged += 1;
+                assert_eq!(nurse.status.as_deref(), Some("accepted"), "{pid}");
+                assert!(
+                    at("Task_NurseReassessment") && !at("Task_PhysicianReview"),
+                    "{pid}: {:?}",
+                    inst.tokens
+                );
+                assert!(
+                    !physician,
+                    "{pid}: a physician Task the instance does not know"
+                );
+            }
+            Err(e) => {
+                // Escalated first: the claim met a cancelled Task.
+                escalated += 1;
+                assert_eq!(e.status, 409, "{pid}: {e}");
+                assert_eq!(nurse.status.as_deref(), Some("cancelled"), "{pid}");
+                assert!(
+                    at("Task_PhysicianReview") && !at("Task_NurseReassessment"),
+                    "{pid}: {:?}",
+                    inst.tokens
+                );
+                assert!(physician, "{pid}");
+            }
+        }
+    }
+    eprintln!("{acknowledged} claimed first, {escalated} escalated first");
+}
