@@ -146,13 +146,15 @@ mod tests {
             .0
             .insert(("pathway_instance".into(), "i".into()), Some(3));
         reads.0.insert(("Task".into(), "t".into()), None);
-        let mut c = Commit::default();
-        c.documents = vec![
-            doc("pathway_instance", "i", 1),
-            doc("Task", "other", 0),
-            doc("pathway_instance", "i", 2),
-            doc("Task", "t", 5),
-        ];
+        let mut c = Commit {
+            documents: vec![
+                doc("pathway_instance", "i", 1),
+                doc("Task", "other", 0),
+                doc("pathway_instance", "i", 2),
+                doc("Task", "t", 5),
+            ],
+            ..Commit::default()
+        };
         let checked = reads.split(&mut c);
         assert_eq!(c.documents, vec![doc("Task", "other", 0)]);
         assert_eq!(checked.len(), 2);
