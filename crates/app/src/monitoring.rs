@@ -287,7 +287,7 @@ impl App {
         let span = self
             .store
             .document_span(&DocFilter {
-                kind: crate::pipeline::PREDICTION.into(),
+                kind: bedside_record::kinds::PREDICTION.into(),
                 owner: Some(model_id.to_string()),
                 ..Default::default()
             })
@@ -432,7 +432,7 @@ impl App {
         let decisions = self
             .store
             .list_documents(&DocFilter {
-                kind: crate::pathway_rt::DECISION.into(),
+                kind: bedside_record::kinds::DECISION.into(),
                 owner: Some(model.id().to_string()),
                 since: Some(window.start),
                 ..Default::default()

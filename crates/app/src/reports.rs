@@ -10,10 +10,10 @@ mod html;
 pub use html::render_html;
 
 use crate::monitoring::{MonitoringQuery, MonitoringSnapshot, Span};
-use crate::pathway_rt::{DECISION, PATHWAY_INSTANCE, TASK};
 use crate::{ApiError, App};
 use bedside_core::Instant;
 use bedside_policy::{Decision, Recipient};
+use bedside_record::kinds::{DECISION, PATHWAY_INSTANCE, TASK};
 use bedside_record::{CardRecord, DecisionRecord, LatestRisk, Record as _, TaskRecord};
 use bedside_store::DocFilter;
 use serde::{Deserialize, Serialize};
@@ -131,7 +131,9 @@ impl App {
             .iter()
             .map(|h| format!("{model_id}-{h}"))
             .collect();
-        let cards = self.docs_of(crate::hooks::CARD, Some(model_id)).await?;
+        let cards = self
+            .docs_of(bedside_record::kinds::CARD, Some(model_id))
+            .await?;
         let mut by_hook: BTreeMap<String, u64> = BTreeMap::new();
         for c in &cards {
             let hook = CardRecord::from_document(c)
@@ -408,13 +410,13 @@ impl App {
                 .map(|r| r.prediction.probability.get())
         };
         let mine: BTreeMap<_, _> = self
-            .docs_of(crate::pipeline::PREDICTION, Some(primary))
+            .docs_of(bedside_record::kinds::PREDICTION, Some(primary))
             .await?
             .iter()
             .filter_map(|d| Some((key(d), prob(d)?)))
             .collect();
         let theirs = self
-            .docs_of(crate::pipeline::PREDICTION, Some(shadow))
+            .docs_of(bedside_record::kinds::PREDICTION, Some(shadow))
             .await?;
         let (mut paired, mut sum_abs, mut max_abs) = (0u64, 0.0f64, 0.0f64);
         for d in &theirs {

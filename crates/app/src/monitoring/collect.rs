@@ -2,14 +2,14 @@
 //! subgroup attributes and outcomes, cards with their feedback and the
 //! first action that followed, and pulse answers. Read only.
 
-use crate::hooks::{CARD, FEEDBACK};
-use crate::pathway_rt::TASK;
-use crate::pipeline::PREDICTION;
 use crate::{ApiError, App};
 use bedside_core::{Instant, PatientState};
 use bedside_models::outcome::OutcomeEvent;
 use bedside_models::Prediction;
 use bedside_monitor::usage::{AlertRecord, PulseAnswer, ResponseKind};
+use bedside_record::kinds::PREDICTION;
+use bedside_record::kinds::TASK;
+use bedside_record::kinds::{CARD, FEEDBACK};
 use bedside_record::{CardRecord, FeedbackRecord, Record as _, TaskRecord};
 use bedside_store::{DocFilter, Document};
 use serde_json::Value;

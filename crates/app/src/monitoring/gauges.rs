@@ -3,10 +3,10 @@
 //! counts), drift PSI per feature from the latest governance evaluation
 //! (`governance_state`), open governance alarms, and the job queue depth.
 
-use crate::governance::GOVERNANCE_STATE;
-use crate::hooks::{CARD, FEEDBACK};
-use crate::pathway_rt::DECISION;
 use crate::{ApiError, App};
+use bedside_record::kinds::DECISION;
+use bedside_record::kinds::GOVERNANCE_STATE;
+use bedside_record::kinds::{CARD, FEEDBACK};
 use bedside_record::{GovernanceState, Record as _};
 use bedside_store::DocFilter;
 use serde::{Deserialize, Serialize};

@@ -3,16 +3,18 @@
 //! start message is [`SEPSIS_ALERT`], and the bundle (antibiotics and blood
 //! cultures ordered, [`BUNDLE_EVENTS`]) is delivered to a running instance
 //! as [`BUNDLE_ORDERED`]. Everything goes into the commit of the data that
-//! caused it. The pathway runtime (`crate::pathway_rt`) knows none of this.
+//! caused it. The sandbox's demo control starts the same pathway by hand
+//! ([`App::ui_start_pathway`]). The pathway runtime (`crate::pathway_rt`) knows none of this.
 
-use crate::audit::{Action as AuditAction, Entity, Event, ProvenanceInput};
+use crate::audit::{Action as AuditAction, Actor, Entity, Event, ProvenanceInput};
 use crate::pathway_rt::{pending_or_stored, ALERT_MEMORY};
 use crate::{ApiError, App};
-use bedside_core::{Instant, PatientState};
+use bedside_core::{Instant, PatientRef, PatientState};
 use bedside_models::Prediction;
 use bedside_pathways::{Definition, Engine, Instance, StartTrigger};
-use bedside_policy::{AlertMemory, Decision, PolicyInput, Recipient};
-use bedside_record::{DecisionRecord, Record as _};
+use bedside_policy::{AlertMemory, Decision, ModelRole, PolicyInput, Recipient, Tier};
+use bedside_record::kinds::{LATEST_RISK, TASK};
+use bedside_record::{model_patient_id as latest_id, DecisionRecord, LatestRisk, Record as _};
 use bedside_store::Commit;
 use serde_json::{json, Map, Value};
 
@@ -290,5 +292,86 @@ impl App {
         }
         self.apply_effects(def, patient_id, inst, effects, at, commit)
             .await
+    }
+
+    /// Demo control of the sandbox: start the escalation pathway for a
+    /// patient from the patient's latest precomputed risk, as if the alert
+    /// policy had escalated it (the policy decides nothing here). Returns
+    /// the number of tasks the pathway created.
+    pub async fn ui_start_pathway(
+        &self,
+        who: &Actor,
+        pid: &str,
+        now: Instant,
+    ) -> Result<usize, ApiError> {
+        PatientRef::parse(pid)
+            .map_err(|e| ApiError::bad_request(format!("patient: {e}"), Some("patient")))?;
+        let def = self.pathways.started_by(SEPSIS_ALERT).ok_or_else(|| {
+            ApiError::not_found("no loaded pathway starts on the sepsis alert message")
+        })?;
+        if self.running_instance(pid, &def.id, None).await?.is_some() {
+            return Err(ApiError::new(
+                409,
+                "business-rule",
+                format!("Patient/{pid} is already on pathway {}", def.id),
+                Some("patient"),
+            ));
+        }
+        let mut prediction: Option<Prediction> = None;
+        for m in &self.models {
+            if let Some(d) = self
+                .store
+                .get_document(LATEST_RISK, &latest_id(m.id(), pid))
+                .await?
+            {
+                prediction = LatestRisk::from_document(&d).ok().map(|r| r.prediction);
+                break;
+            }
+        }
+        let p = prediction.ok_or_else(|| {
+            ApiError::new(
+                409,
+                "business-rule",
+                format!("Patient/{pid} has no precomputed risk to start the pathway with"),
+                Some("patient"),
+            )
+        })?;
+        let state = self
+            .ingestor
+            .state(pid)
+            .await
+            .map_err(|e| ApiError::new(503, "transient", format!("patient state: {e}"), None))?
+            .unwrap_or_else(|| PatientState::new(pid));
+        let decision = Decision {
+            model_id: p.model_id.clone(),
+            role: ModelRole::Primary,
+            at: now,
+            probability: p.probability.get(),
+            threshold: None,
+            tier: Tier::Escalate,
+            card: None,
+            escalate: true,
+            new_alert: false,
+            suppressed: None,
+            route_to: Vec::new(),
+            shown: true,
+            memory: AlertMemory::default(),
+        };
+        let p = Prediction { at: now, ..p };
+        let mut commit = Commit::default();
+        self.start_sepsis(&def, &state, &p, &decision, &mut commit)
+            .await?;
+        let tasks = commit.documents.iter().filter(|d| d.kind == TASK).count();
+        let ev = Event::rest("operation", "pathway-started", AuditAction::Execute)
+            .by(who)
+            .patient(Some(pid))
+            .entity(
+                Entity::identifier("urn:bedside:pathway", &def.id)
+                    .detail("actor", crate::ui_views::UI_ACTOR)
+                    .detail("tasks", tasks),
+            );
+        self.record(&mut commit, ev);
+        self.write(commit).await?;
+        Ok(tasks)
     }
 }

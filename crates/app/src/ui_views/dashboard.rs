@@ -9,12 +9,12 @@
 //! data clock (the newest stored prediction), use and trust on the wall
 //! clock when the two are further apart than the monitoring window.
 
-use crate::hooks::{CARD, FEEDBACK};
 use crate::monitoring::{MonitoringQuery, MonitoringSnapshot, Record};
 use crate::scoring::Scheduled;
 use crate::{ApiError, App};
 use bedside_core::Instant;
 use bedside_monitor::{intervals, metrics};
+use bedside_record::kinds::{CARD, FEEDBACK};
 use bedside_record::{FeedbackRecord, Record as _};
 use bedside_store::DocFilter;
 use bedside_ui::charts::{Bar, RefLine, ReliabilityBin, TimePoint};

@@ -12,10 +12,11 @@ mod facts;
 mod pathways;
 mod sandbox;
 
-use crate::pathway_rt::{parse_instance, PATHWAY_INSTANCE};
 use crate::{ApiError, App};
 use bedside_core::Instant;
 use bedside_pathways::{Instance, NodeKind, TaskStatus};
+use bedside_record::kinds::PATHWAY_INSTANCE;
+use bedside_record::{InstanceRecord, Record as _};
 use bedside_ui::{Choice, TaskAction, TaskRow, WorklistView};
 use serde_json::Value;
 use std::collections::{BTreeSet, HashMap};
@@ -152,7 +153,7 @@ impl App {
                 Some(inst_id) => {
                     if !instances.contains_key(inst_id) {
                         let inst = match self.store.get_document(PATHWAY_INSTANCE, inst_id).await? {
-                            Some(d) => parse_instance(&d).ok(),
+                            Some(d) => InstanceRecord::from_document(&d).ok().map(|r| r.instance),
                             None => None,
                         };
                         instances.insert(inst_id.to_string(), inst);

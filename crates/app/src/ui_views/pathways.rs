@@ -2,9 +2,10 @@
 //! coordinates, with the number of running instances waiting at each
 //! element.
 
-use crate::pathway_rt::{parse_instance, PATHWAY_INSTANCE};
 use crate::{ApiError, App};
 use bedside_core::Instant;
+use bedside_record::kinds::PATHWAY_INSTANCE;
+use bedside_record::{InstanceRecord, Record as _};
 use bedside_store::DocFilter;
 use bedside_ui::{Choice, PathwayDiagram, PathwaysView};
 use std::collections::HashMap;
@@ -23,7 +24,9 @@ impl App {
             .await?;
         let mut counts = HashMap::new();
         for d in &docs {
-            let inst = parse_instance(d)?;
+            let inst = InstanceRecord::from_document(d)
+                .map_err(|e| ApiError::internal(e.to_string()))?
+                .instance;
             for t in &inst.tokens {
                 *counts.entry(t.element_id.clone()).or_insert(0) += 1;
             }

@@ -1,20 +1,15 @@
 //! The EHR sandbox: patients from the store, the chosen patient's
 //! timeline (channels, events, cards, tasks), Bedside's own CDS services,
-//! and a demo control that starts the escalation pathway for a patient.
+//! and the demo control (which `crate::triggers::sepsis` carries out).
 
 use super::patient_name;
-use crate::audit::{Action, Actor, Entity, Event, Outcome};
-use crate::hooks::CARD;
-use crate::pathway_rt::TASK;
-use crate::pipeline::LATEST_RISK;
-use crate::scoring::latest_id;
+use crate::audit::{Action, Actor, Event, Outcome};
 use crate::triggers::sepsis::SEPSIS_ALERT;
 use crate::{ApiError, App};
-use bedside_core::{Instant, PatientRef, PatientState};
-use bedside_models::Prediction;
-use bedside_policy::{AlertMemory, Decision, ModelRole, Tier};
-use bedside_record::{CardRecord, LatestRisk, Record as _, TaskRecord};
-use bedside_store::{Commit, DocFilter};
+use bedside_core::{PatientRef, PatientState};
+use bedside_record::kinds::{CARD, TASK};
+use bedside_record::{CardRecord, Record as _, TaskRecord};
+use bedside_store::DocFilter;
 use bedside_ui::charts::SparkPoint;
 use bedside_ui::{
     CdsServiceRef, ChannelView, PatientListItem, PatientTimeline, SandboxView, TimelineEvent,
@@ -238,87 +233,6 @@ impl App {
             });
         }
         Ok(events)
-    }
-
-    /// Demo control of the sandbox: start the escalation pathway for a
-    /// patient from the patient's latest precomputed risk, as if the alert
-    /// policy had escalated it (the policy decides nothing here). Returns
-    /// the number of tasks the pathway created.
-    pub async fn ui_start_pathway(
-        &self,
-        who: &Actor,
-        pid: &str,
-        now: Instant,
-    ) -> Result<usize, ApiError> {
-        PatientRef::parse(pid)
-            .map_err(|e| ApiError::bad_request(format!("patient: {e}"), Some("patient")))?;
-        let def = self.pathways.started_by(SEPSIS_ALERT).ok_or_else(|| {
-            ApiError::not_found("no loaded pathway starts on the sepsis alert message")
-        })?;
-        if self.running_instance(pid, &def.id, None).await?.is_some() {
-            return Err(ApiError::new(
-                409,
-                "business-rule",
-                format!("Patient/{pid} is already on pathway {}", def.id),
-                Some("patient"),
-            ));
-        }
-        let mut prediction: Option<Prediction> = None;
-        for m in &self.models {
-            if let Some(d) = self
-                .store
-                .get_document(LATEST_RISK, &latest_id(m.id(), pid))
-                .await?
-            {
-                prediction = LatestRisk::from_document(&d).ok().map(|r| r.prediction);
-                break;
-            }
-        }
-        let p = prediction.ok_or_else(|| {
-            ApiError::new(
-                409,
-                "business-rule",
-                format!("Patient/{pid} has no precomputed risk to start the pathway with"),
-                Some("patient"),
-            )
-        })?;
-        let state = self
-            .ingestor
-            .state(pid)
-            .await
-            .map_err(|e| ApiError::new(503, "transient", format!("patient state: {e}"), None))?
-            .unwrap_or_else(|| PatientState::new(pid));
-        let decision = Decision {
-            model_id: p.model_id.clone(),
-            role: ModelRole::Primary,
-            at: now,
-            probability: p.probability.get(),
-            threshold: None,
-            tier: Tier::Escalate,
-            card: None,
-            escalate: true,
-            new_alert: false,
-            suppressed: None,
-            route_to: Vec::new(),
-            shown: true,
-            memory: AlertMemory::default(),
-        };
-        let p = Prediction { at: now, ..p };
-        let mut commit = Commit::default();
-        self.start_sepsis(&def, &state, &p, &decision, &mut commit)
-            .await?;
-        let tasks = commit.documents.iter().filter(|d| d.kind == TASK).count();
-        let ev = Event::rest("operation", "pathway-started", Action::Execute)
-            .by(who)
-            .patient(Some(pid))
-            .entity(
-                Entity::identifier("urn:bedside:pathway", &def.id)
-                    .detail("actor", super::UI_ACTOR)
-                    .detail("tasks", tasks),
-            );
-        self.record(&mut commit, ev);
-        self.write(commit).await?;
-        Ok(tasks)
     }
 }
 
