@@ -13,7 +13,9 @@
 //! - [`parse_bundle`]: `transaction`, `batch`, `collection`, `history`
 //!   (subscription notifications) -> [`Bundle`] of [`ParsedEntry`], with
 //!   `urn:uuid:` references resolved; [`response_bundle`] and
-//!   [`EntryResponse`] build `transaction-response`/`batch-response`.
+//!   [`EntryResponse`] build `transaction-response`/`batch-response`;
+//!   [`SearchSet`] builds a `searchset` (total, `link`s, matches with
+//!   `search.mode = match`).
 //! - [`OperationOutcome`], [`Issue`]; builders: [`RiskAssessment`];
 //!   datatypes [`Coding`], [`CodeableConcept`], [`Reference`],
 //!   [`Quantity`], [`Period`]; [`parse_reference`]; [`FhirDateTime`].
@@ -27,6 +29,7 @@ pub mod datetime;
 pub mod outcome;
 pub mod parse;
 pub mod resources;
+pub mod searchset;
 pub mod types;
 
 pub use build::{Range, RiskAssessment, RiskPrediction};
@@ -40,6 +43,7 @@ pub use datetime::{
 pub use outcome::{ErrorKind, FhirError, Issue, OperationOutcome, Severity};
 pub use parse::{parse_resource, parse_value, ParsedResource};
 pub use resources::Resource;
+pub use searchset::{BundleLink, LinkRelation, SearchMatch, SearchSet};
 pub use types::{
     is_resource_type, is_valid_id, parse_reference, Annotation, CodeableConcept, Coding, Extension,
     Identifier, Meta, Period, Quantity, RefTarget, Reference,

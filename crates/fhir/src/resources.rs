@@ -1,6 +1,8 @@
 //! Typed views of the resources Bedside reads: only the elements Bedside
 //! needs; every other element is tolerated and ignored (it stays in the
-//! stored JSON).
+//! stored JSON). Every element of a view may be absent (container-level
+//! `#[serde(default)]`: `None`, or an empty list) unless its doc says it is
+//! required.
 
 use crate::datetime::{Date, DateTime, FhirInstant};
 use crate::types::{CodeableConcept, Coding, Extension, Period, Quantity, Reference};
@@ -136,120 +138,81 @@ impl Resource {
 
 /// `Patient`.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(default, rename_all = "camelCase")]
 pub struct Patient {
-    #[serde(default)]
     pub gender: Option<String>,
-    #[serde(default)]
     pub birth_date: Option<Date>,
-    #[serde(default)]
     pub extension: Vec<Extension>,
-    #[serde(default)]
     pub deceased_boolean: Option<bool>,
-    #[serde(default)]
     pub deceased_date_time: Option<DateTime>,
-    #[serde(default)]
     pub active: Option<bool>,
 }
 
 /// `Encounter.participant`.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(default)]
 pub struct EncounterParticipant {
-    #[serde(rename = "type", default)]
+    #[serde(rename = "type")]
     pub type_: Vec<CodeableConcept>,
-    #[serde(default)]
     pub individual: Option<Reference>,
-    #[serde(default)]
     pub period: Option<Period>,
 }
 
-/// `Encounter.location`.
+/// `Encounter.location`: `location` is required (R4 1..1), the others may
+/// be absent.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 pub struct EncounterLocation {
     pub location: Reference,
-    #[serde(default)]
     pub status: Option<String>,
-    #[serde(default)]
     pub period: Option<Period>,
 }
 
 /// `Encounter`.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(default, rename_all = "camelCase")]
 pub struct Encounter {
-    #[serde(default)]
     pub status: Option<String>,
-    #[serde(default)]
     pub class: Option<Coding>,
-    #[serde(default)]
     pub subject: Option<Reference>,
-    #[serde(default)]
     pub period: Option<Period>,
-    #[serde(default)]
     pub participant: Vec<EncounterParticipant>,
-    #[serde(default)]
     pub location: Vec<EncounterLocation>,
-    #[serde(default)]
     pub service_provider: Option<Reference>,
 }
 
 /// `Observation.component`.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(default, rename_all = "camelCase")]
 pub struct ObservationComponent {
-    #[serde(default)]
     pub code: Option<CodeableConcept>,
-    #[serde(default)]
     pub value_quantity: Option<Quantity>,
-    #[serde(default)]
     pub value_codeable_concept: Option<CodeableConcept>,
-    #[serde(default)]
     pub value_string: Option<String>,
-    #[serde(default)]
     pub value_integer: Option<i64>,
-    #[serde(default)]
     pub value_boolean: Option<bool>,
-    #[serde(default)]
     pub data_absent_reason: Option<CodeableConcept>,
 }
 
 /// `Observation`.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(default, rename_all = "camelCase")]
 pub struct Observation {
-    #[serde(default)]
     pub status: Option<String>,
-    #[serde(default)]
     pub category: Vec<CodeableConcept>,
-    #[serde(default)]
     pub code: Option<CodeableConcept>,
-    #[serde(default)]
     pub subject: Option<Reference>,
-    #[serde(default)]
     pub encounter: Option<Reference>,
-    #[serde(default)]
     pub effective_date_time: Option<DateTime>,
-    #[serde(default)]
     pub effective_period: Option<Period>,
-    #[serde(default)]
     pub effective_instant: Option<FhirInstant>,
-    #[serde(default)]
     pub issued: Option<FhirInstant>,
-    #[serde(default)]
     pub value_quantity: Option<Quantity>,
-    #[serde(default)]
     pub value_codeable_concept: Option<CodeableConcept>,
-    #[serde(default)]
     pub value_string: Option<String>,
-    #[serde(default)]
     pub value_integer: Option<i64>,
-    #[serde(default)]
     pub value_boolean: Option<bool>,
-    #[serde(default)]
     pub data_absent_reason: Option<CodeableConcept>,
-    #[serde(default)]
     pub component: Vec<ObservationComponent>,
-    #[serde(default)]
     pub specimen: Option<Reference>,
 }
 
@@ -275,27 +238,17 @@ pub fn period_time(p: Option<&Period>) -> Option<bedside_core::Instant> {
 
 /// `Condition`.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(default, rename_all = "camelCase")]
 pub struct Condition {
-    #[serde(default)]
     pub clinical_status: Option<CodeableConcept>,
-    #[serde(default)]
     pub verification_status: Option<CodeableConcept>,
-    #[serde(default)]
     pub category: Vec<CodeableConcept>,
-    #[serde(default)]
     pub code: Option<CodeableConcept>,
-    #[serde(default)]
     pub subject: Option<Reference>,
-    #[serde(default)]
     pub encounter: Option<Reference>,
-    #[serde(default)]
     pub onset_date_time: Option<DateTime>,
-    #[serde(default)]
     pub onset_period: Option<Period>,
-    #[serde(default)]
     pub abatement_date_time: Option<DateTime>,
-    #[serde(default)]
     pub recorded_date: Option<DateTime>,
 }
 
@@ -312,13 +265,10 @@ impl Condition {
 /// A contained resource, read only for its type, id and `code` (to resolve
 /// `medicationReference: {"reference": "#med"}`).
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(default, rename_all = "camelCase")]
 pub struct Contained {
-    #[serde(default)]
     pub resource_type: Option<String>,
-    #[serde(default)]
     pub id: Option<String>,
-    #[serde(default)]
     pub code: Option<serde_json::Value>,
 }
 
@@ -356,23 +306,15 @@ pub fn medication_concept(
 
 /// `MedicationRequest`.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(default, rename_all = "camelCase")]
 pub struct MedicationRequest {
-    #[serde(default)]
     pub status: Option<String>,
-    #[serde(default)]
     pub intent: Option<String>,
-    #[serde(default)]
     pub medication_codeable_concept: Option<CodeableConcept>,
-    #[serde(default)]
     pub medication_reference: Option<Reference>,
-    #[serde(default)]
     pub subject: Option<Reference>,
-    #[serde(default)]
     pub encounter: Option<Reference>,
-    #[serde(default)]
     pub authored_on: Option<DateTime>,
-    #[serde(default)]
     pub contained: Vec<Contained>,
 }
 
@@ -388,25 +330,16 @@ impl MedicationRequest {
 
 /// `MedicationAdministration`.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(default, rename_all = "camelCase")]
 pub struct MedicationAdministration {
-    #[serde(default)]
     pub status: Option<String>,
-    #[serde(default)]
     pub medication_codeable_concept: Option<CodeableConcept>,
-    #[serde(default)]
     pub medication_reference: Option<Reference>,
-    #[serde(default)]
     pub subject: Option<Reference>,
-    #[serde(default)]
     pub context: Option<Reference>,
-    #[serde(default)]
     pub effective_date_time: Option<DateTime>,
-    #[serde(default)]
     pub effective_period: Option<Period>,
-    #[serde(default)]
     pub request: Option<Reference>,
-    #[serde(default)]
     pub contained: Vec<Contained>,
 }
 
@@ -428,19 +361,13 @@ impl MedicationAdministration {
 
 /// `Procedure`.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(default, rename_all = "camelCase")]
 pub struct Procedure {
-    #[serde(default)]
     pub status: Option<String>,
-    #[serde(default)]
     pub code: Option<CodeableConcept>,
-    #[serde(default)]
     pub subject: Option<Reference>,
-    #[serde(default)]
     pub encounter: Option<Reference>,
-    #[serde(default)]
     pub performed_date_time: Option<DateTime>,
-    #[serde(default)]
     pub performed_period: Option<Period>,
 }
 
@@ -455,53 +382,37 @@ impl Procedure {
 
 /// `ServiceRequest`.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(default, rename_all = "camelCase")]
 pub struct ServiceRequest {
-    #[serde(default)]
     pub status: Option<String>,
-    #[serde(default)]
     pub intent: Option<String>,
-    #[serde(default)]
     pub category: Vec<CodeableConcept>,
-    #[serde(default)]
     pub code: Option<CodeableConcept>,
-    #[serde(default)]
     pub subject: Option<Reference>,
-    #[serde(default)]
     pub encounter: Option<Reference>,
-    #[serde(default)]
     pub authored_on: Option<DateTime>,
-    #[serde(default)]
     pub occurrence_date_time: Option<DateTime>,
-    #[serde(default)]
     pub occurrence_period: Option<Period>,
 }
 
 /// `Specimen.collection`.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(default, rename_all = "camelCase")]
 pub struct SpecimenCollection {
-    #[serde(default)]
     pub collected_date_time: Option<DateTime>,
-    #[serde(default)]
     pub collected_period: Option<Period>,
 }
 
 /// `Specimen`.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(default, rename_all = "camelCase")]
 pub struct Specimen {
-    #[serde(default)]
     pub status: Option<String>,
-    #[serde(rename = "type", default)]
+    #[serde(rename = "type")]
     pub type_: Option<CodeableConcept>,
-    #[serde(default)]
     pub subject: Option<Reference>,
-    #[serde(default)]
     pub received_time: Option<DateTime>,
-    #[serde(default)]
     pub request: Vec<Reference>,
-    #[serde(default)]
     pub collection: Option<SpecimenCollection>,
 }
 
@@ -516,142 +427,101 @@ impl Specimen {
 
 /// `AllergyIntolerance`.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(default, rename_all = "camelCase")]
 pub struct AllergyIntolerance {
-    #[serde(default)]
     pub clinical_status: Option<CodeableConcept>,
-    #[serde(default)]
     pub verification_status: Option<CodeableConcept>,
-    #[serde(default)]
     pub code: Option<CodeableConcept>,
-    #[serde(default)]
     pub patient: Option<Reference>,
-    #[serde(default)]
     pub criticality: Option<String>,
-    #[serde(default)]
     pub recorded_date: Option<DateTime>,
-    #[serde(default)]
     pub onset_date_time: Option<DateTime>,
 }
 
 /// `ImagingStudy`.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(default, rename_all = "camelCase")]
 pub struct ImagingStudy {
-    #[serde(default)]
     pub status: Option<String>,
-    #[serde(default)]
     pub subject: Option<Reference>,
-    #[serde(default)]
     pub encounter: Option<Reference>,
-    #[serde(default)]
     pub started: Option<DateTime>,
-    #[serde(default)]
     pub modality: Vec<Coding>,
-    #[serde(default)]
     pub procedure_code: Vec<CodeableConcept>,
-    #[serde(default)]
     pub description: Option<String>,
 }
 
 /// `DiagnosticReport`.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(default, rename_all = "camelCase")]
 pub struct DiagnosticReport {
-    #[serde(default)]
     pub status: Option<String>,
-    #[serde(default)]
     pub category: Vec<CodeableConcept>,
-    #[serde(default)]
     pub code: Option<CodeableConcept>,
-    #[serde(default)]
     pub subject: Option<Reference>,
-    #[serde(default)]
     pub encounter: Option<Reference>,
-    #[serde(default)]
     pub effective_date_time: Option<DateTime>,
-    #[serde(default)]
     pub effective_period: Option<Period>,
-    #[serde(default)]
     pub issued: Option<FhirInstant>,
-    #[serde(default)]
     pub result: Vec<Reference>,
-    #[serde(default)]
     pub conclusion: Option<String>,
 }
 
 /// `Practitioner`.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(default)]
 pub struct Practitioner {
-    #[serde(default)]
     pub active: Option<bool>,
 }
 
 /// `PractitionerRole`.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(default)]
 pub struct PractitionerRole {
-    #[serde(default)]
     pub active: Option<bool>,
-    #[serde(default)]
     pub practitioner: Option<Reference>,
-    #[serde(default)]
     pub organization: Option<Reference>,
-    #[serde(default)]
     pub code: Vec<CodeableConcept>,
-    #[serde(default)]
     pub location: Vec<Reference>,
 }
 
 /// `CareTeam.participant`.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(default)]
 pub struct CareTeamParticipant {
-    #[serde(default)]
     pub role: Vec<CodeableConcept>,
-    #[serde(default)]
     pub member: Option<Reference>,
-    #[serde(default)]
     pub period: Option<Period>,
 }
 
 /// `CareTeam`.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(default)]
 pub struct CareTeam {
-    #[serde(default)]
     pub status: Option<String>,
-    #[serde(default)]
     pub subject: Option<Reference>,
-    #[serde(default)]
     pub encounter: Option<Reference>,
-    #[serde(default)]
     pub period: Option<Period>,
-    #[serde(default)]
     pub participant: Vec<CareTeamParticipant>,
 }
 
 /// `Location`.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(default, rename_all = "camelCase")]
 pub struct Location {
-    #[serde(default)]
     pub status: Option<String>,
-    #[serde(default)]
     pub name: Option<String>,
-    #[serde(rename = "type", default)]
+    #[serde(rename = "type")]
     pub type_: Vec<CodeableConcept>,
-    #[serde(default)]
     pub part_of: Option<Reference>,
-    #[serde(default)]
     pub managing_organization: Option<Reference>,
 }
 
 /// `Organization`.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(default, rename_all = "camelCase")]
 pub struct Organization {
-    #[serde(default)]
     pub active: Option<bool>,
-    #[serde(default)]
     pub name: Option<String>,
-    #[serde(default)]
     pub part_of: Option<Reference>,
 }

@@ -221,3 +221,33 @@ fn risk_assessment_and_outcome_round_trip() {
     assert_eq!(OperationOutcome::from_json(&v).unwrap(), oo);
     assert!(parse_value(v).is_ok());
 }
+
+#[test]
+fn absent_elements_read_as_empty_except_a_required_one() {
+    // Every typed view reads a resource with nothing but its type and id:
+    // each element absent is `None` or an empty list.
+    for rtype in bedside_fhir::resources::READ_TYPES {
+        let bytes = serde_json::to_vec(&json!({"resourceType": rtype, "id": "x"})).unwrap();
+        let p = parse_resource(&bytes).unwrap_or_else(|e| panic!("{rtype}: {e}"));
+        assert_eq!(p.resource.rtype(), *rtype);
+        assert_eq!(p.resource.clinical_time(), None, "{rtype}");
+        assert!(p.resource.patient_reference().is_none(), "{rtype}");
+    }
+    let p = parse_resource(br#"{"resourceType": "Encounter", "id": "e", "location": [{"location": {"reference": "Location/icu"}}]}"#).unwrap();
+    let Resource::Encounter(e) = &p.resource else {
+        panic!("typed")
+    };
+    assert_eq!(e.location.len(), 1);
+    assert_eq!(
+        (e.location[0].status.as_ref(), e.location[0].period.as_ref()),
+        (None, None)
+    );
+    assert!(e.participant.is_empty() && e.subject.is_none());
+    // `Encounter.location.location` is required (R4 1..1).
+    let e = err(br#"{"resourceType": "Encounter", "id": "e", "location": [{"status": "active"}]}"#);
+    assert_eq!(
+        (e.kind, e.path.as_str()),
+        (ErrorKind::Structure, "Encounter.location[0]")
+    );
+    assert!(e.reason.contains("missing field `location`"), "{e}");
+}

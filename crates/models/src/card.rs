@@ -31,32 +31,46 @@ pub fn render_card_html(pkg: &Package) -> String {
     render_card_html_with(pkg, None)
 }
 
+/// The page's stylesheet (a constant: nothing from the package).
+const STYLE: &str = "body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;line-height:1.45}\
+table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.25rem .5rem;text-align:left}\
+code{background:#f4f4f4}";
+
 /// [`render_card_html`] with the alerting promise (see
 /// [`render_card_markdown_with`]).
 pub fn render_card_html_with(pkg: &Package, alerting: Option<&str>) -> String {
+    use maud::{html, PreEscaped, DOCTYPE};
+    let body = markdown_to_html(&render_card_markdown_with(pkg, alerting));
+    let title = pkg.spec.name.as_deref().unwrap_or(&pkg.spec.id);
+    let page = html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                title { (title) " - model facts" }
+                style { (PreEscaped(STYLE)) }
+            }
+            // HTML from the Markdown renderer, which escapes every text
+            // (raw HTML in the card included): inserted as it is.
+            body { (PreEscaped(body)) }
+        }
+    };
+    let mut out = page.into_string();
+    out.push('\n');
+    out
+}
+
+/// Markdown to an HTML fragment; raw HTML in the source becomes escaped
+/// text.
+fn markdown_to_html(md: &str) -> String {
     use pulldown_cmark::{html, Event, Options, Parser};
-    let md = render_card_markdown_with(pkg, alerting);
-    let parser = Parser::new_ext(&md, Options::ENABLE_TABLES).map(|e| match e {
+    let parser = Parser::new_ext(md, Options::ENABLE_TABLES).map(|e| match e {
         Event::Html(t) | Event::InlineHtml(t) => Event::Text(t),
         e => e,
     });
-    let mut body = String::new();
-    html::push_html(&mut body, parser);
-    let title = escape(pkg.spec.name.as_deref().unwrap_or(&pkg.spec.id));
-    format!(
-        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
-         <title>{title} - model facts</title><style>\
-         body{{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;line-height:1.45}}\
-         table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:.25rem .5rem;text-align:left}}\
-         code{{background:#f4f4f4}}</style></head><body>\n{body}</body></html>\n"
-    )
-}
-
-fn escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
+    let mut out = String::new();
+    html::push_html(&mut out, parser);
+    out
 }
 
 fn cell(s: &str) -> String {

@@ -338,3 +338,48 @@ fn card_renders_markdown_and_escaped_html() {
     let html = bedside_models::render_card_html_with(&m.package, Some(promise));
     assert!(html.contains("&lt;develop&gt;"), "the statement is escaped");
 }
+
+#[test]
+fn card_html_is_one_page_with_the_package_text_escaped_once() {
+    let mut m = Model::load(&fixture("pkg")).expect("fixture loads");
+    m.package.spec.name = Some("Sepsis <v2> & \"co\"".into());
+    m.package.card_markdown = "# Card & <b>bold</b>\n\n<script>alert(1)</script>\n".into();
+    m.package.features.defs[0].label = "lactate <max> & co".into();
+    let html = bedside_models::render_card_html_with(&m.package, Some("PPV >= 30% & more"));
+
+    assert!(html.starts_with("<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">"));
+    assert!(html.ends_with("</body></html>\n"), "{html}");
+    assert_eq!(html.matches("<body>").count(), 1);
+    // The title from the package name: escaped by the page, once.
+    assert!(
+        html.contains("<title>Sepsis &lt;v2&gt; &amp; &quot;co&quot; - model facts</title>"),
+        "{html}"
+    );
+    // Card text, raw HTML in it, the promise and a feature label: escaped
+    // by the Markdown renderer, once; headings are headings.
+    assert!(
+        html.contains("<h1>Card &amp; &lt;b&gt;bold&lt;/b&gt;</h1>"),
+        "{html}"
+    );
+    assert!(
+        html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"),
+        "{html}"
+    );
+    assert!(!html.contains("<script>") && !html.contains("<b>"));
+    assert!(
+        html.contains("<h2>When this model alerts</h2>\n<p>PPV &gt;= 30% &amp; more</p>"),
+        "{html}"
+    );
+    assert!(html.contains("<h2>Package facts (generated from the package)</h2>"));
+    assert!(html.contains("<h3>Features</h3>"));
+    assert!(
+        html.contains("<td>lactate &lt;max&gt; &amp; co</td>"),
+        "{html}"
+    );
+    assert!(
+        !html.contains("&amp;lt;") && !html.contains("&amp;amp;"),
+        "double escape: {html}"
+    );
+    // The stylesheet is the page's own, unescaped.
+    assert!(html.contains("<style>body{font-family:system-ui,sans-serif;"));
+}

@@ -2,8 +2,10 @@
 //!
 //! - [`certify()`]: the certified threshold (exact Clopper-Pearson lower bound
 //!   on PPV within an alert budget) and its promise sentence.
-//! - [`PolicyConfig`]: the TOML policy; every setting defined once in
-//!   [`config::SETTINGS`] (doc, default, validation).
+//! - [`PolicyConfig`]: the TOML policy, read by serde: every key documented
+//!   once in [`config::SETTINGS`], its default and its check in the serde
+//!   type of its section; an unknown key is refused; errors name the key
+//!   path (`tiers.passive_hooks[1]`) and the reason.
 //! - [`decide()`]: tier, suppression, routing and stage gating for one risk,
 //!   returning the next [`AlertMemory`]; [`snooze()`] records a snooze.
 //! - [`evaluate`]: replays scoring rows through `bedside` and the
