@@ -564,23 +564,22 @@ impl App {
         let pid = patient.strip_prefix("Patient/").unwrap_or(patient);
         let rows = self.store.resources_for_patient(rtype, pid).await?;
         let summary_count = q.get("_summary").is_some_and(|s| s == "count");
-        let mut entries = Vec::new();
+        let mut bundle = bedside_fhir::SearchSet::new(rows.len() as u64);
         if !summary_count {
             for r in &rows {
-                let res: Value = serde_json::from_str(&r.body).unwrap_or(Value::Null);
-                entries.push(json!({
-                    "fullUrl": format!("{}/fhir/{}/{}", self.config.public_url, r.key.rtype, r.key.id),
-                    "resource": res,
-                    "search": {"mode": "match"}
-                }));
+                // A stored body was valid JSON when it was accepted.
+                let Ok(res) = serde_json::from_str::<Value>(&r.body) else {
+                    tracing::error!(rtype = %r.key.rtype, "stored resource is unreadable; left out of the search");
+                    continue;
+                };
+                let url = format!(
+                    "{}/fhir/{}/{}",
+                    self.config.public_url, r.key.rtype, r.key.id
+                );
+                bundle.push(url, res);
             }
         }
-        Ok(json!({
-            "resourceType": "Bundle",
-            "type": "searchset",
-            "total": rows.len(),
-            "entry": entries,
-        }))
+        Ok(bundle.to_json())
     }
 
     /// Counts the replay summary reports: stored per type, patients,

@@ -331,25 +331,16 @@ impl App {
         let summary_count = q.get("_summary").is_some_and(|s| s == "count");
         if summary_count {
             let n = self.store.count_documents(&filter).await?;
-            return Ok(json!({"resourceType": "Bundle", "type": "searchset", "total": n}));
+            return Ok(bedside_fhir::SearchSet::new(n).to_json());
         }
         let docs = self.store.list_documents(&filter).await?;
-        let entries: Vec<Value> = docs
-            .iter()
-            .map(|d| {
-                json!({
-                    "fullUrl": format!("{}/fhir/Task/{}", self.config.public_url, d.id),
-                    "resource": d.body,
-                    "search": {"mode": "match"}
-                })
-            })
-            .collect();
-        Ok(json!({
-            "resourceType": "Bundle",
-            "type": "searchset",
-            "total": docs.len(),
-            "entry": entries,
-        }))
+        let base = &self.config.public_url;
+        Ok(bedside_fhir::SearchSet::new(docs.len() as u64)
+            .entries(
+                docs.into_iter()
+                    .map(|d| (format!("{base}/fhir/Task/{}", d.id), d.body)),
+            )
+            .to_json())
     }
 
     /// [`App::task_action_as`] with no authenticated principal (demo mode).
@@ -563,22 +554,13 @@ impl App {
             ));
         }
         let docs = self.store.list_documents(&filter).await?;
-        let entries: Vec<Value> = docs
-            .iter()
-            .map(|d| {
-                json!({
-                    "fullUrl": format!("{}/fhir/Provenance/{}", self.config.public_url, d.id),
-                    "resource": d.body,
-                    "search": {"mode": "match"}
-                })
-            })
-            .collect();
-        Ok(json!({
-            "resourceType": "Bundle",
-            "type": "searchset",
-            "total": docs.len(),
-            "entry": entries,
-        }))
+        let base = &self.config.public_url;
+        Ok(bedside_fhir::SearchSet::new(docs.len() as u64)
+            .entries(
+                docs.into_iter()
+                    .map(|d| (format!("{base}/fhir/Provenance/{}", d.id), d.body)),
+            )
+            .to_json())
     }
 
     async fn feed_engine(
