@@ -1,0 +1,359 @@
+//! Deciding at a hook and the card: the policy view of the call decides,
+//! the card is rendered and recorded (card record, AuditEvent, alert
+//! memory) before it is returned.
+
+use super::*;
+
+/// One hook call being answered.
+pub(super) struct Call<'a> {
+    sched: &'a Scheduled,
+    model: &'a Model,
+    hook: &'a str,
+    pid: &'a str,
+    req: &'a HookRequest,
+    risk: &'a Risk,
+    now: Instant,
+    started: std::time::Instant,
+}
+
+impl App {
+    pub(super) async fn load_memory(
+        &self,
+        id: &str,
+    ) -> Result<(AlertMemory, Option<f64>), ApiError> {
+        let Some(doc) = self.store.get_document_shared(ALERT_MEMORY, id).await? else {
+            return Ok((AlertMemory::default(), None));
+        };
+        Ok(memory_from_doc(&doc))
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub(super) async fn decide_and_render(
+        &self,
+        sched: &Scheduled,
+        model: &Model,
+        hook: &str,
+        pid: &str,
+        req: &HookRequest,
+        risk: Risk,
+        now: Instant,
+        started: std::time::Instant,
+    ) -> Result<CdsResponse, ApiError> {
+        // One view for the whole call: the policy and the certification
+        // made under it (the same service pathways decide with).
+        let view = self.decisions.view();
+        let policy = &view.policy;
+        let mem_id = latest_id(sched.id(), pid);
+        let (memory, previous) = self.load_memory(&mem_id).await?;
+        let facts = risk.facts.clone();
+        let user = req.context.user_id.clone();
+        let input = PolicyInput {
+            model_id: sched.id().to_string(),
+            role: policy.role_of(sched.id()),
+            probability: risk.prediction.probability,
+            at: now,
+            hook: Some(HookContext {
+                hook: hook.to_string(),
+                user: user.clone(),
+            }),
+            facts,
+        };
+        let decision = view.decide(&memory, &input);
+        let (tier, shown) = card_tier(policy, &decision, &input, hook);
+        let mut commit = Commit::default();
+        let mut cards = Vec::new();
+        if let Some(tier) = tier {
+            let call = Call {
+                sched,
+                model,
+                hook,
+                pid,
+                req,
+                risk: &risk,
+                now,
+                started,
+            };
+            cards =
+                self.render_and_record(&call, &view, &decision, previous, tier, shown, &mut commit);
+        }
+        if let (true, Some(_), Some(u), Some(card)) = (shown, tier, &user, cards.first_mut()) {
+            let item = card.uuid.clone().unwrap_or_default();
+            if let Some(offer) = self
+                .pulse_offer_into(sched.id(), u, &item, now, &mut commit)
+                .await?
+            {
+                card.links.push(bedside_cds::Link {
+                    label: offer.label,
+                    url: offer.url,
+                    kind: bedside_cds::LinkType::Absolute,
+                    app_context: None,
+                    autolaunchable: None,
+                });
+            }
+        }
+        let new_previous = if shown && tier.is_some() {
+            Some(risk.prediction.probability.get())
+        } else {
+            previous
+        };
+        if decision.memory != memory || new_previous != previous {
+            commit.documents.push(memory_doc(
+                pid,
+                sched.id(),
+                &decision.memory,
+                new_previous,
+                now,
+            ));
+        }
+        // Durable before the response: a card the EHR receives is recorded
+        // (merged with concurrent calls' records into one transaction).
+        if !commit.is_empty() {
+            self.commit(commit).await?;
+        }
+        if !shown {
+            if tier.is_some() {
+                tracing::info!(patient = %pseudonym(pid), model = sched.id(), hook, "card recorded, not shown (stage or pilot scope)");
+            }
+            return Ok(CdsResponse::empty());
+        }
+        // Typed to the end: the route serializes it once.
+        Ok(CdsResponse {
+            cards,
+            ..CdsResponse::default()
+        })
+    }
+
+    /// Render the card of `tier` and record it (card record and its
+    /// AuditEvent) into `commit`.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn render_and_record(
+        &self,
+        call: &Call,
+        view: &crate::decisions::PolicyView,
+        decision: &Decision,
+        previous: Option<f64>,
+        tier: Tier,
+        shown: bool,
+        commit: &mut Commit,
+    ) -> Vec<bedside_cds::Card> {
+        let (sched, pid, risk, hook) = (call.sched, call.pid, call.risk, call.hook);
+        let user = call.req.context.user_id.clone();
+        // Time-ordered (v7): card records are keyed by it, and random
+        // keys put every card on a B-tree page of its own (one more
+        // 16 KB page written per card); v7 keys append.
+        let card_uuid = uuid::Uuid::now_v7();
+        let card_input = self.card_input(
+            sched, call.model, view, pid, risk, previous, tier, card_uuid, call.now,
+        );
+        let cards = render_cards(&card_input);
+        let service = format!("{}-{hook}", sched.id());
+        let card = CardRecord {
+            uuid: card_uuid.to_string(),
+            patient_id: pid.to_string(),
+            owner: sched.id().to_string(),
+            recorded_at: call.now,
+            service: service.clone(),
+            hook: hook.to_string(),
+            hook_instance: call.req.hook_instance.clone(),
+            user: user.clone(),
+            model_id: risk.prediction.model_id.clone(),
+            model_version: risk.prediction.model_version.clone(),
+            probability: risk.prediction.probability.get(),
+            predicted_at: risk.prediction.at,
+            risk_source: format!("{:?}", risk.source),
+            tier: format!("{tier:?}").to_lowercase(),
+            policy_tier: decision.tier,
+            suppressed: decision.suppressed.clone(),
+            shown,
+            summary: cards.first().map(|c| c.summary.clone()),
+            latency_ms: call.started.elapsed().as_secs_f64() * 1000.0,
+        };
+        commit.documents.push(card.to_document());
+        let ev = crate::audit::card_event(
+            &service,
+            pid,
+            &card_uuid.to_string(),
+            &risk.prediction,
+            tier,
+            shown,
+            user.as_deref(),
+        );
+        self.record(commit, ev);
+        cards
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn card_input(
+        &self,
+        sched: &Scheduled,
+        model: &Model,
+        view: &crate::decisions::PolicyView,
+        pid: &str,
+        risk: &Risk,
+        previous: Option<f64>,
+        tier: Tier,
+        card_uuid: uuid::Uuid,
+        now: Instant,
+    ) -> CardInput {
+        let cfg = &self.hooks.config;
+        let policy = &view.policy;
+        let cert = view.certification(sched.id());
+        let p = &risk.prediction;
+        let base = self.config.public_url.trim_end_matches('/');
+        let spec = &sched.spec;
+        let interval = p.interval.as_ref().and_then(|i| {
+            Some(bedside_cds::Interval {
+                lo: Probability::new(i.lo).ok()?,
+                hi: Probability::new(i.hi).ok()?,
+                level: i.level?,
+            })
+        });
+        let factors = p
+            .top_factors
+            .iter()
+            .map(|f| bedside_cds::Factor {
+                name: f.label.clone(),
+                value: f.value,
+                unit: f.unit.clone(),
+                direction: match f.direction {
+                    bedside_models::Direction::Raises => bedside_cds::Direction::Raises,
+                    bedside_models::Direction::Lowers => bedside_cds::Direction::Lowers,
+                },
+                contribution: f.probability_contribution,
+            })
+            .collect();
+        let suggestions = if matches!(cert, Certification::Certified(_)) {
+            cfg.suggestions
+                .iter()
+                .filter(|s| {
+                    s.unless_event
+                        .as_ref()
+                        .is_none_or(|ev| !risk.events.contains(ev))
+                })
+                .map(|s| PathwaySuggestion {
+                    label: s.label.clone(),
+                    description: s.description.clone(),
+                    resource: fill_patient(&s.resource, pid),
+                    recommended: s.recommended,
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
+        CardInput {
+            card_uuid,
+            model: ModelInfo {
+                id: model.id().to_string(),
+                version: model.version().to_string(),
+                label: spec.name.clone().unwrap_or_else(|| spec.id.clone()),
+                outcome: spec.outcome.description.clone(),
+                facts_url: format!("{base}/ui/models/{}/{}", model.id(), model.version()),
+            },
+            probability: p.probability,
+            previous: previous.map(Probability::clamped),
+            interval,
+            factors,
+            data_age_minutes: Some(((now - p.at).num_seconds().max(0) as f64) / 60.0),
+            stale_after_minutes: cfg.stale_after_minutes,
+            base_rate: view.base_rate(sched.id()),
+            ood_reasons: p.ood_reasons.clone(),
+            promise: Some(cert.statement()),
+            tier,
+            suggestions,
+            override_reasons: policy
+                .override_reasons
+                .iter()
+                .map(|c| Coding::new(&c.system, &c.code, &c.display))
+                .collect(),
+            topic: Some(Coding::new(
+                "https://bedside.dev/cds-topic",
+                &policy.condition,
+                &format!("{} risk", policy.condition),
+            )),
+            worklist_url: Some(format!("{base}/ui/worklist")),
+            survey_url: None,
+        }
+    }
+}
+
+/// The alert memory and last shown probability of an `alert_memory`
+/// document (one record for hooks and pathways, [`AlertMemoryRecord`]);
+/// an unreadable one starts afresh (logged).
+pub(crate) fn memory_from_doc(doc: &Document) -> (AlertMemory, Option<f64>) {
+    match AlertMemoryRecord::from_document(doc) {
+        Ok(r) => (r.memory, r.last_shown_probability),
+        Err(e) => {
+            tracing::warn!(error = %e, "stored alert memory is unreadable; starting afresh");
+            (AlertMemory::default(), None)
+        }
+    }
+}
+
+/// The `alert_memory` document of a patient under a model.
+pub(crate) fn memory_doc(
+    pid: &str,
+    model: &str,
+    m: &AlertMemory,
+    last_shown: Option<f64>,
+    now: Instant,
+) -> Document {
+    AlertMemoryRecord {
+        model_id: model.to_string(),
+        patient_id: pid.to_string(),
+        updated_at: now,
+        memory: m.clone(),
+        last_shown_probability: last_shown,
+    }
+    .to_document()
+}
+
+/// The card tier for a decision, and whether it is shown. A model that is
+/// not certified alerts on nothing, but at a passive hook it says so in an
+/// information card (shown only where the stage shows anything).
+fn card_tier(
+    policy: &PolicyConfig,
+    d: &Decision,
+    input: &PolicyInput,
+    hook: &str,
+) -> (Option<Tier>, bool) {
+    match d.card {
+        Some(CardKind::Interruptive) if d.escalate => (Some(Tier::Escalate), d.shown),
+        Some(CardKind::Interruptive) => (Some(Tier::Interruptive), d.shown),
+        Some(CardKind::Passive) => (Some(Tier::Passive), d.shown),
+        None if matches!(d.suppressed, Some(Suppression::NotCertified))
+            && policy.tiers.passive_hooks.iter().any(|h| h == hook) =>
+        {
+            (Some(Tier::Passive), stage_shows(policy, input))
+        }
+        None => (None, false),
+    }
+}
+
+fn stage_shows(policy: &PolicyConfig, input: &PolicyInput) -> bool {
+    match &policy.stage {
+        Stage::Silent => false,
+        Stage::Live => true,
+        Stage::Pilot { units, users } => {
+            input.facts.unit.as_ref().is_some_and(|u| units.contains(u))
+                || input
+                    .hook
+                    .as_ref()
+                    .and_then(|h| h.user.as_ref())
+                    .is_some_and(|u| users.contains(u))
+        }
+    }
+}
+
+/// Replace `{{patientId}}` in every string of a resource template.
+fn fill_patient(v: &Value, pid: &str) -> Value {
+    match v {
+        Value::String(s) => Value::String(s.replace("{{patientId}}", pid)),
+        Value::Array(a) => Value::Array(a.iter().map(|x| fill_patient(x, pid)).collect()),
+        Value::Object(o) => Value::Object(
+            o.iter()
+                .map(|(k, x)| (k.clone(), fill_patient(x, pid)))
+                .collect(),
+        ),
+        other => other.clone(),
+    }
+}
