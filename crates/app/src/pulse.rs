@@ -9,11 +9,11 @@
 //! when last offered) and `pulse_answer` (body = `PulseAnswer`, owner =
 //! model id).
 
-use crate::monitoring::PULSE_ANSWER;
 use crate::{ApiError, App};
 use bedside_core::Instant;
-use bedside_monitor::usage::{pulse_offer, PulseAnswer};
-use bedside_store::{Commit, Document};
+use bedside_monitor::usage::pulse_offer;
+use bedside_record::{PulseAnswerRecord, PulseOfferRecord, Record as _};
+use bedside_store::Commit;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
@@ -72,16 +72,16 @@ impl App {
         if !pulse_offer(&cfg, clinician, item, now, last) {
             return Ok(None);
         }
-        commit.documents.push(Document {
-            kind: PULSE_OFFER.into(),
-            id,
-            patient_id: None,
-            status: None,
-            owner: Some(model_id.into()),
-            created_at: now,
-            updated_at: chrono::Utc::now(),
-            body: json!({"clinician": clinician, "item": item}),
-        });
+        commit.documents.push(
+            PulseOfferRecord {
+                model_id: model_id.into(),
+                offered_at: now,
+                written_at: chrono::Utc::now(),
+                clinician: clinician.into(),
+                item: item.into(),
+            }
+            .to_document(),
+        );
         let base = self.config.public_url.trim_end_matches('/');
         Ok(Some(PulseOffer {
             label: "One question: how much do you trust these alerts?".into(),
@@ -136,22 +136,16 @@ impl App {
                 Some("clinician"),
             ));
         }
-        let ans = PulseAnswer {
-            clinician: a.clinician.clone(),
-            at: now,
-            score: a.score,
-        };
         let mut commit = Commit::default();
-        commit.documents.push(Document {
-            kind: PULSE_ANSWER.into(),
-            id: format!("{offer}|{}", now.timestamp_millis()),
-            patient_id: None,
-            status: None,
-            owner: Some(a.model.clone()),
-            created_at: now,
-            updated_at: now,
-            body: serde_json::to_value(&ans).map_err(|e| ApiError::internal(e.to_string()))?,
-        });
+        commit.documents.push(
+            PulseAnswerRecord {
+                model_id: a.model.clone(),
+                clinician: a.clinician.clone(),
+                at: now,
+                score: a.score,
+            }
+            .to_document(),
+        );
         self.write(commit).await?;
         Ok(json!({"stored": 1}))
     }

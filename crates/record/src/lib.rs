@@ -8,7 +8,8 @@
 //! Public API: [`kinds`], [`Record`] and the record structs
 //! ([`CardRecord`], [`FeedbackRecord`], [`AlertMemoryRecord`],
 //! [`LatestRisk`], [`DecisionRecord`], [`InstanceRecord`],
-//! [`GovernanceState`], [`TaskRecord`]), [`RecordError`],
+//! [`GovernanceState`], [`PulseOfferRecord`], [`PulseAnswerRecord`],
+//! [`TaskRecord`]), [`RecordError`],
 //! [`prediction_id`], [`audit`].
 //!
 //! Invariant: pure. No IO: a record is built from and turned into a
@@ -16,9 +17,11 @@
 //! the clock or the network.
 
 pub mod audit;
+mod pulse;
 mod records;
 mod task;
 
+pub use pulse::{PulseAnswerRecord, PulseOfferRecord};
 pub use records::{
     AlertMemoryRecord, CardRecord, DecisionRecord, FeedbackRecord, GovernanceState, InstanceRecord,
     LatestRisk, Record,

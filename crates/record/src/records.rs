@@ -33,7 +33,7 @@ fn check_kind(d: &Document, kind: &'static str) -> Result<(), RecordError> {
     }
 }
 
-fn body<T: serde::de::DeserializeOwned>(
+pub(crate) fn body<T: serde::de::DeserializeOwned>(
     d: &Document,
     kind: &'static str,
 ) -> Result<T, RecordError> {
@@ -45,7 +45,7 @@ fn body<T: serde::de::DeserializeOwned>(
     })
 }
 
-fn to_body<T: Serialize>(t: &T) -> Value {
+pub(crate) fn to_body<T: Serialize>(t: &T) -> Value {
     // A record type is plain data with string keys: serialising cannot fail.
     serde_json::to_value(t).unwrap_or(Value::Null)
 }

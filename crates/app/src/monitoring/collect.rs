@@ -10,7 +10,7 @@ use bedside_monitor::usage::{AlertRecord, PulseAnswer, ResponseKind};
 use bedside_record::kinds::PREDICTION;
 use bedside_record::kinds::TASK;
 use bedside_record::kinds::{CARD, FEEDBACK};
-use bedside_record::{CardRecord, FeedbackRecord, Record as _, TaskRecord};
+use bedside_record::{CardRecord, FeedbackRecord, PulseAnswerRecord, Record as _, TaskRecord};
 use bedside_store::{DocFilter, Document};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
@@ -346,8 +346,13 @@ impl App {
             .store
             .list_documents(&docs(PULSE_ANSWER, Some(model_id), None))
             .await?
-            .into_iter()
-            .filter_map(|d| serde_json::from_value(d.body).ok())
+            .iter()
+            .filter_map(|d| PulseAnswerRecord::from_document(d).ok())
+            .map(|r| PulseAnswer {
+                clinician: r.clinician,
+                at: r.at,
+                score: r.score,
+            })
             .collect())
     }
 }
