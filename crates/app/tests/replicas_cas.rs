@@ -197,3 +197,100 @@ async fn a_worklist_action_and_a_timer_on_two_replicas_lose_nothing() {
     }
     eprintln!("{acknowledged} claimed first, {escalated} escalated first");
 }
+
+/// Concurrent patient-view calls for one patient on two replicas: one
+/// opens the alert; the others see it open (an alert-memory write is
+/// checked against the version it was decided on), so the alert is opened
+/// once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_hook_calls_on_two_replicas_open_the_alert_once() {
+    let Some(base) = test_database_url("concurrent_hook_calls_on_two_replicas_open_the_alert_once")
+    else {
+        return;
+    };
+    let url = fresh_schema(&base, "replicas_cas_hooks").await;
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let open_hooks = || async {
+        let hooks = bedside_app::hooks::HookConfig {
+            insecure_skip_auth: true,
+            policy: PolicyConfig::from_toml_str("stage = \"live\"").unwrap(),
+            ..Default::default()
+        };
+        let app = App::open(
+            AppConfig::postgres(url.clone())
+                .model(root.join("models/sepsis-demo"))
+                .hooks(hooks),
+        )
+        .await
+        .unwrap();
+        app.set_certification(
+            "sepsis-demo",
+            Certification::Certified(Certified {
+                threshold: 0.3,
+                ppv: 0.5,
+                ppv_lower: 0.3,
+                confidence: 0.95,
+                ppv_floor: 0.2,
+                alert_rate_per_100_patient_days: 1.0,
+                alert_budget_per_100_patient_days: 5.0,
+                n_alerted: 10,
+                n_true_alerts: 5,
+                n_rows: 100,
+                patient_days: 1000.0,
+                promise: "test".into(),
+            }),
+        );
+        app
+    };
+    let a = std::sync::Arc::new(open_hooks().await);
+    let b = std::sync::Arc::new(open_hooks().await);
+    let mut p = prediction();
+    p.model_id = "sepsis-demo".into();
+    p.model_version = "0.1.0".into();
+    let risk = bedside_record::LatestRisk {
+        patient_id: "h1".into(),
+        prediction: p,
+        written_at: t0(),
+    };
+    a.store
+        .commit(Commit {
+            documents: vec![bedside_record::Record::to_document(&risk)],
+            ..Commit::default()
+        })
+        .await
+        .unwrap();
+    let body = json!({
+        "hook": "patient-view",
+        "hookInstance": "d1577c69-dfbe-44ad-ba6d-3e05e953b2ea",
+        "context": {"userId": "Practitioner/example", "patientId": "h1"}
+    })
+    .to_string();
+    let calls = (0..8).map(|i| {
+        let app = if i % 2 == 0 { a.clone() } else { b.clone() };
+        let body = body.clone();
+        tokio::spawn(async move {
+            app.cds_call(
+                "sepsis-demo-patient-view",
+                None,
+                body.as_bytes(),
+                t0() + Duration::minutes(5),
+            )
+            .await
+            .unwrap()
+        })
+    });
+    for r in futures_util::future::join_all(calls).await {
+        r.unwrap();
+    }
+    let cards: Vec<bedside_record::CardRecord> = docs(&a, "card")
+        .await
+        .iter()
+        .map(|d| <bedside_record::CardRecord as bedside_record::Record>::from_document(d).unwrap())
+        .collect();
+    assert_eq!(cards.len(), 8, "every call recorded its card");
+    // patient-view is a passive hook: the call that opens the alert shows
+    // it; every other finds it open (`already_open`).
+    let opened = cards.iter().filter(|c| c.suppressed.is_none()).count();
+    let tiers: Vec<_> = cards.iter().map(|c| (&c.tier, &c.suppressed)).collect();
+    assert_eq!(opened, 1, "one alert opened: {tiers:?}");
+}

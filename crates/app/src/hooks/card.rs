@@ -3,6 +3,7 @@
 //! memory) before it is returned.
 
 use super::*;
+use crate::committer::{ReadSet, CONFLICT_RETRIES};
 
 /// One hook call being answered.
 pub(super) struct Call<'a> {
@@ -44,59 +45,96 @@ impl App {
         let view = self.decisions.view();
         let policy = &view.policy;
         let mem_id = latest_id(sched.id(), pid);
-        let (memory, previous) = self.load_memory(&mem_id).await?;
-        let facts = risk.facts.clone();
         let user = req.context.user_id.clone();
-        let input = PolicyInput {
-            model_id: sched.id().to_string(),
-            role: policy.role_of(sched.id()),
-            probability: risk.prediction.probability,
-            at: now,
-            hook: Some(HookContext {
-                hook: hook.to_string(),
-                user: user.clone(),
-            }),
-            facts,
-        };
-        let decision = view.decide(&memory, &input);
-        let (tier, shown) = card_tier(policy, &decision, &input, hook);
-        let mut commit = Commit::default();
-        let mut cards = Vec::new();
-        if let Some(tier) = tier {
-            let call = Call {
-                sched,
-                model,
-                hook,
-                pid,
-                req,
-                risk: &risk,
-                now,
-                started,
+        // Most calls change no alert memory and decide on the cached one. A
+        // call that changes it decides again on the memory read for update
+        // and writes it compare-and-set, so two calls for one patient at
+        // once (on any replica) cannot both open the same alert.
+        let mut for_update = false;
+        let mut attempt = 0;
+        let (cards, shown, tier) = loop {
+            let mut reads = ReadSet::default();
+            let (memory, previous) = if for_update {
+                match self
+                    .read_for_update(&mut reads, ALERT_MEMORY, &mem_id)
+                    .await?
+                {
+                    Some(d) => memory_from_doc(&d),
+                    None => (AlertMemory::default(), None),
+                }
+            } else {
+                self.load_memory(&mem_id).await?
             };
-            cards =
-                self.render_and_record(&call, &view, &decision, previous, tier, shown, &mut commit);
-        }
-        if let (true, Some(_), Some(u), Some(card)) = (shown, tier, &user, cards.first_mut()) {
-            let item = card.uuid.clone().unwrap_or_default();
-            if let Some(offer) = self
-                .pulse_offer_into(sched.id(), u, &item, now, &mut commit)
-                .await?
-            {
-                card.links.push(bedside_cds::Link {
-                    label: offer.label,
-                    url: offer.url,
-                    kind: bedside_cds::LinkType::Absolute,
-                    app_context: None,
-                    autolaunchable: None,
-                });
+            let input = PolicyInput {
+                model_id: sched.id().to_string(),
+                role: policy.role_of(sched.id()),
+                probability: risk.prediction.probability,
+                at: now,
+                hook: Some(HookContext {
+                    hook: hook.to_string(),
+                    user: user.clone(),
+                }),
+                facts: risk.facts.clone(),
+            };
+            let decision = view.decide(&memory, &input);
+            let (tier, shown) = card_tier(policy, &decision, &input, hook);
+            let new_previous = if shown && tier.is_some() {
+                Some(risk.prediction.probability.get())
+            } else {
+                previous
+            };
+            let changes_memory = decision.memory != memory || new_previous != previous;
+            if changes_memory && !for_update {
+                for_update = true;
+                continue;
             }
-        }
-        let new_previous = if shown && tier.is_some() {
-            Some(risk.prediction.probability.get())
-        } else {
-            previous
-        };
-        if decision.memory != memory || new_previous != previous {
+            let mut commit = Commit::default();
+            let mut cards = Vec::new();
+            if let Some(tier) = tier {
+                let call = Call {
+                    sched,
+                    model,
+                    hook,
+                    pid,
+                    req,
+                    risk: &risk,
+                    now,
+                    started,
+                };
+                cards = self.render_and_record(
+                    &call,
+                    &view,
+                    &decision,
+                    previous,
+                    tier,
+                    shown,
+                    &mut commit,
+                );
+            }
+            if let (true, Some(_), Some(u), Some(card)) = (shown, tier, &user, cards.first_mut()) {
+                let item = card.uuid.clone().unwrap_or_default();
+                if let Some(offer) = self
+                    .pulse_offer_into(sched.id(), u, &item, now, &mut commit)
+                    .await?
+                {
+                    card.links.push(bedside_cds::Link {
+                        label: offer.label,
+                        url: offer.url,
+                        kind: bedside_cds::LinkType::Absolute,
+                        app_context: None,
+                        autolaunchable: None,
+                    });
+                }
+            }
+            if !changes_memory {
+                // Durable before the response: a card the EHR receives is
+                // recorded (merged with concurrent calls' records into one
+                // transaction).
+                if !commit.is_empty() {
+                    self.commit(commit).await?;
+                }
+                break (cards, shown, tier);
+            }
             commit.documents.push(memory_doc(
                 pid,
                 sched.id(),
@@ -104,12 +142,15 @@ impl App {
                 new_previous,
                 now,
             ));
-        }
-        // Durable before the response: a card the EHR receives is recorded
-        // (merged with concurrent calls' records into one transaction).
-        if !commit.is_empty() {
-            self.commit(commit).await?;
-        }
+            match self.write_checked(commit, &reads).await {
+                Ok(()) => break (cards, shown, tier),
+                Err(e) if e.is_conflict() && attempt < CONFLICT_RETRIES => {
+                    attempt += 1;
+                    tracing::debug!(patient = %pseudonym(pid), attempt, "alert memory raced another call; deciding again");
+                }
+                Err(e) => return Err(e.into()),
+            }
+        };
         if !shown {
             if tier.is_some() {
                 tracing::info!(patient = %pseudonym(pid), model = sched.id(), hook, "card recorded, not shown (stage or pilot scope)");
