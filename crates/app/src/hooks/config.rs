@@ -3,7 +3,7 @@
 
 use bedside_cds::{JwkSet, TrustedIssuer};
 use bedside_policy::PolicyConfig;
-use serde_json::{json, Value};
+use serde_json::Value;
 use std::path::Path;
 
 /// The issuer of the demo EHR (`config/demo-ehr/`).
@@ -87,53 +87,9 @@ impl HookConfig {
         Ok(Self {
             trusted: vec![TrustedIssuer::with_jwks(DEMO_ISSUER, jwks)],
             policy: PolicyConfig::from_toml_str("stage = \"live\"")?,
-            suggestions: sepsis_suggestions(),
+            suggestions: crate::triggers::sepsis::suggestions(),
             demo_key: Some((DEMO_ISSUER.to_string(), private)),
             ..Self::default()
         })
     }
-}
-
-fn service_request(loinc: &str, display: &str) -> Value {
-    json!({
-        "resourceType": "ServiceRequest",
-        "status": "draft",
-        "intent": "proposal",
-        "priority": "urgent",
-        "code": {"coding": [{"system": "http://loinc.org", "code": loinc, "display": display}]},
-        "subject": {"reference": "Patient/{{patientId}}"}
-    })
-}
-
-/// The sepsis escalation pathway's first actions.
-pub fn sepsis_suggestions() -> Vec<SuggestionTemplate> {
-    vec![
-        SuggestionTemplate {
-            label: "Order serum lactate".into(),
-            description: "Create a ServiceRequest for lactate (LOINC 2524-7)".into(),
-            resource: service_request("2524-7", "Lactate [Moles/volume] in Serum or Plasma"),
-            recommended: true,
-            unless_event: Some("lactate_ordered".into()),
-        },
-        SuggestionTemplate {
-            label: "Order blood cultures".into(),
-            description: "Create a ServiceRequest for blood cultures (LOINC 600-7)".into(),
-            resource: service_request("600-7", "Bacteria identified in Blood by Culture"),
-            recommended: false,
-            unless_event: Some("blood_culture_ordered".into()),
-        },
-        SuggestionTemplate {
-            label: "Start the sepsis pathway".into(),
-            description: "Create a Task to start the sepsis escalation pathway".into(),
-            resource: json!({
-                "resourceType": "Task",
-                "status": "requested",
-                "intent": "order",
-                "code": {"coding": [{"system": "https://bedside.dev/pathway", "code": "sepsis-escalation", "display": "Sepsis escalation pathway"}]},
-                "for": {"reference": "Patient/{{patientId}}"}
-            }),
-            recommended: false,
-            unless_event: None,
-        },
-    ]
 }

@@ -7,6 +7,7 @@
 //! ([`App::ui_start_pathway`]). The pathway runtime (`crate::pathway_rt`) knows none of this.
 
 use crate::audit::{Action as AuditAction, Actor, Entity, Event, ProvenanceInput};
+use crate::hooks::SuggestionTemplate;
 use crate::pathway_rt::{pending_or_stored, ALERT_MEMORY};
 use crate::{ApiError, App};
 use bedside_core::{Instant, PatientRef, PatientState};
@@ -374,4 +375,48 @@ impl App {
         self.write(commit).await?;
         Ok(tasks)
     }
+}
+
+fn service_request(loinc: &str, display: &str) -> Value {
+    json!({
+        "resourceType": "ServiceRequest",
+        "status": "draft",
+        "intent": "proposal",
+        "priority": "urgent",
+        "code": {"coding": [{"system": "http://loinc.org", "code": loinc, "display": display}]},
+        "subject": {"reference": "Patient/{{patientId}}"}
+    })
+}
+
+/// The sepsis escalation pathway's first actions.
+pub fn suggestions() -> Vec<SuggestionTemplate> {
+    vec![
+        SuggestionTemplate {
+            label: "Order serum lactate".into(),
+            description: "Create a ServiceRequest for lactate (LOINC 2524-7)".into(),
+            resource: service_request("2524-7", "Lactate [Moles/volume] in Serum or Plasma"),
+            recommended: true,
+            unless_event: Some("lactate_ordered".into()),
+        },
+        SuggestionTemplate {
+            label: "Order blood cultures".into(),
+            description: "Create a ServiceRequest for blood cultures (LOINC 600-7)".into(),
+            resource: service_request("600-7", "Bacteria identified in Blood by Culture"),
+            recommended: false,
+            unless_event: Some("blood_culture_ordered".into()),
+        },
+        SuggestionTemplate {
+            label: "Start the sepsis pathway".into(),
+            description: "Create a Task to start the sepsis escalation pathway".into(),
+            resource: json!({
+                "resourceType": "Task",
+                "status": "requested",
+                "intent": "order",
+                "code": {"coding": [{"system": "https://bedside.dev/pathway", "code": "sepsis-escalation", "display": "Sepsis escalation pathway"}]},
+                "for": {"reference": "Patient/{{patientId}}"}
+            }),
+            recommended: false,
+            unless_event: None,
+        },
+    ]
 }
