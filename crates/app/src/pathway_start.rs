@@ -6,7 +6,7 @@
 use crate::pathway_rt::PATHWAY_INSTANCE;
 use crate::{ApiError, App};
 use bedside_core::Instant;
-use bedside_fhir::{CodeableConcept, Range, Reference, RiskPrediction};
+use bedside_fhir::{CodeableConcept, Reference, RiskPrediction};
 use bedside_models::Prediction;
 use bedside_pathways::{Engine, StartTrigger};
 use bedside_store::Document;
@@ -64,11 +64,11 @@ pub(crate) fn risk_assessment(instance_id: &str, patient_id: &str, p: &Predictio
             reference: Some(crate::pathway_rt::REQUESTER.into()),
             ..Default::default()
         }),
+        // `probability[x]` is a choice: the probability itself; its
+        // interval goes into the rationale.
         prediction: vec![RiskPrediction {
             probability_decimal: Some(p.probability.get()),
-            probability_range: p.interval.as_ref().map(|i| Range::unitless(i.lo, i.hi)),
-            rationale: (!factors.is_empty())
-                .then(|| format!("top factors: {}", factors.join(", "))),
+            rationale: rationale(p, &factors),
             ..Default::default()
         }],
         ..Default::default()
@@ -78,6 +78,22 @@ pub(crate) fn risk_assessment(instance_id: &str, patient_id: &str, p: &Predictio
         at: p.at,
         body: ra.to_json(),
     }
+}
+
+/// The interval (when the model gives one) and the top factors' names.
+fn rationale(p: &Prediction, factors: &[&str]) -> Option<String> {
+    let mut parts = Vec::new();
+    if let Some(i) = &p.interval {
+        let level = i
+            .level
+            .map(|l| format!("{:.0}% ", l * 100.0))
+            .unwrap_or_default();
+        parts.push(format!("{level}interval {:.3}-{:.3}", i.lo, i.hi));
+    }
+    if !factors.is_empty() {
+        parts.push(format!("top factors: {}", factors.join(", ")));
+    }
+    (!parts.is_empty()).then(|| parts.join("; "))
 }
 
 impl App {
@@ -152,5 +168,28 @@ impl App {
         .await?;
         tracing::info!(pathway = %def.id, "pathway started by message");
         Ok(instance_id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_risk_assessment_carries_one_probability_choice_and_its_interval_in_words() {
+        let p: Prediction = serde_json::from_value(serde_json::json!({
+            "model_id": "m", "model_version": "1", "at": "2024-03-01T10:00:00Z", "margin": 0.0,
+            "probability": 0.42,
+            "interval": {"lo": 0.3, "hi": 0.55, "level": 0.9, "method": "conformal"},
+            "horizon_hours": 12.0, "base_margin": null, "base_probability": null,
+            "top_factors": [], "explanation_method": "none", "in_distribution": true,
+            "ood_reasons": [], "ood_distance": null, "features": [], "missing_count": 0
+        }))
+        .unwrap();
+        let ra = risk_assessment("i1", "p1", &p).body;
+        let pred = &ra["prediction"][0];
+        assert_eq!(pred["probabilityDecimal"], 0.42);
+        assert!(pred.get("probabilityRange").is_none(), "{pred}");
+        assert_eq!(pred["rationale"], "90% interval 0.300-0.550");
     }
 }

@@ -188,9 +188,14 @@ impl Entity {
         .detail("query", params)
     }
 
-    /// A `detail` (`type` + `valueString`).
+    /// A `detail` (`type` + `valueString`). An empty value is left out: a
+    /// FHIR string is never empty (e.g. the query of a search without
+    /// parameters).
     pub fn detail(mut self, key: &str, value: impl std::fmt::Display) -> Self {
-        self.details.push((key.to_string(), value.to_string()));
+        let value = value.to_string();
+        if !value.is_empty() {
+            self.details.push((key.to_string(), value));
+        }
         self
     }
 
@@ -500,6 +505,18 @@ mod tests {
         assert_eq!(ev["entity"][0]["role"]["code"], "1");
         assert_eq!(detail(&ev, "n"), Some("3"));
         assert_eq!(detail(&ev, "missing"), None);
+    }
+
+    #[test]
+    fn empty_details_are_left_out_as_fhir_has_no_empty_strings() {
+        let ev = Event::rest("search-type", "fhir-search", Action::Execute)
+            .entity(Entity::query("Task", "").detail("total", 0))
+            .build("s");
+        let details = ev["entity"][0]["detail"].as_array().unwrap();
+        assert_eq!(details.len(), 1, "{details:?}");
+        assert_eq!(detail(&ev, "total"), Some("0"));
+        assert_eq!(detail(&ev, "query"), None);
+        assert!(!ev.to_string().contains(r#""valueString":"""#));
     }
 
     #[test]
