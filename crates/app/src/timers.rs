@@ -242,9 +242,9 @@ impl App {
                 continue;
             };
             // The ingest cache's state when it is the version just read
-            // (borrowed: no store read, no decode; a soak's ingest changes
-            // most states between passes, and decoding each running
-            // instance's state every 2 s took the tick to 1-1.7 s). Else
+            // (borrowed: no store read, no decode; under a steady ingest
+            // most states change between passes, and decoding each running
+            // instance's state every 2 s would cost a second a tick). Else
             // the stored one, which may be newer than `version`: then the
             // mark is older than what was looked at, and the next pass
             // looks again.

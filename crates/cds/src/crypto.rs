@@ -1,10 +1,10 @@
 //! The signature backend of JWT verification: ECDSA (ES256, ES384, the
 //! algorithms EHRs use for CDS Hooks) is verified with `ring`, whose
 //! P-256/P-384 arithmetic is several times faster than the RustCrypto
-//! crates' (a hook call verifies one token, and that was the largest single
-//! cost of a `patient-view` call under load, see bench/hooks.sh), and
-//! ECDSA signing too (a load test signs tens of thousands of demo tokens;
-//! RustCrypto took ~10x longer per token). Every other algorithm stays on
+//! crates' (a hook call verifies one token, the largest single cost of a
+//! `patient-view` call under load, see bench/hooks.sh), and ECDSA signing
+//! too (a load test signs tens of thousands of demo tokens; RustCrypto
+//! takes ~10x longer per token). Every other algorithm stays on
 //! jsonwebtoken's RustCrypto provider. Installed once per process by
 //! [`install`].
 

@@ -378,7 +378,7 @@ pub trait Store: Send + Sync + 'static {
     /// [`Store::get_document`] for readers that only look at the document:
     /// a cache can hand out the document it holds without copying it (a
     /// `serde_json::Value` body is a tree of allocations; copying the
-    /// three documents a CDS Hooks call reads was ~3% of its CPU).
+    /// three documents a CDS Hooks call reads costs ~3% of its CPU).
     async fn get_document_shared(&self, kind: &str, id: &str) -> Result<Option<Arc<Document>>> {
         Ok(self.get_document(kind, id).await?.map(Arc::new))
     }
