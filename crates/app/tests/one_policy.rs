@@ -4,8 +4,9 @@
 
 use bedside_app::{App, AppConfig};
 use bedside_core::{EncounterInfo, PatientState};
-use bedside_policy::{Certification, Certified, PolicyConfig};
 use bedside_store::{Commit, Document};
+use bedside_test_support::decisions::prediction;
+use bedside_test_support::decisions::{certified, policy};
 use chrono::{DateTime, Duration, Utc};
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
@@ -18,27 +19,6 @@ fn root() -> PathBuf {
 
 fn t0() -> DateTime<Utc> {
     "2024-03-01T10:00:00Z".parse().unwrap()
-}
-
-fn policy(stage: &str) -> PolicyConfig {
-    PolicyConfig::from_toml_str(&format!("stage = \"{stage}\"")).unwrap()
-}
-
-fn certified() -> Certification {
-    Certification::Certified(Certified {
-        threshold: 0.3,
-        ppv: 0.5,
-        ppv_lower: 0.3,
-        confidence: 0.95,
-        ppv_floor: 0.2,
-        alert_rate_per_100_patient_days: 1.0,
-        alert_budget_per_100_patient_days: 5.0,
-        n_alerted: 10,
-        n_true_alerts: 5,
-        n_rows: 100,
-        patient_days: 1000.0,
-        promise: "test promise".into(),
-    })
 }
 
 async fn open(dir: &Path) -> App {
@@ -55,17 +35,6 @@ async fn open(dir: &Path) -> App {
             .hooks(hooks),
     )
     .await
-    .unwrap()
-}
-
-fn prediction(at: DateTime<Utc>, p: f64) -> bedside_models::Prediction {
-    serde_json::from_value(json!({
-        "model_id": MODEL, "model_version": "0.1.0", "at": at, "margin": 0.0,
-        "probability": p, "interval": null, "horizon_hours": 24.0,
-        "base_margin": null, "base_probability": null, "top_factors": [],
-        "explanation_method": "none", "in_distribution": true, "ood_reasons": [],
-        "ood_distance": null, "features": [], "missing_count": 0
-    }))
     .unwrap()
 }
 
@@ -88,7 +57,7 @@ fn state(pid: &str) -> PatientState {
 
 /// A precomputed high risk for `pid`, as scoring after ingest stores it.
 async fn store_risk(app: &App, pid: &str) {
-    let p = prediction(t0(), 0.9);
+    let p = prediction(MODEL, "0.1.0", t0(), 0.9);
     let mut c = Commit::default();
     c.documents.push(Document {
         kind: bedside_app::pipeline::LATEST_RISK.into(),
@@ -128,7 +97,7 @@ async fn patient_view(app: &App, pid: &str) -> Vec<Value> {
 /// Scores `pid` at 0.8 as ingest would and commits what it decides.
 async fn predict(app: &App, pid: &str) {
     let mut c = Commit::default();
-    app.on_prediction(&state(pid), &prediction(t0(), 0.8), &mut c)
+    app.on_prediction(&state(pid), &prediction(MODEL, "0.1.0", t0(), 0.8), &mut c)
         .await
         .unwrap();
     app.store.commit(c).await.unwrap();
@@ -145,7 +114,7 @@ async fn on_pathway(app: &App, pid: &str) -> bool {
 async fn a_policy_changed_at_run_time_is_followed_by_hooks_and_pathways() {
     let dir = tempfile::tempdir().unwrap();
     let app = open(dir.path()).await;
-    app.set_certification(MODEL, certified());
+    app.set_certification(MODEL, certified(0.3, "test promise"));
 
     // Silent: the hook shows nothing and no pathway starts.
     store_risk(&app, "h1").await;
@@ -156,7 +125,7 @@ async fn a_policy_changed_at_run_time_is_followed_by_hooks_and_pathways() {
 
     // Live, changed once: both follow.
     app.set_policy(policy("live")).await.unwrap();
-    app.set_certification(MODEL, certified());
+    app.set_certification(MODEL, certified(0.3, "test promise"));
     store_risk(&app, "h2").await;
     let cards = patient_view(&app, "h2").await;
     assert_eq!(cards.len(), 1, "{cards:?}");
@@ -173,7 +142,7 @@ async fn a_policy_changed_at_run_time_is_followed_by_hooks_and_pathways() {
 
     // Silent again: both stop.
     app.set_policy(policy("silent")).await.unwrap();
-    app.set_certification(MODEL, certified());
+    app.set_certification(MODEL, certified(0.3, "test promise"));
     store_risk(&app, "h3").await;
     assert!(patient_view(&app, "h3").await.is_empty());
     predict(&app, "p3").await;
@@ -184,7 +153,7 @@ async fn a_policy_changed_at_run_time_is_followed_by_hooks_and_pathways() {
 async fn a_policy_change_recertifies_every_served_model() {
     let dir = tempfile::tempdir().unwrap();
     let app = open(dir.path()).await;
-    app.set_certification(MODEL, certified());
+    app.set_certification(MODEL, certified(0.3, "test promise"));
     assert!(app
         .certification(MODEL)
         .unwrap()

@@ -13,8 +13,8 @@ use bedside_app::worklist::TaskAction;
 use bedside_app::{App, AppConfig};
 use bedside_core::{EncounterInfo, PatientState};
 use bedside_pathways::Instance;
-use bedside_policy::{Certification, Certified, PolicyConfig};
 use bedside_store::{Commit, DocFilter};
+use bedside_test_support::decisions::{certified, policy, prediction};
 use bedside_test_support::postgres::{fresh_schema, test_database_url};
 use chrono::{DateTime, Duration, Utc};
 use serde_json::{json, Map};
@@ -32,26 +32,8 @@ async fn open(url: &str) -> App {
     let app = App::open(AppConfig::postgres(url).pathway(bpmn))
         .await
         .unwrap();
-    app.set_policy(PolicyConfig::from_toml_str("stage = \"live\"").unwrap())
-        .await
-        .unwrap();
-    app.set_certification(
-        MODEL,
-        Certification::Certified(Certified {
-            threshold: 0.3,
-            ppv: 0.5,
-            ppv_lower: 0.3,
-            confidence: 0.95,
-            ppv_floor: 0.2,
-            alert_rate_per_100_patient_days: 1.0,
-            alert_budget_per_100_patient_days: 5.0,
-            n_alerted: 10,
-            n_true_alerts: 5,
-            n_rows: 100,
-            patient_days: 1000.0,
-            promise: "test".into(),
-        }),
-    );
+    app.set_policy(policy("live")).await.unwrap();
+    app.set_certification(MODEL, certified(0.3, "test"));
     app
 }
 
@@ -70,17 +52,6 @@ fn state(pid: &str) -> PatientState {
         },
     );
     s
-}
-
-fn prediction() -> bedside_models::Prediction {
-    serde_json::from_value(json!({
-        "model_id": MODEL, "model_version": "1", "at": t0(), "margin": 0.0,
-        "probability": 0.8, "interval": null, "horizon_hours": 12.0,
-        "base_margin": null, "base_probability": null, "top_factors": [],
-        "explanation_method": "none", "in_distribution": true,
-        "ood_reasons": [], "ood_distance": null, "features": [], "missing_count": 0
-    }))
-    .unwrap()
 }
 
 async fn docs(app: &App, kind: &str) -> Vec<bedside_store::Document> {
@@ -107,9 +78,13 @@ async fn a_worklist_action_and_a_timer_on_two_replicas_lose_nothing() {
     // One sepsis instance per patient, started on A.
     for i in 0..PATIENTS {
         let mut c = Commit::default();
-        a.on_prediction(&state(&format!("p{i}")), &prediction(), &mut c)
-            .await
-            .unwrap();
+        a.on_prediction(
+            &state(&format!("p{i}")),
+            &prediction(MODEL, "1", t0(), 0.8),
+            &mut c,
+        )
+        .await
+        .unwrap();
         a.store.commit(c).await.unwrap();
     }
     let who = bedside_app::audit::Actor::anonymous();
@@ -213,7 +188,7 @@ async fn concurrent_hook_calls_on_two_replicas_open_the_alert_once() {
     let open_hooks = || async {
         let hooks = bedside_app::hooks::HookConfig {
             insecure_skip_auth: true,
-            policy: PolicyConfig::from_toml_str("stage = \"live\"").unwrap(),
+            policy: policy("live"),
             ..Default::default()
         };
         let app = App::open(
@@ -223,30 +198,12 @@ async fn concurrent_hook_calls_on_two_replicas_open_the_alert_once() {
         )
         .await
         .unwrap();
-        app.set_certification(
-            "sepsis-demo",
-            Certification::Certified(Certified {
-                threshold: 0.3,
-                ppv: 0.5,
-                ppv_lower: 0.3,
-                confidence: 0.95,
-                ppv_floor: 0.2,
-                alert_rate_per_100_patient_days: 1.0,
-                alert_budget_per_100_patient_days: 5.0,
-                n_alerted: 10,
-                n_true_alerts: 5,
-                n_rows: 100,
-                patient_days: 1000.0,
-                promise: "test".into(),
-            }),
-        );
+        app.set_certification("sepsis-demo", certified(0.3, "test"));
         app
     };
     let a = std::sync::Arc::new(open_hooks().await);
     let b = std::sync::Arc::new(open_hooks().await);
-    let mut p = prediction();
-    p.model_id = "sepsis-demo".into();
-    p.model_version = "0.1.0".into();
+    let p = prediction("sepsis-demo", "0.1.0", t0(), 0.8);
     let risk = bedside_record::LatestRisk {
         patient_id: "h1".into(),
         prediction: p,

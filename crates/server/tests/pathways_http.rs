@@ -4,8 +4,8 @@
 
 use bedside_app::{App, AppConfig};
 use bedside_core::{EncounterInfo, PatientState};
-use bedside_policy::{Certification, Certified, PolicyConfig};
 use bedside_server::HttpConfig;
+use bedside_test_support::decisions::{certified, policy, prediction};
 use bedside_test_support::server::TestServer;
 use bedside_test_support::{http, repo_path};
 use chrono::{DateTime, Duration, Utc};
@@ -18,27 +18,8 @@ const MODEL: &str = "sepsis-test";
 async fn open(dir: &Path) -> App {
     let config = AppConfig::sqlite(dir).pathway(repo_path("pathways/sepsis-escalation.bpmn"));
     let app = App::open(config).await.unwrap();
-    let live = PolicyConfig::default_toml().replace("stage = \"silent\"", "stage = \"live\"");
-    app.set_policy(PolicyConfig::from_toml_str(&live).unwrap())
-        .await
-        .unwrap();
-    app.set_certification(
-        MODEL,
-        Certification::Certified(Certified {
-            threshold: 0.3,
-            ppv: 0.5,
-            ppv_lower: 0.3,
-            confidence: 0.95,
-            ppv_floor: 0.2,
-            alert_rate_per_100_patient_days: 1.0,
-            alert_budget_per_100_patient_days: 5.0,
-            n_alerted: 10,
-            n_true_alerts: 5,
-            n_rows: 100,
-            patient_days: 1000.0,
-            promise: "test".into(),
-        }),
-    );
+    app.set_policy(policy("live")).await.unwrap();
+    app.set_certification(MODEL, certified(0.3, "test"));
     app
 }
 
@@ -63,20 +44,9 @@ fn state(pid: &str) -> PatientState {
     s
 }
 
-fn prediction(at: DateTime<Utc>, p: f64) -> bedside_models::Prediction {
-    serde_json::from_value(json!({
-        "model_id": MODEL, "model_version": "1", "at": at, "margin": 0.0,
-        "probability": p, "interval": null, "horizon_hours": 12.0,
-        "base_margin": null, "base_probability": null, "top_factors": [],
-        "explanation_method": "none", "in_distribution": true, "ood_reasons": [],
-        "ood_distance": null, "features": [], "missing_count": 0
-    }))
-    .unwrap()
-}
-
 async fn alert(app: &App, pid: &str, at: DateTime<Utc>) {
     let mut commit = bedside_store::Commit::default();
-    app.on_prediction(&state(pid), &prediction(at, 0.8), &mut commit)
+    app.on_prediction(&state(pid), &prediction(MODEL, "1", at, 0.8), &mut commit)
         .await
         .unwrap();
     app.store.commit(commit).await.unwrap();

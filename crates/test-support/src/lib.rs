@@ -9,6 +9,8 @@
 //!   port 0 with a fresh SQLite data dir, stopped when dropped;
 //! - [`http`] (feature `in-process`): GET / POST of JSON with reqwest,
 //!   asserting the status, and stub HTTP servers on port 0;
+//! - [`decisions`] (feature `in-process`): a policy at a stage, a
+//!   certification, a prediction of a given probability;
 //! - [`jobs`] (feature `in-process`): the app's due jobs run until none
 //!   is pending;
 //! - [`postgres`] (feature `in-process`): a fresh schema of the test
@@ -21,6 +23,8 @@
 pub mod fhir;
 pub mod process;
 
+#[cfg(feature = "in-process")]
+pub mod decisions;
 #[cfg(feature = "in-process")]
 pub mod http;
 #[cfg(feature = "in-process")]
