@@ -3,10 +3,9 @@
 //! card and by a pathway start.
 
 use bedside_app::{App, AppConfig};
-use bedside_core::{EncounterInfo, PatientState};
 use bedside_store::{Commit, Document};
 use bedside_test_support::decisions::prediction;
-use bedside_test_support::decisions::{certified, policy};
+use bedside_test_support::decisions::{certified, inpatient, policy};
 use chrono::{DateTime, Duration, Utc};
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
@@ -36,23 +35,6 @@ async fn open(dir: &Path) -> App {
     )
     .await
     .unwrap()
-}
-
-fn state(pid: &str) -> PatientState {
-    let mut s = PatientState::new(pid);
-    s.encounters.insert(
-        "e1".into(),
-        EncounterInfo {
-            id: "e1".into(),
-            class: Some("IMP".into()),
-            status: Some("in-progress".into()),
-            start: Some(t0() - Duration::days(1)),
-            end: None,
-            locations: vec!["Location/ward-3".into()],
-            participants: vec![("Practitioner/doc-1".into(), "ATND".into())],
-        },
-    );
-    s
 }
 
 /// A precomputed high risk for `pid`, as scoring after ingest stores it.
@@ -97,9 +79,13 @@ async fn patient_view(app: &App, pid: &str) -> Vec<Value> {
 /// Scores `pid` at 0.8 as ingest would and commits what it decides.
 async fn predict(app: &App, pid: &str) {
     let mut c = Commit::default();
-    app.on_prediction(&state(pid), &prediction(MODEL, "0.1.0", t0(), 0.8), &mut c)
-        .await
-        .unwrap();
+    app.on_prediction(
+        &inpatient(pid, t0() - Duration::days(1)),
+        &prediction(MODEL, "0.1.0", t0(), 0.8),
+        &mut c,
+    )
+    .await
+    .unwrap();
     app.store.commit(c).await.unwrap();
 }
 

@@ -11,10 +11,9 @@
 
 use bedside_app::worklist::TaskAction;
 use bedside_app::{App, AppConfig};
-use bedside_core::{EncounterInfo, PatientState};
 use bedside_pathways::Instance;
 use bedside_store::{Commit, DocFilter};
-use bedside_test_support::decisions::{certified, policy, prediction};
+use bedside_test_support::decisions::{certified, inpatient, policy, prediction};
 use bedside_test_support::postgres::{fresh_schema, test_database_url};
 use chrono::{DateTime, Duration, Utc};
 use serde_json::{json, Map};
@@ -35,23 +34,6 @@ async fn open(url: &str) -> App {
     app.set_policy(policy("live")).await.unwrap();
     app.set_certification(MODEL, certified(0.3, "test"));
     app
-}
-
-fn state(pid: &str) -> PatientState {
-    let mut s = PatientState::new(pid);
-    s.encounters.insert(
-        "e1".into(),
-        EncounterInfo {
-            id: "e1".into(),
-            class: Some("IMP".into()),
-            status: Some("in-progress".into()),
-            start: Some(t0() - Duration::days(1)),
-            end: None,
-            locations: vec!["Location/ward-3".into()],
-            participants: vec![("Practitioner/doc-1".into(), "ATND".into())],
-        },
-    );
-    s
 }
 
 async fn docs(app: &App, kind: &str) -> Vec<bedside_store::Document> {
@@ -79,7 +61,7 @@ async fn a_worklist_action_and_a_timer_on_two_replicas_lose_nothing() {
     for i in 0..PATIENTS {
         let mut c = Commit::default();
         a.on_prediction(
-            &state(&format!("p{i}")),
+            &inpatient(&format!("p{i}"), t0() - Duration::days(1)),
             &prediction(MODEL, "1", t0(), 0.8),
             &mut c,
         )

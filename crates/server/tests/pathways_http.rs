@@ -3,9 +3,8 @@
 //! and timers survive a restart and fire once.
 
 use bedside_app::{App, AppConfig};
-use bedside_core::{EncounterInfo, PatientState};
 use bedside_server::HttpConfig;
-use bedside_test_support::decisions::{certified, policy, prediction};
+use bedside_test_support::decisions::{certified, inpatient, policy, prediction};
 use bedside_test_support::server::TestServer;
 use bedside_test_support::{http, repo_path};
 use chrono::{DateTime, Duration, Utc};
@@ -27,28 +26,15 @@ fn t0() -> DateTime<Utc> {
     "2024-03-01T10:00:00Z".parse().unwrap()
 }
 
-fn state(pid: &str) -> PatientState {
-    let mut s = PatientState::new(pid);
-    s.encounters.insert(
-        "e1".into(),
-        EncounterInfo {
-            id: "e1".into(),
-            class: Some("IMP".into()),
-            status: Some("in-progress".into()),
-            start: Some(t0() - Duration::days(1)),
-            end: None,
-            locations: vec!["Location/ward-3".into()],
-            participants: vec![("Practitioner/doc-1".into(), "ATND".into())],
-        },
-    );
-    s
-}
-
 async fn alert(app: &App, pid: &str, at: DateTime<Utc>) {
     let mut commit = bedside_store::Commit::default();
-    app.on_prediction(&state(pid), &prediction(MODEL, "1", at, 0.8), &mut commit)
-        .await
-        .unwrap();
+    app.on_prediction(
+        &inpatient(pid, t0() - Duration::days(1)),
+        &prediction(MODEL, "1", at, 0.8),
+        &mut commit,
+    )
+    .await
+    .unwrap();
     app.store.commit(commit).await.unwrap();
 }
 

@@ -41,3 +41,22 @@ pub fn prediction(model: &str, version: &str, at: DateTime<Utc>, p: f64) -> Pred
     }))
     .expect("a valid prediction")
 }
+
+/// The state of an inpatient admitted at `admitted`: encounter `e1`
+/// (in progress) on `Location/ward-3`, attended by `Practitioner/doc-1`.
+pub fn inpatient(pid: &str, admitted: DateTime<Utc>) -> bedside_core::PatientState {
+    let mut s = bedside_core::PatientState::new(pid);
+    s.encounters.insert(
+        "e1".into(),
+        bedside_core::EncounterInfo {
+            id: "e1".into(),
+            class: Some("IMP".into()),
+            status: Some("in-progress".into()),
+            start: Some(admitted),
+            end: None,
+            locations: vec!["Location/ward-3".into()],
+            participants: vec![("Practitioner/doc-1".into(), "ATND".into())],
+        },
+    );
+    s
+}
