@@ -90,7 +90,8 @@ pub struct Settings {
     pub monitoring: Option<PathBuf>,
 
     /// Base URL of an external FHIR server (the EHR's) that receives every
-    /// pathway Task and Communication Bedside writes (`PUT {url}/Task/{id}`).
+    /// Task, Communication and RiskAssessment Bedside writes
+    /// (`PUT {url}/Task/{id}`).
     /// Unset: nothing is written back. Failed writes are retried from the
     /// durable job queue, never dropped.
     #[arg(long, env = "BEDSIDE_FHIR_WRITEBACK_URL")]

@@ -15,7 +15,7 @@
 //!   patient and pathway, at most one open Task per patient and Task code,
 //!   and as many alert decisions, instances and Tasks as the clean run;
 //! - every due timer fired: after the last restart no job is left due in
-//!   the past, and no timer fired twice (one `pathway_timer_fired` audit
+//!   the past, and no timer fired twice (one `pathway-timer-fired` audit
 //!   entry per timer);
 //! - the audit chain verifies (`bedside audit verify` when the binary has
 //!   it, and `bedside_store::verify_chain` over every entry).

@@ -1,7 +1,7 @@
 //! Two `bedside serve` replicas on one PostgreSQL database run the shipped
 //! sepsis pathway (its 15 minute timers shortened to seconds); one replica
 //! is SIGKILLed while timers are firing. Every timer must fire exactly once
-//! (one `pathway_timer_fired` audit entry, written in the same transaction
+//! (one `pathway-timer-fired` audit entry, written in the same transaction
 //! as the job's completion) and every instance must end at the rapid
 //! response task. Prints the lateness of the timers (fired − due).
 //!
