@@ -2,7 +2,7 @@
 //! (kind `pulse_offer`, key `{model}|{clinician}`: the newest offer) and an
 //! answer (kind `pulse_answer`, key `{model}|{clinician}|{unix ms}`).
 
-use crate::records::{body, to_body, Record};
+use crate::records::{body, column, to_body, Record};
 use crate::{kinds, RecordError};
 use bedside_core::Instant;
 use bedside_store::Document;
@@ -38,7 +38,7 @@ impl Record for PulseOfferRecord {
     }
     fn from_document(d: &Document) -> Result<Self, RecordError> {
         let mut r: Self = body(d, Self::KIND)?;
-        r.model_id = d.owner.clone().unwrap_or_default();
+        r.model_id = column(d, Self::KIND, "owner", &d.owner)?;
         r.offered_at = d.created_at;
         r.written_at = d.updated_at;
         Ok(r)
@@ -76,7 +76,7 @@ impl Record for PulseAnswerRecord {
     }
     fn from_document(d: &Document) -> Result<Self, RecordError> {
         let mut r: Self = body(d, Self::KIND)?;
-        r.model_id = d.owner.clone().unwrap_or_default();
+        r.model_id = column(d, Self::KIND, "owner", &d.owner)?;
         Ok(r)
     }
 }

@@ -45,6 +45,21 @@ pub(crate) fn body<T: serde::de::DeserializeOwned>(
     })
 }
 
+/// An indexed column every record of `kind` is written with; absent is
+/// [`RecordError::Missing`], never an empty string.
+pub(crate) fn column(
+    d: &Document,
+    kind: &'static str,
+    field: &'static str,
+    value: &Option<String>,
+) -> Result<String, RecordError> {
+    value.clone().ok_or_else(|| RecordError::Missing {
+        kind,
+        id: d.id.clone(),
+        field,
+    })
+}
+
 pub(crate) fn to_body<T: Serialize>(t: &T) -> Value {
     // A record type is plain data with string keys: serialising cannot fail.
     serde_json::to_value(t).unwrap_or(Value::Null)
@@ -100,8 +115,8 @@ impl Record for CardRecord {
     fn from_document(d: &Document) -> Result<Self, RecordError> {
         let mut r: Self = body(d, Self::KIND)?;
         r.uuid = d.id.clone();
-        r.patient_id = d.patient_id.clone().unwrap_or_default();
-        r.owner = d.owner.clone().unwrap_or_default();
+        r.patient_id = column(d, Self::KIND, "patient_id", &d.patient_id)?;
+        r.owner = column(d, Self::KIND, "owner", &d.owner)?;
         r.recorded_at = d.created_at;
         Ok(r)
     }
@@ -153,7 +168,7 @@ impl Record for FeedbackRecord {
     fn from_document(d: &Document) -> Result<Self, RecordError> {
         let mut r: Self = body(d, Self::KIND)?;
         r.patient_id = d.patient_id.clone();
-        r.owner = d.owner.clone().unwrap_or_default();
+        r.owner = column(d, Self::KIND, "owner", &d.owner)?;
         r.received_at = d.updated_at;
         Ok(r)
     }
@@ -198,8 +213,8 @@ impl Record for AlertMemoryRecord {
     }
     fn from_document(d: &Document) -> Result<Self, RecordError> {
         let mut r: Self = body(d, Self::KIND)?;
-        r.model_id = d.owner.clone().unwrap_or_default();
-        r.patient_id = d.patient_id.clone().unwrap_or_default();
+        r.model_id = column(d, Self::KIND, "owner", &d.owner)?;
+        r.patient_id = column(d, Self::KIND, "patient_id", &d.patient_id)?;
         r.updated_at = d.updated_at;
         Ok(r)
     }
@@ -251,7 +266,7 @@ impl Record for LatestRisk {
             reason: e.to_string(),
         })?;
         Ok(Self {
-            patient_id: d.patient_id.clone().unwrap_or_default(),
+            patient_id: column(d, Self::KIND, "patient_id", &d.patient_id)?,
             prediction,
             written_at: d.updated_at,
         })
@@ -299,8 +314,8 @@ impl Record for DecisionRecord {
     fn from_document(d: &Document) -> Result<Self, RecordError> {
         let decision: Decision = body(d, Self::KIND)?;
         Ok(Self {
-            model_id: d.owner.clone().unwrap_or_default(),
-            patient_id: d.patient_id.clone().unwrap_or_default(),
+            model_id: column(d, Self::KIND, "owner", &d.owner)?,
+            patient_id: column(d, Self::KIND, "patient_id", &d.patient_id)?,
             at: d.created_at,
             decision,
             written_at: d.updated_at,
@@ -348,8 +363,8 @@ impl Record for InstanceRecord {
         let instance: Instance = body(d, Self::KIND)?;
         Ok(Self {
             patient_id: d.patient_id.clone(),
-            definition_id: d.owner.clone().unwrap_or_default(),
-            status: d.status.clone().unwrap_or_default(),
+            definition_id: column(d, Self::KIND, "owner", &d.owner)?,
+            status: column(d, Self::KIND, "status", &d.status)?,
             instance,
             written_at: d.updated_at,
         })
@@ -448,6 +463,23 @@ mod tests {
         };
         let e = GovernanceState::from_document(&d).unwrap_err().to_string();
         assert!(e.contains("governance_state") && e.contains("card"), "{e}");
+    }
+
+    #[test]
+    fn a_record_without_its_indexed_columns_is_refused_by_name() {
+        let m = AlertMemoryRecord {
+            model_id: "m".into(),
+            patient_id: "p".into(),
+            updated_at: t(0),
+            memory: AlertMemory::default(),
+            last_shown_probability: None,
+        };
+        let mut d = m.to_document();
+        d.patient_id = None;
+        let e = AlertMemoryRecord::from_document(&d)
+            .unwrap_err()
+            .to_string();
+        assert_eq!(e, "alert_memory m|p has no patient_id");
     }
 
     #[test]
