@@ -33,6 +33,7 @@ pub mod timers;
 pub mod triggers;
 pub use triggers::imaging;
 pub mod ui_views;
+pub mod use_cases;
 pub mod worklist;
 pub mod writeback;
 
@@ -140,6 +141,9 @@ pub struct AppConfig {
     pub record_features: bool,
     /// BPMN pathway files to run (see `pathway_rt`).
     pub pathways: Vec<PathBuf>,
+    /// Use case directories (`use-case.toml` each): their models and
+    /// pathways are served too, each deciding under its own policy.
+    pub use_cases: Vec<PathBuf>,
     /// CDS Hooks: trusted issuers, hook policy, demo key.
     pub hooks: hooks::HookConfig,
 }
@@ -173,6 +177,7 @@ impl AppConfig {
             feature_specs: Vec::new(),
             record_features: false,
             pathways: Vec::new(),
+            use_cases: Vec::new(),
             hooks: hooks::HookConfig::default(),
         }
     }
@@ -219,6 +224,12 @@ impl AppConfig {
         self
     }
 
+    /// Serve the use case in this directory too.
+    pub fn use_case(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.use_cases.push(dir.into());
+        self
+    }
+
     /// The CDS Hooks settings.
     pub fn hooks(mut self, hooks: hooks::HookConfig) -> Self {
         self.hooks = hooks;
@@ -261,6 +272,8 @@ pub struct App {
     started: std::time::Instant,
     /// Loaded pathway definitions.
     pub pathways: pathway_rt::Pathways,
+    /// The served use cases (model, policy, pathway, card, trigger).
+    pub use_cases: use_cases::UseCases,
     /// Monitoring settings (see `monitoring`).
     pub monitor: monitoring::MonitorRuntime,
     /// Concurrent [`App::commit`]s merged into one transaction.
@@ -311,6 +324,16 @@ pub enum StartError {
     Model { path: String, msg: String },
     #[error("pathway {path}: {msg}")]
     Pathway { path: String, msg: String },
+    #[error("use case {path}:\n{msg}")]
+    UseCase { path: String, msg: String },
+}
+
+/// `a` and `b` name the same file or directory.
+fn same_path(a: &std::path::Path, b: &std::path::Path) -> bool {
+    match (a.canonicalize(), b.canonicalize()) {
+        (Ok(x), Ok(y)) => x == y,
+        _ => a == b,
+    }
 }
 
 impl App {
@@ -329,18 +352,70 @@ impl App {
                 })?
             }
         };
+        let mut loaded_cases = Vec::new();
+        for dir in &config.use_cases {
+            let uc = bedside_usecase::UseCase::load(dir, &map).map_err(|problems| {
+                StartError::UseCase {
+                    path: dir.display().to_string(),
+                    msg: problems
+                        .iter()
+                        .map(|p| format!("  {p}"))
+                        .collect::<Vec<_>>()
+                        .join("\n"),
+                }
+            })?;
+            loaded_cases.push(uc);
+        }
+        // The models and pathways to serve: those named directly, then
+        // each use case's (a file named twice is served once).
+        let mut model_paths: Vec<PathBuf> = Vec::new();
+        for p in config
+            .models
+            .iter()
+            .chain(loaded_cases.iter().filter_map(|u| u.model.as_ref()))
+        {
+            if !model_paths.iter().any(|q| same_path(q, p)) {
+                model_paths.push(p.clone());
+            }
+        }
+        let mut pathway_paths: Vec<PathBuf> = Vec::new();
+        for p in config.pathways.iter().chain(
+            loaded_cases
+                .iter()
+                .filter_map(|u| u.pathway.as_ref().map(|pw| &pw.file)),
+        ) {
+            if !pathway_paths.iter().any(|q| same_path(q, p)) {
+                pathway_paths.push(p.clone());
+            }
+        }
         let mut models = Vec::new();
+        let mut model_ids: Vec<(PathBuf, String)> = Vec::new();
         let opts = bedside_models::LoadOptions {
             known_channels: Some(map.channels().iter().map(|c| c.name.clone()).collect()),
         };
-        for path in &config.models {
+        for path in &model_paths {
             let m =
                 bedside_models::Model::load_with(path, &opts).map_err(|e| StartError::Model {
                     path: path.display().to_string(),
                     msg: e.to_string(),
                 })?;
+            model_ids.push((path.clone(), m.id().to_string()));
             models.push(scoring::Scheduled::new(Arc::new(m)));
         }
+        let use_cases = use_cases::UseCases::new(
+            loaded_cases
+                .into_iter()
+                .map(|uc| {
+                    let id = uc.model.as_ref().and_then(|mp| {
+                        model_ids
+                            .iter()
+                            .find(|(p, _)| same_path(p, mp))
+                            .map(|(_, id)| id.clone())
+                    });
+                    (uc, id)
+                })
+                .collect(),
+        );
         for path in &config.feature_specs {
             let (spec, features) =
                 bedside_models::load_spec(path, &opts).map_err(|e| StartError::Model {
@@ -351,8 +426,12 @@ impl App {
         }
         let ingestor = Ingestor::new(store.clone(), map);
         let loaded: Vec<_> = models.iter().filter_map(|m| m.model.clone()).collect();
-        let pathways = pathway_rt::Pathways::load(&config.pathways)?;
-        let decisions = decisions::Decisions::new(config.hooks.policy.clone(), loaded);
+        let pathways = pathway_rt::Pathways::load(&pathway_paths)?;
+        let decisions = decisions::Decisions::with_scopes(
+            config.hooks.policy.clone(),
+            use_cases.scopes(),
+            loaded,
+        );
         let feature_sink = config
             .record_features
             .then(|| std::sync::Mutex::new(Vec::new()));
@@ -375,6 +454,7 @@ impl App {
             feature_sink,
             started: std::time::Instant::now(),
             pathways,
+            use_cases,
             monitor: Default::default(),
         };
         app.record_start().await?;

@@ -17,7 +17,7 @@ pub(crate) use card::{memory_doc, memory_from_doc};
 
 use risk::Risk;
 
-pub use config::{HookConfig, HookConfigError, SuggestionTemplate, DEMO_ISSUER};
+pub use config::{HookConfig, HookConfigError, DEMO_ISSUER};
 
 use crate::facts::facts_from_state;
 use crate::pipeline::LATEST_RISK;

@@ -136,7 +136,7 @@ impl App {
                 ApiError::not_found(format!("model {id:?} version {version:?} is not served"))
             })?;
         let metrics = package_metrics(m);
-        let view = self.decisions.view();
+        let view = self.decisions.view_for(id);
         let cfg = &view.policy.certification;
         let promise = view.certification_of(id).map(|c| match c {
             Certification::Certified(c) => CertifiedPromise {

@@ -4,7 +4,6 @@
 
 use super::patient_name;
 use crate::audit::{Action, Actor, Event, Outcome};
-use crate::triggers::sepsis::SEPSIS_ALERT;
 use crate::{ApiError, App};
 use bedside_core::{PatientRef, PatientState};
 use bedside_record::kinds::{CARD, TASK};
@@ -117,7 +116,10 @@ impl App {
             user_id: super::UI_ACTOR.into(),
             // Demo mode only (the demo EHR key is configured).
             can_start_pathway: self.hooks.config.demo_key.is_some()
-                && self.pathways.started_by(SEPSIS_ALERT).is_some(),
+                && self.use_cases.iter().any(|u| {
+                    matches!(u.trigger, bedside_usecase::Trigger::Risk)
+                        && self.pathway_of(u).is_some()
+                }),
         })
     }
 
