@@ -62,6 +62,12 @@ impl Decisions {
     }
 }
 
+impl bedside_views::PolicySource for Decisions {
+    fn policy_view(&self) -> Arc<PolicyView> {
+        self.view()
+    }
+}
+
 fn certify_all(policy: PolicyConfig, models: &[Arc<Model>]) -> PolicyView {
     let mut certifications = HashMap::new();
     let mut base_rates = HashMap::new();

@@ -295,6 +295,13 @@ impl App {
             .await
     }
 
+    /// Whether the sandbox offers its demo control: in demo mode only (the
+    /// demo EHR key is configured) and with a pathway started by the
+    /// sepsis alert loaded.
+    pub fn can_start_demo_pathway(&self) -> bool {
+        self.hooks.config.demo_key.is_some() && self.pathways.started_by(SEPSIS_ALERT).is_some()
+    }
+
     /// Demo control of the sandbox: start the escalation pathway for a
     /// patient from the patient's latest precomputed risk, as if the alert
     /// policy had escalated it (the policy decides nothing here). Returns
@@ -368,7 +375,7 @@ impl App {
             .patient(Some(pid))
             .entity(
                 Entity::identifier("urn:bedside:pathway", &def.id)
-                    .detail("actor", crate::ui_views::UI_ACTOR)
+                    .detail("actor", bedside_views::UI_ACTOR)
                     .detail("tasks", tasks),
             );
         self.record(&mut commit, ev);
