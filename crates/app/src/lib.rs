@@ -13,7 +13,6 @@ pub mod audit;
 mod committer;
 pub mod decisions;
 pub mod evaluate;
-pub mod facts;
 pub mod features;
 pub mod governance;
 pub mod group_commit;

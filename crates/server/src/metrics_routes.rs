@@ -2,7 +2,7 @@
 //! latency is a histogram per endpoint (the matched route), method and
 //! status class, recorded by a middleware on every route; alerts,
 //! overrides, cards shown, drift PSI, open alarms and the job queue depth
-//! are read from the record at scrape time (`App::gauges`).
+//! are read from the record at scrape time (`Views::gauges`, through `App::views`).
 
 use crate::AppState;
 use axum::extract::{MatchedPath, Request, State};

@@ -88,7 +88,7 @@ impl App {
                 Some(d) => crate::hooks::memory_from_doc(&d),
                 None => (AlertMemory::default(), None),
             };
-        let mut facts = crate::facts::facts_from_state(state, p.at);
+        let mut facts = bedside_policy::facts_from_state(state, p.at);
         facts.on_pathway = on_pathway;
         // One view: the policy and the certification made under it (the
         // same service the CDS Hooks decide with).
