@@ -1,9 +1,10 @@
 //! The web UI under `/ui`: server-rendered pages (crate `bedside-ui`) with
 //! view models from the read side (`bedside_views::Views::ui_*`, through
 //! `App::views`), actions and audited reads from `bedside_app::App`, the
-//! embedded assets, and the sandbox's token endpoint. Every UI response carries security headers
-//! (CSP `default-src 'self'`, ...) and a `Server-Timing` header with the
-//! time spent in the server (`app;dur=<ms>`).
+//! embedded assets, and the sandbox's token endpoint. Every UI response
+//! carries security headers (CSP `default-src 'self'`, ...) and a
+//! `Server-Timing` header with the time spent in the server
+//! (`app;dur=<ms>`).
 //!
 //! Demo mode has no login: actions are taken as `App`'s UI actor. With
 //! access control on, `/ui/login` takes a pasted token into an HttpOnly,
