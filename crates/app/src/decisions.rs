@@ -13,50 +13,11 @@
 
 use bedside_core::Probability;
 use bedside_models::Model;
-use bedside_policy::{
-    certify, AlertMemory, CalibrationSet, Certification, Decision, PolicyConfig, PolicyInput,
-};
+use bedside_policy::{certify, CalibrationSet, Certification, PolicyConfig};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, RwLock};
 
-/// A consistent view of the policy in force: the policy and the
-/// certifications made under it. Cheap to take (one `Arc`).
-#[derive(Debug)]
-pub struct PolicyView {
-    pub policy: PolicyConfig,
-    certifications: HashMap<String, Certification>,
-    /// Outcome prevalence of each model's calibration set.
-    base_rates: HashMap<String, Probability>,
-}
-
-impl PolicyView {
-    /// The certification of `model_id` under this policy; a model never
-    /// certified is `NotCertified` (it alerts on nothing).
-    pub fn certification(&self, model_id: &str) -> Certification {
-        self.certifications
-            .get(model_id)
-            .cloned()
-            .unwrap_or_else(|| Certification::NotCertified {
-                reason: format!("model {model_id} has no certification"),
-            })
-    }
-
-    /// The certification of `model_id`, if one is recorded.
-    pub fn certification_of(&self, model_id: &str) -> Option<&Certification> {
-        self.certifications.get(model_id)
-    }
-
-    /// The outcome prevalence of the model's calibration set, if known.
-    pub fn base_rate(&self, model_id: &str) -> Option<Probability> {
-        self.base_rates.get(model_id).copied()
-    }
-
-    /// Decide for one prediction (or hook call) under this view.
-    pub fn decide(&self, memory: &AlertMemory, input: &PolicyInput) -> Decision {
-        let cert = self.certification(&input.model_id);
-        bedside_policy::decide(&self.policy, &cert, memory, input)
-    }
-}
+pub use bedside_policy::PolicyView;
 
 /// The scope of a policy: a use case (by id), or the default policy of
 /// models deployed without one.
@@ -174,16 +135,16 @@ impl Decisions {
         let Some(old) = guard.get(&scope).cloned() else {
             return;
         };
-        let mut certifications = old.certifications.clone();
-        certifications.insert(model_id.to_string(), cert);
-        guard.insert(
-            scope,
-            Arc::new(PolicyView {
-                policy: old.policy.clone(),
-                certifications,
-                base_rates: old.base_rates.clone(),
-            }),
-        );
+        guard.insert(scope, Arc::new(old.with_certification(model_id, cert)));
+    }
+}
+
+impl bedside_views::PolicySource for Decisions {
+    fn policy_view(&self) -> Arc<PolicyView> {
+        self.view()
+    }
+    fn policy_view_for(&self, model_id: &str) -> Arc<PolicyView> {
+        self.view_for(model_id)
     }
 }
 
@@ -215,11 +176,7 @@ fn certify_all(policy: PolicyConfig, models: &[Arc<Model>]) -> PolicyView {
             base_rates.insert(m.id().to_string(), b);
         }
     }
-    PolicyView {
-        policy,
-        certifications,
-        base_rates,
-    }
+    PolicyView::new(policy, certifications, base_rates)
 }
 
 /// Certify on the package's calibration rows, one alerting unit per

@@ -13,26 +13,23 @@ pub mod audit;
 mod committer;
 pub mod decisions;
 pub mod evaluate;
-pub mod facts;
 pub mod features;
 pub mod governance;
 pub mod group_commit;
 pub mod hooks;
 
 mod ingest_ops;
-pub mod monitoring;
 pub mod overrides;
 pub mod pathway_rt;
 pub mod pathway_start;
 pub mod pipeline;
 pub mod pulse;
 pub mod replay;
-pub mod reports;
 pub mod scoring;
 pub mod timers;
 pub mod triggers;
 pub use triggers::imaging;
-pub mod ui_views;
+pub mod ui_actions;
 pub mod use_cases;
 pub mod worklist;
 pub mod writeback;
@@ -94,6 +91,12 @@ impl std::fmt::Display for ApiError {
     }
 }
 impl std::error::Error for ApiError {}
+
+impl From<bedside_views::ViewError> for ApiError {
+    fn from(e: bedside_views::ViewError) -> Self {
+        ApiError::new(e.status, e.code, e.message, e.path.as_deref())
+    }
+}
 
 impl From<bedside_store::StoreError> for ApiError {
     fn from(e: bedside_store::StoreError) -> Self {
@@ -267,21 +270,19 @@ pub struct App {
     /// CDS Hooks: verifier and service table.
     pub hooks: hooks::HookRuntime,
     /// The one alert policy and the certifications made under it, used by
-    /// hooks, scoring and pathways alike.
-    decisions: decisions::Decisions,
+    /// hooks, scoring and pathways alike (and read by the read side).
+    decisions: Arc<decisions::Decisions>,
     started: std::time::Instant,
     /// Loaded pathway definitions.
     pub pathways: pathway_rt::Pathways,
     /// The served use cases (model, policy, pathway, card, trigger).
     pub use_cases: use_cases::UseCases,
-    /// Monitoring settings (see `monitoring`).
-    pub monitor: monitoring::MonitorRuntime,
+    /// The read side over the same store, models, pathways and policy.
+    views: bedside_views::Views,
     /// Concurrent [`App::commit`]s merged into one transaction.
     committer: group_commit::GroupCommitter,
     /// Single-resource writes batched into one ingest (`ingest_ops`).
     ingest_queue: ingest_ops::IngestQueue,
-    /// Dashboards reused while the store is unchanged.
-    ui_cache: ui_views::DashboardCache,
     /// Running instances the bundle delivery need not look at again yet.
     bundle_checks: timers::BundleChecks,
 }
@@ -427,11 +428,30 @@ impl App {
         let ingestor = Ingestor::new(store.clone(), map);
         let loaded: Vec<_> = models.iter().filter_map(|m| m.model.clone()).collect();
         let pathways = pathway_rt::Pathways::load(&pathway_paths)?;
-        let decisions = decisions::Decisions::with_scopes(
+        let decisions = Arc::new(decisions::Decisions::with_scopes(
             config.hooks.policy.clone(),
             use_cases.scopes(),
-            loaded,
-        );
+            loaded.clone(),
+        ));
+        let views = bedside_views::Views::new(bedside_views::ViewsConfig {
+            store: store.clone(),
+            models: loaded,
+            model_ids: models.iter().map(|m| m.id().to_string()).collect(),
+            pathways: pathways
+                .definitions
+                .iter()
+                .map(|(_, d)| d.clone())
+                .collect(),
+            public_url: config.public_url.clone(),
+            channel_units: ingestor
+                .map()
+                .channels()
+                .iter()
+                .map(|c| (c.name.clone(), c.unit.clone()))
+                .collect(),
+            policy: decisions.clone(),
+            hooks: hooks::HOOKS.iter().map(|h| h.to_string()).collect(),
+        });
         let feature_sink = config
             .record_features
             .then(|| std::sync::Mutex::new(Vec::new()));
@@ -444,7 +464,6 @@ impl App {
             committer,
             decisions,
             ingest_queue: Default::default(),
-            ui_cache: Default::default(),
             bundle_checks: Default::default(),
             hooks,
             store,
@@ -455,10 +474,16 @@ impl App {
             started: std::time::Instant::now(),
             pathways,
             use_cases,
-            monitor: Default::default(),
+            views,
         };
         app.record_start().await?;
         Ok(app)
+    }
+
+    /// The read side: monitoring, reports and the UI's view models, over
+    /// this app's record.
+    pub fn views(&self) -> &bedside_views::Views {
+        &self.views
     }
 
     /// Whether anything runs on the event time of the data (a model's

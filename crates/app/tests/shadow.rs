@@ -109,7 +109,7 @@ async fn challenger_runs_in_shadow_beside_the_primary() {
     );
 
     // The silent report of the primary compares the two.
-    let report = app.silent_report("sepsis-demo").await.unwrap();
+    let report = app.views().silent_report("sepsis-demo").await.unwrap();
     let section = report
         .sections
         .iter()

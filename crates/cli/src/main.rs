@@ -232,7 +232,7 @@ async fn open_app(s: &Settings, demo: bool) -> Result<Arc<App>> {
         Some(p) => {
             let text = std::fs::read_to_string(p)
                 .with_context(|| format!("--monitoring {}: cannot read", p.display()))?;
-            let cfg = bedside_app::monitoring::MonitoringConfig::from_toml_str(&text)
+            let cfg = bedside_views::MonitoringConfig::from_toml_str(&text)
                 .map_err(|e| anyhow::anyhow!("--monitoring {}: {e}", p.display()))?;
             Some(cfg)
         }
@@ -241,7 +241,7 @@ async fn open_app(s: &Settings, demo: bool) -> Result<Arc<App>> {
     let smart = access::smart_backend(s)?;
     let app = App::open(config).await?;
     if let Some(cfg) = monitoring {
-        app.set_monitoring_config(cfg);
+        app.views().set_monitoring_config(cfg);
     }
     app.set_writeback_with(s.fhir_writeback_url.as_deref(), smart)
         .map_err(|e| anyhow::anyhow!("fhir_writeback_url: {}", e.message()))?;

@@ -94,7 +94,7 @@ pub struct Settings {
 
     /// Monitoring and governance alarm settings file (TOML: windows, alarm
     /// rules, fairness bounds, trust pulse, governance owner; see
-    /// `bedside_app::monitoring::MonitoringConfig`). Default: built in.
+    /// `bedside_views::MonitoringConfig`). Default: built in.
     #[arg(long, env = "BEDSIDE_MONITORING")]
     pub monitoring: Option<PathBuf>,
 

@@ -4,9 +4,9 @@
 
 use bedside_app::{App, AppConfig};
 use bedside_server::HttpConfig;
-use bedside_test_support::decisions::{certified, inpatient, policy, prediction};
+use bedside_test_support::decisions::{certified, inpatient, prediction};
+use bedside_test_support::http;
 use bedside_test_support::server::TestServer;
-use bedside_test_support::{http, repo_path};
 use chrono::{DateTime, Duration, Utc};
 use serde_json::{json, Value};
 use std::path::Path;

@@ -101,7 +101,7 @@ impl App {
                 Some(d) => crate::hooks::memory_from_doc(&d),
                 None => (AlertMemory::default(), None),
             };
-        let mut facts = crate::facts::facts_from_state(state, p.at);
+        let mut facts = bedside_policy::facts_from_state(state, p.at);
         facts.on_pathway = on_pathway;
         // One view: the policy and the certification made under it (the
         // same service the CDS Hooks decide with).
@@ -325,6 +325,16 @@ impl App {
             .await
     }
 
+    /// Whether the sandbox offers its demo control: in demo mode only (the
+    /// demo EHR key is configured) and with a use case whose risk starts a
+    /// loaded pathway.
+    pub fn can_start_demo_pathway(&self) -> bool {
+        self.hooks.config.demo_key.is_some()
+            && self.use_cases.iter().any(|u| {
+                matches!(u.trigger, bedside_usecase::Trigger::Risk) && self.pathway_of(u).is_some()
+            })
+    }
+
     /// Demo control of the sandbox: start the pathway of the use case of
     /// the patient's latest precomputed risk, as if the alert policy had
     /// escalated it (the policy decides nothing here). Returns the number
@@ -410,7 +420,7 @@ impl App {
             .patient(Some(pid))
             .entity(
                 Entity::identifier("urn:bedside:pathway", &def.id)
-                    .detail("actor", crate::ui_views::UI_ACTOR)
+                    .detail("actor", bedside_views::UI_ACTOR)
                     .detail("tasks", tasks),
             );
         self.record(&mut commit, ev);
