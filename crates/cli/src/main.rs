@@ -146,10 +146,21 @@ pub(crate) fn offline_config(data_dir: &std::path::Path, url: Option<&str>) -> R
 /// What the demo serves when no use case or model is named: the shipped
 /// use cases (each with its model, policy, pathway and card), the
 /// governance pathway and the demo EHR key pair.
-pub(crate) const DEMO_USE_CASES: [&str; 1] = ["use-cases/sepsis-screening"];
-/// The demo model and its pathway (reports on a demo store).
-pub(crate) const DEMO_MODEL: &str = "models/sepsis-demo";
-pub(crate) const DEMO_PATHWAY: &str = "pathways/sepsis-escalation.bpmn";
+pub(crate) const DEMO_USE_CASES: &str = "use-cases";
+
+/// Every use case directory under the demo's `use-cases/` (each holding
+/// `use-case.toml`), in name order.
+pub(crate) fn demo_use_cases() -> Vec<PathBuf> {
+    let root = demo_asset(DEMO_USE_CASES.as_ref());
+    let mut out: Vec<PathBuf> = std::fs::read_dir(&root)
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.join(bedside_usecase::FILE).is_file())
+        .collect();
+    out.sort();
+    out
+}
 /// The governance pathway: a model owner's review Task per alarm.
 pub(crate) const GOVERNANCE_PATHWAY: &str = "pathways/model-governance.bpmn";
 pub(crate) const DEMO_EHR: &str = "config/demo-ehr";
@@ -198,12 +209,7 @@ async fn open_app(s: &Settings, demo: bool) -> Result<Arc<App>> {
     let mut hooks = bedside_app::hooks::HookConfig::default();
     if demo {
         if use_cases.is_empty() && models.is_empty() {
-            for u in DEMO_USE_CASES {
-                let u = demo_asset(u.as_ref());
-                if u.join(bedside_usecase::FILE).exists() {
-                    use_cases.push(u);
-                }
-            }
+            use_cases = demo_use_cases();
         }
         if pathways.is_empty() {
             let p = demo_asset(GOVERNANCE_PATHWAY.as_ref());

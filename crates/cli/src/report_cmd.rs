@@ -42,26 +42,21 @@ pub async fn run(a: ReportArgs) -> Result<()> {
             a.data_dir.display()
         );
     }
-    let mut models = a.model.clone();
-    if models.is_empty()
-        && std::path::Path::new(crate::DEMO_MODEL)
-            .join("model.toml")
-            .exists()
-    {
-        models.push(PathBuf::from(crate::DEMO_MODEL));
-    }
-    if models.is_empty() {
-        bail!("--model: name the model package the installation serves");
-    }
-    let mut pathways = Vec::new();
-    for p in [crate::DEMO_PATHWAY, crate::GOVERNANCE_PATHWAY] {
-        if std::path::Path::new(p).exists() {
-            pathways.push(PathBuf::from(p));
+    // The models named, else the demo's use cases (with their pathways).
+    let mut config = crate::offline_config(&a.data_dir, a.database_url.as_deref())?
+        .models(a.model.clone());
+    if a.model.is_empty() {
+        for u in crate::demo_use_cases() {
+            config = config.use_case(u);
         }
     }
-    let config = crate::offline_config(&a.data_dir, a.database_url.as_deref())?
-        .models(models)
-        .pathways(pathways);
+    if config.models.is_empty() && config.use_cases.is_empty() {
+        bail!("--model: name the model package the installation serves");
+    }
+    let governance = std::path::Path::new(crate::GOVERNANCE_PATHWAY);
+    if governance.exists() {
+        config = config.pathway(governance);
+    }
     let app = App::open(config).await?;
     let id = match &a.model_id {
         Some(id) => id.clone(),

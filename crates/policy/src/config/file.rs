@@ -120,7 +120,7 @@ impl Default for PolicyFile {
             display: text(display),
         };
         Self {
-            condition: text("sepsis"),
+            condition: text("outcome"),
             stage: StageName::Silent,
             shadow_models: Vec::new(),
             override_reasons: vec![
