@@ -26,6 +26,7 @@ pub mod pipeline;
 pub mod pulse;
 pub mod replay;
 pub mod scoring;
+pub mod time_shift;
 pub mod timers;
 pub mod triggers;
 pub use triggers::imaging;

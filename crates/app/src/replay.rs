@@ -276,7 +276,41 @@ pub async fn replay_dir(
     progress: Option<&(dyn Fn(u64, u64) + Send + Sync)>,
 ) -> Result<ImportSummary, ApiError> {
     let started = std::time::Instant::now();
-    let lines: Arc<[Line]> = read_dir_sorted(dir)?.into();
+    let lines = read_dir_sorted(dir)?;
+    replay_lines(app, lines, progress, started).await
+}
+
+/// [`replay_dir`] with every time moved so that the cohort's last event
+/// time is `now` (see [`crate::time_shift`]). Returns the summary and the
+/// offset applied.
+pub async fn replay_dir_ending_at(
+    app: &App,
+    dir: &Path,
+    now: Instant,
+    progress: Option<&(dyn Fn(u64, u64) + Send + Sync)>,
+) -> Result<(ImportSummary, chrono::Duration), ApiError> {
+    let started = std::time::Instant::now();
+    let mut lines = read_dir_sorted(dir)?;
+    let offset = match lines.iter().filter_map(|l| l.time).max() {
+        Some(last) => crate::time_shift::offset_to(last, now),
+        None => chrono::Duration::zero(),
+    };
+    // A uniform shift keeps the event-time order the lines are sorted in.
+    for l in &mut lines {
+        l.bytes = crate::time_shift::shift_line(&l.bytes, offset);
+        l.time = l.time.map(|t| t + offset);
+    }
+    let summary = replay_lines(app, lines, progress, started).await?;
+    Ok((summary, offset))
+}
+
+async fn replay_lines(
+    app: &App,
+    lines: Vec<Line>,
+    progress: Option<&(dyn Fn(u64, u64) + Send + Sync)>,
+    started: std::time::Instant,
+) -> Result<ImportSummary, ApiError> {
+    let lines: Arc<[Line]> = lines.into();
     tracing::debug!(
         lines = lines.len(),
         seconds = started.elapsed().as_secs_f64(),

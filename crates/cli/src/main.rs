@@ -49,6 +49,11 @@ enum Cmd {
         /// Skip replaying the demo cohort.
         #[arg(long)]
         no_replay: bool,
+        /// Replay the demo cohort at its recorded times. By default every
+        /// time in it moves by one offset so that its last events are now
+        /// (cards, deadlines and the dashboard look as on a ward today).
+        #[arg(long)]
+        no_time_shift: bool,
         /// Directory of the demo cohort (bulk NDJSON).
         #[arg(long, default_value = "demo/cohort")]
         cohort: PathBuf,
@@ -257,7 +262,14 @@ async fn open_app(s: &Settings, demo: bool) -> Result<Arc<App>> {
     Ok(Arc::new(app))
 }
 
-async fn run_server(s: Settings, before_serve: Option<PathBuf>, demo: bool) -> Result<()> {
+/// The cohort `bedside demo` replays before serving.
+struct DemoReplay {
+    dir: PathBuf,
+    /// Move its times so that its last events are now.
+    shift: bool,
+}
+
+async fn run_server(s: Settings, before_serve: Option<DemoReplay>, demo: bool) -> Result<()> {
     init_logging(&s.log_format);
     if s.insecure_skip_hook_auth {
         tracing::warn!("INSECURE: CDS Hooks JWT verification is OFF (--insecure-skip-hook-auth); never use this with real patients");
@@ -276,12 +288,21 @@ async fn run_server(s: Settings, before_serve: Option<PathBuf>, demo: bool) -> R
     let access = access::access(&s, demo).await?;
     let app = open_app(&s, demo).await?;
     tracing::info!(%addr, store = app.store.engine(), "bedside listening");
-    if let Some(dir) = before_serve {
-        let summary = bedside_app::replay::replay_dir(&app, &dir, None).await?;
+    if let Some(r) = before_serve {
+        let (summary, offset) = if r.shift {
+            bedside_app::replay::replay_dir_ending_at(&app, &r.dir, chrono::Utc::now(), None)
+                .await?
+        } else {
+            (
+                bedside_app::replay::replay_dir(&app, &r.dir, None).await?,
+                chrono::Duration::zero(),
+            )
+        };
         tracing::info!(
             resources = summary.read_total(),
             created = summary.created,
             rejected = summary.rejected,
+            shifted_days = offset.num_days(),
             "demo cohort replayed"
         );
     }
@@ -323,12 +344,16 @@ fn run() -> Result<()> {
         }
         Cmd::Demo {
             no_replay,
+            no_time_shift,
             cohort,
             config,
             settings,
         } => {
             let s = resolve(settings, config, sub.as_ref().expect("subcommand"))?;
-            let replay = (!no_replay).then(|| demo_asset(&cohort));
+            let replay = (!no_replay).then(|| DemoReplay {
+                dir: demo_asset(&cohort),
+                shift: !no_time_shift,
+            });
             rt.block_on(run_server(s, replay, true))
         }
         Cmd::Replay(args) => rt.block_on(replay_cmd::run(args)),

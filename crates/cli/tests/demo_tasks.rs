@@ -49,6 +49,19 @@ fn demo_comes_up_with_sepsis_pathway_tasks() {
     );
     let entries = all["entry"].as_array().unwrap();
     assert_eq!(entries.len() as u64, total);
+    // The cohort was moved to the present: its newest Task was authored
+    // within the last month (the recorded cohort is years old).
+    let newest = entries
+        .iter()
+        .filter_map(|e| e["resource"]["authoredOn"].as_str())
+        .filter_map(|t| t.parse::<chrono::DateTime<chrono::Utc>>().ok())
+        .max()
+        .expect("Task.authoredOn");
+    let age = chrono::Utc::now() - newest;
+    assert!(
+        age < chrono::Duration::days(30) && age > chrono::Duration::minutes(-5),
+        "newest Task authored {newest}: the demo cohort was not moved to the present"
+    );
     // Governance review Tasks (about the model, not a patient) may exist
     // too; the patient Tasks are the sepsis pathway's.
     let sepsis: Vec<&Value> = entries
