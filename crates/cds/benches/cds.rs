@@ -52,6 +52,7 @@ fn request_body() -> Vec<u8> {
 fn card_input() -> CardInput {
     let p = |x| Probability::new(x).expect("probability");
     CardInput {
+        wording: None,
         card_uuid: uuid::Uuid::from_u128(7),
         model: ModelInfo {
             id: "sepsis-demo".into(),

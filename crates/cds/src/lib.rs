@@ -46,7 +46,7 @@ pub use jwt::{
 };
 pub use render::{
     render_cards, suggestion_uuid, CardInput, Direction, Factor, Interval, ModelInfo,
-    PathwaySuggestion, Tier,
+    PathwaySuggestion, Tier, Wording,
 };
 pub use request::{
     parse_hook_request, FhirAuthorization, HookContext, HookError, HookKind, HookRequest,

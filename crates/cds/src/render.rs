@@ -93,9 +93,21 @@ pub struct Interval {
     pub level: f64,
 }
 
+/// A use case's own words for the summary: "{statement} {risk}: {action}".
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Wording {
+    /// What is at risk, e.g. "Sepsis risk".
+    pub statement: String,
+    /// What to do, e.g. "assess now, consider blood cultures and lactate".
+    pub action: String,
+}
+
 /// Everything a risk card shows.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CardInput {
+    /// The use case's words for the summary (else the outcome and the
+    /// tier's call to action).
+    pub wording: Option<Wording>,
     /// The card's uuid (feedback refers to it); suggestion uuids derive
     /// from it deterministically.
     pub card_uuid: Uuid,
@@ -155,16 +167,6 @@ fn trend(now: Probability, previous: Option<Probability>) -> String {
     }
 }
 
-/// Truncate to at most `max` characters, ending with an ellipsis.
-fn truncate_chars(s: &str, max: usize) -> String {
-    if s.chars().count() <= max {
-        return s.to_string();
-    }
-    let mut out: String = s.chars().take(max.saturating_sub(1)).collect();
-    out.push('…');
-    out
-}
-
 /// `s` on one line (control characters and whitespace runs become one
 /// space), or `fallback` when nothing is left.
 fn one_line(s: &str, fallback: &str) -> String {
@@ -180,18 +182,74 @@ fn one_line(s: &str, fallback: &str) -> String {
     }
 }
 
-/// The card summary: "Sepsis risk 34% (↑ from 21%) — review now", always
-/// fewer than 140 characters (a long outcome name is shortened).
+/// `text` cut to at most `max` characters at a word boundary (with `…`
+/// when cut), never inside a word; trailing punctuation of the cut is
+/// dropped.
+pub fn fit_words(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        return text.to_string();
+    }
+    let mut out = String::new();
+    for w in text.split(' ') {
+        let next = if out.is_empty() {
+            w.to_string()
+        } else {
+            format!("{out} {w}")
+        };
+        if next.chars().count() + 1 > max {
+            break;
+        }
+        out = next;
+    }
+    let out = out.trim_end_matches([',', ';', ':', ' ', '-', '—']).to_string();
+    format!("{out}…")
+}
+
+/// How many times the usual (base) rate `p` is, as a clinician reads it:
+/// " (6× usual)"; nothing below 1.5× or without a base rate.
+fn ratio_to_usual(p: Probability, base: Option<Probability>) -> String {
+    let Some(b) = base.filter(|b| b.get() > 0.0) else {
+        return String::new();
+    };
+    let r = p.get() / b.get();
+    if r < 1.5 {
+        String::new()
+    } else if r < 3.0 {
+        format!(" ({:.1}× usual)", r)
+    } else {
+        format!(" ({:.0}× usual)", r)
+    }
+}
+
+/// The card summary, always fewer than 140 characters and never cut inside
+/// a word. With the use case's wording: "Sepsis risk 64% (6× usual):
+/// assess now, consider blood cultures and lactate" (the action is cut at
+/// a word when it does not fit); without: "Sepsis risk 34% (↑ from 21%)
+/// — review now" from the outcome.
 pub fn summary(input: &CardInput) -> String {
+    let limit = crate::validate::SUMMARY_LIMIT - 1;
+    if let Some(w) = &input.wording {
+        let head = format!(
+            "{} {}{}",
+            fit_words(&one_line(&w.statement, "Risk"), limit / 2),
+            percent(input.probability),
+            ratio_to_usual(input.probability, input.base_rate)
+        );
+        let action = one_line(&w.action, "");
+        if action.is_empty() {
+            return fit_words(&head, limit);
+        }
+        return fit_words(&format!("{head}: {action}"), limit);
+    }
     let tail = format!(
         " risk {}{}{}",
         percent(input.probability),
         trend(input.probability, input.previous),
         input.tier.call_to_action()
     );
-    let budget = (crate::validate::SUMMARY_LIMIT - 1).saturating_sub(tail.chars().count());
+    let budget = limit.saturating_sub(tail.chars().count());
     let outcome = one_line(&input.model.outcome, "Predicted");
-    format!("{}{}", truncate_chars(&outcome, budget.max(1)), tail)
+    format!("{}{}", fit_words(&outcome, budget.max(2)), tail)
 }
 
 /// Escape text for a Markdown table cell or inline text.

@@ -132,6 +132,7 @@ fn arb_input() -> impl Strategy<Value = CardInput> {
         .prop_map(
             |((prob, prev, interval), outcome, factors, suggestions, ood, (tier, age, id))| {
                 CardInput {
+                    wording: None,
                     card_uuid: uuid::Uuid::from_u128(id),
                     model: ModelInfo {
                         id: "m".into(),

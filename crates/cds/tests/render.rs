@@ -17,6 +17,7 @@ const REASONS: &str = "https://bedside.example.org/fhir/CodeSystem/override-reas
 
 fn sepsis_input() -> CardInput {
     CardInput {
+        wording: None,
         card_uuid: Uuid::parse_str("0b5e7c1a-2f43-4c0e-9a61-5d7c2b8e4f10").unwrap(),
         model: ModelInfo {
             id: "sepsis-demo".into(),
@@ -265,4 +266,40 @@ fn suggestion_uuids_are_stable_and_distinct() {
         .suggestions
         .iter()
         .all(|s| !ids.contains(s.uuid.as_ref().unwrap())));
+}
+
+#[test]
+fn a_use_case_summary_reads_what_how_likely_and_what_to_do() {
+    let mut input = sepsis_input();
+    input.wording = Some(bedside_cds::Wording {
+        statement: "Sepsis risk".into(),
+        action: "assess now, consider blood cultures and lactate".into(),
+    });
+    let card = &render_cards(&input)[0];
+    let s = &card.summary;
+    assert!(s.starts_with("Sepsis risk "), "{s}");
+    assert!(s.ends_with(": assess now, consider blood cultures and lactate"), "{s}");
+    assert!(s.contains("× usual"), "the base rate gives the ratio: {s}");
+    assert!(s.chars().count() < 140);
+
+    // An action too long for one glance is cut at a word, never inside one.
+    let long = "assess now, ".repeat(20);
+    input.wording = Some(bedside_cds::Wording {
+        statement: "Sepsis risk".into(),
+        action: long.clone(),
+    });
+    let s = render_cards(&input)[0].summary.clone();
+    assert!(s.chars().count() < 140, "{s}");
+    assert!(s.ends_with('…'), "{s}");
+    let last = s.trim_end_matches('…').split(' ').next_back().unwrap();
+    assert!(long.split(' ').any(|w| w.trim_end_matches(',') == last.trim_end_matches(',')), "{s}");
+}
+
+#[test]
+fn fit_words_never_cuts_inside_a_word() {
+    use bedside_cds::render::fit_words;
+    assert_eq!(fit_words("short enough", 20), "short enough");
+    let cut = fit_words("A sepsis Condition (ICD-10-CM A40*, A41*) with onset", 24);
+    assert_eq!(cut, "A sepsis Condition…");
+    assert!(cut.chars().count() <= 24);
 }

@@ -284,6 +284,10 @@ impl App {
             Vec::new()
         };
         CardInput {
+            wording: uc.map(|u| bedside_cds::Wording {
+                statement: u.card.statement.clone(),
+                action: u.card.action.clone(),
+            }),
             card_uuid,
             model: ModelInfo {
                 id: model.id().to_string(),
