@@ -2,6 +2,8 @@
 //! what it answers, and that answering writes nothing (the store's change
 //! marker, which moves with any commit, is the same after every read).
 
+#![cfg(feature = "ui")]
+
 use bedside_policy::{PolicyConfig, PolicyView};
 use bedside_store::{Commit, ResourceKey, ResourceWrite, Store, StoreLocation, VersionInfo};
 use bedside_views::{PolicySource, Views, ViewsConfig};
@@ -91,7 +93,10 @@ async fn reads_answer_from_the_store_and_write_nothing() {
     let t = views.ui_timeline("p2").await.unwrap();
     assert_eq!(t.display, "Ada Byron");
     assert_eq!(t.details.as_deref(), Some("female"));
-    let v = views.ui_sandbox("", Some(t), &discovery, false).await.unwrap();
+    let v = views
+        .ui_sandbox("", Some(t), &discovery, false)
+        .await
+        .unwrap();
     let listed: Vec<(&str, &str)> = v
         .patients
         .iter()
@@ -99,7 +104,11 @@ async fn reads_answer_from_the_store_and_write_nothing() {
         .collect();
     assert_eq!(listed, vec![("p2", "Ada Byron"), ("p1", "p1")]);
     let hooks: Vec<&str> = v.services.iter().map(|s| s.hook.as_str()).collect();
-    assert_eq!(hooks, vec!["patient-view", "order-sign"], "chart, then orders");
+    assert_eq!(
+        hooks,
+        vec!["patient-view", "order-sign"],
+        "chart, then orders"
+    );
     assert_eq!(v.fhir_server, "https://bedside.example/fhir");
     let e = views.ui_timeline("not a patient id!").await.unwrap_err();
     assert_eq!((e.status, e.path.as_deref()), (400, Some("patient")));
