@@ -2,6 +2,8 @@
 //! what it answers, and that answering writes nothing (the store's change
 //! marker, which moves with any commit, is the same after every read).
 
+#![cfg(feature = "ui")]
+
 use bedside_policy::{PolicyConfig, PolicyView};
 use bedside_store::{Commit, ResourceKey, ResourceWrite, Store, StoreLocation, VersionInfo};
 use bedside_views::{PolicySource, Views, ViewsConfig};
