@@ -341,7 +341,7 @@ fn links(input: &CardInput) -> Vec<Link> {
         url: input.model.facts_url.clone(),
         kind: LinkType::Absolute,
         app_context: None,
-        autolaunchable: None,
+        autolaunchable: Some(false),
     }];
     if let Some(url) = &input.worklist_url {
         out.push(Link {
@@ -349,7 +349,7 @@ fn links(input: &CardInput) -> Vec<Link> {
             url: url.clone(),
             kind: LinkType::Absolute,
             app_context: None,
-            autolaunchable: None,
+            autolaunchable: Some(false),
         });
     }
     if let Some(url) = &input.survey_url {
@@ -358,7 +358,7 @@ fn links(input: &CardInput) -> Vec<Link> {
             url: url.clone(),
             kind: LinkType::Absolute,
             app_context: None,
-            autolaunchable: None,
+            autolaunchable: Some(false),
         });
     }
     out
@@ -380,7 +380,9 @@ pub fn render_cards(input: &CardInput) -> Vec<Card> {
             // A label is REQUIRED and non-empty; fall back to the description.
             label: one_line(&s.label, &one_line(&s.description, "Suggested action")),
             uuid: Some(suggestion_uuid(&input.card_uuid, i, &s.label).to_string()),
-            is_recommended: s.recommended.then_some(true),
+            // Written explicitly, `false` too: the specification makes it
+            // optional, some clients (HealthChain 0.16) require it.
+            is_recommended: Some(s.recommended),
             actions: vec![Action {
                 kind: ActionType::Create,
                 description: Some(one_line(&s.description, "Suggested action")),

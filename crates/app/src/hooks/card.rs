@@ -122,7 +122,7 @@ impl App {
                         url: offer.url,
                         kind: bedside_cds::LinkType::Absolute,
                         app_context: None,
-                        autolaunchable: None,
+                        autolaunchable: Some(false),
                     });
                 }
             }
