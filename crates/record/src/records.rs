@@ -96,6 +96,15 @@ pub struct CardRecord {
     pub summary: Option<String>,
     /// Request received to card rendered (monitoring latency).
     pub latency_ms: f64,
+    /// The uuids of the suggestions the card carried (feedback may accept
+    /// only these). `None` on a card recorded without them: its feedback
+    /// is not checked against them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub suggestions: Option<Vec<String>>,
+    /// The override reasons the card offered, as `system|code` (a coded
+    /// override must name one of these). `None` as for `suggestions`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub override_reasons: Option<Vec<String>>,
 }
 
 impl Record for CardRecord {

@@ -11,10 +11,12 @@
 mod card;
 mod config;
 mod feedback;
+mod orders;
 mod risk;
 
 pub(crate) use card::{memory_doc, memory_from_doc};
 
+use orders::Drafted;
 use risk::Risk;
 
 pub use config::{HookConfig, HookConfigError, SuggestionTemplate, DEMO_ISSUER};
@@ -233,11 +235,20 @@ impl App {
         for issue in req.conformance_issues() {
             tracing::debug!(service = service_id, reason = %issue, "hook request omits a required context field");
         }
-        let Some(risk) = self.risk_for(sched, model, &pid, &req, now).await? else {
+        let Some(mut risk) = self.risk_for(sched, model, &pid, &req, now).await? else {
             return Ok(CdsResponse::empty());
         };
         tracing::debug!(service = service_id, patient = %pseudonym(&pid), source = ?risk.source, "risk found");
-        self.decide_and_render(sched, model, hook, &pid, &req, risk, now, started)
+        // An order being drafted is an action under way (policy facts, at
+        // the call) and is never suggested again (`orders`).
+        let drafted = Drafted::of(&req, self.ingestor.map());
+        if drafted.orders > 0 {
+            tracing::debug!(service = service_id, orders = drafted.orders, events = ?drafted.events, "draft orders read");
+        }
+        for ev in &drafted.events {
+            risk.facts.events.entry(ev.clone()).or_default().push(now);
+        }
+        self.decide_and_render(sched, model, hook, &pid, &req, &drafted, risk, now, started)
             .await
     }
 

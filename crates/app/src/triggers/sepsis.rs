@@ -406,6 +406,20 @@ pub fn suggestions() -> Vec<SuggestionTemplate> {
             unless_event: Some("blood_culture_ordered".into()),
         },
         SuggestionTemplate {
+            label: "Start empiric antibiotics".into(),
+            description: "Create a MedicationRequest proposal for systemic antibacterials (ATC J01); the prescriber chooses the agent".into(),
+            resource: json!({
+                "resourceType": "MedicationRequest",
+                "status": "draft",
+                "intent": "proposal",
+                "priority": "urgent",
+                "medicationCodeableConcept": {"coding": [{"system": "http://www.whocc.no/atc", "code": "J01", "display": "Antibacterials for systemic use"}]},
+                "subject": {"reference": "Patient/{{patientId}}"}
+            }),
+            recommended: false,
+            unless_event: Some("antibiotic_ordered".into()),
+        },
+        SuggestionTemplate {
             label: "Start the sepsis pathway".into(),
             description: "Create a Task to start the sepsis escalation pathway".into(),
             resource: json!({
