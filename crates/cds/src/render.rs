@@ -115,6 +115,9 @@ pub struct CardInput {
     pub base_rate: Option<Probability>,
     /// Reasons the out-of-distribution guard fired; empty when it did not.
     pub ood_reasons: Vec<String>,
+    /// Why the data behind this risk may be incomplete (e.g. the EHR did
+    /// not answer a prefetch in time); shown as a warning.
+    pub data_note: Option<String>,
     /// The certified-performance sentence, e.g. "When this card fires, at
     /// least 30% of patients develop sepsis within 12 h (95% lower bound)".
     pub promise: Option<String>,
@@ -267,6 +270,10 @@ pub fn detail(input: &CardInput) -> String {
         d.push_str(&format!(", previously {}", percent(prev)));
     }
     d.push_str(".\n\n");
+
+    if let Some(note) = &input.data_note {
+        d.push_str(&format!("> ⚠ {}\n\n", md(&one_line(note, ""))));
+    }
 
     if !input.ood_reasons.is_empty() {
         d.push_str("> ⚠ **Outside the training population** — this patient differs from the data the model learned from, so the estimate is less reliable:\n");

@@ -12,7 +12,7 @@ pub(super) struct Call<'a> {
     hook: &'a str,
     pid: &'a str,
     req: &'a HookRequest,
-    drafted: &'a Drafted,
+    context: &'a CallContext,
     risk: &'a Risk,
     now: Instant,
     started: std::time::Instant,
@@ -37,7 +37,7 @@ impl App {
         hook: &str,
         pid: &str,
         req: &HookRequest,
-        drafted: &Drafted,
+        context: &CallContext,
         risk: Risk,
         now: Instant,
         started: std::time::Instant,
@@ -99,7 +99,7 @@ impl App {
                     hook,
                     pid,
                     req,
-                    drafted,
+                    context,
                     risk: &risk,
                     now,
                     started,
@@ -192,7 +192,7 @@ impl App {
             view,
             pid,
             risk,
-            call.drafted,
+            call.context,
             previous,
             tier,
             card_uuid,
@@ -256,7 +256,7 @@ impl App {
         view: &crate::decisions::PolicyView,
         pid: &str,
         risk: &Risk,
-        drafted: &Drafted,
+        context: &CallContext,
         previous: Option<f64>,
         tier: Tier,
         card_uuid: uuid::Uuid,
@@ -296,7 +296,7 @@ impl App {
                     s.unless_event
                         .as_ref()
                         .is_none_or(|ev| !risk.events.contains(ev))
-                        && !drafted.covers(s)
+                        && !context.drafted.covers(s)
                 })
                 .map(|s| PathwaySuggestion {
                     label: s.label.clone(),
@@ -338,6 +338,7 @@ impl App {
                 &policy.condition,
                 &format!("{} risk", policy.condition),
             )),
+            data_note: context.note.clone(),
             worklist_url: Some(format!("{base}/ui/worklist")),
             survey_url: None,
         }

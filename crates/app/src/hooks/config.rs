@@ -39,6 +39,9 @@ pub struct HookConfig {
     pub suggestions: Vec<SuggestionTemplate>,
     /// `(iss, private JWK)` used by `App::demo_token`.
     pub demo_key: Option<(String, Value)>,
+    /// How long a call waits for the EHR's FHIR server when it fetches
+    /// prefetch the client did not send (all templates at once).
+    pub ehr_timeout: std::time::Duration,
 }
 
 impl Default for HookConfig {
@@ -50,6 +53,7 @@ impl Default for HookConfig {
             stale_after_minutes: 120.0,
             suggestions: Vec::new(),
             demo_key: None,
+            ehr_timeout: std::time::Duration::from_secs(2),
         }
     }
 }

@@ -9,6 +9,8 @@ use super::*;
 pub(super) enum RiskSource {
     Precomputed,
     Prefetch,
+    /// Prefetch Bedside fetched from the EHR's `fhirServer`.
+    Fetched,
     StoredState,
 }
 
@@ -61,6 +63,7 @@ impl App {
         model: &Model,
         pid: &str,
         req: &HookRequest,
+        fetched: &Fetched,
         now: Instant,
     ) -> Result<Option<Risk>, ApiError> {
         let transient = |e: bedside_ingest::IngestError| {
@@ -82,6 +85,14 @@ impl App {
                 owned.as_ref().map(|(v, s)| view_of(*v, s, now))
             }
         };
+        // Prefetch (sent or fetched) newer than the precomputed risk makes
+        // it stale, as newer ingested input does.
+        let prefetched = self.state_from_prefetch(pid, req);
+        let prefetch_source = if fetched.keys.is_empty() {
+            RiskSource::Prefetch
+        } else {
+            RiskSource::Fetched
+        };
         if let Some(doc) = self
             .store
             .get_document_shared(LATEST_RISK, &latest_id(sched.id(), pid))
@@ -92,7 +103,11 @@ impl App {
                     let fresh = view
                         .as_ref()
                         .and_then(|v| v.last_event)
-                        .is_none_or(|last| last <= p.at);
+                        .is_none_or(|last| last <= p.at)
+                        && prefetched
+                            .as_ref()
+                            .and_then(|s| s.last_event)
+                            .is_none_or(|last| last <= p.at);
                     if fresh {
                         let view = view.unwrap_or_else(|| view_of(0, &PatientState::new(pid), now));
                         return Ok(Some(Risk::new(p, view, RiskSource::Precomputed)));
@@ -103,13 +118,9 @@ impl App {
                 }
             }
         }
-        if let Some(state) = self.state_from_prefetch(pid, req) {
-            if let Some(p) = self.score(model, pid, &state, RiskSource::Prefetch) {
-                return Ok(Some(Risk::new(
-                    p,
-                    view_of(0, &state, now),
-                    RiskSource::Prefetch,
-                )));
+        if let Some(state) = prefetched {
+            if let Some(p) = self.score(model, pid, &state, prefetch_source) {
+                return Ok(Some(Risk::new(p, view_of(0, &state, now), prefetch_source)));
             }
         }
         if let Some(mut view) = view {
