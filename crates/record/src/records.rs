@@ -86,7 +86,8 @@ pub struct CardRecord {
     pub model_version: String,
     pub probability: f64,
     pub predicted_at: Instant,
-    /// Where the risk came from (`Precomputed`, `Prefetch`, `StoredState`).
+    /// Where the risk came from (`Precomputed`, `Prefetch`, `Fetched` from
+    /// the EHR, `StoredState`).
     pub risk_source: String,
     /// The card's tier (`passive`, `interruptive`, `escalate`).
     pub tier: String,
