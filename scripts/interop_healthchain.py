@@ -10,7 +10,9 @@ the raw dict when parsing fails, so its result alone proves nothing).
 Exit status 1 with the reason on the first failure.
 """
 
+import gzip
 import json
+import os
 import sys
 
 import httpx
@@ -55,11 +57,12 @@ def fail(why: str) -> None:
 
 
 def patient_ids() -> list:
-    r = httpx.get(f"{BASE}/fhir/Patient", params={"_count": PATIENTS}, timeout=30)
-    r.raise_for_status()
-    ids = [e["resource"]["id"] for e in r.json().get("entry", [])]
+    """The first patients of the demo cohort `bedside demo` replayed."""
+    path = os.path.join(os.path.dirname(__file__), "..", "demo", "cohort", "Patient.ndjson.gz")
+    with gzip.open(path, "rt") as f:
+        ids = [json.loads(line)["id"] for line in f if line.strip()]
     if not ids:
-        fail("the demo has no patients")
+        fail("the demo cohort has no patients")
     return ids[:PATIENTS]
 
 

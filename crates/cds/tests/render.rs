@@ -274,6 +274,9 @@ fn a_data_note_is_a_warning_in_the_detail() {
     assert!(!bedside_cds::render::detail(&input).contains("may be incomplete"));
     input.data_note = Some("Data may be incomplete: vitals (timed out)".into());
     let d = bedside_cds::render::detail(&input);
-    assert!(d.contains("> ⚠ Data may be incomplete: vitals (timed out)"), "{d}");
+    assert!(
+        d.contains("> ⚠ Data may be incomplete: vitals (timed out)"),
+        "{d}"
+    );
     assert_valid(&input);
 }

@@ -45,7 +45,8 @@ fn call(hook: &str, pid: &str, drafts: Vec<Value>, selections: Vec<&str>) -> Val
     let entry: Vec<Value> = drafts.into_iter().map(|r| json!({"resource": r})).collect();
     let mut context = json!({"userId": "Practitioner/doc-1", "patientId": pid});
     if hook.starts_with("order-") {
-        context["draftOrders"] = json!({"resourceType": "Bundle", "type": "collection", "entry": entry});
+        context["draftOrders"] =
+            json!({"resourceType": "Bundle", "type": "collection", "entry": entry});
     }
     if hook == "order-select" {
         context["selections"] = json!(selections);
@@ -92,8 +93,14 @@ async fn drafted_orders_are_never_suggested_again() {
     // every link with autolaunchable in both casings.
     let all = card(&s, "order-sign", &call("order-sign", "o1", vec![], vec![])).await;
     let every = labels(&all);
-    assert!(every.contains(&"Start empiric antibiotics".to_string()), "{every:?}");
-    assert!(every.contains(&"Order blood cultures".to_string()), "{every:?}");
+    assert!(
+        every.contains(&"Start empiric antibiotics".to_string()),
+        "{every:?}"
+    );
+    assert!(
+        every.contains(&"Order blood cultures".to_string()),
+        "{every:?}"
+    );
     for sg in all["suggestions"].as_array().unwrap() {
         assert!(sg["isRecommended"].is_boolean(), "{sg}");
     }
@@ -111,7 +118,10 @@ async fn drafted_orders_are_never_suggested_again() {
     )
     .await;
     let got = labels(&c);
-    assert!(!got.contains(&"Start empiric antibiotics".to_string()), "{got:?}");
+    assert!(
+        !got.contains(&"Start empiric antibiotics".to_string()),
+        "{got:?}"
+    );
     assert!(got.contains(&"Order blood cultures".to_string()), "{got:?}");
     assert_eq!(got.len(), every.len() - 1, "{got:?}");
 
@@ -129,8 +139,14 @@ async fn drafted_orders_are_never_suggested_again() {
     )
     .await;
     let got = labels(&c);
-    assert!(!got.contains(&"Start empiric antibiotics".to_string()), "{got:?}");
-    assert!(!got.contains(&"Order blood cultures".to_string()), "{got:?}");
+    assert!(
+        !got.contains(&"Start empiric antibiotics".to_string()),
+        "{got:?}"
+    );
+    assert!(
+        !got.contains(&"Order blood cultures".to_string()),
+        "{got:?}"
+    );
     assert_eq!(got.len(), every.len() - 2, "{got:?}");
 
     // order-select: the selected blood culture is drafted too.
@@ -146,13 +162,24 @@ async fn drafted_orders_are_never_suggested_again() {
     )
     .await;
     let got = labels(&c);
-    assert!(!got.contains(&"Order blood cultures".to_string()), "{got:?}");
-    assert!(got.contains(&"Start empiric antibiotics".to_string()), "{got:?}");
+    assert!(
+        !got.contains(&"Order blood cultures".to_string()),
+        "{got:?}"
+    );
+    assert!(
+        got.contains(&"Start empiric antibiotics".to_string()),
+        "{got:?}"
+    );
 
     // A cancelled draft orders nothing.
     let mut cancelled = antibiotic_draft("m2");
     cancelled["status"] = json!("cancelled");
-    let c = card(&s, "order-sign", &call("order-sign", "o1", vec![cancelled], vec![])).await;
+    let c = card(
+        &s,
+        "order-sign",
+        &call("order-sign", "o1", vec![cancelled], vec![]),
+    )
+    .await;
     assert_eq!(labels(&c), every);
 }
 
@@ -175,7 +202,12 @@ fn overridden(card: &str, system: &str, code: &str) -> Value {
 async fn feedback_is_checked_against_the_card_it_names() {
     let s = start().await;
     http::ingest(&s.base, &fhir::transaction(fhir::septic_patient("f1"))).await;
-    let c = card(&s, "patient-view", &call("patient-view", "f1", vec![], vec![])).await;
+    let c = card(
+        &s,
+        "patient-view",
+        &call("patient-view", "f1", vec![], vec![]),
+    )
+    .await;
     let uuid = c["uuid"].as_str().unwrap();
     let sugg = c["suggestions"][0]["uuid"].as_str().unwrap();
     let reason = &c["overrideReasons"][0];
@@ -184,7 +216,12 @@ async fn feedback_is_checked_against_the_card_it_names() {
         reason["code"].as_str().unwrap(),
     );
     let path = format!("/cds-services/{MODEL}-patient-view/feedback");
-    let refused = |v: &Value| v["issue"][0]["diagnostics"].as_str().unwrap_or("").to_string();
+    let refused = |v: &Value| {
+        v["issue"][0]["diagnostics"]
+            .as_str()
+            .unwrap_or("")
+            .to_string()
+    };
 
     // Each refusal is a 400 naming the item's field and what is wrong,
     // and stores nothing, not even the good item before it.
@@ -211,7 +248,10 @@ async fn feedback_is_checked_against_the_card_it_names() {
         assert_eq!(status, 400, "{v}");
         let d = refused(&v);
         assert!(d.contains(field) && d.contains(named), "{d}");
-        assert!(s.documents("feedback").await.is_empty(), "stored despite a 400");
+        assert!(
+            s.documents("feedback").await.is_empty(),
+            "stored despite a 400"
+        );
     }
     // A card of another service is not this service's to take feedback on.
     let (status, v) = post_json(
@@ -267,19 +307,28 @@ async fn ehr_search(
     tokio::time::sleep(ehr.delay).await;
     authorized(&ehr, &headers)?;
     let pid = q.get("patient").cloned().unwrap_or_default();
-    ehr.seen.lock().unwrap().push(format!("{rtype}?patient={pid}"));
+    ehr.seen
+        .lock()
+        .unwrap()
+        .push(format!("{rtype}?patient={pid}"));
     let want = format!("Patient/{pid}");
     // The fixture's Observations are vital signs, none a laboratory result.
     if q.get("category").map(String::as_str) == Some("laboratory") {
-        return Ok(Json(json!({"resourceType": "Bundle", "type": "searchset", "entry": []})));
+        return Ok(Json(
+            json!({"resourceType": "Bundle", "type": "searchset", "entry": []}),
+        ));
     }
     let entry: Vec<Value> = ehr
         .resources
         .iter()
-        .filter(|r| r["resourceType"] == rtype.as_str() && r["subject"]["reference"] == want.as_str())
+        .filter(|r| {
+            r["resourceType"] == rtype.as_str() && r["subject"]["reference"] == want.as_str()
+        })
         .map(|r| json!({"resource": r}))
         .collect();
-    Ok(Json(json!({"resourceType": "Bundle", "type": "searchset", "entry": entry})))
+    Ok(Json(
+        json!({"resourceType": "Bundle", "type": "searchset", "entry": entry}),
+    ))
 }
 
 fn authorized(ehr: &Ehr, headers: &HeaderMap) -> Result<(), StatusCode> {
@@ -329,7 +378,10 @@ async fn missing_prefetch_is_fetched_from_the_ehr_with_its_token() {
     assert!(!c["detail"].as_str().unwrap().contains(INCOMPLETE), "{c}");
     let seen = ehr.seen.lock().unwrap().clone();
     assert!(seen.contains(&"Patient/e1".to_string()), "{seen:?}");
-    assert!(seen.contains(&"Observation?patient=e1".to_string()), "{seen:?}");
+    assert!(
+        seen.contains(&"Observation?patient=e1".to_string()),
+        "{seen:?}"
+    );
 
     // The same data sent as prefetch scores the same probability.
     let mut inline = call("patient-view", "e2", vec![], vec![]);
@@ -361,7 +413,12 @@ async fn missing_prefetch_is_fetched_from_the_ehr_with_its_token() {
         &stub.url("/fhir"),
         "wrong-token",
     );
-    let (status, v) = post_json(&s.base, &format!("/cds-services/{MODEL}-patient-view"), &body).await;
+    let (status, v) = post_json(
+        &s.base,
+        &format!("/cds-services/{MODEL}-patient-view"),
+        &body,
+    )
+    .await;
     assert_eq!((status, v), (200, json!({"cards": []})));
 }
 
@@ -379,13 +436,23 @@ async fn a_slow_or_stopped_ehr_gets_an_answer_from_what_bedside_has() {
 
     // Slow: the EHR answers after 30 s; Bedside answers within its timeout.
     let (slow, ehr_slow) = ehr(fhir::septic_patient("d1"), Duration::from_secs(30)).await;
-    let body = with_ehr(call("patient-view", "d1", vec![], vec![]), &slow.url("/fhir"), ehr_slow.token);
+    let body = with_ehr(
+        call("patient-view", "d1", vec![], vec![]),
+        &slow.url("/fhir"),
+        ehr_slow.token,
+    );
     let t = std::time::Instant::now();
     let (status, v) = post_json(&s.base, &path, &body).await;
     let took = t.elapsed();
     assert_eq!(status, 200, "{v}");
-    assert!(took < timeout + Duration::from_secs(2), "answered after {took:?}");
-    let detail = v["cards"][0]["detail"].as_str().expect("a card").to_string();
+    assert!(
+        took < timeout + Duration::from_secs(2),
+        "answered after {took:?}"
+    );
+    let detail = v["cards"][0]["detail"]
+        .as_str()
+        .expect("a card")
+        .to_string();
     assert!(detail.contains(INCOMPLETE), "{detail}");
 
     // Stopped: nothing listens at the EHR's address any more.
@@ -393,12 +460,19 @@ async fn a_slow_or_stopped_ehr_gets_an_answer_from_what_bedside_has() {
     let url = stopped.url("/fhir");
     drop(stopped);
     tokio::time::sleep(Duration::from_millis(100)).await;
-    let body = with_ehr(call("patient-view", "d1", vec![], vec![]), &url, ehr_stopped.token);
+    let body = with_ehr(
+        call("patient-view", "d1", vec![], vec![]),
+        &url,
+        ehr_stopped.token,
+    );
     let t = std::time::Instant::now();
     let (status, v) = post_json(&s.base, &path, &body).await;
     assert_eq!(status, 200, "{v}");
     assert!(t.elapsed() < timeout + Duration::from_secs(2));
-    let detail = v["cards"][0]["detail"].as_str().expect("a card").to_string();
+    let detail = v["cards"][0]["detail"]
+        .as_str()
+        .expect("a card")
+        .to_string();
     assert!(detail.contains(INCOMPLETE), "{detail}");
     assert!(ehr_stopped.seen.lock().unwrap().is_empty());
 }

@@ -248,7 +248,10 @@ impl App {
             tracing::debug!(service = service_id, reason = %issue, "hook request omits a required context field");
         }
         let fetched = self.fetch_missing_prefetch(&mut req).await;
-        let Some(mut risk) = self.risk_for(sched, model, &pid, &req, &fetched, now).await? else {
+        let Some(mut risk) = self
+            .risk_for(sched, model, &pid, &req, &fetched, now)
+            .await?
+        else {
             return Ok(CdsResponse::empty());
         };
         tracing::debug!(service = service_id, patient = %pseudonym(&pid), source = ?risk.source, "risk found");

@@ -85,9 +85,6 @@ impl App {
                 owned.as_ref().map(|(v, s)| view_of(*v, s, now))
             }
         };
-        // Prefetch (sent or fetched) newer than the precomputed risk makes
-        // it stale, as newer ingested input does.
-        let prefetched = self.state_from_prefetch(pid, req);
         let prefetch_source = if fetched.keys.is_empty() {
             RiskSource::Prefetch
         } else {
@@ -103,11 +100,7 @@ impl App {
                     let fresh = view
                         .as_ref()
                         .and_then(|v| v.last_event)
-                        .is_none_or(|last| last <= p.at)
-                        && prefetched
-                            .as_ref()
-                            .and_then(|s| s.last_event)
-                            .is_none_or(|last| last <= p.at);
+                        .is_none_or(|last| last <= p.at);
                     if fresh {
                         let view = view.unwrap_or_else(|| view_of(0, &PatientState::new(pid), now));
                         return Ok(Some(Risk::new(p, view, RiskSource::Precomputed)));
@@ -118,7 +111,7 @@ impl App {
                 }
             }
         }
-        if let Some(state) = prefetched {
+        if let Some(state) = self.state_from_prefetch(pid, req) {
             if let Some(p) = self.score(model, pid, &state, prefetch_source) {
                 return Ok(Some(Risk::new(p, view_of(0, &state, now), prefetch_source)));
             }
