@@ -12,6 +12,7 @@ Exit status 1 with the reason on the first failure.
 
 import gzip
 import json
+import logging
 import os
 import sys
 
@@ -22,6 +23,7 @@ from healthchain.sandbox.requestconstructors import CdsRequestConstructor
 from healthchain.sandbox.workflows import Workflow
 
 BASE, TOKENS = sys.argv[1], json.load(open(sys.argv[2]))
+logging.getLogger("healthchain").setLevel(logging.WARNING)
 PATIENTS = 25
 raw = []  # (url, status, body) of every CDS call
 
