@@ -25,4 +25,8 @@ if [ -x scripts/browser-tests.sh ]; then
   log "browser tests"
   bash scripts/browser-tests.sh
 fi
+if [ -x scripts/interop-healthchain.sh ]; then
+  log "CDS client interop (HealthChain)"
+  bash scripts/interop-healthchain.sh
+fi
 log "all tests passed"

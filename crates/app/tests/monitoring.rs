@@ -231,6 +231,8 @@ async fn dashboard_is_reused_until_the_record_changes() {
         shown: true,
         summary: None,
         latency_ms: 1.0,
+        suggestions: None,
+        override_reasons: None,
     };
     let feedback = FeedbackRecord {
         patient_id: Some("p1".into()),

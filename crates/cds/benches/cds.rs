@@ -81,6 +81,7 @@ fn card_input() -> CardInput {
         stale_after_minutes: 360.0,
         base_rate: Some(p(0.08)),
         ood_reasons: vec![],
+        data_note: None,
         promise: Some("At least 30% of flagged patients develop sepsis within 12 h.".into()),
         tier: Tier::Interruptive,
         suggestions: vec![PathwaySuggestion {

@@ -127,6 +127,9 @@ pub struct CardInput {
     pub base_rate: Option<Probability>,
     /// Reasons the out-of-distribution guard fired; empty when it did not.
     pub ood_reasons: Vec<String>,
+    /// Why the data behind this risk may be incomplete (e.g. the EHR did
+    /// not answer a prefetch in time); shown as a warning.
+    pub data_note: Option<String>,
     /// The certified-performance sentence, e.g. "When this card fires, at
     /// least 30% of patients develop sepsis within 12 h (95% lower bound)".
     pub promise: Option<String>,
@@ -326,6 +329,10 @@ pub fn detail(input: &CardInput) -> String {
     }
     d.push_str(".\n\n");
 
+    if let Some(note) = &input.data_note {
+        d.push_str(&format!("> ⚠ {}\n\n", md(&one_line(note, ""))));
+    }
+
     if !input.ood_reasons.is_empty() {
         d.push_str("> ⚠ **Outside the training population** — this patient differs from the data the model learned from, so the estimate is less reliable:\n");
         for r in &input.ood_reasons {
@@ -399,7 +406,7 @@ fn links(input: &CardInput) -> Vec<Link> {
         url: input.model.facts_url.clone(),
         kind: LinkType::Absolute,
         app_context: None,
-        autolaunchable: None,
+        autolaunchable: Some(false),
     }];
     if let Some(url) = &input.worklist_url {
         out.push(Link {
@@ -407,7 +414,7 @@ fn links(input: &CardInput) -> Vec<Link> {
             url: url.clone(),
             kind: LinkType::Absolute,
             app_context: None,
-            autolaunchable: None,
+            autolaunchable: Some(false),
         });
     }
     if let Some(url) = &input.survey_url {
@@ -416,7 +423,7 @@ fn links(input: &CardInput) -> Vec<Link> {
             url: url.clone(),
             kind: LinkType::Absolute,
             app_context: None,
-            autolaunchable: None,
+            autolaunchable: Some(false),
         });
     }
     out
@@ -438,7 +445,9 @@ pub fn render_cards(input: &CardInput) -> Vec<Card> {
             // A label is REQUIRED and non-empty; fall back to the description.
             label: one_line(&s.label, &one_line(&s.description, "Suggested action")),
             uuid: Some(suggestion_uuid(&input.card_uuid, i, &s.label).to_string()),
-            is_recommended: s.recommended.then_some(true),
+            // Written explicitly, `false` too: the specification makes it
+            // optional, some clients (HealthChain 0.16) require it.
+            is_recommended: Some(s.recommended),
             actions: vec![Action {
                 kind: ActionType::Create,
                 description: Some(one_line(&s.description, "Suggested action")),

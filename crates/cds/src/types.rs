@@ -104,17 +104,70 @@ pub struct Suggestion {
 }
 
 /// `card.links[]`.
+///
+/// `autolaunchable` is the specification's field (CDS Hooks 2.0, all lower
+/// case). Bedside writes it and, with the same value, `autoLaunchable`,
+/// the casing HealthChain 0.16's response model requires: a client reads
+/// the key it knows and ignores the other, so both the specification's
+/// validators and that client accept the card. Reading takes either key
+/// (the specification's first).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(from = "LinkWire", into = "LinkWire")]
 pub struct Link {
     pub label: String,
     pub url: String,
-    #[serde(rename = "type")]
     pub kind: LinkType,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub app_context: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub autolaunchable: Option<bool>,
+}
+
+/// [`Link`] as written on the wire.
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct LinkWire {
+    label: String,
+    url: String,
+    #[serde(rename = "type")]
+    kind: LinkType,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    app_context: Option<String>,
+    #[serde(
+        default,
+        rename = "autolaunchable",
+        skip_serializing_if = "Option::is_none"
+    )]
+    autolaunchable: Option<bool>,
+    #[serde(
+        default,
+        rename = "autoLaunchable",
+        skip_serializing_if = "Option::is_none"
+    )]
+    auto_launchable: Option<bool>,
+}
+
+impl From<LinkWire> for Link {
+    fn from(w: LinkWire) -> Self {
+        Link {
+            label: w.label,
+            url: w.url,
+            kind: w.kind,
+            app_context: w.app_context,
+            autolaunchable: w.autolaunchable.or(w.auto_launchable),
+        }
+    }
+}
+
+impl From<Link> for LinkWire {
+    fn from(l: Link) -> Self {
+        LinkWire {
+            label: l.label,
+            url: l.url,
+            kind: l.kind,
+            app_context: l.app_context,
+            autolaunchable: l.autolaunchable,
+            auto_launchable: l.autolaunchable,
+        }
+    }
 }
 
 /// A CDS Hooks card.
@@ -220,4 +273,43 @@ pub struct FeedbackItem {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Feedback {
     pub feedback: Vec<FeedbackItem>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn link_writes_both_casings_and_reads_either() {
+        let l = Link {
+            label: "facts".into(),
+            url: "https://x.example/f".into(),
+            kind: LinkType::Absolute,
+            app_context: None,
+            autolaunchable: Some(false),
+        };
+        let v = serde_json::to_value(&l).unwrap();
+        assert_eq!(v["autolaunchable"], false);
+        assert_eq!(v["autoLaunchable"], false);
+        assert_eq!(serde_json::from_value::<Link>(v).unwrap(), l);
+        let spec: Link = serde_json::from_value(
+            json!({"label": "a", "url": "https://x", "type": "smart", "autolaunchable": true}),
+        )
+        .unwrap();
+        assert_eq!(spec.autolaunchable, Some(true));
+        let camel: Link = serde_json::from_value(
+            json!({"label": "a", "url": "https://x", "type": "smart", "autoLaunchable": true}),
+        )
+        .unwrap();
+        assert_eq!(camel.autolaunchable, Some(true));
+        let none: Link =
+            serde_json::from_value(json!({"label": "a", "url": "https://x", "type": "absolute"}))
+                .unwrap();
+        assert_eq!(none.autolaunchable, None);
+        assert!(serde_json::to_value(&none)
+            .unwrap()
+            .get("autoLaunchable")
+            .is_none());
+    }
 }

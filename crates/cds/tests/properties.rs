@@ -153,6 +153,7 @@ fn arb_input() -> impl Strategy<Value = CardInput> {
                     stale_after_minutes: 360.0,
                     base_rate: Some(Probability::clamped(0.08)),
                     ood_reasons: ood,
+                    data_note: None,
                     promise: None,
                     tier: [Tier::Passive, Tier::Interruptive, Tier::Escalate][tier],
                     suggestions,

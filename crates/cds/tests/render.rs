@@ -67,6 +67,7 @@ fn sepsis_input() -> CardInput {
         stale_after_minutes: 360.0,
         base_rate: Some(p(0.08)),
         ood_reasons: vec![],
+        data_note: None,
         promise: Some(
             "When this card fires, at least 30% of patients develop sepsis within 12 h (95% lower bound, validation 2025)."
                 .into(),
@@ -302,4 +303,17 @@ fn fit_words_never_cuts_inside_a_word() {
     let cut = fit_words("A sepsis Condition (ICD-10-CM A40*, A41*) with onset", 24);
     assert_eq!(cut, "A sepsis Condition…");
     assert!(cut.chars().count() <= 24);
+}
+
+#[test]
+fn a_data_note_is_a_warning_in_the_detail() {
+    let mut input = sepsis_input();
+    assert!(!bedside_cds::render::detail(&input).contains("may be incomplete"));
+    input.data_note = Some("Data may be incomplete: vitals (timed out)".into());
+    let d = bedside_cds::render::detail(&input);
+    assert!(
+        d.contains("> ⚠ Data may be incomplete: vitals (timed out)"),
+        "{d}"
+    );
+    assert_valid(&input);
 }

@@ -86,7 +86,8 @@ pub struct CardRecord {
     pub model_version: String,
     pub probability: f64,
     pub predicted_at: Instant,
-    /// Where the risk came from (`Precomputed`, `Prefetch`, `StoredState`).
+    /// Where the risk came from (`Precomputed`, `Prefetch`, `Fetched` from
+    /// the EHR, `StoredState`).
     pub risk_source: String,
     /// The card's tier (`passive`, `interruptive`, `escalate`).
     pub tier: String,
@@ -96,6 +97,15 @@ pub struct CardRecord {
     pub summary: Option<String>,
     /// Request received to card rendered (monitoring latency).
     pub latency_ms: f64,
+    /// The uuids of the suggestions the card carried (feedback may accept
+    /// only these). `None` on a card recorded without them: its feedback
+    /// is not checked against them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub suggestions: Option<Vec<String>>,
+    /// The override reasons the card offered, as `system|code` (a coded
+    /// override must name one of these). `None` as for `suggestions`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub override_reasons: Option<Vec<String>>,
 }
 
 impl Record for CardRecord {

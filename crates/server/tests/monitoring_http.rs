@@ -4,7 +4,6 @@
 
 use bedside_app::hooks::HookConfig;
 use bedside_monitor::alarms::AlarmKind;
-use bedside_policy::PolicyConfig;
 use bedside_server::HttpConfig;
 use bedside_test_support::server::TestServer;
 use bedside_test_support::{fhir, http, repo_path};
@@ -19,10 +18,12 @@ async fn ingest_patient(base: &str, pid: &str) {
     http::ingest(base, &fhir::transaction(fhir::septic_patient(pid))).await;
 }
 
-fn feedback(card: &str, outcome: &str) -> Value {
-    let mut item = json!({"card": card, "outcome": outcome, "outcomeTimestamp": chrono::Utc::now().to_rfc3339()});
+/// Feedback on `card` (a card as answered: accepting takes its first
+/// suggestion).
+fn feedback(card: &Value, outcome: &str) -> Value {
+    let mut item = json!({"card": card["uuid"], "outcome": outcome, "outcomeTimestamp": chrono::Utc::now().to_rfc3339()});
     if outcome == "accepted" {
-        item["acceptedSuggestions"] = json!([{"id": "any-suggestion"}]);
+        item["acceptedSuggestions"] = json!([{"id": card["suggestions"][0]["uuid"]}]);
     }
     if outcome == "overridden" {
         item["overrideReason"] = json!({"reason": {"system": "https://bedside.dev/override-reason", "code": "not-septic", "display": "Clinical picture not consistent"}});
@@ -34,11 +35,23 @@ fn feedback(card: &str, outcome: &str) -> Value {
 async fn cards_and_feedback_feed_use_metrics_alarms_and_gauges() {
     let hooks = HookConfig {
         insecure_skip_auth: true,
-        policy: PolicyConfig::from_toml_str("stage = \"live\"").unwrap(),
         ..HookConfig::default()
     };
+    // The fixture model served as the sepsis use case (its suggestions).
+    let dir = tempfile::tempdir().unwrap();
     let pkg = repo_path("crates/models/tests/fixtures/pkg");
-    let s = TestServer::start_with(HttpConfig::default(), |c| c.model(pkg).hooks(hooks)).await;
+    let uc = bedside_test_support::use_cases::with_model(
+        dir.path(),
+        "sepsis-screening",
+        &pkg,
+        "stage = \"live\"",
+    );
+    let s = TestServer::start_with(HttpConfig::default(), |c| c.use_case(uc).hooks(hooks)).await;
+    // Certified to alert on any risk: cards carry suggestions to accept.
+    s.app.set_certification(
+        MODEL,
+        bedside_test_support::decisions::certified(0.0, "test promise"),
+    );
     let path = format!("/cds-services/{MODEL}-patient-view");
     let mut cards = Vec::new();
     for pid in ["m1", "m2"] {
@@ -47,7 +60,8 @@ async fn cards_and_feedback_feed_use_metrics_alarms_and_gauges() {
                          "context": {"userId": "Practitioner/doc-1", "patientId": pid}});
         let (status, v) = http::post_json(&s.base, &path, &req).await;
         assert_eq!(status, 200, "{v}");
-        cards.push(v["cards"][0]["uuid"].as_str().expect("a card").to_string());
+        assert!(v["cards"][0]["suggestions"][0]["uuid"].is_string(), "{v}");
+        cards.push(v["cards"][0].clone());
     }
     assert_eq!(
         http::post_json(

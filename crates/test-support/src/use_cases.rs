@@ -41,3 +41,24 @@ pub fn shipped_with_policy(dir: &Path, name: &str, policy: &str) -> PathBuf {
 pub fn sepsis(dir: &Path, policy: &str) -> PathBuf {
     shipped_with_policy(dir, "sepsis-screening", policy)
 }
+
+/// The shipped use case `name` copied as [`shipped_with_policy`] does,
+/// serving the model package at `model` instead of its own (its card,
+/// suggestions and pathway kept).
+pub fn with_model(dir: &Path, name: &str, model: &Path, policy: &str) -> PathBuf {
+    let out = shipped_with_policy(dir, name, policy);
+    let path = out.join("use-case.toml");
+    let text = std::fs::read_to_string(&path).expect("use-case.toml");
+    let text: String = text
+        .lines()
+        .map(|l| {
+            if l.starts_with("model = ") {
+                format!("model = \"{}\"\n", model.display())
+            } else {
+                format!("{l}\n")
+            }
+        })
+        .collect();
+    std::fs::write(&path, text).expect("write use-case.toml");
+    out
+}

@@ -47,7 +47,7 @@ fn sepsis_screening_reads_as_written() {
         uc.actions_under_way,
         ["antibiotic_ordered", "blood_culture_ordered"]
     );
-    assert_eq!(uc.card.suggestions.len(), 3);
+    assert_eq!(uc.card.suggestions.len(), 4);
     assert_eq!(
         uc.card.suggestions[0].resource["code"]["coding"][0]["code"],
         "2524-7"

@@ -12,6 +12,7 @@ pub(super) struct Call<'a> {
     hook: &'a str,
     pid: &'a str,
     req: &'a HookRequest,
+    context: &'a CallContext,
     risk: &'a Risk,
     now: Instant,
     started: std::time::Instant,
@@ -36,6 +37,7 @@ impl App {
         hook: &str,
         pid: &str,
         req: &HookRequest,
+        context: &CallContext,
         risk: Risk,
         now: Instant,
         started: std::time::Instant,
@@ -97,6 +99,7 @@ impl App {
                     hook,
                     pid,
                     req,
+                    context,
                     risk: &risk,
                     now,
                     started,
@@ -122,7 +125,7 @@ impl App {
                         url: offer.url,
                         kind: bedside_cds::LinkType::Absolute,
                         app_context: None,
-                        autolaunchable: None,
+                        autolaunchable: Some(false),
                     });
                 }
             }
@@ -184,7 +187,16 @@ impl App {
         // 16 KB page written per card); v7 keys append.
         let card_uuid = uuid::Uuid::now_v7();
         let card_input = self.card_input(
-            sched, call.model, view, pid, risk, previous, tier, card_uuid, call.now,
+            sched,
+            call.model,
+            view,
+            pid,
+            risk,
+            call.context,
+            previous,
+            tier,
+            card_uuid,
+            call.now,
         );
         let cards = render_cards(&card_input);
         let service = format!("{}-{hook}", sched.id());
@@ -208,6 +220,19 @@ impl App {
             shown,
             summary: cards.first().map(|c| c.summary.clone()),
             latency_ms: call.started.elapsed().as_secs_f64() * 1000.0,
+            suggestions: Some(
+                cards
+                    .iter()
+                    .flat_map(|c| c.suggestions.iter().filter_map(|s| s.uuid.clone()))
+                    .collect(),
+            ),
+            override_reasons: Some(
+                cards
+                    .iter()
+                    .flat_map(|c| c.override_reasons.iter())
+                    .map(|r| format!("{}|{}", r.system, r.code))
+                    .collect(),
+            ),
         };
         commit.documents.push(card.to_document());
         let ev = crate::audit::card_event(
@@ -231,6 +256,7 @@ impl App {
         view: &crate::decisions::PolicyView,
         pid: &str,
         risk: &Risk,
+        context: &CallContext,
         previous: Option<f64>,
         tier: Tier,
         card_uuid: uuid::Uuid,
@@ -272,6 +298,7 @@ impl App {
                     s.unless_event
                         .as_ref()
                         .is_none_or(|ev| !risk.events.contains(ev))
+                        && !context.drafted.covers(s)
                 })
                 .map(|s| PathwaySuggestion {
                     label: s.label.clone(),
@@ -320,6 +347,7 @@ impl App {
                     &format!("{} risk", policy.condition),
                 ),
             }),
+            data_note: context.note.clone(),
             worklist_url: Some(format!("{base}/ui/worklist")),
             survey_url: None,
         }

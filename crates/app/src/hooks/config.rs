@@ -25,6 +25,9 @@ pub struct HookConfig {
     pub stale_after_minutes: f64,
     /// `(iss, private JWK)` used by `App::demo_token`.
     pub demo_key: Option<(String, Value)>,
+    /// How long a call waits for the EHR's FHIR server when it fetches
+    /// prefetch the client did not send (all templates at once).
+    pub ehr_timeout: std::time::Duration,
 }
 
 impl Default for HookConfig {
@@ -35,6 +38,7 @@ impl Default for HookConfig {
             policy: PolicyConfig::default(),
             stale_after_minutes: 120.0,
             demo_key: None,
+            ehr_timeout: std::time::Duration::from_secs(2),
         }
     }
 }

@@ -11,10 +11,14 @@
 mod card;
 mod config;
 mod feedback;
+mod fetch;
+mod orders;
 mod risk;
 
 pub(crate) use card::{memory_doc, memory_from_doc};
 
+use fetch::Fetched;
+use orders::Drafted;
 use risk::Risk;
 
 pub use config::{HookConfig, HookConfigError, DEMO_ISSUER};
@@ -67,6 +71,8 @@ pub struct HookRuntime {
     /// unchanged the same call would compute the same prediction (with
     /// its TreeSHAP factors, the dominant cost of a call).
     scored: std::sync::Mutex<hashlink::LruCache<(String, String), (i64, Prediction)>>,
+    /// The client for EHR FHIR servers (prefetch the client did not send).
+    ehr: reqwest::Client,
 }
 
 /// Hook-time predictions memoised at most.
@@ -94,6 +100,7 @@ impl HookRuntime {
             config: config.clone(),
             services,
             scored: std::sync::Mutex::new(hashlink::LruCache::new(SCORED_MEMO)),
+            ehr: fetch::client(config.ehr_timeout),
         }
     }
 }
@@ -106,6 +113,13 @@ impl HookRuntime {
 }
 
 pub use crate::decisions::certify_model;
+
+/// What a call knows besides its risk: the orders being drafted and a
+/// note when the EHR did not provide all data.
+pub(super) struct CallContext {
+    drafted: Drafted,
+    note: Option<String>,
+}
 
 fn unauthorized(reason: impl AsRef<str>) -> ApiError {
     ApiError::new(401, "login", reason, None)
@@ -214,7 +228,7 @@ impl App {
         let started = std::time::Instant::now();
         let (sched, model, hook) = self.hook_service(service_id)?;
         self.check_token(authorization, &[self.cds_service_url(service_id)], now)?;
-        let req = parse_hook_request(body, Some(hook))
+        let mut req = parse_hook_request(body, Some(hook))
             .map_err(|e| ApiError::bad_request(format!("hook request: {e}"), e.field()))?;
         let pid = match req.patient_id() {
             Ok(p) => p.strip_prefix("Patient/").unwrap_or(p).to_string(),
@@ -233,11 +247,28 @@ impl App {
         for issue in req.conformance_issues() {
             tracing::debug!(service = service_id, reason = %issue, "hook request omits a required context field");
         }
-        let Some(risk) = self.risk_for(sched, model, &pid, &req, now).await? else {
+        let fetched = self.fetch_missing_prefetch(&mut req).await;
+        let Some(mut risk) = self
+            .risk_for(sched, model, &pid, &req, &fetched, now)
+            .await?
+        else {
             return Ok(CdsResponse::empty());
         };
         tracing::debug!(service = service_id, patient = %pseudonym(&pid), source = ?risk.source, "risk found");
-        self.decide_and_render(sched, model, hook, &pid, &req, risk, now, started)
+        // An order being drafted is an action under way (policy facts, at
+        // the call) and is never suggested again (`orders`).
+        let drafted = Drafted::of(&req, self.ingestor.map());
+        if drafted.orders > 0 {
+            tracing::debug!(service = service_id, orders = drafted.orders, events = ?drafted.events, "draft orders read");
+        }
+        for ev in &drafted.events {
+            risk.facts.events.entry(ev.clone()).or_default().push(now);
+        }
+        let context = CallContext {
+            drafted,
+            note: fetched.note(),
+        };
+        self.decide_and_render(sched, model, hook, &pid, &req, &context, risk, now, started)
             .await
     }
 

@@ -9,6 +9,8 @@ use super::*;
 pub(super) enum RiskSource {
     Precomputed,
     Prefetch,
+    /// Prefetch Bedside fetched from the EHR's `fhirServer`.
+    Fetched,
     StoredState,
 }
 
@@ -61,6 +63,7 @@ impl App {
         model: &Model,
         pid: &str,
         req: &HookRequest,
+        fetched: &Fetched,
         now: Instant,
     ) -> Result<Option<Risk>, ApiError> {
         let transient = |e: bedside_ingest::IngestError| {
@@ -81,6 +84,11 @@ impl App {
                     .map_err(transient)?;
                 owned.as_ref().map(|(v, s)| view_of(*v, s, now))
             }
+        };
+        let prefetch_source = if fetched.keys.is_empty() {
+            RiskSource::Prefetch
+        } else {
+            RiskSource::Fetched
         };
         if let Some(doc) = self
             .store
@@ -104,12 +112,8 @@ impl App {
             }
         }
         if let Some(state) = self.state_from_prefetch(pid, req) {
-            if let Some(p) = self.score(model, pid, &state, RiskSource::Prefetch) {
-                return Ok(Some(Risk::new(
-                    p,
-                    view_of(0, &state, now),
-                    RiskSource::Prefetch,
-                )));
+            if let Some(p) = self.score(model, pid, &state, prefetch_source) {
+                return Ok(Some(Risk::new(p, view_of(0, &state, now), prefetch_source)));
             }
         }
         if let Some(mut view) = view {
