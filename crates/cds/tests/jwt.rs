@@ -324,11 +324,12 @@ fn jku_must_be_allowed_and_keys_can_be_loaded_later() {
 fn algorithms_are_allowed_per_issuer() {
     let Some(s) = spec() else { return };
     let t = now().timestamp();
-    let es384_only_elsewhere = JwtVerifier::new(vec![TrustedIssuer::with_jwks(
-        SPEC_ISS,
-        s.jwks.clone(),
-    )
-    .algorithms([bedside_cds::Algorithm::ES256, bedside_cds::Algorithm::RS384])]);
+    let es384_only_elsewhere =
+        JwtVerifier::new(vec![TrustedIssuer::with_jwks(SPEC_ISS, s.jwks.clone())
+            .algorithms([
+                bedside_cds::Algorithm::ES256,
+                bedside_cds::Algorithm::RS384,
+            ])]);
     let token = sign_with_jwk(&s.private, &claims(AUD, t, t + 300, "alg-1")).unwrap();
     let e = es384_only_elsewhere.verify(&token, AUD, now()).unwrap_err();
     assert_eq!(
@@ -363,7 +364,12 @@ fn endpoint_audience_follows_the_issuers_public_url() {
     let v = verifier(&s);
     let token = sign_with_jwk(
         &s.private,
-        &claims("https://bedside.example.org/cds-services/svc", t, t + 300, "e1"),
+        &claims(
+            "https://bedside.example.org/cds-services/svc",
+            t,
+            t + 300,
+            "e1",
+        ),
     )
     .unwrap();
     assert!(v.verify_endpoint(&token, at_default, now()).is_ok());
@@ -371,7 +377,12 @@ fn endpoint_audience_follows_the_issuers_public_url() {
         .public_url("https://cds.hospital.internal:8443")]);
     let token = sign_with_jwk(
         &s.private,
-        &claims("https://bedside.example.org/cds-services/svc", t, t + 300, "e2"),
+        &claims(
+            "https://bedside.example.org/cds-services/svc",
+            t,
+            t + 300,
+            "e2",
+        ),
     )
     .unwrap();
     let e = behind_proxy
@@ -383,10 +394,17 @@ fn endpoint_audience_follows_the_issuers_public_url() {
     );
     let token = sign_with_jwk(
         &s.private,
-        &claims("https://cds.hospital.internal:8443/cds-services/svc", t, t + 300, "e3"),
+        &claims(
+            "https://cds.hospital.internal:8443/cds-services/svc",
+            t,
+            t + 300,
+            "e3",
+        ),
     )
     .unwrap();
-    assert!(behind_proxy.verify_endpoint(&token, at_default, now()).is_ok());
+    assert!(behind_proxy
+        .verify_endpoint(&token, at_default, now())
+        .is_ok());
 }
 
 #[test]

@@ -23,11 +23,11 @@ mod replay;
 mod sign;
 mod verify;
 
+pub use jsonwebtoken::Algorithm;
 pub use replay::{InMemoryReplayCache, ReplayCache, REPLAY_CAPACITY};
 pub use sign::{
     sign_demo_token, sign_with_jwk, JwkSigner, PemSigningKey, SignError, DEMO_TOKEN_TTL_SECS,
 };
-pub use jsonwebtoken::Algorithm;
 pub use verify::{inspect, parse_algorithm, verify_signature, Endpoint, JwtVerifier, Unverified};
 
 use chrono::{TimeZone, Utc};

@@ -314,7 +314,12 @@ impl JwtVerifier {
         self.verify_aud(token, Aud::Endpoint(endpoint), now)
     }
 
-    fn verify_aud(&self, token: &str, aud: Aud<'_>, now: DateTime<Utc>) -> Result<Claims, AuthError> {
+    fn verify_aud(
+        &self,
+        token: &str,
+        aud: Aud<'_>,
+        now: DateTime<Utc>,
+    ) -> Result<Claims, AuthError> {
         let claims = self.verify_inner(token, &aud, now)?;
         if !self.replay.first_use(
             &claims.iss,
@@ -411,14 +416,20 @@ impl JwtVerifier {
             None => None,
             Some(Value::String(j))
                 if Some(trim_slash(j)) == own_url
-                    || issuer.jku_allowed.iter().any(|a| trim_slash(a) == trim_slash(j)) =>
+                    || issuer
+                        .jku_allowed
+                        .iter()
+                        .any(|a| trim_slash(a) == trim_slash(j)) =>
             {
                 Some(trim_slash(j))
             }
             Some(other) => {
                 return Err(AuthError::UntrustedJku {
                     iss: iss.clone(),
-                    jku: other.as_str().map(str::to_string).unwrap_or_else(|| other.to_string()),
+                    jku: other
+                        .as_str()
+                        .map(str::to_string)
+                        .unwrap_or_else(|| other.to_string()),
                 })
             }
         };
@@ -427,7 +438,10 @@ impl JwtVerifier {
             .jwks
             .iter()
             .chain(own_url.and_then(|url| fetched.get(url)))
-            .chain(jku.filter(|j| Some(*j) != own_url).and_then(|j| fetched.get(j)))
+            .chain(
+                jku.filter(|j| Some(*j) != own_url)
+                    .and_then(|j| fetched.get(j)),
+            )
             .collect();
         // Where a missing key may be found: the token's jku, else the
         // issuer's URL.
@@ -438,14 +452,14 @@ impl JwtVerifier {
                 jku: fetch_from,
             });
         }
-        let jwk = sets
-            .iter()
-            .find_map(|s| s.find(&u.kid))
-            .ok_or_else(|| AuthError::UnknownKid {
-                iss: iss.clone(),
-                kid: u.kid.clone(),
-                jwks_url: fetch_from,
-            })?;
+        let jwk =
+            sets.iter()
+                .find_map(|s| s.find(&u.kid))
+                .ok_or_else(|| AuthError::UnknownKid {
+                    iss: iss.clone(),
+                    kid: u.kid.clone(),
+                    jwks_url: fetch_from,
+                })?;
         let claims = verify_signature(token, u, jwk)?;
         Ok((claims, aud.expected(issuer)))
     }
