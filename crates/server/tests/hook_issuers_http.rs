@@ -4,7 +4,8 @@
 //! `ring`, independently of the code under test. Covers key rotation (a
 //! new `kid` accepted after a refetch; refetches at most once per
 //! `jwks_min_refetch`), a `jku` from the allow-list, and every refusal
-//! answering 401 with its reason in the OperationOutcome.
+//! answering 401 with its reason in the OperationOutcome; ES384 and RS384
+//! accepted by default, ES256 and RS256 only where configured.
 
 use axum::extract::{Path as UrlPath, State};
 use axum::routing::get;
@@ -18,8 +19,8 @@ use bedside_test_support::http::Stub;
 use bedside_test_support::server::TestServer;
 use ring::rand::SystemRandom;
 use ring::signature::{
-    EcdsaKeyPair, EcdsaSigningAlgorithm, KeyPair, ECDSA_P256_SHA256_FIXED_SIGNING,
-    ECDSA_P384_SHA384_FIXED_SIGNING,
+    EcdsaKeyPair, EcdsaSigningAlgorithm, KeyPair, RsaKeyPair, ECDSA_P256_SHA256_FIXED_SIGNING,
+    ECDSA_P384_SHA384_FIXED_SIGNING, RSA_PKCS1_SHA256, RSA_PKCS1_SHA384,
 };
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
@@ -85,6 +86,49 @@ impl Key {
     }
 }
 
+/// An RSA key (2048 bits) signing RS384 or RS256.
+struct RsaKey {
+    kid: String,
+    jwk: Value,
+    pair: RsaKeyPair,
+}
+
+impl RsaKey {
+    fn generate(kid: &str) -> Self {
+        use rsa::pkcs8::EncodePrivateKey;
+        use rsa::traits::PublicKeyParts;
+        let key = rsa::RsaPrivateKey::new(&mut rand::thread_rng(), 2048).unwrap();
+        let der = key.to_pkcs8_der().unwrap();
+        let jwk = json!({"kty": "RSA", "use": "sig", "kid": kid,
+                         "n": URL_SAFE_NO_PAD.encode(key.n().to_bytes_be()),
+                         "e": URL_SAFE_NO_PAD.encode(key.e().to_bytes_be())});
+        RsaKey {
+            kid: kid.into(),
+            jwk,
+            pair: RsaKeyPair::from_pkcs8(der.as_bytes()).unwrap(),
+        }
+    }
+
+    fn sign(&self, alg: &str, claims: &Value) -> String {
+        let header = json!({"alg": alg, "typ": "JWT", "kid": self.kid});
+        let input = format!(
+            "{}.{}",
+            URL_SAFE_NO_PAD.encode(header.to_string()),
+            URL_SAFE_NO_PAD.encode(claims.to_string())
+        );
+        let padding = if alg == "RS384" {
+            &RSA_PKCS1_SHA384
+        } else {
+            &RSA_PKCS1_SHA256
+        };
+        let mut sig = vec![0; self.pair.public().modulus_len()];
+        self.pair
+            .sign(padding, &SystemRandom::new(), input.as_bytes(), &mut sig)
+            .unwrap();
+        format!("{input}.{}", URL_SAFE_NO_PAD.encode(sig))
+    }
+}
+
 /// JWK Sets by path, served by a stub that counts the fetches of each.
 #[derive(Clone, Default)]
 struct Keys {
@@ -95,10 +139,11 @@ struct Keys {
 
 impl Keys {
     fn publish(&self, name: &str, keys: &[&Key]) {
-        self.sets
-            .lock()
-            .unwrap()
-            .insert(name.into(), keys.iter().map(|k| k.jwk()).collect());
+        self.publish_jwks(name, keys.iter().map(|k| k.jwk()).collect());
+    }
+
+    fn publish_jwks(&self, name: &str, jwks: Vec<Value>) {
+        self.sets.lock().unwrap().insert(name.into(), jwks);
     }
 
     fn fetches(&self, name: &str) -> usize {
@@ -309,4 +354,73 @@ async fn a_rotated_key_is_accepted_after_a_refetch_and_refetches_are_rate_limite
     assert_eq!(call(&s, Some(&t)).await.0, 401);
     assert_eq!(keys.fetches("ehr"), 2);
     assert_eq!(keys.total.load(Ordering::SeqCst), 2);
+}
+
+#[tokio::test]
+async fn es384_and_rs384_by_default_es256_and_rs256_where_configured() {
+    let keys = Keys::default();
+    let stub = keys.serve().await;
+    let ec384 = Key::generate("ec384", "ES384");
+    let ec256 = Key::generate("ec256", "ES256");
+    let rsa = RsaKey::generate("rsa");
+    let jwks = vec![ec384.jwk(), ec256.jwk(), rsa.jwk.clone()];
+    keys.publish_jwks("ehr", jwks);
+    let other = "https://other-ehr.test/";
+    let toml = format!(
+        "[[issuer]]\niss = \"{ISS}\"\njwks_url = \"{url}\"\n\n\
+         [[issuer]]\niss = \"{other}\"\njwks_url = \"{url}\"\nalgorithms = [\"ES256\", \"RS256\"]\n",
+        url = stub.url("/keys/ehr")
+    );
+    let s = start(&toml).await;
+    let aud = aud(&s);
+    let cases = [
+        (ISS, "ES384", ec384.sign(&claims(ISS, &aud, 300, "a1")), 200),
+        (
+            ISS,
+            "RS384",
+            rsa.sign("RS384", &claims(ISS, &aud, 300, "a2")),
+            200,
+        ),
+        (ISS, "ES256", ec256.sign(&claims(ISS, &aud, 300, "a3")), 401),
+        (
+            ISS,
+            "RS256",
+            rsa.sign("RS256", &claims(ISS, &aud, 300, "a4")),
+            401,
+        ),
+        (
+            other,
+            "ES256",
+            ec256.sign(&claims(other, &aud, 300, "b1")),
+            200,
+        ),
+        (
+            other,
+            "RS256",
+            rsa.sign("RS256", &claims(other, &aud, 300, "b2")),
+            200,
+        ),
+        (
+            other,
+            "ES384",
+            ec384.sign(&claims(other, &aud, 300, "b3")),
+            401,
+        ),
+        (
+            other,
+            "RS384",
+            rsa.sign("RS384", &claims(other, &aud, 300, "b4")),
+            401,
+        ),
+    ];
+    for (iss, alg, token, want) in cases {
+        let (status, reason) = call(&s, Some(&token)).await;
+        assert_eq!(status, want, "{iss} {alg}: {reason}");
+        if want == 401 {
+            assert!(
+                reason.contains(&format!("alg {alg} is not allowed for iss \"{iss}\"")),
+                "{iss} {alg}: {reason}"
+            );
+        }
+    }
 }
