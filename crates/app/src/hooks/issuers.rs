@@ -29,6 +29,7 @@ use bedside_cds::{
 use serde::Deserialize;
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// How long one JWK Set fetch may take, unless configured.
@@ -230,8 +231,9 @@ pub(crate) struct KeyFetcher {
     client: reqwest::Client,
     min_refetch: Duration,
     attempts: std::sync::Mutex<HashMap<String, Attempt>>,
-    /// One fetch at a time: calls that wait for it see its result.
-    fetching: tokio::sync::Mutex<()>,
+    /// One fetch of a URL at a time: calls that wait for it see its
+    /// result. (One lock per configured URL, so the map stays small.)
+    fetching: std::sync::Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 impl KeyFetcher {
@@ -246,7 +248,7 @@ impl KeyFetcher {
             client,
             min_refetch,
             attempts: std::sync::Mutex::new(HashMap::new()),
-            fetching: tokio::sync::Mutex::new(()),
+            fetching: std::sync::Mutex::new(HashMap::new()),
         }
     }
 
@@ -276,7 +278,14 @@ impl KeyFetcher {
     }
 
     async fn refresh(&self, verifier: &JwtVerifier, url: &str, asked: Instant) -> Refresh {
-        let _one = self.fetching.lock().await;
+        let lock = self
+            .fetching
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(url.to_string())
+            .or_default()
+            .clone();
+        let _one = lock.lock().await;
         {
             let attempts = self.attempts.lock().unwrap_or_else(|p| p.into_inner());
             if let Some(a) = attempts.get(url) {
