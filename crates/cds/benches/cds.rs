@@ -114,7 +114,9 @@ fn benches(c: &mut Criterion) {
         .expect("time");
     let iss = "https://demo-ehr.bedside.invalid";
     let jwks: JwkSet = serde_json::from_value(demo_key("jwks.json")).expect("jwks");
-    let v = JwtVerifier::new(vec![TrustedIssuer::with_jwks(iss, jwks)]);
+    let v = JwtVerifier::new(vec![
+        TrustedIssuer::with_jwks(iss, jwks).algorithms([bedside_cds::Algorithm::ES256])
+    ]);
     let es256 = sign_demo_token(&demo_key("private-jwk.json"), iss, AUD, now).expect("sign");
     c.bench_function("verify_stateless ES256", |b| {
         b.iter(|| {

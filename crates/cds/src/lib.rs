@@ -41,8 +41,9 @@ pub use discovery::{
 pub use feedback::parse_feedback;
 pub use jsonwebtoken::jwk::JwkSet;
 pub use jwt::{
-    sign_demo_token, sign_with_jwk, AuthError, Claims, InMemoryReplayCache, JwkSigner, JwtVerifier,
-    PemSigningKey, ReplayCache, SignError, TrustedIssuer,
+    parse_algorithm, sign_demo_token, sign_with_jwk, Algorithm, AuthError, Claims, Endpoint,
+    InMemoryReplayCache, JwkSigner, JwtVerifier, PemSigningKey, ReplayCache, SignError,
+    TrustedIssuer, SPEC_ALGORITHMS,
 };
 pub use render::{
     render_cards, suggestion_uuid, CardInput, Direction, Factor, Interval, ModelInfo,

@@ -67,8 +67,13 @@ fn spec() -> Option<Spec> {
     })
 }
 
+/// The spec token's `jku` header.
+const SPEC_JKU: &str = "https://fhir-ehr.example.com/jwk_uri";
+
 fn verifier(s: &Spec) -> JwtVerifier {
-    JwtVerifier::new(vec![TrustedIssuer::with_jwks(SPEC_ISS, s.jwks.clone())])
+    JwtVerifier::new(vec![
+        TrustedIssuer::with_jwks(SPEC_ISS, s.jwks.clone()).allow_jku(SPEC_JKU)
+    ])
 }
 
 fn claims(aud: &str, iat: i64, exp: i64, jti: &str) -> Value {
@@ -262,34 +267,144 @@ fn negative_cases_are_refused_with_their_reason() {
 }
 
 #[test]
-fn jku_must_match_the_issuers_and_keys_can_be_loaded_later() {
+fn jku_must_be_allowed_and_keys_can_be_loaded_later() {
     let Some(s) = spec() else { return };
     let inside = at(1_400_000_000);
     // The spec token carries jku https://fhir-ehr.example.com/jwk_uri.
-    let pinned_elsewhere = JwtVerifier::new(vec![TrustedIssuer {
-        iss: SPEC_ISS.into(),
-        jwks: Some(s.jwks.clone()),
-        jku: Some("https://keys.example.net/jwks".into()),
-    }]);
+    let not_listed = JwtVerifier::new(vec![TrustedIssuer::with_jwks(SPEC_ISS, s.jwks.clone())]);
+    let e = not_listed
+        .verify_stateless(&s.token, SPEC_AUD, inside)
+        .unwrap_err();
+    assert!(matches!(e, AuthError::UntrustedJku { .. }), "{e}");
+    assert!(e.to_string().contains("allow-list"), "{e}");
+    let pinned_elsewhere = JwtVerifier::new(vec![TrustedIssuer::with_jwks_url(
+        SPEC_ISS,
+        "https://keys.example.net/jwks",
+    )]);
     assert!(matches!(
         pinned_elsewhere
             .verify_stateless(&s.token, SPEC_AUD, inside)
             .unwrap_err(),
         AuthError::UntrustedJku { .. }
     ));
-    let by_jku = JwtVerifier::new(vec![TrustedIssuer::with_jku(
+    // The issuer's own JWK Set URL is trusted as a jku: the caller is told
+    // to fetch it, and the fetched set verifies.
+    let by_url = JwtVerifier::new(vec![TrustedIssuer::with_jwks_url(SPEC_ISS, SPEC_JKU)]);
+    let e = by_url
+        .verify_stateless(&s.token, SPEC_AUD, inside)
+        .unwrap_err();
+    assert!(matches!(e, AuthError::JwksNotLoaded { .. }), "{e}");
+    assert_eq!(e.fetch_url(), Some(SPEC_JKU));
+    assert!(by_url.set_jwks_at(SPEC_JKU, s.jwks.clone()));
+    assert!(
+        !by_url.set_jwks_at("https://unknown.example/jwks", s.jwks.clone()),
+        "a URL no issuer names is not kept"
+    );
+    assert!(!by_url.set_jwks("https://unknown/", s.jwks.clone()));
+    assert!(by_url.verify_stateless(&s.token, SPEC_AUD, inside).is_ok());
+    // An allow-listed jku other than the issuer's URL: keys configured with
+    // the issuer are used first; a kid they lack is fetched from the jku.
+    let file_and_jku = JwtVerifier::new(vec![TrustedIssuer::with_jwks(
         SPEC_ISS,
-        "https://fhir-ehr.example.com/jwk_uri",
-    )]);
-    assert!(matches!(
-        by_jku
-            .verify_stateless(&s.token, SPEC_AUD, inside)
-            .unwrap_err(),
-        AuthError::JwksNotLoaded { .. }
-    ));
-    assert!(by_jku.set_jwks(SPEC_ISS, s.jwks.clone()));
-    assert!(!by_jku.set_jwks("https://unknown/", s.jwks.clone()));
-    assert!(by_jku.verify_stateless(&s.token, SPEC_AUD, inside).is_ok());
+        JwkSet { keys: Vec::new() },
+    )
+    .allow_jku(SPEC_JKU)]);
+    let e = file_and_jku
+        .verify_stateless(&s.token, SPEC_AUD, inside)
+        .unwrap_err();
+    assert!(matches!(e, AuthError::UnknownKid { .. }), "{e}");
+    assert_eq!(e.fetch_url(), Some(SPEC_JKU));
+    assert!(file_and_jku.set_jwks_at(&format!("{SPEC_JKU}/"), s.jwks.clone()));
+    assert!(file_and_jku
+        .verify_stateless(&s.token, SPEC_AUD, inside)
+        .is_ok());
+}
+
+#[test]
+fn algorithms_are_allowed_per_issuer() {
+    let Some(s) = spec() else { return };
+    let t = now().timestamp();
+    let es384_only_elsewhere =
+        JwtVerifier::new(vec![TrustedIssuer::with_jwks(SPEC_ISS, s.jwks.clone())
+            .algorithms([
+                bedside_cds::Algorithm::ES256,
+                bedside_cds::Algorithm::RS384,
+            ])]);
+    let token = sign_with_jwk(&s.private, &claims(AUD, t, t + 300, "alg-1")).unwrap();
+    let e = es384_only_elsewhere.verify(&token, AUD, now()).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        format!("alg ES384 is not allowed for iss {SPEC_ISS:?} (allowed: ES256, RS384)")
+    );
+    // Configured names: asymmetric ones only, with the reason.
+    assert_eq!(
+        bedside_cds::parse_algorithm("RS384"),
+        Ok(bedside_cds::Algorithm::RS384)
+    );
+    assert!(bedside_cds::parse_algorithm("HS256")
+        .unwrap_err()
+        .contains("symmetric"));
+    assert!(bedside_cds::parse_algorithm("none")
+        .unwrap_err()
+        .contains("never"));
+    assert!(bedside_cds::parse_algorithm("ES999")
+        .unwrap_err()
+        .contains("unknown algorithm"));
+}
+
+#[test]
+fn endpoint_audience_follows_the_issuers_public_url() {
+    let Some(s) = spec() else { return };
+    let t = now().timestamp();
+    let paths = ["/cds-services/svc".to_string()];
+    let at_default = bedside_cds::Endpoint {
+        base: "https://bedside.example.org/",
+        paths: &paths,
+    };
+    let v = verifier(&s);
+    let token = sign_with_jwk(
+        &s.private,
+        &claims(
+            "https://bedside.example.org/cds-services/svc",
+            t,
+            t + 300,
+            "e1",
+        ),
+    )
+    .unwrap();
+    assert!(v.verify_endpoint(&token, at_default, now()).is_ok());
+    let behind_proxy = JwtVerifier::new(vec![TrustedIssuer::with_jwks(SPEC_ISS, s.jwks.clone())
+        .public_url("https://cds.hospital.internal:8443")]);
+    let token = sign_with_jwk(
+        &s.private,
+        &claims(
+            "https://bedside.example.org/cds-services/svc",
+            t,
+            t + 300,
+            "e2",
+        ),
+    )
+    .unwrap();
+    let e = behind_proxy
+        .verify_endpoint(&token, at_default, now())
+        .unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "aud https://bedside.example.org/cds-services/svc does not match service URL https://cds.hospital.internal:8443/cds-services/svc"
+    );
+    let token = sign_with_jwk(
+        &s.private,
+        &claims(
+            "https://cds.hospital.internal:8443/cds-services/svc",
+            t,
+            t + 300,
+            "e3",
+        ),
+    )
+    .unwrap();
+    assert!(behind_proxy
+        .verify_endpoint(&token, at_default, now())
+        .is_ok());
 }
 
 #[test]
@@ -297,7 +412,9 @@ fn demo_ehr_key_signs_tokens_its_jwks_verifies() {
     let private = read_json(demo_dir().join("private-jwk.json"));
     let jwks: JwkSet = serde_json::from_value(read_json(demo_dir().join("jwks.json"))).unwrap();
     let iss = "https://demo-ehr.bedside.invalid";
-    let v = JwtVerifier::new(vec![TrustedIssuer::with_jwks(iss, jwks)]);
+    let v = JwtVerifier::new(vec![
+        TrustedIssuer::with_jwks(iss, jwks).algorithms([bedside_cds::Algorithm::ES256])
+    ]);
     let token = sign_demo_token(&private, iss, AUD, now()).unwrap();
     let c = v.verify(&token, AUD, now()).unwrap();
     assert_eq!(

@@ -86,7 +86,7 @@ proptest! {
         use base64::Engine;
         let e = base64::engine::general_purpose::URL_SAFE_NO_PAD;
         let token = format!("{}.{}.{}", e.encode(h.to_string()), e.encode(p.to_string()), sig);
-        let v = JwtVerifier::new(vec![TrustedIssuer { iss: "i".into(), jwks: None, jku: None }]);
+        let v = JwtVerifier::new(vec![TrustedIssuer::with_jwks_url("i", "https://i.example/jwks")]);
         let now = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).single().unwrap();
         prop_assert!(v.verify(&token, "https://x.org/cds-services/a", now).is_err());
     }

@@ -227,6 +227,20 @@ async fn open_app(s: &Settings, demo: bool) -> Result<Arc<App>> {
             .with_context(|| format!("demo EHR keys in {}", ehr.display()))?;
     }
     hooks.insecure_skip_auth = s.insecure_skip_hook_auth;
+    if let Some(path) = &s.hook_issuers {
+        let issuers = bedside_app::hooks::Issuers::load(path).context("hook_issuers")?;
+        for i in &issuers.trusted {
+            tracing::info!(iss = %i.iss, jwks_url = ?i.jwks_url, "trusted CDS Hooks issuer");
+        }
+        hooks.trusted.extend(issuers.trusted);
+        hooks.jwks_timeout = issuers.jwks_timeout;
+        hooks.jwks_min_refetch = issuers.jwks_min_refetch;
+    }
+    if hooks.trusted.is_empty() && !hooks.insecure_skip_auth {
+        tracing::warn!(
+            "no trusted CDS Hooks issuer (hook_issuers): every hook call is refused 401"
+        );
+    }
     let policy = load_policy(s, demo)?;
     if let Some(p) = &policy {
         hooks.policy = p.clone();

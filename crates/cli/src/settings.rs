@@ -189,6 +189,16 @@ pub struct Settings {
     #[arg(long, env = "BEDSIDE_AUTH_SERVICE_TOKENS", hide_env_values = true)]
     pub auth_service_tokens: Option<bedside_server::Secret>,
 
+    /// Trusted CDS Hooks clients (EHRs): a TOML file with one `[[issuer]]`
+    /// per EHR: `iss`, `jwks_url` (fetched with a timeout, cached, fetched
+    /// again on an unknown `kid` at most once a minute) or `jwks_file`,
+    /// `algorithms` (default ES384, RS384), `public_url` (the `aud` base;
+    /// default: public_url), `jku` (allow-list). Unset: no hook JWT is
+    /// trusted and every hook call is refused 401 (the demo trusts its own
+    /// EHR key).
+    #[arg(long, env = "BEDSIDE_HOOK_ISSUERS")]
+    pub hook_issuers: Option<PathBuf>,
+
     /// Log format: `text` or `json`.
     #[arg(long, env = "BEDSIDE_LOG_FORMAT", default_value = "text")]
     pub log_format: String,

@@ -42,7 +42,8 @@ fn prints_distinct_tokens_the_demo_jwks_verifies_once_each() {
     let v = JwtVerifier::new(vec![TrustedIssuer::with_jwks(
         bedside_app::hooks::DEMO_ISSUER,
         jwks,
-    )]);
+    )
+    .algorithms([bedside_cds::Algorithm::ES256])]);
     let now = chrono::Utc::now();
     let mut jtis = std::collections::BTreeSet::new();
     for t in &tokens {

@@ -150,7 +150,9 @@ async fn jwt_refusals_over_http() {
     let jwks: JwkSet = serde_json::from_value(read_json(&dir.join("jwt/jwks.json"))).unwrap();
     let private = read_json(&dir.join("jwt/private-jwk.json"));
     let hooks = HookConfig {
-        trusted: vec![TrustedIssuer::with_jwks(SPEC_ISS, jwks)],
+        // The spec's example token names this jku.
+        trusted: vec![TrustedIssuer::with_jwks(SPEC_ISS, jwks)
+            .allow_jku("https://fhir-ehr.example.com/jwk_uri")],
         policy: policy("live"),
         ..HookConfig::default()
     };

@@ -2,7 +2,7 @@
 //! served without a use case), and the demo EHR key. A card's suggestions
 //! and wording come from its model's use case.
 
-use bedside_cds::{JwkSet, TrustedIssuer};
+use bedside_cds::{Algorithm, JwkSet, TrustedIssuer};
 use bedside_policy::PolicyConfig;
 use serde_json::Value;
 use std::path::Path;
@@ -16,8 +16,13 @@ pub struct HookConfig {
     /// Skip JWT verification (development only; loud in the logs). Off by
     /// default.
     pub insecure_skip_auth: bool,
-    /// CDS clients whose JWTs are accepted.
+    /// CDS clients whose JWTs are accepted (`hook_issuers`, see
+    /// [`super::Issuers`]).
     pub trusted: Vec<TrustedIssuer>,
+    /// Time limit of one fetch of an issuer's JWK Set.
+    pub jwks_timeout: std::time::Duration,
+    /// Least time between two fetches of one JWK Set URL.
+    pub jwks_min_refetch: std::time::Duration,
     /// The alert policy at start (the one policy of hooks, scoring and
     /// pathways; changed at run time with `App::set_policy`).
     pub policy: PolicyConfig,
@@ -35,6 +40,8 @@ impl Default for HookConfig {
         Self {
             insecure_skip_auth: false,
             trusted: Vec::new(),
+            jwks_timeout: super::issuers::DEFAULT_JWKS_TIMEOUT,
+            jwks_min_refetch: super::issuers::DEFAULT_JWKS_MIN_REFETCH,
             policy: PolicyConfig::default(),
             stale_after_minutes: 120.0,
             demo_key: None,
@@ -63,7 +70,7 @@ fn read_json(path: &Path) -> Result<Value, HookConfigError> {
 
 impl HookConfig {
     /// The demo configuration: trusts the demo EHR key pair in `dir`
-    /// (`jwks.json`, `private-jwk.json`) under [`DEMO_ISSUER`], policy
+    /// (`jwks.json`, `private-jwk.json`, ES256) under [`DEMO_ISSUER`], policy
     /// stage `live`.
     pub fn demo(dir: &Path) -> Result<Self, HookConfigError> {
         let jwks_path = dir.join("jwks.json");
@@ -74,7 +81,9 @@ impl HookConfig {
             })?;
         let private = read_json(&dir.join("private-jwk.json"))?;
         Ok(Self {
-            trusted: vec![TrustedIssuer::with_jwks(DEMO_ISSUER, jwks)],
+            trusted: vec![
+                TrustedIssuer::with_jwks(DEMO_ISSUER, jwks).algorithms([Algorithm::ES256])
+            ],
             policy: PolicyConfig::from_toml_str("stage = \"live\"")?,
             demo_key: Some((DEMO_ISSUER.to_string(), private)),
             ..Self::default()

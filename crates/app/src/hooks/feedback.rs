@@ -20,8 +20,9 @@ impl App {
         now: Instant,
     ) -> Result<Value, ApiError> {
         let (sched, _, _) = self.hook_service(service_id)?;
-        let url = self.cds_service_url(service_id);
-        self.check_token(authorization, &[format!("{url}/feedback"), url], now)?;
+        let path = super::service_path(service_id);
+        self.check_token(authorization, &[format!("{path}/feedback"), path], now)
+            .await?;
         let fb = parse_feedback(body)
             .map_err(|e| ApiError::bad_request(format!("feedback: {e}"), e.field()))?;
         let mut checked = Vec::with_capacity(fb.feedback.len());

@@ -12,6 +12,7 @@ mod card;
 mod config;
 mod feedback;
 mod fetch;
+mod issuers;
 mod orders;
 mod risk;
 
@@ -22,6 +23,7 @@ use orders::Drafted;
 use risk::Risk;
 
 pub use config::{HookConfig, HookConfigError, DEMO_ISSUER};
+pub use issuers::{Issuers, DEFAULT_JWKS_MIN_REFETCH, DEFAULT_JWKS_TIMEOUT};
 
 use crate::pipeline::LATEST_RISK;
 use crate::scoring::{latest_id, Scheduled};
@@ -63,6 +65,8 @@ pub const HOOKS: [&str; 5] = [
 pub struct HookRuntime {
     pub config: HookConfig,
     verifier: JwtVerifier,
+    /// Fetches trusted issuers' JWK Sets on demand.
+    keys: issuers::KeyFetcher,
     /// Service id -> (index into `App::models`, hook).
     services: BTreeMap<String, (usize, &'static str)>,
     /// Risks computed at the hook from a stored state, by (model id,
@@ -97,6 +101,7 @@ impl HookRuntime {
         }
         Self {
             verifier: JwtVerifier::new(config.trusted.clone()),
+            keys: issuers::KeyFetcher::new(config.jwks_timeout, config.jwks_min_refetch),
             config: config.clone(),
             services,
             scored: std::sync::Mutex::new(hashlink::LruCache::new(SCORED_MEMO)),
@@ -119,6 +124,11 @@ pub use crate::decisions::certify_model;
 pub(super) struct CallContext {
     drafted: Drafted,
     note: Option<String>,
+}
+
+/// The path of a service below the public URL.
+fn service_path(service_id: &str) -> String {
+    format!("/cds-services/{service_id}")
 }
 
 fn unauthorized(reason: impl AsRef<str>) -> ApiError {
@@ -150,8 +160,9 @@ impl App {
     /// The full URL of a service (the JWT `aud`).
     pub fn cds_service_url(&self, service_id: &str) -> String {
         format!(
-            "{}/cds-services/{service_id}",
-            self.config.public_url.trim_end_matches('/')
+            "{}{}",
+            self.config.public_url.trim_end_matches('/'),
+            service_path(service_id)
         )
     }
 
@@ -187,10 +198,12 @@ impl App {
         bedside_cds::discovery(&specs)
     }
 
-    fn check_token(
+    /// Verify the hook JWT of a call to the endpoint at `paths` (below the
+    /// public URL, or the issuer's own `public_url`): 401 with the reason.
+    async fn check_token(
         &self,
         authorization: Option<&str>,
-        auds: &[String],
+        paths: &[String],
         now: Instant,
     ) -> Result<(), ApiError> {
         if self.hooks.config.insecure_skip_auth {
@@ -202,18 +215,16 @@ impl App {
             .strip_prefix("Bearer ")
             .or_else(|| header.strip_prefix("bearer "))
             .ok_or_else(|| unauthorized("Authorization header is not `Bearer <JWT>`"))?;
-        let mut last = None;
-        for aud in auds {
-            match self.hooks.verifier.verify(token, aud, now) {
-                Ok(_) => return Ok(()),
-                Err(e @ bedside_cds::AuthError::WrongAudience { .. }) => last = Some(e),
-                Err(e) => return Err(unauthorized(e.to_string())),
-            }
-        }
-        Err(unauthorized(
-            last.map(|e| e.to_string())
-                .unwrap_or_else(|| "no audience".into()),
-        ))
+        let endpoint = bedside_cds::Endpoint {
+            base: &self.config.public_url,
+            paths,
+        };
+        self.hooks
+            .keys
+            .verify(&self.hooks.verifier, token, endpoint, now)
+            .await
+            .map(|_| ())
+            .map_err(|e| unauthorized(e.to_string()))
     }
 
     /// `POST /cds-services/{id}`: verify, parse, find the risk, decide,
@@ -227,7 +238,8 @@ impl App {
     ) -> Result<CdsResponse, ApiError> {
         let started = std::time::Instant::now();
         let (sched, model, hook) = self.hook_service(service_id)?;
-        self.check_token(authorization, &[self.cds_service_url(service_id)], now)?;
+        self.check_token(authorization, &[service_path(service_id)], now)
+            .await?;
         let mut req = parse_hook_request(body, Some(hook))
             .map_err(|e| ApiError::bad_request(format!("hook request: {e}"), e.field()))?;
         let pid = match req.patient_id() {

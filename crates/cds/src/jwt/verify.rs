@@ -18,8 +18,65 @@ use std::sync::{Arc, RwLock};
 /// Verifies CDS client JWTs against a set of trusted issuers.
 pub struct JwtVerifier {
     issuers: RwLock<HashMap<String, TrustedIssuer>>,
+    /// JWK Sets fetched by the caller, by URL (trailing slash trimmed);
+    /// only URLs of a trusted issuer (`jwks_url`, `jku_allowed`) are kept.
+    fetched: RwLock<HashMap<String, JwkSet>>,
     replay: Arc<dyn ReplayCache>,
     leeway: i64,
+}
+
+/// Where a token is presented: Bedside's base URL (its public URL) and the
+/// paths of the endpoint (`/cds-services/{id}`; feedback also accepts the
+/// service's own). The expected `aud` is a path below the issuer's
+/// `public_url` when it has one, else below `base`.
+#[derive(Debug, Clone, Copy)]
+pub struct Endpoint<'a> {
+    pub base: &'a str,
+    pub paths: &'a [String],
+}
+
+enum Aud<'a> {
+    Exact(&'a str),
+    Endpoint(Endpoint<'a>),
+}
+
+impl Aud<'_> {
+    fn expected(&self, issuer: &TrustedIssuer) -> Vec<String> {
+        match self {
+            Aud::Exact(a) => vec![a.to_string()],
+            Aud::Endpoint(e) => {
+                let base = issuer.public_url.as_deref().unwrap_or(e.base);
+                e.paths
+                    .iter()
+                    .map(|p| format!("{}{p}", trim_slash(base)))
+                    .collect()
+            }
+        }
+    }
+}
+
+/// An algorithm name as configured: one of the asymmetric algorithms the
+/// verifier supports; `none` and HMAC are refused with the reason.
+pub fn parse_algorithm(name: &str) -> Result<Algorithm, String> {
+    if name.eq_ignore_ascii_case("none") {
+        return Err("alg none is never allowed".into());
+    }
+    if name.to_ascii_uppercase().starts_with("HS") {
+        return Err(format!("{name} is symmetric and never allowed"));
+    }
+    Algorithm::from_str(name)
+        .ok()
+        .filter(|a| ALLOWED.contains(a))
+        .ok_or_else(|| {
+            format!(
+                "unknown algorithm {name:?} (supported: {})",
+                ALLOWED
+                    .iter()
+                    .map(|a| format!("{a:?}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        })
 }
 
 const ALLOWED: &[Algorithm] = &[
@@ -185,6 +242,7 @@ impl JwtVerifier {
         crate::crypto::install();
         Self {
             issuers: RwLock::new(trusted.into_iter().map(|t| (t.iss.clone(), t)).collect()),
+            fetched: RwLock::new(HashMap::new()),
             replay: Arc::new(InMemoryReplayCache::new(REPLAY_CAPACITY)),
             leeway: DEFAULT_LEEWAY_SECS,
         }
@@ -213,15 +271,56 @@ impl JwtVerifier {
         }
     }
 
-    /// Verify `token` for the service at `expected_aud` (its full URL),
-    /// including the replay check.
+    /// Load (or replace) the JWK Set fetched from `url`. Kept only when
+    /// `url` is the `jwks_url` or an allowed `jku` of a trusted issuer;
+    /// returns whether it was.
+    pub fn set_jwks_at(&self, url: &str, jwks: JwkSet) -> bool {
+        let url = trim_slash(url);
+        let known = {
+            let map = self.issuers.read().unwrap_or_else(|p| p.into_inner());
+            map.values().any(|t| {
+                t.jwks_url.as_deref().map(trim_slash) == Some(url)
+                    || t.jku_allowed.iter().any(|j| trim_slash(j) == url)
+            })
+        };
+        if known {
+            self.fetched
+                .write()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(url.to_string(), jwks);
+        }
+        known
+    }
+
+    /// Verify `token` for the service at `expected_aud` (its full URL,
+    /// whatever the issuer's `public_url`), including the replay check.
     pub fn verify(
         &self,
         token: &str,
         expected_aud: &str,
         now: DateTime<Utc>,
     ) -> Result<Claims, AuthError> {
-        let claims = self.verify_stateless(token, expected_aud, now)?;
+        self.verify_aud(token, Aud::Exact(expected_aud), now)
+    }
+
+    /// Verify `token` presented at `endpoint` (the expected `aud` follows
+    /// the issuer's `public_url`), including the replay check.
+    pub fn verify_endpoint(
+        &self,
+        token: &str,
+        endpoint: Endpoint<'_>,
+        now: DateTime<Utc>,
+    ) -> Result<Claims, AuthError> {
+        self.verify_aud(token, Aud::Endpoint(endpoint), now)
+    }
+
+    fn verify_aud(
+        &self,
+        token: &str,
+        aud: Aud<'_>,
+        now: DateTime<Utc>,
+    ) -> Result<Claims, AuthError> {
+        let claims = self.verify_inner(token, &aud, now)?;
         if !self.replay.first_use(
             &claims.iss,
             &claims.jti,
@@ -241,6 +340,15 @@ impl JwtVerifier {
         expected_aud: &str,
         now: DateTime<Utc>,
     ) -> Result<Claims, AuthError> {
+        self.verify_inner(token, &Aud::Exact(expected_aud), now)
+    }
+
+    fn verify_inner(
+        &self,
+        token: &str,
+        aud: &Aud<'_>,
+        now: DateTime<Utc>,
+    ) -> Result<Claims, AuthError> {
         let token = token.trim();
         let u = inspect(token)?;
         match u.header.get("typ") {
@@ -248,7 +356,7 @@ impl JwtVerifier {
             Some(other) => return Err(AuthError::WrongTyp(other.to_string())),
             None => return Err(AuthError::MissingHeader("typ")),
         }
-        let c = self.signed_claims(token, &u)?;
+        let (c, expected) = self.signed_claims(token, &u, aud)?;
         let (kid, alg_name) = (u.kid, u.alg_name);
 
         let exp = time_claim(&c, "exp")?;
@@ -260,7 +368,7 @@ impl JwtVerifier {
         if iat > now_s + self.leeway {
             return Err(AuthError::IssuedInFuture(iat));
         }
-        let aud = audience(&c, expected_aud)?;
+        let aud = audience(&c, &expected)?;
         let jti = string_claim(&c, "jti")?;
         Ok(Claims {
             iss: string_claim(&c, "iss")?,
@@ -275,41 +383,91 @@ impl JwtVerifier {
     }
 
     /// The claims of `token` once its signature verifies with the key `kid`
-    /// of the issuer its payload names (read, not yet trusted): the issuer
-    /// is trusted, a `jku` header is the issuer's, its JWK Set is loaded
-    /// and holds `kid`.
-    fn signed_claims(&self, token: &str, u: &Unverified) -> Result<Map<String, Value>, AuthError> {
+    /// of the issuer its payload names (read, not yet trusted), and the
+    /// audiences that issuer's token must name: the issuer is trusted, the
+    /// `alg` is one it is allowed, a `jku` header is its JWK Set URL or on
+    /// its allow-list, and one of its key sets (configured, fetched from its
+    /// `jwks_url`, fetched from the token's `jku`) holds `kid`.
+    fn signed_claims(
+        &self,
+        token: &str,
+        u: &Unverified,
+        aud: &Aud<'_>,
+    ) -> Result<(Map<String, Value>, Vec<String>), AuthError> {
         let iss = string_claim(&u.payload, "iss")?;
         let map = self.issuers.read().unwrap_or_else(|p| p.into_inner());
         let issuer = map
             .get(&iss)
             .ok_or_else(|| AuthError::UntrustedIssuer(iss.clone()))?;
-        if let (Some(Value::String(jku)), Some(trusted)) = (u.header.get("jku"), &issuer.jku) {
-            if trim_slash(jku) != trim_slash(trusted) {
+        if !issuer.algorithms.contains(&u.alg) {
+            return Err(AuthError::AlgNotAllowed {
+                iss: iss.clone(),
+                alg: u.alg_name.clone(),
+                allowed: issuer
+                    .algorithms
+                    .iter()
+                    .map(|a| format!("{a:?}"))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            });
+        }
+        let own_url = issuer.jwks_url.as_deref().map(trim_slash);
+        let jku = match u.header.get("jku") {
+            None => None,
+            Some(Value::String(j))
+                if Some(trim_slash(j)) == own_url
+                    || issuer
+                        .jku_allowed
+                        .iter()
+                        .any(|a| trim_slash(a) == trim_slash(j)) =>
+            {
+                Some(trim_slash(j))
+            }
+            Some(other) => {
                 return Err(AuthError::UntrustedJku {
                     iss: iss.clone(),
-                    jku: jku.clone(),
-                });
+                    jku: other
+                        .as_str()
+                        .map(str::to_string)
+                        .unwrap_or_else(|| other.to_string()),
+                })
             }
-        }
-        let jwks = issuer
+        };
+        let fetched = self.fetched.read().unwrap_or_else(|p| p.into_inner());
+        let sets: Vec<&JwkSet> = issuer
             .jwks
-            .as_ref()
-            .ok_or_else(|| AuthError::JwksNotLoaded {
+            .iter()
+            .chain(own_url.and_then(|url| fetched.get(url)))
+            .chain(
+                jku.filter(|j| Some(*j) != own_url)
+                    .and_then(|j| fetched.get(j)),
+            )
+            .collect();
+        // Where a missing key may be found: the token's jku, else the
+        // issuer's URL.
+        let fetch_from = jku.or(own_url).map(str::to_string);
+        if sets.is_empty() {
+            return Err(AuthError::JwksNotLoaded {
                 iss: iss.clone(),
-                jku: issuer.jku.clone(),
-            })?;
-        let jwk = jwks.find(&u.kid).ok_or_else(|| AuthError::UnknownKid {
-            iss: iss.clone(),
-            kid: u.kid.clone(),
-        })?;
-        verify_signature(token, u, jwk)
+                jku: fetch_from,
+            });
+        }
+        let jwk =
+            sets.iter()
+                .find_map(|s| s.find(&u.kid))
+                .ok_or_else(|| AuthError::UnknownKid {
+                    iss: iss.clone(),
+                    kid: u.kid.clone(),
+                    jwks_url: fetch_from,
+                })?;
+        let claims = verify_signature(token, u, jwk)?;
+        Ok((claims, aud.expected(issuer)))
     }
 }
 
 /// The `aud` claim (a string or an array of strings), which must include
-/// `expected` (trailing slashes ignored).
-fn audience(c: &Map<String, Value>, expected: &str) -> Result<Vec<String>, AuthError> {
+/// one of `expected` (trailing slashes ignored).
+fn audience(c: &Map<String, Value>, expected: &[String]) -> Result<Vec<String>, AuthError> {
     let aud = match c.get("aud") {
         Some(Value::String(s)) => vec![s.clone()],
         Some(Value::Array(a)) => a
@@ -319,10 +477,13 @@ fn audience(c: &Map<String, Value>, expected: &str) -> Result<Vec<String>, AuthE
             .ok_or(AuthError::MissingClaim("aud"))?,
         _ => return Err(AuthError::MissingClaim("aud")),
     };
-    if !aud.iter().any(|a| trim_slash(a) == trim_slash(expected)) {
+    if !aud
+        .iter()
+        .any(|a| expected.iter().any(|e| trim_slash(a) == trim_slash(e)))
+    {
         return Err(AuthError::WrongAudience {
             aud: aud.join(", "),
-            expected: expected.to_string(),
+            expected: expected.join(" or "),
         });
     }
     Ok(aud)
