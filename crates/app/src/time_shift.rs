@@ -103,8 +103,8 @@ mod tests {
             "extension": [{"valueDate": "2024-02-29"}, {"valueDate": "2024-02"}]
         });
         shift_value(&mut v, off);
-        assert_eq!(v["effectiveDateTime"], "2026-05-11T13:00:00Z");
-        assert_eq!(v["issued"], "2026-05-11T13:05:00.250+01:00");
+        assert_eq!(v["effectiveDateTime"], "2026-05-10T13:00:00Z");
+        assert_eq!(v["issued"], "2026-05-10T13:05:00.250+01:00");
         assert_eq!(v["extension"][0]["valueDate"], "2026-05-09");
         assert_eq!(v["extension"][1]["valueDate"], "2024-02", "partial date kept");
         assert_eq!(v["code"]["coding"][0]["code"], "8867-4");
