@@ -147,7 +147,8 @@ impl Search {
         matches: impl IntoIterator<Item = (String, Value)>,
     ) -> Value {
         use bedside_fhir::{LinkRelation, SearchSet};
-        let mut set = SearchSet::new(total).link(LinkRelation::SelfLink, self.url(base, self.offset));
+        let mut set =
+            SearchSet::new(total).link(LinkRelation::SelfLink, self.url(base, self.offset));
         if self.summary_count {
             return set.to_json();
         }
@@ -203,11 +204,20 @@ mod tests {
     fn pages_link_to_their_neighbours() {
         let s = Search::parse(
             "Observation",
-            &q(&[("patient", "Patient/p 1"), ("_count", "2"), ("_offset", "2")]),
+            &q(&[
+                ("patient", "Patient/p 1"),
+                ("_count", "2"),
+                ("_offset", "2"),
+            ]),
         )
         .unwrap();
         assert_eq!(s.patient(), Some("p 1"));
-        let all = (0..5).map(|i| (format!("u{i}"), json!({"resourceType": "Observation", "id": i.to_string()})));
+        let all = (0..5).map(|i| {
+            (
+                format!("u{i}"),
+                json!({"resourceType": "Observation", "id": i.to_string()}),
+            )
+        });
         let b = s.page("https://b", 5, all);
         let ids: Vec<&str> = b["entry"]
             .as_array()
@@ -231,10 +241,18 @@ mod tests {
         );
         assert!(link("previous").unwrap().ends_with("_offset=0"));
         // The last page has no next.
-        let last = Search::parse("Observation", &q(&[("patient", "p"), ("_count", "2"), ("_offset", "4")])).unwrap();
+        let last = Search::parse(
+            "Observation",
+            &q(&[("patient", "p"), ("_count", "2"), ("_offset", "4")]),
+        )
+        .unwrap();
         let b = last.page("https://b", 5, (0..5).map(|i| (format!("u{i}"), json!({}))));
         assert_eq!(b["entry"].as_array().unwrap().len(), 1);
-        assert!(!b["link"].as_array().unwrap().iter().any(|l| l["relation"] == "next"));
+        assert!(!b["link"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|l| l["relation"] == "next"));
     }
 }
 

@@ -4,9 +4,9 @@
 //! pathway engine, and written with the engine's effects in one commit.
 //! Tasks are also readable and searchable through the FHIR API.
 
-use crate::fhir_search::Search;
 use crate::audit::{Action as AuditAction, Entity, Event, ProvenanceInput};
 use crate::committer::{ReadSet, CONFLICT_RETRIES};
+use crate::fhir_search::Search;
 use crate::pathway_rt::{parse_instance, PATHWAY_INSTANCE, TASK};
 use crate::{ApiError, App};
 use bedside_core::Instant;

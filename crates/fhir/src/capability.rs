@@ -86,7 +86,9 @@ pub fn capability_statement(c: &Capabilities) -> Value {
     let mut rest = Map::new();
     rest.insert("mode".into(), json!("server"));
     let security = match &c.security {
-        None => json!({"cors": false, "description": "No access control: every request is served (demo mode)."}),
+        None => {
+            json!({"cors": false, "description": "No access control: every request is served (demo mode)."})
+        }
         Some((code, text)) => json!({
             "cors": false,
             "service": [{"coding": [{
@@ -162,6 +164,9 @@ mod tests {
         assert_eq!(v["rest"][0]["resource"][0]["type"], "Task");
         assert!(v["rest"][0]["resource"][0].get("searchParam").is_none());
         assert!(v["rest"][0].get("interaction").is_none());
-        assert_eq!(v["rest"][0]["security"]["service"][0]["coding"][0]["code"], "OAuth");
+        assert_eq!(
+            v["rest"][0]["security"]["service"][0]["coding"][0]["code"],
+            "OAuth"
+        );
     }
 }

@@ -52,18 +52,44 @@ pub(crate) fn capabilities(s: &AppState) -> bedside_fhir::Capabilities {
     use bedside_fhir::{OperationCapability, ResourceCapability, SearchParam};
     let param = |name: &str| {
         let (kind, doc) = match name {
-            "patient" | "subject" => ("reference", "the patient (`Patient/{id}` or `{id}`) the resource is about"),
+            "patient" | "subject" => (
+                "reference",
+                "the patient (`Patient/{id}` or `{id}`) the resource is about",
+            ),
             "owner" => ("reference", "the Task's owner (exact reference)"),
-            "target" => ("reference", "what the Provenance is about (exact reference)"),
+            "target" => (
+                "reference",
+                "what the Provenance is about (exact reference)",
+            ),
             "status" => ("token", "the Task's status code"),
-            _ => ("string", ""),
+            _ => ("string", "see the README"),
         };
-        SearchParam { name: name.into(), kind: kind.into(), documentation: doc.into() }
+        SearchParam {
+            name: name.into(),
+            kind: kind.into(),
+            documentation: doc.into(),
+        }
     };
     let result_params = [
-        SearchParam { name: "_count".into(), kind: "number".into(), documentation: format!("matches per page (default {}, at most {}); pages link `next` and `previous`", bedside_app::SEARCH_PAGE, bedside_app::SEARCH_PAGE_MAX) },
-        SearchParam { name: "_offset".into(), kind: "number".into(), documentation: "matches to skip (the paging links set it)".into() },
-        SearchParam { name: "_summary".into(), kind: "token".into(), documentation: "`count` only: the total, no entries".into() },
+        SearchParam {
+            name: "_count".into(),
+            kind: "number".into(),
+            documentation: format!(
+                "matches per page (default {}, at most {}); pages link `next` and `previous`",
+                bedside_app::SEARCH_PAGE,
+                bedside_app::SEARCH_PAGE_MAX
+            ),
+        },
+        SearchParam {
+            name: "_offset".into(),
+            kind: "number".into(),
+            documentation: "matches to skip (the paging links set it)".into(),
+        },
+        SearchParam {
+            name: "_summary".into(),
+            kind: "token".into(),
+            documentation: "`count` only: the total, no entries".into(),
+        },
     ];
     let mut types: Vec<&str> = bedside_fhir::resources::READ_TYPES.to_vec();
     types.extend(SHARED_TYPES);
@@ -78,14 +104,18 @@ pub(crate) fn capabilities(s: &AppState) -> bedside_fhir::Capabilities {
             } else {
                 &["read", "create", "update", "search-type"]
             };
-            let mut search_params: Vec<SearchParam> =
-                bedside_app::search_params(t).iter().map(|p| param(p)).collect();
+            let mut search_params: Vec<SearchParam> = bedside_app::search_params(t)
+                .iter()
+                .copied()
+                .map(param)
+                .collect();
             search_params.extend(result_params.iter().cloned());
             ResourceCapability {
                 rtype: t.into(),
                 interactions: interactions.iter().map(|i| i.to_string()).collect(),
                 search_params,
-                documentation: own.then(|| "written by Bedside's pathways; not accepted from clients".into()),
+                documentation: own
+                    .then(|| "written by Bedside's pathways; not accepted from clients".into()),
             }
         })
         .collect();

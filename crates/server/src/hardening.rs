@@ -103,7 +103,12 @@ pub(crate) async fn rate_limit(
 
 /// Whether a media range admits FHIR JSON.
 fn admits_json(range: &str) -> bool {
-    let t = range.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    let t = range
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
     matches!(
         t.as_str(),
         "*/*" | "application/*" | "application/json" | "application/fhir+json" | "json"
@@ -121,11 +126,10 @@ pub(crate) async fn fhir_media(req: Request, next: Next) -> Response {
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
-    let format = axum::extract::Query::<std::collections::BTreeMap<String, String>>::try_from_uri(
-        req.uri(),
-    )
-    .ok()
-    .and_then(|q| q.0.get("_format").cloned());
+    let format =
+        axum::extract::Query::<std::collections::BTreeMap<String, String>>::try_from_uri(req.uri())
+            .ok()
+            .and_then(|q| q.0.get("_format").cloned());
     let wanted = format.or(accept);
     if let Some(w) = wanted.filter(|w| !w.trim().is_empty()) {
         // `_format` may carry `application/fhir json` once `+` is decoded.
@@ -145,7 +149,12 @@ pub(crate) async fn fhir_media(req: Request, next: Next) -> Response {
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
     {
-        let t = ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+        let t = ct
+            .split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase();
         let ok = if import {
             matches!(
                 t.as_str(),
