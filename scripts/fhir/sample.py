@@ -50,7 +50,7 @@ st, cap = call("GET", "/fhir/metadata")
 need(st == 200, f"GET /fhir/metadata answered {st}: {cap}")
 dump("CapabilityStatement", cap)
 
-st, open_tasks = call("GET", "/fhir/Task?status=requested&_count=50")
+st, open_tasks = call("GET", "/fhir/Task?status=requested&_count=1000")
 need(st == 200 and open_tasks.get("entry"), f"no requested Task in the demo ({st})")
 task = next(
     (e["resource"] for e in open_tasks["entry"]

@@ -437,6 +437,7 @@ impl App {
             TaskAction::Acknowledge => task.set_started(now),
             TaskAction::Complete => {
                 task.set_ended(now);
+                task.set_output(&output);
                 if let Some(a) = actor {
                     task.set_note(a, now, "completed");
                 }
