@@ -6,7 +6,9 @@
 # $CARGO_TARGET_DIR/fhir-validate (a venv and a local node_modules), runs
 # `bedside demo` on a free loopback port with a temp data dir, drives a
 # Task to completion and dumps a sample of each kind
-# (scripts/fhir/sample.py), exports the audit log (AuditEvents), and
+# (scripts/fhir/sample.py), adds the Tasks and Communications the
+# radiology pathway's write-back test writes, exports the audit log
+# (AuditEvents), and
 # validates all of it with both; fails on any error.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -52,6 +54,11 @@ mkdir -p "$WORK/out"
 "$TOOLS/venv/bin/python" scripts/fhir/sample.py "$BASE" "$WORK/out"
 kill "$SPID"; wait "$SPID" 2>/dev/null || true; SPID=
 "$BIN" audit export --data-dir "$WORK/data" --out "$WORK/out/audit.ndjson" >/dev/null
+# Communications: the demo's pathways write none; the radiology pathway's
+# write-back test does (the Tasks and Communications it wrote back).
+BEDSIDE_FHIR_SAMPLES="$WORK/out" cargo test -q -p bedside-app --test writeback >/dev/null 2>&1 \
+  || BEDSIDE_FHIR_SAMPLES="$WORK/out" cargo test -q -p bedside-app --test writeback
+ls "$WORK"/out/writeback-Communication-*.json >/dev/null 2>&1 || { log "no Communication sample"; exit 1; }
 FILES=("$WORK"/out/*.json "$WORK/out/audit.ndjson")
 rc=0
 "$TOOLS/venv/bin/python" scripts/fhir/validate.py "${FILES[@]}" || rc=1
