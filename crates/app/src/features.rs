@@ -14,34 +14,7 @@ pub struct LabeledRow {
     pub split: &'static str,
 }
 
-/// Outcome events (codes with times) from a stored Condition.
-pub fn outcome_events(condition: &serde_json::Value) -> Vec<OutcomeEvent> {
-    let t = |k: &str| condition[k].as_str().and_then(crate::replay::parse_time);
-    let onset = t("onsetDateTime").or_else(|| {
-        condition["onsetPeriod"]["start"]
-            .as_str()
-            .and_then(crate::replay::parse_time)
-    });
-    let recorded = t("recordedDate");
-    let abatement = t("abatementDateTime");
-    condition["code"]["coding"]
-        .as_array()
-        .map(|codings| {
-            codings
-                .iter()
-                .filter_map(|c| {
-                    Some(OutcomeEvent {
-                        system: c["system"].as_str()?.to_string(),
-                        code: c["code"].as_str()?.to_string(),
-                        onset,
-                        recorded,
-                        abatement,
-                    })
-                })
-                .collect()
-        })
-        .unwrap_or_default()
-}
+pub use bedside_views::conditions::outcome_events;
 
 impl App {
     /// Outcome events of a patient, from the stored Conditions.
@@ -49,17 +22,7 @@ impl App {
         &self,
         patient_id: &str,
     ) -> Result<Vec<OutcomeEvent>, ApiError> {
-        let mut events = Vec::new();
-        for r in self
-            .store
-            .resources_for_patient("Condition", patient_id)
-            .await?
-        {
-            if let Ok(v) = serde_json::from_str::<serde_json::Value>(&r.body) {
-                events.extend(outcome_events(&v));
-            }
-        }
-        Ok(events)
+        Ok(self.views.patient_outcome_events(patient_id).await?)
     }
 
     /// Take the recorded feature rows and label them with each model's

@@ -18,7 +18,6 @@
 //! evaluation; status `opened` / `ongoing`; owner = model id) and
 //! `governance_state` (id = model id; last evaluation time).
 
-use crate::monitoring::{MonitoringQuery, Sources, Span};
 use crate::pathway_rt::{PATHWAY_INSTANCE, REQUESTER};
 use crate::{ApiError, App};
 use bedside_core::{Instant, PatientRef};
@@ -26,6 +25,9 @@ use bedside_monitor::alarms::Alarm;
 use bedside_pathways::{build_task, CreateTask, Engine, StartTrigger};
 use bedside_record::{GovernanceState, Record as _};
 use bedside_store::{Commit, DocFilter, Document};
+use bedside_views::monitoring::{
+    MonitoringConfig, MonitoringQuery, MonitoringSnapshot, Sources, Span,
+};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
@@ -99,8 +101,9 @@ impl App {
         model_id: &str,
         now: Instant,
     ) -> Result<GovernanceRun, ApiError> {
-        let cfg = self.monitoring_config();
+        let cfg = self.views.monitoring_config();
         let snap = self
+            .views
             .monitoring(&MonitoringQuery {
                 model_id: model_id.into(),
                 now,
@@ -195,9 +198,7 @@ impl App {
         if self.pathways.started_by(GOVERNANCE_ALARM).is_none() {
             return Ok(out);
         }
-        let every = crate::monitoring::MonitoringConfig::hours(
-            self.monitoring_config().evaluate_every_hours,
-        );
+        let every = MonitoringConfig::hours(self.views.monitoring_config().evaluate_every_hours);
         let ids: Vec<String> = self
             .models
             .iter()
@@ -214,7 +215,7 @@ impl App {
             if last.is_some_and(|l| now < l + every) {
                 continue;
             }
-            if self.monitoring_clock(&id).await?.is_none() {
+            if self.views.monitoring_clock(&id).await?.is_none() {
                 continue;
             }
             out.push(self.evaluate_governance(&id, now).await?);
@@ -240,11 +241,7 @@ impl App {
 
 /// What the owner's review Task carries: the model, the alarm, and where
 /// the evidence came from.
-fn governance_variables(
-    s: &crate::monitoring::MonitoringSnapshot,
-    a: &Alarm,
-    owner: &str,
-) -> Map<String, Value> {
+fn governance_variables(s: &MonitoringSnapshot, a: &Alarm, owner: &str) -> Map<String, Value> {
     let mut v = Map::new();
     v.insert(
         "model".into(),

@@ -13,7 +13,6 @@ pub mod audit;
 mod committer;
 pub mod decisions;
 pub mod evaluate;
-pub mod facts;
 pub mod features;
 pub mod governance;
 pub mod group_commit;
@@ -21,19 +20,18 @@ pub mod hooks;
 
 mod fhir_search;
 mod ingest_ops;
-pub mod monitoring;
 pub mod overrides;
 pub mod pathway_rt;
 pub mod pathway_start;
 pub mod pipeline;
 pub mod pulse;
 pub mod replay;
-pub mod reports;
 pub mod scoring;
 pub mod timers;
 pub mod triggers;
 pub use triggers::imaging;
-pub mod ui_views;
+pub mod ui_actions;
+pub mod use_cases;
 pub mod worklist;
 pub mod writeback;
 
@@ -96,6 +94,12 @@ impl std::fmt::Display for ApiError {
 }
 impl std::error::Error for ApiError {}
 
+impl From<bedside_views::ViewError> for ApiError {
+    fn from(e: bedside_views::ViewError) -> Self {
+        ApiError::new(e.status, e.code, e.message, e.path.as_deref())
+    }
+}
+
 impl From<bedside_store::StoreError> for ApiError {
     fn from(e: bedside_store::StoreError) -> Self {
         tracing::error!(error = %e, "store error");
@@ -142,6 +146,9 @@ pub struct AppConfig {
     pub record_features: bool,
     /// BPMN pathway files to run (see `pathway_rt`).
     pub pathways: Vec<PathBuf>,
+    /// Use case directories (`use-case.toml` each): their models and
+    /// pathways are served too, each deciding under its own policy.
+    pub use_cases: Vec<PathBuf>,
     /// CDS Hooks: trusted issuers, hook policy, demo key.
     pub hooks: hooks::HookConfig,
 }
@@ -175,6 +182,7 @@ impl AppConfig {
             feature_specs: Vec::new(),
             record_features: false,
             pathways: Vec::new(),
+            use_cases: Vec::new(),
             hooks: hooks::HookConfig::default(),
         }
     }
@@ -221,6 +229,12 @@ impl AppConfig {
         self
     }
 
+    /// Serve the use case in this directory too.
+    pub fn use_case(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.use_cases.push(dir.into());
+        self
+    }
+
     /// The CDS Hooks settings.
     pub fn hooks(mut self, hooks: hooks::HookConfig) -> Self {
         self.hooks = hooks;
@@ -258,19 +272,19 @@ pub struct App {
     /// CDS Hooks: verifier and service table.
     pub hooks: hooks::HookRuntime,
     /// The one alert policy and the certifications made under it, used by
-    /// hooks, scoring and pathways alike.
-    decisions: decisions::Decisions,
+    /// hooks, scoring and pathways alike (and read by the read side).
+    decisions: Arc<decisions::Decisions>,
     started: std::time::Instant,
     /// Loaded pathway definitions.
     pub pathways: pathway_rt::Pathways,
-    /// Monitoring settings (see `monitoring`).
-    pub monitor: monitoring::MonitorRuntime,
+    /// The served use cases (model, policy, pathway, card, trigger).
+    pub use_cases: use_cases::UseCases,
+    /// The read side over the same store, models, pathways and policy.
+    views: bedside_views::Views,
     /// Concurrent [`App::commit`]s merged into one transaction.
     committer: group_commit::GroupCommitter,
     /// Single-resource writes batched into one ingest (`ingest_ops`).
     ingest_queue: ingest_ops::IngestQueue,
-    /// Dashboards reused while the store is unchanged.
-    ui_cache: ui_views::DashboardCache,
     /// Running instances the bundle delivery need not look at again yet.
     bundle_checks: timers::BundleChecks,
 }
@@ -313,6 +327,16 @@ pub enum StartError {
     Model { path: String, msg: String },
     #[error("pathway {path}: {msg}")]
     Pathway { path: String, msg: String },
+    #[error("use case {path}:\n{msg}")]
+    UseCase { path: String, msg: String },
+}
+
+/// `a` and `b` name the same file or directory.
+fn same_path(a: &std::path::Path, b: &std::path::Path) -> bool {
+    match (a.canonicalize(), b.canonicalize()) {
+        (Ok(x), Ok(y)) => x == y,
+        _ => a == b,
+    }
 }
 
 impl App {
@@ -331,18 +355,70 @@ impl App {
                 })?
             }
         };
+        let mut loaded_cases = Vec::new();
+        for dir in &config.use_cases {
+            let uc = bedside_usecase::UseCase::load(dir, &map).map_err(|problems| {
+                StartError::UseCase {
+                    path: dir.display().to_string(),
+                    msg: problems
+                        .iter()
+                        .map(|p| format!("  {p}"))
+                        .collect::<Vec<_>>()
+                        .join("\n"),
+                }
+            })?;
+            loaded_cases.push(uc);
+        }
+        // The models and pathways to serve: those named directly, then
+        // each use case's (a file named twice is served once).
+        let mut model_paths: Vec<PathBuf> = Vec::new();
+        for p in config
+            .models
+            .iter()
+            .chain(loaded_cases.iter().filter_map(|u| u.model.as_ref()))
+        {
+            if !model_paths.iter().any(|q| same_path(q, p)) {
+                model_paths.push(p.clone());
+            }
+        }
+        let mut pathway_paths: Vec<PathBuf> = Vec::new();
+        for p in config.pathways.iter().chain(
+            loaded_cases
+                .iter()
+                .filter_map(|u| u.pathway.as_ref().map(|pw| &pw.file)),
+        ) {
+            if !pathway_paths.iter().any(|q| same_path(q, p)) {
+                pathway_paths.push(p.clone());
+            }
+        }
         let mut models = Vec::new();
+        let mut model_ids: Vec<(PathBuf, String)> = Vec::new();
         let opts = bedside_models::LoadOptions {
             known_channels: Some(map.channels().iter().map(|c| c.name.clone()).collect()),
         };
-        for path in &config.models {
+        for path in &model_paths {
             let m =
                 bedside_models::Model::load_with(path, &opts).map_err(|e| StartError::Model {
                     path: path.display().to_string(),
                     msg: e.to_string(),
                 })?;
+            model_ids.push((path.clone(), m.id().to_string()));
             models.push(scoring::Scheduled::new(Arc::new(m)));
         }
+        let use_cases = use_cases::UseCases::new(
+            loaded_cases
+                .into_iter()
+                .map(|uc| {
+                    let id = uc.model.as_ref().and_then(|mp| {
+                        model_ids
+                            .iter()
+                            .find(|(p, _)| same_path(p, mp))
+                            .map(|(_, id)| id.clone())
+                    });
+                    (uc, id)
+                })
+                .collect(),
+        );
         for path in &config.feature_specs {
             let (spec, features) =
                 bedside_models::load_spec(path, &opts).map_err(|e| StartError::Model {
@@ -353,8 +429,31 @@ impl App {
         }
         let ingestor = Ingestor::new(store.clone(), map);
         let loaded: Vec<_> = models.iter().filter_map(|m| m.model.clone()).collect();
-        let pathways = pathway_rt::Pathways::load(&config.pathways)?;
-        let decisions = decisions::Decisions::new(config.hooks.policy.clone(), loaded);
+        let pathways = pathway_rt::Pathways::load(&pathway_paths)?;
+        let decisions = Arc::new(decisions::Decisions::with_scopes(
+            config.hooks.policy.clone(),
+            use_cases.scopes(),
+            loaded.clone(),
+        ));
+        let views = bedside_views::Views::new(bedside_views::ViewsConfig {
+            store: store.clone(),
+            models: loaded,
+            model_ids: models.iter().map(|m| m.id().to_string()).collect(),
+            pathways: pathways
+                .definitions
+                .iter()
+                .map(|(_, d)| d.clone())
+                .collect(),
+            public_url: config.public_url.clone(),
+            channel_units: ingestor
+                .map()
+                .channels()
+                .iter()
+                .map(|c| (c.name.clone(), c.unit.clone()))
+                .collect(),
+            policy: decisions.clone(),
+            hooks: hooks::HOOKS.iter().map(|h| h.to_string()).collect(),
+        });
         let feature_sink = config
             .record_features
             .then(|| std::sync::Mutex::new(Vec::new()));
@@ -367,7 +466,6 @@ impl App {
             committer,
             decisions,
             ingest_queue: Default::default(),
-            ui_cache: Default::default(),
             bundle_checks: Default::default(),
             hooks,
             store,
@@ -377,10 +475,17 @@ impl App {
             feature_sink,
             started: std::time::Instant::now(),
             pathways,
-            monitor: Default::default(),
+            use_cases,
+            views,
         };
         app.record_start().await?;
         Ok(app)
+    }
+
+    /// The read side: monitoring, reports and the UI's view models, over
+    /// this app's record.
+    pub fn views(&self) -> &bedside_views::Views {
+        &self.views
     }
 
     /// Whether anything runs on the event time of the data (a model's

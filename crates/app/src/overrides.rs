@@ -7,24 +7,21 @@
 //!    the reason must be one of the policy's `override_reasons`, hours
 //!    within `snooze.max_hours`), so neither the hooks nor the pathway
 //!    path re-alert until it expires or the risk rises as configured;
-//! 2. delivers the message `alert-overridden` to the patient's running
-//!    sepsis pathway (the reference pathway ends on it and cancels its
-//!    open Task), so an override does not leave a nurse task counting
-//!    down for an alert a clinician has already judged.
+//! 2. delivers the model's use case's `pathway.overridden` message to the
+//!    patient's running instance of the use case's pathway (the shipped
+//!    sepsis pathway ends on `alert-overridden` and cancels its open
+//!    Task), so an override does not leave a nurse task counting down for
+//!    an alert a clinician has already judged.
 
 use crate::hooks::{memory_doc, memory_from_doc, ALERT_MEMORY};
 use crate::pathway_rt::{parse_instance, pending_or_stored, PATHWAY_INSTANCE, TASK};
 use crate::scoring::latest_id;
-use crate::triggers::sepsis::SEPSIS_ALERT;
 use crate::{ApiError, App};
 use bedside_core::{Instant, PatientRef};
 use bedside_pathways::Engine;
 use bedside_policy::{AlertMemory, Coding};
 use bedside_store::Commit;
 use serde_json::{json, Map, Value};
-
-/// The message the sepsis pathway ends on when its alert is overridden.
-pub const ALERT_OVERRIDDEN: &str = "alert-overridden";
 
 /// What an override changed.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -33,7 +30,7 @@ pub struct Overridden {
     pub snoozed: bool,
     /// Why no snooze was set (reason not configured, hours out of range).
     pub snooze_refused: Option<String>,
-    /// The running pathway instance that received `alert-overridden`.
+    /// The running pathway instance that received the override message.
     pub pathway_instance: Option<String>,
 }
 
@@ -59,7 +56,7 @@ impl App {
                 None => (AlertMemory::default(), None),
             };
         let snoozed = {
-            let view = self.decisions.view();
+            let view = self.decisions.view_for(model_id);
             bedside_policy::snooze(
                 &view.policy,
                 &memory,
@@ -78,7 +75,12 @@ impl App {
             }
             Err(e) => out.snooze_refused = Some(e.to_string()),
         }
-        if let Some(def) = self.pathways.started_by(SEPSIS_ALERT) {
+        let uc = self.use_cases.for_model(model_id).cloned();
+        let target = uc.as_ref().and_then(|u| {
+            let msg = u.pathway.as_ref()?.overridden.clone()?;
+            Some((self.pathway_of(u)?, msg))
+        });
+        if let Some((def, msg)) = target {
             if let Some((_, mut inst)) = self
                 .running_instance(patient_id, &def.id, Some(commit))
                 .await?
@@ -92,9 +94,8 @@ impl App {
                         "at": now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
                     }),
                 );
-                let effects =
-                    Engine::on_message(&def, &mut inst, ALERT_OVERRIDDEN, None, payload, now)
-                        .map_err(|e| ApiError::internal(e.to_string()))?;
+                let effects = Engine::on_message(&def, &mut inst, &msg, None, payload, now)
+                    .map_err(|e| ApiError::internal(e.to_string()))?;
                 if !effects.is_empty() {
                     out.pathway_instance = Some(inst.id.clone());
                     self.apply_effects(
@@ -141,8 +142,6 @@ impl App {
             ));
         };
         PatientRef::parse(&pid).map_err(|e| ApiError::internal(e.to_string()))?;
-        let reason = self.override_reason(reason)?;
-        let reason_code = format!("{}|{}", reason.system, reason.code);
         let model_id = self.task_model(&task.body).await?.ok_or_else(|| {
             ApiError::new(
                 409,
@@ -153,6 +152,8 @@ impl App {
                 Some("Task.groupIdentifier"),
             )
         })?;
+        let reason = self.override_reason(&model_id, reason)?;
+        let reason_code = format!("{}|{}", reason.system, reason.code);
         let mut commit = Commit::default();
         let done = self
             .override_alert(
@@ -198,8 +199,8 @@ impl App {
 
     /// The configured override reason `v` names (`{"system","code"}`, or
     /// a bare code string / `{"code"}` when the code is unambiguous).
-    fn override_reason(&self, v: &Value) -> Result<Coding, ApiError> {
-        let view = self.decisions.view();
+    fn override_reason(&self, model_id: &str, v: &Value) -> Result<Coding, ApiError> {
+        let view = self.decisions.view_for(model_id);
         let cfg = &view.policy;
         let code = v.as_str().or_else(|| v["code"].as_str()).ok_or_else(|| {
             ApiError::bad_request(

@@ -148,19 +148,58 @@ impl App {
         self.decisions.set_policy(cfg);
     }
 
+    /// Replace one use case's alert policy (its models are certified
+    /// again under it; other use cases are untouched), recorded like
+    /// [`App::set_policy`].
+    pub async fn set_use_case_policy(
+        &self,
+        use_case: &str,
+        cfg: PolicyConfig,
+    ) -> Result<(), ApiError> {
+        if self.use_cases.get(use_case).is_none() {
+            return Err(ApiError::not_found(format!(
+                "use case {use_case:?} is not served"
+            )));
+        }
+        let ev = crate::audit::Event::dicom(
+            "110113",
+            "Security Alert",
+            "policy-change",
+            crate::audit::Action::Update,
+        )
+        .dicom_subtype("110131", "Software Configuration")
+        .by_bedside()
+        .entity(crate::audit::Entity::identifier(
+            "urn:bedside:use-case",
+            use_case,
+        ))
+        .entity(policy_entity(&cfg));
+        self.decisions.set_scope_policy(use_case, cfg);
+        self.record_now(ev).await
+    }
+
     /// Override a model's certification (e.g. certified elsewhere).
     pub fn set_certification(&self, model_id: &str, cert: Certification) {
         self.decisions.set_certification(model_id, cert);
     }
 
-    /// The alert policy in force (hooks, scoring and pathways alike).
+    /// The default alert policy (of models served without a use case).
     pub fn policy(&self) -> PolicyConfig {
         self.decisions.view().policy.clone()
     }
 
+    /// The alert policy `model_id` decides under (its use case's, else the
+    /// default).
+    pub fn policy_for(&self, model_id: &str) -> PolicyConfig {
+        self.decisions.view_for(model_id).policy.clone()
+    }
+
     /// The certification in force for a model, if the model is known.
     pub fn certification(&self, model_id: &str) -> Option<Certification> {
-        self.decisions.view().certification_of(model_id).cloned()
+        self.decisions
+            .view_for(model_id)
+            .certification_of(model_id)
+            .cloned()
     }
 
     /// The running instance of `definition_id` for a patient, if any.

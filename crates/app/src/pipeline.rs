@@ -56,7 +56,7 @@ impl App {
                         encounter_id: enc.map(|e| e.id.clone()),
                         at,
                         values,
-                        facts: crate::facts::facts_from_state(&t.state, at),
+                        facts: bedside_policy::facts_from_state(&t.state, at),
                         encounter_start: enc.and_then(|e| e.start),
                         encounter_end: enc.and_then(|e| e.end),
                     });

@@ -62,7 +62,7 @@ impl App {
         now: Instant,
         commit: &mut Commit,
     ) -> Result<Option<PulseOffer>, ApiError> {
-        let cfg = self.monitoring_config().pulse;
+        let cfg = self.views.monitoring_config().pulse;
         let id = format!("{model_id}|{clinician}");
         let last = self
             .store
@@ -123,7 +123,7 @@ impl App {
                 Some("score"),
             ));
         }
-        self.served_model(&a.model)?;
+        self.views.served_model(&a.model)?;
         let offer = format!("{}|{}", a.model, a.clinician);
         if self
             .store

@@ -149,18 +149,7 @@ fn string_or_none<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Strin
     })
 }
 
-/// FHIR dateTime/instant/date to an instant (dates at midnight UTC).
-pub fn parse_time(s: &str) -> Option<Instant> {
-    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(s) {
-        return Some(t.with_timezone(&chrono::Utc));
-    }
-    let d = match s.len() {
-        4 => chrono::NaiveDate::parse_from_str(&format!("{s}-01-01"), "%Y-%m-%d").ok()?,
-        7 => chrono::NaiveDate::parse_from_str(&format!("{s}-01"), "%Y-%m-%d").ok()?,
-        _ => chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").ok()?,
-    };
-    Some(d.and_hms_opt(0, 0, 0)?.and_utc())
-}
+pub use bedside_views::conditions::parse_time;
 
 /// The `.ndjson` / `.ndjson.gz` files of a directory, sorted by name.
 pub fn ndjson_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {

@@ -13,7 +13,7 @@ use crate::pathway_rt::{
     parse_instance, parse_instance_text, PATHWAY_INSTANCE, TIMER_CLAIM_BATCH, TIMER_JOB,
     TIMER_LEASE_SECS,
 };
-use crate::triggers::sepsis::bundle_time;
+use crate::triggers::risk::{actions_rule, actions_time};
 use crate::{ApiError, App};
 use bedside_core::{Instant, PatientState};
 use bedside_pathways::Engine;
@@ -166,12 +166,23 @@ impl App {
             tracing::warn!(definition = %inst.definition_id, "timer for a pathway that is not loaded");
             return Ok(commit);
         };
-        if let Some(pid) = &doc.patient_id {
+        let rule = self
+            .use_cases
+            .for_pathway(&def.id)
+            .and_then(|u| actions_rule(u).map(|(c, m)| (c.to_vec(), m.to_string())));
+        if let (Some(pid), Some((channels, msg))) = (&doc.patient_id, &rule) {
             if let Some(state) = self.load_state(pid).await? {
-                if let Some(tb) = bundle_time(&state, inst.started_at) {
+                if let Some(tb) = actions_time(&state, inst.started_at, channels) {
                     if tb <= job.due_at {
-                        self.send_bundle(&def, &doc.patient_id, &mut inst, tb, &mut commit)
-                            .await?;
+                        self.send_actions_under_way(
+                            &def,
+                            msg,
+                            &doc.patient_id,
+                            &mut inst,
+                            tb,
+                            &mut commit,
+                        )
+                        .await?;
                     }
                 }
             }
@@ -195,8 +206,9 @@ impl App {
         Ok(commit)
     }
 
-    /// Send `bundle-ordered` to running instances whose patient has the
-    /// bundle ordered by `now`.
+    /// Send each running instance's use-case actions-under-way message
+    /// (the sepsis use case's `bundle-ordered`) when its patient has every
+    /// channel of the use case's `actions_under_way` in by `now`.
     ///
     /// An instance is looked at again only when it or its patient's state
     /// changed since it was last looked at and nothing was due ([`BundleChecks`]):
@@ -241,6 +253,14 @@ impl App {
             let Some(def) = self.pathways.definition(&inst.definition_id) else {
                 continue;
             };
+            let Some((channels, msg)) = self
+                .use_cases
+                .for_pathway(&def.id)
+                .and_then(|u| actions_rule(u).map(|(c, m)| (c.to_vec(), m.to_string())))
+            else {
+                self.bundle_checks.checked(&doc.id, mark);
+                continue;
+            };
             // The ingest cache's state when it is the version just read
             // (borrowed: no store read, no decode; under a steady ingest
             // most states change between passes, and decoding each running
@@ -250,12 +270,12 @@ impl App {
             // looks again.
             let started_at = inst.started_at;
             let cached = self.ingestor.with_cached_state(&pid, |v, s| {
-                (v == version).then(|| bundle_time(s, started_at))
+                (v == version).then(|| actions_time(s, started_at, &channels))
             });
             let tb = match cached.flatten() {
                 Some(tb) => tb,
                 None => match self.load_state(&pid).await? {
-                    Some(state) => bundle_time(&state, started_at),
+                    Some(state) => actions_time(&state, started_at, &channels),
                     None => continue,
                 },
             };
@@ -281,7 +301,7 @@ impl App {
             }
             let mut inst = parse_instance(&current)?;
             let mut commit = Commit::default();
-            self.send_bundle(&def, &doc.patient_id, &mut inst, tb, &mut commit)
+            self.send_actions_under_way(&def, &msg, &doc.patient_id, &mut inst, tb, &mut commit)
                 .await?;
             if commit.documents.is_empty() {
                 self.bundle_checks.checked(&doc.id, mark);

@@ -14,10 +14,10 @@
 //! the governance evaluation runs after each batch (every 7 days of data).
 
 use bedside_app::governance::ALARM_HISTORY;
-use bedside_app::monitoring::MonitoringConfig;
 use bedside_app::pathway_rt::TASK;
 use bedside_app::{App, AppConfig, ImportSummary};
 use bedside_store::DocFilter;
+use bedside_views::monitoring::MonitoringConfig;
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use serde_json::Value;
 use std::io::{BufRead, Write};
@@ -173,7 +173,7 @@ async fn open(dir: &Path) -> App {
     // reports confident flag-rate gaps in both replays alike; those are
     // covered by the monitor crate's own tests.
     cfg.alarms.fairness.alarm_on_breach = false;
-    app.set_monitoring_config(cfg);
+    app.views().set_monitoring_config(cfg);
     app
 }
 

@@ -1,9 +1,9 @@
 //! The monitoring snapshot over a replayed demo installation: every count
 //! matches the stored records it comes from.
 
-use bedside_app::monitoring::{MonitoringQuery, SCORE};
 use bedside_app::{App, AppConfig};
 use bedside_store::DocFilter;
+use bedside_views::monitoring::{MonitoringQuery, SCORE};
 use std::path::{Path, PathBuf};
 
 fn root() -> PathBuf {
@@ -24,8 +24,14 @@ async fn snapshot_of_the_demo_replay_traces_to_stored_records() {
     bedside_app::replay::replay_dir(&app, &root().join("demo/cohort"), None)
         .await
         .unwrap();
-    let now = app.monitoring_clock("sepsis-demo").await.unwrap().unwrap();
+    let now = app
+        .views()
+        .monitoring_clock("sepsis-demo")
+        .await
+        .unwrap()
+        .unwrap();
     let snap = app
+        .views()
         .monitoring(&MonitoringQuery {
             model_id: "sepsis-demo".into(),
             now,
@@ -68,7 +74,7 @@ async fn snapshot_of_the_demo_replay_traces_to_stored_records() {
     );
     // JSON round trip (the dashboard reads this shape).
     let v = serde_json::to_value(&snap).unwrap();
-    let back: bedside_app::monitoring::MonitoringSnapshot = serde_json::from_value(v).unwrap();
+    let back: bedside_views::monitoring::MonitoringSnapshot = serde_json::from_value(v).unwrap();
     assert_eq!(back.sources, snap.sources);
 }
 
@@ -77,7 +83,7 @@ async fn reports_render_for_the_demo_installation_with_sources() {
     let dir = tempfile::tempdir().unwrap();
     let app = demo_app(dir.path()).await;
     assert!(
-        app.readiness_report("sepsis-demo").await.is_err(),
+        app.views().readiness_report("sepsis-demo").await.is_err(),
         "no predictions yet: a clear error, not an empty report"
     );
     bedside_app::replay::replay_dir(&app, &root().join("demo/cohort"), None)
@@ -93,8 +99,8 @@ async fn reports_render_for_the_demo_installation_with_sources() {
         .await
         .unwrap();
     for r in [
-        app.readiness_report("sepsis-demo").await.unwrap(),
-        app.silent_report("sepsis-demo").await.unwrap(),
+        app.views().readiness_report("sepsis-demo").await.unwrap(),
+        app.views().silent_report("sepsis-demo").await.unwrap(),
     ] {
         assert!(!r.sections.is_empty());
         for s in &r.sections {
@@ -105,13 +111,13 @@ async fn reports_render_for_the_demo_installation_with_sources() {
         }
         // The whole record: every stored prediction is covered.
         assert_eq!(r.evidence.sources.predictions, stored, "{}", r.kind);
-        let html = bedside_app::reports::render_html(&r);
+        let html = bedside_views::reports::render_html(&r);
         for s in &r.sections {
             assert!(html.contains(&s.question.replace('\'', "&#39;")));
         }
         assert!(!html.contains("<script"), "self-contained, no scripts");
     }
-    let readiness = app.readiness_report("sepsis-demo").await.unwrap();
+    let readiness = app.views().readiness_report("sepsis-demo").await.unwrap();
     assert_eq!(readiness.sections.len(), 6, "the six questions");
     let wrong = &readiness.sections[2];
     assert_eq!(wrong.figures[0].value, serde_json::json!(stored));
@@ -121,10 +127,10 @@ async fn reports_render_for_the_demo_installation_with_sources() {
 async fn trust_pulse_is_offered_once_per_period_and_answers_are_trended() {
     let dir = tempfile::tempdir().unwrap();
     let app = demo_app(dir.path()).await;
-    let mut cfg = app.monitoring_config();
+    let mut cfg = app.views().monitoring_config();
     cfg.pulse.sample_share = 1.0;
     cfg.pulse.period_days = 14.0;
-    app.set_monitoring_config(cfg);
+    app.views().set_monitoring_config(cfg);
     let t0: chrono::DateTime<chrono::Utc> = "2024-09-01T08:00:00Z".parse().unwrap();
     let doc = "Practitioner/doc-1";
     let offer = app.worklist_pulse("sepsis-demo", doc, t0).await.unwrap();
@@ -171,6 +177,7 @@ async fn trust_pulse_is_offered_once_per_period_and_answers_are_trended() {
         .await
         .unwrap();
     let snap = app
+        .views()
         .monitoring(&MonitoringQuery {
             model_id: "sepsis-demo".into(),
             now: later + chrono::Duration::hours(1),
@@ -192,10 +199,11 @@ async fn dashboard_is_reused_until_the_record_changes() {
     let dir = tempfile::tempdir().unwrap();
     let app = demo_app(dir.path()).await;
     let t0 = chrono::Utc::now();
-    let first = app.ui_dashboard(None, t0).await.unwrap();
+    let first = app.views().ui_dashboard(None, t0).await.unwrap();
     assert_eq!(first.as_of, t0);
     assert!(first.override_reasons.is_empty());
     let second = app
+        .views()
         .ui_dashboard(None, t0 + chrono::Duration::seconds(5))
         .await
         .unwrap();
@@ -244,7 +252,7 @@ async fn dashboard_is_reused_until_the_record_changes() {
     .await
     .unwrap();
     let t1 = t0 + chrono::Duration::seconds(6);
-    let third = app.ui_dashboard(None, t1).await.unwrap();
+    let third = app.views().ui_dashboard(None, t1).await.unwrap();
     assert_eq!(third.as_of, t1, "recomputed after the commit");
     assert_eq!(
         third.override_reasons.len(),
@@ -256,10 +264,14 @@ async fn dashboard_is_reused_until_the_record_changes() {
     assert_eq!(third.time_to_action_minutes, vec![10.0]);
 
     // Unchanged record, but older than the bound: recomputed.
-    let late = t1 + chrono::Duration::seconds(bedside_app::ui_views::DASHBOARD_MAX_AGE_SECS);
-    assert_eq!(app.ui_dashboard(None, late).await.unwrap().as_of, late);
+    let late = t1 + chrono::Duration::seconds(bedside_views::ui::DASHBOARD_MAX_AGE_SECS);
+    assert_eq!(
+        app.views().ui_dashboard(None, late).await.unwrap().as_of,
+        late
+    );
     // A monitoring configuration change is not a store write: it clears.
     let t2 = late + chrono::Duration::seconds(1);
-    app.set_monitoring_config(app.monitoring_config());
-    assert_eq!(app.ui_dashboard(None, t2).await.unwrap().as_of, t2);
+    app.views()
+        .set_monitoring_config(app.views().monitoring_config());
+    assert_eq!(app.views().ui_dashboard(None, t2).await.unwrap().as_of, t2);
 }

@@ -1,36 +1,33 @@
-//! One alert policy: hooks, scoring and pathway starts decide with the same
-//! policy, so a policy changed at run time is followed at once by a hook
-//! card and by a pathway start.
+//! One alert policy per use case: hooks, scoring and pathway starts decide
+//! with the same policy, so a use case's policy changed at run time is
+//! followed at once by a hook card and by a pathway start.
 
 use bedside_app::{App, AppConfig};
 use bedside_store::{Commit, Document};
 use bedside_test_support::decisions::prediction;
 use bedside_test_support::decisions::{certified, inpatient, policy};
+use bedside_test_support::use_cases::sepsis;
 use chrono::{DateTime, Duration, Utc};
 use serde_json::{json, Value};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 const MODEL: &str = "sepsis-demo";
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
 
 fn t0() -> DateTime<Utc> {
     "2024-03-01T10:00:00Z".parse().unwrap()
 }
 
+const USE_CASE: &str = "sepsis-screening";
+
 async fn open(dir: &Path) -> App {
     let hooks = bedside_app::hooks::HookConfig {
         insecure_skip_auth: true,
-        policy: policy("silent"),
         ..Default::default()
     };
     App::open(
-        AppConfig::sqlite(dir)
+        AppConfig::sqlite(dir.join("data"))
             .public_url("http://test")
-            .model(root().join("models/sepsis-demo"))
-            .pathway(root().join("pathways/sepsis-escalation.bpmn"))
+            .use_case(sepsis(dir, "stage = \"silent\""))
             .hooks(hooks),
     )
     .await
@@ -107,10 +104,12 @@ async fn a_policy_changed_at_run_time_is_followed_by_hooks_and_pathways() {
     assert!(patient_view(&app, "h1").await.is_empty());
     predict(&app, "p1").await;
     assert!(!on_pathway(&app, "p1").await);
-    assert_eq!(format!("{:?}", app.policy().stage), "Silent");
+    assert_eq!(format!("{:?}", app.policy_for(MODEL).stage), "Silent");
 
     // Live, changed once: both follow.
-    app.set_policy(policy("live")).await.unwrap();
+    app.set_use_case_policy(USE_CASE, policy("live"))
+        .await
+        .unwrap();
     app.set_certification(MODEL, certified(0.3, "test promise"));
     store_risk(&app, "h2").await;
     let cards = patient_view(&app, "h2").await;
@@ -127,7 +126,9 @@ async fn a_policy_changed_at_run_time_is_followed_by_hooks_and_pathways() {
     assert!(on_pathway(&app, "p2").await);
 
     // Silent again: both stop.
-    app.set_policy(policy("silent")).await.unwrap();
+    app.set_use_case_policy(USE_CASE, policy("silent"))
+        .await
+        .unwrap();
     app.set_certification(MODEL, certified(0.3, "test promise"));
     store_risk(&app, "h3").await;
     assert!(patient_view(&app, "h3").await.is_empty());
@@ -147,7 +148,9 @@ async fn a_policy_change_recertifies_every_served_model() {
         .contains("test promise"));
     // The new policy's certification replaces the one set by hand: a
     // certification is only valid under the policy it was made with.
-    app.set_policy(policy("live")).await.unwrap();
+    app.set_use_case_policy(USE_CASE, policy("live"))
+        .await
+        .unwrap();
     let cert = app.certification(MODEL).unwrap();
     assert!(!cert.statement().contains("test promise"), "{cert:?}");
 }
@@ -178,4 +181,24 @@ async fn every_write_queues_its_write_back_even_a_pathway_started_from_the_sandb
         writebacks.iter().any(|k| k == "RiskAssessment"),
         "{writebacks:?}"
     );
+}
+
+#[tokio::test]
+async fn the_default_policy_does_not_reach_a_use_case() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = open(dir.path()).await;
+    app.set_certification(MODEL, certified(0.3, "test promise"));
+    // The default policy (models served without a use case) goes live;
+    // the use case stays silent: it decides under its own policy only.
+    app.set_policy(policy("live")).await.unwrap();
+    assert_eq!(format!("{:?}", app.policy().stage), "Live");
+    assert_eq!(format!("{:?}", app.policy_for(MODEL).stage), "Silent");
+    store_risk(&app, "d1").await;
+    assert!(patient_view(&app, "d1").await.is_empty());
+    predict(&app, "d2").await;
+    assert!(!on_pathway(&app, "d2").await);
+    assert!(app
+        .set_use_case_policy("no-such-use-case", policy("live"))
+        .await
+        .is_err());
 }

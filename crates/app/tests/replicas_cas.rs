@@ -19,7 +19,9 @@ use chrono::{DateTime, Duration, Utc};
 use serde_json::{json, Map};
 use std::path::Path;
 
-const MODEL: &str = "cas-test";
+/// The sepsis use case's model: its predictions start the use case's
+/// pathway.
+const MODEL: &str = "sepsis-demo";
 const PATIENTS: usize = 24;
 
 fn t0() -> DateTime<Utc> {
@@ -27,11 +29,11 @@ fn t0() -> DateTime<Utc> {
 }
 
 async fn open(url: &str) -> App {
-    let bpmn = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../pathways/sepsis-escalation.bpmn");
-    let app = App::open(AppConfig::postgres(url).pathway(bpmn))
+    let dir = tempfile::tempdir().unwrap();
+    let uc = bedside_test_support::use_cases::sepsis(dir.path(), "stage = \"live\"");
+    let app = App::open(AppConfig::postgres(url).use_case(uc))
         .await
         .unwrap();
-    app.set_policy(policy("live")).await.unwrap();
     app.set_certification(MODEL, certified(0.3, "test"));
     app
 }

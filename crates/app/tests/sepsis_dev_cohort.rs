@@ -17,7 +17,6 @@
 
 use bedside_app::{App, AppConfig};
 use bedside_core::{Instant, PatientState};
-use bedside_policy::PolicyConfig;
 use bedside_store::DocFilter;
 use chrono::Duration;
 use serde_json::Value;
@@ -106,15 +105,11 @@ async fn dev_cohort_tasks_match_an_oracle_written_without_the_engine() {
         map.replace("retention_hours = 48", "retention_hours = 8760"),
     )
     .unwrap();
-    let config = AppConfig::sqlite(dir.path())
-        .channels(channels)
-        .model(repo().join("models/sepsis-demo"))
-        .pathway(repo().join("pathways/sepsis-escalation.bpmn"));
-    let app = App::open(config).await.unwrap();
     let policy = std::fs::read_to_string(repo().join("config/demo-policy.toml")).unwrap();
-    app.set_policy(PolicyConfig::from_toml_str(&policy).unwrap())
-        .await
-        .unwrap();
+    let config = AppConfig::sqlite(dir.path().join("data"))
+        .channels(channels)
+        .use_case(bedside_test_support::use_cases::sepsis(dir.path(), &policy));
+    let app = App::open(config).await.unwrap();
     bedside_app::replay::replay_dir(&app, &cohort, None)
         .await
         .unwrap();

@@ -5,7 +5,6 @@
 use bedside_app::pathway_rt::{DECISION, PATHWAY_INSTANCE};
 use bedside_app::pipeline::PREDICTION;
 use bedside_app::{App, AppConfig};
-use bedside_policy::PolicyConfig;
 use bedside_store::DocFilter;
 use std::path::{Path, PathBuf};
 
@@ -43,19 +42,17 @@ fn docs(kind: &str, owner: &str) -> DocFilter {
 async fn challenger_runs_in_shadow_beside_the_primary() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let config = AppConfig::sqlite(data)
-        .model(root().join("models/sepsis-demo"))
-        .model(challenger_package(dir.path()))
-        .pathway(root().join("pathways/sepsis-escalation.bpmn"));
-    let app = App::open(config).await.unwrap();
     let mut policy = std::fs::read_to_string(root().join("config/demo-policy.toml")).unwrap();
     policy.push_str(&format!("\nshadow_models = [\"{CHALLENGER}\"]\n"));
-    let policy = PolicyConfig::from_toml_str(&policy).unwrap();
+    // The challenger belongs to the sepsis use case as its shadow.
+    let config = AppConfig::sqlite(data)
+        .use_case(bedside_test_support::use_cases::sepsis(dir.path(), &policy))
+        .model(challenger_package(dir.path()));
+    let app = App::open(config).await.unwrap();
     assert_eq!(
-        policy.role_of(CHALLENGER),
+        app.policy_for(CHALLENGER).role_of(CHALLENGER),
         bedside_policy::ModelRole::Shadow
     );
-    app.set_policy(policy).await.unwrap();
     bedside_app::replay::replay_dir(&app, &root().join("demo/cohort"), None)
         .await
         .unwrap();
@@ -112,7 +109,7 @@ async fn challenger_runs_in_shadow_beside_the_primary() {
     );
 
     // The silent report of the primary compares the two.
-    let report = app.silent_report("sepsis-demo").await.unwrap();
+    let report = app.views().silent_report("sepsis-demo").await.unwrap();
     let section = report
         .sections
         .iter()

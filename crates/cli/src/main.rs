@@ -8,6 +8,7 @@ mod pathway_cmds;
 mod replay_cmd;
 mod report_cmd;
 mod token_cmd;
+mod usecase_cmds;
 
 use anyhow::{Context, Result};
 use bedside_app::{App, AppConfig};
@@ -75,6 +76,10 @@ enum Cmd {
     /// BPMN pathways: validate files before deploying them.
     #[command(subcommand)]
     Pathway(pathway_cmds::PathwayCmd),
+    /// Use cases (a model, its policy, pathway and card as configuration):
+    /// validate directories before serving them.
+    #[command(subcommand, name = "use-case")]
+    UseCase(usecase_cmds::UseCaseCmd),
     /// Print hook JWTs signed by the demo EHR key (one per line, each with
     /// its own jti) for scripts, the UI sandbox and load tests.
     Token(token_cmd::TokenArgs),
@@ -138,8 +143,11 @@ pub(crate) fn offline_config(data_dir: &std::path::Path, url: Option<&str>) -> R
     Ok(AppConfig::new(store_location(data_dir, url)?).public_url("http://localhost"))
 }
 
-/// What the demo serves when no model or pathway is named: the committed
-/// demo model, the sepsis pathway and the demo EHR key pair.
+/// What the demo serves when no use case or model is named: the shipped
+/// use cases (each with its model, policy, pathway and card), the
+/// governance pathway and the demo EHR key pair.
+pub(crate) const DEMO_USE_CASES: [&str; 1] = ["use-cases/sepsis-screening"];
+/// The demo model and its pathway (reports on a demo store).
 pub(crate) const DEMO_MODEL: &str = "models/sepsis-demo";
 pub(crate) const DEMO_PATHWAY: &str = "pathways/sepsis-escalation.bpmn";
 /// The governance pathway: a model owner's review Task per alarm.
@@ -184,20 +192,23 @@ fn demo_asset(rel: &std::path::Path) -> PathBuf {
 }
 
 async fn open_app(s: &Settings, demo: bool) -> Result<Arc<App>> {
-    let mut models = s.models.clone();
+    let models = s.models.clone();
     let mut pathways = s.pathways.clone();
+    let mut use_cases = s.use_cases.clone();
     let mut hooks = bedside_app::hooks::HookConfig::default();
     if demo {
-        let model = demo_asset(DEMO_MODEL.as_ref());
-        if models.is_empty() && model.join("model.toml").exists() {
-            models.push(model);
+        if use_cases.is_empty() && models.is_empty() {
+            for u in DEMO_USE_CASES {
+                let u = demo_asset(u.as_ref());
+                if u.join(bedside_usecase::FILE).exists() {
+                    use_cases.push(u);
+                }
+            }
         }
         if pathways.is_empty() {
-            for p in [DEMO_PATHWAY, GOVERNANCE_PATHWAY] {
-                let p = demo_asset(p.as_ref());
-                if p.exists() {
-                    pathways.push(p);
-                }
+            let p = demo_asset(GOVERNANCE_PATHWAY.as_ref());
+            if p.exists() {
+                pathways.push(p);
             }
         }
         let ehr = demo_asset(DEMO_EHR.as_ref());
@@ -215,12 +226,13 @@ async fn open_app(s: &Settings, demo: bool) -> Result<Arc<App>> {
         .models(models)
         .pathways(pathways)
         .hooks(hooks);
+    let config = use_cases.into_iter().fold(config, AppConfig::use_case);
     // Parsed before the store is opened: a bad file writes nothing.
     let monitoring = match &s.monitoring {
         Some(p) => {
             let text = std::fs::read_to_string(p)
                 .with_context(|| format!("--monitoring {}: cannot read", p.display()))?;
-            let cfg = bedside_app::monitoring::MonitoringConfig::from_toml_str(&text)
+            let cfg = bedside_views::MonitoringConfig::from_toml_str(&text)
                 .map_err(|e| anyhow::anyhow!("--monitoring {}: {e}", p.display()))?;
             Some(cfg)
         }
@@ -229,7 +241,7 @@ async fn open_app(s: &Settings, demo: bool) -> Result<Arc<App>> {
     let smart = access::smart_backend(s)?;
     let app = App::open(config).await?;
     if let Some(cfg) = monitoring {
-        app.set_monitoring_config(cfg);
+        app.views().set_monitoring_config(cfg);
     }
     app.set_writeback_with(s.fhir_writeback_url.as_deref(), smart)
         .map_err(|e| anyhow::anyhow!("fhir_writeback_url: {}", e.message()))?;
@@ -319,6 +331,7 @@ fn run() -> Result<()> {
         Cmd::Model(cmd) => model_cmds::model(cmd),
         Cmd::Report(args) => rt.block_on(report_cmd::run(args)),
         Cmd::Pathway(cmd) => pathway_cmds::pathway(cmd),
+        Cmd::UseCase(cmd) => usecase_cmds::use_case(cmd),
         Cmd::Token(args) => token_cmd::run(args),
         Cmd::Audit(cmd) => rt.block_on(audit_cmd::run(cmd)),
         Cmd::Digest {

@@ -1,5 +1,5 @@
 //! `bedside report readiness|silent`: open the installation's store with
-//! its model, ask the app for the report, print JSON or HTML.
+//! its model, ask the read side for the report, print JSON or HTML.
 
 use anyhow::{bail, Context, Result};
 use bedside_app::App;
@@ -68,14 +68,14 @@ pub async fn run(a: ReportArgs) -> Result<()> {
         None => app.models[0].id().to_string(),
     };
     let report = match a.kind {
-        ReportKind::Readiness => app.readiness_report(&id).await,
-        ReportKind::Silent => app.silent_report(&id).await,
+        ReportKind::Readiness => app.views().readiness_report(&id).await,
+        ReportKind::Silent => app.views().silent_report(&id).await,
     }
-    .map_err(|e| anyhow::anyhow!("report: {}", e.message()))?;
+    .map_err(|e| anyhow::anyhow!("report: {}", e.message))?;
     let text = if a.json {
         serde_json::to_string_pretty(&report)? + "\n"
     } else {
-        bedside_app::reports::render_html(&report)
+        bedside_views::reports::render_html(&report)
     };
     match &a.out {
         Some(p) => std::fs::write(p, text).with_context(|| format!("--out {}", p.display()))?,

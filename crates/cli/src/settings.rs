@@ -77,15 +77,24 @@ pub struct Settings {
     #[arg(long = "pathway", env = "BEDSIDE_PATHWAYS", value_delimiter = ',')]
     pub pathways: Vec<PathBuf>,
 
-    /// Alert policy file (TOML) for pathways and CDS Hooks. Default: the
-    /// built-in policy (stage `silent`: score and record, start nothing);
-    /// `bedside demo` uses config/demo-policy.toml.
+    /// Use case directories to serve (repeatable): each holds
+    /// `use-case.toml` naming its model package, alert policy, pathway,
+    /// card content and trigger (see use-cases/README.md); check one with
+    /// `bedside use-case validate DIR`. `bedside demo` serves the shipped
+    /// use cases under use-cases/ when none is given.
+    #[arg(long = "use-case", env = "BEDSIDE_USE_CASES", value_delimiter = ',')]
+    pub use_cases: Vec<PathBuf>,
+
+    /// Alert policy file (TOML) of the models served with `--model` (a use
+    /// case has its own). Default: the built-in policy (stage `silent`:
+    /// score and record, start nothing); `bedside demo` uses
+    /// config/demo-policy.toml.
     #[arg(long, env = "BEDSIDE_POLICY")]
     pub policy: Option<PathBuf>,
 
     /// Monitoring and governance alarm settings file (TOML: windows, alarm
     /// rules, fairness bounds, trust pulse, governance owner; see
-    /// `bedside_app::monitoring::MonitoringConfig`). Default: built in.
+    /// `bedside_views::MonitoringConfig`). Default: built in.
     #[arg(long, env = "BEDSIDE_MONITORING")]
     pub monitoring: Option<PathBuf>,
 

@@ -12,6 +12,8 @@
 //!   `naive_15min` / `fixed_threshold` baselines and reports alert burden,
 //!   sensitivity, PPV and lead time.
 //! - [`binomial`]: exact binomial bounds and the Beta quantile.
+//! - [`PolicyView`]: the policy in force with the certifications made
+//!   under it, taken once per decision (or read).
 //!
 //! ARCHITECTURE INVARIANT: this crate does no IO; it takes plain data in and
 //! returns plain data (no store, no HTTP, no clock).
@@ -22,6 +24,7 @@ pub mod config;
 pub mod decide;
 pub mod evaluate;
 pub mod facts;
+mod view;
 
 pub use certify::{
     certify, CalibrationRow, CalibrationSet, Certification, CertificationConfig, Certified,
@@ -29,3 +32,4 @@ pub use certify::{
 pub use config::{Coding, ConfigError, PolicyConfig, Stage};
 pub use decide::{decide, route, snooze, SnoozeError};
 pub use facts::*;
+pub use view::PolicyView;

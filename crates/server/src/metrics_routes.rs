@@ -2,7 +2,7 @@
 //! latency is a histogram per endpoint (the matched route), method and
 //! status class, recorded by a middleware on every route; alerts,
 //! overrides, cards shown, drift PSI, open alarms and the job queue depth
-//! are read from the record at scrape time (`App::gauges`).
+//! are read from the record at scrape time (`Views::gauges`, through `App::views`).
 
 use crate::AppState;
 use axum::extract::{MatchedPath, Request, State};
@@ -78,7 +78,7 @@ fn gauge_vec(
 }
 
 /// The record's counters and gauges in a fresh registry.
-fn record_registry(g: &bedside_app::monitoring::Gauges) -> prometheus::Result<Registry> {
+fn record_registry(g: &bedside_views::monitoring::Gauges) -> prometheus::Result<Registry> {
     let reg = Registry::new();
     let alerts = gauge_vec(
         "bedside_alerts_total",
@@ -134,12 +134,12 @@ fn record_registry(g: &bedside_app::monitoring::Gauges) -> prometheus::Result<Re
 
 /// `GET /metrics`.
 pub async fn metrics(State(s): State<AppState>) -> Response {
-    let gauges = match s.app.gauges().await {
+    let gauges = match s.app.views().gauges().await {
         Ok(g) => g,
         Err(e) => {
             return (
                 StatusCode::from_u16(e.status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE),
-                e.message(),
+                e.message,
             )
                 .into_response()
         }

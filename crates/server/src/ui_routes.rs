@@ -1,8 +1,10 @@
 //! The web UI under `/ui`: server-rendered pages (crate `bedside-ui`) with
-//! view models from `bedside_app::App::ui_*`, the embedded assets, and the
-//! sandbox's token endpoint. Every UI response carries security headers
-//! (CSP `default-src 'self'`, ...) and a `Server-Timing` header with the
-//! time spent in the server (`app;dur=<ms>`).
+//! view models from the read side (`bedside_views::Views::ui_*`, through
+//! `App::views`), actions and audited reads from `bedside_app::App`, the
+//! embedded assets, and the sandbox's token endpoint. Every UI response
+//! carries security headers (CSP `default-src 'self'`, ...) and a
+//! `Server-Timing` header with the time spent in the server
+//! (`app;dur=<ms>`).
 //!
 //! Demo mode has no login: actions are taken as `App`'s UI actor. With
 //! access control on, `/ui/login` takes a pasted token into an HttpOnly,
@@ -127,7 +129,8 @@ fn page(who: &Who, render: impl FnOnce() -> ui::Markup) -> Response {
 }
 
 /// An error as an HTML page (or plain text for htmx, which shows it).
-fn error_page(e: ApiError, headers: &HeaderMap) -> Response {
+fn error_page(e: impl Into<ApiError>, headers: &HeaderMap) -> Response {
+    let e: ApiError = e.into();
     let status = StatusCode::from_u16(e.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     if is_htmx(headers) {
         return (
@@ -165,6 +168,7 @@ type Q = Query<BTreeMap<String, String>>;
 async fn dashboard(State(s): State<AppState>, w: Who, h: HeaderMap, Query(q): Q) -> Response {
     match s
         .app
+        .views()
         .ui_dashboard(q.get("model").map(String::as_str), now())
         .await
     {
@@ -183,13 +187,24 @@ fn allowed_actions(w: &Who, mut v: ui::WorklistView) -> ui::WorklistView {
     v
 }
 
+/// The worklist page: the Tasks as the app reads them for `who` (the read
+/// recorded), in the read side's view model.
+async fn worklist_view(
+    s: &AppState,
+    who: &Actor,
+    flash: Option<String>,
+) -> Result<ui::WorklistView, ApiError> {
+    let tasks = s.app.ui_worklist_tasks(who).await?;
+    Ok(s.app.views().ui_worklist(&tasks, now(), flash).await?)
+}
+
 async fn worklist(
     State(s): State<AppState>,
     w: Who,
     who: Option<Extension<Actor>>,
     h: HeaderMap,
 ) -> Response {
-    match s.app.ui_worklist(&actor(who), now(), None).await {
+    match worklist_view(&s, &actor(who), None).await {
         Ok(v) => {
             let v = allowed_actions(&w, v);
             page(&w, || ui::render_worklist(&v))
@@ -227,7 +242,7 @@ async fn task_action(
         Ok(f) => f,
         Err(e) => return error_page(e, &h),
     };
-    match s.app.ui_worklist(&who, now(), Some(flash)).await {
+    match worklist_view(&s, &who, Some(flash)).await {
         Ok(v) if is_htmx(&h) => page(&w, || ui::worklist_fragment(&v)),
         Ok(v) => page(&w, || ui::render_worklist(&v)),
         Err(e) => error_page(e, &h),
@@ -246,10 +261,36 @@ async fn sandbox(
         .get("patient")
         .map(String::as_str)
         .filter(|p| !p.is_empty());
-    match s.app.ui_sandbox(&actor(who), patient, query).await {
+    match sandbox_view(&s, &actor(who), patient, query).await {
         Ok(v) => page(&w, || ui::render_sandbox(&v)),
         Err(e) => error_page(e, &h),
     }
+}
+
+/// The sandbox page; a selected patient's timeline is recorded as read by
+/// `who` before it is shown.
+async fn sandbox_view(
+    s: &AppState,
+    who: &Actor,
+    patient: Option<&str>,
+    query: &str,
+) -> Result<ui::SandboxView, ApiError> {
+    let views = s.app.views();
+    let selected = match patient {
+        Some(p) => {
+            let r = views.ui_timeline(p).await.map_err(ApiError::from);
+            Some(s.app.record_patient_view(who, p, r).await?)
+        }
+        None => None,
+    };
+    Ok(views
+        .ui_sandbox(
+            query,
+            selected,
+            &s.app.cds_discovery(),
+            s.app.can_start_demo_pathway(),
+        )
+        .await?)
 }
 
 /// `GET /ui/sandbox/token?aud=<service URL>`: `{"token": "<JWT>"}` signed
@@ -291,7 +332,7 @@ async fn start_pathway(
 }
 
 async fn pathways(State(s): State<AppState>, w: Who, h: HeaderMap) -> Response {
-    match s.app.ui_pathways(None, now()).await {
+    match s.app.views().ui_pathways(None, now()).await {
         Ok(v) => page(&w, || ui::render_pathways(&v)),
         Err(e) => error_page(e, &h),
     }
@@ -303,7 +344,7 @@ async fn pathway(
     h: HeaderMap,
     Path(id): Path<String>,
 ) -> Response {
-    match s.app.ui_pathways(Some(&id), now()).await {
+    match s.app.views().ui_pathways(Some(&id), now()).await {
         Ok(v) => page(&w, || ui::render_pathways(&v)),
         Err(e) => error_page(e, &h),
     }
@@ -315,14 +356,14 @@ async fn pathway_diagram(
     h: HeaderMap,
     Path(id): Path<String>,
 ) -> Response {
-    match s.app.ui_pathway_diagram(&id, now()).await {
+    match s.app.views().ui_pathway_diagram(&id, now()).await {
         Ok(d) => page(&w, || ui::pathway_diagram_fragment(&d)),
         Err(e) => error_page(e, &h),
     }
 }
 
 async fn models(State(s): State<AppState>, w: Who) -> Response {
-    let v = s.app.ui_models();
+    let v = s.app.views().ui_models();
     page(&w, || ui::render_models(&v))
 }
 
@@ -332,7 +373,7 @@ async fn model_facts(
     h: HeaderMap,
     Path((id, version)): Path<(String, String)>,
 ) -> Response {
-    match s.app.ui_model_facts(&id, &version) {
+    match s.app.views().ui_model_facts(&id, &version) {
         Ok(v) => page(&w, || ui::render_model_facts(&v)),
         Err(e) => error_page(e, &h),
     }

@@ -3,12 +3,12 @@
 //! reasons, latency) and its alarm rules, and the `/metrics` gauges.
 
 use bedside_app::hooks::HookConfig;
-use bedside_app::monitoring::MonitoringQuery;
 use bedside_monitor::alarms::AlarmKind;
 use bedside_policy::PolicyConfig;
 use bedside_server::HttpConfig;
 use bedside_test_support::server::TestServer;
 use bedside_test_support::{fhir, http, repo_path};
+use bedside_views::monitoring::MonitoringQuery;
 use serde_json::{json, Value};
 
 const MODEL: &str = "fixture-lgbm";
@@ -70,16 +70,16 @@ async fn cards_and_feedback_feed_use_metrics_alarms_and_gauges() {
         200
     );
 
-    let mut cfg = s.app.monitoring_config();
+    let mut cfg = s.app.views().monitoring_config();
     cfg.alarms.overrides.rate_limit = 0.4;
     cfg.alarms.overrides.min_shown = 2;
     cfg.alarms.latency.slo_ms = 1e-6;
-    s.app.set_monitoring_config(cfg);
+    s.app.views().set_monitoring_config(cfg);
     let q = MonitoringQuery {
         model_id: MODEL.into(),
         now: chrono::Utc::now() + chrono::Duration::seconds(1),
     };
-    let snap = s.app.monitoring(&q).await.unwrap();
+    let snap = s.app.views().monitoring(&q).await.unwrap();
     let u = &snap.usage.overall;
     assert_eq!((u.alerts, u.shown, u.accepted, u.overridden), (2, 2, 1, 1));
     assert_eq!(u.override_reasons.get("not-septic"), Some(&1));

@@ -4,20 +4,22 @@
 
 use bedside_app::{App, AppConfig};
 use bedside_server::HttpConfig;
-use bedside_test_support::decisions::{certified, inpatient, policy, prediction};
+use bedside_test_support::decisions::{certified, inpatient, prediction};
+use bedside_test_support::http;
 use bedside_test_support::server::TestServer;
-use bedside_test_support::{http, repo_path};
 use chrono::{DateTime, Duration, Utc};
 use serde_json::{json, Value};
 use std::path::Path;
 use std::sync::Arc;
 
-const MODEL: &str = "sepsis-test";
+/// The sepsis use case's model: its predictions start the use case's
+/// pathway.
+const MODEL: &str = "sepsis-demo";
 
 async fn open(dir: &Path) -> App {
-    let config = AppConfig::sqlite(dir).pathway(repo_path("pathways/sepsis-escalation.bpmn"));
+    let uc = bedside_test_support::use_cases::sepsis(dir, "stage = \"live\"");
+    let config = AppConfig::sqlite(dir.join("data")).use_case(uc);
     let app = App::open(config).await.unwrap();
-    app.set_policy(policy("live")).await.unwrap();
     app.set_certification(MODEL, certified(0.3, "test"));
     app
 }

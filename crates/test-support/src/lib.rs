@@ -1,6 +1,7 @@
 //! Set-up shared by Bedside's tests, so each test states only what it
 //! checks:
 //!
+//! - [`use_cases`]: a shipped use case copied with its policy replaced;
 //! - [`process`]: the `bedside` binary started on `127.0.0.1:0`, awaited
 //!   until `/healthz` answers 200 (with a timeout), killed when dropped;
 //! - [`fhir`]: FHIR R4 resources and Bundles as JSON (Patient, Encounter,
@@ -22,6 +23,7 @@
 
 pub mod fhir;
 pub mod process;
+pub mod use_cases;
 
 #[cfg(feature = "in-process")]
 pub mod decisions;

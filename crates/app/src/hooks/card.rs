@@ -42,7 +42,7 @@ impl App {
     ) -> Result<CdsResponse, ApiError> {
         // One view for the whole call: the policy and the certification
         // made under it (the same service pathways decide with).
-        let view = self.decisions.view();
+        let view = self.decisions.view_for(sched.id());
         let policy = &view.policy;
         let mem_id = latest_id(sched.id(), pid);
         let user = req.context.user_id.clone();
@@ -263,8 +263,10 @@ impl App {
                 contribution: f.probability_contribution,
             })
             .collect();
+        let uc = self.use_cases.for_model(sched.id());
         let suggestions = if matches!(cert, Certification::Certified(_)) {
-            cfg.suggestions
+            uc.map(|u| u.card.suggestions.as_slice())
+                .unwrap_or_default()
                 .iter()
                 .filter(|s| {
                     s.unless_event
@@ -306,11 +308,14 @@ impl App {
                 .iter()
                 .map(|c| Coding::new(&c.system, &c.code, &c.display))
                 .collect(),
-            topic: Some(Coding::new(
-                "https://bedside.dev/cds-topic",
-                &policy.condition,
-                &format!("{} risk", policy.condition),
-            )),
+            topic: Some(match uc {
+                Some(u) => Coding::new("https://bedside.dev/use-case", &u.id, &u.name),
+                None => Coding::new(
+                    "https://bedside.dev/cds-topic",
+                    &policy.condition,
+                    &format!("{} risk", policy.condition),
+                ),
+            }),
             worklist_url: Some(format!("{base}/ui/worklist")),
             survey_url: None,
         }

@@ -1,5 +1,6 @@
-//! CDS Hooks settings: who is trusted, the alert policy used at hooks, the
-//! pathway suggestions offered on cards, and the demo EHR key.
+//! CDS Hooks settings: who is trusted, the default alert policy (of models
+//! served without a use case), and the demo EHR key. A card's suggestions
+//! and wording come from its model's use case.
 
 use bedside_cds::{JwkSet, TrustedIssuer};
 use bedside_policy::PolicyConfig;
@@ -8,19 +9,6 @@ use std::path::Path;
 
 /// The issuer of the demo EHR (`config/demo-ehr/`).
 pub const DEMO_ISSUER: &str = "https://demo-ehr.bedside.invalid";
-
-/// A pathway action offered on a card as a FHIR `create` suggestion.
-#[derive(Debug, Clone, PartialEq)]
-pub struct SuggestionTemplate {
-    pub label: String,
-    pub description: String,
-    /// The resource to create; `{{patientId}}` in any string is replaced.
-    pub resource: Value,
-    pub recommended: bool,
-    /// Not offered when the patient already has this event (e.g.
-    /// `lactate_ordered`).
-    pub unless_event: Option<String>,
-}
 
 /// Settings of the CDS Hooks service (part of `AppConfig`).
 #[derive(Debug, Clone)]
@@ -35,8 +23,6 @@ pub struct HookConfig {
     pub policy: PolicyConfig,
     /// Data older than this (minutes) is flagged stale on the card.
     pub stale_after_minutes: f64,
-    /// Pathway suggestions offered on cards of a certified model.
-    pub suggestions: Vec<SuggestionTemplate>,
     /// `(iss, private JWK)` used by `App::demo_token`.
     pub demo_key: Option<(String, Value)>,
 }
@@ -48,7 +34,6 @@ impl Default for HookConfig {
             trusted: Vec::new(),
             policy: PolicyConfig::default(),
             stale_after_minutes: 120.0,
-            suggestions: Vec::new(),
             demo_key: None,
         }
     }
@@ -75,7 +60,7 @@ fn read_json(path: &Path) -> Result<Value, HookConfigError> {
 impl HookConfig {
     /// The demo configuration: trusts the demo EHR key pair in `dir`
     /// (`jwks.json`, `private-jwk.json`) under [`DEMO_ISSUER`], policy
-    /// stage `live`, the sepsis pathway suggestions.
+    /// stage `live`.
     pub fn demo(dir: &Path) -> Result<Self, HookConfigError> {
         let jwks_path = dir.join("jwks.json");
         let jwks: JwkSet =
@@ -87,7 +72,6 @@ impl HookConfig {
         Ok(Self {
             trusted: vec![TrustedIssuer::with_jwks(DEMO_ISSUER, jwks)],
             policy: PolicyConfig::from_toml_str("stage = \"live\"")?,
-            suggestions: crate::triggers::sepsis::suggestions(),
             demo_key: Some((DEMO_ISSUER.to_string(), private)),
             ..Self::default()
         })

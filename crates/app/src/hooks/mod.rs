@@ -17,9 +17,8 @@ pub(crate) use card::{memory_doc, memory_from_doc};
 
 use risk::Risk;
 
-pub use config::{HookConfig, HookConfigError, SuggestionTemplate, DEMO_ISSUER};
+pub use config::{HookConfig, HookConfigError, DEMO_ISSUER};
 
-use crate::facts::facts_from_state;
 use crate::pipeline::LATEST_RISK;
 use crate::scoring::{latest_id, Scheduled};
 use crate::{ApiError, App};
@@ -29,6 +28,7 @@ use bedside_cds::{
 };
 use bedside_core::{Instant, PatientRef, PatientState, Probability};
 use bedside_models::{Model, Prediction};
+use bedside_policy::facts_from_state;
 use bedside_policy::{
     AlertMemory, CardKind, Certification, Decision, HookContext, PolicyConfig, PolicyInput, Stage,
     Suppression,

@@ -1,12 +1,13 @@
-//! Clinical triggers: what starts a pathway, with which message and start
-//! variables, and what ends it. Each is a named module; the pathway
-//! runtime (`crate::pathway_rt`) runs any definition and imports none of
-//! them.
+//! Triggers: what starts a pathway, with which message and start
+//! variables, and what it is sent afterwards. The messages, channels and
+//! rules come from each use case's configuration (`bedside_usecase`); the
+//! pathway runtime (`crate::pathway_rt`) runs any definition and imports
+//! none of them.
 //!
-//! - [`sepsis`]: a scored risk that escalates starts the sepsis pathway;
-//!   the ordered bundle ends it.
+//! - [`risk`]: a scored risk that escalates under its use case's policy
+//!   starts the use case's pathway; its actions under way are sent to it.
 //! - [`imaging`]: an imaging-AI finding or a QC failure at ingest starts
 //!   the radiology review.
 
 pub mod imaging;
-pub mod sepsis;
+pub mod risk;

@@ -2,7 +2,7 @@
 //! coordinates, with the number of running instances waiting at each
 //! element.
 
-use crate::{ApiError, App};
+use crate::{ViewError, Views};
 use bedside_core::Instant;
 use bedside_record::kinds::PATHWAY_INSTANCE;
 use bedside_record::{InstanceRecord, Record as _};
@@ -10,9 +10,9 @@ use bedside_store::DocFilter;
 use bedside_ui::{Choice, PathwayDiagram, PathwaysView};
 use std::collections::HashMap;
 
-impl App {
+impl Views {
     /// Tokens of running instances of `definition_id`, per element.
-    async fn waiting_counts(&self, definition_id: &str) -> Result<HashMap<String, u64>, ApiError> {
+    async fn waiting_counts(&self, definition_id: &str) -> Result<HashMap<String, u64>, ViewError> {
         let docs = self
             .store
             .list_documents(&DocFilter {
@@ -25,7 +25,7 @@ impl App {
         let mut counts = HashMap::new();
         for d in &docs {
             let inst = InstanceRecord::from_document(d)
-                .map_err(|e| ApiError::internal(e.to_string()))?
+                .map_err(|e| ViewError::internal(e.to_string()))?
                 .instance;
             for t in &inst.tokens {
                 *counts.entry(t.element_id.clone()).or_insert(0) += 1;
@@ -39,14 +39,13 @@ impl App {
         &self,
         id: &str,
         now: Instant,
-    ) -> Result<PathwayDiagram, ApiError> {
+    ) -> Result<PathwayDiagram, ViewError> {
         let def = self
-            .pathways
             .definition(id)
-            .ok_or_else(|| ApiError::not_found(format!("pathway {id:?} is not loaded")))?;
+            .ok_or_else(|| ViewError::not_found(format!("pathway {id:?} is not loaded")))?;
         let waiting = self.waiting_counts(id).await?;
         PathwayDiagram::from_outline(&def.outline(), &waiting, now)
-            .map_err(|e| ApiError::internal(format!("pathway {id:?}: {e}")))
+            .map_err(|e| ViewError::internal(format!("pathway {id:?}: {e}")))
     }
 
     /// The pathways page, with `selected` drawn (`None`: the only loaded
@@ -55,12 +54,11 @@ impl App {
         &self,
         selected: Option<&str>,
         now: Instant,
-    ) -> Result<PathwaysView, ApiError> {
+    ) -> Result<PathwaysView, ViewError> {
         let available: Vec<Choice> = self
             .pathways
-            .definitions
             .iter()
-            .map(|(_, d)| Choice {
+            .map(|d| Choice {
                 value: d.id.clone(),
                 label: d.name.clone().unwrap_or_else(|| d.id.clone()),
             })

@@ -1,13 +1,13 @@
-//! Monitoring over the real record: [`App::monitoring`] reads what the app
+//! Monitoring over the real record: [`Views::monitoring`] reads what the app
 //! stored for one model and returns a serde-serialisable
 //! [`MonitoringSnapshot`]. Never on the scoring path; reads only.
 //!
 //! Public names (stable; the dashboard and the reports use them):
 //! - [`MonitoringConfig`] (windows, alarm rules, fairness bounds, shifts,
-//!   trust pulse, governance owner), set with [`App::set_monitoring_config`],
-//!   read with [`App::monitoring_config`];
-//! - [`MonitoringQuery`] (`model_id`, `now`), [`App::monitoring`],
-//!   [`App::monitoring_clock`] (the newest stored prediction time: the
+//!   trust pulse, governance owner), set with [`Views::set_monitoring_config`],
+//!   read with [`Views::monitoring_config`];
+//! - [`MonitoringQuery`] (`model_id`, `now`), [`Views::monitoring`],
+//!   [`Views::monitoring_clock`] (the newest stored prediction time: the
 //!   data clock of a replayed installation);
 //! - [`MonitoringSnapshot`] and its parts [`Span`], [`Sources`],
 //!   [`LabelCounts`], [`LivePpv`], [`DriftSection`], [`LatencyStats`].
@@ -45,7 +45,7 @@ pub use gauges::{Gauges, ModelGauges};
 
 pub use collect::PULSE_ANSWER;
 
-use crate::{ApiError, App};
+use crate::{ViewError, Views};
 use bedside_core::Instant;
 use bedside_models::Model;
 use bedside_monitor::alarms::{evaluate_alarms, Alarm, AlarmConfig};
@@ -64,7 +64,6 @@ use chrono::Duration;
 pub(crate) use collect::{PredRow, Record};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use std::sync::RwLock;
 
 /// How monitoring reads the record and when it alarms (TOML).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -138,15 +137,10 @@ impl MonitoringConfig {
         Ok(c)
     }
 
-    pub(crate) fn hours(h: f64) -> Duration {
+    /// `h` hours as a duration (to the millisecond).
+    pub fn hours(h: f64) -> Duration {
         Duration::milliseconds((h * 3_600_000.0).round() as i64)
     }
-}
-
-/// Monitoring state held by the app.
-#[derive(Debug, Default)]
-pub struct MonitorRuntime {
-    config: RwLock<MonitoringConfig>,
 }
 
 /// What to compute.
@@ -154,7 +148,7 @@ pub struct MonitorRuntime {
 pub struct MonitoringQuery {
     pub model_id: String,
     /// End of the current window (the wall clock when live; the data clock,
-    /// see [`App::monitoring_clock`], for a replayed installation).
+    /// see [`Views::monitoring_clock`], for a replayed installation).
     pub now: Instant,
 }
 
@@ -258,32 +252,15 @@ pub struct MonitoringSnapshot {
     pub alarms: Vec<Alarm>,
 }
 
-impl App {
-    pub fn set_monitoring_config(&self, cfg: MonitoringConfig) {
-        *self
-            .monitor
-            .config
-            .write()
-            .unwrap_or_else(|e| e.into_inner()) = cfg;
-        self.ui_cache.clear();
-    }
-
-    pub fn monitoring_config(&self) -> MonitoringConfig {
-        self.monitor
-            .config
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
-    }
-
+impl Views {
     /// The newest stored prediction time of a model (`None`: none stored).
-    pub async fn monitoring_clock(&self, model_id: &str) -> Result<Option<Instant>, ApiError> {
+    pub async fn monitoring_clock(&self, model_id: &str) -> Result<Option<Instant>, ViewError> {
         Ok(self.prediction_span(model_id).await?.map(|s| s.end))
     }
 
     /// The first and newest stored prediction times of a model (one
     /// index query; no prediction is read).
-    pub async fn prediction_span(&self, model_id: &str) -> Result<Option<Span>, ApiError> {
+    pub async fn prediction_span(&self, model_id: &str) -> Result<Option<Span>, ViewError> {
         let span = self
             .store
             .document_span(&DocFilter {
@@ -295,16 +272,8 @@ impl App {
         Ok(span.map(|(start, end)| Span { start, end }))
     }
 
-    pub(crate) fn served_model(&self, model_id: &str) -> Result<std::sync::Arc<Model>, ApiError> {
-        self.models
-            .iter()
-            .find(|m| m.id() == model_id)
-            .and_then(|m| m.model.clone())
-            .ok_or_else(|| ApiError::not_found(format!("model {model_id:?} is not served here")))
-    }
-
     /// The monitoring snapshot of one model at `q.now`.
-    pub async fn monitoring(&self, q: &MonitoringQuery) -> Result<MonitoringSnapshot, ApiError> {
+    pub async fn monitoring(&self, q: &MonitoringQuery) -> Result<MonitoringSnapshot, ViewError> {
         self.monitoring_with(q, &self.monitoring_config()).await
     }
 
@@ -314,7 +283,7 @@ impl App {
         &self,
         q: &MonitoringQuery,
         cfg: &MonitoringConfig,
-    ) -> Result<MonitoringSnapshot, ApiError> {
+    ) -> Result<MonitoringSnapshot, ViewError> {
         Ok(self.monitoring_parts(q, cfg).await?.0)
     }
 
@@ -324,7 +293,7 @@ impl App {
         &self,
         q: &MonitoringQuery,
         cfg: &MonitoringConfig,
-    ) -> Result<(MonitoringSnapshot, Record), ApiError> {
+    ) -> Result<(MonitoringSnapshot, Record), ViewError> {
         let cfg = cfg.clone();
         let model = self.served_model(&q.model_id)?;
         let window = Span {
@@ -338,7 +307,10 @@ impl App {
         let rec = self
             .monitoring_record(&q.model_id, reference_window.start, q.now)
             .await?;
-        let cert = self.certification(&q.model_id);
+        let cert = self
+            .policy_for(&q.model_id)
+            .certification_of(&q.model_id)
+            .cloned();
         let threshold = cert
             .as_ref()
             .and_then(|c| c.certified())
@@ -428,7 +400,7 @@ impl App {
         cfg: &MonitoringConfig,
         window: Span,
         now: Instant,
-    ) -> Result<LivePpv, ApiError> {
+    ) -> Result<LivePpv, ViewError> {
         let decisions = self
             .store
             .list_documents(&DocFilter {

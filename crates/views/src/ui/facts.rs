@@ -2,7 +2,7 @@
 //! spec, `metrics.json` when the package has one) and the certification
 //! the hooks use.
 
-use crate::{ApiError, App};
+use crate::{ViewError, Views};
 use bedside_models::Model;
 use bedside_policy::Certification;
 use bedside_ui::{
@@ -97,13 +97,13 @@ fn subgroup_rows(m: &Value) -> Vec<SubgroupRow> {
     out
 }
 
-impl App {
+impl Views {
     fn served(&self) -> impl Iterator<Item = &std::sync::Arc<Model>> {
-        self.models.iter().filter_map(|s| s.model.as_ref())
+        self.models.iter()
     }
 
-    fn stage_name(&self) -> String {
-        match &self.policy().stage {
+    fn stage_name(&self, model_id: &str) -> String {
+        match &self.policy_for(model_id).policy.stage {
             bedside_policy::Stage::Silent => "silent",
             bedside_policy::Stage::Pilot { .. } => "pilot",
             bedside_policy::Stage::Live => "live",
@@ -120,7 +120,7 @@ impl App {
                     id: m.id().to_string(),
                     version: m.version().to_string(),
                     name: m.package.spec.name.clone(),
-                    stage: Some(self.stage_name()),
+                    stage: Some(self.stage_name(m.id())),
                     intended_use: Some(m.package.spec.intended_use.clone()),
                 })
                 .collect(),
@@ -128,15 +128,15 @@ impl App {
     }
 
     /// The facts page of one served model version (404 otherwise).
-    pub fn ui_model_facts(&self, id: &str, version: &str) -> Result<ModelFactsView, ApiError> {
+    pub fn ui_model_facts(&self, id: &str, version: &str) -> Result<ModelFactsView, ViewError> {
         let m = self
             .served()
             .find(|m| m.id() == id && m.version() == version)
             .ok_or_else(|| {
-                ApiError::not_found(format!("model {id:?} version {version:?} is not served"))
+                ViewError::not_found(format!("model {id:?} version {version:?} is not served"))
             })?;
         let metrics = package_metrics(m);
-        let view = self.decisions.view();
+        let view = self.policy_for(id);
         let cfg = &view.policy.certification;
         let promise = view.certification_of(id).map(|c| match c {
             Certification::Certified(c) => CertifiedPromise {
@@ -162,7 +162,7 @@ impl App {
             model_id: id.to_string(),
             version: version.to_string(),
             name: m.package.spec.name.clone(),
-            stage: Some(self.stage_name()),
+            stage: Some(self.stage_name(id)),
             card_markdown: m.package.card_markdown.clone(),
             source_attributes: hti1_attributes(&m.package.card_markdown),
             metrics: metrics.as_ref().map(metric_rows).unwrap_or_default(),

@@ -2,7 +2,7 @@
 //! subgroup attributes and outcomes, cards with their feedback and the
 //! first action that followed, and pulse answers. Read only.
 
-use crate::{ApiError, App};
+use crate::{ViewError, Views};
 use bedside_core::{Instant, PatientState};
 use bedside_models::outcome::OutcomeEvent;
 use bedside_models::Prediction;
@@ -116,7 +116,7 @@ pub(crate) fn patient_attributes(patient: &Value, at: Instant) -> BTreeMap<Strin
     m
 }
 
-impl App {
+impl Views {
     /// Stored predictions of `model_id` made in `[since, until)`, with the
     /// patients' attributes, states and outcome events.
     pub(crate) async fn monitoring_record(
@@ -124,7 +124,7 @@ impl App {
         model_id: &str,
         since: Instant,
         until: Instant,
-    ) -> Result<Record, ApiError> {
+    ) -> Result<Record, ViewError> {
         let mut rec = Record::default();
         let rows = self
             .store
@@ -199,7 +199,7 @@ impl App {
         since: Instant,
         until: Instant,
         action_window: chrono::Duration,
-    ) -> Result<AlertSet, ApiError> {
+    ) -> Result<AlertSet, ViewError> {
         let cards: Vec<Document> = self
             .store
             .list_documents(&docs(CARD, Some(model_id), Some(since)))
@@ -287,7 +287,7 @@ impl App {
 
     /// Practitioner reference -> role code, from stored PractitionerRole
     /// resources (`code[0].coding[0].code`).
-    async fn practitioner_roles(&self) -> Result<BTreeMap<String, String>, ApiError> {
+    async fn practitioner_roles(&self) -> Result<BTreeMap<String, String>, ViewError> {
         let mut out = BTreeMap::new();
         let mut after: Option<String> = None;
         loop {
@@ -315,7 +315,7 @@ impl App {
     /// Times of a patient's orders (MedicationRequest, ServiceRequest event
     /// times) and of pathway Task actions (`lastModified` of a Task no
     /// longer `requested`).
-    async fn action_times(&self, pid: &str) -> Result<Vec<Instant>, ApiError> {
+    async fn action_times(&self, pid: &str) -> Result<Vec<Instant>, ViewError> {
         let mut out = Vec::new();
         for rtype in ["MedicationRequest", "ServiceRequest"] {
             for r in self.store.resources_for_patient(rtype, pid).await? {
@@ -333,7 +333,7 @@ impl App {
         for t in tasks {
             if t.status.as_deref().is_some_and(|s| s != "requested") {
                 if let Ok(task) = TaskRecord::from_document(t) {
-                    out.extend(task.last_modified().and_then(crate::replay::parse_time));
+                    out.extend(task.last_modified().and_then(crate::conditions::parse_time));
                 }
             }
         }
@@ -341,7 +341,10 @@ impl App {
     }
 
     /// Trust-pulse answers for `model_id` (all time).
-    pub(crate) async fn pulse_answers(&self, model_id: &str) -> Result<Vec<PulseAnswer>, ApiError> {
+    pub(crate) async fn pulse_answers(
+        &self,
+        model_id: &str,
+    ) -> Result<Vec<PulseAnswer>, ViewError> {
         Ok(self
             .store
             .list_documents(&docs(PULSE_ANSWER, Some(model_id), None))

@@ -1,6 +1,7 @@
 //! View models of the web UI (crate `bedside-ui`), filled from the store,
 //! the served models and the loaded pathways. The UI crate renders them
-//! and does no IO; the server routes `/ui/...` to these methods.
+//! and does no IO; the server routes `/ui/...` to these methods (the
+//! actions behind the UI's buttons are the app's).
 //!
 //! Pages: worklist (this file), model facts (`facts`), EHR sandbox
 //! (`sandbox`), pathway view (`pathways`), monitoring dashboard
@@ -12,7 +13,7 @@ mod facts;
 mod pathways;
 mod sandbox;
 
-use crate::{ApiError, App};
+use crate::{ViewError, Views, UI_ACTOR};
 use bedside_core::Instant;
 use bedside_pathways::{Instance, NodeKind, TaskStatus};
 use bedside_record::kinds::PATHWAY_INSTANCE;
@@ -21,9 +22,6 @@ use bedside_ui::{Choice, TaskAction, TaskRow, WorklistView};
 use serde_json::Value;
 use std::collections::{BTreeSet, HashMap};
 use std::str::FromStr;
-
-/// Who acts in the UI when authentication is off (demo mode).
-pub const UI_ACTOR: &str = "Practitioner/demo";
 
 /// Patient display names, read once per page.
 pub(crate) struct PatientNames {
@@ -38,7 +36,7 @@ impl PatientNames {
     }
 
     /// "Given Family" from the stored Patient, else the id.
-    pub(crate) async fn get(&mut self, app: &App, id: &str) -> Result<String, ApiError> {
+    pub(crate) async fn get(&mut self, views: &Views, id: &str) -> Result<String, ViewError> {
         if let Some(n) = self.names.get(id) {
             return Ok(n.clone());
         }
@@ -46,7 +44,7 @@ impl PatientNames {
             rtype: "Patient".into(),
             id: id.to_string(),
         };
-        let name = match app.store.get_resource(&key).await? {
+        let name = match views.store.get_resource(&key).await? {
             Some(r) => serde_json::from_str::<Value>(&r.body)
                 .ok()
                 .and_then(|v| patient_name(&v))
@@ -118,30 +116,20 @@ fn parse_time(v: &Value) -> Option<Instant> {
         .map(|t| t.with_timezone(&chrono::Utc))
 }
 
-impl App {
-    /// The worklist page: every open pathway Task with its deadline,
-    /// escalation state and the actions its status allows.
+impl Views {
+    /// The worklist page over `tasks` (the open pathway Tasks as the
+    /// app's worklist read them, and recorded the read): each with its
+    /// deadline, escalation state and the actions its status allows.
     pub async fn ui_worklist(
         &self,
-        who: &crate::audit::Actor,
+        tasks: &[Value],
         now: Instant,
         flash: Option<String>,
-    ) -> Result<WorklistView, ApiError> {
-        let page = self
-            .worklist_as(
-                who,
-                "ui",
-                &crate::worklist::WorklistQuery {
-                    count: Some(crate::worklist::WORKLIST_PAGE),
-                    ..Default::default()
-                },
-            )
-            .await?;
-        let tasks = page.values();
+    ) -> Result<WorklistView, ViewError> {
         let mut names = PatientNames::new();
         let mut instances: HashMap<String, Option<Instance>> = HashMap::new();
         let mut rows = Vec::with_capacity(tasks.len());
-        for t in &tasks {
+        for t in tasks {
             let pid = t["for"]["reference"]
                 .as_str()
                 .map(|r| r.trim_start_matches("Patient/").to_string());
@@ -206,6 +194,7 @@ impl App {
             reassign_targets: self.reassign_targets(),
             snooze_reasons: self
                 .policy()
+                .policy
                 .override_reasons
                 .iter()
                 .map(|c| Choice {
@@ -220,7 +209,7 @@ impl App {
     /// Roles of every loaded pathway's user tasks, then the UI actor.
     fn reassign_targets(&self) -> Vec<Choice> {
         let mut roles = BTreeSet::new();
-        for (_, def) in &self.pathways.definitions {
+        for def in &self.pathways {
             for n in &def.nodes {
                 if let NodeKind::UserTask(spec) = &n.kind {
                     roles.extend(spec.roles.iter().cloned());
@@ -245,7 +234,7 @@ impl App {
     /// acknowledged in 15 min)" when the task is not the first user task
     /// its pathway instance entered; `None` for the first.
     fn escalation_state(&self, inst: &Instance, task: &Value) -> Option<String> {
-        let def = self.pathways.definition(&inst.definition_id)?;
+        let def = self.definition(&inst.definition_id)?;
         let element = task["code"]["coding"][0]["code"].as_str()?;
         let name_of = |id: &str| {
             def.nodes
@@ -280,66 +269,5 @@ impl App {
             text.push_str(&format!(" (timer: {t})"));
         }
         Some(text)
-    }
-
-    /// A worklist action from the UI, as [`UI_ACTOR`]; returns the flash
-    /// message ("Task claimed.").
-    pub async fn ui_task_action(
-        &self,
-        who: &crate::audit::Actor,
-        task_id: &str,
-        action: &str,
-        to: Option<&str>,
-        now: Instant,
-    ) -> Result<String, ApiError> {
-        if action == "snooze" {
-            let code =
-                to.ok_or_else(|| ApiError::bad_request("snooze needs a reason", Some("reason")))?;
-            self.snooze_from_worklist(
-                who,
-                task_id,
-                Some(UI_ACTOR),
-                &serde_json::json!(code),
-                None,
-                now,
-            )
-            .await?;
-            return Ok(format!(
-                "Alert snoozed ({code}); its pathway ended and the task was cancelled."
-            ));
-        }
-        let a = crate::worklist::TaskAction::from_str(action)?;
-        self.task_action_as(who, task_id, a, Some(UI_ACTOR), to, Default::default(), now)
-            .await?;
-        Ok(match a {
-            crate::worklist::TaskAction::Claim => "Task claimed.".to_string(),
-            crate::worklist::TaskAction::Acknowledge => "Task acknowledged.".to_string(),
-            crate::worklist::TaskAction::Complete => "Task completed.".to_string(),
-            crate::worklist::TaskAction::Reassign => {
-                format!("Task reassigned to {}.", to.unwrap_or("?"))
-            }
-        })
-    }
-
-    /// The JWT the sandbox sends, as the demo EHR would sign it. `aud` is
-    /// the service URL the browser calls; the token is issued for that
-    /// service's canonical URL (the public URL may differ from the
-    /// browser's origin), and only for Bedside's own services.
-    pub fn ui_sandbox_token(&self, aud: &str) -> Result<String, ApiError> {
-        let path = aud
-            .split_once("/cds-services/")
-            .map(|(_, rest)| rest.trim_end_matches("/feedback"))
-            .ok_or_else(|| {
-                ApiError::bad_request(
-                    format!("aud {aud:?} is not a CDS service URL (…/cds-services/{{id}})"),
-                    Some("aud"),
-                )
-            })?;
-        if !self.hooks.has_service(path) {
-            return Err(ApiError::not_found(format!(
-                "no CDS service {path:?}; see GET /cds-services"
-            )));
-        }
-        self.demo_token(&self.cds_service_url(path))
     }
 }

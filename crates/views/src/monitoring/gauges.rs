@@ -3,7 +3,7 @@
 //! counts), drift PSI per feature from the latest governance evaluation
 //! (`governance_state`), open governance alarms, and the job queue depth.
 
-use crate::{ApiError, App};
+use crate::{ViewError, Views};
 use bedside_record::kinds::DECISION;
 use bedside_record::kinds::GOVERNANCE_STATE;
 use bedside_record::kinds::{CARD, FEEDBACK};
@@ -36,14 +36,14 @@ pub struct Gauges {
     pub queue_depth: u64,
 }
 
-impl App {
+impl Views {
     /// Gauges for `/metrics` (see the module doc).
-    pub async fn gauges(&self) -> Result<Gauges, ApiError> {
+    pub async fn gauges(&self) -> Result<Gauges, ViewError> {
         let mut out = Gauges {
             queue_depth: self.store.pending_jobs().await?,
             ..Default::default()
         };
-        for m in self.models.iter().filter(|m| m.model.is_some()) {
+        for m in &self.models {
             let id = m.id().to_string();
             let count = |kind: &str, status: Option<&str>| DocFilter {
                 kind: kind.into(),

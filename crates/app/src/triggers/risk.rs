@@ -1,13 +1,15 @@
-//! The sepsis screening trigger: a scored risk goes through the one
-//! decision service; an escalation that is shown starts the pathway whose
-//! start message is [`SEPSIS_ALERT`], and the bundle (antibiotics and blood
-//! cultures ordered, [`BUNDLE_EVENTS`]) is delivered to a running instance
-//! as [`BUNDLE_ORDERED`]. Everything goes into the commit of the data that
-//! caused it. The sandbox's demo control starts the same pathway by hand
-//! ([`App::ui_start_pathway`]). The pathway runtime (`crate::pathway_rt`) knows none of this.
+//! The risk trigger: a scored risk goes through the one decision service
+//! under its use case's policy; an escalation that is shown starts the use
+//! case's pathway with its start message, and once every event channel of
+//! the use case's `actions_under_way` is in since the start, the running
+//! instance is sent the use case's `actions_under_way` message. Everything
+//! goes into the commit of the data that caused it. The sandbox's demo
+//! control starts the same pathway by hand ([`App::ui_start_pathway`]).
+//! What the messages and channels are comes from the use case
+//! (`bedside_usecase`); the pathway runtime (`crate::pathway_rt`) knows
+//! none of this.
 
 use crate::audit::{Action as AuditAction, Actor, Entity, Event, ProvenanceInput};
-use crate::hooks::SuggestionTemplate;
 use crate::pathway_rt::{pending_or_stored, ALERT_MEMORY};
 use crate::{ApiError, App};
 use bedside_core::{Instant, PatientRef, PatientState};
@@ -17,23 +19,23 @@ use bedside_policy::{AlertMemory, Decision, ModelRole, PolicyInput, Recipient, T
 use bedside_record::kinds::{LATEST_RISK, TASK};
 use bedside_record::{model_patient_id as latest_id, DecisionRecord, LatestRisk, Record as _};
 use bedside_store::Commit;
+use bedside_usecase::UseCase;
 use serde_json::{json, Map, Value};
+use std::sync::Arc;
 
-/// Start message of the sepsis pathway.
-pub const SEPSIS_ALERT: &str = "sepsis-alert";
-/// Message that ends the sepsis pathway when the bundle is ordered.
-pub const BUNDLE_ORDERED: &str = "bundle-ordered";
-/// Events that together make the bundle.
-pub const BUNDLE_EVENTS: [&str; 2] = ["antibiotic_ordered", "blood_culture_ordered"];
 fn ts(t: Instant) -> String {
     t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
-/// When the bundle counts as ordered for an instance started at `since`:
-/// the later of the first order of each bundle event at or after `since`.
-pub fn bundle_time(state: &PatientState, since: Instant) -> Option<Instant> {
+/// When the actions of a pathway started at `since` count as under way:
+/// the later of the first point of each of `channels` at or after
+/// `since`; `None` while one is missing (or when `channels` is empty).
+pub fn actions_time(state: &PatientState, since: Instant, channels: &[String]) -> Option<Instant> {
+    if channels.is_empty() {
+        return None;
+    }
     let mut latest = since;
-    for kind in BUNDLE_EVENTS {
+    for kind in channels {
         let first = state
             .events
             .get(kind)?
@@ -47,10 +49,18 @@ pub fn bundle_time(state: &PatientState, since: Instant) -> Option<Instant> {
     Some(latest)
 }
 
+/// The use case a pathway's actions-under-way rule comes from, with its
+/// message: `None` when the use case sends none.
+pub(crate) fn actions_rule(uc: &UseCase) -> Option<(&[String], &str)> {
+    let msg = uc.pathway.as_ref()?.actions_under_way.as_deref()?;
+    (!uc.actions_under_way.is_empty()).then_some((uc.actions_under_way.as_slice(), msg))
+}
+
 impl App {
-    /// After a prediction: decide, remember, and start the sepsis pathway
-    /// when the decision escalates (and is shown); send `bundle-ordered`
-    /// to a running instance when the bundle is in. All into `commit`.
+    /// After a prediction: decide under the model's use case, remember,
+    /// and start the use case's pathway when the decision escalates (and
+    /// is shown); send the use case's actions-under-way message to a
+    /// running instance when its actions are in. All into `commit`.
     pub async fn on_prediction(
         &self,
         state: &PatientState,
@@ -58,17 +68,20 @@ impl App {
         commit: &mut Commit,
     ) -> Result<(), ApiError> {
         let pid = state.patient_id.clone();
-        let def = self.pathways.started_by(SEPSIS_ALERT);
+        let uc = self.use_cases.for_model(&p.model_id).cloned();
+        let def = uc.as_ref().and_then(|u| self.pathway_of(u));
         let running = match &def {
             Some(d) => self.running_instance(&pid, &d.id, Some(commit)).await?,
             None => None,
         };
-        if let (Some(d), Some((doc, inst))) = (&def, &running) {
-            if let Some(tb) = bundle_time(state, inst.started_at) {
-                if tb <= p.at {
-                    let mut inst = inst.clone();
-                    self.send_bundle(d, &doc.patient_id, &mut inst, tb, commit)
-                        .await?;
+        if let (Some(u), Some(d), Some((doc, inst))) = (&uc, &def, &running) {
+            if let Some((channels, msg)) = actions_rule(u) {
+                if let Some(tb) = actions_time(state, inst.started_at, channels) {
+                    if tb <= p.at {
+                        let mut inst = inst.clone();
+                        self.send_actions_under_way(d, msg, &doc.patient_id, &mut inst, tb, commit)
+                            .await?;
+                    }
                 }
             }
         }
@@ -88,11 +101,11 @@ impl App {
                 Some(d) => crate::hooks::memory_from_doc(&d),
                 None => (AlertMemory::default(), None),
             };
-        let mut facts = crate::facts::facts_from_state(state, p.at);
+        let mut facts = bedside_policy::facts_from_state(state, p.at);
         facts.on_pathway = on_pathway;
         // One view: the policy and the certification made under it (the
         // same service the CDS Hooks decide with).
-        let view = self.decisions.view();
+        let view = self.decisions.view_for(&p.model_id);
         let input = PolicyInput {
             model_id: p.model_id.clone(),
             role: view.policy.role_of(&p.model_id),
@@ -124,16 +137,25 @@ impl App {
                 .to_document(),
             );
         }
-        if let Some(def) = def {
+        if let (Some(u), Some(def)) = (&uc, def) {
             if decision.escalate && decision.shown && !on_pathway {
-                self.start_sepsis(&def, state, p, &decision, commit).await?;
+                self.start_use_case_pathway(u, &def, state, p, &decision, commit)
+                    .await?;
             }
         }
         Ok(())
     }
 
-    pub(crate) async fn start_sepsis(
+    /// The loaded pathway a use case starts, if it has one.
+    pub(crate) fn pathway_of(&self, uc: &UseCase) -> Option<Arc<Definition>> {
+        let pw = uc.pathway.as_ref()?;
+        self.pathways.definition(&pw.process_id)
+    }
+
+    /// Start `uc`'s pathway `def` for an escalated prediction.
+    pub(crate) async fn start_use_case_pathway(
         &self,
+        uc: &UseCase,
         def: &Definition,
         state: &PatientState,
         p: &Prediction,
@@ -178,17 +200,23 @@ impl App {
         let (mut inst, effects) = Engine::start(
             def,
             &instance_id,
-            &StartTrigger::Message(SEPSIS_ALERT.into()),
+            &StartTrigger::Message(
+                uc.pathway
+                    .as_ref()
+                    .map(|pw| pw.start.clone())
+                    .unwrap_or_default(),
+            ),
             vars,
             d.at,
         )
         .map_err(|e| ApiError::internal(e.to_string()))?;
-        tracing::info!(pathway = %def.id, "pathway started");
+        tracing::info!(pathway = %def.id, use_case = %uc.id, "pathway started");
         self.apply_effects(def, &Some(pid.clone()), &mut inst, effects, d.at, commit)
             .await
     }
 
-    /// What the sepsis tasks need in hand, from the state and the store.
+    /// What a risk pathway's Tasks need in hand, from the state and the
+    /// store.
     async fn start_variables(
         &self,
         state: &PatientState,
@@ -274,19 +302,21 @@ impl App {
         Ok(vars)
     }
 
-    /// Deliver `bundle-ordered` at `at` (ends the instance, cancels its
-    /// open tasks).
-    pub(crate) async fn send_bundle(
+    /// Deliver the use case's actions-under-way message `msg` at `at`
+    /// (the pathway decides what follows; the shipped sepsis pathway ends
+    /// and cancels its open tasks).
+    pub(crate) async fn send_actions_under_way(
         &self,
         def: &Definition,
+        msg: &str,
         patient_id: &Option<String>,
         inst: &mut Instance,
         at: Instant,
         commit: &mut Commit,
     ) -> Result<(), ApiError> {
         let mut payload = Map::new();
-        payload.insert("bundle".into(), json!({"ordered_at": ts(at)}));
-        let effects = Engine::on_message(def, inst, BUNDLE_ORDERED, None, payload, at)
+        payload.insert("actions".into(), json!({"under_way_at": ts(at)}));
+        let effects = Engine::on_message(def, inst, msg, None, payload, at)
             .map_err(|e| ApiError::internal(e.to_string()))?;
         if effects.is_empty() {
             return Ok(());
@@ -295,10 +325,20 @@ impl App {
             .await
     }
 
-    /// Demo control of the sandbox: start the escalation pathway for a
-    /// patient from the patient's latest precomputed risk, as if the alert
-    /// policy had escalated it (the policy decides nothing here). Returns
-    /// the number of tasks the pathway created.
+    /// Whether the sandbox offers its demo control: in demo mode only (the
+    /// demo EHR key is configured) and with a use case whose risk starts a
+    /// loaded pathway.
+    pub fn can_start_demo_pathway(&self) -> bool {
+        self.hooks.config.demo_key.is_some()
+            && self.use_cases.iter().any(|u| {
+                matches!(u.trigger, bedside_usecase::Trigger::Risk) && self.pathway_of(u).is_some()
+            })
+    }
+
+    /// Demo control of the sandbox: start the pathway of the use case of
+    /// the patient's latest precomputed risk, as if the alert policy had
+    /// escalated it (the policy decides nothing here). Returns the number
+    /// of tasks the pathway created.
     pub async fn ui_start_pathway(
         &self,
         who: &Actor,
@@ -307,8 +347,39 @@ impl App {
     ) -> Result<usize, ApiError> {
         PatientRef::parse(pid)
             .map_err(|e| ApiError::bad_request(format!("patient: {e}"), Some("patient")))?;
-        let def = self.pathways.started_by(SEPSIS_ALERT).ok_or_else(|| {
-            ApiError::not_found("no loaded pathway starts on the sepsis alert message")
+        let mut found: Option<(Arc<UseCase>, Arc<Definition>, Prediction)> = None;
+        let mut any_pathway = false;
+        for m in &self.models {
+            let Some(uc) = self.use_cases.for_model(m.id()) else {
+                continue;
+            };
+            let Some(def) = self.pathway_of(uc) else {
+                continue;
+            };
+            any_pathway = true;
+            if let Some(d) = self
+                .store
+                .get_document(LATEST_RISK, &latest_id(m.id(), pid))
+                .await?
+            {
+                if let Ok(r) = LatestRisk::from_document(&d) {
+                    found = Some((uc.clone(), def, r.prediction));
+                    break;
+                }
+            }
+        }
+        if !any_pathway {
+            return Err(ApiError::not_found(
+                "no served use case starts a pathway from a risk",
+            ));
+        }
+        let (uc, def, p) = found.ok_or_else(|| {
+            ApiError::new(
+                409,
+                "business-rule",
+                format!("Patient/{pid} has no precomputed risk to start the pathway with"),
+                Some("patient"),
+            )
         })?;
         if self.running_instance(pid, &def.id, None).await?.is_some() {
             return Err(ApiError::new(
@@ -318,25 +389,6 @@ impl App {
                 Some("patient"),
             ));
         }
-        let mut prediction: Option<Prediction> = None;
-        for m in &self.models {
-            if let Some(d) = self
-                .store
-                .get_document(LATEST_RISK, &latest_id(m.id(), pid))
-                .await?
-            {
-                prediction = LatestRisk::from_document(&d).ok().map(|r| r.prediction);
-                break;
-            }
-        }
-        let p = prediction.ok_or_else(|| {
-            ApiError::new(
-                409,
-                "business-rule",
-                format!("Patient/{pid} has no precomputed risk to start the pathway with"),
-                Some("patient"),
-            )
-        })?;
         let state = self
             .ingestor
             .state(pid)
@@ -360,7 +412,7 @@ impl App {
         };
         let p = Prediction { at: now, ..p };
         let mut commit = Commit::default();
-        self.start_sepsis(&def, &state, &p, &decision, &mut commit)
+        self.start_use_case_pathway(&uc, &def, &state, &p, &decision, &mut commit)
             .await?;
         let tasks = commit.documents.iter().filter(|d| d.kind == TASK).count();
         let ev = Event::rest("operation", "pathway-started", AuditAction::Execute)
@@ -368,55 +420,11 @@ impl App {
             .patient(Some(pid))
             .entity(
                 Entity::identifier("urn:bedside:pathway", &def.id)
-                    .detail("actor", crate::ui_views::UI_ACTOR)
+                    .detail("actor", bedside_views::UI_ACTOR)
                     .detail("tasks", tasks),
             );
         self.record(&mut commit, ev);
         self.write(commit).await?;
         Ok(tasks)
     }
-}
-
-fn service_request(loinc: &str, display: &str) -> Value {
-    json!({
-        "resourceType": "ServiceRequest",
-        "status": "draft",
-        "intent": "proposal",
-        "priority": "urgent",
-        "code": {"coding": [{"system": "http://loinc.org", "code": loinc, "display": display}]},
-        "subject": {"reference": "Patient/{{patientId}}"}
-    })
-}
-
-/// The sepsis escalation pathway's first actions.
-pub fn suggestions() -> Vec<SuggestionTemplate> {
-    vec![
-        SuggestionTemplate {
-            label: "Order serum lactate".into(),
-            description: "Create a ServiceRequest for lactate (LOINC 2524-7)".into(),
-            resource: service_request("2524-7", "Lactate [Moles/volume] in Serum or Plasma"),
-            recommended: true,
-            unless_event: Some("lactate_ordered".into()),
-        },
-        SuggestionTemplate {
-            label: "Order blood cultures".into(),
-            description: "Create a ServiceRequest for blood cultures (LOINC 600-7)".into(),
-            resource: service_request("600-7", "Bacteria identified in Blood by Culture"),
-            recommended: false,
-            unless_event: Some("blood_culture_ordered".into()),
-        },
-        SuggestionTemplate {
-            label: "Start the sepsis pathway".into(),
-            description: "Create a Task to start the sepsis escalation pathway".into(),
-            resource: json!({
-                "resourceType": "Task",
-                "status": "requested",
-                "intent": "order",
-                "code": {"coding": [{"system": "https://bedside.dev/pathway", "code": "sepsis-escalation", "display": "Sepsis escalation pathway"}]},
-                "for": {"reference": "Patient/{{patientId}}"}
-            }),
-            recommended: false,
-            unless_event: None,
-        },
-    ]
 }

@@ -1,11 +1,10 @@
 //! The EHR sandbox: patients from the store, the chosen patient's
 //! timeline (channels, events, cards, tasks), Bedside's own CDS services,
-//! and the demo control (which `crate::triggers::sepsis` carries out).
+//! and whether the demo control is offered (the app carries it out, and
+//! records each timeline read before it is shown).
 
 use super::patient_name;
-use crate::audit::{Action, Actor, Event, Outcome};
-use crate::triggers::sepsis::SEPSIS_ALERT;
-use crate::{ApiError, App};
+use crate::{ViewError, Views, UI_ACTOR};
 use bedside_core::{PatientRef, PatientState};
 use bedside_record::kinds::{CARD, TASK};
 use bedside_record::{CardRecord, Record as _, TaskRecord};
@@ -45,14 +44,19 @@ fn channel_label(name: &str) -> String {
     }
 }
 
-impl App {
-    /// The sandbox page; `patient` selects one (`None` = the list only).
+impl Views {
+    /// The sandbox page: every stored patient, `selected` (a timeline
+    /// from [`Views::ui_timeline`], already recorded as read), the
+    /// sandbox's hooks among the CDS services of `discovery` (the
+    /// `GET /cds-services` answer), and whether the demo control to start
+    /// a pathway is offered.
     pub async fn ui_sandbox(
         &self,
-        who: &Actor,
-        patient: Option<&str>,
         query: &str,
-    ) -> Result<SandboxView, ApiError> {
+        selected: Option<PatientTimeline>,
+        discovery: &Value,
+        can_start_pathway: bool,
+    ) -> Result<SandboxView, ViewError> {
         let mut patients = Vec::new();
         let mut after: Option<String> = None;
         loop {
@@ -72,29 +76,7 @@ impl App {
             }
         }
         patients.sort_by(|a, b| a.display.cmp(&b.display).then(a.id.cmp(&b.id)));
-        let selected = match patient {
-            Some(p) => {
-                // A patient's record shown: recorded before it is.
-                let r = self.ui_timeline(p).await;
-                let mut ev = Event::dicom(
-                    "110110",
-                    "Patient Record",
-                    "ui-patient-timeline",
-                    Action::Read,
-                )
-                .by(who);
-                ev = match (&r, PatientRef::parse(p)) {
-                    (Ok(_), _) => ev.patient(Some(p)),
-                    (Err(e), Ok(_)) => ev
-                        .patient(Some(p))
-                        .outcome(Outcome::MinorFailure, Some(&e.message())),
-                    (Err(e), Err(_)) => ev.outcome(Outcome::MinorFailure, Some(&e.message())),
-                };
-                Some(self.record_access(ev, r).await?)
-            }
-            None => None,
-        };
-        let services = self.cds_discovery()["services"]
+        let services = discovery["services"]
             .as_array()
             .into_iter()
             .flatten()
@@ -113,41 +95,45 @@ impl App {
             patients,
             selected,
             services,
-            fhir_server: format!("{}/fhir", self.config.public_url.trim_end_matches('/')),
-            user_id: super::UI_ACTOR.into(),
-            // Demo mode only (the demo EHR key is configured).
-            can_start_pathway: self.hooks.config.demo_key.is_some()
-                && self.pathways.started_by(SEPSIS_ALERT).is_some(),
+            fhir_server: format!("{}/fhir", self.public_url.trim_end_matches('/')),
+            user_id: UI_ACTOR.into(),
+            can_start_pathway,
         })
     }
 
-    async fn ui_timeline(&self, pid: &str) -> Result<PatientTimeline, ApiError> {
+    /// One patient's timeline: channels as sparklines, events, cards and
+    /// pathway Tasks (a read of patient data the caller records).
+    pub async fn ui_timeline(&self, pid: &str) -> Result<PatientTimeline, ViewError> {
         PatientRef::parse(pid)
-            .map_err(|e| ApiError::bad_request(format!("patient: {e}"), Some("patient")))?;
+            .map_err(|e| ViewError::bad_request(format!("patient: {e}"), Some("patient")))?;
         let key = bedside_store::ResourceKey {
             rtype: "Patient".into(),
             id: pid.to_string(),
         };
         let patient: Value = match self.store.get_resource(&key).await? {
             Some(r) => serde_json::from_str(&r.body).unwrap_or(Value::Null),
-            None => return Err(ApiError::not_found(format!("Patient/{pid} is not stored"))),
+            None => return Err(ViewError::not_found(format!("Patient/{pid} is not stored"))),
         };
-        let state = self
-            .ingestor
-            .state(pid)
-            .await
-            .map_err(|e| ApiError::new(503, "transient", format!("patient state: {e}"), None))?
-            .unwrap_or_else(|| PatientState::new(pid));
-        let units = self.ingestor.map().channels();
+        let state = match self
+            .store
+            .load_states(std::slice::from_ref(&pid.to_string()))
+            .await?
+            .remove(pid)
+        {
+            Some(row) => bedside_ingest::decode_state(&row.state)
+                .map_err(|e| ViewError::new(503, "transient", format!("patient state: {e}")))?,
+            None => PatientState::new(pid),
+        };
         let channels = state
             .channels
             .iter()
             .map(|(name, series)| ChannelView {
                 name: channel_label(name),
-                unit: units
+                unit: self
+                    .channel_units
                     .iter()
-                    .find(|c| &c.name == name)
-                    .map(|c| c.unit.clone())
+                    .find(|(c, _)| c == name)
+                    .map(|(_, u)| u.clone())
                     .unwrap_or_default(),
                 points: series
                     .points
@@ -183,7 +169,7 @@ impl App {
         &self,
         pid: &str,
         state: &PatientState,
-    ) -> Result<Vec<TimelineEvent>, ApiError> {
+    ) -> Result<Vec<TimelineEvent>, ViewError> {
         let mut events = Vec::new();
         for (kind, series) in &state.events {
             for p in &series.points {

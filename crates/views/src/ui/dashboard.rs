@@ -1,4 +1,4 @@
-//! The monitoring dashboard: the figures of [`App::monitoring`] (the
+//! The monitoring dashboard: the figures of [`Views::monitoring`] (the
 //! `MonitoringSnapshot`: headline performance, rolling performance, live
 //! PPV, drift against the training profile, use by unit, alarms), plus the
 //! two things the snapshot does not carry per item: the reliability
@@ -10,9 +10,9 @@
 //! clock when the two are further apart than the monitoring window.
 
 use crate::monitoring::{MonitoringQuery, MonitoringSnapshot, Record};
-use crate::scoring::Scheduled;
-use crate::{ApiError, App};
+use crate::{ViewError, Views};
 use bedside_core::Instant;
+use bedside_models::Model;
 use bedside_monitor::{intervals, metrics};
 use bedside_record::kinds::{CARD, FEEDBACK};
 use bedside_record::{FeedbackRecord, Record as _};
@@ -129,22 +129,17 @@ fn alarms(snap: &MonitoringSnapshot) -> Vec<Alarm> {
         .collect()
 }
 
-impl App {
+impl Views {
     /// Reliability bins of one model's predictions made in `[from, to)`,
     /// labelled by the package's outcome definition with the outcome
     /// events of the monitoring record (read once for the snapshot).
-    fn reliability(
-        sched: &Scheduled,
-        rec: &Record,
-        from: Instant,
-        to: Instant,
-    ) -> Vec<ReliabilityBin> {
+    fn reliability(model: &Model, rec: &Record, from: Instant, to: Instant) -> Vec<ReliabilityBin> {
         let none = Vec::new();
         let (mut scores, mut labels) = (Vec::new(), Vec::new());
         for p in rec.predictions.iter().filter(|p| p.at >= from && p.at < to) {
             let events = rec.outcome_events.get(&p.patient).unwrap_or(&none);
             scores.push(p.probability);
-            labels.push(sched.spec.outcome.label(events, p.at));
+            labels.push(model.package.spec.outcome.label(events, p.at));
         }
         metrics::calibration(&scores, &labels, 10)
             .map(|cal| {
@@ -167,7 +162,7 @@ impl App {
     }
 
     /// Minutes from each shown card (since `from`) to its first feedback.
-    async fn minutes_to_feedback(&self, model: &str, from: Instant) -> Result<Vec<f64>, ApiError> {
+    async fn minutes_to_feedback(&self, model: &str, from: Instant) -> Result<Vec<f64>, ViewError> {
         let cards: BTreeMap<String, Instant> = self
             .store
             .list_documents(&since(CARD, model, from))
@@ -199,7 +194,8 @@ impl App {
 
     /// Override reasons by display text (the policy's coded reasons).
     fn reason_bars(&self, snap: &MonitoringSnapshot) -> Vec<Bar> {
-        let reasons = &self.policy().override_reasons;
+        let view = self.policy_for(&snap.model_id);
+        let reasons = &view.policy.override_reasons;
         snap.usage
             .overall
             .override_reasons
@@ -223,19 +219,19 @@ impl App {
         &self,
         model: Option<&str>,
         now: Instant,
-    ) -> Result<DashboardView, ApiError> {
+    ) -> Result<DashboardView, ViewError> {
         let key = model.map(str::to_string);
         // Read before computing: a commit made while computing changes
         // the marker, so that view is never reused after it.
         let marker = self.store.change_marker().await?;
         if let Some(m) = &marker {
-            if let Some(v) = self.ui_cache.get(&key, m, now) {
+            if let Some(v) = self.dashboards.get(&key, m, now) {
                 return Ok(v);
             }
         }
         let v = self.dashboard_view(model, now).await?;
         if let Some(m) = marker {
-            self.ui_cache.put(key, m, v.clone());
+            self.dashboards.put(key, m, v.clone());
         }
         Ok(v)
     }
@@ -245,16 +241,20 @@ impl App {
         &self,
         model: Option<&str>,
         now: Instant,
-    ) -> Result<DashboardView, ApiError> {
-        let served: Vec<&Scheduled> = self.models.iter().filter(|s| s.model.is_some()).collect();
+    ) -> Result<DashboardView, ViewError> {
+        let served: Vec<&Model> = self.models.iter().map(|m| &**m).collect();
         let models = served
             .iter()
             .map(|s| Choice {
                 value: s.id().to_string(),
                 label: format!(
                     "{} {}",
-                    s.spec.name.clone().unwrap_or_else(|| s.id().to_string()),
-                    s.spec.version
+                    s.package
+                        .spec
+                        .name
+                        .clone()
+                        .unwrap_or_else(|| s.id().to_string()),
+                    s.package.spec.version
                 ),
             })
             .collect();
@@ -263,7 +263,7 @@ impl App {
                 *served
                     .iter()
                     .find(|s| s.id() == m)
-                    .ok_or_else(|| ApiError::not_found(format!("model {m:?} is not served")))?,
+                    .ok_or_else(|| ViewError::not_found(format!("model {m:?} is not served")))?,
             ),
             None => served.first().copied(),
         };

@@ -10,7 +10,7 @@ mod html;
 pub use html::render_html;
 
 use crate::monitoring::{MonitoringQuery, MonitoringSnapshot, Span};
-use crate::{ApiError, App};
+use crate::{ViewError, Views};
 use bedside_core::Instant;
 use bedside_policy::{Decision, Recipient};
 use bedside_record::kinds::{DECISION, PATHWAY_INSTANCE, TASK};
@@ -71,11 +71,11 @@ fn pct(k: u64, n: u64) -> Value {
     }
 }
 
-impl App {
+impl Views {
     /// The snapshot over every stored prediction of a model.
-    async fn whole_record(&self, model_id: &str) -> Result<(Span, MonitoringSnapshot), ApiError> {
+    async fn whole_record(&self, model_id: &str) -> Result<(Span, MonitoringSnapshot), ViewError> {
         let span = self.prediction_span(model_id).await?.ok_or_else(|| {
-            ApiError::not_found(format!(
+            ViewError::not_found(format!(
                 "no stored predictions of model {model_id:?}: replay or ingest data first"
             ))
         })?;
@@ -112,7 +112,7 @@ impl App {
     }
 
     /// `bedside report readiness`.
-    pub async fn readiness_report(&self, model_id: &str) -> Result<Report, ApiError> {
+    pub async fn readiness_report(&self, model_id: &str) -> Result<Report, ViewError> {
         let (span, snap) = self.whole_record(model_id).await?;
         let sections = vec![
             self.workflow_section(model_id).await?,
@@ -126,8 +126,9 @@ impl App {
     }
 
     /// Q1: where it sits in the workflow.
-    async fn workflow_section(&self, model_id: &str) -> Result<Section, ApiError> {
-        let services: Vec<String> = crate::hooks::HOOKS
+    async fn workflow_section(&self, model_id: &str) -> Result<Section, ViewError> {
+        let services: Vec<String> = self
+            .hooks
             .iter()
             .map(|h| format!("{model_id}-{h}"))
             .collect();
@@ -158,13 +159,8 @@ impl App {
                     .unwrap_or(false)
             })
             .count();
-        let stage = format!("{:?}", self.policy().stage);
-        let pathways: Vec<String> = self
-            .pathways
-            .definitions
-            .iter()
-            .map(|(_, d)| d.id.clone())
-            .collect();
+        let stage = format!("{:?}", self.policy_for(model_id).policy.stage);
+        let pathways: Vec<String> = self.pathways.iter().map(|d| d.id.clone()).collect();
         Ok(Section {
             question: "Where does it sit in the workflow?".into(),
             answer: format!(
@@ -186,7 +182,7 @@ impl App {
         &self,
         kind: &str,
         owner: Option<&str>,
-    ) -> Result<Vec<bedside_store::Document>, ApiError> {
+    ) -> Result<Vec<bedside_store::Document>, ViewError> {
         Ok(self
             .store
             .list_documents(&DocFilter {
@@ -203,7 +199,7 @@ impl App {
         model_id: &str,
         s: &MonitoringSnapshot,
         span: Span,
-    ) -> Result<Section, ApiError> {
+    ) -> Result<Section, ViewError> {
         let rec = self
             .monitoring_record(
                 model_id,
@@ -244,7 +240,7 @@ impl App {
         &self,
         model_id: &str,
         s: &MonitoringSnapshot,
-    ) -> Result<Section, ApiError> {
+    ) -> Result<Section, ViewError> {
         let model = self.served_model(model_id)?;
         let psi: BTreeMap<String, Value> = s
             .drift
@@ -288,7 +284,8 @@ impl App {
 
     /// Q6: how to override.
     fn override_section(&self, s: &MonitoringSnapshot) -> Section {
-        let policy = self.policy();
+        let view = self.policy_for(&s.model_id);
+        let policy = &view.policy;
         let reasons: Vec<String> = policy
             .override_reasons
             .iter()
@@ -309,7 +306,7 @@ impl App {
     }
 
     /// `bedside report silent`.
-    pub async fn silent_report(&self, model_id: &str) -> Result<Report, ApiError> {
+    pub async fn silent_report(&self, model_id: &str) -> Result<Report, ViewError> {
         let (span, snap) = self.whole_record(model_id).await?;
         let decisions = self.docs_of(DECISION, Some(model_id)).await?;
         let days = ((span.end - span.start).num_seconds() as f64 / 86_400.0).max(1.0 / 24.0);
@@ -365,7 +362,7 @@ impl App {
                     snap.live_ppv.ppv.as_ref().map(|e| format!("{:.2} ({:.2}-{:.2})", e.value, e.lower, e.upper)).unwrap_or_else(|| "n/a".into()),
                 ),
                 figures: vec![
-                    fig("certification", self.certification(model_id).map(|c| c.statement()), "the model package calibration set under the alert policy"),
+                    fig("certification", self.policy_for(model_id).certification_of(model_id).map(|c| c.statement()), "the model package calibration set under the alert policy"),
                     fig("alerts (decisions)", n, "`decision` documents (new alert or escalation, shown or not)"),
                     fig("alerts per day", n as f64 / days, "`decision` documents / prediction span"),
                     fig("patient-days", patient_days, "stored patient state: encounter time within the prediction span"),
@@ -385,11 +382,11 @@ impl App {
     /// Served challenger models in shadow (policy `shadow_models`) other
     /// than `model_id` itself.
     fn shadow_models_of(&self, model_id: &str) -> Vec<String> {
-        let cfg = self.policy();
-        self.models
+        let view = self.policy_for(model_id);
+        self.model_ids
             .iter()
-            .map(|m| m.id().to_string())
-            .filter(|id| id != model_id && cfg.shadow_models.contains(id))
+            .filter(|id| *id != model_id && view.policy.shadow_models.contains(id))
+            .cloned()
             .collect()
     }
 
@@ -401,7 +398,7 @@ impl App {
         primary: &str,
         shadow: &str,
         primary_snap: &MonitoringSnapshot,
-    ) -> Result<Section, ApiError> {
+    ) -> Result<Section, ViewError> {
         let key =
             |d: &bedside_store::Document| (d.patient_id.clone().unwrap_or_default(), d.created_at);
         let prob = |d: &bedside_store::Document| {
@@ -471,7 +468,7 @@ impl App {
     }
 
     /// Encounter time of the model's patients within `span`, in days.
-    async fn patient_days(&self, model_id: &str, span: Span) -> Result<Option<f64>, ApiError> {
+    async fn patient_days(&self, model_id: &str, span: Span) -> Result<Option<f64>, ViewError> {
         let rec = self
             .monitoring_record(
                 model_id,

@@ -1,0 +1,106 @@
+//! The `use-case.toml` file as written (serde types, every key checked:
+//! an unknown key is refused with its path).
+
+use serde::Deserialize;
+use serde_json::Value;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct UseCaseFile {
+    pub id: String,
+    pub name: String,
+    #[serde(default)]
+    pub description: Option<String>,
+    /// Model package directory, relative to the use case's directory.
+    #[serde(default)]
+    pub model: Option<String>,
+    /// Alert policy file (bedside-policy TOML), relative; built-in
+    /// defaults when left out.
+    #[serde(default)]
+    pub policy: Option<String>,
+    pub trigger: TriggerFile,
+    #[serde(default)]
+    pub pathway: Option<PathwayFile>,
+    #[serde(default)]
+    pub actions_under_way: Option<ActionsFile>,
+    pub card: CardFile,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, tag = "kind", rename_all = "snake_case")]
+pub(crate) enum TriggerFile {
+    /// A scored risk, decided by the use case's policy.
+    Risk,
+    /// An ingested resource matching a rule.
+    Resource {
+        resources: Vec<String>,
+        #[serde(default)]
+        tags: Vec<String>,
+        #[serde(default)]
+        codes: Vec<String>,
+        #[serde(default)]
+        performer_device: bool,
+        #[serde(default)]
+        on: Option<String>,
+    },
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct PathwayFile {
+    pub file: String,
+    pub start: String,
+    #[serde(default)]
+    pub actions_under_way: Option<String>,
+    #[serde(default)]
+    pub overridden: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ActionsFile {
+    pub all_of: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct CardFile {
+    pub title: String,
+    pub statement: String,
+    pub action: String,
+    #[serde(default)]
+    pub suggestions: Vec<SuggestionFile>,
+    #[serde(default)]
+    pub links: Vec<LinkFile>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct SuggestionFile {
+    pub label: String,
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub resource: Option<Value>,
+    #[serde(default)]
+    pub resource_file: Option<String>,
+    #[serde(default)]
+    pub recommended: bool,
+    #[serde(default)]
+    pub unless_event: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct LinkFile {
+    pub label: String,
+    pub url: String,
+    #[serde(default = "absolute", rename = "type")]
+    pub kind: String,
+    #[serde(default)]
+    pub app_context: Option<String>,
+}
+
+fn absolute() -> String {
+    "absolute".into()
+}
