@@ -170,6 +170,63 @@ impl Search {
     }
 }
 
+impl crate::App {
+    /// `GET /fhir/{type}?..` as a searchset Bundle (see the module doc).
+    /// Bedside's own RiskAssessments and Communications (documents) come
+    /// first, then stored resources of the type.
+    pub async fn search(
+        &self,
+        rtype: &str,
+        q: &BTreeMap<String, String>,
+    ) -> Result<Value, ApiError> {
+        let s = Search::parse(rtype, q)?;
+        if rtype == "Task" {
+            return self.search_tasks(&s).await;
+        }
+        if rtype == crate::audit::PROVENANCE {
+            return self.search_provenance(&s).await;
+        }
+        let pid = s.patient().ok_or_else(|| {
+            ApiError::new(
+                400,
+                "not-supported",
+                format!("search on {rtype} needs `patient` or `subject`"),
+                None,
+            )
+        })?;
+        let base = &self.config.public_url;
+        let mut matches: Vec<(String, Value)> = Vec::new();
+        if matches!(rtype, "RiskAssessment" | "Communication") {
+            let docs = self
+                .store
+                .list_documents(&bedside_store::DocFilter {
+                    kind: rtype.into(),
+                    patient_id: Some(pid.to_string()),
+                    status: None,
+                    owner: None,
+                    since: None,
+                    limit: None,
+                })
+                .await?;
+            matches.extend(
+                docs.into_iter()
+                    .map(|d| (format!("{base}/fhir/{rtype}/{}", d.id), d.body)),
+            );
+        }
+        let rows = self.store.resources_for_patient(rtype, pid).await?;
+        for r in &rows {
+            // A stored body was valid JSON when it was accepted.
+            let Ok(res) = serde_json::from_str::<Value>(&r.body) else {
+                tracing::error!(rtype = %r.key.rtype, "stored resource is unreadable; left out of the search");
+                continue;
+            };
+            matches.push((format!("{base}/fhir/{}/{}", r.key.rtype, r.key.id), res));
+        }
+        let total = matches.len() as u64;
+        Ok(s.page(base, total, matches))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -253,62 +310,5 @@ mod tests {
             .unwrap()
             .iter()
             .any(|l| l["relation"] == "next"));
-    }
-}
-
-impl crate::App {
-    /// `GET /fhir/{type}?..` as a searchset Bundle (see the module doc).
-    /// Bedside's own RiskAssessments and Communications (documents) come
-    /// first, then stored resources of the type.
-    pub async fn search(
-        &self,
-        rtype: &str,
-        q: &BTreeMap<String, String>,
-    ) -> Result<Value, ApiError> {
-        let s = Search::parse(rtype, q)?;
-        if rtype == "Task" {
-            return self.search_tasks(&s).await;
-        }
-        if rtype == crate::audit::PROVENANCE {
-            return self.search_provenance(&s).await;
-        }
-        let pid = s.patient().ok_or_else(|| {
-            ApiError::new(
-                400,
-                "not-supported",
-                format!("search on {rtype} needs `patient` or `subject`"),
-                None,
-            )
-        })?;
-        let base = &self.config.public_url;
-        let mut matches: Vec<(String, Value)> = Vec::new();
-        if matches!(rtype, "RiskAssessment" | "Communication") {
-            let docs = self
-                .store
-                .list_documents(&bedside_store::DocFilter {
-                    kind: rtype.into(),
-                    patient_id: Some(pid.to_string()),
-                    status: None,
-                    owner: None,
-                    since: None,
-                    limit: None,
-                })
-                .await?;
-            matches.extend(
-                docs.into_iter()
-                    .map(|d| (format!("{base}/fhir/{rtype}/{}", d.id), d.body)),
-            );
-        }
-        let rows = self.store.resources_for_patient(rtype, pid).await?;
-        for r in &rows {
-            // A stored body was valid JSON when it was accepted.
-            let Ok(res) = serde_json::from_str::<Value>(&r.body) else {
-                tracing::error!(rtype = %r.key.rtype, "stored resource is unreadable; left out of the search");
-                continue;
-            };
-            matches.push((format!("{base}/fhir/{}/{}", r.key.rtype, r.key.id), res));
-        }
-        let total = matches.len() as u64;
-        Ok(s.page(base, total, matches))
     }
 }
