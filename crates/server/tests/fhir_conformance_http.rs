@@ -5,25 +5,23 @@
 
 use bedside_app::{App, AppConfig};
 use bedside_server::HttpConfig;
-use bedside_test_support::decisions::{certified, inpatient, policy, prediction};
+use bedside_test_support::decisions::{certified, inpatient, prediction};
 use bedside_test_support::fhir::{observation, patient, transaction, HEART_RATE};
 use bedside_test_support::http::{get, post_fhir};
-use bedside_test_support::repo_path;
 use bedside_test_support::server::TestServer;
 use chrono::{DateTime, Duration, Utc};
 use serde_json::{json, Value};
 use std::sync::Arc;
 
-const MODEL: &str = "sepsis-test";
+const MODEL: &str = "sepsis-demo";
 
 /// A server whose sepsis pathway ran for `p1` and `p2` (Tasks,
 /// RiskAssessments, Provenance are written), with a Communication each.
 async fn with_pathways() -> (TestServer, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
-    let config =
-        AppConfig::sqlite(dir.path()).pathway(repo_path("pathways/sepsis-escalation.bpmn"));
+    let uc = bedside_test_support::use_cases::sepsis(dir.path(), "stage = \"live\"");
+    let config = AppConfig::sqlite(dir.path().join("data")).use_case(uc);
     let app = App::open(config).await.unwrap();
-    app.set_policy(policy("live")).await.unwrap();
     app.set_certification(MODEL, certified(0.3, "test"));
     let t0: DateTime<Utc> = "2024-03-01T10:00:00Z".parse().unwrap();
     for pid in ["p1", "p2"] {
