@@ -21,6 +21,8 @@ cargo clippy --workspace --all-targets --quiet -- -D warnings
 
 log "cargo test (SQLite and PostgreSQL: BEDSIDE_TEST_DATABASE_URL is set)"
 cargo test --workspace --quiet
+log "FHIR validation of what Bedside writes (fhir.resources + R4 JSON schema)"
+bash scripts/fhir-validate.sh
 if [ -x scripts/browser-tests.sh ]; then
   log "browser tests"
   bash scripts/browser-tests.sh

@@ -214,6 +214,12 @@ impl App {
                 _ => r.set_id(id),
             }
         }
+        // The sender asked to store exactly this: an element R4 does not
+        // define is refused here (bulk import keeps it, with a warning).
+        r.refuse_unknown().map_err(|e| ApiError {
+            status: 400,
+            outcome: OperationOutcome::from_error(&e).to_json(),
+        })?;
         let rid = r.ensure_id();
         let outcome = self.ingest_one(r).await?;
         let created = matches!(outcome.outcome, Outcome::Created);

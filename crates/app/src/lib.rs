@@ -18,6 +18,7 @@ pub mod governance;
 pub mod group_commit;
 pub mod hooks;
 
+mod fhir_search;
 mod ingest_ops;
 pub mod overrides;
 pub mod pathway_rt;
@@ -35,6 +36,7 @@ pub mod use_cases;
 pub mod worklist;
 pub mod writeback;
 
+pub use fhir_search::{search_params, RESULT_PARAMS, SEARCH_PAGE, SEARCH_PAGE_MAX};
 pub use ingest_ops::{ImportLines, ImportSummary, IngestResult, Rejection, Written};
 pub use pipeline::FeatureRow;
 
@@ -642,50 +644,6 @@ impl App {
             .ok_or_else(|| ApiError::not_found(format!("{rtype}/{id} is not stored")))?;
         serde_json::from_str(&r.body)
             .map_err(|e| ApiError::internal(format!("stored {rtype}/{id} is unreadable: {e}")))
-    }
-
-    /// `GET /fhir/{type}?patient=..|subject=..` as a searchset Bundle.
-    pub async fn search(
-        &self,
-        rtype: &str,
-        q: &BTreeMap<String, String>,
-    ) -> Result<Value, ApiError> {
-        if rtype == "Task" {
-            return self.search_tasks(q).await;
-        }
-        if rtype == audit::PROVENANCE {
-            return self.search_provenance(q).await;
-        }
-        let patient = q
-            .get("patient")
-            .or_else(|| q.get("subject"))
-            .ok_or_else(|| {
-                ApiError::new(
-                    400,
-                    "not-supported",
-                    format!("search on {rtype} needs `patient` or `subject`"),
-                    None,
-                )
-            })?;
-        let pid = patient.strip_prefix("Patient/").unwrap_or(patient);
-        let rows = self.store.resources_for_patient(rtype, pid).await?;
-        let summary_count = q.get("_summary").is_some_and(|s| s == "count");
-        let mut bundle = bedside_fhir::SearchSet::new(rows.len() as u64);
-        if !summary_count {
-            for r in &rows {
-                // A stored body was valid JSON when it was accepted.
-                let Ok(res) = serde_json::from_str::<Value>(&r.body) else {
-                    tracing::error!(rtype = %r.key.rtype, "stored resource is unreadable; left out of the search");
-                    continue;
-                };
-                let url = format!(
-                    "{}/fhir/{}/{}",
-                    self.config.public_url, r.key.rtype, r.key.id
-                );
-                bundle.push(url, res);
-            }
-        }
-        Ok(bundle.to_json())
     }
 
     /// Counts the replay summary reports: stored per type, patients,

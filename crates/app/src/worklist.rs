@@ -6,6 +6,7 @@
 
 use crate::audit::{Action as AuditAction, Entity, Event, ProvenanceInput};
 use crate::committer::{ReadSet, CONFLICT_RETRIES};
+use crate::fhir_search::Search;
 use crate::pathway_rt::{parse_instance, PATHWAY_INSTANCE, TASK};
 use crate::{ApiError, App};
 use bedside_core::Instant;
@@ -301,46 +302,28 @@ impl App {
             .ok_or_else(|| ApiError::not_found(format!("Task/{id} is not stored")))
     }
 
-    /// `GET /fhir/Task?patient=&owner=&status=&_summary=count`.
-    pub async fn search_tasks(&self, q: &BTreeMap<String, String>) -> Result<Value, ApiError> {
-        for k in q.keys() {
-            if !matches!(
-                k.as_str(),
-                "patient" | "subject" | "owner" | "status" | "_summary" | "_count"
-            ) {
-                return Err(ApiError::new(
-                    400,
-                    "not-supported",
-                    format!("Task search parameter {k:?} is not supported (patient, owner, status, _summary)"),
-                    Some(k.as_str()),
-                ));
-            }
-        }
-        let patient = q
-            .get("patient")
-            .or_else(|| q.get("subject"))
-            .map(|p| p.strip_prefix("Patient/").unwrap_or(p).to_string());
+    /// `GET /fhir/Task?patient=&owner=&status=` (paged, `_summary=count`).
+    pub(crate) async fn search_tasks(&self, q: &Search) -> Result<Value, ApiError> {
         let filter = DocFilter {
             kind: TASK.into(),
-            patient_id: patient,
-            status: q.get("status").cloned(),
-            owner: q.get("owner").cloned(),
+            patient_id: q.patient().map(str::to_string),
+            status: q.get("status").map(str::to_string),
+            owner: q.get("owner").map(str::to_string),
             since: None,
             limit: None,
         };
-        let summary_count = q.get("_summary").is_some_and(|s| s == "count");
-        if summary_count {
+        let base = &self.config.public_url;
+        if q.summary_count {
             let n = self.store.count_documents(&filter).await?;
-            return Ok(bedside_fhir::SearchSet::new(n).to_json());
+            return Ok(q.page(base, n, std::iter::empty()));
         }
         let docs = self.store.list_documents(&filter).await?;
-        let base = &self.config.public_url;
-        Ok(bedside_fhir::SearchSet::new(docs.len() as u64)
-            .entries(
-                docs.into_iter()
-                    .map(|d| (format!("{base}/fhir/Task/{}", d.id), d.body)),
-            )
-            .to_json())
+        Ok(q.page(
+            base,
+            docs.len() as u64,
+            docs.into_iter()
+                .map(|d| (format!("{base}/fhir/Task/{}", d.id), d.body)),
+        ))
     }
 
     /// [`App::task_action_as`] with no authenticated principal (demo mode).
@@ -454,6 +437,7 @@ impl App {
             TaskAction::Acknowledge => task.set_started(now),
             TaskAction::Complete => {
                 task.set_ended(now);
+                task.set_output(&output);
                 if let Some(a) = actor {
                     task.set_note(a, now, "completed");
                 }
@@ -523,25 +507,15 @@ impl App {
     }
 
     /// `GET /fhir/Provenance?target=Task/abc|patient=..`: the Provenance
-    /// of what Bedside wrote, oldest first.
-    pub async fn search_provenance(&self, q: &BTreeMap<String, String>) -> Result<Value, ApiError> {
-        for k in q.keys() {
-            if !matches!(k.as_str(), "target" | "patient" | "_summary" | "_count") {
-                return Err(ApiError::new(
-                    400,
-                    "not-supported",
-                    format!("Provenance search parameter {k:?} is not supported (target, patient)"),
-                    Some(k.as_str()),
-                ));
-            }
-        }
+    /// of what Bedside wrote, oldest first (paged).
+    pub(crate) async fn search_provenance(&self, q: &Search) -> Result<Value, ApiError> {
         let filter = DocFilter {
             kind: crate::audit::PROVENANCE.into(),
             patient_id: q
                 .get("patient")
                 .map(|p| p.strip_prefix("Patient/").unwrap_or(p).to_string()),
             status: None,
-            owner: q.get("target").cloned(),
+            owner: q.get("target").map(str::to_string),
             since: None,
             limit: None,
         };
@@ -555,12 +529,12 @@ impl App {
         }
         let docs = self.store.list_documents(&filter).await?;
         let base = &self.config.public_url;
-        Ok(bedside_fhir::SearchSet::new(docs.len() as u64)
-            .entries(
-                docs.into_iter()
-                    .map(|d| (format!("{base}/fhir/Provenance/{}", d.id), d.body)),
-            )
-            .to_json())
+        Ok(q.page(
+            base,
+            docs.len() as u64,
+            docs.into_iter()
+                .map(|d| (format!("{base}/fhir/Provenance/{}", d.id), d.body)),
+        ))
     }
 
     async fn feed_engine(

@@ -346,10 +346,11 @@ pub(crate) fn communication(
     params: &serde_json::Map<String, Value>,
     now: Instant,
 ) -> Value {
+    // FHIR JSON has no empty arrays: no recipient, no element.
     let recipient = match (params.get("recipient"), params.get("recipient_role")) {
-        (Some(Value::String(r)), _) => json!([{"reference": r}]),
-        (_, Some(Value::String(role))) => json!([{"display": role}]),
-        _ => json!([]),
+        (Some(Value::String(r)), _) => Some(json!([{"reference": r}])),
+        (_, Some(Value::String(role))) => Some(json!([{"display": role}])),
+        _ => None,
     };
     let mut c = json!({
         "resourceType": "Communication",
@@ -358,9 +359,11 @@ pub(crate) fn communication(
         "status": "completed",
         "sent": now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         "sender": {"reference": crate::pathway_rt::REQUESTER},
-        "recipient": recipient,
         "payload": [{"contentString": params.get("text").and_then(Value::as_str).unwrap_or("Bedside pathway notification")}],
     });
+    if let Some(r) = recipient {
+        c["recipient"] = r;
+    }
     if let Some(p) = patient_id {
         c["subject"] = json!({"reference": format!("Patient/{p}")});
     }

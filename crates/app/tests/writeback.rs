@@ -180,4 +180,12 @@ async fn tasks_and_communications_are_written_back_with_retries() {
     assert_eq!(review["focus"]["reference"], "Observation/ai1");
     assert_eq!(comm["recipient"][0]["display"], "radiology-lead");
     assert_eq!(app.store.pending_jobs().await.unwrap(), 0);
+    // `scripts/fhir-validate.sh` validates what this pathway wrote (the
+    // demo writes no Communication).
+    if let Ok(dir) = std::env::var("BEDSIDE_FHIR_SAMPLES") {
+        for ((kind, id), body) in &last {
+            let path = std::path::Path::new(&dir).join(format!("writeback-{kind}-{id}.json"));
+            std::fs::write(path, serde_json::to_vec_pretty(body).unwrap()).unwrap();
+        }
+    }
 }

@@ -22,7 +22,7 @@ fn demo_comes_up_with_sepsis_pathway_tasks() {
     let open = get("/fhir/Task?status=requested&_summary=count")["total"]
         .as_u64()
         .unwrap();
-    let all = get("/fhir/Task");
+    let all = get("/fhir/Task?_count=1000");
     // Every Task's focus is the RiskAssessment of the alert, readable too.
     let first = all["entry"]
         .as_array()

@@ -232,7 +232,13 @@ pub fn bundle_from_value(v: Value) -> Result<Bundle, FhirError> {
         }
     }
     let aliases = assign_ids(&mut raws);
-    let entries = raws.into_iter().map(|r| r.finish(&aliases)).collect();
+    // Transaction and batch entries are writes of exactly the resource
+    // sent, like `POST`/`PUT`: an unknown element refuses the entry.
+    let strict = matches!(btype, BundleType::Transaction | BundleType::Batch);
+    let entries = raws
+        .into_iter()
+        .map(|r| r.finish(&aliases, strict))
+        .collect();
     Ok(Bundle {
         btype,
         id,
@@ -326,7 +332,7 @@ impl RawEntry {
         r
     }
 
-    fn finish(self, aliases: &HashMap<String, String>) -> ParsedEntry {
+    fn finish(self, aliases: &HashMap<String, String>, strict: bool) -> ParsedEntry {
         let at = format!("Bundle.entry[{}]", self.index);
         let body = if let Some(e) = self.error {
             EntryBody::Invalid(e)
@@ -340,7 +346,13 @@ impl RawEntry {
             match parse_value(v) {
                 Ok(mut p) => {
                     p.ensure_id();
-                    match check_request(&p, self.request.as_ref(), &at) {
+                    let unknown = if strict {
+                        p.refuse_unknown()
+                            .map_err(|e| e.under(&format!("{at}.resource")))
+                    } else {
+                        Ok(())
+                    };
+                    match unknown.and_then(|()| check_request(&p, self.request.as_ref(), &at)) {
                         Ok(()) => EntryBody::Resource(Box::new(p)),
                         Err(e) => EntryBody::Invalid(e),
                     }

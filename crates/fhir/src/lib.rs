@@ -15,7 +15,8 @@
 //!   `urn:uuid:` references resolved; [`response_bundle`] and
 //!   [`EntryResponse`] build `transaction-response`/`batch-response`;
 //!   [`SearchSet`] builds a `searchset` (total, `link`s, matches with
-//!   `search.mode = match`).
+//!   `search.mode = match`); [`capability_statement`] builds the
+//!   `CapabilityStatement` of `GET /fhir/metadata` from [`Capabilities`].
 //! - [`OperationOutcome`], [`Issue`]; builders: [`RiskAssessment`];
 //!   datatypes [`Coding`], [`CodeableConcept`], [`Reference`],
 //!   [`Quantity`], [`Period`]; [`parse_reference`]; [`FhirDateTime`].
@@ -25,6 +26,7 @@
 
 pub mod build;
 pub mod bundle;
+pub mod capability;
 pub mod datetime;
 pub mod outcome;
 pub mod parse;
@@ -36,6 +38,9 @@ pub use build::{Range, RiskAssessment, RiskPrediction};
 pub use bundle::{
     bundle_from_value, parse_bundle, parse_response_bundle, response_bundle, Bundle, BundleType,
     EntryBody, EntryRequest, EntryResponse, Method, ParsedEntry,
+};
+pub use capability::{
+    capability_statement, Capabilities, OperationCapability, ResourceCapability, SearchParam,
 };
 pub use datetime::{
     format_instant, Date, DateKind, DateTime, FhirDateTime, FhirInstant, Precision,

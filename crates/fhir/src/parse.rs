@@ -8,6 +8,8 @@ use serde::Deserialize;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
+mod rules;
+mod rules_table;
 mod scan;
 
 /// A checked resource: the typed view, its header, the JSON it came from,
@@ -21,6 +23,11 @@ pub struct ParsedResource {
     /// The resource JSON (references inside a Bundle already resolved).
     json: Json,
     pub warnings: Vec<Issue>,
+    /// Top-level elements R4 does not define for this type (paths such as
+    /// `Observation.foo`; each is also a warning). Bulk import keeps the
+    /// resource; a single-resource write refuses it
+    /// ([`ParsedResource::refuse_unknown`]).
+    pub unknown: Vec<String>,
 }
 
 /// The JSON of a [`ParsedResource`]: the text exactly as received (a
@@ -48,6 +55,24 @@ impl ParsedResource {
             Json::Tree(v) => std::borrow::Cow::Borrowed(v),
             // Checked JSON when it was parsed, so this cannot fail.
             Json::Text(t) => std::borrow::Cow::Owned(serde_json::from_str(t).unwrap_or_default()),
+        }
+    }
+    /// An error naming the unknown elements, if there are any: what a
+    /// single-resource write (`POST`/`PUT`, a transaction or batch entry)
+    /// answers, since the sender asked to store exactly this resource.
+    pub fn refuse_unknown(&self) -> Result<(), FhirError> {
+        match self.unknown.first() {
+            None => Ok(()),
+            Some(first) => Err(FhirError::new(
+                ErrorKind::Structure,
+                first.clone(),
+                format!(
+                    "unknown element{} {}: not defined by R4 for {}",
+                    if self.unknown.len() > 1 { "s" } else { "" },
+                    self.unknown.join(", "),
+                    self.rtype
+                ),
+            )),
         }
     }
     /// `(type, id)` when the resource has an id.
@@ -142,11 +167,13 @@ pub fn parse_resource(json: &[u8]) -> Result<ParsedResource, FhirError> {
             why,
         ));
     }
+    let unknown = rules::check(&rtype, &top.top)?;
     let mut warnings: Vec<Issue> = top
         .warnings
         .into_iter()
         .map(|(code, path, msg)| Issue::warning(code, format!("{rtype}{path}"), msg))
         .collect();
+    warnings.extend(unknown_warnings(&unknown));
     let resource = match top.dosage.as_ref() {
         Some(d) if rtype == "MedicationAdministration" => {
             check_dosage_keys(d, &mut warnings);
@@ -161,6 +188,7 @@ pub fn parse_resource(json: &[u8]) -> Result<ParsedResource, FhirError> {
         meta,
         json: Json::Text(text.to_string()),
         warnings,
+        unknown,
     })
 }
 
@@ -217,11 +245,13 @@ pub fn parse_value(json: Value) -> Result<ParsedResource, FhirError> {
             why,
         ));
     }
+    let unknown = rules::check(&rtype, &found.top)?;
     let mut warnings: Vec<Issue> = found
         .warnings
         .into_iter()
         .map(|(code, path, msg)| Issue::warning(code, format!("{rtype}{path}"), msg))
         .collect();
+    warnings.extend(unknown_warnings(&unknown));
     let resource = typed_view(&rtype, &json, &mut warnings)?;
     Ok(ParsedResource {
         resource,
@@ -230,6 +260,17 @@ pub fn parse_value(json: Value) -> Result<ParsedResource, FhirError> {
         meta,
         json: Json::Tree(json),
         warnings,
+        unknown,
+    })
+}
+
+fn unknown_warnings(unknown: &[String]) -> impl Iterator<Item = Issue> + '_ {
+    unknown.iter().map(|p| {
+        Issue::warning(
+            "structure",
+            p.clone(),
+            format!("{p} is not an element R4 defines; kept, not read"),
+        )
     })
 }
 
@@ -289,13 +330,7 @@ fn typed_view_text(
     Ok(match rtype {
         "Patient" => Resource::Patient(typed_text(text, rtype)?),
         "Encounter" => Resource::Encounter(typed_text(text, rtype)?),
-        "Observation" => {
-            let o: Observation = typed_text(text, rtype)?;
-            if o.code.is_none() {
-                warnings.push(observation_code_warning());
-            }
-            Resource::Observation(o)
-        }
+        "Observation" => Resource::Observation(typed_text(text, rtype)?),
         "Condition" => Resource::Condition(typed_text(text, rtype)?),
         "MedicationRequest" => Resource::MedicationRequest(typed_text(text, rtype)?),
         "MedicationAdministration" => Resource::MedicationAdministration(typed_text(text, rtype)?),
@@ -319,14 +354,6 @@ fn typed_view_text(
     })
 }
 
-fn observation_code_warning() -> Issue {
-    Issue::warning(
-        "required",
-        "Observation.code",
-        "Observation.code is required in R4",
-    )
-}
-
 fn not_read_info(rtype: &str) -> Issue {
     Issue::info(
         rtype,
@@ -338,13 +365,7 @@ fn typed_view(rtype: &str, v: &Value, warnings: &mut Vec<Issue>) -> Result<Resou
     Ok(match rtype {
         "Patient" => Resource::Patient(typed(v, rtype)?),
         "Encounter" => Resource::Encounter(typed(v, rtype)?),
-        "Observation" => {
-            let o: Observation = typed(v, rtype)?;
-            if o.code.is_none() {
-                warnings.push(observation_code_warning());
-            }
-            Resource::Observation(o)
-        }
+        "Observation" => Resource::Observation(typed(v, rtype)?),
         "Condition" => Resource::Condition(typed(v, rtype)?),
         "MedicationRequest" => Resource::MedicationRequest(typed(v, rtype)?),
         "MedicationAdministration" => {

@@ -224,16 +224,44 @@ fn risk_assessment_and_outcome_round_trip() {
 
 #[test]
 fn absent_elements_read_as_empty_except_a_required_one() {
-    // Every typed view reads a resource with nothing but its type and id:
-    // each element absent is `None` or an empty list.
+    // Every typed view reads a resource with nothing but its type, id and
+    // the elements R4 requires: each other element absent is `None` or an
+    // empty list.
+    let subject = json!({"reference": "Group/g"});
+    let required = json!({
+        "Observation": {"status": "final", "code": {"text": "x"}},
+        "Encounter": {"status": "planned", "class": {"code": "IMP"}},
+        "Condition": {"subject": subject},
+        "MedicationRequest": {"status": "active", "intent": "order", "subject": subject, "medicationReference": {"reference": "Medication/m"}},
+        "MedicationAdministration": {"status": "completed", "subject": subject, "medicationReference": {"reference": "Medication/m"}, "effectivePeriod": {}},
+        "Procedure": {"status": "completed", "subject": subject},
+        "ServiceRequest": {"status": "active", "intent": "order", "subject": subject},
+        "AllergyIntolerance": {"patient": subject},
+        "ImagingStudy": {"status": "available", "subject": subject},
+        "DiagnosticReport": {"status": "final", "code": {"text": "x"}},
+    });
     for rtype in bedside_fhir::resources::READ_TYPES {
-        let bytes = serde_json::to_vec(&json!({"resourceType": rtype, "id": "x"})).unwrap();
+        let mut r = json!({"resourceType": rtype, "id": "x"});
+        if let Some(m) = required[*rtype].as_object() {
+            for (k, v) in m {
+                r[k] = v.clone();
+            }
+        }
+        let bytes = serde_json::to_vec(&r).unwrap();
         let p = parse_resource(&bytes).unwrap_or_else(|e| panic!("{rtype}: {e}"));
         assert_eq!(p.resource.rtype(), *rtype);
         assert_eq!(p.resource.clinical_time(), None, "{rtype}");
-        assert!(p.resource.patient_reference().is_none(), "{rtype}");
+        // Only where R4 requires it (here a Group).
+        let has_subject = required[*rtype]
+            .as_object()
+            .is_some_and(|m| m.contains_key("subject") || m.contains_key("patient"));
+        assert_eq!(
+            p.resource.patient_reference().is_some(),
+            has_subject,
+            "{rtype}"
+        );
     }
-    let p = parse_resource(br#"{"resourceType": "Encounter", "id": "e", "location": [{"location": {"reference": "Location/icu"}}]}"#).unwrap();
+    let p = parse_resource(br#"{"resourceType": "Encounter", "id": "e", "status": "planned", "class": {"code": "IMP"}, "location": [{"location": {"reference": "Location/icu"}}]}"#).unwrap();
     let Resource::Encounter(e) = &p.resource else {
         panic!("typed")
     };
@@ -244,10 +272,140 @@ fn absent_elements_read_as_empty_except_a_required_one() {
     );
     assert!(e.participant.is_empty() && e.subject.is_none());
     // `Encounter.location.location` is required (R4 1..1).
-    let e = err(br#"{"resourceType": "Encounter", "id": "e", "location": [{"status": "active"}]}"#);
+    let e = err(br#"{"resourceType": "Encounter", "id": "e", "status": "planned", "class": {"code": "IMP"}, "location": [{"status": "active"}]}"#);
     assert_eq!(
         (e.kind, e.path.as_str()),
         (ErrorKind::Structure, "Encounter.location[0]")
     );
     assert!(e.reason.contains("missing field `location`"), "{e}");
+}
+
+/// One minimal valid resource of each checked type, then each broken in
+/// one way: the error names the element.
+#[test]
+fn missing_required_elements_and_codes_outside_required_bindings_are_refused() {
+    let subject = json!({"reference": "Patient/p1"});
+    let good: Vec<serde_json::Value> = vec![
+        json!({"resourceType": "Observation", "status": "final", "code": {"text": "hr"}}),
+        json!({"resourceType": "Patient", "gender": "female"}),
+        json!({"resourceType": "Encounter", "status": "finished", "class": {"code": "IMP"}}),
+        json!({"resourceType": "Condition", "subject": subject}),
+        json!({"resourceType": "MedicationRequest", "status": "active", "intent": "order", "subject": subject, "medicationCodeableConcept": {"text": "x"}}),
+        json!({"resourceType": "MedicationAdministration", "status": "completed", "subject": subject, "medicationCodeableConcept": {"text": "x"}, "effectiveDateTime": "2024-01-01T00:00:00Z"}),
+        json!({"resourceType": "ServiceRequest", "status": "active", "intent": "order", "subject": subject}),
+        json!({"resourceType": "Procedure", "status": "completed", "subject": subject}),
+        json!({"resourceType": "ImagingStudy", "status": "available", "subject": subject}),
+        json!({"resourceType": "DiagnosticReport", "status": "final", "code": {"text": "x"}}),
+        json!({"resourceType": "AllergyIntolerance", "patient": subject, "category": ["food"]}),
+        json!({"resourceType": "Specimen", "status": "available"}),
+    ];
+    for g in &good {
+        let p = parse_value(g.clone()).unwrap_or_else(|e| panic!("{g}: {e}"));
+        assert!(p.unknown.is_empty(), "{g}");
+        parse_resource(&serde_json::to_vec(g).unwrap()).unwrap();
+    }
+    // (type index, element to remove or change, new value or null, path named)
+    let cases: &[(usize, &str, serde_json::Value, &str)] = &[
+        (0, "status", json!(null), "Observation.status"),
+        (0, "code", json!(null), "Observation.code"),
+        (0, "status", json!("bogus"), "Observation.status"),
+        (1, "gender", json!("robot"), "Patient.gender"),
+        (2, "status", json!("done"), "Encounter.status"),
+        (2, "class", json!(null), "Encounter.class"),
+        (3, "subject", json!(null), "Condition.subject"),
+        (4, "intent", json!(null), "MedicationRequest.intent"),
+        (4, "status", json!("running"), "MedicationRequest.status"),
+        (
+            4,
+            "medicationCodeableConcept",
+            json!(null),
+            "MedicationRequest.medication[x]",
+        ),
+        (
+            5,
+            "effectiveDateTime",
+            json!(null),
+            "MedicationAdministration.effective[x]",
+        ),
+        (
+            5,
+            "status",
+            json!("given"),
+            "MedicationAdministration.status",
+        ),
+        (6, "intent", json!("wish"), "ServiceRequest.intent"),
+        (7, "status", json!(null), "Procedure.status"),
+        (8, "subject", json!(null), "ImagingStudy.subject"),
+        (9, "code", json!(null), "DiagnosticReport.code"),
+        (
+            10,
+            "category",
+            json!(["food", "toys"]),
+            "AllergyIntolerance.category",
+        ),
+        (11, "status", json!("lost"), "Specimen.status"),
+    ];
+    for (i, key, value, path) in cases {
+        let mut r = good[*i].clone();
+        if value.is_null() {
+            r.as_object_mut().unwrap().remove(*key);
+        } else {
+            r[*key] = value.clone();
+        }
+        let e = err(&serde_json::to_vec(&r).unwrap());
+        assert_eq!(e.path, *path, "{r}: {e}");
+        assert!(e.to_string().contains(path), "{e}");
+        // The tree path says the same.
+        assert_eq!(parse_value(r.clone()).unwrap_err(), e, "{r}");
+        // A required element sent as null is missing too.
+        if value.is_null() && !path.ends_with("[x]") {
+            r[*key] = json!(null);
+            assert_eq!(err(&serde_json::to_vec(&r).unwrap()).path, *path, "{r}");
+        }
+    }
+}
+
+#[test]
+fn unknown_elements_are_warnings_kept_and_refused_on_demand() {
+    let bytes = obs(json!({"colour": "blue", "_status": {"id": "s"}}));
+    let p = parse_resource(&bytes).unwrap();
+    assert_eq!(p.unknown, vec!["Observation.colour".to_string()]);
+    assert!(p
+        .warnings
+        .iter()
+        .any(|w| w.expression == vec!["Observation.colour".to_string()]));
+    // Kept as received.
+    assert_eq!(p.body().into_bytes(), bytes);
+    let e = p.refuse_unknown().unwrap_err();
+    assert_eq!(e.path, "Observation.colour");
+    assert!(parse_resource(&obs(json!({})))
+        .unwrap()
+        .refuse_unknown()
+        .is_ok());
+    // Types without a table are not checked for unknown elements.
+    let flag = parse_resource(br#"{"resourceType": "Flag", "colour": 1}"#).unwrap();
+    assert!(flag.unknown.is_empty());
+}
+
+#[test]
+fn transaction_and_batch_entries_refuse_unknown_elements_collections_keep_them() {
+    let entry = json!({"resource": {"resourceType": "Patient", "id": "p1", "colour": "blue"},
+                       "request": {"method": "PUT", "url": "Patient/p1"}});
+    for (btype, refused) in [
+        ("transaction", true),
+        ("batch", true),
+        ("collection", false),
+    ] {
+        let b = json!({"resourceType": "Bundle", "type": btype, "entry": [entry]});
+        let parsed = parse_bundle(&serde_json::to_vec(&b).unwrap()).unwrap();
+        match &parsed.entries[0].body {
+            EntryBody::Invalid(e) if refused => {
+                assert_eq!(e.path, "Bundle.entry[0].resource.colour", "{e}")
+            }
+            EntryBody::Resource(p) if !refused => {
+                assert_eq!(p.unknown, vec!["Patient.colour".to_string()])
+            }
+            other => panic!("{btype}: {other:?}"),
+        }
+    }
 }

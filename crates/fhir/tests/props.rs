@@ -34,6 +34,10 @@ fn arb_json() -> impl Strategy<Value = Value> {
                     Just("request".to_string()),
                     Just("type".to_string()),
                     Just("id".to_string()),
+                    Just("status".to_string()),
+                    Just("gender".to_string()),
+                    Just("code".to_string()),
+                    Just("category".to_string()),
                     "[a-z]{1,8}",
                 ],
                 inner,
@@ -90,6 +94,7 @@ proptest! {
                 prop_assert_eq!(&a.id, &b.id);
                 prop_assert_eq!(&a.meta, &b.meta);
                 prop_assert_eq!(&a.warnings, &b.warnings);
+                prop_assert_eq!(&a.unknown, &b.unknown);
                 prop_assert_eq!(a.body().into_bytes(), bytes.clone());
                 prop_assert_eq!(a.json().into_owned(), v);
             }

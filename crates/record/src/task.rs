@@ -103,6 +103,43 @@ impl TaskRecord {
             json!([{"authorReference": {"reference": author}, "time": ts(at), "text": text}]);
     }
 
+    /// `Task.output`: one entry per value of what the task was completed
+    /// with (`{"nurse": {"decision": "escalate"}}` becomes type
+    /// `urn:bedside:task-output#nurse.decision`, `valueString` "escalate");
+    /// strings, booleans and numbers as such, anything else as its JSON
+    /// text. Nothing (no element) when there are no values.
+    pub fn set_output(&mut self, output: &serde_json::Map<String, Value>) {
+        fn flatten(prefix: &str, v: &Value, out: &mut Vec<Value>) {
+            match v {
+                Value::Object(m) if !m.is_empty() => {
+                    for (k, child) in m {
+                        flatten(&format!("{prefix}.{k}"), child, out);
+                    }
+                }
+                Value::Null => {}
+                _ => {
+                    let value = match v {
+                        Value::String(s) if s.is_empty() => return,
+                        Value::String(s) => ("valueString", json!(s)),
+                        Value::Bool(b) => ("valueBoolean", json!(b)),
+                        Value::Number(n) => ("valueDecimal", json!(n)),
+                        other => ("valueString", json!(other.to_string())),
+                    };
+                    let mut e = json!({"type": {"coding": [{"system": "urn:bedside:task-output", "code": prefix}], "text": prefix}});
+                    e[value.0] = value.1;
+                    out.push(e);
+                }
+            }
+        }
+        let mut entries = Vec::new();
+        for (k, v) in output {
+            flatten(k, v, &mut entries);
+        }
+        if !entries.is_empty() {
+            self.doc.body["output"] = Value::Array(entries);
+        }
+    }
+
     /// `Task.lastModified` (event time) and the document's write time.
     pub fn touch(&mut self, modified: Instant, written: Instant) {
         self.doc.body["lastModified"] = json!(ts(modified));
@@ -133,6 +170,27 @@ mod tests {
             updated_at: t,
             body,
         }
+    }
+
+    #[test]
+    fn output_is_one_typed_entry_per_value() {
+        let mut task = TaskRecord::from_document(doc(
+            "Task",
+            json!({"resourceType": "Task", "status": "in-progress"}),
+        ))
+        .unwrap();
+        let empty = serde_json::Map::new();
+        task.set_output(&empty);
+        assert!(task.resource().get("output").is_none());
+        let out = json!({"nurse": {"decision": "escalate", "seen": true, "score": 3, "note": ""}});
+        task.set_output(out.as_object().unwrap());
+        let o = task.resource()["output"].as_array().unwrap().clone();
+        let code = |e: &Value| e["type"]["coding"][0]["code"].as_str().unwrap().to_string();
+        let codes: Vec<String> = o.iter().map(code).collect();
+        assert_eq!(codes, ["nurse.decision", "nurse.score", "nurse.seen"]);
+        assert_eq!(o[0]["valueString"], "escalate");
+        assert_eq!(o[1]["valueDecimal"], 3);
+        assert_eq!(o[2]["valueBoolean"], true);
     }
 
     #[test]

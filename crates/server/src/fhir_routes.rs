@@ -1,5 +1,8 @@
 //! FHIR REST endpoints: Bundle ingest, create/update/read, search by
-//! patient, and streaming bulk `$import`.
+//! patient (paged), streaming bulk `$import`, and `GET /fhir/metadata`
+//! (the CapabilityStatement, built from the same lists the handlers use).
+//! Every `/fhir` route checks `Accept` / `_format` (406) and the
+//! `Content-Type` of a body (415) first ([`crate::hardening::fhir_media`]).
 
 use crate::{actor, AppState};
 use axum::body::{Body, Bytes};
@@ -22,6 +25,7 @@ const FHIR_JSON: &str = "application/fhir+json";
 pub(crate) fn routes(s: &AppState) -> Router<AppState> {
     let limited = Router::new()
         .route("/fhir", post(post_bundle))
+        .route("/fhir/metadata", get(metadata))
         .route("/fhir/{rtype}", post(create).get(search))
         .route("/fhir/{rtype}/{id}", get(read).put(update))
         .layer(DefaultBodyLimit::max(s.http.max_body_bytes))
@@ -33,7 +37,121 @@ pub(crate) fn routes(s: &AppState) -> Router<AppState> {
     let import = Router::new()
         .route("/fhir/$import", post(import))
         .layer(DefaultBodyLimit::disable());
-    limited.merge(import)
+    limited
+        .merge(import)
+        .route_layer(axum::middleware::from_fn(crate::hardening::fhir_media))
+}
+
+/// Types Bedside writes itself (read and searched, never ingested as such).
+const OWN_TYPES: &[&str] = &["Task", "Provenance"];
+/// Types Bedside writes and also accepts from the EHR.
+const SHARED_TYPES: &[&str] = &["RiskAssessment", "Communication"];
+
+/// The CapabilityStatement of this server.
+pub(crate) fn capabilities(s: &AppState) -> bedside_fhir::Capabilities {
+    use bedside_fhir::{OperationCapability, ResourceCapability, SearchParam};
+    let param = |name: &str| {
+        let (kind, doc) = match name {
+            "patient" | "subject" => (
+                "reference",
+                "the patient (`Patient/{id}` or `{id}`) the resource is about",
+            ),
+            "owner" => ("reference", "the Task's owner (exact reference)"),
+            "target" => (
+                "reference",
+                "what the Provenance is about (exact reference)",
+            ),
+            "status" => ("token", "the Task's status code"),
+            _ => ("string", "see the README"),
+        };
+        SearchParam {
+            name: name.into(),
+            kind: kind.into(),
+            documentation: doc.into(),
+        }
+    };
+    let result_params = [
+        SearchParam {
+            name: "_count".into(),
+            kind: "number".into(),
+            documentation: format!(
+                "matches per page (default {}, at most {}); pages link `next` and `previous`",
+                bedside_app::SEARCH_PAGE,
+                bedside_app::SEARCH_PAGE_MAX
+            ),
+        },
+        SearchParam {
+            name: "_offset".into(),
+            kind: "number".into(),
+            documentation: "matches to skip (the paging links set it)".into(),
+        },
+        SearchParam {
+            name: "_summary".into(),
+            kind: "token".into(),
+            documentation: "`count` only: the total, no entries".into(),
+        },
+    ];
+    let mut types: Vec<&str> = bedside_fhir::resources::READ_TYPES.to_vec();
+    types.extend(SHARED_TYPES);
+    types.extend(OWN_TYPES);
+    types.sort_unstable();
+    let resources = types
+        .into_iter()
+        .map(|t| {
+            let own = OWN_TYPES.contains(&t);
+            let interactions: &[&str] = if own {
+                &["read", "search-type"]
+            } else {
+                &["read", "create", "update", "search-type"]
+            };
+            let mut search_params: Vec<SearchParam> = bedside_app::search_params(t)
+                .iter()
+                .copied()
+                .map(param)
+                .collect();
+            search_params.extend(result_params.iter().cloned());
+            ResourceCapability {
+                rtype: t.into(),
+                interactions: interactions.iter().map(|i| i.to_string()).collect(),
+                search_params,
+                documentation: own
+                    .then(|| "written by Bedside's pathways; not accepted from clients".into()),
+            }
+        })
+        .collect();
+    let base = format!("{}/fhir", s.app.config.public_url);
+    bedside_fhir::Capabilities {
+        software: "Bedside".into(),
+        version: env!("CARGO_PKG_VERSION").into(),
+        base_url: base.clone(),
+        description: "Bedside: FHIR R4 ingest of the EHR's data and the resources Bedside writes. \
+            Types not listed are accepted by POST/PUT and in Bundles, stored, and read back by id and patient, \
+            without checks beyond R4 JSON."
+            .into(),
+        date: bedside_fhir::format_instant(chrono::Utc::now()),
+        formats: vec!["json".into(), "application/fhir+json".into()],
+        security: s.http.access.as_ref().map(|_| {
+            (
+                "OAuth".to_string(),
+                "Bearer tokens: OpenID Connect access tokens of the configured identity provider, or static service tokens; roles per endpoint group (README, Access control).".to_string(),
+            )
+        }),
+        resources,
+        system_interactions: vec!["transaction".into(), "batch".into()],
+        operations: vec![OperationCapability {
+            name: "import".into(),
+            definition: format!("{base}/OperationDefinition/import"),
+            documentation: "POST /fhir/$import: NDJSON (gzip accepted), one resource per line, committed in chunks; unknown elements are kept with warnings".into(),
+        }],
+    }
+}
+
+/// `GET /fhir/metadata`.
+async fn metadata(State(s): State<AppState>) -> Response {
+    fhir(
+        StatusCode::OK,
+        &bedside_fhir::capability_statement(&capabilities(&s)),
+    )
 }
 
 /// A FHIR JSON response.

@@ -10,6 +10,14 @@
 //! shares the proxy's bucket; size the limit for that. A refused call is a
 //! 429 with `Retry-After` (whole seconds) and an OperationOutcome.
 //!
+//! Media types of `/fhir` ([`fhir_media`]): an `Accept` header or
+//! `_format` that admits no JSON is a 406, a request body that says it is
+//! not JSON (`Content-Type`) a 415, each with an OperationOutcome.
+//!
+//! Error bodies ([`error_bodies`]): an error answered with no body by a
+//! layer (axum's 405, the timeout's 408, a body limit's 413) gets an
+//! OperationOutcome, so every 4xx/5xx carries one.
+//!
 //! CORS: off unless origins are named (no `Access-Control-Allow-Origin` on
 //! any response). The CDS Hooks specification expects CDS services to
 //! allow CORS for browser-based CDS clients; the allow-list turns it on
@@ -91,6 +99,128 @@ pub(crate) async fn rate_limit(
             r
         }
     }
+}
+
+/// Whether a media range admits FHIR JSON.
+fn admits_json(range: &str) -> bool {
+    let t = range
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    matches!(
+        t.as_str(),
+        "*/*" | "application/*" | "application/json" | "application/fhir+json" | "json"
+            // R4 DSTU2-era type some clients still send.
+            | "application/json+fhir"
+    )
+}
+
+/// Middleware of every `/fhir` route: 406 when `Accept` (or `_format`)
+/// admits no JSON, 415 when a request body's `Content-Type` is not JSON
+/// (`$import` takes NDJSON; a body without `Content-Type` is read as JSON).
+pub(crate) async fn fhir_media(req: Request, next: Next) -> Response {
+    let accept = req
+        .headers()
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let format =
+        axum::extract::Query::<std::collections::BTreeMap<String, String>>::try_from_uri(req.uri())
+            .ok()
+            .and_then(|q| q.0.get("_format").cloned());
+    let wanted = format.or(accept);
+    if let Some(w) = wanted.filter(|w| !w.trim().is_empty()) {
+        // `_format` may carry `application/fhir json` once `+` is decoded.
+        let w = w.replace("fhir json", "fhir+json");
+        if !w.split(',').any(admits_json) {
+            return api_error(ApiError::new(
+                406,
+                "not-supported",
+                format!("cannot answer in {w:?}: this server answers application/fhir+json (or application/json)"),
+                None,
+            ));
+        }
+    }
+    let import = req.uri().path().ends_with("/$import");
+    if let Some(ct) = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+    {
+        let t = ct
+            .split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase();
+        let ok = if import {
+            matches!(
+                t.as_str(),
+                "application/fhir+ndjson"
+                    | "application/ndjson"
+                    | "application/x-ndjson"
+                    | "text/plain"
+                    | "application/octet-stream"
+                    | "application/gzip"
+            ) || admits_json(&t)
+        } else {
+            admits_json(&t) && t != "*/*" && t != "application/*"
+        };
+        if !ok {
+            return api_error(ApiError::new(
+                415,
+                "not-supported",
+                format!(
+                    "Content-Type {ct:?} is not supported here ({})",
+                    if import {
+                        "application/fhir+ndjson"
+                    } else {
+                        "application/fhir+json or application/json"
+                    }
+                ),
+                None,
+            ));
+        }
+    }
+    next.run(req).await
+}
+
+/// An error response without a body (no `Content-Type`) as an
+/// OperationOutcome of the same status; `Allow` and `Retry-After` kept.
+pub(crate) async fn error_bodies(r: Response) -> Response {
+    let status = r.status();
+    if !(status.is_client_error() || status.is_server_error())
+        || r.headers().contains_key(header::CONTENT_TYPE)
+    {
+        return r;
+    }
+    let (code, msg) = match status.as_u16() {
+        405 => (
+            "not-supported",
+            "this method is not supported on this path; see GET /openapi.json".to_string(),
+        ),
+        408 => (
+            "timeout",
+            "the request took longer than the server's time limit".to_string(),
+        ),
+        413 => ("too-costly", "the request body is too large".to_string()),
+        _ => (
+            "processing",
+            status
+                .canonical_reason()
+                .unwrap_or("request failed")
+                .to_string(),
+        ),
+    };
+    let mut out = api_error(ApiError::new(status.as_u16(), code, msg, None));
+    for h in [header::ALLOW, header::RETRY_AFTER, header::WWW_AUTHENTICATE] {
+        if let Some(v) = r.headers().get(&h) {
+            out.headers_mut().insert(h, v.clone());
+        }
+    }
+    out
 }
 
 /// The CORS layer for the named origins; `None` (CORS off) when there are

@@ -100,10 +100,10 @@ pub fn router(app: Arc<App>, http: HttpConfig) -> Router {
         .merge(fhir_routes::routes(&state))
         .merge(cds_routes::routes(&state))
         .fallback(no_route)
-        // A method a path does not take: axum's empty 405 gets an
-        // OperationOutcome (after the route layers, so a CORS preflight
-        // the hook routes answer is left alone).
-        .layer(axum::middleware::map_response(method_not_allowed))
+        // An error without a body (axum's 405 for a method a path does not
+        // take, a timeout's 408) gets an OperationOutcome (after the route
+        // layers, so a CORS preflight the hook routes answer is left alone).
+        .layer(axum::middleware::map_response(hardening::error_bodies))
         .route_layer(axum::middleware::from_fn_with_state(
             metrics,
             metrics_routes::track,
@@ -128,26 +128,6 @@ async fn no_route(uri: axum::http::Uri) -> axum::response::Response {
         "no route {}; see GET /openapi.json",
         uri.path()
     )))
-}
-
-/// An empty 405 (a method the path does not take) as an OperationOutcome.
-async fn method_not_allowed(r: axum::response::Response) -> axum::response::Response {
-    if r.status() != axum::http::StatusCode::METHOD_NOT_ALLOWED
-        || r.headers().contains_key(axum::http::header::CONTENT_TYPE)
-    {
-        return r;
-    }
-    let allow = r.headers().get(axum::http::header::ALLOW).cloned();
-    let mut out = fhir_routes::api_error(bedside_app::ApiError::new(
-        405,
-        "not-supported",
-        "this method is not supported on this path; see GET /openapi.json",
-        None,
-    ));
-    if let Some(a) = allow {
-        out.headers_mut().insert(axum::http::header::ALLOW, a);
-    }
-    out
 }
 
 async fn healthz(

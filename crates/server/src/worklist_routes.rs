@@ -1,5 +1,6 @@
 //! Worklist API: `GET /worklist?owner=&role=&status=&_count=&_offset=`
-//! lists pathway Tasks, newest first (a JSON array of FHIR Tasks, one page
+//! lists pathway Tasks, newest first (a JSON array of FHIR Tasks labelled
+//! `application/json`, since the array is not a FHIR resource; one page
 //! of `_count`, default 100, with a `Link: <..>; rel="next"` header when
 //! more follow); `POST /worklist/{task_id}/{action}` with a
 //! JSON body `{"actor": "Practitioner/..", "to": "..", "output": {..}}`
@@ -7,14 +8,14 @@
 //! /worklist/{task_id}/snooze` with `{"actor", "reason", "hours"}` overrides
 //! the alert behind it (snooze + end the pathway, `bedside_app::overrides`).
 
-use crate::fhir_routes::{api_error, body_or_error, fhir, fhir_text};
+use crate::fhir_routes::{api_error, body_or_error, fhir};
 use crate::{actor, AppState};
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::http::{header, HeaderValue};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Extension;
 use axum::Router;
@@ -41,7 +42,12 @@ async fn list(
     };
     match s.app.worklist_as(&actor(who), "api", &q).await {
         Ok(page) => {
-            let mut r = fhir_text(StatusCode::OK, page.to_json());
+            // A JSON array of FHIR Tasks, not a FHIR resource: plain JSON.
+            let mut r = (StatusCode::OK, page.to_json()).into_response();
+            r.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            );
             // The next page, as RFC 8288 web linking.
             if page.more {
                 let next = q.query_string(page.offset + page.tasks.len() as u32);

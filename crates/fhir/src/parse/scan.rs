@@ -1,7 +1,8 @@
 //! The checks of [`parse_resource`](super::parse_resource) in one pass over
 //! JSON text, without building a tree: syntax, every `reference` string
 //! (error), and the R4 deviations that are warnings (empty strings, empty
-//! arrays and objects, null properties). The few top-level elements read
+//! arrays and objects, null properties), keeping the top-level property
+//! names and coded values that `rules` checks. The few top-level elements read
 //! here (`resourceType`, `id`, `meta`, `dosage`) are kept as small trees.
 //!
 //! [`walk_tree`] is the same walk over a [`Value`] (for resources that come
@@ -12,6 +13,7 @@
 //! Hand-written on serde's visitor API because no maintained crate
 //! validates JSON while visiting it with element paths and borrowed keys.
 
+use super::rules::{coded, TopLevel};
 use crate::types::parse_reference;
 use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
@@ -34,6 +36,8 @@ pub(crate) struct Scanned {
     /// The first reference that cannot be parsed: relative path, reason.
     pub bad_reference: Option<(String, String)>,
     pub warnings: Vec<Warning>,
+    /// The top-level property names and coded values (for the R4 rules).
+    pub top: TopLevel,
 }
 
 /// Scan JSON text (the whole text must be one JSON value).
@@ -46,6 +50,7 @@ pub(crate) fn scan(text: &str) -> Result<Scanned, serde_json::Error> {
         out: &mut out,
         depth: 0,
         key: Key::Other,
+        coded: None,
     }
     .deserialize(&mut de)?;
     de.end()?;
@@ -55,6 +60,9 @@ pub(crate) fn scan(text: &str) -> Result<Scanned, serde_json::Error> {
 /// The same findings over a tree (`object`, `resource_type` and the other
 /// captured elements are left unset).
 pub(crate) fn walk_tree(v: &Value, out: &mut Scanned) {
+    if let Value::Object(m) = v {
+        out.top = TopLevel::of_tree(m);
+    }
     let mut path = String::new();
     walk_value(v, &mut path, out);
 }
@@ -130,6 +138,9 @@ struct Node<'a> {
     out: &'a mut Scanned,
     depth: usize,
     key: Key,
+    /// A top-level coded property (or an element of one that is an
+    /// array): its string values are kept in `out.top.codes`.
+    coded: Option<&'static str>,
 }
 
 impl<'de> DeserializeSeed<'de> for Node<'_> {
@@ -141,6 +152,9 @@ impl<'de> DeserializeSeed<'de> for Node<'_> {
 
 impl Node<'_> {
     fn string(self, s: &str) {
+        if let Some(name) = self.coded {
+            self.out.top.codes.push((name, s.to_string()));
+        }
         match self.key {
             Key::Reference => self.out.check_reference(self.path, s),
             _ if !s.is_empty() => {}
@@ -187,6 +201,11 @@ impl<'de> Visitor<'de> for Node<'_> {
         Ok(())
     }
     fn visit_unit<E>(self) -> Result<(), E> {
+        if self.depth == 1 {
+            if let Some(last) = self.out.top.keys.last_mut() {
+                last.1 = true;
+            }
+        }
         if self.key == Key::Other || self.key == Key::Reference {
             self.out
                 .warnings
@@ -203,6 +222,7 @@ impl<'de> Visitor<'de> for Node<'_> {
                 out: self.out,
                 depth: self.depth + 1,
                 key: Key::Element(i),
+                coded: if self.depth == 1 { self.coded } else { None },
             })?
             .is_some()
         {
@@ -227,8 +247,16 @@ impl<'de> Visitor<'de> for Node<'_> {
             let at = self.path.len();
             self.path.push('.');
             self.path.push_str(&k);
+            if self.depth == 0 {
+                self.out.top.keys.push((k.to_string(), false));
+            }
             if self.depth == 0 && slot_of(self.out, &k).is_some() {
                 let v: Value = map.next_value()?;
+                if v.is_null() {
+                    if let Some(last) = self.out.top.keys.last_mut() {
+                        last.1 = true;
+                    }
+                }
                 // The property itself as walk_value sees an object's child.
                 match &v {
                     Value::String(s) if s.is_empty() => {
@@ -257,6 +285,7 @@ impl<'de> Visitor<'de> for Node<'_> {
                     } else {
                         Key::Other
                     },
+                    coded: if self.depth == 0 { coded(&k) } else { None },
                 })?;
             }
             self.path.truncate(at);
