@@ -5,8 +5,9 @@
 //! last) and is either a probability (converted to a margin with the logit)
 //! or a margin. Missing inputs become `impute[i]` when given, else NaN.
 //!
-//! **Operators.** tract-onnx 0.23 runs the ONNX default domain (opsets up
-//! to 18) and, of `ai.onnx.ml`, `LinearClassifier`, `LinearRegressor`,
+//! **Operators.** tract-onnx 0.23 runs the ONNX default-domain operators it
+//! implements (opsets 9 to 18: the arithmetic, matrix, activation, shape
+//! and reduction operators exporters write) and, of `ai.onnx.ml`, `LinearClassifier`, `LinearRegressor`,
 //! `TreeEnsembleClassifier`, `Normalizer` and `CategoryMapper`. Any other
 //! operator (e.g. `TreeEnsembleRegressor`, `ZipMap`, `SVMClassifier`) is
 //! refused at load with a problem naming it and its node. Export tree
@@ -269,8 +270,9 @@ impl Onnx {
                 loc,
                 format!(
                     "unsupported ONNX operator {} (this build runs tract-onnx 0.23: the \
-                     default domain and, of ai.onnx.ml, LinearClassifier, LinearRegressor, \
-                     TreeEnsembleClassifier, Normalizer, CategoryMapper)",
+                     default-domain operators it implements and, of ai.onnx.ml, \
+                     LinearClassifier, LinearRegressor, TreeEnsembleClassifier, \
+                     Normalizer, CategoryMapper)",
                     unsupported.join(", ")
                 ),
             );
@@ -383,15 +385,23 @@ impl Onnx {
         Ok(self.margins(&x, 1)?[0])
     }
 
-    /// Margins of `k` rows laid out row-major in `flat` (already imputed).
+    /// Margins of `k` rows laid out row-major in `flat` (already imputed):
+    /// one batched run, or row by row when the graph only runs one row.
     fn margins(&self, flat: &[f64], k: usize) -> Result<Vec<f64>, ModelError> {
-        if !self.batched && k > 1 {
+        if k > 1 {
+            if let Some(v) = self.batched.then(|| self.run(flat, k).ok()).flatten() {
+                return Ok(v);
+            }
             let mut out = Vec::with_capacity(k);
             for row in flat.chunks(self.n) {
-                out.extend(self.margins(row, 1)?);
+                out.extend(self.run(row, 1)?);
             }
             return Ok(out);
         }
+        self.run(flat, k)
+    }
+
+    fn run(&self, flat: &[f64], k: usize) -> Result<Vec<f64>, ModelError> {
         let err = |m: String| ModelError::Scorer {
             kind: "onnx",
             message: m,
