@@ -421,10 +421,10 @@ impl Onnx {
             .to_plain_array_view::<f64>()
             .map_err(|e| err(e.to_string()))?;
         let vals: Vec<f64> = vals.iter().copied().collect();
-        if k == 0 || vals.len() % k != 0 {
+        let width = vals.len().checked_div(k).unwrap_or(0);
+        if width * k != vals.len() {
             return Err(err(format!("output of {} values for {k} rows", vals.len())));
         }
-        let width = vals.len() / k;
         let col = self.column.unwrap_or(width.saturating_sub(1));
         if col >= width {
             return Err(err(format!(
