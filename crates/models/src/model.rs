@@ -32,16 +32,37 @@ pub struct Prediction {
     /// Margin and probability of the average training patient (SHAP base).
     pub base_margin: Option<f64>,
     pub base_probability: Option<Probability>,
-    /// Largest contributions first; empty for scorers without exact
-    /// explanations (ONNX).
+    /// Largest contributions first; empty when no explanation could be
+    /// computed.
     pub top_factors: Vec<Factor>,
-    /// `tree_shap`, `linear` or `none`.
+    /// Exact: `tree_shap`, `linear`. Approximations (ONNX graphs that are
+    /// not linear; see [`crate::onnx`]): `baseline_shapley`,
+    /// `baseline_shapley_sampled`. `none` without factors.
     pub explanation_method: String,
     pub in_distribution: bool,
     pub ood_reasons: Vec<String>,
     pub ood_distance: Option<f64>,
     pub features: Vec<FeatureValue>,
     pub missing_count: usize,
+}
+
+impl Prediction {
+    /// Whether the top factors are exact contributions to the margin.
+    pub fn explanation_is_exact(&self) -> bool {
+        matches!(self.explanation_method.as_str(), "tree_shap" | "linear")
+    }
+
+    /// The sentence a card shows under approximate factors; None when the
+    /// factors are exact (or absent).
+    pub fn explanation_note(&self) -> Option<&'static str> {
+        match self.explanation_method.as_str() {
+            "baseline_shapley" | "baseline_shapley_sampled" => Some(
+                "Factor effects are approximate: Shapley values against the \
+                 average training patient (the model is not linear).",
+            ),
+            _ => None,
+        }
+    }
 }
 
 /// A validated package ready to score.
@@ -110,14 +131,9 @@ impl Model {
         let (top, method) = match (pkg.scorer.shap(&x), base_margin) {
             (Some(phi), Some(bm)) => {
                 let slope = probability_slope(cal, margin, bm);
-                let m = if pkg.scorer.kind() == "lightgbm" {
-                    "tree_shap"
-                } else {
-                    "linear"
-                };
                 (
                     top_factors(&pkg.features.defs, values, &phi, slope, self.top_k),
-                    m,
+                    pkg.scorer.explanation_method(),
                 )
             }
             _ => (Vec::new(), "none"),

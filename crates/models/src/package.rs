@@ -258,6 +258,19 @@ impl Package {
         let profile = src
             .read_text(&spec.training_profile.file, &mut p)
             .and_then(|t| TrainingProfile::parse(&t, &spec.training_profile.file, &names, &mut p));
+        // ONNX explanations are taken against the training means.
+        #[cfg(feature = "onnx")]
+        let scorer = scorer.map(|mut s| {
+            if let (Scorer::Onnx(o), Some(prof)) = (&mut s, &profile) {
+                o.set_baseline(
+                    prof.features
+                        .iter()
+                        .map(|f| f.mean.unwrap_or(f64::NAN))
+                        .collect(),
+                );
+            }
+            s
+        });
         let card = src.read_text(&spec.card.file, &mut p);
         if card.as_ref().is_some_and(|c| c.trim().is_empty()) {
             p.push(&spec.card.file, "model facts card is empty");

@@ -43,24 +43,37 @@ impl Scorer {
         }
     }
 
-    /// Exact contributions plus base value (last), summing to the margin;
-    /// None for scorers without exact explanations.
+    /// Contributions plus base value (last), summing to the margin (up to
+    /// float32 rounding for ONNX); None when they cannot be computed.
     pub fn shap(&self, x: &[f64]) -> Option<Vec<f64>> {
         match self {
             Self::LightGbm(m) => Some(m.shap(x)),
             Self::Linear(m) => Some(m.shap(x)),
             #[cfg(feature = "onnx")]
-            Self::Onnx(_) => None,
+            Self::Onnx(m) => m.shap(x).ok(),
         }
     }
 
-    /// The base margin (mean over the training cover), when known.
+    /// How [`Self::shap`] explains: `tree_shap` and `linear` are exact;
+    /// `baseline_shapley` and `baseline_shapley_sampled` (ONNX graphs that
+    /// are not linear) are approximations (see [`crate::onnx`]).
+    pub fn explanation_method(&self) -> &'static str {
+        match self {
+            Self::LightGbm(_) => "tree_shap",
+            Self::Linear(_) => "linear",
+            #[cfg(feature = "onnx")]
+            Self::Onnx(m) => m.explanation().name(),
+        }
+    }
+
+    /// The base margin (mean over the training cover; for ONNX the margin
+    /// at the baseline row), when known.
     pub fn expected_margin(&self) -> Option<f64> {
         match self {
             Self::LightGbm(m) => Some(m.expected_margin()),
             Self::Linear(m) => Some(m.expected_margin()),
             #[cfg(feature = "onnx")]
-            Self::Onnx(_) => None,
+            Self::Onnx(m) => m.expected_margin(),
         }
     }
 }
