@@ -51,11 +51,7 @@ impl App {
             }
             let events = &events_cache[&r.patient_id];
             let label = sched.spec.outcome.label(events, r.at);
-            let outcome_at = events
-                .iter()
-                .filter(|e| sched.spec.outcome.matches(&e.system, &e.code))
-                .filter_map(|e| sched.spec.outcome.event_time(e))
-                .min();
+            let outcome_at = sched.spec.outcome.first_event_time(events);
             let stay = stays.entry(r.patient_id.clone()).or_insert(Stay {
                 patient: r.patient_id.clone(),
                 start: r.encounter_start.unwrap_or(r.at),

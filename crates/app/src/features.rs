@@ -16,35 +16,13 @@ pub struct LabeledRow {
 
 /// Outcome events (codes with times) from a stored Condition.
 pub fn outcome_events(condition: &serde_json::Value) -> Vec<OutcomeEvent> {
-    let t = |k: &str| condition[k].as_str().and_then(crate::replay::parse_time);
-    let onset = t("onsetDateTime").or_else(|| {
-        condition["onsetPeriod"]["start"]
-            .as_str()
-            .and_then(crate::replay::parse_time)
-    });
-    let recorded = t("recordedDate");
-    let abatement = t("abatementDateTime");
-    condition["code"]["coding"]
-        .as_array()
-        .map(|codings| {
-            codings
-                .iter()
-                .filter_map(|c| {
-                    Some(OutcomeEvent {
-                        system: c["system"].as_str()?.to_string(),
-                        code: c["code"].as_str()?.to_string(),
-                        onset,
-                        recorded,
-                        abatement,
-                    })
-                })
-                .collect()
-        })
-        .unwrap_or_default()
+    bedside_models::outcome::condition_events(condition)
 }
 
 impl App {
-    /// Outcome events of a patient, from the stored Conditions.
+    /// Outcome events of a patient, from the stored Conditions and, when
+    /// a served model's outcome names an Encounter element (discharge
+    /// disposition, `classHistory`), the stored Encounters.
     pub async fn patient_outcome_events(
         &self,
         patient_id: &str,
@@ -57,6 +35,17 @@ impl App {
         {
             if let Ok(v) = serde_json::from_str::<serde_json::Value>(&r.body) {
                 events.extend(outcome_events(&v));
+            }
+        }
+        if self.models.iter().any(|m| m.spec.outcome.reads_encounters()) {
+            for r in self
+                .store
+                .resources_for_patient("Encounter", patient_id)
+                .await?
+            {
+                if let Ok(v) = serde_json::from_str::<serde_json::Value>(&r.body) {
+                    events.extend(bedside_models::outcome::encounter_events(&v));
+                }
             }
         }
         Ok(events)
