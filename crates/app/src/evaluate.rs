@@ -2,10 +2,22 @@
 //! threshold on the calibration split, and report discrimination,
 //! calibration and the alert burden of Bedside's policy next to the
 //! `naive_15min` and `fixed_threshold` baselines on the held-out split.
+//!
+//! It also reports NEWS2 ([`bedside_models::news2`], scored at every row
+//! the model scored; a row with no charted parameter in the window scores
+//! 0) on the same rows: its discrimination as a score, and its alerts at
+//! `NEWS2 >= trigger` next to the model's at the same alert rate (the
+//! model's threshold is the probability of its k-th highest row, k = the
+//! rows NEWS2 alerts on). Both are counted like `fixed_threshold`: one
+//! alert per row at or above the threshold. When the policy certifies no
+//! threshold, that matched threshold is also the baselines' threshold
+//! (`baseline_threshold_source = "news2_alert_rate"`).
 
 use crate::{ApiError, App};
 use bedside_models::metrics;
-use bedside_policy::evaluate::{evaluate, patient_calibration_set, EvalConfig, EvalRow, Stay};
+use bedside_policy::evaluate::{
+    evaluate, patient_calibration_set, report, AlertEvent, EvalConfig, EvalRow, Stay,
+};
 use bedside_policy::{certify, PolicyConfig};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
@@ -15,6 +27,43 @@ use std::collections::BTreeMap;
 pub struct ScoredRow {
     pub row: EvalRow,
     pub label: bool,
+    /// NEWS2 at the row (`None` when no parameter was charted in its window).
+    pub news2: Option<u32>,
+}
+
+/// The usual NEWS2 trigger for an urgent ward response (RCP 2017).
+pub const NEWS2_TRIGGER: u32 = 5;
+
+/// Alerts of one row-level rule (an alert at every flagged row).
+fn row_alerts(rows: &[ScoredRow], flag: impl Fn(&ScoredRow) -> bool) -> Vec<AlertEvent> {
+    rows.iter()
+        .filter(|r| flag(r))
+        .map(|r| AlertEvent {
+            patient: r.row.patient.clone(),
+            at: r.row.at,
+            recipient: None,
+        })
+        .collect()
+}
+
+/// Row-level counts of one rule: alerts, PPV and sensitivity over rows.
+fn row_counts(rows: &[ScoredRow], flag: impl Fn(&ScoredRow) -> bool) -> Value {
+    let alerts = rows.iter().filter(|r| flag(r)).count();
+    let true_alerts = rows.iter().filter(|r| flag(r) && r.label).count();
+    let positives = rows.iter().filter(|r| r.label).count();
+    json!({
+        "alert_rows": alerts,
+        "row_ppv": (alerts > 0).then(|| true_alerts as f64 / alerts as f64),
+        "row_sensitivity": (positives > 0).then(|| true_alerts as f64 / positives as f64),
+    })
+}
+
+/// The model's threshold that flags as many of `rows` as `k` (the
+/// probability of the k-th highest row; ties may flag a few more).
+fn threshold_at_rate(rows: &[ScoredRow], k: usize) -> Option<f64> {
+    let mut p: Vec<f64> = rows.iter().map(|r| r.row.probability).collect();
+    p.sort_by(|a, b| b.total_cmp(a));
+    k.checked_sub(1).and_then(|i| p.get(i).copied())
 }
 
 impl App {
@@ -26,6 +75,7 @@ impl App {
         policy: &PolicyConfig,
         split: &str,
         eval: EvalConfig,
+        news2_trigger: u32,
     ) -> Result<Value, ApiError> {
         let sched = self
             .models
@@ -69,6 +119,7 @@ impl App {
                     facts: r.facts.clone(),
                 },
                 label,
+                news2: r.news2,
             });
         }
         let pick = |name: &str| -> Vec<ScoredRow> {
@@ -101,6 +152,40 @@ impl App {
         let summary = metrics::evaluate(&p, &y, &pids);
         let mut eval = eval;
         eval.model_id = model.id().to_string();
+        // NEWS2 on the same rows, and the model at NEWS2's alert rate.
+        let news2_flag = |r: &ScoredRow| r.news2.unwrap_or(0) >= news2_trigger;
+        let k = test.iter().filter(|r| news2_flag(r)).count();
+        let matched = threshold_at_rate(&test, k);
+        let mut baseline_source = "policy_certification";
+        if cert.certified().is_none() && eval.baseline_threshold.is_none() {
+            eval.baseline_threshold = matched;
+            baseline_source = "news2_alert_rate";
+        } else if cert.certified().is_none() {
+            baseline_source = "given";
+        }
+        let news2_scores: Vec<f64> = test
+            .iter()
+            .map(|r| f64::from(r.news2.unwrap_or(0)))
+            .collect();
+        let policy_report = |alerts: &[AlertEvent]| {
+            serde_json::to_value(report(alerts, &test_rows, &test_stays, policy, &eval))
+                .unwrap_or(Value::Null)
+        };
+        let model_flag = |r: &ScoredRow| matched.is_some_and(|t| r.row.probability >= t);
+        let mut news2 = json!({
+            "trigger": news2_trigger,
+            "rows_without_any_parameter": test.iter().filter(|r| r.news2.is_none()).count(),
+            "auroc": metrics::auroc(&news2_scores, &y),
+            "auprc": metrics::average_precision(&news2_scores, &y),
+            "ece": Value::Null,
+            "alerts": policy_report(&row_alerts(&test, news2_flag)),
+        });
+        news2["rows"] = row_counts(&test, news2_flag);
+        let mut at_rate = json!({
+            "threshold": matched,
+            "alerts": policy_report(&row_alerts(&test, model_flag)),
+        });
+        at_rate["rows"] = row_counts(&test, model_flag);
         let report = evaluate(&test_rows, &test_stays, policy, &cert, &eval)
             .map_err(|e| ApiError::bad_request(e.to_string(), None))?;
         Ok(json!({
@@ -114,8 +199,11 @@ impl App {
             "positive_rows": y.iter().filter(|b| **b).count(),
             "certification": report.certification,
             "threshold": report.threshold,
+            "baseline_threshold_source": baseline_source,
             "patient_days": report.patient_days,
             "policies": report.policies,
+            "news2": news2,
+            "model_at_news2_alert_rate": at_rate,
         }))
     }
 }

@@ -158,6 +158,10 @@ pub struct EvaluateArgs {
     /// the package's `outcome.detection_window_hours`, else 0.
     #[arg(long)]
     pub sensitivity_window_hours: Option<f64>,
+    /// NEWS2 at or above this score is an alert of the NEWS2 baseline,
+    /// which the model is compared with at the same alert rate.
+    #[arg(long, default_value_t = bedside_app::evaluate::NEWS2_TRIGGER)]
+    pub news2_trigger: u32,
     /// Print JSON (otherwise a short text summary).
     #[arg(long)]
     pub json: bool,
@@ -207,7 +211,9 @@ pub async fn evaluate(a: EvaluateArgs) -> Result<()> {
         sensitivity_window_hours: window,
         ..Default::default()
     };
-    let report = app.evaluation(&policy, &a.split, eval).await?;
+    let report = app
+        .evaluation(&policy, &a.split, eval, a.news2_trigger)
+        .await?;
     if a.json {
         println!("{}", serde_json::to_string(&report)?);
     } else {
