@@ -295,7 +295,7 @@ def main():
     imp = ", ".join(repr(float(v)) for v in med)
     text = re.sub(r"\[scorer\]\n(?:[^\[\n][^\n]*\n)*",
                   '[scorer]\nkind = "onnx"\nfile = "model.onnx"\noutput = "probability"\n'
-                  f"# Train medians (tools/train_deterioration_model.py), in feature order.\nimpute = [{imp}]\n\n",
+                  f"# Train medians (tools/train_deterioration_model.py), in feature order.\nimpute = [{imp}]\n",
                   text)
     open(toml_path, "w").write(text)
     with open(os.path.join(PKG, "card.md"), "w") as f:

@@ -16,7 +16,8 @@
 use crate::{ApiError, App};
 use bedside_models::metrics;
 use bedside_policy::evaluate::{
-    evaluate, patient_calibration_set, report, AlertEvent, EvalConfig, EvalRow, Stay,
+    evaluate, patient_calibration_set, report, simulate_fixed, AlertEvent, EvalConfig, EvalRow,
+    Stay,
 };
 use bedside_policy::{certify, PolicyConfig};
 use serde_json::{json, Value};
@@ -33,18 +34,6 @@ pub struct ScoredRow {
 
 /// The usual NEWS2 trigger for an urgent ward response (RCP 2017).
 pub const NEWS2_TRIGGER: u32 = 5;
-
-/// Alerts of one row-level rule (an alert at every flagged row).
-fn row_alerts(rows: &[ScoredRow], flag: impl Fn(&ScoredRow) -> bool) -> Vec<AlertEvent> {
-    rows.iter()
-        .filter(|r| flag(r))
-        .map(|r| AlertEvent {
-            patient: r.row.patient.clone(),
-            at: r.row.at,
-            recipient: None,
-        })
-        .collect()
-}
 
 /// Row-level counts of one rule: alerts, PPV and sensitivity over rows.
 fn row_counts(rows: &[ScoredRow], flag: impl Fn(&ScoredRow) -> bool) -> Value {
@@ -153,7 +142,7 @@ impl App {
         let mut eval = eval;
         eval.model_id = model.id().to_string();
         // NEWS2 on the same rows, and the model at NEWS2's alert rate.
-        let news2_flag = |r: &ScoredRow| r.news2.unwrap_or(0) >= news2_trigger;
+        let news2_flag = |r: &ScoredRow| r.news2.unwrap_or(0).min(20) >= news2_trigger;
         let k = test.iter().filter(|r| news2_flag(r)).count();
         let matched = threshold_at_rate(&test, k);
         let mut baseline_source = "policy_certification";
@@ -167,6 +156,20 @@ impl App {
             .iter()
             .map(|r| f64::from(r.news2.unwrap_or(0)))
             .collect();
+        // NEWS2's alerts are `fixed_threshold`'s rule (routing included) on
+        // the same rows with NEWS2 / 20 (its maximum) as the score.
+        let news2_rows: Vec<EvalRow> = test
+            .iter()
+            .map(|r| EvalRow {
+                probability: f64::from(r.news2.unwrap_or(0).min(20)) / 20.0,
+                ..r.row.clone()
+            })
+            .collect();
+        let news2_alerts = simulate_fixed(&news2_rows, policy, f64::from(news2_trigger) / 20.0);
+        let model_alerts = match matched {
+            Some(t) => simulate_fixed(&test_rows, policy, t),
+            None => Vec::new(),
+        };
         let policy_report = |alerts: &[AlertEvent]| {
             serde_json::to_value(report(alerts, &test_rows, &test_stays, policy, &eval))
                 .unwrap_or(Value::Null)
@@ -178,12 +181,12 @@ impl App {
             "auroc": metrics::auroc(&news2_scores, &y),
             "auprc": metrics::average_precision(&news2_scores, &y),
             "ece": Value::Null,
-            "alerts": policy_report(&row_alerts(&test, news2_flag)),
+            "alerts": policy_report(&news2_alerts),
         });
         news2["rows"] = row_counts(&test, news2_flag);
         let mut at_rate = json!({
             "threshold": matched,
-            "alerts": policy_report(&row_alerts(&test, model_flag)),
+            "alerts": policy_report(&model_alerts),
         });
         at_rate["rows"] = row_counts(&test, model_flag);
         let report = evaluate(&test_rows, &test_stays, policy, &cert, &eval)

@@ -192,6 +192,9 @@ pub async fn evaluate(a: EvaluateArgs) -> Result<()> {
     {
         bail!("--sensitivity-window-hours: must be a number >= 0");
     }
+    if !(1..=20).contains(&a.news2_trigger) {
+        bail!("--news2-trigger: must be 1 to 20 (NEWS2 ranges from 0 to 20)");
+    }
     let policy = read_policy(a.policy.as_deref())?;
     let tmp = tempfile::tempdir()?;
     let config = crate::offline_config(tmp.path(), None)?
