@@ -37,7 +37,11 @@ impl App {
                 events.extend(outcome_events(&v));
             }
         }
-        if self.models.iter().any(|m| m.spec.outcome.reads_encounters()) {
+        if self
+            .models
+            .iter()
+            .any(|m| m.spec.outcome.reads_encounters())
+        {
             for r in self
                 .store
                 .resources_for_patient("Encounter", patient_id)

@@ -92,8 +92,15 @@ async fn labels_match_the_oracle(cohort: &Path) {
         by_icu += (r.label && within(&icu, r.row.at) && !within(&deaths, r.row.at)) as usize;
     }
     // Both elements produce positives on their own, and most rows are negative.
-    assert!(by_death > 0 && by_icu > 0, "death-only {by_death}, ICU-only {by_icu}");
-    assert!(positives * 5 < rows.len(), "{positives} of {} rows", rows.len());
+    assert!(
+        by_death > 0 && by_icu > 0,
+        "death-only {by_death}, ICU-only {by_icu}"
+    );
+    assert!(
+        positives * 5 < rows.len(),
+        "{positives} of {} rows",
+        rows.len()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -121,10 +128,9 @@ async fn evaluate_reports_the_onnx_model_next_to_news2_at_the_same_alert_rate() 
     bedside_app::replay::replay_dir(&app, &repo().join("demo/deterioration-cohort"), None)
         .await
         .unwrap();
-    let policy = bedside_policy::PolicyConfig::from_toml_str(
-        &bedside_policy::PolicyConfig::default_toml(),
-    )
-    .unwrap();
+    let policy =
+        bedside_policy::PolicyConfig::from_toml_str(&bedside_policy::PolicyConfig::default_toml())
+            .unwrap();
     let eval = bedside_policy::evaluate::EvalConfig::default();
     let r = app.evaluation(&policy, "all", eval, 5).await.unwrap();
     let rows = r["rows"].as_u64().unwrap();

@@ -95,12 +95,7 @@ fn generated_facts(pkg: &Package) -> String {
             crate::spec::OutcomeElement::ConditionCode => {
                 format!("{} {}", c.system, c.prefixes.join(", "))
             }
-            e => format!(
-                "{} {} {}",
-                e.as_str(),
-                c.system,
-                c.prefixes.join(", ")
-            ),
+            e => format!("{} {} {}", e.as_str(), c.system, c.prefixes.join(", ")),
         })
         .collect();
     let _ = writeln!(

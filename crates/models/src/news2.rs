@@ -94,7 +94,11 @@ pub fn score(state: &PatientState, at: Instant) -> Option<News2> {
         }
         _ => missing.push(name),
     };
-    part("respiration_rate", last(state, "resp_rate", at), respiration);
+    part(
+        "respiration_rate",
+        last(state, "resp_rate", at),
+        respiration,
+    );
     part("spo2", last(state, "spo2", at), spo2_scale1);
     part("systolic_bp", last(state, "sbp", at), systolic);
     part("pulse", last(state, "heart_rate", at), pulse);
@@ -153,7 +157,13 @@ mod tests {
             ("heart_rate", 0, 70.0),
             ("avpu", 0, 0.0),
         ]);
-        assert_eq!(score(&s, t(1)), Some(News2 { total: 0, missing: vec![] }));
+        assert_eq!(
+            score(&s, t(1)),
+            Some(News2 {
+                total: 0,
+                missing: vec![]
+            })
+        );
     }
 
     #[test]
@@ -173,15 +183,25 @@ mod tests {
         assert_eq!(temperature(35.1), 1);
         assert_eq!(temperature(38.1), 1);
         assert_eq!(temperature(39.1), 2);
-        assert_eq!((respiration(9.0), respiration(21.0), respiration(25.0)), (1, 2, 3));
+        assert_eq!(
+            (respiration(9.0), respiration(21.0), respiration(25.0)),
+            (1, 2, 3)
+        );
         assert_eq!((spo2_scale1(95.4), spo2_scale1(95.6)), (1, 0));
-        assert_eq!((systolic(110.0), systolic(111.0), systolic(220.0)), (1, 0, 3));
+        assert_eq!(
+            (systolic(110.0), systolic(111.0), systolic(220.0)),
+            (1, 0, 3)
+        );
         assert_eq!((pulse(40.0), pulse(50.0), pulse(131.0)), (3, 1, 3));
     }
 
     #[test]
     fn old_and_absent_values_are_missing() {
-        let s = state(&[("resp_rate", 0, 26.0), ("heart_rate", 0, 140.0), ("gcs", 10, 13.0)]);
+        let s = state(&[
+            ("resp_rate", 0, 26.0),
+            ("heart_rate", 0, 140.0),
+            ("gcs", 10, 13.0),
+        ]);
         let n = score(&s, t(12)).unwrap();
         // The 12-hour-old values no longer count; GCS 13 is not alert.
         assert_eq!(n.total, 3);

@@ -99,7 +99,11 @@ pub fn encounter_events(encounter: &Value) -> Vec<OutcomeEvent> {
         // `class` is a Coding (not a CodeableConcept) in R4.
         let c = &entry["class"];
         if let (Some(system), Some(code)) = (c["system"].as_str(), c["code"].as_str()) {
-            out.push(event(OutcomeElement::ClassHistory, (system, code), Some(start)));
+            out.push(event(
+                OutcomeElement::ClassHistory,
+                (system, code),
+                Some(start),
+            ));
         }
     }
     out
@@ -353,6 +357,9 @@ mod tests {
         )
         .unwrap_err()
         .to_string();
-        assert!(err.contains("Encounter.location") && err.contains("Encounter.classHistory.class"), "{err}");
+        assert!(
+            err.contains("Encounter.location") && err.contains("Encounter.classHistory.class"),
+            "{err}"
+        );
     }
 }

@@ -146,7 +146,9 @@ impl OutcomeElement {
     pub fn as_str(self) -> &'static str {
         match self {
             OutcomeElement::ConditionCode => "Condition.code",
-            OutcomeElement::DischargeDisposition => "Encounter.hospitalization.dischargeDisposition",
+            OutcomeElement::DischargeDisposition => {
+                "Encounter.hospitalization.dischargeDisposition"
+            }
             OutcomeElement::ClassHistory => "Encounter.classHistory.class",
         }
     }
