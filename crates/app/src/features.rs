@@ -17,12 +17,23 @@ pub struct LabeledRow {
 pub use bedside_views::conditions::outcome_events;
 
 impl App {
-    /// Outcome events of a patient, from the stored Conditions.
+    /// Outcome events of a patient, from the stored Conditions and, when
+    /// a served model's outcome names an Encounter element (discharge
+    /// disposition, `classHistory`), the stored Encounters.
     pub async fn patient_outcome_events(
         &self,
         patient_id: &str,
     ) -> Result<Vec<OutcomeEvent>, ApiError> {
-        Ok(self.views.patient_outcome_events(patient_id).await?)
+        // Features-only specs count too (`bedside features` before a
+        // scorer exists).
+        let encounters = self
+            .models
+            .iter()
+            .any(|m| m.spec.outcome.reads_encounters());
+        Ok(self
+            .views
+            .patient_outcome_events_with(patient_id, encounters)
+            .await?)
     }
 
     /// Take the recorded feature rows and label them with each model's

@@ -26,6 +26,8 @@ pub struct FeatureRow {
     pub facts: bedside_policy::PatientFacts,
     pub encounter_start: Option<Instant>,
     pub encounter_end: Option<Instant>,
+    /// NEWS2 at scoring time (the `bedside evaluate` baseline).
+    pub news2: Option<u32>,
 }
 
 impl App {
@@ -59,6 +61,7 @@ impl App {
                         facts: bedside_policy::facts_from_state(&t.state, at),
                         encounter_start: enc.and_then(|e| e.start),
                         encounter_end: enc.and_then(|e| e.end),
+                        news2: bedside_models::news2::score(&t.state, at).map(|n| n.total),
                     });
                 }
                 let Some(p) = sched.predict(&t.state, at) else {

@@ -158,6 +158,10 @@ pub struct EvaluateArgs {
     /// the package's `outcome.detection_window_hours`, else 0.
     #[arg(long)]
     pub sensitivity_window_hours: Option<f64>,
+    /// NEWS2 at or above this score is an alert of the NEWS2 baseline,
+    /// which the model is compared with at the same alert rate.
+    #[arg(long, default_value_t = bedside_app::evaluate::NEWS2_TRIGGER)]
+    pub news2_trigger: u32,
     /// Print JSON (otherwise a short text summary).
     #[arg(long)]
     pub json: bool,
@@ -188,6 +192,9 @@ pub async fn evaluate(a: EvaluateArgs) -> Result<()> {
     {
         bail!("--sensitivity-window-hours: must be a number >= 0");
     }
+    if !(1..=20).contains(&a.news2_trigger) {
+        bail!("--news2-trigger: must be 1 to 20 (NEWS2 ranges from 0 to 20)");
+    }
     let policy = read_policy(a.policy.as_deref())?;
     let tmp = tempfile::tempdir()?;
     let config = crate::offline_config(tmp.path(), None)?
@@ -207,7 +214,9 @@ pub async fn evaluate(a: EvaluateArgs) -> Result<()> {
         sensitivity_window_hours: window,
         ..Default::default()
     };
-    let report = app.evaluation(&policy, &a.split, eval).await?;
+    let report = app
+        .evaluation(&policy, &a.split, eval, a.news2_trigger)
+        .await?;
     if a.json {
         println!("{}", serde_json::to_string(&report)?);
     } else {

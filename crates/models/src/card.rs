@@ -91,7 +91,12 @@ fn generated_facts(pkg: &Package) -> String {
     let codes: Vec<String> = o
         .codes
         .iter()
-        .map(|c| format!("{} {}", c.system, c.prefixes.join(", ")))
+        .map(|c| match c.element {
+            crate::spec::OutcomeElement::ConditionCode => {
+                format!("{} {}", c.system, c.prefixes.join(", "))
+            }
+            e => format!("{} {} {}", e.as_str(), c.system, c.prefixes.join(", ")),
+        })
         .collect();
     let _ = writeln!(
         s,

@@ -31,6 +31,7 @@ pub mod lightgbm;
 pub mod linear;
 pub mod metrics;
 pub mod model;
+pub mod news2;
 #[cfg(feature = "onnx")]
 pub mod onnx;
 pub mod ood;

@@ -92,7 +92,8 @@ pub struct ModelSpec {
 #[serde(deny_unknown_fields)]
 pub struct OutcomeSpec {
     pub description: String,
-    /// `onset` or `recorded`: which Condition time counts.
+    /// `onset` or `recorded`: which Condition time counts (Encounter
+    /// elements carry one time each, see [`OutcomeElement`]).
     pub time_basis: String,
     /// A matching condition counts if its time is in
     /// `[at - lookback_hours, at + horizon_hours]`; no lookback means any
@@ -111,12 +112,51 @@ pub struct OutcomeSpec {
     pub codes: Vec<CodeSetSpec>,
 }
 
-/// Codes in one system, matched by prefix (`A41` matches `A41.9`).
+/// Codes in one system, matched by prefix (`A41` matches `A41.9`), read
+/// from one FHIR element (`element`, default `Condition.code`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CodeSetSpec {
+    #[serde(default)]
+    pub element: OutcomeElement,
     pub system: String,
     pub prefixes: Vec<String>,
+}
+
+/// Where an outcome code is found, and which time it carries.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum OutcomeElement {
+    /// A Condition's `code`; its time is the onset or the recorded date
+    /// (`time_basis`), and it ends at `abatementDateTime`.
+    #[default]
+    #[serde(rename = "Condition.code")]
+    ConditionCode,
+    /// An Encounter's `hospitalization.dischargeDisposition` (e.g. `exp`,
+    /// died); its time is the Encounter's `period.end`.
+    #[serde(rename = "Encounter.hospitalization.dischargeDisposition")]
+    DischargeDisposition,
+    /// The `class` of an Encounter `classHistory` entry (e.g. `ACUTE`, an
+    /// ICU stay); its time is that entry's `period.start`.
+    #[serde(rename = "Encounter.classHistory.class")]
+    ClassHistory,
+}
+
+impl OutcomeElement {
+    /// The element path as written in `model.toml`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OutcomeElement::ConditionCode => "Condition.code",
+            OutcomeElement::DischargeDisposition => {
+                "Encounter.hospitalization.dischargeDisposition"
+            }
+            OutcomeElement::ClassHistory => "Encounter.classHistory.class",
+        }
+    }
+
+    /// Is this element read from Encounters (rather than Conditions)?
+    pub fn on_encounter(self) -> bool {
+        !matches!(self, OutcomeElement::ConditionCode)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -20,31 +20,7 @@ pub fn parse_time(s: &str) -> Option<Instant> {
 
 /// Outcome events (codes with times) from a stored Condition.
 pub fn outcome_events(condition: &serde_json::Value) -> Vec<OutcomeEvent> {
-    let t = |k: &str| condition[k].as_str().and_then(parse_time);
-    let onset = t("onsetDateTime").or_else(|| {
-        condition["onsetPeriod"]["start"]
-            .as_str()
-            .and_then(parse_time)
-    });
-    let recorded = t("recordedDate");
-    let abatement = t("abatementDateTime");
-    condition["code"]["coding"]
-        .as_array()
-        .map(|codings| {
-            codings
-                .iter()
-                .filter_map(|c| {
-                    Some(OutcomeEvent {
-                        system: c["system"].as_str()?.to_string(),
-                        code: c["code"].as_str()?.to_string(),
-                        onset,
-                        recorded,
-                        abatement,
-                    })
-                })
-                .collect()
-        })
-        .unwrap_or_default()
+    bedside_models::outcome::condition_events(condition)
 }
 
 impl Views {
@@ -52,6 +28,22 @@ impl Views {
     pub async fn patient_outcome_events(
         &self,
         patient_id: &str,
+    ) -> Result<Vec<OutcomeEvent>, ViewError> {
+        let encounters = self
+            .models
+            .iter()
+            .any(|m| m.package.spec.outcome.reads_encounters());
+        self.patient_outcome_events_with(patient_id, encounters)
+            .await
+    }
+
+    /// A patient's outcome events from the stored Conditions, and from the
+    /// stored Encounters (discharge disposition, `classHistory`) when
+    /// `encounters`.
+    pub async fn patient_outcome_events_with(
+        &self,
+        patient_id: &str,
+        encounters: bool,
     ) -> Result<Vec<OutcomeEvent>, ViewError> {
         let mut events = Vec::new();
         for r in self
@@ -61,6 +53,17 @@ impl Views {
         {
             if let Ok(v) = serde_json::from_str::<serde_json::Value>(&r.body) {
                 events.extend(outcome_events(&v));
+            }
+        }
+        if encounters {
+            for r in self
+                .store
+                .resources_for_patient("Encounter", patient_id)
+                .await?
+            {
+                if let Ok(v) = serde_json::from_str::<serde_json::Value>(&r.body) {
+                    events.extend(bedside_models::outcome::encounter_events(&v));
+                }
             }
         }
         Ok(events)
