@@ -12,6 +12,7 @@
 pub mod audit;
 mod committer;
 pub mod decisions;
+pub mod detected_issue;
 pub mod evaluate;
 pub mod facts;
 pub mod features;
@@ -520,7 +521,10 @@ impl App {
             return self.read_task(id).await;
         }
         // Resources Bedside writes itself (pathway documents).
-        if matches!(rtype, "RiskAssessment" | "Communication" | "Provenance") {
+        if matches!(
+            rtype,
+            "RiskAssessment" | "Communication" | "Provenance" | "DetectedIssue"
+        ) {
             if let Some(d) = self.store.get_document(rtype, id).await? {
                 return Ok(d.body);
             }
@@ -549,6 +553,9 @@ impl App {
         }
         if rtype == audit::PROVENANCE {
             return self.search_provenance(q).await;
+        }
+        if rtype == detected_issue::DETECTED_ISSUE {
+            return self.search_detected_issues(q).await;
         }
         let patient = q
             .get("patient")

@@ -16,7 +16,7 @@
 //!   [`EntryResponse`] build `transaction-response`/`batch-response`;
 //!   [`SearchSet`] builds a `searchset` (total, `link`s, matches with
 //!   `search.mode = match`).
-//! - [`OperationOutcome`], [`Issue`]; builders: [`RiskAssessment`];
+//! - [`OperationOutcome`], [`Issue`]; builders: [`RiskAssessment`], [`DetectedIssue`];
 //!   datatypes [`Coding`], [`CodeableConcept`], [`Reference`],
 //!   [`Quantity`], [`Period`]; [`parse_reference`]; [`FhirDateTime`].
 //!
@@ -32,7 +32,10 @@ pub mod resources;
 pub mod searchset;
 pub mod types;
 
-pub use build::{Range, RiskAssessment, RiskPrediction};
+pub use build::{
+    DetectedIssue, DetectedIssueEvidence, Range, RiskAssessment, RiskPrediction,
+    DETECTED_ISSUE_SEVERITIES,
+};
 pub use bundle::{
     bundle_from_value, parse_bundle, parse_response_bundle, response_bundle, Bundle, BundleType,
     EntryBody, EntryRequest, EntryResponse, Method, ParsedEntry,
