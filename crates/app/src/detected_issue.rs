@@ -246,7 +246,10 @@ mod tests {
             now,
         )
         .unwrap_err();
-        assert!(e.contains("\"severe\"") && e.contains("high, moderate, low"), "{e}");
+        assert!(
+            e.contains("\"severe\"") && e.contains("high, moderate, low"),
+            "{e}"
+        );
         // Without patient, author or implicated: still valid R4.
         let v = build("c", None, &params(json!({"code": "x"})), now).unwrap();
         assert!(v.get("patient").is_none() && v.get("author").is_none());

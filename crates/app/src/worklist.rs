@@ -473,7 +473,10 @@ impl App {
             if to_status == TaskStatus::Completed {
                 // Who completed it, for the steps that follow (e.g. the
                 // author of a DetectedIssue): the actor, else the owner.
-                if let Some(by) = actor.map(str::to_string).or_else(|| task.document().owner.clone()) {
+                if let Some(by) = actor
+                    .map(str::to_string)
+                    .or_else(|| task.document().owner.clone())
+                {
                     output.insert("completed_by".into(), Value::String(by));
                 }
             }
