@@ -325,7 +325,13 @@ impl App {
         } else {
             "QC failure"
         };
-        let finding_display = [code_text, v["conclusion"].as_str()]
+        // What was found: a report's conclusion, an Observation's value.
+        let found = v["conclusion"]
+            .as_str()
+            .or_else(|| v["valueCodeableConcept"]["text"].as_str())
+            .or_else(|| v["valueCodeableConcept"]["coding"][0]["display"].as_str())
+            .or_else(|| v["valueString"].as_str());
+        let finding_display = [code_text, found]
             .into_iter()
             .flatten()
             .collect::<Vec<_>>()
@@ -554,6 +560,27 @@ mod tests {
         let other_system =
             report(json!({"code": {"coding": [{"system": "urn:x", "code": "qc-failure"}]}}));
         assert!(classify("DiagnosticReport", &other_system).is_none());
+    }
+
+    #[test]
+    fn a_radiologist_is_named_by_role_code_or_text_only() {
+        let enc = json!({"participant": [
+            {"type": [{"coding": [{"code": "ATND"}]}], "individual": {"reference": "Practitioner/im-1"}},
+            {"type": [{"text": "Interpreting radiologist"}], "individual": {"reference": "Practitioner/rad-2"}}]});
+        assert_eq!(
+            encounter_radiologist(&enc).as_deref(),
+            Some("Practitioner/rad-2")
+        );
+        let team = json!({"participant": [
+            {"role": [{"coding": [{"code": "309343006", "display": "Physician"}]}], "member": {"reference": "Practitioner/im-1"}},
+            {"role": [{"coding": [{"code": "66862007"}]}], "member": {"reference": "Organization/x"}},
+            {"role": [{"coding": [{"code": "66862007"}]}], "member": {"reference": "PractitionerRole/rad-3"}}]});
+        assert_eq!(
+            care_team_radiologist(&team).as_deref(),
+            Some("PractitionerRole/rad-3")
+        );
+        let none = json!({"participant": [{"role": [{"text": "Pharmacist"}], "member": {"reference": "Practitioner/ph"}}]});
+        assert_eq!(care_team_radiologist(&none), None);
     }
 
     #[test]
