@@ -274,7 +274,7 @@ impl App {
             .clone()
     }
 
-    /// Queue a write-back job for every Task / Communication in `commit`.
+    /// Queue a write-back job for every written-back kind in `commit`.
     pub(crate) fn queue_writeback(&self, commit: &mut Commit) {
         if self.writeback().is_none() {
             return;
