@@ -1,7 +1,7 @@
 //! Every write of the app goes through one of the functions here (or
 //! [`App::commit`], the group committer), and each applies the post-commit
 //! rules to the commit before it is written: write-back jobs are queued for
-//! every Task, Communication and RiskAssessment in it ([`crate::writeback`]),
+//! every Task, Communication, RiskAssessment and DetectedIssue in it ([`crate::writeback`]),
 //! in the same transaction. A caller cannot forget a rule, since no app
 //! code writes to the store by another path.
 //!

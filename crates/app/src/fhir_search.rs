@@ -179,6 +179,9 @@ impl crate::App {
         rtype: &str,
         q: &BTreeMap<String, String>,
     ) -> Result<Value, ApiError> {
+        if rtype == crate::detected_issue::DETECTED_ISSUE {
+            return self.search_detected_issues(q).await;
+        }
         let s = Search::parse(rtype, q)?;
         if rtype == "Task" {
             return self.search_tasks(&s).await;

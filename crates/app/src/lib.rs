@@ -12,6 +12,7 @@
 pub mod audit;
 mod committer;
 pub mod decisions;
+pub mod detected_issue;
 pub mod evaluate;
 pub mod features;
 pub mod governance;
@@ -628,7 +629,10 @@ impl App {
             return self.read_task(id).await;
         }
         // Resources Bedside writes itself (pathway documents).
-        if matches!(rtype, "RiskAssessment" | "Communication" | "Provenance") {
+        if matches!(
+            rtype,
+            "RiskAssessment" | "Communication" | "Provenance" | "DetectedIssue"
+        ) {
             if let Some(d) = self.store.get_document(rtype, id).await? {
                 return Ok(d.body);
             }

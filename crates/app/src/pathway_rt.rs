@@ -1,5 +1,6 @@
 //! The pathway runtime: loaded BPMN definitions, running instances, and the
-//! engine's effects (FHIR Tasks, Communications, timer jobs, instance state)
+//! engine's effects (FHIR Tasks, Communications, DetectedIssues, timer jobs,
+//! instance state)
 //! carried out into the commit of whatever caused them. It runs any
 //! definition; what starts a pathway and with which variables is a trigger's
 //! business (`crate::triggers`), and nothing here imports one. Due timers
@@ -30,6 +31,8 @@ pub const PATHWAY_INSTANCE: &str = bedside_record::kinds::PATHWAY_INSTANCE;
 pub const TASK: &str = bedside_record::kinds::TASK;
 /// Communications sent by `send_communication` service tasks.
 pub const COMMUNICATION: &str = bedside_record::kinds::COMMUNICATION;
+/// DetectedIssues written by `write_detected_issue` service tasks.
+pub const DETECTED_ISSUE: &str = bedside_record::kinds::DETECTED_ISSUE;
 pub const ALERT_MEMORY: &str = bedside_record::kinds::ALERT_MEMORY;
 pub const DECISION: &str = bedside_record::kinds::DECISION;
 pub const TIMER_JOB: &str = "pathway_timer";
@@ -453,7 +456,9 @@ impl App {
     }
 
     /// A service task: audited; `send_communication` writes a
-    /// Communication.
+    /// Communication, `write_detected_issue` a DetectedIssue
+    /// ([`crate::detected_issue`]; inputs that cannot make one are an
+    /// incident in the audit entry, and the step goes on).
     fn service_call(
         &self,
         patient_id: &Option<String>,
@@ -502,6 +507,49 @@ impl App {
                     at.now,
                 ),
             });
+        }
+        if call.action == bedside_pathways::Action::WriteDetectedIssue {
+            match crate::detected_issue::build(
+                call.call_id,
+                patient_id.as_deref(),
+                call.params,
+                at.now,
+            ) {
+                Ok(body) => {
+                    let id = crate::detected_issue::detected_issue_id(call.call_id);
+                    let target = format!("{DETECTED_ISSUE}/{id}");
+                    ev = ev.entity(Entity::reference(&target));
+                    self.record_write(
+                        commit,
+                        inst,
+                        patient_id.as_deref(),
+                        &target,
+                        "CREATE",
+                        "final",
+                        at.now,
+                    );
+                    commit.documents.push(Document {
+                        kind: DETECTED_ISSUE.into(),
+                        id,
+                        patient_id: patient_id.clone(),
+                        status: Some("final".into()),
+                        // What it is about, for `?implicated=`.
+                        owner: body["implicated"][0]["reference"]
+                            .as_str()
+                            .map(str::to_string),
+                        created_at: at.now,
+                        updated_at: at.wall,
+                        body,
+                    });
+                }
+                Err(reason) => {
+                    tracing::warn!(element = %call.element_id, "pathway incident: no DetectedIssue written");
+                    ev = ev.outcome(
+                        AuditOutcome::SeriousFailure,
+                        Some(&format!("no DetectedIssue written: {reason}")),
+                    );
+                }
+            }
         }
         self.record(commit, ev.at(at.now));
     }

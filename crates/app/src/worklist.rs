@@ -453,6 +453,17 @@ impl App {
                 ))
             })?;
             task.set_status(to_status.as_str());
+            let mut output = output;
+            if to_status == TaskStatus::Completed {
+                // Who completed it, for the steps that follow (e.g. the
+                // author of a DetectedIssue): the actor, else the owner.
+                if let Some(by) = actor
+                    .map(str::to_string)
+                    .or_else(|| task.document().owner.clone())
+                {
+                    output.insert("completed_by".into(), Value::String(by));
+                }
+            }
             self.feed_engine(&task, to_status, output, now, &mut commit, reads)
                 .await?;
         }

@@ -1,5 +1,5 @@
-//! Write-back of pathway Tasks, Communications and the RiskAssessments
-//! they focus on to an external FHIR server (the EHR's), when one is
+//! Write-back of pathway Tasks, Communications, DetectedIssues and the
+//! RiskAssessments they focus on to an external FHIR server (the EHR's), when one is
 //! configured ([`App::set_writeback`]).
 //!
 //! Every write of one of those queues a `fhir_writeback` job
@@ -25,7 +25,7 @@ use std::sync::Arc;
 
 pub const WRITEBACK_JOB: &str = "fhir_writeback";
 /// Resource kinds written back.
-pub const WRITTEN_BACK: [&str; 3] = ["RiskAssessment", "Task", "Communication"];
+pub const WRITTEN_BACK: [&str; 4] = ["RiskAssessment", "Task", "Communication", "DetectedIssue"];
 
 /// Where and how to write back.
 #[derive(Clone)]
@@ -274,7 +274,7 @@ impl App {
             .clone()
     }
 
-    /// Queue a write-back job for every Task / Communication in `commit`.
+    /// Queue a write-back job for every written-back kind in `commit`.
     pub(crate) fn queue_writeback(&self, commit: &mut Commit) {
         if self.writeback().is_none() {
             return;

@@ -2,7 +2,8 @@
 //! (in the same commit), pre-filled with the study, the finding, contrast
 //! allergies and prior imaging; the same finding again opens nothing; a
 //! radiologist's own report opens nothing; a disagreeing final review
-//! opens the discordance QA task.
+//! writes a DetectedIssue and opens the discordance QA task, an agreeing
+//! one neither; the demo's synthetic imaging-AI data opens its reviews.
 
 mod common;
 
@@ -12,6 +13,7 @@ use bedside_test_support::fhir;
 use chrono::Utc;
 use common::pathway_app;
 use serde_json::{json, Map, Value};
+use std::collections::BTreeMap;
 use std::path::Path;
 
 async fn app(dir: &Path) -> App {
@@ -132,6 +134,226 @@ async fn an_ingested_ai_finding_opens_a_prefilled_review_once() {
     let qa = app.worklist(None, Some("qa"), None).await.unwrap();
     assert_eq!(qa.len(), 1, "{qa:?}");
     assert!(input_text(&qa[0]).contains("ImagingStudy/ct-2"));
+
+    // ... and the discordance is a DetectedIssue, in the same commit.
+    let issues = detected_issues(&app, &[("patient", "Patient/p-rad")]).await;
+    assert_eq!(issues.len(), 1, "{issues:?}");
+    let di = &issues[0];
+    assert_eq!(di["resourceType"], "DetectedIssue");
+    assert_eq!(di["status"], "final");
+    assert_eq!(di["severity"], "moderate");
+    assert_eq!(di["code"]["coding"][0]["code"], "ai-discordance");
+    assert_eq!(di["patient"]["reference"], "Patient/p-rad");
+    assert_eq!(di["implicated"][0]["reference"], "DiagnosticReport/ai-1");
+    assert_eq!(di["author"]["reference"], "Practitioner/rad-7");
+    assert!(di["identifiedDateTime"].is_string(), "{di}");
+    let evidence = di["evidence"].to_string();
+    assert!(
+        evidence.contains("ImagingStudy/ct-2")
+            && evidence.contains("DiagnosticReport/rad-report-1"),
+        "{evidence}"
+    );
+    assert!(
+        di["detail"]
+            .as_str()
+            .unwrap()
+            .contains("disagrees with the AI finding: CT head AI triage"),
+        "{di}"
+    );
+    let id = di["id"].as_str().unwrap();
+    assert_eq!(&app.read_resource("DetectedIssue", id).await.unwrap(), di);
+    let by_finding = detected_issues(&app, &[("implicated", "DiagnosticReport/ai-1")]).await;
+    assert_eq!(by_finding.len(), 1);
+    assert!(detected_issues(&app, &[("patient", "Patient/other")])
+        .await
+        .is_empty());
+    // Provenance names it, as for every pathway write.
+    let mut q = BTreeMap::new();
+    q.insert("target".to_string(), format!("DetectedIssue/{id}"));
+    let prov = app.search("Provenance", &q).await.unwrap();
+    assert_eq!(prov["total"], 1, "{prov}");
+    if let Ok(path) = std::env::var("BEDSIDE_TEST_DUMP_DETECTED_ISSUE") {
+        // For checking with an external FHIR validator.
+        std::fs::write(path, serde_json::to_vec_pretty(di).unwrap()).unwrap();
+    }
+}
+
+/// `GET /fhir/DetectedIssue?...` entries.
+async fn detected_issues(app: &App, q: &[(&str, &str)]) -> Vec<Value> {
+    let q: BTreeMap<String, String> = q
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    let b = app.search("DetectedIssue", &q).await.unwrap();
+    assert_eq!(b["type"], "searchset", "{b}");
+    b["entry"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|e| e["resource"].clone())
+        .collect()
+}
+
+async fn complete(app: &App, task_id: &str, actor: &str, review: Value) {
+    let mut out = Map::new();
+    out.insert("review".into(), review);
+    for a in [
+        TaskAction::Claim,
+        TaskAction::Acknowledge,
+        TaskAction::Complete,
+    ] {
+        app.task_action(task_id, a, Some(actor), None, out.clone(), Utc::now())
+            .await
+            .unwrap();
+    }
+}
+
+/// An Observation from an AI device on a study whose encounter names no
+/// radiologist: the review goes to the radiologist on the encounter's
+/// CareTeam, with the contrast allergy sent in the same bundle; an
+/// agreeing review writes no DetectedIssue and opens no QA task.
+#[tokio::test]
+async fn the_care_team_radiologist_reviews_and_agreement_records_no_issue() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = app(dir.path()).await;
+    let encounter = json!({"resourceType": "Encounter", "id": "e-1", "status": "in-progress",
+        "class": {"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": "IMP"},
+        "subject": {"reference": "Patient/p-rad"},
+        "period": {"start": "2024-05-02T08:00:00Z"},
+        "participant": [{"type": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v3-ParticipationType", "code": "ATND"}]}],
+            "individual": {"reference": "Practitioner/dr-im-1"}}]});
+    let teams = [
+        // Another encounter's radiologist, then this encounter's team.
+        json!({"resourceType": "CareTeam", "id": "ct-old", "status": "inactive",
+            "subject": {"reference": "Patient/p-rad"}, "encounter": {"reference": "Encounter/e-0"},
+            "participant": [{"role": [{"text": "Radiologist"}], "member": {"reference": "Practitioner/rad-old"}}]}),
+        json!({"resourceType": "CareTeam", "id": "ct-1", "status": "active",
+            "subject": {"reference": "Patient/p-rad"}, "encounter": {"reference": "Encounter/e-1"},
+            "participant": [
+                {"role": [{"coding": [{"system": "http://snomed.info/sct", "code": "309343006", "display": "Physician"}]}],
+                 "member": {"reference": "Practitioner/dr-im-1"}},
+                {"role": [{"coding": [{"system": "http://snomed.info/sct", "code": "66862007", "display": "Radiologist"}]}],
+                 "member": {"reference": "Practitioner/rad-3"}}]}),
+    ];
+    let mut s = study("cxr-1", "2024-05-02T09:00:00Z", "Chest X-ray PA");
+    s.as_object_mut().unwrap().remove("interpreter");
+    s["encounter"] = json!({"reference": "Encounter/e-1"});
+    let allergy = json!({"resourceType": "AllergyIntolerance", "id": "al-g",
+        "patient": {"reference": "Patient/p-rad"},
+        "code": {"text": "Gadolinium-based contrast agent"}});
+    let finding = json!({"resourceType": "Observation", "id": "ai-obs-1", "status": "final",
+        "meta": {"tag": [{"system": "http://terminology.hl7.org/CodeSystem/v3-ObservationValue", "code": "AIAST"}]},
+        "code": {"text": "AI triage: Chest X-ray PA"},
+        "valueCodeableConcept": {"text": "Right apical pneumothorax"},
+        "subject": {"reference": "Patient/p-rad"},
+        "device": {"reference": "Device/cxr-ai"},
+        "derivedFrom": [{"reference": "ImagingStudy/cxr-1"}],
+        "effectiveDateTime": "2024-05-02T09:05:00Z"});
+    let mut all = vec![encounter, s, allergy, finding];
+    all.extend(teams);
+    app.process_bundle(&bundle(all)).await.unwrap();
+    let tasks = app.worklist(None, Some("radiologist"), None).await.unwrap();
+    assert_eq!(tasks.len(), 1, "{tasks:?}");
+    assert_eq!(tasks[0]["owner"]["reference"], "Practitioner/rad-3");
+    let inputs = input_text(&tasks[0]);
+    for needle in [
+        "Gadolinium-based contrast agent",
+        "Right apical pneumothorax",
+        "ImagingStudy/cxr-1",
+        "Chest X-ray PA",
+    ] {
+        assert!(inputs.contains(needle), "{needle} missing from {inputs}");
+    }
+
+    let id = tasks[0]["id"].as_str().unwrap().to_string();
+    complete(
+        &app,
+        &id,
+        "Practitioner/rad-3",
+        json!({"agrees_with_ai": true, "report": {"reference": "DiagnosticReport/r-9"}}),
+    )
+    .await;
+    assert!(detected_issues(&app, &[]).await.is_empty());
+    assert!(app
+        .worklist(None, Some("qa"), None)
+        .await
+        .unwrap()
+        .is_empty());
+}
+
+/// The demo's synthetic imaging-AI data (tools/make_imaging_ai_data.py),
+/// replayed with the study data it refers to, opens one review per finding,
+/// each for the radiologist who read the study, with the contrast
+/// allergies and no other allergy; a disagreeing review writes a
+/// DetectedIssue about that finding.
+#[tokio::test]
+async fn the_demo_imaging_ai_data_opens_reviews_for_its_radiologists() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = app(dir.path()).await;
+    let data = tempfile::tempdir().unwrap();
+    let demo = bedside_test_support::repo_path("demo/cohort");
+    for f in [
+        "Patient.ndjson.gz",
+        "Encounter.ndjson.gz",
+        "ImagingStudy.ndjson.gz",
+        "Practitioner.ndjson.gz",
+        "Device.ndjson.gz",
+        "CareTeam-radiology.ndjson.gz",
+        "AllergyIntolerance.ndjson.gz",
+        "DiagnosticReport-ai.ndjson.gz",
+        "Observation-ai.ndjson.gz",
+    ] {
+        std::fs::copy(demo.join(f), data.path().join(f)).unwrap();
+    }
+    let findings = read_gz(&demo.join("DiagnosticReport-ai.ndjson.gz"))
+        .into_iter()
+        .chain(read_gz(&demo.join("Observation-ai.ndjson.gz")))
+        .collect::<Vec<_>>();
+    let allergies = read_gz(&demo.join("AllergyIntolerance.ndjson.gz"));
+    assert!(findings.len() >= 10, "{}", findings.len());
+    let summary = bedside_app::replay::replay_dir(&app, data.path(), None)
+        .await
+        .unwrap();
+    assert_eq!(summary.rejected, 0, "{summary:?}");
+
+    let tasks = app.worklist(None, Some("radiologist"), None).await.unwrap();
+    assert_eq!(tasks.len(), findings.len(), "one review per AI finding");
+    let mut with_contrast = 0;
+    for t in &tasks {
+        let owner = t["owner"]["reference"].as_str().unwrap_or_default();
+        assert!(owner.starts_with("Practitioner/DR-RAD-"), "{t}");
+        let pid = t["for"]["reference"].as_str().unwrap();
+        let inputs = input_text(t);
+        for a in &allergies {
+            if a["patient"]["reference"] != pid {
+                continue;
+            }
+            let text = a["code"]["text"].as_str().unwrap();
+            let contrast = text.contains("contrast");
+            assert_eq!(inputs.contains(text), contrast, "{text} in {inputs}");
+            with_contrast += usize::from(contrast);
+        }
+    }
+    assert!(with_contrast > 0, "no demo review shows a contrast allergy");
+
+    let first = &tasks[0];
+    let id = first["id"].as_str().unwrap().to_string();
+    let owner = first["owner"]["reference"].as_str().unwrap().to_string();
+    complete(&app, &id, &owner, json!({"agrees_with_ai": false})).await;
+    let issues = detected_issues(&app, &[]).await;
+    assert_eq!(issues.len(), 1);
+    let implicated = issues[0]["implicated"][0]["reference"].as_str().unwrap();
+    assert_eq!(Some(implicated), first["focus"]["reference"].as_str());
+    assert_eq!(issues[0]["author"]["reference"], owner.as_str());
+}
+
+fn read_gz(path: &Path) -> Vec<Value> {
+    use std::io::BufRead;
+    let f = std::fs::File::open(path).unwrap();
+    std::io::BufReader::new(flate2::read::GzDecoder::new(f))
+        .lines()
+        .map(|l| serde_json::from_str(&l.unwrap()).unwrap())
+        .collect()
 }
 
 #[tokio::test]

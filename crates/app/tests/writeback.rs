@@ -1,8 +1,8 @@
-//! Write-back of pathway Tasks and Communications to an external FHIR
+//! Write-back of pathway Tasks, Communications and DetectedIssues to an external FHIR
 //! server: a tiny axum FHIR server on 127.0.0.1:0 records every PUT and
 //! refuses the first ones (503). The radiology pathway runs end to end
 //! (AI finding → review task → overdue reminder Communication → discordant
-//! report → QA task); every resource reaches the server in its final
+//! report → DetectedIssue and QA task); every resource reaches the server in its final
 //! stored version and no write-back job is left behind.
 
 mod common;
@@ -125,9 +125,10 @@ async fn tasks_and_communications_are_written_back_with_retries() {
         assert_eq!(body["id"], id.as_str());
         last.insert((t.clone(), id.clone()), body.clone());
     }
-    // Every stored Task and Communication arrived, newest version last.
+    // Every stored Task, Communication and DetectedIssue arrived, newest
+    // version last.
     let mut stored = 0;
-    for kind in ["Task", "Communication"] {
+    for kind in ["Task", "Communication", "DetectedIssue"] {
         for d in app
             .store
             .list_documents(&bedside_store::DocFilter {
@@ -179,6 +180,13 @@ async fn tasks_and_communications_are_written_back_with_retries() {
     assert_eq!(review["owner"]["reference"], "Practitioner/rad-8");
     assert_eq!(review["focus"]["reference"], "Observation/ai1");
     assert_eq!(comm["recipient"][0]["display"], "radiology-lead");
+    // The discordance, written back like the Tasks.
+    let issue = last
+        .values()
+        .find(|v| v["resourceType"] == "DetectedIssue")
+        .unwrap_or_else(|| panic!("no DetectedIssue written back: {kinds:?}"));
+    assert_eq!(issue["implicated"][0]["reference"], "Observation/ai1");
+    assert_eq!(issue["patient"]["reference"], "Patient/p-rad");
     assert_eq!(app.store.pending_jobs().await.unwrap(), 0);
     // `scripts/fhir-validate.sh` validates what this pathway wrote (the
     // demo writes no Communication).

@@ -85,10 +85,56 @@ pub struct RiskAssessment {
     pub note: Vec<Annotation>,
 }
 
+/// `DetectedIssue.evidence`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct DetectedIssueEvidence {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub code: Vec<CodeableConcept>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub detail: Vec<Reference>,
+}
+
+/// FHIR DetectedIssue as Bedside writes it (e.g. a reviewer's finding that
+/// a result disagrees with an AI output). R4 requires `status`; the
+/// builder's callers set the rest.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DetectedIssue {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub meta: Option<Meta>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub identifier: Vec<Identifier>,
+    /// `registered | preliminary | final | amended | corrected | cancelled | entered-in-error | unknown`.
+    pub status: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<CodeableConcept>,
+    /// `high | moderate | low` ([`DETECTED_ISSUE_SEVERITIES`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub severity: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub patient: Option<Reference>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identified_date_time: Option<DateTime>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub author: Option<Reference>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub implicated: Vec<Reference>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub evidence: Vec<DetectedIssueEvidence>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+}
+
+/// The values R4 allows in `DetectedIssue.severity`.
+pub const DETECTED_ISSUE_SEVERITIES: [&str; 3] = ["high", "moderate", "low"];
+
 #[derive(Serialize, Deserialize)]
 #[serde(tag = "resourceType")]
 enum Tagged {
     RiskAssessment(RiskAssessment),
+    DetectedIssue(DetectedIssue),
 }
 
 impl RiskAssessment {
@@ -98,9 +144,35 @@ impl RiskAssessment {
     pub fn from_json(v: &serde_json::Value) -> Result<Self, FhirError> {
         match serde_path_to_error::deserialize::<_, Tagged>(v) {
             Ok(Tagged::RiskAssessment(r)) => Ok(r),
+            Ok(_) => Err(FhirError::new(
+                ErrorKind::Structure,
+                "resourceType",
+                "not a RiskAssessment",
+            )),
             Err(e) => Err(FhirError::new(
                 ErrorKind::Structure,
                 format!("RiskAssessment.{}", e.path()),
+                e.into_inner().to_string(),
+            )),
+        }
+    }
+}
+
+impl DetectedIssue {
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::to_value(Tagged::DetectedIssue(self.clone())).unwrap_or_default()
+    }
+    pub fn from_json(v: &serde_json::Value) -> Result<Self, FhirError> {
+        match serde_path_to_error::deserialize::<_, Tagged>(v) {
+            Ok(Tagged::DetectedIssue(r)) => Ok(r),
+            Ok(_) => Err(FhirError::new(
+                ErrorKind::Structure,
+                "resourceType",
+                "not a DetectedIssue",
+            )),
+            Err(e) => Err(FhirError::new(
+                ErrorKind::Structure,
+                format!("DetectedIssue.{}", e.path()),
                 e.into_inner().to_string(),
             )),
         }

@@ -17,7 +17,7 @@
 //!   [`SearchSet`] builds a `searchset` (total, `link`s, matches with
 //!   `search.mode = match`); [`capability_statement`] builds the
 //!   `CapabilityStatement` of `GET /fhir/metadata` from [`Capabilities`].
-//! - [`OperationOutcome`], [`Issue`]; builders: [`RiskAssessment`];
+//! - [`OperationOutcome`], [`Issue`]; builders: [`RiskAssessment`], [`DetectedIssue`];
 //!   datatypes [`Coding`], [`CodeableConcept`], [`Reference`],
 //!   [`Quantity`], [`Period`]; [`parse_reference`]; [`FhirDateTime`].
 //!
@@ -34,7 +34,10 @@ pub mod resources;
 pub mod searchset;
 pub mod types;
 
-pub use build::{Range, RiskAssessment, RiskPrediction};
+pub use build::{
+    DetectedIssue, DetectedIssueEvidence, Range, RiskAssessment, RiskPrediction,
+    DETECTED_ISSUE_SEVERITIES,
+};
 pub use bundle::{
     bundle_from_value, parse_bundle, parse_response_bundle, response_bundle, Bundle, BundleType,
     EntryBody, EntryRequest, EntryResponse, Method, ParsedEntry,

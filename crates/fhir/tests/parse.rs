@@ -409,3 +409,43 @@ fn transaction_and_batch_entries_refuse_unknown_elements_collections_keep_them()
         }
     }
 }
+
+#[test]
+#[test]
+fn detected_issue_round_trips_and_is_told_apart_from_a_risk_assessment() {
+    let di = DetectedIssue {
+        id: Some("di1".into()),
+        status: "final".into(),
+        code: Some(CodeableConcept::coded(
+            "https://bedside.dev/detected-issue",
+            "ai-discordance",
+            Some("Final report disagrees with the AI finding"),
+        )),
+        severity: Some("moderate".into()),
+        patient: Some(Reference::to("Patient", "p1")),
+        identified_date_time: Some(DateTime::parse("2024-05-02T11:00:00Z").unwrap()),
+        author: Some(Reference::to("Practitioner", "rad-7")),
+        implicated: vec![Reference::to("DiagnosticReport", "ai-1")],
+        evidence: vec![build::DetectedIssueEvidence {
+            code: Vec::new(),
+            detail: vec![Reference::to("ImagingStudy", "ct-2")],
+        }],
+        detail: Some("AI: haemorrhage; report: none".into()),
+        ..Default::default()
+    };
+    let v = di.to_json();
+    assert_eq!(v["resourceType"], "DetectedIssue");
+    assert_eq!(v["identifiedDateTime"], "2024-05-02T11:00:00Z");
+    assert_eq!(v["implicated"][0]["reference"], "DiagnosticReport/ai-1");
+    assert_eq!(DetectedIssue::from_json(&v).unwrap(), di);
+    assert!(parse_value(v.clone()).is_ok());
+    let err = RiskAssessment::from_json(&v).unwrap_err();
+    assert!(err.to_string().contains("not a RiskAssessment"), "{err}");
+    let mut bad = v;
+    bad["implicated"] = serde_json::json!("DiagnosticReport/ai-1");
+    let err = DetectedIssue::from_json(&bad).unwrap_err();
+    assert!(
+        err.to_string().contains("DetectedIssue") && err.to_string().contains("sequence"),
+        "{err}"
+    );
+}

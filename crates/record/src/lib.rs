@@ -1,7 +1,8 @@
 //! Bedside's own record, typed. Every document kind Bedside stores has a
 //! name here ([`kinds`]) and, where its body is Bedside's own shape, a
 //! struct with `to_document` / `from_document`; the FHIR resources Bedside
-//! writes as documents (Task, Communication, RiskAssessment, Provenance)
+//! writes as documents (Task, Communication, RiskAssessment, DetectedIssue,
+//! Provenance)
 //! are read through [`TaskRecord`]-style views rather than by JSON key. The
 //! AuditEvent and Provenance builders live here too ([`audit`]).
 //!
@@ -51,7 +52,10 @@ pub mod kinds {
     pub const COMMUNICATION: &str = "Communication";
     /// A FHIR R4 RiskAssessment of an escalated prediction.
     pub const RISK_ASSESSMENT: &str = "RiskAssessment";
-    /// A FHIR R4 Provenance of a Task, RiskAssessment or Communication.
+    /// A FHIR R4 DetectedIssue written by a pathway (`write_detected_issue`).
+    pub const DETECTED_ISSUE: &str = "DetectedIssue";
+    /// A FHIR R4 Provenance of a Task, RiskAssessment, Communication or
+    /// DetectedIssue.
     pub const PROVENANCE: &str = "Provenance";
     /// A governance alarm raised by an evaluation.
     pub const ALARM_HISTORY: &str = "governance_alarm";

@@ -15,6 +15,13 @@
 //! - never `entered-in-error`, `cancelled` or `preliminary`-less drafts
 //!   (`registered`): only results a radiologist should review.
 //!
+//! The responsible radiologist (`responsible_radiologist`, the review
+//! Task's owner) is the first of: the result's `resultsInterpreter`, the
+//! study's `interpreter`, a participant of the study's encounter whose type
+//! names a radiologist ([`RADIOLOGIST_ROLES`]), a member of the patient's
+//! CareTeam (that encounter's first) whose role does; else none, and the
+//! Task goes to the `radiologist` group.
+//!
 //! The instance id is `{message}|{patient}|{resource type}/{id}`: a newer
 //! version of the same finding does not open a second review.
 //! Start variables are those `pathways/radiology-review.bpmn` documents.
@@ -30,6 +37,56 @@ pub const QC_FAILURE: &str = "imaging-qc-failure";
 /// Code system of Bedside's imaging quality-control result code.
 pub const QC_FAILURE_SYSTEM: &str = "https://bedside.dev/imaging-qc";
 const AIAST: &str = "AIAST";
+/// Role codes naming a radiologist on an Encounter participant or a
+/// CareTeam member: SNOMED CT 66862007 |Radiologist| (occupation) and
+/// 394914008 |Radiology| (specialty). A role whose text or display says
+/// "radiolog..." counts too.
+pub const RADIOLOGIST_ROLES: [&str; 2] = ["66862007", "394914008"];
+
+/// Whether a participant type / CareTeam role list names a radiologist.
+fn names_radiologist(roles: &Value) -> bool {
+    roles.as_array().into_iter().flatten().any(|cc| {
+        cc["text"]
+            .as_str()
+            .is_some_and(|t| t.to_lowercase().contains("radiolog"))
+            || codings(cc).any(|c| {
+                c["code"]
+                    .as_str()
+                    .is_some_and(|code| RADIOLOGIST_ROLES.contains(&code))
+                    || c["display"]
+                        .as_str()
+                        .is_some_and(|t| t.to_lowercase().contains("radiolog"))
+            })
+    })
+}
+
+fn is_person(r: &str) -> bool {
+    r.starts_with("Practitioner/") || r.starts_with("PractitionerRole/")
+}
+
+/// The radiologist among an Encounter's participants, if one is named.
+fn encounter_radiologist(enc: &Value) -> Option<String> {
+    enc["participant"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|p| names_radiologist(&p["type"]))
+        .filter_map(|p| p["individual"]["reference"].as_str())
+        .find(|r| is_person(r))
+        .map(str::to_string)
+}
+
+/// The radiologist on a CareTeam, if one is named.
+fn care_team_radiologist(team: &Value) -> Option<String> {
+    team["participant"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|p| names_radiologist(&p["role"]))
+        .filter_map(|p| p["member"]["reference"].as_str())
+        .find(|r| is_person(r))
+        .map(str::to_string)
+}
 
 /// The start message an imaging result calls for, and its studies.
 #[derive(Debug, Clone, PartialEq)]
@@ -268,7 +325,13 @@ impl App {
         } else {
             "QC failure"
         };
-        let finding_display = [code_text, v["conclusion"].as_str()]
+        // What was found: a report's conclusion, an Observation's value.
+        let found = v["conclusion"]
+            .as_str()
+            .or_else(|| v["valueCodeableConcept"]["text"].as_str())
+            .or_else(|| v["valueCodeableConcept"]["coding"][0]["display"].as_str())
+            .or_else(|| v["valueString"].as_str());
+        let finding_display = [code_text, found]
             .into_iter()
             .flatten()
             .collect::<Vec<_>>()
@@ -285,33 +348,33 @@ impl App {
         });
         let mut allergies = Vec::new();
         let mut prior = Vec::new();
-        for r in self
-            .store
-            .resources_for_patient("AllergyIntolerance", pid)
+        for (id, a) in self
+            .patient_resources(commit, "AllergyIntolerance", pid)
             .await?
         {
-            if let Ok(a) = serde_json::from_str::<Value>(&r.body) {
-                if is_contrast_allergy(&a) {
-                    allergies.push(json!({"reference": format!("AllergyIntolerance/{}", r.key.id), "display": a["code"]["text"].as_str().or_else(|| a["code"]["coding"][0]["display"].as_str())}));
-                }
+            let withdrawn = codings(&a["verificationStatus"])
+                .any(|c| matches!(c["code"].as_str(), Some("refuted" | "entered-in-error")));
+            if is_contrast_allergy(&a) && !withdrawn {
+                allergies.push(json!({"reference": format!("AllergyIntolerance/{id}"), "display": a["code"]["text"].as_str().or_else(|| a["code"]["coding"][0]["display"].as_str()), "criticality": a["criticality"]}));
             }
         }
-        for r in self
-            .store
-            .resources_for_patient("ImagingStudy", pid)
-            .await?
-        {
-            if r.key.id == study_id {
+        let mut studies = self.patient_resources(commit, "ImagingStudy", pid).await?;
+        // Newest first.
+        studies.sort_by(|a, b| b.1["started"].as_str().cmp(&a.1["started"].as_str()));
+        for (id, p) in studies {
+            let before = match (p["started"].as_str(), s["started"].as_str()) {
+                (Some(a), Some(b)) => a <= b,
+                _ => true,
+            };
+            if id == study_id || !before {
                 continue;
             }
-            if let Ok(p) = serde_json::from_str::<Value>(&r.body) {
-                prior.push(json!({"reference": format!("ImagingStudy/{}", r.key.id), "display": format!("{} ({})", p["description"].as_str().unwrap_or("imaging study"), p["started"].as_str().unwrap_or("date unknown"))}));
-            }
+            prior.push(json!({"reference": format!("ImagingStudy/{id}"), "display": format!("{} ({})", p["description"].as_str().unwrap_or("imaging study"), p["started"].as_str().unwrap_or("date unknown"))}));
         }
-        let radiologist = refs(v, "resultsInterpreter")
-            .chain(refs(&s, "interpreter"))
-            .find(|r| r.starts_with("Practitioner/"))
-            .map(|r| json!(r))
+        let radiologist = self
+            .responsible_radiologist(commit, pid, v, &s)
+            .await?
+            .map(Value::String)
             .unwrap_or(Value::Null);
         let identifiers = self.patient_identifiers(pid).await?;
         let none = |v: Vec<Value>| {
@@ -332,6 +395,96 @@ impl App {
         vars.insert("prior_imaging".into(), none(prior));
         vars.insert("responsible_radiologist".into(), radiologist);
         Ok(vars)
+    }
+}
+
+impl App {
+    /// A patient's resources of a type as they will be after `commit`:
+    /// what it writes, else what is stored (id, parsed body).
+    async fn patient_resources(
+        &self,
+        commit: &Commit,
+        rtype: &str,
+        pid: &str,
+    ) -> Result<Vec<(String, Value)>, ApiError> {
+        let mut out: Vec<(String, Value)> = Vec::new();
+        for r in commit.resources.iter().rev() {
+            if r.key.rtype == rtype
+                && r.patient_id.as_deref() == Some(pid)
+                && !out.iter().any(|(id, _)| *id == r.key.id)
+            {
+                if let Ok(v) = serde_json::from_str(&r.body) {
+                    out.push((r.key.id.clone(), v));
+                }
+            }
+        }
+        for r in self.store.resources_for_patient(rtype, pid).await? {
+            if out.iter().any(|(id, _)| *id == r.key.id) {
+                continue;
+            }
+            if let Ok(v) = serde_json::from_str(&r.body) {
+                out.push((r.key.id, v));
+            }
+        }
+        Ok(out)
+    }
+
+    /// One resource as it will be after `commit`.
+    async fn resource_after(
+        &self,
+        commit: &Commit,
+        reference: &str,
+    ) -> Result<Option<Value>, ApiError> {
+        let Some((rtype, id)) = reference.split_once('/') else {
+            return Ok(None);
+        };
+        let key = ResourceKey {
+            rtype: rtype.into(),
+            id: id.into(),
+        };
+        let body = match commit.resources.iter().rev().find(|r| r.key == key) {
+            Some(r) => Some(r.body.clone()),
+            None => self.store.get_resource(&key).await?.map(|r| r.body),
+        };
+        Ok(body.and_then(|b| serde_json::from_str(&b).ok()))
+    }
+
+    /// The responsible radiologist (see the module doc), if one is named.
+    async fn responsible_radiologist(
+        &self,
+        commit: &Commit,
+        pid: &str,
+        finding: &Value,
+        study: &Value,
+    ) -> Result<Option<String>, ApiError> {
+        if let Some(r) = refs(finding, "resultsInterpreter")
+            .chain(refs(study, "interpreter"))
+            .find(|r| is_person(r))
+        {
+            return Ok(Some(r.to_string()));
+        }
+        let encounter = study["encounter"]["reference"]
+            .as_str()
+            .or_else(|| finding["encounter"]["reference"].as_str());
+        if let Some(e) = encounter {
+            if let Some(r) = self
+                .resource_after(commit, e)
+                .await?
+                .as_ref()
+                .and_then(encounter_radiologist)
+            {
+                return Ok(Some(r));
+            }
+        }
+        let mut teams = self.patient_resources(commit, "CareTeam", pid).await?;
+        // The study encounter's team first, then active teams, then the rest.
+        teams.sort_by_key(|(_, t)| {
+            (
+                encounter.is_none() || t["encounter"]["reference"].as_str() != encounter,
+                t["status"].as_str() != Some("active"),
+            )
+        });
+        Ok(teams.iter().find_map(|(_, t)| care_team_radiologist(t)))
     }
 }
 
@@ -407,6 +560,27 @@ mod tests {
         let other_system =
             report(json!({"code": {"coding": [{"system": "urn:x", "code": "qc-failure"}]}}));
         assert!(classify("DiagnosticReport", &other_system).is_none());
+    }
+
+    #[test]
+    fn a_radiologist_is_named_by_role_code_or_text_only() {
+        let enc = json!({"participant": [
+            {"type": [{"coding": [{"code": "ATND"}]}], "individual": {"reference": "Practitioner/im-1"}},
+            {"type": [{"text": "Interpreting radiologist"}], "individual": {"reference": "Practitioner/rad-2"}}]});
+        assert_eq!(
+            encounter_radiologist(&enc).as_deref(),
+            Some("Practitioner/rad-2")
+        );
+        let team = json!({"participant": [
+            {"role": [{"coding": [{"code": "309343006", "display": "Physician"}]}], "member": {"reference": "Practitioner/im-1"}},
+            {"role": [{"coding": [{"code": "66862007"}]}], "member": {"reference": "Organization/x"}},
+            {"role": [{"coding": [{"code": "66862007"}]}], "member": {"reference": "PractitionerRole/rad-3"}}]});
+        assert_eq!(
+            care_team_radiologist(&team).as_deref(),
+            Some("PractitionerRole/rad-3")
+        );
+        let none = json!({"participant": [{"role": [{"text": "Pharmacist"}], "member": {"reference": "Practitioner/ph"}}]});
+        assert_eq!(care_team_radiologist(&none), None);
     }
 
     #[test]
