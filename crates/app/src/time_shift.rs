@@ -106,7 +106,10 @@ mod tests {
         assert_eq!(v["effectiveDateTime"], "2026-05-10T13:00:00Z");
         assert_eq!(v["issued"], "2026-05-10T13:05:00.250+01:00");
         assert_eq!(v["extension"][0]["valueDate"], "2026-05-09");
-        assert_eq!(v["extension"][1]["valueDate"], "2024-02", "partial date kept");
+        assert_eq!(
+            v["extension"][1]["valueDate"], "2024-02",
+            "partial date kept"
+        );
         assert_eq!(v["code"]["coding"][0]["code"], "8867-4");
         assert_eq!(v["valueQuantity"]["value"], 88);
         assert_eq!(v["id"], "2024-01-01", "an id is never a date");

@@ -133,8 +133,7 @@ async fn a_use_case_from_files_alone_runs_end_to_end() {
         prediction: prediction(MODEL, "0.0.1", t0(), 0.9),
         written_at: t0(),
     };
-    c.documents
-        .push(bedside_record::Record::to_document(&risk));
+    c.documents.push(bedside_record::Record::to_document(&risk));
     app.store.commit(c).await.unwrap();
     let body = json!({
         "hook": "patient-view",

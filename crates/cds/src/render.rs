@@ -204,7 +204,9 @@ pub fn fit_words(text: &str, max: usize) -> String {
         }
         out = next;
     }
-    let out = out.trim_end_matches([',', ';', ':', ' ', '-', '—']).to_string();
+    let out = out
+        .trim_end_matches([',', ';', ':', ' ', '-', '—'])
+        .to_string();
     format!("{out}…")
 }
 

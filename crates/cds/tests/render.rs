@@ -279,7 +279,10 @@ fn a_use_case_summary_reads_what_how_likely_and_what_to_do() {
     let card = &render_cards(&input)[0];
     let s = &card.summary;
     assert!(s.starts_with("Sepsis risk "), "{s}");
-    assert!(s.ends_with(": assess now, consider blood cultures and lactate"), "{s}");
+    assert!(
+        s.ends_with(": assess now, consider blood cultures and lactate"),
+        "{s}"
+    );
     assert!(s.contains("× usual"), "the base rate gives the ratio: {s}");
     assert!(s.chars().count() < 140);
 
@@ -293,7 +296,11 @@ fn a_use_case_summary_reads_what_how_likely_and_what_to_do() {
     assert!(s.chars().count() < 140, "{s}");
     assert!(s.ends_with('…'), "{s}");
     let last = s.trim_end_matches('…').split(' ').next_back().unwrap();
-    assert!(long.split(' ').any(|w| w.trim_end_matches(',') == last.trim_end_matches(',')), "{s}");
+    assert!(
+        long.split(' ')
+            .any(|w| w.trim_end_matches(',') == last.trim_end_matches(',')),
+        "{s}"
+    );
 }
 
 #[test]

@@ -43,8 +43,8 @@ pub async fn run(a: ReportArgs) -> Result<()> {
         );
     }
     // The models named, else the demo's use cases (with their pathways).
-    let mut config = crate::offline_config(&a.data_dir, a.database_url.as_deref())?
-        .models(a.model.clone());
+    let mut config =
+        crate::offline_config(&a.data_dir, a.database_url.as_deref())?.models(a.model.clone());
     if a.model.is_empty() {
         for u in crate::demo_use_cases() {
             config = config.use_case(u);

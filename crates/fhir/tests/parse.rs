@@ -411,7 +411,6 @@ fn transaction_and_batch_entries_refuse_unknown_elements_collections_keep_them()
 }
 
 #[test]
-#[test]
 fn detected_issue_round_trips_and_is_told_apart_from_a_risk_assessment() {
     let di = DetectedIssue {
         id: Some("di1".into()),

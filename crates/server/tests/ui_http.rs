@@ -22,12 +22,16 @@ fn root() -> PathBuf {
 
 async fn start() -> TestServer {
     let hooks = HookConfig::demo(&root().join("config/demo-ehr")).unwrap();
-    TestServer::start_with(HttpConfig::default(), |c| {
-        c.model(root().join("crates/models/tests/fixtures/pkg"))
-            .hooks(hooks)
-            .pathway(root().join("pathways/sepsis-escalation.bpmn"))
-    })
-    .await
+    // The fixture model served as the sepsis use case (its pathway starts
+    // from the sandbox's demo control).
+    let dir = tempfile::tempdir().unwrap();
+    let uc = bedside_test_support::use_cases::with_model(
+        dir.path(),
+        "sepsis-screening",
+        &root().join("crates/models/tests/fixtures/pkg"),
+        "stage = \"live\"",
+    );
+    TestServer::start_with(HttpConfig::default(), |c| c.use_case(uc).hooks(hooks)).await
 }
 
 /// GET a page: status, headers, body.
