@@ -54,9 +54,11 @@ enum Cmd {
         /// (cards, deadlines and the dashboard look as on a ward today).
         #[arg(long)]
         no_time_shift: bool,
-        /// Directory of the demo cohort (bulk NDJSON).
-        #[arg(long, default_value = "demo/cohort")]
-        cohort: PathBuf,
+        /// Directories of bulk NDJSON to replay (repeatable). Default: every
+        /// directory under `demo/` (the sepsis demo cohort and the
+        /// deterioration demo cohort).
+        #[arg(long)]
+        cohort: Vec<PathBuf>,
         #[arg(long, env = "BEDSIDE_CONFIG")]
         config: Option<PathBuf>,
         #[command(flatten)]
@@ -276,9 +278,22 @@ async fn open_app(s: &Settings, demo: bool) -> Result<Arc<App>> {
     Ok(Arc::new(app))
 }
 
-/// The cohort `bedside demo` replays before serving.
+/// Every directory under the demo's `demo/`, in name order.
+fn demo_cohorts() -> Vec<PathBuf> {
+    let root = demo_asset("demo".as_ref());
+    let mut out: Vec<PathBuf> = std::fs::read_dir(&root)
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.is_dir())
+        .collect();
+    out.sort();
+    out
+}
+
+/// The cohorts `bedside demo` replays before serving.
 struct DemoReplay {
-    dir: PathBuf,
+    dirs: Vec<PathBuf>,
     /// Move its times so that its last events are now.
     shift: bool,
 }
@@ -303,22 +318,26 @@ async fn run_server(s: Settings, before_serve: Option<DemoReplay>, demo: bool) -
     let app = open_app(&s, demo).await?;
     tracing::info!(%addr, store = app.store.engine(), "bedside listening");
     if let Some(r) = before_serve {
-        let (summary, offset) = if r.shift {
-            bedside_app::replay::replay_dir_ending_at(&app, &r.dir, chrono::Utc::now(), None)
-                .await?
-        } else {
-            (
-                bedside_app::replay::replay_dir(&app, &r.dir, None).await?,
-                chrono::Duration::zero(),
-            )
-        };
-        tracing::info!(
-            resources = summary.read_total(),
-            created = summary.created,
-            rejected = summary.rejected,
-            shifted_days = offset.num_days(),
-            "demo cohort replayed"
-        );
+        let now = chrono::Utc::now();
+        for dir in &r.dirs {
+            let (summary, offset) = if r.shift {
+                bedside_app::replay::replay_dir_ending_at(&app, dir, now, None).await?
+            } else {
+                (
+                    bedside_app::replay::replay_dir(&app, dir, None).await?,
+                    chrono::Duration::zero(),
+                )
+            };
+            tracing::info!(
+                cohort = %dir.display(),
+                resources = summary.read_total(),
+                created = summary.created,
+                rejected = summary.rejected,
+                shifted_days = offset.num_days(),
+                "demo cohort directory replayed"
+            );
+        }
+        tracing::info!(cohorts = r.dirs.len(), "demo cohort replayed");
     }
     app.clone().spawn_timer_worker();
     let http = bedside_server::HttpConfig {
@@ -365,7 +384,11 @@ fn run() -> Result<()> {
         } => {
             let s = resolve(settings, config, sub.as_ref().expect("subcommand"))?;
             let replay = (!no_replay).then(|| DemoReplay {
-                dir: demo_asset(&cohort),
+                dirs: if cohort.is_empty() {
+                    demo_cohorts()
+                } else {
+                    cohort.iter().map(|c| demo_asset(c)).collect()
+                },
                 shift: !no_time_shift,
             });
             rt.block_on(run_server(s, replay, true))
