@@ -84,7 +84,7 @@ pub(crate) fn build(
     patient_id: Option<&str>,
     params: &Map<String, Value>,
     now: Instant,
-) -> Result<Value, String> {
+) -> Result<DetectedIssue, String> {
     let code = text(params, "code").ok_or("input `code` is missing or blank")?;
     let system = text(params, "code_system").unwrap_or(DEFAULT_CODE_SYSTEM);
     let severity = match text(params, "severity") {
@@ -134,7 +134,7 @@ pub(crate) fn build(
         detail: (!detail.is_empty()).then(|| detail.join(". ")),
         ..Default::default()
     };
-    Ok(di.to_json())
+    Ok(di)
 }
 
 impl App {
@@ -211,7 +211,8 @@ mod tests {
             })),
             now,
         )
-        .unwrap();
+        .unwrap()
+        .to_json();
         assert_eq!(v["resourceType"], "DetectedIssue");
         assert_eq!(v["status"], "final");
         assert_eq!(v["id"], detected_issue_id("call-1"));
@@ -251,7 +252,9 @@ mod tests {
             "{e}"
         );
         // Without patient, author or implicated: still valid R4.
-        let v = build("c", None, &params(json!({"code": "x"})), now).unwrap();
+        let v = build("c", None, &params(json!({"code": "x"})), now)
+            .unwrap()
+            .to_json();
         assert!(v.get("patient").is_none() && v.get("author").is_none());
     }
 }

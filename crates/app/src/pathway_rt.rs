@@ -515,7 +515,10 @@ impl App {
                 call.params,
                 at.now,
             ) {
-                Ok(body) => {
+                Ok(di) => {
+                    // What it is about, for `?implicated=`.
+                    let implicated = di.implicated.first().and_then(|r| r.reference.clone());
+                    let body = di.to_json();
                     let id = crate::detected_issue::detected_issue_id(call.call_id);
                     let target = format!("{DETECTED_ISSUE}/{id}");
                     ev = ev.entity(Entity::reference(&target));
@@ -533,10 +536,7 @@ impl App {
                         id,
                         patient_id: patient_id.clone(),
                         status: Some("final".into()),
-                        // What it is about, for `?implicated=`.
-                        owner: body["implicated"][0]["reference"]
-                            .as_str()
-                            .map(str::to_string),
+                        owner: implicated,
                         created_at: at.now,
                         updated_at: at.wall,
                         body,
