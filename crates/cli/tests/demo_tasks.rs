@@ -26,7 +26,12 @@ fn demo_comes_up_with_sepsis_pathway_tasks() {
     // Every Task's focus is the RiskAssessment of the alert, readable too.
     let first = all["entry"]
         .as_array()
-        .and_then(|v| v.iter().find(|e| e["resource"]["for"].is_object()))
+        .and_then(|v| {
+            v.iter().find(|e| {
+                e["resource"]["for"].is_object()
+                    && e["resource"]["instantiatesUri"] == "urn:bedside:pathway:sepsis-escalation"
+            })
+        })
         .map(|e| e["resource"].clone())
         .unwrap_or_default();
     let focus = first["focus"]["reference"]
@@ -62,11 +67,25 @@ fn demo_comes_up_with_sepsis_pathway_tasks() {
         age < chrono::Duration::days(30) && age > chrono::Duration::minutes(-5),
         "newest Task authored {newest}: the demo cohort was not moved to the present"
     );
-    // Governance review Tasks (about the model, not a patient) may exist
-    // too; the patient Tasks are the sepsis pathway's.
+    // Governance review Tasks (about the model, not a patient) and the
+    // radiology reviews of the imaging-AI use case exist too.
+    let uri = |e: &&Value| {
+        e["resource"]["instantiatesUri"]
+            .as_str()
+            .unwrap_or("")
+            .to_string()
+    };
+    let radiology = entries
+        .iter()
+        .filter(|e| uri(e) == "urn:bedside:pathway:radiology-review")
+        .count();
+    assert!(
+        radiology > 0,
+        "no radiology review from the imaging-AI use case"
+    );
     let sepsis: Vec<&Value> = entries
         .iter()
-        .filter(|e| e["resource"]["instantiatesUri"] != "urn:bedside:pathway:model-governance")
+        .filter(|e| uri(e) == "urn:bedside:pathway:sepsis-escalation")
         .collect();
     assert!(!sepsis.is_empty(), "no sepsis pathway Task");
     for e in sepsis {

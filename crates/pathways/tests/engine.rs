@@ -112,7 +112,7 @@ fn radiology_discordance_opens_qa_and_the_overdue_reminder_keeps_the_review() {
     .unwrap();
     assert!(
         matches!(&fx[0], Effect::ServiceCall { action: Action::WriteDetectedIssue, params, .. }
-        if params["report"]["reference"] == json!("DiagnosticReport/d1") && params["code"] == json!("ai-discordance")),
+        if params.get("evidence_report").is_some_and(|r| r["reference"] == json!("DiagnosticReport/d1")) && params.get("code") == Some(&json!("ai-discordance"))),
         "{fx:#?}"
     );
     let qa = creates(&fx);
