@@ -52,10 +52,15 @@ dump("CapabilityStatement", cap)
 
 st, open_tasks = call("GET", "/fhir/Task?status=requested&_count=1000")
 need(st == 200 and open_tasks.get("entry"), f"no requested Task in the demo ({st})")
+# A Task of a risk pathway (its focus is the alert's RiskAssessment): the
+# nurse's when one is open, else any; radiology reviews point at the AI
+# finding instead.
+risk_tasks = [e["resource"] for e in open_tasks["entry"]
+              if e["resource"].get("focus", {}).get("reference", "").startswith("RiskAssessment/")]
+need(risk_tasks, "no requested Task of a risk pathway in the demo")
 task = next(
-    (e["resource"] for e in open_tasks["entry"]
-     if e["resource"]["code"]["coding"][0]["code"] == "Task_NurseReassessment"),
-    open_tasks["entry"][0]["resource"],
+    (t for t in risk_tasks if t["code"]["coding"][0]["code"] == "Task_NurseReassessment"),
+    risk_tasks[0],
 )
 tid = task["id"]
 patient = task["for"]["reference"].split("/", 1)[1]
