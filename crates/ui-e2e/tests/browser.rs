@@ -257,9 +257,11 @@ async fn override_shows_on_dashboard(
 ) -> Result<(), Error> {
     let deadline = Instant::now() + Duration::from_secs(20);
     // The demo serves several use cases: the override is on the dashboard
-    // of the card's model (the sandbox's first card is the sepsis model's).
+    // of the card's model, whichever of the served models that is.
+    let mut tries = ["sepsis-demo", "deterioration-demo"].iter().cycle();
     loop {
-        c.goto(&s.url("/ui?model=sepsis-demo")).await?;
+        let model = tries.next().expect("a cycle never ends");
+        c.goto(&s.url(&format!("/ui?model={model}"))).await?;
         let chart = text(c, "#override-reasons").await.unwrap_or_default();
         let table: String = c
             .execute(
