@@ -167,10 +167,16 @@ async fn sandbox_card_and_override(
     let mut found = false;
     for h in hrefs.iter().take(40) {
         c.goto(&s.url(h)).await?;
-        css(c, r#"button.fire[data-hook="patient-view"]"#, 5)
-            .await?
-            .click()
-            .await?;
+        // The sepsis use case's service: its model is certified, so its
+        // cards alert and an override counts on its dashboard.
+        css(
+            c,
+            r#"button.fire[data-service-id="sepsis-demo-patient-view"]"#,
+            5,
+        )
+        .await?
+        .click()
+        .await?;
         let status = wait_text(
             c,
             "#hook-status",
