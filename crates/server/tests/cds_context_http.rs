@@ -10,7 +10,7 @@ use bedside_app::hooks::HookConfig;
 use bedside_server::HttpConfig;
 use bedside_test_support::http::{post_json, Stub};
 use bedside_test_support::server::TestServer;
-use bedside_test_support::{fhir, http, repo_path};
+use bedside_test_support::{fhir, http};
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -31,13 +31,7 @@ async fn start_with(base: HookConfig) -> TestServer {
     };
     // The fixture model served as the sepsis use case (its suggestions).
     let dir = tempfile::tempdir().unwrap();
-    let pkg = repo_path("crates/models/tests/fixtures/pkg");
-    let uc = bedside_test_support::use_cases::with_model(
-        dir.path(),
-        "sepsis-screening",
-        &pkg,
-        "stage = \"live\"",
-    );
+    let uc = bedside_test_support::use_cases::fixture_as_sepsis(dir.path());
     let s = TestServer::start_with(HttpConfig::default(), |c| c.use_case(uc).hooks(hooks)).await;
     s.app.set_certification(
         MODEL,

@@ -6,7 +6,7 @@ use bedside_app::hooks::HookConfig;
 use bedside_monitor::alarms::AlarmKind;
 use bedside_server::HttpConfig;
 use bedside_test_support::server::TestServer;
-use bedside_test_support::{fhir, http, repo_path};
+use bedside_test_support::{fhir, http};
 use bedside_views::monitoring::MonitoringQuery;
 use serde_json::{json, Value};
 
@@ -39,13 +39,7 @@ async fn cards_and_feedback_feed_use_metrics_alarms_and_gauges() {
     };
     // The fixture model served as the sepsis use case (its suggestions).
     let dir = tempfile::tempdir().unwrap();
-    let pkg = repo_path("crates/models/tests/fixtures/pkg");
-    let uc = bedside_test_support::use_cases::with_model(
-        dir.path(),
-        "sepsis-screening",
-        &pkg,
-        "stage = \"live\"",
-    );
+    let uc = bedside_test_support::use_cases::fixture_as_sepsis(dir.path());
     let s = TestServer::start_with(HttpConfig::default(), |c| c.use_case(uc).hooks(hooks)).await;
     // Certified to alert on any risk: cards carry suggestions to accept.
     s.app.set_certification(

@@ -25,12 +25,7 @@ async fn start() -> TestServer {
     // The fixture model served as the sepsis use case (its pathway starts
     // from the sandbox's demo control).
     let dir = tempfile::tempdir().unwrap();
-    let uc = bedside_test_support::use_cases::with_model(
-        dir.path(),
-        "sepsis-screening",
-        &root().join("crates/models/tests/fixtures/pkg"),
-        "stage = \"live\"",
-    );
+    let uc = bedside_test_support::use_cases::fixture_as_sepsis(dir.path());
     TestServer::start_with(HttpConfig::default(), |c| c.use_case(uc).hooks(hooks)).await
 }
 

@@ -62,3 +62,15 @@ pub fn with_model(dir: &Path, name: &str, model: &Path, policy: &str) -> PathBuf
     std::fs::write(&path, text).expect("write use-case.toml");
     out
 }
+
+/// The sepsis use case serving the test fixture model
+/// (`crates/models/tests/fixtures/pkg`) live, written to `dir`: what the
+/// HTTP tests use to get certified cards with the sepsis suggestions.
+pub fn fixture_as_sepsis(dir: &Path) -> PathBuf {
+    with_model(
+        dir,
+        "sepsis-screening",
+        &repo().join("crates/models/tests/fixtures/pkg"),
+        "stage = \"live\"",
+    )
+}
