@@ -33,27 +33,16 @@ if [ -z "${BEDSIDE_BIN:-}" ]; then
 fi
 BIN=${BEDSIDE_BIN:-$TD/debug/bedside}
 WORK=$(mktemp -d)
-SPID=
-cleanup() {
-  if [ -n "$SPID" ]; then kill "$SPID" 2>/dev/null || true; wait "$SPID" 2>/dev/null || true; fi
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-BASE=http://127.0.0.1:$PORT
-log "starting bedside demo on $BASE"
-BEDSIDE_LOG=info "$BIN" demo --listen "127.0.0.1:$PORT" --data-dir "$WORK/data" >"$WORK/server.log" 2>&1 &
-SPID=$!
-for _ in $(seq 1 3000); do
-  grep -q "demo cohort replayed" "$WORK/server.log" 2>/dev/null && break
-  kill -0 "$SPID" 2>/dev/null || { tail -n 20 "$WORK/server.log"; exit 1; }
-  sleep 0.2
-done
-grep -q "demo cohort replayed" "$WORK/server.log" || { log "the demo did not come up"; tail -n 20 "$WORK/server.log"; exit 1; }
+# shellcheck source=lib/demo.sh
+source scripts/lib/demo.sh
+trap '_demo_cleanup; rm -rf "$WORK"' EXIT
+log "starting bedside demo"
+BEDSIDE_LOG=info demo_start "$BIN" "$WORK/server.log" replayed
+log "demo on $BASE"
 mkdir -p "$WORK/out"
 "$TOOLS/venv/bin/python" scripts/fhir/sample.py "$BASE" "$WORK/out"
-kill "$SPID"; wait "$SPID" 2>/dev/null || true; SPID=
-"$BIN" audit export --data-dir "$WORK/data" --out "$WORK/out/audit.ndjson" >/dev/null
+demo_stop
+"$BIN" audit export --data-dir "$DEMO_DATA/store" --out "$WORK/out/audit.ndjson" >/dev/null
 # Communications: the demo's pathways write none; the radiology pathway's
 # write-back test does (the Tasks and Communications it wrote back).
 BEDSIDE_FHIR_SAMPLES="$WORK/out" cargo test -q -p bedside-app --test writeback >/dev/null 2>&1 \

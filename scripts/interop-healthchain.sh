@@ -24,28 +24,12 @@ echo "== building bedside"
 cargo build -q -p bedside-cli --bin bedside
 BEDSIDE="${BEDSIDE_BIN:-$TARGET_DIR/debug/bedside}"
 
-PORT="$("$VENV/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
-BASE="http://127.0.0.1:$PORT"
-DATA="$(mktemp -d)"
-LOG="$DATA/bedside.log"
-"$BEDSIDE" demo --listen "127.0.0.1:$PORT" --data-dir "$DATA/store" >"$LOG" 2>&1 &
-PID=$!
-cleanup() {
-  kill "$PID" 2>/dev/null || true
-  wait "$PID" 2>/dev/null || true
-  rm -rf "$DATA"
-}
-trap cleanup EXIT
-
-echo "== bedside demo on $BASE (replaying the demo cohort)"
-for _ in $(seq 1 600); do
-  if curl -fs "$BASE/healthz" >/dev/null 2>&1; then break; fi
-  if ! kill -0 "$PID" 2>/dev/null; then
-    echo "bedside demo exited:"; tail -20 "$LOG"; exit 1
-  fi
-  sleep 1
-done
-curl -fs "$BASE/healthz" >/dev/null || { echo "bedside demo did not come up"; tail -20 "$LOG"; exit 1; }
+# shellcheck source=lib/demo.sh
+source scripts/lib/demo.sh
+echo "== bedside demo (replaying the demo cohort)"
+demo_start "$BEDSIDE" "$TARGET_DIR/interop-bedside.log" healthz
+DATA=$DEMO_DATA
+echo "== bedside demo on $BASE"
 
 # Hook JWTs signed by the demo EHR key, one per call (each jti is used once).
 TOKENS="$DATA/tokens.json"

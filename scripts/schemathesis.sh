@@ -31,19 +31,10 @@ if [ -z "${BENCH_NO_BUILD:-}" ]; then
   cargo build -q -p bedside-cli --bin bedside
 fi
 BIN=${BEDSIDE_BIN:-$TD/debug/bedside}
-WORK=$(mktemp -d)
-SPID=
-cleanup() {
-  if [ -n "$SPID" ]; then kill "$SPID" 2>/dev/null || true; wait "$SPID" 2>/dev/null || true; fi
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-BASE=http://127.0.0.1:$PORT
-log "starting bedside demo on $BASE"
-BEDSIDE_LOG=warn "$BIN" demo ${ST_NO_REPLAY:+--no-replay} --listen "127.0.0.1:$PORT" --data-dir "$WORK/data" >"$OUT/schemathesis-server.log" 2>&1 &
-SPID=$!
-for _ in $(seq 1 3000); do curl -s -o /dev/null "$BASE/healthz" && break; sleep 0.2; done
+# shellcheck source=lib/demo.sh
+source scripts/lib/demo.sh
+log "starting bedside demo"
+BEDSIDE_LOG=warn demo_start "$BIN" "$OUT/schemathesis-server.log" healthz ${ST_NO_REPLAY:+--no-replay}
 curl -sf -o /dev/null "$BASE/openapi.json" || { log "the server did not come up"; tail -n 20 "$OUT/schemathesis-server.log"; exit 1; }
 log "running schemathesis (checks: $CHECKS, up to $MAX_EXAMPLES examples per operation)"
 set +e
@@ -54,6 +45,6 @@ PYTHONPATH="$ROOT/scripts${PYTHONPATH:+:$PYTHONPATH}" SCHEMATHESIS_HOOKS=schemat
   --report junit --report-dir "$OUT/schemathesis" --no-color 2>&1 | tee "$OUT/schemathesis.log"
 rc=${PIPESTATUS[0]}
 set -e
-if ! kill -0 "$SPID" 2>/dev/null; then log "the server died during the run"; rc=1; fi
+if ! kill -0 "$DEMO_PID" 2>/dev/null; then log "the server died during the run"; rc=1; fi
 if grep -q "panicked" "$OUT/schemathesis-server.log"; then log "the server log has a panic"; rc=1; fi
 exit "$rc"
