@@ -67,6 +67,11 @@ pub struct BootstrapBounds {
     pub ppv_lower: Option<f64>,
     /// Upper bound on alerts per 100 patient-days (`None`: no exposure).
     pub rate_upper: Option<f64>,
+    /// The other sides (for two-sided intervals in reports): PPV at
+    /// `confidence` (higher order statistic), rate at `1 - confidence`
+    /// (lower one).
+    pub ppv_upper: Option<f64>,
+    pub rate_lower: Option<f64>,
 }
 
 /// Patient bootstrap of per-alert PPV and alert rate (see the module doc).
@@ -81,6 +86,8 @@ pub fn cluster_bootstrap(
     let none = BootstrapBounds {
         ppv_lower: None,
         rate_upper: None,
+        ppv_upper: None,
+        rate_lower: None,
     };
     if n == 0 || replicates == 0 || !(confidence > 0.0 && confidence < 1.0) {
         return none;
@@ -106,6 +113,8 @@ pub fn cluster_bootstrap(
     BootstrapBounds {
         ppv_lower: quantile_lower(&mut ppv, 1.0 - confidence),
         rate_upper: quantile_higher(&mut rate, confidence),
+        ppv_upper: quantile_higher(&mut ppv, confidence),
+        rate_lower: quantile_lower(&mut rate, 1.0 - confidence),
     }
 }
 
