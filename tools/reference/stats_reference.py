@@ -105,6 +105,75 @@ def policy_fixtures():
     dump(os.path.join(POLICY, "certification.json"), {"cases": cert})
 
 
+# ------------------------------------------------------------- clustered --
+# Restated from crates/policy/src/clustered.rs: patient (cluster) bootstrap
+# with SplitMix64 draws, numpy quantiles, and the exact Poisson upper bound
+# from scipy's gamma.ppf.
+
+MASK = (1 << 64) - 1
+
+
+class SplitMix64:
+    def __init__(self, seed):
+        self.s = seed & MASK
+
+    def next(self):
+        self.s = (self.s + 0x9E3779B97F4A7C15) & MASK
+        z = self.s
+        z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & MASK
+        z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & MASK
+        return z ^ (z >> 31)
+
+
+def cluster_bootstrap(clusters, conf, reps, seed):
+    rng = SplitMix64(seed)
+    n = len(clusters)
+    k = np.array([c[0] for c in clusters], dtype=np.int64)
+    m = np.array([c[1] for c in clusters], dtype=np.int64)
+    d = np.array([c[2] for c in clusters], dtype=float)
+    ppv, rate = [], []
+    for _ in range(reps):
+        idx = np.array([rng.next() % n for _ in range(n)], dtype=np.int64)
+        ks, ms, ds = int(k[idx].sum()), int(m[idx].sum()), 0.0
+        for i in idx:  # summed in draw order, as the Rust code does
+            ds += d[i]
+        if ms > 0:
+            ppv.append(ks / ms)
+        if ds > 0:
+            rate.append(100.0 * ms / ds)
+    lo = float(np.quantile(ppv, 1 - conf, method="lower")) if ppv else None
+    hi = float(np.quantile(rate, conf, method="higher")) if rate else None
+    return lo, hi
+
+
+def clustered_fixtures():
+    r = SplitMix64(0)
+    first = [r.next(), r.next()]
+    assert first == [0xE220A8397B1DCDAF, 0x6E789E6AA1B965F4], [hex(x) for x in first]
+    rng = np.random.default_rng(20261206)
+    boot = []
+    for case in range(8):
+        n = int(rng.integers(5, 120))
+        clusters = []
+        for _ in range(n):
+            m = int(rng.poisson(rng.choice([0.3, 1.0, 3.0])))
+            p = float(rng.beta(1, 2))
+            k = int(rng.binomial(m, p)) if m else 0
+            clusters.append([k, m, float(np.round(rng.uniform(0.5, 9.0), 3))])
+        conf = float(rng.choice([0.9, 0.95, 0.99]))
+        reps = int(rng.choice([200, 500, 2000]))
+        seed = int(rng.integers(0, 2**63))
+        lo, hi = cluster_bootstrap(clusters, conf, reps, seed)
+        boot.append({"clusters": clusters, "confidence": conf, "replicates": reps,
+                     "seed": seed, "ppv_lower": lo, "rate_upper": hi})
+    pois = []
+    for count in [0, 1, 2, 3, 5, 10, 17, 50, 100, 1000]:
+        for conf in [0.8, 0.9, 0.95, 0.99]:
+            pois.append({"count": count, "confidence": conf,
+                         "upper": float(stats.gamma.ppf(conf, count + 1))})
+    dump(os.path.join(POLICY, "clustered.json"), {"bootstrap": boot, "poisson_upper": pois})
+
+
 # --------------------------------------------------------------- monitor --
 # Definitions restated from crates/monitor/src/{metrics,drift,cbpe,intervals}.rs.
 
@@ -212,8 +281,10 @@ def monitor_fixtures():
 
 
 if __name__ == "__main__":
-    which = sys.argv[1:] or ["policy", "monitor"]
+    which = sys.argv[1:] or ["policy", "clustered", "monitor"]
     if "policy" in which:
         policy_fixtures()
+    if "clustered" in which:
+        clustered_fixtures()
     if "monitor" in which:
         monitor_fixtures()

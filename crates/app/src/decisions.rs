@@ -13,7 +13,8 @@
 
 use bedside_core::Probability;
 use bedside_models::Model;
-use bedside_policy::{certify, CalibrationSet, Certification, PolicyConfig};
+use bedside_policy::{certify, CalibrationSet, Certification, PolicyConfig, StoredCertification};
+use serde::Deserialize;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, RwLock};
 
@@ -179,12 +180,32 @@ fn certify_all(policy: PolicyConfig, models: &[Arc<Model>]) -> PolicyView {
     PolicyView::new(policy, certifications, base_rates)
 }
 
-/// Certify on the package's calibration rows, one alerting unit per
+/// The package's stored certification when it has one
+/// (`bedside_policy::StoredCertification`: reused as stored under the
+/// policy it was made under, else its calibration patients replayed
+/// through `policy`). Otherwise (older packages) certify on the package's
+/// calibration rows, one alerting unit per
 /// patient (peak probability, positive if any row is, exposure summed; the
 /// demo package already writes one row per patient, by the rule of
 /// `bedside_policy::evaluate::patient_calibration_set`). Also returns the
 /// outcome prevalence of those patients.
 pub fn certify_model(model: &Model, policy: &PolicyConfig) -> (Certification, Option<Probability>) {
+    // The package's stored certification (its calibration patients
+    // replayed through the whole policy) comes first.
+    if let Some(v) = &model.package.certification {
+        return match StoredCertification::deserialize(v) {
+            Ok(stored) => (
+                stored.for_policy(policy, model.id()),
+                stored.base_rate().map(Probability::clamped),
+            ),
+            Err(e) => (
+                Certification::NotCertified {
+                    reason: format!("the model package's certification file cannot be read: {e}"),
+                },
+                None,
+            ),
+        };
+    }
     let Some(rows) = &model.package.calibration_set else {
         return (
             Certification::NotCertified {

@@ -7,6 +7,7 @@ mod model_cmds;
 mod pathway_cmds;
 mod replay_cmd;
 mod report_cmd;
+mod sweep;
 mod token_cmd;
 mod usecase_cmds;
 
@@ -396,6 +397,7 @@ fn run() -> Result<()> {
         Cmd::Replay(args) => rt.block_on(replay_cmd::run(args)),
         Cmd::Features(args) => rt.block_on(model_cmds::features(args)),
         Cmd::Evaluate(args) => rt.block_on(model_cmds::evaluate(args)),
+        Cmd::Model(model_cmds::ModelCmd::Certify(args)) => rt.block_on(model_cmds::certify(args)),
         Cmd::Model(cmd) => model_cmds::model(cmd),
         Cmd::Report(args) => rt.block_on(report_cmd::run(args)),
         Cmd::Pathway(cmd) => pathway_cmds::pathway(cmd),

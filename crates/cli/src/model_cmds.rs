@@ -1,5 +1,5 @@
-//! `bedside features`, `bedside model validate|card`: thin calls into the
-//! app and the models crate.
+//! `bedside features`, `bedside model validate|card|certify`, `bedside
+//! evaluate`: thin calls into the app and the models crate.
 
 use anyhow::{bail, Context, Result};
 use bedside_app::App;
@@ -95,6 +95,115 @@ pub enum ModelCmd {
         #[arg(long)]
         policy: Option<PathBuf>,
     },
+    /// Certify the policy on a cohort's calibration split (its patients
+    /// replayed through the whole policy) and store the certification in
+    /// the package (`certification.json`, named in model.toml).
+    Certify(CertifyArgs),
+}
+
+#[derive(Args)]
+pub struct CertifyArgs {
+    /// Model package directory.
+    pub package: PathBuf,
+    /// Cohort directory (bulk NDJSON, plain or .gz); its calibration split
+    /// (tools/split.py) is certified on.
+    #[arg(long)]
+    pub cohort: PathBuf,
+    /// Alert policy (TOML); default: the built-in default policy.
+    #[arg(long)]
+    pub policy: Option<PathBuf>,
+    /// Detection window in hours (default: the package's
+    /// `outcome.detection_window_hours`, else 0).
+    #[arg(long)]
+    pub sensitivity_window_hours: Option<f64>,
+}
+
+/// The name of the stored certification in a package.
+const CERTIFICATION_FILE: &str = "certification.json";
+
+/// Replay the cohort with the model, certify on its calibration split and
+/// write the certification into the package.
+pub async fn certify(a: CertifyArgs) -> Result<()> {
+    let policy = read_policy(a.policy.as_deref())?;
+    let (app, _store) = replay_with_model(&a.cohort, &a.package).await?;
+    let window = detection_window(&app, a.sensitivity_window_hours)?;
+    let cohort = app.scored_cohort().await?;
+    let set = cohort.replay_set("calibration", window);
+    if set.trajectories.is_empty() {
+        bail!(
+            "{}: no patient of the calibration split was scored",
+            a.cohort.display()
+        );
+    }
+    let model_id = app.models[0].id().to_string();
+    let stored = bedside_policy::StoredCertification::make(set, &policy, &model_id);
+    let out = a.package.join(CERTIFICATION_FILE);
+    std::fs::write(&out, serde_json::to_string(&stored)? + "\n")
+        .with_context(|| format!("{}", out.display()))?;
+    let toml_path = a.package.join("model.toml");
+    let toml =
+        std::fs::read_to_string(&toml_path).with_context(|| format!("{}", toml_path.display()))?;
+    let named = toml::from_str::<toml::Value>(&toml)
+        .ok()
+        .and_then(|v| v.get("certification").cloned())
+        .is_some();
+    if !named {
+        let mut text = toml;
+        if !text.ends_with('\n') {
+            text.push('\n');
+        }
+        text.push_str(&format!(
+            "\n# Written by `bedside model certify`: the calibration patients and the\n\
+             # whole-policy certification made on them.\n[certification]\nfile = \"{CERTIFICATION_FILE}\"\n"
+        ));
+        std::fs::write(&toml_path, text).with_context(|| format!("{}", toml_path.display()))?;
+    }
+    println!(
+        "{}: {} calibration patients; {}",
+        out.display(),
+        stored.replay.trajectories.len(),
+        stored.certification.statement()
+    );
+    if let Some(c) = stored.certification.certified() {
+        println!(
+            "threshold {:.4}; per-alert PPV {:.3} (lower bound {:.3}); {:.2} interruptive alerts per 100 patient-days (upper bound {:.2}); sensitivity {}",
+            c.threshold,
+            c.ppv,
+            c.ppv_lower,
+            c.alert_rate_per_100_patient_days,
+            c.alert_rate_upper_per_100_patient_days.unwrap_or(f64::NAN),
+            c.sensitivity.map_or("-".into(), |s| format!("{s:.3}")),
+        );
+    }
+    Ok(())
+}
+
+/// Replay `dir` in-process with the model loaded and its rows recorded.
+/// The temporary store directory is returned with the app: keep it
+/// alive as long as the app.
+async fn replay_with_model(
+    dir: &std::path::Path,
+    package: &std::path::Path,
+) -> Result<(App, tempfile::TempDir)> {
+    let tmp = tempfile::tempdir()?;
+    let config = crate::offline_config(tmp.path(), None)?
+        .model(package)
+        .record_features(true);
+    let app = App::open(config).await?;
+    bedside_app::replay::replay_dir(&app, dir, None).await?;
+    Ok((app, tmp))
+}
+
+fn detection_window(app: &App, given: Option<f64>) -> Result<f64> {
+    if given.is_some_and(|w| !(w.is_finite() && w >= 0.0)) {
+        bail!("--sensitivity-window-hours: must be a number >= 0");
+    }
+    Ok(given.unwrap_or_else(|| {
+        app.models
+            .first()
+            .and_then(|m| m.spec.outcome.detection_window_hours)
+            .unwrap_or(0.0)
+    }))
 }
 
 pub fn model(cmd: ModelCmd) -> Result<()> {
@@ -111,6 +220,8 @@ pub fn model(cmd: ModelCmd) -> Result<()> {
                 bail!("{}: {} problem(s)", package.display(), problems.len())
             }
         }
+        // Async: run by `main` on the runtime.
+        ModelCmd::Certify(_) => bail!("bedside model certify runs on the async runtime"),
         ModelCmd::Card {
             package,
             html,
@@ -162,7 +273,16 @@ pub struct EvaluateArgs {
     /// which the model is compared with at the same alert rate.
     #[arg(long, default_value_t = bedside_app::evaluate::NEWS2_TRIGGER)]
     pub news2_trigger: u32,
-    /// Print JSON (otherwise a short text summary).
+    /// Check the package's stored certification as shipped (no re-fit on
+    /// this cohort) and print the "promise kept?" table.
+    #[arg(long)]
+    pub certified: bool,
+    /// Sweep the re-alert, quiet-period and suppression settings on the
+    /// cohort's calibration split: certify each combination (whole-policy
+    /// replay) and print the table (Markdown, or JSON with --json).
+    #[arg(long, conflicts_with = "certified")]
+    pub sweep: bool,
+    /// Print JSON (otherwise the text table).
     #[arg(long)]
     pub json: bool,
 }
@@ -187,38 +307,36 @@ pub async fn evaluate(a: EvaluateArgs) -> Result<()> {
     if !matches!(a.split.as_str(), "test" | "calibration" | "train" | "all") {
         bail!("--split: must be test, calibration, train or all");
     }
-    if a.sensitivity_window_hours
-        .is_some_and(|w| !(w.is_finite() && w >= 0.0))
-    {
-        bail!("--sensitivity-window-hours: must be a number >= 0");
-    }
     if !(1..=20).contains(&a.news2_trigger) {
         bail!("--news2-trigger: must be 1 to 20 (NEWS2 ranges from 0 to 20)");
     }
     let policy = read_policy(a.policy.as_deref())?;
-    let tmp = tempfile::tempdir()?;
-    let config = crate::offline_config(tmp.path(), None)?
-        .model(&a.model)
-        .record_features(true);
-    let app = App::open(config).await?;
-    bedside_app::replay::replay_dir(&app, &a.dir, None).await?;
-    let window = match a.sensitivity_window_hours {
-        Some(w) => w,
-        None => app
-            .models
-            .first()
-            .and_then(|m| m.spec.outcome.detection_window_hours)
-            .unwrap_or(0.0),
-    };
+    let (app, _store) = replay_with_model(&a.dir, &a.model).await?;
+    let window = detection_window(&app, a.sensitivity_window_hours)?;
+    let cohort = app.scored_cohort().await?;
+    if a.sweep {
+        let rows = crate::sweep::sweep(&cohort, &policy, window, app.models[0].id());
+        if a.json {
+            println!("{}", serde_json::to_string(&rows)?);
+        } else {
+            print!("{}", crate::sweep::markdown(&rows));
+        }
+        return Ok(());
+    }
     let eval = bedside_policy::evaluate::EvalConfig {
         sensitivity_window_hours: window,
         ..Default::default()
     };
-    let report = app
-        .evaluation(&policy, &a.split, eval, a.news2_trigger)
-        .await?;
+    let source = if a.certified {
+        bedside_app::evaluate::CertificationSource::Package
+    } else {
+        bedside_app::evaluate::CertificationSource::CalibrationSplit
+    };
+    let report = app.evaluation_of(&cohort, &policy, &a.split, eval, a.news2_trigger, source)?;
     if a.json {
         println!("{}", serde_json::to_string(&report)?);
+    } else if a.certified {
+        print!("{}", crate::sweep::promise_text(&report));
     } else {
         println!("{}", serde_json::to_string_pretty(&report)?);
     }

@@ -68,6 +68,9 @@ pub struct Package {
     pub card_markdown: String,
     pub split: Option<DevSplit>,
     pub calibration_set: Option<Vec<CalRow>>,
+    /// The stored certification (`[certification] file`), as JSON: the
+    /// policy crate reads it (`bedside_policy::StoredCertification`).
+    pub certification: Option<serde_json::Value>,
 }
 
 /// Where package files come from.
@@ -302,6 +305,12 @@ impl Package {
             }
             Some(rows)
         });
+        let certification = spec.certification.as_ref().and_then(|f| {
+            let t = src.read_text(&f.file, &mut p)?;
+            serde_json::from_str::<serde_json::Value>(&t)
+                .map_err(|e| p.push(format!("{}:line {}", f.file, e.line()), e.to_string()))
+                .ok()
+        });
         match (scorer, calibration, profile, card) {
             (Some(scorer), Some(calibration), Some(profile), Some(card)) if p.is_empty() => {
                 Ok(Self {
@@ -314,6 +323,7 @@ impl Package {
                     card_markdown: card,
                     split,
                     calibration_set,
+                    certification,
                 })
             }
             _ => Err(ModelError::Invalid(p.0)),

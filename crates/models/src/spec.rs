@@ -82,6 +82,13 @@ pub struct ModelSpec {
     /// `policy` certifies a threshold.
     #[serde(default)]
     pub calibration_set: Option<FileRef>,
+    /// Optional: the stored certification (`certification.json`, written
+    /// by `bedside model certify`): the calibration patients' scores over
+    /// time and the whole-policy certification made on them
+    /// (`bedside_policy::StoredCertification`; read as JSON here, this
+    /// crate never decides).
+    #[serde(default)]
+    pub certification: Option<FileRef>,
     #[serde(default)]
     pub ood: OodSpec,
 }

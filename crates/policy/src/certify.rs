@@ -71,8 +71,20 @@ impl Default for CertificationConfig {
     }
 }
 
-/// A threshold that meets the promise, with the evidence.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// [`Certified::method`] of a certification made by replaying the
+/// calibration patients through the whole policy ([`crate::replay`]):
+/// counts are interruptive alerts, PPV is per alert.
+pub const METHOD_WHOLE_POLICY: &str = "whole_policy_replay";
+/// [`Certified::method`] of [`certify`]: one row per patient (its peak
+/// score), counts are alerted patients.
+pub const METHOD_PATIENT_PEAK: &str = "patient_peak";
+
+/// A threshold that meets the promise, with the evidence. The field names
+/// are stable (monitoring reads `ppv_floor`, `ppv_lower`,
+/// `alert_budget_per_100_patient_days`,
+/// `alert_rate_upper_per_100_patient_days`); new fields are added with
+/// defaults so older stored certifications still read.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Certified {
     /// Alert when `probability >= threshold`.
     pub threshold: f64,
@@ -86,14 +98,134 @@ pub struct Certified {
     pub n_true_alerts: u64,
     pub n_rows: u64,
     pub patient_days: f64,
-    /// "At least X% of alerted patients develop the outcome, with 95%
-    /// confidence; at most Y alerts per 100 patient-days."
+    /// The promise in one sentence ([`Certified::promise_sentence`] with
+    /// "the outcome"; the card writes it with the use case's outcome).
     pub promise: String,
+    /// How it was certified: [`METHOD_WHOLE_POLICY`] or
+    /// [`METHOD_PATIENT_PEAK`] (older certifications: the latter).
+    #[serde(default = "patient_peak")]
+    pub method: String,
+    /// Upper confidence bound on interruptive alerts per 100 patient-days
+    /// (whole-policy certification; at most the budget).
+    #[serde(default)]
+    pub alert_rate_upper_per_100_patient_days: Option<f64>,
+    #[serde(default)]
+    pub n_patients: Option<u64>,
+    #[serde(default)]
+    pub n_patients_alerted: Option<u64>,
+    #[serde(default)]
+    pub n_outcome_patients: Option<u64>,
+    /// Per-patient sensitivity: outcome patients alerted at or before the
+    /// outcome's time plus the detection window.
+    #[serde(default)]
+    pub sensitivity: Option<f64>,
+    /// Two-sided exact interval of `sensitivity` at `confidence`.
+    #[serde(default)]
+    pub sensitivity_interval: Option<(f64, f64)>,
+    /// An alert is true when the outcome follows within this many hours.
+    #[serde(default)]
+    pub horizon_hours: Option<f64>,
+    #[serde(default)]
+    pub detection_window_hours: Option<f64>,
+}
+
+fn patient_peak() -> String {
+    METHOD_PATIENT_PEAK.into()
+}
+
+/// "1 in N" where `1/N` is the largest unit fraction not above `p` when
+/// `round_down`, else the nearest one.
+fn one_in(p: f64, round_down: bool) -> u64 {
+    if p.is_nan() || p <= 0.0 {
+        return 0;
+    }
+    let n = if round_down {
+        (1.0 / p - 1e-9).ceil()
+    } else {
+        (1.0 / p).round()
+    };
+    n.max(1.0) as u64
+}
+
+/// A rate in words: whole numbers from 10, halves from 1, tenths below;
+/// rounded to nearest, or up when `up` (an "at most" never understates).
+fn rate_words(x: f64, up: bool) -> String {
+    let step = if x >= 10.0 {
+        1.0
+    } else if x >= 1.0 {
+        0.5
+    } else {
+        0.1
+    };
+    let r = if up {
+        (x / step - 1e-9).ceil() * step
+    } else {
+        (x / step).round() * step
+    };
+    if (r - r.round()).abs() < 1e-9 {
+        format!("{r:.0}")
+    } else {
+        format!("{r:.1}")
+    }
+}
+
+impl Certified {
+    /// The promise in words a nurse reads in five seconds, e.g. "About 1
+    /// in 3 of these alerts is followed by sepsis within 24 h (at least 1
+    /// in 4 with 95% confidence). Expect about 2 such alerts per 100
+    /// patient-days (at most 3)." The "at least" figure is rounded so it
+    /// never overstates the certified lower bound; the "at most" figure is
+    /// the certified upper bound on the alert rate (or the budget),
+    /// rounded up. A patient-level certification speaks of alerted
+    /// patients instead of alerts.
+    pub fn promise_sentence(&self, outcome: &str) -> String {
+        let c = self.confidence * 100.0;
+        let c = if (c - c.round()).abs() < 1e-9 {
+            format!("{c:.0}")
+        } else {
+            format!("{c:.1}")
+        };
+        let within = match self.horizon_hours {
+            Some(h) if h > 0.0 => format!(" within {} h", rate_words(h, false)),
+            _ => String::new(),
+        };
+        let about = one_in(self.ppv, false);
+        let least = one_in(self.ppv_lower, true);
+        let upper = self
+            .alert_rate_upper_per_100_patient_days
+            .unwrap_or(self.alert_budget_per_100_patient_days);
+        let (what, all) = if self.method == METHOD_WHOLE_POLICY {
+            ("of these alerts is", "Nearly all of these alerts are")
+        } else {
+            (
+                "of the patients alerted is",
+                "Nearly all of the patients alerted are",
+            )
+        };
+        let head = if about <= 1 {
+            format!("{all} followed by {outcome}{within}")
+        } else {
+            format!("About 1 in {about} {what} followed by {outcome}{within}")
+        };
+        let first = if least == 0 {
+            format!("{head} (no lower bound could be certified).")
+        } else {
+            format!("{head} (at least 1 in {least} with {c}% confidence).")
+        };
+        format!(
+            "{first} Expect about {} such alerts per 100 patient-days (at most {}).",
+            rate_words(self.alert_rate_per_100_patient_days, false),
+            rate_words(upper, true)
+        )
+    }
 }
 
 /// The outcome of certification.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "status", rename_all = "snake_case")]
+// Not boxed: callers match `Certified(c)` by value across the workspace,
+// and a certification is made once per policy change.
+#[allow(clippy::large_enum_variant)]
 pub enum Certification {
     Certified(Certified),
     NotCertified { reason: String },
@@ -117,7 +249,7 @@ impl Certification {
     }
 }
 
-/// Format the promise. X is the lower bound rounded *down* to 0.1%, so the
+/// The promise of a patient-level certification ([`certify`]). X is the lower bound rounded *down* to 0.1%, so the
 /// sentence never overstates the bound.
 pub fn promise_sentence(ppv_lower: f64, confidence: f64, budget: f64) -> String {
     let x = (ppv_lower * 1000.0).floor() / 10.0;
@@ -207,6 +339,8 @@ pub fn certify(set: &CalibrationSet, cfg: &CertificationConfig) -> Certification
                 n_rows: rows.len() as u64,
                 patient_days: set.patient_days,
                 promise: promise_sentence(lower, cfg.confidence, budget),
+                method: METHOD_PATIENT_PEAK.into(),
+                ..Certified::default()
             });
         }
     }

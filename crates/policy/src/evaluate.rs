@@ -27,7 +27,17 @@
 //!   not missed, even though the policy, by its suppression rule, did not
 //!   alert. The same rule for every policy;
 //! - `median_lead_time_hours`: median of `outcome_at - first alert` over
-//!   detected patients;
+//!   detected patients; split into `median_lead_time_before_hours`
+//!   (detected patients first alerted before the outcome's recorded time:
+//!   how long before) and `median_time_after_hours` (first alerted at or
+//!   after it, within the window: how long after), with the counts;
+//! - per alert: `true_alerts` (alerts followed by the outcome, the rule of
+//!   [`crate::replay::alert_is_true`] with `horizon_hours` and
+//!   `sensitivity_window_hours`), `alert_ppv` = true alerts / alerts, and
+//!   `alert_ppv_interval` / `alerts_per_100_patient_days_interval`:
+//!   two-sided 95% intervals from the patient bootstrap of
+//!   [`crate::clustered`] widened by the exact (Clopper-Pearson, Poisson)
+//!   ones, as in the certification;
 //! - `alerts_per_clinician_shift`: alerts over clinician-shifts on duty. A
 //!   clinician-shift is (recipient from [`route`], 12 h shift starting at
 //!   `shift_anchor_hour` UTC) with at least one scoring row or alert.
@@ -72,6 +82,10 @@ pub struct EvalConfig {
     /// Threshold for the baselines when the policy is not certified.
     pub baseline_threshold: Option<f64>,
     pub model_id: String,
+    /// An alert is true when the outcome follows within this many hours
+    /// (the model's outcome horizon).
+    #[serde(default)]
+    pub horizon_hours: f64,
 }
 
 impl Default for EvalConfig {
@@ -83,6 +97,7 @@ impl Default for EvalConfig {
             naive_interval_minutes: 15,
             baseline_threshold: None,
             model_id: "model".into(),
+            horizon_hours: 24.0,
         }
     }
 }
@@ -110,8 +125,19 @@ pub struct PolicyReport {
     pub recognized_sensitivity: Option<f64>,
     pub ppv: Option<f64>,
     pub median_lead_time_hours: Option<f64>,
+    /// Detected patients first alerted before the outcome's recorded time.
+    pub detected_before_outcome: u64,
+    pub median_lead_time_before_hours: Option<f64>,
+    /// Detected patients first alerted at or after it (within the window).
+    pub detected_after_outcome: u64,
+    pub median_time_after_hours: Option<f64>,
     pub alerts_per_clinician_shift: Option<f64>,
     pub max_alerts_per_clinician_shift: u64,
+    /// Alerts followed by the outcome (see the module doc).
+    pub true_alerts: u64,
+    pub alert_ppv: Option<f64>,
+    pub alert_ppv_interval: Option<(f64, f64)>,
+    pub alerts_per_100_patient_days_interval: Option<(f64, f64)>,
 }
 
 /// The whole evaluation.
@@ -387,6 +413,9 @@ fn report_with_duty(
     }
     let routed: u64 = on_duty.values().sum();
     let ratio = |a: u64, b: u64| (b > 0).then(|| a as f64 / b as f64);
+    let (before, after): (Vec<f64>, Vec<f64>) = leads.iter().partition(|l| **l > 0.0);
+    let after: Vec<f64> = after.into_iter().map(|l| -l).collect();
+    let per_alert = per_alert_figures(alerts, stays, eval);
     PolicyReport {
         alerts: alerts.len() as u64,
         alerts_per_100_patient_days: if patient_days > 0.0 {
@@ -402,9 +431,108 @@ fn report_with_duty(
         recognized_sensitivity: ratio(recognized, positives.len() as u64),
         ppv: ratio(detected, first.len() as u64),
         median_lead_time_hours: median(leads),
+        detected_before_outcome: before.len() as u64,
+        median_lead_time_before_hours: median(before),
+        detected_after_outcome: after.len() as u64,
+        median_time_after_hours: median(after),
         alerts_per_clinician_shift: ratio(routed, on_duty.len() as u64),
         max_alerts_per_clinician_shift: on_duty.values().copied().max().unwrap_or(0),
+        true_alerts: per_alert.true_alerts,
+        alert_ppv: ratio(per_alert.true_alerts, alerts.len() as u64),
+        alert_ppv_interval: per_alert.ppv_interval,
+        alerts_per_100_patient_days_interval: per_alert.rate_interval,
     }
+}
+
+struct PerAlert {
+    true_alerts: u64,
+    ppv_interval: Option<(f64, f64)>,
+    rate_interval: Option<(f64, f64)>,
+}
+
+/// True alerts and the two-sided 95% intervals (module doc).
+fn per_alert_figures(alerts: &[AlertEvent], stays: &[Stay], eval: &EvalConfig) -> PerAlert {
+    use crate::clustered::{
+        cluster_bootstrap, poisson_upper, Cluster, BOOTSTRAP_REPLICATES, BOOTSTRAP_SEED,
+    };
+    let mut by: BTreeMap<&str, (u64, u64)> = BTreeMap::new();
+    let outcome: BTreeMap<&str, Option<Instant>> = stays
+        .iter()
+        .map(|s| (s.patient.as_str(), s.outcome_at))
+        .collect();
+    for a in alerts {
+        let o = outcome.get(a.patient.as_str()).copied().flatten();
+        let t = crate::replay::alert_is_true(
+            a.at,
+            o,
+            eval.horizon_hours,
+            eval.sensitivity_window_hours,
+        );
+        let e = by.entry(a.patient.as_str()).or_default();
+        e.0 += t as u64;
+        e.1 += 1;
+    }
+    let clusters: Vec<Cluster> = stays
+        .iter()
+        .map(|s| {
+            let (k, m) = by.get(s.patient.as_str()).copied().unwrap_or((0, 0));
+            Cluster {
+                true_alerts: k,
+                alerts: m,
+                days: (s.end - s.start).num_milliseconds() as f64 / 86_400_000.0,
+            }
+        })
+        .collect();
+    let k: u64 = clusters.iter().map(|c| c.true_alerts).sum();
+    let m = alerts.len() as u64;
+    let days: f64 = clusters.iter().map(|c| c.days).sum();
+    let b = cluster_bootstrap(&clusters, 0.975, BOOTSTRAP_REPLICATES, BOOTSTRAP_SEED);
+    let cp = crate::binomial::clopper_pearson_interval(k, m, 0.95).ok();
+    let ppv_interval = cp.map(|(lo, hi)| {
+        (
+            b.ppv_lower.map_or(lo, |x| x.min(lo)),
+            b.ppv_upper.map_or(hi, |x| x.max(hi)),
+        )
+    });
+    let rate_interval = (days > 0.0).then(|| {
+        let hi = poisson_upper(m, 0.975).map_or(f64::INFINITY, |u| 100.0 * u / days);
+        let lo = if m == 0 {
+            0.0
+        } else {
+            100.0 * poisson_lower(m, 0.975) / days
+        };
+        (
+            b.rate_lower.map_or(lo, |x| x.min(lo)),
+            b.rate_upper.map_or(hi, |x| x.max(hi)),
+        )
+    });
+    PerAlert {
+        true_alerts: k,
+        ppv_interval,
+        rate_interval,
+    }
+}
+
+/// Exact one-sided lower bound on a Poisson mean after `m >= 1` events:
+/// `Gamma(m, 1).ppf(1 - confidence)` (bisection on the regularized lower
+/// incomplete gamma).
+fn poisson_lower(m: u64, confidence: f64) -> f64 {
+    use statrs::function::gamma::gamma_lr;
+    let a = m as f64;
+    let q = 1.0 - confidence;
+    let (mut lo, mut hi) = (0.0f64, a + 10.0 * a.sqrt() + 50.0);
+    for _ in 0..200 {
+        let mid = 0.5 * (lo + hi);
+        if gamma_lr(a, mid) < q {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+        if hi - lo <= 1e-12 * hi {
+            break;
+        }
+    }
+    0.5 * (lo + hi)
 }
 
 /// A patient-level calibration set from scoring rows: one row per stay

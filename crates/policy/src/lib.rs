@@ -2,6 +2,11 @@
 //!
 //! - [`certify()`]: the certified threshold (exact Clopper-Pearson lower bound
 //!   on PPV within an alert budget) and its promise sentence.
+//! - [`replay`]: certification of what is shown: the calibration patients
+//!   replayed through the whole [`decide()`] (re-alerts, suppression,
+//!   quiet periods), per-alert PPV lower bound and alert-rate upper bound
+//!   accounting for alerts clustered within patients ([`clustered`]);
+//!   [`StoredCertification`] is what a model package carries.
 //! - [`PolicyConfig`]: the TOML policy, read by serde: every key documented
 //!   once in [`config::SETTINGS`], its default and its check in the serde
 //!   type of its section; an unknown key is refused; errors name the key
@@ -20,10 +25,12 @@
 
 pub mod binomial;
 pub mod certify;
+pub mod clustered;
 pub mod config;
 pub mod decide;
 pub mod evaluate;
 pub mod facts;
+pub mod replay;
 mod view;
 
 pub use certify::{
@@ -32,4 +39,5 @@ pub use certify::{
 pub use config::{Coding, ConfigError, PolicyConfig, Stage};
 pub use decide::{decide, route, snooze, SnoozeError};
 pub use facts::*;
+pub use replay::{certify_policy, ReplaySet, StoredCertification, Trajectory};
 pub use view::PolicyView;

@@ -27,6 +27,7 @@ fn cert() -> Certification {
         n_rows: 1000,
         patient_days: 3000.0,
         promise: String::new(),
+        ..Default::default()
     })
 }
 

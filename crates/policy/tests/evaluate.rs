@@ -23,6 +23,7 @@ fn cert() -> Certification {
         n_rows: 1000,
         patient_days: 3000.0,
         promise: String::new(),
+        ..Default::default()
     })
 }
 
@@ -264,4 +265,40 @@ fn recognized_sensitivity_counts_a_team_already_acting_but_not_too_late() {
     }
     let r = evaluate(&rows, &stays, &cfg, &cert(), &EvalConfig::default()).unwrap();
     assert_eq!(r.policies["fixed_threshold"].patients_recognized, 1);
+}
+
+#[test]
+fn per_alert_ppv_and_lead_time_before_and_after_the_outcome() {
+    let (rows, stays) = cohort();
+    let cfg = PolicyConfig::from_toml_str("stage = \"silent\"").unwrap();
+    let eval = EvalConfig {
+        sensitivity_window_hours: 2.0,
+        horizon_hours: 24.0,
+        ..Default::default()
+    };
+    let r = evaluate(&rows, &stays, &cfg, &cert(), &eval).unwrap();
+    // fixed: a alerts 10..=30 h, outcome at 20 h: true when the outcome is
+    // at most 24 h after and at most 2 h before the alert (10..=22 h: 13);
+    // b's alert is false; c's alert at 5 h is 2 h after its outcome: true.
+    let fixed = &r.policies["fixed_threshold"];
+    assert_eq!((fixed.alerts, fixed.true_alerts), (23, 14));
+    assert!((fixed.alert_ppv.unwrap() - 14.0 / 23.0).abs() < 1e-12);
+    let (lo, hi) = fixed.alert_ppv_interval.unwrap();
+    assert!(lo < 14.0 / 23.0 && 14.0 / 23.0 < hi && lo >= 0.0 && hi <= 1.0);
+    let bed = &r.policies["bedside"];
+    assert_eq!((bed.alerts, bed.true_alerts), (3, 2));
+    // a first alerted 10 h before its outcome, c 2 h after.
+    assert_eq!(
+        (
+            bed.detected_before_outcome,
+            bed.median_lead_time_before_hours
+        ),
+        (1, Some(10.0))
+    );
+    assert_eq!(
+        (bed.detected_after_outcome, bed.median_time_after_hours),
+        (1, Some(2.0))
+    );
+    let (rlo, rhi) = bed.alerts_per_100_patient_days_interval.unwrap();
+    assert!(rlo < 75.0 && 75.0 < rhi, "{rlo} {rhi}");
 }

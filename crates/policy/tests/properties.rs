@@ -44,7 +44,7 @@ proptest! {
         let cert = Certification::Certified(Certified {
             threshold: 0.4, ppv: 0.5, ppv_lower: 0.3, confidence: 0.95, ppv_floor: 0.2,
             alert_rate_per_100_patient_days: 1.0, alert_budget_per_100_patient_days: 5.0,
-            n_alerted: 10, n_true_alerts: 5, n_rows: 100, patient_days: 1000.0, promise: String::new(),
+            n_alerted: 10, n_true_alerts: 5, n_rows: 100, patient_days: 1000.0, promise: String::new(), ..Default::default()
         });
         let mut at: Instant = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
         let mut mem = AlertMemory::default();

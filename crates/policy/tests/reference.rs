@@ -89,3 +89,41 @@ fn certification_matches_independent_python_rule() {
         "fixture should include certified cases, got {certified}"
     );
 }
+
+#[test]
+fn clustered_bounds_match_the_numpy_scipy_restatement() {
+    use bedside_policy::clustered::{cluster_bootstrap, poisson_upper, Cluster};
+    let fx = fixture("clustered.json");
+    let boot = fx["bootstrap"].as_array().unwrap();
+    assert!(boot.len() >= 8);
+    for c in boot {
+        let clusters: Vec<Cluster> = c["clusters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| Cluster {
+                true_alerts: x[0].as_u64().unwrap(),
+                alerts: x[1].as_u64().unwrap(),
+                days: x[2].as_f64().unwrap(),
+            })
+            .collect();
+        let b = cluster_bootstrap(
+            &clusters,
+            f(c, "confidence"),
+            c["replicates"].as_u64().unwrap() as usize,
+            c["seed"].as_u64().unwrap(),
+        );
+        let close = |a: Option<f64>, b: &Value| match (a, b.as_f64()) {
+            (None, None) => true,
+            (Some(a), Some(b)) => (a - b).abs() < 1e-12,
+            _ => false,
+        };
+        assert!(close(b.ppv_lower, &c["ppv_lower"]), "{b:?} vs {c}");
+        assert!(close(b.rate_upper, &c["rate_upper"]), "{b:?} vs {c}");
+    }
+    for c in fx["poisson_upper"].as_array().unwrap() {
+        let got = poisson_upper(c["count"].as_u64().unwrap(), f(c, "confidence")).unwrap();
+        let want = f(c, "upper");
+        assert!((got - want).abs() < 1e-9 * want.max(1.0), "{c}: got {got}");
+    }
+}

@@ -26,6 +26,7 @@ pub fn certified(threshold: f64, promise: &str) -> Certification {
         n_rows: 100,
         patient_days: 1000.0,
         promise: promise.into(),
+        ..Default::default()
     })
 }
 
