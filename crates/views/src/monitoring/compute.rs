@@ -3,18 +3,26 @@
 //! window, latency quantiles, and the alarm rules' view of a snapshot.
 
 use super::collect::{unit_at, PredRow, Record};
-use super::{DriftSection, LabelCounts, LatencyStats, MonitoringConfig, MonitoringSnapshot};
+use super::{
+    AlertBurden, DriftSection, LabelCounts, LatencyStats, MonitoringConfig, MonitoringSnapshot,
+    OodSection, Promise, Span,
+};
 use bedside_core::Instant;
 use bedside_models::Model;
 use bedside_monitor::alarms::MetricsSnapshot;
+use bedside_monitor::alarms::{AlertBurden as BurdenInput, OodCount};
 use bedside_monitor::drift::{
     bin_profile, drift_against_profile, drift_against_window, quantile_key_probability, BinProfile,
-    FeatureDrift, FeatureProfile,
+    DriftSizes, FeatureDrift, FeatureProfile,
 };
 use bedside_monitor::linkage::{rolling, LabelState, WindowSummary};
 use bedside_monitor::metrics::quantile;
 use bedside_monitor::subgroups::{
     fairness_audit, summarize, FairnessAudit, LabeledPrediction, PerformanceSummary,
+};
+use bedside_monitor::watch::kish_effective_n;
+use bedside_monitor::watch::{
+    binomial_design_effect, poisson_design_effect, proportion_lower, rate_lower, rate_upper,
 };
 use chrono::Duration;
 use std::collections::BTreeMap;
@@ -89,6 +97,34 @@ fn values(rows: &[&PredRow], name: &str) -> Vec<Option<f64>> {
         .collect()
 }
 
+/// Effective sample sizes of rows clustered by patient (Kish; a patient's
+/// rows taken as one): `(values present, all rows)` of feature `name`
+/// (`None`: the score, always present).
+fn effective(rows: &[&PredRow], name: Option<&str>) -> (f64, f64) {
+    let mut present: BTreeMap<&str, u64> = BTreeMap::new();
+    let mut all: BTreeMap<&str, u64> = BTreeMap::new();
+    for r in rows {
+        *all.entry(r.patient.as_str()).or_default() += 1;
+        if name.is_none_or(|n| r.values.get(n).copied().flatten().is_some()) {
+            *present.entry(r.patient.as_str()).or_default() += 1;
+        }
+    }
+    (
+        kish_effective_n(present.into_values()),
+        kish_effective_n(all.into_values()),
+    )
+}
+
+/// Sizes of a comparison of `cur` against a reference of `(present, rows)`.
+fn sizes(cur: (f64, f64), reference: (f64, f64)) -> DriftSizes {
+    DriftSizes {
+        current_present: cur.0,
+        current_rows: cur.1,
+        reference_present: reference.0,
+        reference_rows: reference.1,
+    }
+}
+
 /// Name of the score in drift lists.
 pub const SCORE: &str = "score";
 
@@ -97,21 +133,31 @@ pub(super) fn drift_section(model: &Model, cur: &[&PredRow], refr: &[&PredRow]) 
     if cur.is_empty() {
         return out;
     }
-    for f in &model.package.profile.features {
+    // The training rows cluster by patient too: the profile's patients
+    // (when known) are its effective sample.
+    let profile = &model.package.profile;
+    let train_patients = profile.n_patients.map(|p| p as f64);
+    for f in &profile.features {
+        let cur_n = effective(cur, Some(&f.name));
         if let Some(p) = training_bins(f) {
-            out.training
-                .push(drift_against_profile(&p, &values(cur, &f.name)));
+            let rows = train_patients.unwrap_or(profile.n_rows as f64);
+            let present = train_patients
+                .map(|n| n * (1.0 - f.missing_rate))
+                .unwrap_or(f.n as f64);
+            out.training.push(
+                drift_against_profile(&p, &values(cur, &f.name))
+                    .with_effective_sizes(sizes(cur_n, (present, rows))),
+            );
         }
         if !refr.is_empty() {
-            out.reference.push(drift_against_window(
-                &f.name,
-                &values(refr, &f.name),
-                &values(cur, &f.name),
-                10,
-            ));
+            out.reference.push(
+                drift_against_window(&f.name, &values(refr, &f.name), &values(cur, &f.name), 10)
+                    .with_effective_sizes(sizes(cur_n, effective(refr, Some(&f.name)))),
+            );
         }
     }
     let score: Vec<Option<f64>> = cur.iter().map(|r| Some(r.probability)).collect();
+    let cur_n = effective(cur, None);
     if let Some(cal) = &model.package.calibration_set {
         let ps: Vec<f64> = cal.iter().map(|r| r.p).collect();
         if let Some(bins) = bin_profile(&ps, 10) {
@@ -120,13 +166,21 @@ pub(super) fn drift_section(model: &Model, cur: &[&PredRow], refr: &[&PredRow]) 
                 bins,
                 missing_rate: 0.0,
             };
-            out.training.push(drift_against_profile(&p, &score));
+            let mut per_patient: BTreeMap<&str, u64> = BTreeMap::new();
+            for r in cal {
+                *per_patient.entry(r.patient_id.as_str()).or_default() += 1;
+            }
+            let n = kish_effective_n(per_patient.into_values());
+            out.training
+                .push(drift_against_profile(&p, &score).with_effective_sizes(sizes(cur_n, (n, n))));
         }
     }
     if !refr.is_empty() {
         let r: Vec<Option<f64>> = refr.iter().map(|r| Some(r.probability)).collect();
-        out.reference
-            .push(drift_against_window(SCORE, &r, &score, 10));
+        out.reference.push(
+            drift_against_window(SCORE, &r, &score, 10)
+                .with_effective_sizes(sizes(cur_n, effective(refr, None))),
+        );
     }
     out
 }
@@ -170,6 +224,18 @@ pub(super) fn alarm_input(
         ppv_floor: s.live_ppv.certified_floor,
         alerts_with_outcome: s.live_ppv.alerts_with_outcome,
         true_alerts: s.live_ppv.true_alerts,
+        ppv_design_effect: s.live_ppv.design_effect,
+        burden: Some(BurdenInput {
+            alerts: s.burden.alerts,
+            patient_days: s.burden.patient_days,
+            design_effect: s.burden.design_effect,
+            budget_per_100_patient_days: s.burden.budget,
+        }),
+        ood: Some(OodCount {
+            predictions: s.ood.predictions,
+            out_of_distribution: s.ood.out_of_distribution,
+            design_effect: s.ood.design_effect,
+        }),
         drift,
         shown: s.usage.overall.shown,
         overridden: s.usage.overall.overridden,
@@ -247,4 +313,91 @@ pub(super) fn performance(
         rolling: rolling_windows,
         fairness,
     }
+}
+
+/// Patient-days of `state`'s stays within `[window.start, now)`: each
+/// encounter's period clipped to the window (an open one runs to `now`).
+fn patient_days(state: &bedside_core::PatientState, window: Span, now: Instant) -> f64 {
+    state
+        .encounters
+        .values()
+        .filter_map(|e| {
+            let start = e.start?.max(window.start);
+            let end = e.end.unwrap_or(now).min(now);
+            (end > start).then(|| (end - start).num_seconds() as f64 / 86_400.0)
+        })
+        .sum()
+}
+
+/// The alert burden: `fired` (patient -> alerts fired in the window) over
+/// the patient-days of the window's patients, against the promise.
+pub(super) fn burden(
+    rec: &Record,
+    fired: &BTreeMap<String, u64>,
+    promise: Promise,
+    cfg: &MonitoringConfig,
+    window: Span,
+    now: Instant,
+) -> AlertBurden {
+    let mut clusters = Vec::new();
+    let mut patients: std::collections::BTreeSet<&str> = std::collections::BTreeSet::new();
+    for p in rec.predictions.iter().filter(|p| p.at >= window.start) {
+        patients.insert(p.patient.as_str());
+    }
+    for pid in fired.keys() {
+        patients.insert(pid.as_str());
+    }
+    for pid in &patients {
+        let days = rec
+            .states
+            .get(*pid)
+            .map_or(0.0, |s| patient_days(s, window, now));
+        clusters.push((fired.get(*pid).copied().unwrap_or(0), days));
+    }
+    let alerts: u64 = fired.values().sum();
+    let days: f64 = clusters.iter().map(|c| c.1).sum();
+    let deff = poisson_design_effect(&clusters);
+    let conf = cfg.alarms.budget.confidence;
+    let per100 = |r: Option<f64>| r.map(|x| x * 100.0);
+    let lower = per100(rate_lower(alerts, days, deff, conf));
+    let budget = promise.alerts_per_100_patient_days;
+    AlertBurden {
+        alerts,
+        patients: patients.len() as u64,
+        patient_days: days,
+        per_100_patient_days: (days > 0.0).then(|| 100.0 * alerts as f64 / days),
+        lower,
+        upper: per100(rate_upper(alerts, days, deff, conf)),
+        design_effect: deff,
+        budget,
+        above_budget: matches!((lower, budget), (Some(l), Some(b)) if l > b
+            && days >= cfg.alarms.budget.min_patient_days),
+    }
+}
+
+/// Out-of-distribution predictions of the window, counted apart.
+pub(super) fn ood_section(cur: &[&PredRow], cfg: &MonitoringConfig) -> OodSection {
+    let mut per_patient: BTreeMap<&str, (u64, u64)> = BTreeMap::new();
+    let mut out = OodSection::default();
+    for r in cur {
+        let e = per_patient.entry(r.patient.as_str()).or_default();
+        e.1 += 1;
+        out.predictions += 1;
+        if !r.in_distribution {
+            e.0 += 1;
+            out.out_of_distribution += 1;
+        }
+    }
+    let clusters: Vec<(u64, u64)> = per_patient.values().copied().collect();
+    out.patients = clusters.iter().filter(|c| c.0 > 0).count() as u64;
+    out.design_effect = binomial_design_effect(&clusters);
+    out.rate =
+        (out.predictions > 0).then(|| out.out_of_distribution as f64 / out.predictions as f64);
+    out.lower = proportion_lower(
+        out.out_of_distribution,
+        out.predictions,
+        out.design_effect,
+        cfg.alarms.ood.confidence,
+    );
+    out
 }
