@@ -152,9 +152,10 @@ async fn open(dir: &Path, uc_dir: &Path) -> App {
         .use_case(uc)
         .pathway(root().join("pathways/model-governance.bpmn"));
     let app = App::open(config).await.unwrap();
+    // The window holds every copy: enough alerts for a confident bound.
     let mut cfg = MonitoringConfig {
-        window_hours: (PERIOD_DAYS * 24) as f64,
-        reference_hours: (PERIOD_DAYS * 24) as f64,
+        window_hours: (COPIES * PERIOD_DAYS * 24) as f64,
+        reference_hours: (COPIES * PERIOD_DAYS * 24) as f64,
         evaluate_every_hours: 24.0 * 7.0,
         ..Default::default()
     };

@@ -391,8 +391,8 @@ pub struct DriftSizes {
 impl FeatureDrift {
     /// Take the null distributions (PSI and missingness) at effective
     /// sample sizes instead of the raw counts: rows of one patient are not
-    /// independent, so the caller passes e.g. Kish's effective number of
-    /// patients ([`crate::watch::kish_effective_n`]).
+    /// independent, so the caller passes e.g. the number of patients
+    /// (or Kish's effective number, [`crate::watch::kish_effective_n`]).
     pub fn with_effective_sizes(mut self, sizes: DriftSizes) -> Self {
         self.psi_pvalue = self.psi.and_then(|p| {
             crate::watch::psi_pvalue(p, self.bins, sizes.current_present, sizes.reference_present)

@@ -20,7 +20,6 @@ use bedside_monitor::metrics::quantile;
 use bedside_monitor::subgroups::{
     fairness_audit, summarize, FairnessAudit, LabeledPrediction, PerformanceSummary,
 };
-use bedside_monitor::watch::kish_effective_n;
 use bedside_monitor::watch::{
     binomial_design_effect, poisson_design_effect, proportion_lower, rate_lower, rate_upper,
 };
@@ -97,22 +96,20 @@ fn values(rows: &[&PredRow], name: &str) -> Vec<Option<f64>> {
         .collect()
 }
 
-/// Effective sample sizes of rows clustered by patient (Kish; a patient's
-/// rows taken as one): `(values present, all rows)` of feature `name`
+/// Effective sample sizes of rows clustered by patient: each patient one
+/// independent unit (a patient's predictions share their inputs), as
+/// `(patients with the value present, patients)` of feature `name`
 /// (`None`: the score, always present).
 fn effective(rows: &[&PredRow], name: Option<&str>) -> (f64, f64) {
-    let mut present: BTreeMap<&str, u64> = BTreeMap::new();
-    let mut all: BTreeMap<&str, u64> = BTreeMap::new();
+    let mut present: BTreeMap<&str, ()> = BTreeMap::new();
+    let mut all: BTreeMap<&str, ()> = BTreeMap::new();
     for r in rows {
-        *all.entry(r.patient.as_str()).or_default() += 1;
+        all.insert(r.patient.as_str(), ());
         if name.is_none_or(|n| r.values.get(n).copied().flatten().is_some()) {
-            *present.entry(r.patient.as_str()).or_default() += 1;
+            present.insert(r.patient.as_str(), ());
         }
     }
-    (
-        kish_effective_n(present.into_values()),
-        kish_effective_n(all.into_values()),
-    )
+    (present.len() as f64, all.len() as f64)
 }
 
 /// Sizes of a comparison of `cur` against a reference of `(present, rows)`.
@@ -166,11 +163,11 @@ pub(super) fn drift_section(model: &Model, cur: &[&PredRow], refr: &[&PredRow]) 
                 bins,
                 missing_rate: 0.0,
             };
-            let mut per_patient: BTreeMap<&str, u64> = BTreeMap::new();
-            for r in cal {
-                *per_patient.entry(r.patient_id.as_str()).or_default() += 1;
-            }
-            let n = kish_effective_n(per_patient.into_values());
+            let n = cal
+                .iter()
+                .map(|r| r.patient_id.as_str())
+                .collect::<std::collections::BTreeSet<_>>()
+                .len() as f64;
             out.training
                 .push(drift_against_profile(&p, &score).with_effective_sizes(sizes(cur_n, (n, n))));
         }
