@@ -24,9 +24,11 @@ use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
 
 const COPIES: i64 = 3;
-/// Each copy holds the first `SPAN_DAYS` of the demo cohort's events.
-const SPAN_DAYS: i64 = 60;
-const PERIOD_DAYS: i64 = 65;
+/// Each copy holds the first `SPAN_DAYS` of the demo cohort's events (all
+/// of them: the drift rules count patients, not predictions, so a window
+/// needs the cohort's patients to show a shift with confidence).
+const SPAN_DAYS: i64 = 122;
+const PERIOD_DAYS: i64 = 125;
 /// Day of the third copy from which the shift is injected.
 const SHIFT_DAY: i64 = 5;
 /// Replay batch length in hours of data time.
@@ -258,7 +260,12 @@ async fn shifted_replay_raises_drift_alarm_and_owner_task_unshifted_none() {
             for d in &snap.drift.reference {
                 eprintln!(
                     "+{days}d {} n {} psi {:?} p {:?} sizes {:?} miss {:?}",
-                    d.name, d.n_current, d.psi, d.psi_pvalue, d.sizes, d.missingness.as_ref().map(|m| (m.difference, m.pvalue))
+                    d.name,
+                    d.n_current,
+                    d.psi,
+                    d.psi_pvalue,
+                    d.sizes,
+                    d.missingness.as_ref().map(|m| (m.difference, m.pvalue))
                 );
             }
         }

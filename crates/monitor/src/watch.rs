@@ -119,9 +119,11 @@ pub fn proportion_lower(k: u64, n: u64, deff: f64, confidence: f64) -> Option<f6
 /// One-sided lower bound on a Poisson rate (events per unit of exposure)
 /// at `confidence`, counts and exposure divided by `deff`.
 pub fn rate_lower(k: u64, exposure: f64, deff: f64, confidence: f64) -> Option<f64> {
-    if !(exposure.is_finite() && exposure > 0.0)
-        || !valid(confidence)
-        || !(deff >= 1.0 && deff.is_finite())
+    if !(exposure.is_finite()
+        && exposure > 0.0
+        && valid(confidence)
+        && deff >= 1.0
+        && deff.is_finite())
     {
         return None;
     }
@@ -135,9 +137,11 @@ pub fn rate_lower(k: u64, exposure: f64, deff: f64, confidence: f64) -> Option<f
 
 /// One-sided upper bound on a Poisson rate, as [`rate_lower`].
 pub fn rate_upper(k: u64, exposure: f64, deff: f64, confidence: f64) -> Option<f64> {
-    if !(exposure.is_finite() && exposure > 0.0)
-        || !valid(confidence)
-        || !(deff >= 1.0 && deff.is_finite())
+    if !(exposure.is_finite()
+        && exposure > 0.0
+        && valid(confidence)
+        && deff >= 1.0
+        && deff.is_finite())
     {
         return None;
     }
@@ -181,7 +185,7 @@ pub fn chi2_sf(x: f64, df: f64) -> Option<f64> {
 /// for a reference known exactly). `None` with fewer than 2 bins or no
 /// current sample.
 pub fn psi_pvalue(psi: f64, bins: usize, n: f64, m: f64) -> Option<f64> {
-    if bins < 2 || !(n > 0.0) || m.is_nan() || m <= 0.0 || psi.is_nan() {
+    if bins < 2 || n.is_nan() || n <= 0.0 || m.is_nan() || m <= 0.0 || psi.is_nan() {
         return None;
     }
     let scale = 1.0 / n + if m.is_infinite() { 0.0 } else { 1.0 / m };

@@ -274,8 +274,7 @@ fn out_of_distribution(
     trusted.facts.out_of_distribution = false;
     let would = decide(cfg, cert, memory, &trusted);
     let at_hook = input.hook.as_ref().is_some_and(|h| {
-        cfg.tiers.passive_hooks.iter().any(|x| *x == h.hook)
-            || cfg.tiers.interruptive_hooks.iter().any(|x| *x == h.hook)
+        cfg.tiers.passive_hooks.contains(&h.hook) || cfg.tiers.interruptive_hooks.contains(&h.hook)
     });
     // A review replaces an escalation that would have been shown (never
     // in silent stage, outside the pilot or for a shadow model).
