@@ -60,6 +60,7 @@ async fn demo_replay_raises_no_drift_alarm_and_one_review_at_most_per_model() {
         .collect();
     assert!(!models.is_empty());
     let mut evaluated = 0;
+    let mut failures: Vec<String> = Vec::new();
     for id in &models {
         let Some(clock) = app.views().monitoring_clock(id).await.unwrap() else {
             continue;
@@ -82,7 +83,7 @@ async fn demo_replay_raises_no_drift_alarm_and_one_review_at_most_per_model() {
             .filter(|a| DRIFT.contains(&a.alarm.kind))
             .map(|a| a.alarm.message.clone())
             .collect();
-        assert!(drift.is_empty(), "{id}: drift alarms {drift:#?}");
+        failures.extend(drift.into_iter().map(|m| format!("{id}: {m}")));
         let history: Vec<String> = app
             .alarm_history(id)
             .await
@@ -91,11 +92,9 @@ async fn demo_replay_raises_no_drift_alarm_and_one_review_at_most_per_model() {
             .filter(|a| DRIFT.contains(&a.alarm.kind))
             .map(|a| a.alarm.message)
             .collect();
-        assert!(
-            history.is_empty(),
-            "{id}: drift alarms during the replay {history:#?}"
-        );
+        failures.extend(history.into_iter().map(|m| format!("{id} (replay): {m}")));
     }
+    assert!(failures.is_empty(), "drift alarms {failures:#?}");
     assert!(evaluated > 0, "no served model scored the demo cohort");
     // At most one open governance review per model.
     let mut open: BTreeMap<String, Vec<String>> = BTreeMap::new();

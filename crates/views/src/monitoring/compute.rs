@@ -77,11 +77,20 @@ pub(super) fn label_rows(
 }
 
 /// The training profile of one feature as PSI bins (from its quantiles).
+/// A value stored at several quantiles is a point mass whose share is only
+/// known to lie between them: its edge is dropped (its bin merged with the
+/// next), so a discrete input (sex, a coded scale) is binned only where
+/// the profile knows the mass; an input left with one bin is not tested.
 fn training_bins(f: &bedside_models::ood::FeatureProfile) -> Option<FeatureProfile> {
-    let points: Vec<(f64, f64)> = f
+    let all: Vec<(f64, f64)> = f
         .quantiles
         .iter()
         .filter_map(|(k, v)| quantile_key_probability(k).map(|p| (p, *v)))
+        .collect();
+    let points: Vec<(f64, f64)> = all
+        .iter()
+        .copied()
+        .filter(|(_, v)| all.iter().filter(|(_, w)| w == v).count() == 1)
         .collect();
     Some(FeatureProfile {
         name: f.name.clone(),
@@ -156,6 +165,15 @@ pub(super) fn drift_section(model: &Model, cur: &[&PredRow], refr: &[&PredRow]) 
     let score: Vec<Option<f64>> = cur.iter().map(|r| Some(r.probability)).collect();
     let cur_n = effective(cur, None);
     if let Some(cal) = &model.package.calibration_set {
+        // A calibration row is one patient's stay at its peak score: the
+        // window's patients are compared at theirs.
+        let mut peak: BTreeMap<&str, f64> = BTreeMap::new();
+        for r in cur {
+            let e = peak.entry(r.patient.as_str()).or_insert(r.probability);
+            *e = e.max(r.probability);
+        }
+        let peaks: Vec<Option<f64>> = peak.values().map(|p| Some(*p)).collect();
+        let peak_n = (peaks.len() as f64, peaks.len() as f64);
         let ps: Vec<f64> = cal.iter().map(|r| r.p).collect();
         if let Some(bins) = bin_profile(&ps, 10) {
             let p = FeatureProfile {
@@ -168,8 +186,9 @@ pub(super) fn drift_section(model: &Model, cur: &[&PredRow], refr: &[&PredRow]) 
                 .map(|r| r.patient_id.as_str())
                 .collect::<std::collections::BTreeSet<_>>()
                 .len() as f64;
-            out.training
-                .push(drift_against_profile(&p, &score).with_effective_sizes(sizes(cur_n, (n, n))));
+            out.training.push(
+                drift_against_profile(&p, &peaks).with_effective_sizes(sizes(peak_n, (n, n))),
+            );
         }
     }
     if !refr.is_empty() {
