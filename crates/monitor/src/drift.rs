@@ -102,6 +102,44 @@ impl BinProfile {
     }
 }
 
+impl BinProfile {
+    /// Adjacent bins merged, left to right, until each holds an expected
+    /// count of at least `min_expected` in a sample of `n` (the condition
+    /// for the chi-square null of [`crate::watch::psi_pvalue`]; a last
+    /// small bin joins the one before). One bin when `n` is too small to
+    /// test at all.
+    pub fn coarsened(&self, n: f64, min_expected: f64) -> BinProfile {
+        let need = if n > 0.0 {
+            min_expected / n
+        } else {
+            f64::INFINITY
+        };
+        let mut edges = Vec::new();
+        let mut expected = Vec::new();
+        let mut acc = 0.0;
+        for (i, e) in self.expected.iter().enumerate() {
+            acc += e;
+            if acc >= need && i < self.edges.len() {
+                edges.push(self.edges[i]);
+                expected.push(acc);
+                acc = 0.0;
+            }
+        }
+        match (expected.last_mut(), acc < need) {
+            (Some(last), true) => {
+                *last += acc;
+                edges.pop();
+            }
+            _ => expected.push(acc),
+        }
+        BinProfile {
+            edges,
+            expected,
+            n: self.n,
+        }
+    }
+}
+
 /// Probability of a quantile key such as `p0_5` (0.005), `p50` (0.5), `q99` (0.99).
 pub fn quantile_key_probability(key: &str) -> Option<f64> {
     let rest = key.strip_prefix('p').or_else(|| key.strip_prefix('q'))?;

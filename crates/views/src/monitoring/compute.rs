@@ -121,6 +121,16 @@ fn effective(rows: &[&PredRow], name: Option<&str>) -> (f64, f64) {
     (present.len() as f64, all.len() as f64)
 }
 
+/// Expected patients per PSI bin for its chi-square null to hold: bins are
+/// merged (or fewer quantile bins taken) until each expects this many.
+const MIN_EXPECTED: f64 = 5.0;
+
+/// Reference-quantile bins for a comparison of `n` patients: at most 10,
+/// each expecting [`MIN_EXPECTED`]; fewer than 2 is no test.
+fn bins_for(n: f64) -> usize {
+    ((n / MIN_EXPECTED).floor() as usize).min(10)
+}
+
 /// Sizes of a comparison of `cur` against a reference of `(present, rows)`.
 fn sizes(cur: (f64, f64), reference: (f64, f64)) -> DriftSizes {
     DriftSizes {
@@ -145,20 +155,27 @@ pub(super) fn drift_section(model: &Model, cur: &[&PredRow], refr: &[&PredRow]) 
     let train_patients = profile.n_patients.map(|p| p as f64);
     for f in &profile.features {
         let cur_n = effective(cur, Some(&f.name));
-        if let Some(p) = training_bins(f) {
+        if let Some(mut p) = training_bins(f) {
             let rows = train_patients.unwrap_or(profile.n_rows as f64);
             let present = train_patients
                 .map(|n| n * (1.0 - f.missing_rate))
                 .unwrap_or(f.n as f64);
+            p.bins = p.bins.coarsened(cur_n.0.min(present), MIN_EXPECTED);
             out.training.push(
                 drift_against_profile(&p, &values(cur, &f.name))
                     .with_effective_sizes(sizes(cur_n, (present, rows))),
             );
         }
         if !refr.is_empty() {
+            let ref_n = effective(refr, Some(&f.name));
             out.reference.push(
-                drift_against_window(&f.name, &values(refr, &f.name), &values(cur, &f.name), 10)
-                    .with_effective_sizes(sizes(cur_n, effective(refr, Some(&f.name)))),
+                drift_against_window(
+                    &f.name,
+                    &values(refr, &f.name),
+                    &values(cur, &f.name),
+                    bins_for(cur_n.0.min(ref_n.0)),
+                )
+                .with_effective_sizes(sizes(cur_n, ref_n)),
             );
         }
     }
@@ -175,7 +192,12 @@ pub(super) fn drift_section(model: &Model, cur: &[&PredRow], refr: &[&PredRow]) 
         let peaks: Vec<Option<f64>> = peak.values().map(|p| Some(*p)).collect();
         let peak_n = (peaks.len() as f64, peaks.len() as f64);
         let ps: Vec<f64> = cal.iter().map(|r| r.p).collect();
-        if let Some(bins) = bin_profile(&ps, 10) {
+        let n_cal = cal
+            .iter()
+            .map(|r| r.patient_id.as_str())
+            .collect::<std::collections::BTreeSet<_>>()
+            .len() as f64;
+        if let Some(bins) = bin_profile(&ps, bins_for(peak_n.0.min(n_cal))) {
             let p = FeatureProfile {
                 name: SCORE.into(),
                 bins,
@@ -193,9 +215,10 @@ pub(super) fn drift_section(model: &Model, cur: &[&PredRow], refr: &[&PredRow]) 
     }
     if !refr.is_empty() {
         let r: Vec<Option<f64>> = refr.iter().map(|r| Some(r.probability)).collect();
+        let ref_n = effective(refr, None);
         out.reference.push(
-            drift_against_window(SCORE, &r, &score, 10)
-                .with_effective_sizes(sizes(cur_n, effective(refr, None))),
+            drift_against_window(SCORE, &r, &score, bins_for(cur_n.0.min(ref_n.0)))
+                .with_effective_sizes(sizes(cur_n, ref_n)),
         );
     }
     out
