@@ -577,6 +577,26 @@ mod tests {
     }
 
     #[test]
+    fn coarsened_bins_expect_enough_per_bin() {
+        // Training-profile shape: tails of 0.5% and 1%.
+        let b = BinProfile {
+            edges: vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0],
+            expected: vec![0.005, 0.045, 0.2, 0.25, 0.25, 0.2, 0.05],
+            n: 1000,
+        };
+        let c = b.coarsened(20.0, 5.0);
+        assert!(c.expected.iter().all(|e| e * 20.0 >= 5.0 - 1e-9), "{c:?}");
+        assert_eq!(c.edges.len() + 1, c.expected.len());
+        assert!((c.expected.iter().sum::<f64>() - 1.0).abs() < 1e-12);
+        assert_eq!(c.edges, vec![3.0, 4.0, 5.0]);
+        // Too few to test: one bin.
+        let one = b.coarsened(4.0, 5.0);
+        assert!(one.edges.is_empty() && one.expected.len() == 1);
+        // Plenty: unchanged.
+        assert_eq!(b.coarsened(1e6, 5.0), b);
+    }
+
+    #[test]
     fn missingness_detects_a_jump() {
         let m = missingness_drift((10, 1000), (100, 1000)).unwrap();
         assert!((m.difference - 0.09).abs() < 1e-12);
