@@ -196,7 +196,12 @@ impl App {
                     patient: r.patient_id,
                     at: r.at,
                     probability: p.probability.get(),
-                    facts: r.facts,
+                    // The guard's verdict decides too (out of distribution
+                    // never alerts); `facts.out_of_distribution` counts them.
+                    facts: bedside_policy::PatientFacts {
+                        out_of_distribution: !p.in_distribution,
+                        ..r.facts
+                    },
                 },
                 label,
                 news2: r.news2,

@@ -1,11 +1,15 @@
 //! Governance alarms over the record: the monitoring snapshot of each
 //! served model is evaluated against the configured alarm rules
 //! (`MonitoringConfig::alarms`), each raised alarm is kept in the alarm
-//! history, and a new one starts the governance pathway (the shipped
-//! `pathways/model-governance.bpmn`, started by the message
-//! [`GOVERNANCE_ALARM`]) whose user task is the model owner's review Task.
-//! While an instance for the same alarm (model, kind, metric) is running,
-//! the alarm is recorded as `ongoing` and no second Task is opened.
+//! history, and the alarms of one model in one evaluation start ONE
+//! governance review (the shipped `pathways/model-governance.bpmn`,
+//! started by the message [`GOVERNANCE_ALARM`]) whose user task is the
+//! model owner's review Task, listing every alarm (`Task.input` "alarm",
+//! one per alarm). While a review of the model is running, its alarms are
+//! recorded as `ongoing` and the review is updated, not duplicated: an
+//! alarm it does not list yet is added to the instance's `alarm` variable
+//! and to its open Task's inputs (compare-and-set; a conflicting write is
+//! merged at the next evaluation).
 //!
 //! When: [`App::governance_tick`] runs after each replay chunk (data clock)
 //! and from the background worker (wall clock), evaluating a model at most
@@ -18,12 +22,13 @@
 //! evaluation; status `opened` / `ongoing`; owner = model id) and
 //! `governance_state` (id = model id; last evaluation time).
 
-use crate::pathway_rt::{PATHWAY_INSTANCE, REQUESTER};
+use crate::committer::ReadSet;
+use crate::pathway_rt::{instance_record, parse_instance, PATHWAY_INSTANCE, REQUESTER, TASK};
 use crate::{ApiError, App};
 use bedside_core::{Instant, PatientRef};
 use bedside_monitor::alarms::Alarm;
-use bedside_pathways::{build_task, CreateTask, Engine, StartTrigger};
-use bedside_record::{GovernanceState, Record as _};
+use bedside_pathways::{build_task, CreateTask, Definition, Engine, StartTrigger, Wait};
+use bedside_record::{GovernanceState, Record as _, TaskRecord};
 use bedside_store::{Commit, DocFilter, Document};
 use bedside_views::monitoring::{
     MonitoringConfig, MonitoringQuery, MonitoringSnapshot, Sources, Span,
@@ -43,7 +48,8 @@ pub const GOVERNANCE_STATE: &str = bedside_record::kinds::GOVERNANCE_STATE;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AlarmRecord {
     pub model_id: String,
-    /// `{model}|{kind}|{metric}`: one open governance review per key.
+    /// `{model}|{kind}|{metric}`: what was measured (one model has one
+    /// open governance review whatever its keys).
     pub key: String,
     pub evaluated_at: Instant,
     pub alarm: Alarm,
@@ -129,30 +135,18 @@ impl App {
             evaluated_at: now,
             alarms: Vec::new(),
         };
-        for alarm in &snap.alarms {
-            let kind = serde_json::to_value(alarm.kind)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_string))
-                .unwrap_or_default();
-            let key = format!("{model_id}|{kind}|{}", alarm.metric);
-            let prefix = format!("gov|{key}|");
-            let open = running.iter().find(|d| d.id.starts_with(&prefix));
-            let mut rec = AlarmRecord {
-                model_id: model_id.into(),
-                key: key.clone(),
-                evaluated_at: now,
-                alarm: alarm.clone(),
-                status: "ongoing".into(),
-                instance_id: open.map(|d| d.id.clone()),
-                window: snap.window,
-                sources: snap.sources.clone(),
-            };
-            if let (None, Some(d)) = (open, &def) {
-                let instance_id = format!("{prefix}{}", ts(now));
-                let vars = governance_variables(&snap, alarm, &cfg.owner);
+        // One review per model: any running instance about it.
+        let prefix = format!("gov|{model_id}|");
+        let open = running.iter().find(|d| d.id.starts_with(&prefix));
+        let mut instance_id = open.map(|d| d.id.clone());
+        let mut status = "ongoing";
+        match (&def, open) {
+            (Some(d), None) if !snap.alarms.is_empty() => {
+                let id = format!("{prefix}{}", ts(now));
+                let vars = governance_variables(&snap, &snap.alarms, &cfg.owner);
                 let (mut inst, effects) = Engine::start(
                     d,
-                    &instance_id,
+                    &id,
                     &StartTrigger::Message(GOVERNANCE_ALARM.into()),
                     vars,
                     now,
@@ -160,10 +154,35 @@ impl App {
                 .map_err(|e| ApiError::internal(e.to_string()))?;
                 self.apply_effects(d, &None, &mut inst, effects, now, &mut commit)
                     .await?;
-                tracing::warn!(model = model_id, alarm = %alarm.metric, "governance alarm: owner review opened");
-                rec.status = "opened".into();
-                rec.instance_id = Some(instance_id);
+                tracing::warn!(
+                    model = model_id,
+                    alarms = snap.alarms.len(),
+                    "governance alarms: owner review opened"
+                );
+                status = "opened";
+                instance_id = Some(id);
             }
+            (Some(d), Some(doc)) if !snap.alarms.is_empty() => {
+                self.update_review(d, &doc.id, &snap.alarms, now).await?;
+            }
+            _ => {}
+        }
+        for alarm in &snap.alarms {
+            let kind = serde_json::to_value(alarm.kind)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_default();
+            let key = format!("{model_id}|{kind}|{}", alarm.metric);
+            let rec = AlarmRecord {
+                model_id: model_id.into(),
+                key: key.clone(),
+                evaluated_at: now,
+                alarm: alarm.clone(),
+                status: status.into(),
+                instance_id: instance_id.clone(),
+                window: snap.window,
+                sources: snap.sources.clone(),
+            };
             commit.documents.push(Document {
                 kind: ALARM_HISTORY.into(),
                 id: format!("{key}|{}", ts(now)),
@@ -223,6 +242,105 @@ impl App {
         Ok(out)
     }
 
+    /// Add the alarms a running review does not list yet to its `alarm`
+    /// variable and its open Tasks' inputs. Returns whether anything was
+    /// added; a write that raced another (a worklist action on the Task)
+    /// writes nothing and is merged at the next evaluation.
+    async fn update_review(
+        &self,
+        def: &Definition,
+        instance_id: &str,
+        alarms: &[Alarm],
+        now: Instant,
+    ) -> Result<bool, ApiError> {
+        let mut reads = ReadSet::default();
+        let Some(doc) = self
+            .read_for_update(&mut reads, PATHWAY_INSTANCE, instance_id)
+            .await?
+        else {
+            return Ok(false);
+        };
+        let mut inst = parse_instance(&doc)?;
+        let mut listed: Vec<Value> = match inst.variables.remove("alarm") {
+            Some(Value::Array(a)) => a,
+            Some(Value::Null) | None => Vec::new(),
+            Some(one) => vec![one],
+        };
+        let before = listed.len();
+        for a in alarms {
+            if !listed.iter().any(|l| l["metric"] == a.metric.as_str()) {
+                listed.push(alarm_value(a));
+            }
+        }
+        let added = listed.len() - before;
+        inst.variables
+            .insert("alarm".into(), Value::Array(listed.clone()));
+        if added == 0 {
+            return Ok(false);
+        }
+        let wall = chrono::Utc::now();
+        let mut commit = Commit::default();
+        for token in &inst.tokens {
+            let Wait::UserTask { task_id, .. } = &token.wait else {
+                continue;
+            };
+            let Some(d) = self.read_for_update(&mut reads, TASK, task_id).await? else {
+                continue;
+            };
+            // Read through the typed record (a Task of Bedside's shape).
+            let mut doc = TaskRecord::from_document(d)
+                .map_err(|e| ApiError::internal(e.to_string()))?
+                .into_document();
+            let status = doc.status.clone().unwrap_or_default();
+            let body = &mut doc.body;
+            let mut inputs: Vec<Value> = body["input"].as_array().cloned().unwrap_or_default();
+            inputs.retain(|i| i["type"]["coding"][0]["code"] != "alarm");
+            for l in &listed {
+                inputs.push(json!({
+                    "type": {
+                        "coding": [{"system": bedside_pathways::task::INPUT_TYPE_SYSTEM, "code": "alarm"}],
+                        "text": "alarm"
+                    },
+                    "valueString": l["display"].as_str().unwrap_or_default(),
+                }));
+            }
+            body["input"] = Value::Array(inputs);
+            body["lastModified"] = json!(now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
+            doc.updated_at = wall;
+            commit.documents.push(doc);
+            self.record_write(
+                &mut commit,
+                &inst,
+                None,
+                &format!("{TASK}/{task_id}"),
+                "UPDATE",
+                &status,
+                now,
+            );
+        }
+        commit
+            .documents
+            .push(instance_record(def, &None, &inst, wall).to_document());
+        match self.write_checked(commit, &reads).await {
+            Ok(()) => {
+                tracing::warn!(
+                    instance = instance_id,
+                    added,
+                    "governance alarms: open owner review updated"
+                );
+                Ok(true)
+            }
+            Err(e) if e.is_conflict() => {
+                tracing::debug!(
+                    instance = instance_id,
+                    "governance review raced another write; merged at the next evaluation"
+                );
+                Ok(false)
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
     /// The alarm history of a model, oldest first.
     pub async fn alarm_history(&self, model_id: &str) -> Result<Vec<AlarmRecord>, ApiError> {
         Ok(self
@@ -239,9 +357,18 @@ impl App {
     }
 }
 
-/// What the owner's review Task carries: the model, the alarm, and where
-/// the evidence came from.
-fn governance_variables(s: &MonitoringSnapshot, a: &Alarm, owner: &str) -> Map<String, Value> {
+/// One alarm as the review lists it (`display`: the Task input's text).
+fn alarm_value(a: &Alarm) -> Value {
+    json!({"kind": a.kind, "metric": a.metric, "value": a.value, "threshold": a.threshold, "message": a.message, "display": a.message})
+}
+
+/// What the owner's review Task carries: the model, every alarm of the
+/// evaluation, and where the evidence came from.
+fn governance_variables(
+    s: &MonitoringSnapshot,
+    alarms: &[Alarm],
+    owner: &str,
+) -> Map<String, Value> {
     let mut v = Map::new();
     v.insert(
         "model".into(),
@@ -249,7 +376,7 @@ fn governance_variables(s: &MonitoringSnapshot, a: &Alarm, owner: &str) -> Map<S
     );
     v.insert(
         "alarm".into(),
-        json!({"kind": a.kind, "metric": a.metric, "value": a.value, "threshold": a.threshold, "message": a.message}),
+        Value::Array(alarms.iter().map(alarm_value).collect()),
     );
     v.insert(
         "evidence".into(),

@@ -571,7 +571,7 @@ struct ServiceCall<'a> {
 }
 
 /// The instance as a record, with its status as stored.
-fn instance_record(
+pub(crate) fn instance_record(
     def: &Definition,
     patient_id: &Option<String>,
     inst: &Instance,
@@ -598,7 +598,7 @@ impl App {
     /// (agent Bedside, with the model named in the instance's `risk`
     /// variable; sources: the Task's focus and the pathway instance).
     #[allow(clippy::too_many_arguments)]
-    fn record_write(
+    pub(crate) fn record_write(
         &self,
         commit: &mut Commit,
         inst: &Instance,

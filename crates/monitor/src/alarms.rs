@@ -3,13 +3,26 @@
 //! the owner's governance Task for each alarm.
 //!
 //! Rules (each can be switched off):
-//! - `ppv`: live PPV below the certified floor *with confidence*: the
-//!   one-sided exact (Clopper-Pearson) upper bound at `ppv.confidence` is
-//!   below the floor, once `ppv.min_alerts` alerts have known outcomes;
-//! - `drift.psi_limit`: PSI of any feature or the score above the limit;
-//!   `drift.ks_pvalue_limit` (optional): KS p-value below it;
-//!   `drift.missingness_increase`: missing rate rose by more than this;
-//!   drift rules need `drift.min_samples` current values;
+//! - `ppv`: live per-alert PPV below the certified floor *with
+//!   confidence*: the one-sided exact (Clopper-Pearson) upper bound at
+//!   `ppv.confidence`, on counts divided by the alerts' design effect
+//!   (alerts cluster within patients, [`crate::watch`]), is below the
+//!   floor, once `ppv.min_alerts` alerts have known outcomes;
+//! - `budget`: interruptive alerts per 100 patient-days above the
+//!   certified budget *with confidence*: the one-sided exact Poisson lower
+//!   bound at `budget.confidence` (dispersion-scaled) is above the budget,
+//!   once `budget.min_patient_days` of exposure are in the window;
+//! - `ood`: the share of predictions out of the validated population above
+//!   `ood.rate_limit` *with confidence*: the one-sided exact lower bound
+//!   (design-effect scaled) is above the limit, once `ood.min_predictions`;
+//! - `drift.psi_limit`: PSI of a feature or the score above the limit
+//!   *and* a discovery of the Benjamini-Hochberg procedure at
+//!   `drift.false_discovery_rate` over the evaluation's drift tests (PSI
+//!   against its null distribution at the window's effective sample size,
+//!   and missingness); `drift.missingness_increase`: missing rate rose by
+//!   more than this, and a discovery too; `drift.ks_pvalue_limit`
+//!   (optional): KS p-value below it; drift rules need `drift.min_samples`
+//!   current values;
 //! - `overrides.rate_limit`: overridden / shown above the limit once
 //!   `overrides.min_shown` alerts were shown;
 //! - `latency.slo_ms`: any endpoint's latency (at the quantile the caller
@@ -19,7 +32,7 @@
 
 use crate::drift::FeatureDrift;
 use crate::subgroups::FairnessAudit;
-use bedside_policy::binomial::clopper_pearson_upper;
+use crate::watch::{benjamini_hochberg, proportion_lower, proportion_upper, rate_lower};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -39,8 +52,36 @@ pub const ALARM_SETTINGS: &[(&str, &str)] = &[
         "Alerts with known outcome needed before the PPV rule is evaluated.",
     ),
     (
+        "budget.enabled",
+        "Raise an alarm when interruptive alerts per 100 patient-days are above the certified budget with confidence.",
+    ),
+    (
+        "budget.confidence",
+        "Confidence of the one-sided Poisson lower bound on the alert rate, in (0, 1).",
+    ),
+    (
+        "budget.min_patient_days",
+        "Patient-days in the window needed before the budget rule is evaluated.",
+    ),
+    (
+        "ood.rate_limit",
+        "Share of predictions outside the validated population above this raises an alarm (with confidence), in (0, 1).",
+    ),
+    (
+        "ood.confidence",
+        "Confidence of the one-sided lower bound on the out-of-distribution share, in (0, 1).",
+    ),
+    (
+        "ood.min_predictions",
+        "Predictions in the window needed before the out-of-distribution rule is evaluated.",
+    ),
+    (
         "drift.psi_limit",
-        "PSI above this (features and the score) raises a drift alarm, > 0.",
+        "PSI above this (features and the score) raises a drift alarm when it is also significant, > 0.",
+    ),
+    (
+        "drift.false_discovery_rate",
+        "Benjamini-Hochberg false discovery rate over one evaluation's drift tests (PSI against its null distribution at the window's effective sample size, missingness), in (0, 1).",
     ),
     (
         "drift.ks_pvalue_limit",
@@ -48,7 +89,7 @@ pub const ALARM_SETTINGS: &[(&str, &str)] = &[
     ),
     (
         "drift.missingness_increase",
-        "Missing-rate increase (absolute) above this raises an alarm, in (0, 1).",
+        "Missing-rate increase (absolute) above this raises an alarm when significant, in (0, 1).",
     ),
     (
         "drift.min_samples",
@@ -96,8 +137,43 @@ impl Default for PpvRule {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
+pub struct BudgetRule {
+    pub enabled: bool,
+    pub confidence: f64,
+    pub min_patient_days: f64,
+}
+impl Default for BudgetRule {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            confidence: 0.95,
+            min_patient_days: 20.0,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OodRule {
+    pub rate_limit: f64,
+    pub confidence: f64,
+    pub min_predictions: u64,
+}
+impl Default for OodRule {
+    fn default() -> Self {
+        Self {
+            rate_limit: 0.2,
+            confidence: 0.95,
+            min_predictions: 50,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
 pub struct DriftRule {
     pub psi_limit: f64,
+    pub false_discovery_rate: f64,
     pub ks_pvalue_limit: Option<f64>,
     pub missingness_increase: f64,
     pub min_samples: u64,
@@ -106,6 +182,7 @@ impl Default for DriftRule {
     fn default() -> Self {
         Self {
             psi_limit: 0.25,
+            false_discovery_rate: 0.05,
             ks_pvalue_limit: None,
             missingness_increase: 0.2,
             min_samples: 100,
@@ -167,6 +244,8 @@ impl Default for FairnessRule {
 #[serde(deny_unknown_fields, default)]
 pub struct AlarmConfig {
     pub ppv: PpvRule,
+    pub budget: BudgetRule,
+    pub ood: OodRule,
     pub drift: DriftRule,
     pub overrides: OverrideRule,
     pub latency: LatencyRule,
@@ -206,6 +285,19 @@ impl AlarmConfig {
             }
         };
         unit("ppv.confidence", self.ppv.confidence)?;
+        unit("budget.confidence", self.budget.confidence)?;
+        if !(self.budget.min_patient_days.is_finite() && self.budget.min_patient_days >= 0.0) {
+            return Err(AlarmConfigError::Invalid {
+                key: "budget.min_patient_days",
+                reason: format!("must be >= 0, got {}", self.budget.min_patient_days),
+            });
+        }
+        unit("ood.rate_limit", self.ood.rate_limit)?;
+        unit("ood.confidence", self.ood.confidence)?;
+        unit(
+            "drift.false_discovery_rate",
+            self.drift.false_discovery_rate,
+        )?;
         if !(self.drift.psi_limit.is_finite() && self.drift.psi_limit > 0.0) {
             return Err(AlarmConfigError::Invalid {
                 key: "drift.psi_limit",
@@ -265,6 +357,16 @@ pub struct MetricsSnapshot {
     /// Alerts whose outcome is known, and how many were true.
     pub alerts_with_outcome: u64,
     pub true_alerts: u64,
+    /// Design effect of the alerts' outcomes (clustered by patient); a
+    /// value below 1 counts as 1.
+    #[serde(default)]
+    pub ppv_design_effect: f64,
+    /// Interruptive alerts against the certified budget.
+    #[serde(default)]
+    pub burden: Option<AlertBurden>,
+    /// Predictions out of the validated population.
+    #[serde(default)]
+    pub ood: Option<OodCount>,
     /// Drift per feature and for the score (name `score`).
     pub drift: Vec<FeatureDrift>,
     pub shown: u64,
@@ -275,11 +377,33 @@ pub struct MetricsSnapshot {
     pub fairness: Option<FairnessAudit>,
 }
 
+/// Interruptive alerts in a window against the certified budget.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct AlertBurden {
+    pub alerts: u64,
+    pub patient_days: f64,
+    /// Dispersion of per-patient alert counts (>= 1).
+    pub design_effect: f64,
+    /// Certified budget, alerts per 100 patient-days (`None`: rule skipped).
+    pub budget_per_100_patient_days: Option<f64>,
+}
+
+/// Predictions in a window and those the guard put out of distribution.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct OodCount {
+    pub predictions: u64,
+    pub out_of_distribution: u64,
+    /// Design effect of the share (predictions cluster by patient, >= 1).
+    pub design_effect: f64,
+}
+
 /// Alarm kinds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum AlarmKind {
     PpvBelowFloor,
+    AlertBudget,
+    OodRate,
     PsiDrift,
     KsDrift,
     MissingnessDrift,
@@ -304,12 +428,34 @@ pub struct Alarm {
 pub fn evaluate_alarms(cfg: &AlarmConfig, s: &MetricsSnapshot) -> Vec<Alarm> {
     let mut out = Vec::new();
     out.extend(ppv_alarm(cfg, s));
-    for d in s
+    out.extend(budget_alarm(cfg, s));
+    out.extend(ood_alarm(cfg, s));
+    let tested: Vec<&FeatureDrift> = s
         .drift
         .iter()
         .filter(|d| d.n_current >= cfg.drift.min_samples)
-    {
-        drift_alarms(cfg, &s.model_id, d, &mut out);
+        .collect();
+    // One family of tests per evaluation: each PSI and each missingness
+    // p-value (NaN when unknown: never a discovery).
+    let mut pvalues = Vec::with_capacity(tested.len() * 2);
+    for d in &tested {
+        pvalues.push(d.psi_pvalue.unwrap_or(f64::NAN));
+        pvalues.push(
+            d.missingness
+                .as_ref()
+                .and_then(|m| m.pvalue)
+                .unwrap_or(f64::NAN),
+        );
+    }
+    let found = benjamini_hochberg(&pvalues, cfg.drift.false_discovery_rate);
+    for (i, d) in tested.iter().enumerate() {
+        drift_alarms(
+            cfg,
+            &s.model_id,
+            d,
+            (found[2 * i], found[2 * i + 1]),
+            &mut out,
+        );
     }
     out.extend(override_alarm(cfg, s));
     latency_alarms(cfg, s, &mut out);
@@ -329,7 +475,8 @@ fn ppv_alarm(cfg: &AlarmConfig, s: &MetricsSnapshot) -> Option<Alarm> {
     if n < cfg.ppv.min_alerts.max(1) || s.true_alerts > n {
         return None;
     }
-    let upper = clopper_pearson_upper(s.true_alerts, n, cfg.ppv.confidence).ok()?;
+    let deff = s.ppv_design_effect.max(1.0);
+    let upper = proportion_upper(s.true_alerts, n, deff, cfg.ppv.confidence)?;
     (upper < floor).then(|| Alarm {
         kind: AlarmKind::PpvBelowFloor,
         metric: "ppv".into(),
@@ -344,18 +491,92 @@ fn ppv_alarm(cfg: &AlarmConfig, s: &MetricsSnapshot) -> Option<Alarm> {
     })
 }
 
+/// `budget`: the Poisson lower bound on interruptive alerts per 100
+/// patient-days is above the certified budget.
+fn budget_alarm(cfg: &AlarmConfig, s: &MetricsSnapshot) -> Option<Alarm> {
+    let b = s.burden.as_ref()?;
+    let budget = b.budget_per_100_patient_days?;
+    if !cfg.budget.enabled || b.patient_days < cfg.budget.min_patient_days.max(f64::MIN_POSITIVE) {
+        return None;
+    }
+    let days = b.patient_days / 100.0;
+    let lower = rate_lower(
+        b.alerts,
+        days,
+        b.design_effect.max(1.0),
+        cfg.budget.confidence,
+    )?;
+    (lower > budget).then(|| Alarm {
+        kind: AlarmKind::AlertBudget,
+        metric: "alerts_per_100_patient_days".into(),
+        value: lower,
+        threshold: budget,
+        message: format!(
+            "{}: {:.1} interruptive alerts per 100 patient-days ({} in {:.1} patient-days); its {:.0}% lower bound {lower:.2} is above the certified budget {budget}",
+            s.model_id,
+            b.alerts as f64 / days,
+            b.alerts,
+            b.patient_days,
+            cfg.budget.confidence * 100.0
+        ),
+    })
+}
+
+/// `ood`: the lower bound on the share of predictions out of the validated
+/// population is above the limit.
+fn ood_alarm(cfg: &AlarmConfig, s: &MetricsSnapshot) -> Option<Alarm> {
+    let o = s.ood.as_ref()?;
+    if o.predictions < cfg.ood.min_predictions.max(1) || o.out_of_distribution > o.predictions {
+        return None;
+    }
+    let limit = cfg.ood.rate_limit;
+    let lower = proportion_lower(
+        o.out_of_distribution,
+        o.predictions,
+        o.design_effect.max(1.0),
+        cfg.ood.confidence,
+    )?;
+    (lower > limit).then(|| Alarm {
+        kind: AlarmKind::OodRate,
+        metric: "ood_rate".into(),
+        value: lower,
+        threshold: limit,
+        message: format!(
+            "{}: {:.1}% of predictions ({} of {}) are outside the population the model was validated on; its {:.0}% lower bound {:.1}% is above the limit {:.1}%",
+            s.model_id,
+            100.0 * o.out_of_distribution as f64 / o.predictions as f64,
+            o.out_of_distribution,
+            o.predictions,
+            cfg.ood.confidence * 100.0,
+            lower * 100.0,
+            limit * 100.0
+        ),
+    })
+}
+
 /// `drift`: PSI, KS and missingness alarms of one feature (or the score)
-/// of model `m`, in that order.
-fn drift_alarms(cfg: &AlarmConfig, m: &str, d: &FeatureDrift, out: &mut Vec<Alarm>) {
-    if let Some(psi) = d.psi.filter(|p| *p > cfg.drift.psi_limit) {
+/// of model `m`, in that order; `found` says whether its PSI and its
+/// missingness tests are discoveries of the evaluation's multiple test.
+fn drift_alarms(
+    cfg: &AlarmConfig,
+    m: &str,
+    d: &FeatureDrift,
+    found: (bool, bool),
+    out: &mut Vec<Alarm>,
+) {
+    if let Some(psi) = d.psi.filter(|p| *p > cfg.drift.psi_limit && found.0) {
         out.push(Alarm {
             kind: AlarmKind::PsiDrift,
             metric: format!("psi:{}", d.name),
             value: psi,
             threshold: cfg.drift.psi_limit,
             message: format!(
-                "{m}: PSI of {} is {psi:.3}, above {}",
-                d.name, cfg.drift.psi_limit
+                "{m}: PSI of {} is {psi:.3}, above {} (p = {:.1e} at an effective sample of {:.0}, significant at a {}% false discovery rate)",
+                d.name,
+                cfg.drift.psi_limit,
+                d.psi_pvalue.unwrap_or(f64::NAN),
+                d.sizes.map_or(d.n_current as f64, |z| z.current_present),
+                cfg.drift.false_discovery_rate * 100.0
             ),
         });
     }
@@ -376,7 +597,7 @@ fn drift_alarms(cfg: &AlarmConfig, m: &str, d: &FeatureDrift, out: &mut Vec<Alar
     if let Some(miss) = d
         .missingness
         .as_ref()
-        .filter(|x| x.difference > cfg.drift.missingness_increase)
+        .filter(|x| x.difference > cfg.drift.missingness_increase && found.1)
     {
         out.push(Alarm {
             kind: AlarmKind::MissingnessDrift,

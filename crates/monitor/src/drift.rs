@@ -102,6 +102,44 @@ impl BinProfile {
     }
 }
 
+impl BinProfile {
+    /// Adjacent bins merged, left to right, until each holds an expected
+    /// count of at least `min_expected` in a sample of `n` (the condition
+    /// for the chi-square null of [`crate::watch::psi_pvalue`]; a last
+    /// small bin joins the one before). One bin when `n` is too small to
+    /// test at all.
+    pub fn coarsened(&self, n: f64, min_expected: f64) -> BinProfile {
+        let need = if n > 0.0 {
+            min_expected / n
+        } else {
+            f64::INFINITY
+        };
+        let mut edges = Vec::new();
+        let mut expected = Vec::new();
+        let mut acc = 0.0;
+        for (i, e) in self.expected.iter().enumerate() {
+            acc += e;
+            if acc >= need && i < self.edges.len() {
+                edges.push(self.edges[i]);
+                expected.push(acc);
+                acc = 0.0;
+            }
+        }
+        match (expected.last_mut(), acc < need) {
+            (Some(last), true) => {
+                *last += acc;
+                edges.pop();
+            }
+            _ => expected.push(acc),
+        }
+        BinProfile {
+            edges,
+            expected,
+            n: self.n,
+        }
+    }
+}
+
 /// Probability of a quantile key such as `p0_5` (0.005), `p50` (0.5), `q99` (0.99).
 pub fn quantile_key_probability(key: &str) -> Option<f64> {
     let rest = key.strip_prefix('p').or_else(|| key.strip_prefix('q'))?;
@@ -365,6 +403,62 @@ pub struct FeatureDrift {
     pub psi: Option<f64>,
     pub ks: Option<KsResult>,
     pub missingness: Option<MissingnessDrift>,
+    /// PSI bins compared (reference bins).
+    #[serde(default)]
+    pub bins: usize,
+    /// Effective sizes the null distribution was taken at (see
+    /// [`FeatureDrift::with_effective_sizes`]); the raw counts otherwise.
+    #[serde(default)]
+    pub sizes: Option<DriftSizes>,
+    /// p-value of the PSI under no shift at those sizes
+    /// ([`crate::watch::psi_pvalue`]).
+    #[serde(default)]
+    pub psi_pvalue: Option<f64>,
+}
+
+/// Effective sample sizes of a drift comparison: values present and all
+/// rows (present or missing), current and reference.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct DriftSizes {
+    pub current_present: f64,
+    pub current_rows: f64,
+    pub reference_present: f64,
+    pub reference_rows: f64,
+}
+
+impl FeatureDrift {
+    /// Take the null distributions (PSI and missingness) at effective
+    /// sample sizes instead of the raw counts: rows of one patient are not
+    /// independent, so the caller passes e.g. the number of patients
+    /// (or Kish's effective number, [`crate::watch::kish_effective_n`]).
+    pub fn with_effective_sizes(mut self, sizes: DriftSizes) -> Self {
+        self.psi_pvalue = self.psi.and_then(|p| {
+            crate::watch::psi_pvalue(p, self.bins, sizes.current_present, sizes.reference_present)
+        });
+        if let Some(m) = self.missingness.as_mut() {
+            m.pvalue = two_proportion_pvalue(
+                (m.reference_rate, sizes.reference_rows),
+                (m.current_rate, sizes.current_rows),
+            );
+        }
+        self.sizes = Some(sizes);
+        self
+    }
+}
+
+/// Pooled two-proportion z-test, two-sided, of rates with (possibly
+/// effective, non-integer) sample sizes.
+pub fn two_proportion_pvalue(a: (f64, f64), b: (f64, f64)) -> Option<f64> {
+    let ((p1, n1), (p2, n2)) = (a, b);
+    if !(n1 > 0.0 && n2 > 0.0) {
+        return None;
+    }
+    let pool = (p1 * n1 + p2 * n2) / (n1 + n2);
+    let se = (pool * (1.0 - pool) * (1.0 / n1 + 1.0 / n2)).sqrt();
+    (se > 0.0).then(|| {
+        let z = ((p2 - p1) / se).abs();
+        libm::erfc(z / std::f64::consts::SQRT_2)
+    })
 }
 
 /// Drift of `current` against a training profile (bins only).
@@ -372,15 +466,22 @@ pub fn drift_against_profile(profile: &FeatureProfile, current: &[Option<f64>]) 
     let present: Vec<f64> = current.iter().flatten().copied().collect();
     let ref_n = profile.bins.n as f64 / (1.0 - profile.missing_rate).max(1e-12);
     let ref_missing = (ref_n * profile.missing_rate).round() as u64;
+    let psi = psi_against(&profile.bins, &present);
+    let bins = profile.bins.expected.len();
     FeatureDrift {
         name: profile.name.clone(),
         n_current: present.len() as u64,
-        psi: psi_against(&profile.bins, &present),
+        psi,
         ks: ks_against(&profile.bins, &present),
         missingness: missingness_drift(
             (ref_missing, ref_n.round() as u64),
             ((current.len() - present.len()) as u64, current.len() as u64),
         ),
+        bins,
+        sizes: None,
+        psi_pvalue: psi.and_then(|p| {
+            crate::watch::psi_pvalue(p, bins, present.len() as f64, profile.bins.n as f64)
+        }),
     }
 }
 
@@ -393,10 +494,17 @@ pub fn drift_against_window(
 ) -> FeatureDrift {
     let r: Vec<f64> = reference.iter().flatten().copied().collect();
     let c: Vec<f64> = current.iter().flatten().copied().collect();
+    let profile = bin_profile(&r, bins);
+    let psi = profile.as_ref().and_then(|p| psi_against(p, &c));
+    let n_bins = profile.as_ref().map_or(0, |p| p.expected.len());
     FeatureDrift {
         name: name.to_string(),
         n_current: c.len() as u64,
-        psi: psi(&r, &c, bins),
+        psi,
+        bins: n_bins,
+        sizes: None,
+        psi_pvalue: psi
+            .and_then(|p| crate::watch::psi_pvalue(p, n_bins, c.len() as f64, r.len() as f64)),
         ks: ks_2samp(&r, &c),
         missingness: missingness_drift(
             ((reference.len() - r.len()) as u64, reference.len() as u64),
@@ -466,6 +574,26 @@ mod tests {
         let a = psi_against(&from_q, &cur).unwrap();
         let b = psi(&r, &cur, 10).unwrap();
         assert!((a - b).abs() < 0.01, "{a} vs {b}");
+    }
+
+    #[test]
+    fn coarsened_bins_expect_enough_per_bin() {
+        // Training-profile shape: tails of 0.5% and 1%.
+        let b = BinProfile {
+            edges: vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0],
+            expected: vec![0.005, 0.045, 0.2, 0.25, 0.25, 0.2, 0.05],
+            n: 1000,
+        };
+        let c = b.coarsened(20.0, 5.0);
+        assert!(c.expected.iter().all(|e| e * 20.0 >= 5.0 - 1e-9), "{c:?}");
+        assert_eq!(c.edges.len() + 1, c.expected.len());
+        assert!((c.expected.iter().sum::<f64>() - 1.0).abs() < 1e-12);
+        assert_eq!(c.edges, vec![3.0, 4.0, 5.0]);
+        // Too few to test: one bin.
+        let one = b.coarsened(4.0, 5.0);
+        assert!(one.edges.is_empty() && one.expected.len() == 1);
+        // Plenty: unchanged.
+        assert_eq!(b.coarsened(1e6, 5.0), b);
     }
 
     #[test]

@@ -16,6 +16,8 @@
 //! - [`usage`]: acceptance / override rates and reasons, time to first
 //!   action, alerts per clinician per shift, by unit and role; trust pulse
 //!   sampling rule and trend.
+//! - [`watch`]: the live watch's confidence rules (bounds on clustered
+//!   counts, the PSI null distribution, Benjamini-Hochberg).
 //! - [`alarms`]: governance alarm rules (TOML) evaluated over a
 //!   [`alarms::MetricsSnapshot`].
 //!
@@ -31,3 +33,4 @@ pub mod linkage;
 pub mod metrics;
 pub mod subgroups;
 pub mod usage;
+pub mod watch;

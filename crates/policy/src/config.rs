@@ -44,6 +44,7 @@ pub const SETTINGS: &[Setting] = &[
     Setting { key: "routing.participant_priority", doc: "Encounter.participant type codes in order of responsibility; unlisted codes come after." },
     Setting { key: "routing.fallback_roles", doc: "Per-unit fallback role (Location reference -> role code) when no responsible clinician is known." },
     Setting { key: "routing.default_fallback_role", doc: "Fallback role for units not in routing.fallback_roles. Empty string: none." },
+    Setting { key: "out_of_distribution.review", doc: "An out-of-distribution prediction (the model's guard says the patient is outside the population it was validated on) never interrupts nor escalates: it shows a passive card. true: where it would have escalated, open a review Task instead (the loaded pathway started by the `ood-review` message)." },
     Setting { key: "override_reasons", doc: "Coded override / snooze reasons offered on cards: array of { system, code, display }." },
 ];
 
@@ -113,6 +114,13 @@ pub struct TierConfig {
     pub interruptive_only_for_responsible: bool,
 }
 
+/// What an out-of-distribution prediction does besides its passive card.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct OodConfig {
+    /// Open a review Task where the prediction would have escalated.
+    pub review: bool,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RoutingConfig {
     pub participant_priority: Vec<String>,
@@ -131,6 +139,7 @@ pub struct PolicyConfig {
     pub pathway_actions: PathwayActionsConfig,
     pub tiers: TierConfig,
     pub routing: RoutingConfig,
+    pub out_of_distribution: OodConfig,
     pub override_reasons: Vec<Coding>,
     /// Challenger models running in shadow (see [`PolicyConfig::role_of`]).
     pub shadow_models: Vec<String>,

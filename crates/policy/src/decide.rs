@@ -2,6 +2,11 @@
 //!
 //! Order of rules for one input (risk `p`, certified threshold `t`):
 //! 1. not certified -> Silent (`NotCertified`); comfort care -> Silent.
+//!    Out of distribution (`facts.out_of_distribution`) -> never a new
+//!    alert, an interruptive card nor an escalation, and the alert memory
+//!    is kept: a passive card at any hook when `p` reaches the passive
+//!    floor, and `OutOfDistribution { review }` where the prediction would
+//!    have escalated and `out_of_distribution.review` is set.
 //! 2. an expired snooze is dropped; an open alert whose last alert is older
 //!    than the quiet period closes when `p < t`.
 //! 3. `p < t`: a passive card at a passive hook if
@@ -204,6 +209,9 @@ pub fn decide(
     // passive threshold (or the certified one when none is set).
     let passive_floor = cfg.tiers.passive_threshold.map_or(t, |pt| pt.min(t));
     let passive_ok = at_passive_hook && p >= passive_floor;
+    if input.facts.out_of_distribution {
+        return out_of_distribution(cfg, cert, memory, input, mem, out, passive_floor);
+    }
     let (mut escalate, mut interruptive) = (false, false);
     if p >= t {
         let actions = actions_present(cfg, &input.facts, at);
@@ -245,6 +253,41 @@ pub fn decide(
         out.route_to = route(cfg, &input.facts);
     }
     out.shown = is_shown(cfg, input, out.tier, &out.route_to);
+    out.memory = mem;
+    out
+}
+
+/// Rule 1's out-of-distribution case: what the decision would have been,
+/// demoted. The memory is the one before the prediction (expiries
+/// applied): the model's word on a patient outside its population opens
+/// and re-fires nothing.
+fn out_of_distribution(
+    cfg: &PolicyConfig,
+    cert: &Certification,
+    memory: &AlertMemory,
+    input: &PolicyInput,
+    mem: AlertMemory,
+    mut out: Decision,
+    passive_floor: f64,
+) -> Decision {
+    let mut trusted = input.clone();
+    trusted.facts.out_of_distribution = false;
+    let would = decide(cfg, cert, memory, &trusted);
+    let at_hook = input.hook.as_ref().is_some_and(|h| {
+        cfg.tiers.passive_hooks.contains(&h.hook) || cfg.tiers.interruptive_hooks.contains(&h.hook)
+    });
+    // A review replaces an escalation that would have been shown (never
+    // in silent stage, outside the pilot or for a shadow model).
+    let review = cfg.out_of_distribution.review && would.escalate && would.shown;
+    out.suppressed = Some(Suppression::OutOfDistribution { review });
+    if at_hook && input.probability.get() >= passive_floor {
+        out.card = Some(CardKind::Passive);
+        out.tier = Tier::Passive;
+    }
+    out.shown = is_shown(cfg, input, out.tier, &out.route_to);
+    if review {
+        out.route_to = would.route_to;
+    }
     out.memory = mem;
     out
 }

@@ -34,6 +34,10 @@ pub struct PatientFacts {
     pub on_pathway: bool,
     /// The patient is on comfort care.
     pub comfort_care: bool,
+    /// The model's guard put this prediction outside the population the
+    /// model was validated on (`Prediction::in_distribution` false).
+    #[serde(default)]
+    pub out_of_distribution: bool,
 }
 
 /// A CDS Hooks call in progress.
@@ -137,6 +141,13 @@ pub enum Suppression {
     AlreadyOpen,
     /// The hook user is not a responsible clinician: passive card only.
     NotResponsibleUser,
+    /// The prediction is outside the population the model was validated
+    /// on: a passive card at most, never an alert nor an escalation;
+    /// `review`: open a review Task instead of the escalation it would
+    /// have been (`out_of_distribution.review`).
+    OutOfDistribution {
+        review: bool,
+    },
 }
 
 /// Where a routed decision goes. Never a broadcast: at most one recipient.
@@ -212,5 +223,6 @@ pub fn facts_from_state(state: &PatientState, at: Instant) -> PatientFacts {
         events,
         on_pathway: false,
         comfort_care,
+        out_of_distribution: false,
     }
 }

@@ -22,7 +22,15 @@
 //!   and ethnicity) and the patient state's encounter location (unit);
 //! - live PPV: `decision` documents (alerts and escalations, shown or
 //!   silent) in the window, each labelled like its prediction, against the
-//!   certification's PPV floor;
+//!   promise's per-alert PPV floor ([`promise`]), with the design effect
+//!   of alerts clustered by patient;
+//! - alert burden: the window's `decision` documents that fired an alert
+//!   (`new_alert`: the unit the budget counts) over the patient-days of
+//!   the stays of the window's patients (encounter periods within the
+//!   window; an open encounter runs to `now`), against the promise's
+//!   budget;
+//! - out of distribution: the window's predictions the guard put outside
+//!   the validated population (`in_distribution: false`), counted apart;
 //! - use and trust: `card` documents with their first `feedback` document
 //!   (accepted / overridden + coded reason), the first order
 //!   (MedicationRequest / ServiceRequest) or pathway Task action for the
@@ -59,6 +67,7 @@ use bedside_monitor::subgroups::{
 use bedside_monitor::usage::{
     pulse_trend, usage_report, PulseConfig, PulsePeriod, ShiftConfig, UsageReport,
 };
+use bedside_monitor::watch::binomial_design_effect;
 use bedside_store::DocFilter;
 use chrono::Duration;
 pub(crate) use collect::{PredRow, Record};
@@ -203,6 +212,64 @@ pub struct LivePpv {
     pub ppv_upper: Option<f64>,
     /// The upper bound is below the floor (the PPV alarm condition).
     pub below_floor: bool,
+    /// Design effect of the alerts' outcomes, clustered by patient (>= 1).
+    #[serde(default)]
+    pub design_effect: f64,
+}
+
+/// What a model promises the people it alerts: the per-alert PPV floor
+/// and the interruptive-alert budget (per 100 patient-days).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct Promise {
+    pub ppv_floor: Option<f64>,
+    pub alerts_per_100_patient_days: Option<f64>,
+}
+
+/// The promise the live watch holds a model to, read from its
+/// certification (a model not certified alerts on nothing and promises
+/// nothing). The one place that reads it: the certified values when the
+/// certification carries them, else the policy's configured floor and
+/// budget the certification was made under.
+pub fn promise(view: &bedside_policy::PolicyView, model_id: &str) -> Promise {
+    match view.certification_of(model_id).and_then(|c| c.certified()) {
+        Some(c) => Promise {
+            ppv_floor: Some(c.ppv_floor),
+            alerts_per_100_patient_days: Some(c.alert_budget_per_100_patient_days),
+        },
+        None => Promise::default(),
+    }
+}
+
+/// Interruptive alerts over patient-days in the window, against the budget.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct AlertBurden {
+    /// Decisions in the window that fired an alert (first or re-alert).
+    pub alerts: u64,
+    pub patients: u64,
+    pub patient_days: f64,
+    pub per_100_patient_days: Option<f64>,
+    /// One-sided bounds at the budget rule's confidence (Poisson, scaled
+    /// by the dispersion of per-patient counts).
+    pub lower: Option<f64>,
+    pub upper: Option<f64>,
+    pub design_effect: f64,
+    pub budget: Option<f64>,
+    /// The lower bound is above the budget (the budget alarm condition).
+    pub above_budget: bool,
+}
+
+/// Predictions the guard put out of the validated population, counted
+/// apart from the others.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct OodSection {
+    pub predictions: u64,
+    pub out_of_distribution: u64,
+    /// Patients with at least one prediction out of distribution.
+    pub patients: u64,
+    pub rate: Option<f64>,
+    /// One-sided lower bound at the OOD rule's confidence.
+    pub lower: Option<f64>,
+    pub design_effect: f64,
 }
 
 /// Drift of inputs and score.
@@ -242,6 +309,12 @@ pub struct MonitoringSnapshot {
     pub subgroups: Vec<SubgroupSummary>,
     pub fairness: FairnessAudit,
     pub live_ppv: LivePpv,
+    /// Interruptive alerts per 100 patient-days against the budget.
+    #[serde(default)]
+    pub burden: AlertBurden,
+    /// Out-of-distribution predictions, counted apart.
+    #[serde(default)]
+    pub ood: OodSection,
     pub usage: UsageReport,
     pub trust_pulse: Vec<PulsePeriod>,
     pub drift: DriftSection,
@@ -325,9 +398,11 @@ impl Views {
             (reference_window.start, window.start),
             q.now,
         );
-        let live_ppv = self
-            .live_ppv(&model, &rec, cert.as_ref(), &cfg, window, q.now)
+        let promise = promise(&self.policy_for(&q.model_id), &q.model_id);
+        let (live_ppv, burden) = self
+            .live_ppv(&model, &rec, cert.as_ref(), promise, &cfg, window, q.now)
             .await?;
+        let ood = compute::ood_section(&cur, &cfg);
         let alerts = self
             .alert_records(
                 &q.model_id,
@@ -377,6 +452,8 @@ impl Views {
             subgroups: perf.fairness.subgroups.clone(),
             fairness: perf.fairness,
             live_ppv,
+            burden,
+            ood,
             usage,
             trust_pulse,
             drift,
@@ -391,16 +468,19 @@ impl Views {
         Ok((snap, rec))
     }
 
-    /// Decisions in the window, labelled like predictions.
+    /// Decisions in the window, labelled like predictions, and the alert
+    /// burden they make.
+    #[allow(clippy::too_many_arguments)]
     async fn live_ppv(
         &self,
         model: &Model,
         rec: &Record,
         cert: Option<&bedside_policy::Certification>,
+        promise: Promise,
         cfg: &MonitoringConfig,
         window: Span,
         now: Instant,
-    ) -> Result<LivePpv, ViewError> {
+    ) -> Result<(LivePpv, AlertBurden), ViewError> {
         let decisions = self
             .store
             .list_documents(&DocFilter {
@@ -413,23 +493,41 @@ impl Views {
         let horizon = MonitoringConfig::hours(model.package.spec.prediction.horizon_hours);
         let none = Vec::new();
         let mut out = LivePpv::default();
+        // Per patient: (true alerts, alerts with outcome), alerts fired.
+        let mut per_patient: BTreeMap<String, (u64, u64)> = BTreeMap::new();
+        let mut fired: BTreeMap<String, u64> = BTreeMap::new();
         for d in decisions.iter().filter(|d| d.created_at < now) {
             out.alerts += 1;
             let pid = d.patient_id.clone().unwrap_or_default();
+            let new_alert =
+                <bedside_record::DecisionRecord as bedside_record::Record>::from_document(d)
+                    .map(|r| r.decision.new_alert)
+                    .unwrap_or(true);
+            if new_alert {
+                *fired.entry(pid.clone()).or_default() += 1;
+            }
             let events = rec.outcome_events.get(&pid).unwrap_or(&none);
+            let e = per_patient.entry(pid).or_default();
             match compute::label_state(model, events, d.created_at, horizon, now) {
                 LabelState::Positive => {
                     out.alerts_with_outcome += 1;
                     out.true_alerts += 1;
+                    e.0 += 1;
+                    e.1 += 1;
                 }
-                LabelState::Negative => out.alerts_with_outcome += 1,
+                LabelState::Negative => {
+                    out.alerts_with_outcome += 1;
+                    e.1 += 1;
+                }
                 _ => {}
             }
         }
+        let clusters: Vec<(u64, u64)> = per_patient.values().copied().collect();
+        out.design_effect = binomial_design_effect(&clusters);
         if let Some(c) = cert.and_then(|c| c.certified()) {
             out.certified = true;
             out.threshold = Some(c.threshold);
-            out.certified_floor = Some(c.ppv_floor);
+            out.certified_floor = promise.ppv_floor;
             out.certified_ppv_lower = Some(c.ppv_lower);
         }
         out.ppv = proportion(
@@ -439,15 +537,16 @@ impl Views {
             IntervalMethod::ClopperPearson,
         );
         if out.alerts_with_outcome > 0 {
-            out.ppv_upper = bedside_policy::binomial::clopper_pearson_upper(
+            out.ppv_upper = bedside_monitor::watch::proportion_upper(
                 out.true_alerts,
                 out.alerts_with_outcome,
+                out.design_effect,
                 cfg.alarms.ppv.confidence,
-            )
-            .ok();
+            );
         }
         out.below_floor = matches!((out.ppv_upper, out.certified_floor), (Some(u), Some(f)) if u < f
             && out.alerts_with_outcome >= cfg.alarms.ppv.min_alerts.max(1));
-        Ok(out)
+        let burden = compute::burden(rec, &fired, promise, cfg, window, now);
+        Ok((out, burden))
     }
 }

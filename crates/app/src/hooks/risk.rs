@@ -44,9 +44,13 @@ pub(super) fn view_of(version: i64, s: &PatientState, now: Instant) -> StateView
 
 impl Risk {
     fn new(prediction: Prediction, view: StateView, source: RiskSource) -> Self {
+        let mut facts = view.facts;
+        // The guard's verdict decides too: out of distribution never
+        // interrupts (`bedside_policy::decide`, rule 1).
+        facts.out_of_distribution = !prediction.in_distribution;
         Self {
             prediction,
-            facts: view.facts,
+            facts,
             events: view.events,
             source,
         }

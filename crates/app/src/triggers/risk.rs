@@ -15,13 +15,18 @@ use crate::{ApiError, App};
 use bedside_core::{Instant, PatientRef, PatientState};
 use bedside_models::Prediction;
 use bedside_pathways::{Definition, Engine, Instance, StartTrigger};
-use bedside_policy::{AlertMemory, Decision, ModelRole, PolicyInput, Recipient, Tier};
+use bedside_policy::{AlertMemory, Decision, ModelRole, PolicyInput, Recipient, Suppression, Tier};
 use bedside_record::kinds::{LATEST_RISK, TASK};
 use bedside_record::{model_patient_id as latest_id, DecisionRecord, LatestRisk, Record as _};
 use bedside_store::Commit;
 use bedside_usecase::UseCase;
 use serde_json::{json, Map, Value};
 use std::sync::Arc;
+
+/// Start message of the review an out-of-distribution prediction opens
+/// instead of an escalation (policy `out_of_distribution.review`; the
+/// shipped `pathways/ood-review.bpmn`).
+pub const OOD_REVIEW: &str = "ood-review";
 
 fn ts(t: Instant) -> String {
     t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
@@ -103,6 +108,7 @@ impl App {
             };
         let mut facts = bedside_policy::facts_from_state(state, p.at);
         facts.on_pathway = on_pathway;
+        facts.out_of_distribution = !p.in_distribution;
         // One view: the policy and the certification made under it (the
         // same service the CDS Hooks decide with).
         let view = self.decisions.view_for(&p.model_id);
@@ -143,7 +149,55 @@ impl App {
                     .await?;
             }
         }
+        if matches!(
+            decision.suppressed,
+            Some(Suppression::OutOfDistribution { review: true })
+        ) {
+            self.start_ood_review(state, p, &decision, commit).await?;
+        }
         Ok(())
+    }
+
+    /// Open the review of an out-of-distribution prediction that would have
+    /// escalated: the loaded pathway started by [`OOD_REVIEW`], once per
+    /// patient while one runs. Without such a pathway nothing is opened
+    /// (logged).
+    async fn start_ood_review(
+        &self,
+        state: &PatientState,
+        p: &Prediction,
+        d: &Decision,
+        commit: &mut Commit,
+    ) -> Result<(), ApiError> {
+        let pid = &state.patient_id;
+        let Some(def) = self.pathways.started_by(OOD_REVIEW) else {
+            tracing::warn!(model = %p.model_id, "out_of_distribution.review is set but no pathway starts on `ood-review`: no review opened");
+            return Ok(());
+        };
+        if self
+            .running_instance(pid, &def.id, Some(commit))
+            .await?
+            .is_some()
+        {
+            return Ok(());
+        }
+        let instance_id = format!("{}|{}|{}", def.id, pid, ts(d.at));
+        let mut vars = self.start_variables(state, p, d).await?;
+        vars.insert(
+            "ood_reasons".into(),
+            Value::Array(p.ood_reasons.iter().map(|r| json!(r)).collect()),
+        );
+        let (mut inst, effects) = Engine::start(
+            &def,
+            &instance_id,
+            &StartTrigger::Message(OOD_REVIEW.into()),
+            vars,
+            d.at,
+        )
+        .map_err(|e| ApiError::internal(e.to_string()))?;
+        tracing::info!(pathway = %def.id, model = %p.model_id, "out-of-distribution review opened instead of an escalation");
+        self.apply_effects(&def, &Some(pid.clone()), &mut inst, effects, d.at, commit)
+            .await
     }
 
     /// The loaded pathway a use case starts, if it has one.

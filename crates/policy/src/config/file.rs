@@ -5,8 +5,8 @@
 //! error carries the key path serde_path_to_error records.
 
 use super::{
-    Coding, Combine, ConfigError, EscalateOn, PathwayActionsConfig, PolicyConfig, RealertConfig,
-    RoutingConfig, SnoozeConfig, Stage, TierConfig,
+    Coding, Combine, ConfigError, EscalateOn, OodConfig, PathwayActionsConfig, PolicyConfig,
+    RealertConfig, RoutingConfig, SnoozeConfig, Stage, TierConfig,
 };
 use crate::certify::CertificationConfig;
 use serde::{Deserialize, Serialize};
@@ -110,6 +110,18 @@ pub(super) struct PolicyFile {
     pub pathway_actions: PathwayActionsFile,
     pub tiers: TiersFile,
     pub routing: RoutingFile,
+    pub out_of_distribution: OodFile,
+}
+
+/// `[out_of_distribution]`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(
+    default,
+    deny_unknown_fields,
+    expecting = "an [out_of_distribution] table"
+)]
+pub(super) struct OodFile {
+    pub review: bool,
 }
 
 impl Default for PolicyFile {
@@ -135,6 +147,7 @@ impl Default for PolicyFile {
             snooze: SnoozeFile::default(),
             pathway_actions: PathwayActionsFile::default(),
             tiers: TiersFile::default(),
+            out_of_distribution: OodFile::default(),
             routing: RoutingFile::default(),
         }
     }
@@ -380,6 +393,9 @@ impl From<PolicyFile> for PolicyConfig {
                     display: c.display.into(),
                 })
                 .collect(),
+            out_of_distribution: OodConfig {
+                review: f.out_of_distribution.review,
+            },
             shadow_models: texts(f.shadow_models),
         }
     }

@@ -3,18 +3,25 @@
 //! window, latency quantiles, and the alarm rules' view of a snapshot.
 
 use super::collect::{unit_at, PredRow, Record};
-use super::{DriftSection, LabelCounts, LatencyStats, MonitoringConfig, MonitoringSnapshot};
+use super::{
+    AlertBurden, DriftSection, LabelCounts, LatencyStats, MonitoringConfig, MonitoringSnapshot,
+    OodSection, Promise, Span,
+};
 use bedside_core::Instant;
 use bedside_models::Model;
 use bedside_monitor::alarms::MetricsSnapshot;
+use bedside_monitor::alarms::{AlertBurden as BurdenInput, OodCount};
 use bedside_monitor::drift::{
     bin_profile, drift_against_profile, drift_against_window, quantile_key_probability, BinProfile,
-    FeatureDrift, FeatureProfile,
+    DriftSizes, FeatureDrift, FeatureProfile,
 };
 use bedside_monitor::linkage::{rolling, LabelState, WindowSummary};
 use bedside_monitor::metrics::quantile;
 use bedside_monitor::subgroups::{
     fairness_audit, summarize, FairnessAudit, LabeledPrediction, PerformanceSummary,
+};
+use bedside_monitor::watch::{
+    binomial_design_effect, poisson_design_effect, proportion_lower, rate_lower, rate_upper,
 };
 use chrono::Duration;
 use std::collections::BTreeMap;
@@ -70,11 +77,20 @@ pub(super) fn label_rows(
 }
 
 /// The training profile of one feature as PSI bins (from its quantiles).
+/// A value stored at several quantiles is a point mass whose share is only
+/// known to lie between them: its edge is dropped (its bin merged with the
+/// next), so a discrete input (sex, a coded scale) is binned only where
+/// the profile knows the mass; an input left with one bin is not tested.
 fn training_bins(f: &bedside_models::ood::FeatureProfile) -> Option<FeatureProfile> {
-    let points: Vec<(f64, f64)> = f
+    let all: Vec<(f64, f64)> = f
         .quantiles
         .iter()
         .filter_map(|(k, v)| quantile_key_probability(k).map(|p| (p, *v)))
+        .collect();
+    let points: Vec<(f64, f64)> = all
+        .iter()
+        .copied()
+        .filter(|(_, v)| all.iter().filter(|(_, w)| w == v).count() == 1)
         .collect();
     Some(FeatureProfile {
         name: f.name.clone(),
@@ -89,6 +105,42 @@ fn values(rows: &[&PredRow], name: &str) -> Vec<Option<f64>> {
         .collect()
 }
 
+/// Effective sample sizes of rows clustered by patient: each patient one
+/// independent unit (a patient's predictions share their inputs), as
+/// `(patients with the value present, patients)` of feature `name`
+/// (`None`: the score, always present).
+fn effective(rows: &[&PredRow], name: Option<&str>) -> (f64, f64) {
+    let mut present: BTreeMap<&str, ()> = BTreeMap::new();
+    let mut all: BTreeMap<&str, ()> = BTreeMap::new();
+    for r in rows {
+        all.insert(r.patient.as_str(), ());
+        if name.is_none_or(|n| r.values.get(n).copied().flatten().is_some()) {
+            present.insert(r.patient.as_str(), ());
+        }
+    }
+    (present.len() as f64, all.len() as f64)
+}
+
+/// Expected patients per PSI bin for its chi-square null to hold: bins are
+/// merged (or fewer quantile bins taken) until each expects this many.
+const MIN_EXPECTED: f64 = 5.0;
+
+/// Reference-quantile bins for a comparison of `n` patients: at most 10,
+/// each expecting [`MIN_EXPECTED`]; fewer than 2 is no test.
+fn bins_for(n: f64) -> usize {
+    ((n / MIN_EXPECTED).floor() as usize).min(10)
+}
+
+/// Sizes of a comparison of `cur` against a reference of `(present, rows)`.
+fn sizes(cur: (f64, f64), reference: (f64, f64)) -> DriftSizes {
+    DriftSizes {
+        current_present: cur.0,
+        current_rows: cur.1,
+        reference_present: reference.0,
+        reference_rows: reference.1,
+    }
+}
+
 /// Name of the score in drift lists.
 pub const SCORE: &str = "score";
 
@@ -97,36 +149,77 @@ pub(super) fn drift_section(model: &Model, cur: &[&PredRow], refr: &[&PredRow]) 
     if cur.is_empty() {
         return out;
     }
-    for f in &model.package.profile.features {
-        if let Some(p) = training_bins(f) {
-            out.training
-                .push(drift_against_profile(&p, &values(cur, &f.name)));
+    // The training rows cluster by patient too: the profile's patients
+    // (when known) are its effective sample.
+    let profile = &model.package.profile;
+    let train_patients = profile.n_patients.map(|p| p as f64);
+    for f in &profile.features {
+        let cur_n = effective(cur, Some(&f.name));
+        if let Some(mut p) = training_bins(f) {
+            let rows = train_patients.unwrap_or(profile.n_rows as f64);
+            let present = train_patients
+                .map(|n| n * (1.0 - f.missing_rate))
+                .unwrap_or(f.n as f64);
+            p.bins = p.bins.coarsened(cur_n.0.min(present), MIN_EXPECTED);
+            out.training.push(
+                drift_against_profile(&p, &values(cur, &f.name))
+                    .with_effective_sizes(sizes(cur_n, (present, rows))),
+            );
         }
         if !refr.is_empty() {
-            out.reference.push(drift_against_window(
-                &f.name,
-                &values(refr, &f.name),
-                &values(cur, &f.name),
-                10,
-            ));
+            let ref_n = effective(refr, Some(&f.name));
+            out.reference.push(
+                drift_against_window(
+                    &f.name,
+                    &values(refr, &f.name),
+                    &values(cur, &f.name),
+                    bins_for(cur_n.0.min(ref_n.0)),
+                )
+                .with_effective_sizes(sizes(cur_n, ref_n)),
+            );
         }
     }
     let score: Vec<Option<f64>> = cur.iter().map(|r| Some(r.probability)).collect();
+    let cur_n = effective(cur, None);
     if let Some(cal) = &model.package.calibration_set {
+        // A calibration row is one patient's stay at its peak score: the
+        // window's patients are compared at theirs.
+        let mut peak: BTreeMap<&str, f64> = BTreeMap::new();
+        for r in cur {
+            let e = peak.entry(r.patient.as_str()).or_insert(r.probability);
+            *e = e.max(r.probability);
+        }
+        let peaks: Vec<Option<f64>> = peak.values().map(|p| Some(*p)).collect();
+        let peak_n = (peaks.len() as f64, peaks.len() as f64);
         let ps: Vec<f64> = cal.iter().map(|r| r.p).collect();
-        if let Some(bins) = bin_profile(&ps, 10) {
+        let n_cal = cal
+            .iter()
+            .map(|r| r.patient_id.as_str())
+            .collect::<std::collections::BTreeSet<_>>()
+            .len() as f64;
+        if let Some(bins) = bin_profile(&ps, bins_for(peak_n.0.min(n_cal))) {
             let p = FeatureProfile {
                 name: SCORE.into(),
                 bins,
                 missing_rate: 0.0,
             };
-            out.training.push(drift_against_profile(&p, &score));
+            let n = cal
+                .iter()
+                .map(|r| r.patient_id.as_str())
+                .collect::<std::collections::BTreeSet<_>>()
+                .len() as f64;
+            out.training.push(
+                drift_against_profile(&p, &peaks).with_effective_sizes(sizes(peak_n, (n, n))),
+            );
         }
     }
     if !refr.is_empty() {
         let r: Vec<Option<f64>> = refr.iter().map(|r| Some(r.probability)).collect();
-        out.reference
-            .push(drift_against_window(SCORE, &r, &score, 10));
+        let ref_n = effective(refr, None);
+        out.reference.push(
+            drift_against_window(SCORE, &r, &score, bins_for(cur_n.0.min(ref_n.0)))
+                .with_effective_sizes(sizes(cur_n, ref_n)),
+        );
     }
     out
 }
@@ -170,6 +263,18 @@ pub(super) fn alarm_input(
         ppv_floor: s.live_ppv.certified_floor,
         alerts_with_outcome: s.live_ppv.alerts_with_outcome,
         true_alerts: s.live_ppv.true_alerts,
+        ppv_design_effect: s.live_ppv.design_effect,
+        burden: Some(BurdenInput {
+            alerts: s.burden.alerts,
+            patient_days: s.burden.patient_days,
+            design_effect: s.burden.design_effect,
+            budget_per_100_patient_days: s.burden.budget,
+        }),
+        ood: Some(OodCount {
+            predictions: s.ood.predictions,
+            out_of_distribution: s.ood.out_of_distribution,
+            design_effect: s.ood.design_effect,
+        }),
         drift,
         shown: s.usage.overall.shown,
         overridden: s.usage.overall.overridden,
@@ -247,4 +352,91 @@ pub(super) fn performance(
         rolling: rolling_windows,
         fairness,
     }
+}
+
+/// Patient-days of `state`'s stays within `[window.start, now)`: each
+/// encounter's period clipped to the window (an open one runs to `now`).
+fn patient_days(state: &bedside_core::PatientState, window: Span, now: Instant) -> f64 {
+    state
+        .encounters
+        .values()
+        .filter_map(|e| {
+            let start = e.start?.max(window.start);
+            let end = e.end.unwrap_or(now).min(now);
+            (end > start).then(|| (end - start).num_seconds() as f64 / 86_400.0)
+        })
+        .sum()
+}
+
+/// The alert burden: `fired` (patient -> alerts fired in the window) over
+/// the patient-days of the window's patients, against the promise.
+pub(super) fn burden(
+    rec: &Record,
+    fired: &BTreeMap<String, u64>,
+    promise: Promise,
+    cfg: &MonitoringConfig,
+    window: Span,
+    now: Instant,
+) -> AlertBurden {
+    let mut clusters = Vec::new();
+    let mut patients: std::collections::BTreeSet<&str> = std::collections::BTreeSet::new();
+    for p in rec.predictions.iter().filter(|p| p.at >= window.start) {
+        patients.insert(p.patient.as_str());
+    }
+    for pid in fired.keys() {
+        patients.insert(pid.as_str());
+    }
+    for pid in &patients {
+        let days = rec
+            .states
+            .get(*pid)
+            .map_or(0.0, |s| patient_days(s, window, now));
+        clusters.push((fired.get(*pid).copied().unwrap_or(0), days));
+    }
+    let alerts: u64 = fired.values().sum();
+    let days: f64 = clusters.iter().map(|c| c.1).sum();
+    let deff = poisson_design_effect(&clusters);
+    let conf = cfg.alarms.budget.confidence;
+    let per100 = |r: Option<f64>| r.map(|x| x * 100.0);
+    let lower = per100(rate_lower(alerts, days, deff, conf));
+    let budget = promise.alerts_per_100_patient_days;
+    AlertBurden {
+        alerts,
+        patients: patients.len() as u64,
+        patient_days: days,
+        per_100_patient_days: (days > 0.0).then(|| 100.0 * alerts as f64 / days),
+        lower,
+        upper: per100(rate_upper(alerts, days, deff, conf)),
+        design_effect: deff,
+        budget,
+        above_budget: matches!((lower, budget), (Some(l), Some(b)) if l > b
+            && days >= cfg.alarms.budget.min_patient_days),
+    }
+}
+
+/// Out-of-distribution predictions of the window, counted apart.
+pub(super) fn ood_section(cur: &[&PredRow], cfg: &MonitoringConfig) -> OodSection {
+    let mut per_patient: BTreeMap<&str, (u64, u64)> = BTreeMap::new();
+    let mut out = OodSection::default();
+    for r in cur {
+        let e = per_patient.entry(r.patient.as_str()).or_default();
+        e.1 += 1;
+        out.predictions += 1;
+        if !r.in_distribution {
+            e.0 += 1;
+            out.out_of_distribution += 1;
+        }
+    }
+    let clusters: Vec<(u64, u64)> = per_patient.values().copied().collect();
+    out.patients = clusters.iter().filter(|c| c.0 > 0).count() as u64;
+    out.design_effect = binomial_design_effect(&clusters);
+    out.rate =
+        (out.predictions > 0).then(|| out.out_of_distribution as f64 / out.predictions as f64);
+    out.lower = proportion_lower(
+        out.out_of_distribution,
+        out.predictions,
+        out.design_effect,
+        cfg.alarms.ood.confidence,
+    );
+    out
 }

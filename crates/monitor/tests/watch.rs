@@ -1,0 +1,133 @@
+//! The live watch's confidence rules against scipy fixtures from
+//! tools/reference/watch_reference.py.
+
+use bedside_monitor::watch::*;
+use serde_json::Value;
+
+fn fixture() -> Value {
+    let path = format!("{}/tests/fixtures/watch.json", env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+fn close(a: f64, b: f64, rel: f64, what: &str) {
+    assert!(
+        (a - b).abs() <= rel * b.abs().max(1e-12),
+        "{what}: rust {a} vs scipy {b}"
+    );
+}
+
+fn f(v: &Value, k: &str) -> f64 {
+    v[k].as_f64().unwrap_or_else(|| panic!("{k} in {v}"))
+}
+
+fn u(v: &Value, k: &str) -> u64 {
+    v[k].as_u64().unwrap_or_else(|| panic!("{k} in {v}"))
+}
+
+#[test]
+fn proportion_and_rate_bounds_match_scipy() {
+    let fx = fixture();
+    for c in fx["proportions"].as_array().unwrap() {
+        let (k, n, deff, conf) = (u(c, "k"), u(c, "n"), f(c, "deff"), f(c, "confidence"));
+        close(
+            proportion_lower(k, n, deff, conf).unwrap(),
+            f(c, "lower"),
+            1e-7,
+            &format!("lower {c}"),
+        );
+        close(
+            proportion_upper(k, n, deff, conf).unwrap(),
+            f(c, "upper"),
+            1e-7,
+            &format!("upper {c}"),
+        );
+    }
+    for c in fx["rates"].as_array().unwrap() {
+        let (k, d, deff, conf) = (
+            u(c, "k"),
+            f(c, "exposure"),
+            f(c, "deff"),
+            f(c, "confidence"),
+        );
+        close(
+            rate_lower(k, d, deff, conf).unwrap(),
+            f(c, "lower"),
+            1e-7,
+            &format!("rate lower {c}"),
+        );
+        close(
+            rate_upper(k, d, deff, conf).unwrap(),
+            f(c, "upper"),
+            1e-7,
+            &format!("rate upper {c}"),
+        );
+    }
+    assert!(rate_lower(3, 0.0, 1.0, 0.95).is_none());
+    assert!(proportion_upper(3, 2, 1.0, 0.95).is_none());
+    assert!(proportion_upper(1, 2, 0.5, 0.95).is_none());
+}
+
+#[test]
+fn chi2_psi_null_and_bh_match_scipy() {
+    let fx = fixture();
+    for c in fx["chi2"].as_array().unwrap() {
+        close(
+            chi2_sf(f(c, "x"), f(c, "df")).unwrap(),
+            f(c, "sf"),
+            1e-7,
+            &format!("chi2 {c}"),
+        );
+    }
+    for c in fx["psi"].as_array().unwrap() {
+        let m = c["m"].as_f64().unwrap_or(f64::INFINITY);
+        let p = psi_pvalue(f(c, "psi"), u(c, "bins") as usize, f(c, "n"), m).unwrap();
+        close(p, f(c, "pvalue"), 1e-6, &format!("psi {c}"));
+    }
+    for c in fx["bh"].as_array().unwrap() {
+        let p: Vec<f64> = c["pvalues"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x.as_f64().unwrap())
+            .collect();
+        let want: Vec<bool> = c["discoveries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x.as_bool().unwrap())
+            .collect();
+        assert_eq!(benjamini_hochberg(&p, f(c, "q")), want, "{c}");
+    }
+}
+
+#[test]
+fn design_effects_match_the_numpy_restatement() {
+    let fx = fixture();
+    for c in fx["design_effects"].as_array().unwrap() {
+        let b: Vec<(u64, u64)> = c["binomial"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| (x[0].as_u64().unwrap(), x[1].as_u64().unwrap()))
+            .collect();
+        close(
+            binomial_design_effect(&b),
+            f(c, "binomial_deff"),
+            1e-9,
+            "binomial deff",
+        );
+        let p: Vec<(u64, f64)> = c["poisson"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| (x[0].as_u64().unwrap(), x[1].as_f64().unwrap()))
+            .collect();
+        close(
+            poisson_design_effect(&p),
+            f(c, "poisson_deff"),
+            1e-9,
+            "poisson deff",
+        );
+    }
+}

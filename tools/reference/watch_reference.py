@@ -1,0 +1,111 @@
+#!/usr/bin/env python3
+"""Reference fixtures for the live watch's confidence rules
+(crates/monitor/src/watch.rs).
+
+Run from the repository root (scipy >= 1.11):
+
+    python3 tools/reference/watch_reference.py
+
+Writes crates/monitor/tests/fixtures/watch.json; the Rust test
+crates/monitor/tests/watch.rs compares against it. Every number comes from
+scipy, or from a plain-numpy restatement of a definition documented in
+watch.rs (the design effects).
+"""
+import json
+import os
+
+import numpy as np
+from scipy import stats
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+OUT = os.path.join(ROOT, "crates", "monitor", "tests", "fixtures", "watch.json")
+
+
+def binomial_deff(clusters):
+    k = np.array([c[0] for c in clusters], float)
+    n = np.array([c[1] for c in clusters], float)
+    g = int((n > 0).sum())
+    if g < 2 or n.sum() == 0:
+        return 1.0
+    p = k.sum() / n.sum()
+    var_b = p * (1 - p) / n.sum()
+    if var_b <= 0:
+        return 1.0
+    robust = g / (g - 1) * ((k - p * n) ** 2).sum() / n.sum() ** 2
+    return max(1.0, robust / var_b)
+
+
+def poisson_deff(clusters):
+    c = [x for x in clusters if x[1] > 0]
+    if len(c) < 2:
+        return 1.0
+    k = np.array([x[0] for x in c], float)
+    d = np.array([x[1] for x in c], float)
+    if k.sum() == 0:
+        return 1.0
+    r = k.sum() / d.sum()
+    return max(1.0, (((k - r * d) ** 2) / (r * d)).sum() / (len(c) - 1))
+
+
+def main():
+    rng = np.random.default_rng(20261206)
+    proportions = []
+    for k, n, deff, conf in [(0, 10, 1.0, 0.95), (3, 10, 1.0, 0.95), (10, 10, 1.0, 0.95),
+                             (12, 40, 2.5, 0.95), (45, 100, 1.7, 0.9), (7, 300, 3.2, 0.99)]:
+        ke, ne = k / deff, n / deff
+        lower = 0.0 if k == 0 else float(stats.beta.ppf(1 - conf, ke, ne - ke + 1))
+        upper = 1.0 if k == n else float(stats.beta.ppf(conf, ke + 1, ne - ke))
+        proportions.append({"k": k, "n": n, "deff": deff, "confidence": conf,
+                            "lower": lower, "upper": upper})
+    rates = []
+    for k, d, deff, conf in [(0, 50.0, 1.0, 0.95), (1, 10.0, 1.0, 0.95), (29, 100.0, 1.0, 0.95),
+                             (29, 100.0, 2.2, 0.95), (150, 3000.0, 4.0, 0.9)]:
+        ke, de = k / deff, d / deff
+        lower = 0.0 if k == 0 else float(stats.gamma.ppf(1 - conf, ke) / de)
+        upper = float(stats.gamma.ppf(conf, ke + 1) / de)
+        rates.append({"k": k, "exposure": d, "deff": deff, "confidence": conf,
+                      "lower": lower, "upper": upper})
+    # Integer check of the Gamma form against the chi-square (Garwood) form.
+    for r in rates:
+        if r["deff"] == 1.0 and r["k"] > 0:
+            alt = stats.chi2.ppf(1 - r["confidence"], 2 * r["k"]) / (2 * r["exposure"])
+            assert abs(alt - r["lower"]) < 1e-9 * max(1, alt)
+    chi2 = [{"x": x, "df": df, "sf": float(stats.chi2.sf(x, df))}
+            for x, df in [(0.5, 1), (3.84, 1), (16.9, 9), (40.0, 9), (2.0, 3), (120.0, 9)]]
+    psi = []
+    for value, bins, n, m in [(0.1, 10, 50, 173), (0.5, 10, 50, 173), (2.1, 10, 40, 85),
+                              (0.3, 10, 500, 5000), (0.05, 4, 1000, None)]:
+        scale = 1 / n + (0 if m is None else 1 / m)
+        psi.append({"psi": value, "bins": bins, "n": n, "m": m,
+                    "pvalue": float(stats.chi2.sf(value / scale, bins - 1))})
+    bh = []
+    for _ in range(5):
+        p = rng.uniform(0, 1, 12) ** 4
+        q = 0.05
+        adj = stats.false_discovery_control(p)
+        bh.append({"pvalues": p.tolist(), "q": q, "discoveries": (adj <= q).tolist()})
+    deffs = []
+    for _ in range(4):
+        g = int(rng.integers(5, 40))
+        n = rng.integers(1, 30, g)
+        p = rng.uniform(0, 0.6)
+        u = rng.beta(1 + 4 * p, 1 + 4 * (1 - p), g)
+        k = rng.binomial(n, u)
+        d = rng.uniform(0.5, 9.0, g)
+        a = rng.poisson(rng.gamma(0.6, 1.2, g) * d * 0.3)
+        deffs.append({
+            "binomial": [[int(x), int(y)] for x, y in zip(k, n)],
+            "binomial_deff": binomial_deff(list(zip(k, n))),
+            "poisson": [[int(x), float(y)] for x, y in zip(a, d)],
+            "poisson_deff": poisson_deff(list(zip(a, d))),
+        })
+    os.makedirs(os.path.dirname(OUT), exist_ok=True)
+    with open(OUT, "w") as f:
+        json.dump({"proportions": proportions, "rates": rates, "chi2": chi2, "psi": psi,
+                   "bh": bh, "design_effects": deffs}, f, indent=1, sort_keys=True)
+        f.write("\n")
+    print("wrote", os.path.relpath(OUT, ROOT))
+
+
+if __name__ == "__main__":
+    main()
