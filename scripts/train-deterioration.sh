@@ -30,7 +30,7 @@ if ! "$VENV/bin/python" -c 'import sklearn, skl2onnx, onnxruntime, scipy' >/dev/
   "$VENV/bin/pip" install -q --disable-pip-version-check $PINS
 fi
 if [ -z "${BENCH_NO_BUILD:-}" ]; then
-  cargo build -q --release -p bedside-cli --bin bedside --features bedside-models/onnx
+  cargo build -q --release -p bedside-cli --bin bedside
   BIN=${BEDSIDE_BIN:-$TD/release/bedside}
 else
   BIN=${BEDSIDE_BIN:-$TD/release/bedside}

@@ -381,7 +381,7 @@ before the scoring time do not count.
 ## Who it was trained on
 
 The deterioration cohort: 360 synthetic patients (clinosim 0.6.5) with
-stable and deteriorating stays of sepsis, stroke, trauma, burns, MI,
+stable and deteriorating stays of severe infection, stroke, trauma, burns, MI,
 pneumonia, UTI, cellulitis, COPD and appendicitis. Patient-level split by the
 project-wide rule ({m['split_rule']}): train {m['train']['patients']} patients
 ({m['train']['rows_fitted']} rows before any event were fitted), calibration

@@ -31,7 +31,7 @@ pub mod scoring;
 pub mod time_shift;
 pub mod timers;
 pub mod triggers;
-pub use triggers::imaging;
+pub use triggers::resource;
 pub mod ui_actions;
 pub mod use_cases;
 pub mod worklist;
@@ -459,7 +459,7 @@ impl App {
         let feature_sink = config
             .record_features
             .then(|| std::sync::Mutex::new(Vec::new()));
-        let hooks = hooks::HookRuntime::new(&config.hooks, &models);
+        let hooks = hooks::HookRuntime::new(&config.hooks, &models, &use_cases);
         let committer = group_commit::GroupCommitter::start(
             store.clone(),
             if store.engine() == "sqlite" { 1 } else { 4 },

@@ -80,9 +80,9 @@ impl App {
                     .await?;
             }
         }
-        // Imaging-AI findings and QC failures open their radiology review
-        // in this same commit (crate::imaging).
-        self.imaging_triggers(&mut prepared.commit, chrono::Utc::now())
+        // Resources matching a use case's resource rule start its pathway
+        // in this same commit (crate::resource).
+        self.resource_triggers(&mut prepared.commit, chrono::Utc::now())
             .await?;
         Ok(n)
     }

@@ -9,15 +9,19 @@ mod common;
 
 use bedside_app::worklist::TaskAction;
 use bedside_app::App;
+use bedside_app::AppConfig;
 use bedside_test_support::fhir;
+use bedside_test_support::repo_path;
 use chrono::Utc;
-use common::pathway_app;
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
 use std::path::Path;
 
+/// The app serving the shipped imaging-AI use case only: what starts the
+/// review (tags, QC code, messages, roles, allergy texts) is its TOML.
 async fn app(dir: &Path) -> App {
-    pathway_app(dir, &["radiology-review.bpmn"]).await
+    let config = AppConfig::sqlite(dir).use_case(repo_path("use-cases/imaging-ai-review"));
+    App::open(config).await.unwrap()
 }
 
 fn bundle(resources: Vec<Value>) -> Vec<u8> {
@@ -361,7 +365,7 @@ async fn a_qc_failure_opens_a_review_even_before_its_study_arrives() {
     let dir = tempfile::tempdir().unwrap();
     let app = app(dir.path()).await;
     let qc = json!({"resourceType": "Observation", "id": "qc-1", "status": "final",
-        "code": {"coding": [{"system": bedside_app::imaging::QC_FAILURE_SYSTEM, "code": "qc-failure", "display": "Motion artefact"}]},
+        "code": {"coding": [{"system": "https://bedside.dev/imaging-qc", "code": "qc-failure", "display": "Motion artefact"}]},
         "subject": {"reference": "Patient/p-qc"},
         "partOf": [{"reference": "ImagingStudy/mr-9"}],
         "effectiveDateTime": "2024-05-03T11:00:00Z"});

@@ -1,5 +1,10 @@
-//! `bedside demo` replays its demo cohort through the sepsis pathway, so
-//! Tasks exist when it comes up: checked through `GET /fhir/Task`.
+//! `bedside demo` replays its demo cohorts through the three shipped use
+//! cases, so Tasks exist when it comes up: checked through `GET
+//! /fhir/Task` (sepsis escalation, deterioration escalation, radiology
+//! review). Firing patient-view of the sepsis and the deterioration
+//! services for every demo patient gives cards of both use cases, for
+//! different patients and for at least one patient both, each card
+//! opening with its own use case's statement.
 
 use bedside_test_support::process::Spawn;
 use serde_json::Value;
@@ -39,6 +44,16 @@ fn demo_comes_up_with_sepsis_pathway_tasks() {
         .expect("Task.focus")
         .to_string();
     let ra = get(&format!("/fhir/{focus}"));
+    let patients: Vec<String> = get("/fhir/Patient?_count=1000")["entry"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["resource"]["id"].as_str().unwrap().to_string())
+        .collect();
+    let base = demo.url("");
+    let cards = tokio::runtime::Runtime::new()
+        .unwrap()
+        .block_on(cards_by_use_case(base.trim_end_matches('/'), &patients));
     drop(demo);
 
     assert!(total > 0, "the demo came up without Tasks");
@@ -88,6 +103,45 @@ fn demo_comes_up_with_sepsis_pathway_tasks() {
         .filter(|e| uri(e) == "urn:bedside:pathway:sepsis-escalation")
         .collect();
     assert!(!sepsis.is_empty(), "no sepsis pathway Task");
+    let deterioration: Vec<&Value> = entries
+        .iter()
+        .filter(|e| uri(e) == "urn:bedside:pathway:deterioration-escalation")
+        .collect();
+    assert!(!deterioration.is_empty(), "no deterioration pathway Task");
+    for e in &deterioration {
+        let step = e["resource"]["code"]["coding"][0]["code"].as_str().unwrap();
+        assert!(
+            [
+                "Task_NurseReassessment",
+                "Task_PhysicianReview",
+                "Task_RapidResponse"
+            ]
+            .contains(&step),
+            "{step}"
+        );
+        assert!(e["resource"]["focus"]["reference"]
+            .as_str()
+            .is_some_and(|f| f.starts_with("RiskAssessment/")));
+    }
+    // Cards: each use case's own, for different patients, and both for one.
+    let (with_sepsis, with_deterioration) = cards;
+    assert!(
+        !with_sepsis.is_empty(),
+        "no sepsis card for any demo patient"
+    );
+    assert!(
+        !with_deterioration.is_empty(),
+        "no deterioration card for any demo patient"
+    );
+    assert!(
+        with_sepsis.iter().any(|p| !with_deterioration.contains(p))
+            || with_deterioration.iter().any(|p| !with_sepsis.contains(p)),
+        "the same patients got both cards: {with_sepsis:?}"
+    );
+    assert!(
+        with_sepsis.iter().any(|p| with_deterioration.contains(p)),
+        "no demo patient has both cards: sepsis {with_sepsis:?}, deterioration {with_deterioration:?}"
+    );
     for e in sepsis {
         let t = &e["resource"];
         assert_eq!(t["resourceType"], "Task");
@@ -114,4 +168,66 @@ fn demo_comes_up_with_sepsis_pathway_tasks() {
             "{step}"
         );
     }
+}
+
+/// Fire patient-view of the sepsis and the deterioration services (token
+/// from the sandbox, as the EHR sandbox does) for every patient: the
+/// patients each use case gave a card, after checking that every card
+/// opens with its use case's statement.
+async fn cards_by_use_case(
+    base: &str,
+    patients: &[String],
+) -> (
+    std::collections::BTreeSet<String>,
+    std::collections::BTreeSet<String>,
+) {
+    let client = reqwest::Client::new();
+    let mut out = [
+        std::collections::BTreeSet::new(),
+        std::collections::BTreeSet::new(),
+    ];
+    for (i, (service, statement)) in [
+        ("sepsis-screening-patient-view", "Sepsis risk"),
+        ("deterioration-patient-view", "Deterioration risk"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let url = format!("{base}/cds-services/{service}");
+        let token: Value = client
+            .get(format!("{base}/ui/sandbox/token"))
+            .query(&[("aud", url.as_str())])
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let token = token["token"]
+            .as_str()
+            .expect("a sandbox token")
+            .to_string();
+        for pid in patients {
+            let req = serde_json::json!({"hook": "patient-view",
+                "hookInstance": "d1577c69-dfbe-44ad-ba6d-3e05e953b2ea",
+                "fhirServer": format!("{base}/fhir"),
+                "context": {"userId": "Practitioner/demo", "patientId": pid}});
+            let r = client
+                .post(&url)
+                .bearer_auth(&token)
+                .json(&req)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status().as_u16(), 200, "{service} for a demo patient");
+            let v: Value = r.json().await.unwrap();
+            for c in v["cards"].as_array().into_iter().flatten() {
+                let summary = c["summary"].as_str().unwrap_or_default();
+                assert!(summary.starts_with(statement), "{service}: {c}");
+                out[i].insert(pid.clone());
+            }
+        }
+    }
+    let [a, b] = out;
+    (a, b)
 }

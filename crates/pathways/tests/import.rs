@@ -548,6 +548,10 @@ fn shipped_files_are_the_ones_bpmn_io_read_and_linted_clean() {
     for (name, text) in [
         ("sepsis-escalation.bpmn", shipped("sepsis-escalation.bpmn")),
         ("radiology-review.bpmn", shipped("radiology-review.bpmn")),
+        (
+            "deterioration-escalation.bpmn",
+            shipped("deterioration-escalation.bpmn"),
+        ),
         ("zeebe-parallel.bpmn", fixture("zeebe-parallel.bpmn")),
     ] {
         let sha = hex::encode(Sha256::digest(text.as_bytes()));

@@ -171,7 +171,7 @@ async fn sandbox_card_and_override(
         // cards alert and an override counts on its dashboard.
         css(
             c,
-            r#"button.fire[data-service-id="sepsis-demo-patient-view"]"#,
+            r#"button.fire[data-service-id="sepsis-screening-patient-view"]"#,
             5,
         )
         .await?

@@ -24,6 +24,9 @@ pub(crate) struct UseCaseFile {
     #[serde(default)]
     pub actions_under_way: Option<ActionsFile>,
     pub card: CardFile,
+    /// CDS Hooks discovery: a short description per hook.
+    #[serde(default)]
+    pub discovery: std::collections::BTreeMap<String, String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -42,7 +45,51 @@ pub(crate) enum TriggerFile {
         performer_device: bool,
         #[serde(default)]
         on: Option<String>,
+        /// Names the main rule's match in the start variables.
+        #[serde(default)]
+        label: Option<String>,
+        /// Further rules with messages of their own, checked first.
+        #[serde(default)]
+        also: Vec<AlsoFile>,
+        /// What the start variables carry and under which names.
+        #[serde(default)]
+        context: ContextFile,
     },
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct AlsoFile {
+    pub message: String,
+    #[serde(default)]
+    pub label: Option<String>,
+    #[serde(default)]
+    pub tags: Vec<String>,
+    #[serde(default)]
+    pub codes: Vec<String>,
+    #[serde(default)]
+    pub performer_device: bool,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ContextFile {
+    #[serde(default)]
+    pub on: Option<String>,
+    #[serde(default)]
+    pub result: Option<String>,
+    #[serde(default)]
+    pub prior: Option<String>,
+    #[serde(default)]
+    pub allergies: Option<String>,
+    #[serde(default)]
+    pub allergy_texts: Vec<String>,
+    #[serde(default)]
+    pub responsible: Option<String>,
+    #[serde(default)]
+    pub responsible_codes: Vec<String>,
+    #[serde(default)]
+    pub responsible_texts: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -62,6 +62,34 @@ pub struct UseCase {
     /// and the alert is suppressed).
     pub actions_under_way: Vec<String>,
     pub card: CardContent,
+    /// CDS Hooks discovery description per hook (`patient-view` → "...").
+    pub discovery: std::collections::BTreeMap<String, String>,
+}
+
+/// The CDS Hooks a use case's services answer.
+pub const HOOKS: [&str; 5] = [
+    "patient-view",
+    "order-select",
+    "order-sign",
+    "encounter-start",
+    "encounter-discharge",
+];
+/// The longest discovery description.
+pub const DESCRIPTION_MAX: usize = 100;
+
+impl UseCase {
+    /// The discovery description of this use case's service at `hook`:
+    /// the configured one, else `"{name} at {hook}"` (cut to
+    /// [`DESCRIPTION_MAX`] characters).
+    pub fn hook_description(&self, hook: &str) -> String {
+        match self.discovery.get(hook) {
+            Some(d) => d.clone(),
+            None => format!("{} at {hook}", self.name)
+                .chars()
+                .take(DESCRIPTION_MAX)
+                .collect(),
+        }
+    }
 }
 
 /// What starts the use case's decisions.
@@ -88,6 +116,61 @@ pub struct ResourceRule {
     /// The resource must reference one of this type (e.g. `ImagingStudy`
     /// through `imagingStudy`, `derivedFrom` or `partOf`).
     pub on: Option<String>,
+    /// Names a match of this rule in the start variables (`label: what`).
+    pub label: String,
+    /// Further rules, checked before this one, each starting the pathway
+    /// with a message of its own (same `resources` and `on`).
+    pub also: Vec<AlsoRule>,
+    /// What the start variables carry, under which names.
+    pub context: ResourceContext,
+}
+
+/// A further match rule of a resource trigger, with its own start message.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct AlsoRule {
+    pub message: String,
+    pub label: String,
+    pub tags: Vec<(String, String)>,
+    pub codes: Vec<(String, String)>,
+    pub performer_device: bool,
+}
+
+/// The start variables of a resource trigger: the names the pathway reads
+/// them under, and what picks allergies and the responsible clinician.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ResourceContext {
+    /// The referenced (`on`) resource, summarised.
+    pub on: String,
+    /// The matching resource, summarised.
+    pub result: String,
+    /// The patient's earlier resources of the `on` type.
+    pub prior: String,
+    /// The patient's allergies whose code text or display contains one of
+    /// `allergy_texts` (all of them when the list is empty).
+    pub allergies: String,
+    pub allergy_texts: Vec<String>,
+    /// The responsible clinician: the result's `resultsInterpreter`, the
+    /// `on` resource's `interpreter`, else an encounter participant or a
+    /// CareTeam member whose role carries one of `responsible_codes` or a
+    /// text containing one of `responsible_texts`.
+    pub responsible: String,
+    pub responsible_codes: Vec<(String, String)>,
+    pub responsible_texts: Vec<String>,
+}
+
+impl Default for ResourceContext {
+    fn default() -> Self {
+        Self {
+            on: "on".into(),
+            result: "result".into(),
+            prior: "prior".into(),
+            allergies: "allergies".into(),
+            allergy_texts: Vec::new(),
+            responsible: "responsible".into(),
+            responsible_codes: Vec::new(),
+            responsible_texts: Vec::new(),
+        }
+    }
 }
 
 /// The pathway a use case starts, and the messages it sends it.
@@ -263,12 +346,110 @@ impl UseCase {
                 codes,
                 performer_device,
                 on,
+                label,
+                also,
+                context,
             } => {
                 let mut rule = ResourceRule {
                     performer_device: *performer_device,
                     on: on.clone(),
+                    label: label.clone().unwrap_or_else(|| "match".into()),
                     ..ResourceRule::default()
                 };
+                for (i, a) in also.iter().enumerate() {
+                    let key = format!("trigger.also[{i}]");
+                    let mut r = AlsoRule {
+                        message: a.message.clone(),
+                        label: a.label.clone().unwrap_or_else(|| a.message.clone()),
+                        performer_device: a.performer_device,
+                        ..AlsoRule::default()
+                    };
+                    if a.message.trim().is_empty() {
+                        p(&format!("{key}.message"), "must not be blank".into());
+                    }
+                    for (k, list, out) in [
+                        ("tags", &a.tags, &mut r.tags),
+                        ("codes", &a.codes, &mut r.codes),
+                    ] {
+                        for (j, c) in list.iter().enumerate() {
+                            match coding(c) {
+                                Some(pair) => out.push(pair),
+                                None => p(
+                                    &format!("{key}.{k}[{j}]"),
+                                    format!("`{c}` is not `system|code`"),
+                                ),
+                            }
+                        }
+                    }
+                    if a.tags.is_empty() && a.codes.is_empty() && !a.performer_device {
+                        p(
+                            &key,
+                            "a rule needs `tags`, `codes` or `performer_device = true`".into(),
+                        );
+                    }
+                    rule.also.push(r);
+                }
+                let d = ResourceContext::default();
+                let mut ctx = ResourceContext {
+                    allergy_texts: context
+                        .allergy_texts
+                        .iter()
+                        .map(|t| t.to_lowercase())
+                        .collect(),
+                    responsible_texts: context
+                        .responsible_texts
+                        .iter()
+                        .map(|t| t.to_lowercase())
+                        .collect(),
+                    ..d.clone()
+                };
+                for (key, given, out) in [
+                    ("on", &context.on, &mut ctx.on),
+                    ("result", &context.result, &mut ctx.result),
+                    ("prior", &context.prior, &mut ctx.prior),
+                    ("allergies", &context.allergies, &mut ctx.allergies),
+                    ("responsible", &context.responsible, &mut ctx.responsible),
+                ] {
+                    if let Some(v) = given {
+                        if v.is_empty()
+                            || !v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+                        {
+                            p(
+                                &format!("trigger.context.{key}"),
+                                format!("`{v}` is not a variable name (letters, digits, `_`)"),
+                            );
+                        }
+                        *out = v.clone();
+                    }
+                }
+                for (i, t) in context
+                    .allergy_texts
+                    .iter()
+                    .chain(&context.responsible_texts)
+                    .enumerate()
+                {
+                    if t.trim().is_empty() {
+                        let (k, j) = if i < context.allergy_texts.len() {
+                            ("allergy_texts", i)
+                        } else {
+                            ("responsible_texts", i - context.allergy_texts.len())
+                        };
+                        p(
+                            &format!("trigger.context.{k}[{j}]"),
+                            "must not be blank".into(),
+                        );
+                    }
+                }
+                for (i, c) in context.responsible_codes.iter().enumerate() {
+                    match coding(c) {
+                        Some(pair) => ctx.responsible_codes.push(pair),
+                        None => p(
+                            &format!("trigger.context.responsible_codes[{i}]"),
+                            format!("`{c}` is not `system|code`"),
+                        ),
+                    }
+                }
+                rule.context = ctx;
                 if resources.is_empty() {
                     p(
                         "trigger.resources",
@@ -409,6 +590,31 @@ impl UseCase {
             }
         }
 
+        // Discovery.
+        for (hook, d) in &f.discovery {
+            let key = format!("discovery.{hook}");
+            if !HOOKS.contains(&hook.as_str()) {
+                p(
+                    &key,
+                    format!(
+                        "`{hook}` is not a CDS hook Bedside answers ({})",
+                        HOOKS.join(", ")
+                    ),
+                );
+            }
+            let n = d.chars().count();
+            if d.trim().is_empty() {
+                p(&key, "must not be blank".into());
+            } else if n > DESCRIPTION_MAX {
+                p(
+                    &key,
+                    format!(
+                        "{n} characters; a discovery description takes at most {DESCRIPTION_MAX}"
+                    ),
+                );
+            }
+        }
+
         // Model package.
         let model = f.model.as_ref().map(|m| dir.join(m));
         if let Some(m) = &model {
@@ -461,9 +667,18 @@ impl UseCase {
         };
 
         // Pathway.
+        let extra_starts: Vec<(String, String)> = match &trigger {
+            Trigger::Resource(r) => r
+                .also
+                .iter()
+                .enumerate()
+                .map(|(i, a)| (format!("trigger.also[{i}].message"), a.message.clone()))
+                .collect(),
+            Trigger::Risk => Vec::new(),
+        };
         let pathway = match &f.pathway {
             None => None,
-            Some(pw) => pathway(dir, pw, &mut problems),
+            Some(pw) => pathway(dir, pw, &extra_starts, &mut problems),
         };
 
         if problems.is_empty() {
@@ -485,6 +700,7 @@ impl UseCase {
                     suggestions,
                     links,
                 },
+                discovery: f.discovery.clone(),
             })
         } else {
             Err(problems)
@@ -553,7 +769,12 @@ fn suggestion(
     })
 }
 
-fn pathway(dir: &Path, pw: &file::PathwayFile, problems: &mut Vec<Problem>) -> Option<PathwayLink> {
+fn pathway(
+    dir: &Path,
+    pw: &file::PathwayFile,
+    extra_starts: &[(String, String)],
+    problems: &mut Vec<Problem>,
+) -> Option<PathwayLink> {
     let path = dir.join(&pw.file);
     let name = display_name(&path);
     let xml = match std::fs::read_to_string(&path) {
@@ -601,6 +822,18 @@ fn pathway(dir: &Path, pw: &file::PathwayFile, problems: &mut Vec<Problem>) -> O
                 list(&starts)
             ),
         ));
+    }
+    for (key, m) in extra_starts {
+        if !starts.contains(m) {
+            ok = false;
+            problems.push(Problem::new(
+                loc(FILE, key),
+                format!(
+                    "message `{m}` does not start {name} (its start messages: {})",
+                    list(&starts)
+                ),
+            ));
+        }
     }
     let catches = def.catch_messages();
     for (key, m) in [

@@ -201,3 +201,100 @@ fn links_and_resource_rules_are_read() {
     assert_eq!(u.card.links[0].kind, LinkKind::Smart);
     assert_eq!(u.card.links[0].app_context.as_deref(), Some("view=sepsis"));
 }
+
+#[test]
+fn the_imaging_rule_is_configuration() {
+    let u = UseCase::load(
+        &repo().join("use-cases/imaging-ai-review"),
+        &ChannelMap::default_map(),
+    )
+    .unwrap();
+    let Trigger::Resource(r) = &u.trigger else {
+        panic!("{:?}", u.trigger)
+    };
+    assert_eq!(r.on.as_deref(), Some("ImagingStudy"));
+    assert_eq!(r.tags[0].1, "AIAST");
+    assert_eq!(r.also.len(), 1);
+    assert_eq!(r.also[0].message, "imaging-qc-failure");
+    assert_eq!(r.context.responsible, "responsible_radiologist");
+    assert!(r
+        .context
+        .responsible_codes
+        .contains(&("http://snomed.info/sct".into(), "66862007".into())));
+    assert_eq!(r.context.responsible_texts, vec!["radiolog".to_string()]);
+    assert!(r.context.allergy_texts.contains(&"gadolin".to_string()));
+    assert_eq!(r.context.prior, "prior_imaging");
+}
+
+#[test]
+fn broken_resource_rules_and_discovery_are_named() {
+    let (_tmp, dir) = copy_of("imaging-ai-review");
+    let uc = dir.join("use-case.toml");
+    edit(
+        &uc,
+        "message = \"imaging-qc-failure\"",
+        "message = \"qc-fail\"",
+    );
+    edit(
+        &uc,
+        "codes = [\"https://bedside.dev/imaging-qc|qc-failure\"]",
+        "codes = [\"qc-failure\"]",
+    );
+    edit(&uc, "on = \"study\"", "on = \"the study\"");
+    edit(
+        &uc,
+        "responsible_codes = [\"http://snomed.info/sct|66862007\"",
+        "responsible_codes = [\"66862007\"",
+    );
+    edit(
+        &uc,
+        "responsible_texts = [\"radiolog\"]",
+        "responsible_texts = [\"radiolog\"]\ncolour = 1",
+    );
+    let p = UseCase::validate(&dir, &ChannelMap::default_map());
+    // An unknown key stops the read: it is named alone.
+    assert_eq!(p.len(), 1, "{p:?}");
+    assert!(p[0].location.contains("trigger.context"), "{p:?}");
+    edit(
+        &uc,
+        "responsible_texts = [\"radiolog\"]\ncolour = 1",
+        "responsible_texts = [\"radiolog\"]",
+    );
+    let long = "x".repeat(101);
+    std::fs::write(
+        &uc,
+        std::fs::read_to_string(&uc).unwrap()
+            + &format!("\n[discovery]\npatient-view = \"{long}\"\npatient-open = \"Risk\"\n"),
+    )
+    .unwrap();
+    let p = UseCase::validate(&dir, &ChannelMap::default_map());
+    let locs: Vec<&str> = p.iter().map(|p| p.location.as_str()).collect();
+    for want in [
+        "use-case.toml:trigger.also[0].message",
+        "use-case.toml:trigger.also[0].codes[0]",
+        "use-case.toml:trigger.context.on",
+        "use-case.toml:trigger.context.responsible_codes[0]",
+        "use-case.toml:discovery.patient-view",
+        "use-case.toml:discovery.patient-open",
+    ] {
+        assert!(locs.contains(&want), "{want} not in {p:?}");
+    }
+}
+
+#[test]
+fn discovery_descriptions_come_from_the_file() {
+    let u = UseCase::load(
+        &repo().join("use-cases/deterioration"),
+        &ChannelMap::default_map(),
+    )
+    .unwrap();
+    assert_eq!(
+        u.hook_description("patient-view"),
+        "Deterioration risk for this patient, with the reasons"
+    );
+    for h in bedside_usecase::HOOKS {
+        let d = u.hook_description(h);
+        assert!(!d.is_empty() && d.chars().count() <= 100, "{h}: {d}");
+        assert!(!d.to_lowercase().contains("sepsis"), "{h}: {d}");
+    }
+}

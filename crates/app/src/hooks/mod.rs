@@ -67,8 +67,17 @@ pub struct HookRuntime {
     verifier: JwtVerifier,
     /// Fetches trusted issuers' JWK Sets on demand.
     keys: issuers::KeyFetcher,
-    /// Service id -> (index into `App::models`, hook).
+    /// Service id -> (index into `App::models`, hook): `<use case>-<hook>`
+    /// for a model served by a use case, `<model id>-<hook>` for every
+    /// model (still answered, listed only for models without a use case).
     services: BTreeMap<String, (usize, &'static str)>,
+    /// What discovery lists: service id, model index, hook and the use case.
+    listed: Vec<(
+        String,
+        usize,
+        &'static str,
+        Option<Arc<bedside_usecase::UseCase>>,
+    )>,
     /// Risks computed at the hook from a stored state, by (model id,
     /// patient) with the state's store version: a prediction is a pure
     /// function of the model and the state, so while the version is
@@ -84,19 +93,40 @@ const SCORED_MEMO: usize = 10_000;
 
 impl HookRuntime {
     /// Build the service table. Loud when JWT verification is off.
-    pub fn new(config: &HookConfig, models: &[Scheduled]) -> Self {
+    pub fn new(
+        config: &HookConfig,
+        models: &[Scheduled],
+        use_cases: &crate::use_cases::UseCases,
+    ) -> Self {
         if config.insecure_skip_auth {
             tracing::warn!(
                 "CDS Hooks JWT verification is OFF (insecure_skip_auth): any caller can request cards. Development only."
             );
         }
         let mut services = BTreeMap::new();
+        let mut listed = Vec::new();
         for (i, sched) in models.iter().enumerate() {
             if sched.model.is_none() {
                 continue;
             }
+            // A shadow challenger is never shown: only a use case's
+            // primary model answers under the use case's id.
+            let uc = use_cases
+                .for_model(sched.id())
+                .filter(|uc| !uc.policy.shadow_models.iter().any(|m| m == sched.id()));
             for hook in HOOKS {
-                services.insert(format!("{}-{hook}", sched.id()), (i, hook));
+                let model_id = format!("{}-{hook}", sched.id());
+                services.insert(model_id.clone(), (i, hook));
+                match uc {
+                    Some(uc) => {
+                        let id = format!("{}-{hook}", uc.id);
+                        if !services.contains_key(&id) {
+                            services.insert(id.clone(), (i, hook));
+                            listed.push((id, i, hook, Some(uc.clone())));
+                        }
+                    }
+                    None => listed.push((model_id, i, hook, None)),
+                }
             }
         }
         Self {
@@ -104,6 +134,7 @@ impl HookRuntime {
             keys: issuers::KeyFetcher::new(config.jwks_timeout, config.jwks_min_refetch),
             config: config.clone(),
             services,
+            listed,
             scored: std::sync::Mutex::new(hashlink::LruCache::new(SCORED_MEMO)),
             ehr: fetch::client(config.ehr_timeout),
         }
@@ -169,10 +200,23 @@ impl App {
     /// `GET /cds-services`: one service per served model and hook.
     pub fn cds_discovery(&self) -> Value {
         let mut specs = Vec::new();
-        for (id, (i, hook)) in &self.hooks.services {
+        for (id, i, hook, uc) in &self.hooks.listed {
             let Some(sched) = self.models.get(*i) else {
                 continue;
             };
+            if let Some(uc) = uc {
+                let mut spec = ServiceSpec::new(
+                    id,
+                    hook,
+                    &format!("{} at {hook}", uc.name),
+                    &uc.hook_description(hook),
+                );
+                spec.usage_requirements = Some(
+                    "Send a JWT signed by a trusted issuer; prefetch improves freshness when Bedside has not ingested the patient.".into(),
+                );
+                specs.push(spec);
+                continue;
+            }
             let name = sched
                 .spec
                 .name

@@ -6,8 +6,8 @@
 //!
 //! - [`risk`]: a scored risk that escalates under its use case's policy
 //!   starts the use case's pathway; its actions under way are sent to it.
-//! - [`imaging`]: an imaging-AI finding or a QC failure at ingest starts
-//!   the radiology review.
+//! - [`resource`]: an ingested resource matching a use case's resource
+//!   rule (e.g. an imaging-AI finding) starts that use case's pathway.
 
-pub mod imaging;
+pub mod resource;
 pub mod risk;
