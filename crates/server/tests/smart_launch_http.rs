@@ -222,7 +222,7 @@ async fn bedside(fake: &Stub) -> TestServer {
 
 /// Status, `Location`, `Set-Cookie` and body of a GET (no redirects
 /// followed), with an optional cookie.
-async fn get(url: &str, cookie: Option<&str>) -> (u16, String, String, String) {
+async fn visit(url: &str, cookie: Option<&str>) -> (u16, String, String, String) {
     let mut rb = client().get(url);
     if let Some(c) = cookie {
         rb = rb.header(header::COOKIE, c);
@@ -249,14 +249,14 @@ fn query_of(url: &str) -> BTreeMap<String, String> {
 /// Launch from `iss`, let the fake authorize: the redirect back to
 /// Bedside (as a path on the test server) and the authorize query.
 async fn launch_and_authorize(s: &TestServer, iss: &str) -> (String, BTreeMap<String, String>) {
-    let (st, loc, _, body) = get(
+    let (st, loc, _, body) = visit(
         &s.url(&format!("/smart/launch?iss={iss}&launch=xyz123")),
         None,
     )
     .await;
     assert!(matches!(st, 302 | 303 | 307), "launch: {st} {body}");
     let q = query_of(&loc);
-    let (st, back, _, body) = get(&loc, None).await;
+    let (st, back, _, body) = visit(&loc, None).await;
     assert_eq!(st, 303, "authorize: {body}");
     assert!(back.starts_with(REDIRECT), "{back}");
     let path = back.trim_start_matches("https://bedside.example");
@@ -281,7 +281,7 @@ async fn ehr_launch_with_pkce_opens_the_patients_page_once() {
     assert_eq!(q["code_challenge"].len(), 43, "base64url SHA-256");
     assert!(q["state"].len() >= 22, "state has at least 128 bits");
 
-    let (st, loc, cookie, body) = get(&back, None).await;
+    let (st, loc, cookie, body) = visit(&back, None).await;
     assert_eq!(st, 303, "{body}");
     assert_eq!(loc, "/ui/patients/p1");
     assert!(cookie.starts_with("bedside_smart="), "{cookie}");
@@ -297,7 +297,7 @@ async fn ehr_launch_with_pkce_opens_the_patients_page_once() {
     let session = cookie.split(';').next().unwrap().to_string();
 
     // The session opens p1's page, named as the EHR's user...
-    let (st, _, _, page) = get(&s.url("/ui/patients/p1"), Some(&session)).await;
+    let (st, _, _, page) = visit(&s.url("/ui/patients/p1"), Some(&session)).await;
     assert_eq!(st, 200, "{page}");
     assert!(page.contains("Ada Tester"), "{page}");
     assert!(
@@ -306,12 +306,12 @@ async fn ehr_launch_with_pkce_opens_the_patients_page_once() {
     );
     assert!(page.contains("Risk history") && page.contains("Open tasks"));
     // ...and no other patient; without it nothing opens.
-    let (st, _, _, page) = get(&s.url("/ui/patients/p2"), Some(&session)).await;
+    let (st, _, _, page) = visit(&s.url("/ui/patients/p2"), Some(&session)).await;
     assert_eq!(st, 401, "{page}");
     assert!(!page.contains("Bob Tester"));
-    assert_eq!(get(&s.url("/ui/patients/p1"), None).await.0, 401);
+    assert_eq!(visit(&s.url("/ui/patients/p1"), None).await.0, 401);
     assert_eq!(
-        get(&s.url("/ui/patients/p1"), Some("bedside_smart=forged"))
+        visit(&s.url("/ui/patients/p1"), Some("bedside_smart=forged"))
             .await
             .0,
         401
@@ -339,7 +339,7 @@ async fn ehr_launch_with_pkce_opens_the_patients_page_once() {
     );
 
     // The same state again: refused, and no second token request.
-    let (st, _, cookie, body) = get(&back, None).await;
+    let (st, _, cookie, body) = visit(&back, None).await;
     assert_eq!(st, 400, "{body}");
     assert!(body.contains("unknown or already used"), "{body}");
     assert!(cookie.is_empty());
@@ -354,42 +354,42 @@ async fn launch_refusals_name_the_reason() {
     let launch = |iss: &str| s.url(&format!("/smart/launch?iss={iss}&launch=l1"));
 
     // An issuer not configured.
-    let (st, loc, _, body) = get(&launch("https://evil.example/fhir"), None).await;
+    let (st, loc, _, body) = visit(&launch("https://evil.example/fhir"), None).await;
     assert_eq!(st, 403, "{body}");
     assert!(loc.is_empty());
     assert!(body.contains("not an allowed SMART issuer"), "{body}");
     // Missing parameters.
-    let (st, _, _, body) = get(&s.url(&format!("/smart/launch?iss={iss}")), None).await;
+    let (st, _, _, body) = visit(&s.url(&format!("/smart/launch?iss={iss}")), None).await;
     assert_eq!(st, 400);
     assert!(body.contains("missing query parameter `launch`"), "{body}");
-    let (st, _, _, body) = get(&s.url("/smart/launch?launch=l1"), None).await;
+    let (st, _, _, body) = visit(&s.url("/smart/launch?launch=l1"), None).await;
     assert_eq!(st, 400);
     assert!(body.contains("missing query parameter `iss`"), "{body}");
     // Discovery that does not answer in time (500 ms here).
     let t = Instant::now();
-    let (st, _, _, body) = get(&launch(&stub.url("/slow")), None).await;
+    let (st, _, _, body) = visit(&launch(&stub.url("/slow")), None).await;
     assert_eq!(st, 502, "{body}");
     assert!(body.contains("no answer within 500 ms"), "{body}");
     assert!(t.elapsed() < Duration::from_secs(3), "{:?}", t.elapsed());
     // An authorization server without S256.
-    let (st, _, _, body) = get(&launch(&stub.url("/plain")), None).await;
+    let (st, _, _, body) = visit(&launch(&stub.url("/plain")), None).await;
     assert_eq!(st, 502, "{body}");
     assert!(body.contains("lacks S256"), "{body}");
 
     // Missing and unknown state.
-    let (st, _, _, body) = get(&s.url("/smart/redirect?code=c"), None).await;
+    let (st, _, _, body) = visit(&s.url("/smart/redirect?code=c"), None).await;
     assert_eq!(st, 400);
     assert!(body.contains("missing query parameter `state`"), "{body}");
-    let (st, _, _, body) = get(&s.url("/smart/redirect?code=c&state=made-up"), None).await;
+    let (st, _, _, body) = visit(&s.url("/smart/redirect?code=c&state=made-up"), None).await;
     assert_eq!(st, 400);
     assert!(body.contains("unknown or already used"), "{body}");
     assert!(fake.token_calls.lock().unwrap().is_empty());
 
     // The authorization server answers the redirect with an error.
-    let (st, loc, _, _) = get(&launch(&iss), None).await;
+    let (st, loc, _, _) = visit(&launch(&iss), None).await;
     assert_eq!(st, 303);
     let state = query_of(&loc)["state"].clone();
-    let (st, _, _, body) = get(
+    let (st, _, _, body) = visit(
         &s.url(&format!(
             "/smart/redirect?state={state}&error=access_denied&error_description=user+said+no"
         )),
@@ -403,7 +403,7 @@ async fn launch_refusals_name_the_reason() {
     // refuses, Bedside says so and opens nothing.
     *fake.tamper.lock().unwrap() = true;
     let (back, _) = launch_and_authorize(&s, &iss).await;
-    let (st, _, cookie, body) = get(&back, None).await;
+    let (st, _, cookie, body) = visit(&back, None).await;
     assert_eq!(st, 502, "{body}");
     assert!(body.contains("token endpoint"), "{body}");
     assert!(body.contains("400 invalid_grant"), "{body}");
