@@ -35,6 +35,9 @@ struct Grant {
     client_id: String,
 }
 
+/// A token request the fake saw (its form) and the status it answered.
+type TokenCall = (BTreeMap<String, String>, u16);
+
 #[derive(Clone, Default)]
 struct Fake {
     base: Arc<Mutex<String>>,
@@ -43,7 +46,7 @@ struct Fake {
     /// later sends must then be refused).
     tamper: Arc<Mutex<bool>>,
     /// Token requests seen, with the verdict.
-    token_calls: Arc<Mutex<Vec<(BTreeMap<String, String>, u16)>>>,
+    token_calls: Arc<Mutex<Vec<TokenCall>>>,
     next: Arc<Mutex<u32>>,
 }
 
@@ -86,8 +89,8 @@ async fn authorize(State(f): State<Fake>, Query(q): Query<BTreeMap<String, Strin
     if !need("response_type", "code")
         || !need("code_challenge_method", "S256")
         || !need("aud", &format!("{base}/fhir"))
-        || q.get("launch").is_none()
-        || q.get("state").is_none()
+        || !q.contains_key("launch")
+        || !q.contains_key("state")
     {
         return (StatusCode::BAD_REQUEST, format!("bad authorize: {q:?}")).into_response();
     }
