@@ -5,7 +5,11 @@
 //!
 //! Searches Bedside serves ([`SEARCHES`], also what `GET /fhir/metadata`
 //! says): every type by `patient` / `subject`; Bedside's own Task by
-//! `patient`, `owner`, `status`; Provenance by `target`, `patient`.
+//! `patient`, `owner`, `status`; Provenance by `target`, `patient`;
+//! Observation by `category`, Condition by `clinical-status`,
+//! MedicationRequest by `status` (tokens, `system|code` or `code`,
+//! comma-separated alternatives) and these three `_sort=date|-date`: the
+//! standard CDS Hooks prefetch, so one Bedside can be another's EHR.
 
 use crate::ApiError;
 use serde_json::Value;
@@ -25,8 +29,72 @@ pub fn search_params(rtype: &str) -> &'static [&'static str] {
     match rtype {
         "Task" => &["patient", "subject", "owner", "status"],
         "Provenance" => &["target", "patient"],
+        // What the standard CDS Hooks prefetch asks (`bedside_cds::
+        // standard_prefetch`), so that a Bedside can be another's EHR.
+        "Observation" => &["patient", "subject", "category", "_sort"],
+        "Condition" => &["patient", "subject", "clinical-status", "_sort"],
+        "MedicationRequest" => &["patient", "subject", "status", "_sort"],
         _ => &["patient", "subject"],
     }
+}
+
+/// The element a token parameter of a stored resource's search reads:
+/// a CodeableConcept (or a list of them), or a code.
+fn token_element(param: &str) -> Option<&'static str> {
+    match param {
+        "category" => Some("category"),
+        "clinical-status" => Some("clinicalStatus"),
+        "status" => Some("status"),
+        _ => None,
+    }
+}
+
+/// Whether `resource` matches the token search `value` (comma-separated
+/// alternatives, each `code` or `system|code`) on `element`.
+fn token_matches(resource: &Value, element: &str, value: &str) -> bool {
+    let el = &resource[element];
+    let mut codings: Vec<(Option<&str>, &str)> = Vec::new();
+    if let Some(code) = el.as_str() {
+        codings.push((None, code));
+    }
+    let concepts: Vec<&Value> = match el {
+        Value::Array(a) => a.iter().collect(),
+        Value::Object(_) => vec![el],
+        _ => Vec::new(),
+    };
+    for c in concepts {
+        for cd in c["coding"].as_array().into_iter().flatten() {
+            if let Some(code) = cd["code"].as_str() {
+                codings.push((cd["system"].as_str(), code));
+            }
+        }
+    }
+    value.split(',').any(|alt| {
+        let (system, code) = match alt.split_once('|') {
+            Some((s, c)) => (Some(s), c),
+            None => (None, alt),
+        };
+        codings.iter().any(|(s, c)| {
+            *c == code && system.is_none_or(|want| want.is_empty() || *s == Some(want))
+        })
+    })
+}
+
+/// The clinical date of a resource for `_sort=date` (ISO text; absent
+/// sorts last).
+fn clinical_date(r: &Value) -> Option<&str> {
+    [
+        &r["effectiveDateTime"],
+        &r["effectiveInstant"],
+        &r["effectivePeriod"]["start"],
+        &r["issued"],
+        &r["onsetDateTime"],
+        &r["recordedDate"],
+        &r["authoredOn"],
+        &r["meta"]["lastUpdated"],
+    ]
+    .into_iter()
+    .find_map(Value::as_str)
 }
 
 /// A search as understood: its own parameters, and the page asked for.
@@ -101,6 +169,16 @@ impl Search {
                 ))
             }
         };
+        if let Some(v) = params.get("_sort") {
+            if !matches!(v.as_str(), "date" | "-date") {
+                return Err(ApiError::new(
+                    400,
+                    "not-supported",
+                    format!("_sort={v:?} is not supported (date or -date)"),
+                    Some("_sort"),
+                ));
+            }
+        }
         Ok(Self {
             rtype: rtype.to_string(),
             params,
@@ -225,6 +303,16 @@ impl crate::App {
             };
             matches.push((format!("{base}/fhir/{}/{}", r.key.rtype, r.key.id), res));
         }
+        for (k, v) in &s.params {
+            if let Some(el) = token_element(k) {
+                matches.retain(|(_, r)| token_matches(r, el, v));
+            }
+        }
+        match s.get("_sort") {
+            Some("date") => matches.sort_by(|a, b| clinical_date(&a.1).cmp(&clinical_date(&b.1))),
+            Some("-date") => matches.sort_by(|a, b| clinical_date(&b.1).cmp(&clinical_date(&a.1))),
+            _ => {}
+        }
         let total = matches.len() as u64;
         Ok(s.page(base, total, matches))
     }
@@ -258,6 +346,29 @@ mod tests {
         }
         assert!(Search::parse("Task", &q(&[("owner", "x")])).is_ok());
         assert!(Search::parse("Observation", &q(&[("owner", "x")])).is_err());
+    }
+
+    #[test]
+    fn token_searches_read_codings_and_codes() {
+        let obs = json!({"resourceType": "Observation", "category": [{"coding": [
+            {"system": "http://terminology.hl7.org/CodeSystem/observation-category", "code": "vital-signs"}]}]});
+        assert!(token_matches(&obs, "category", "vital-signs"));
+        assert!(token_matches(
+            &obs,
+            "category",
+            "http://terminology.hl7.org/CodeSystem/observation-category|vital-signs"
+        ));
+        assert!(token_matches(&obs, "category", "laboratory,vital-signs"));
+        assert!(!token_matches(&obs, "category", "laboratory"));
+        assert!(!token_matches(&obs, "category", "http://other|vital-signs"));
+        let mr = json!({"resourceType": "MedicationRequest", "status": "active"});
+        assert!(token_matches(&mr, "status", "active"));
+        assert!(!token_matches(&mr, "status", "stopped"));
+        let e =
+            Search::parse("Observation", &q(&[("patient", "p"), ("_sort", "code")])).unwrap_err();
+        assert_eq!(e.outcome["issue"][0]["expression"][0], "_sort");
+        assert!(Search::parse("Observation", &q(&[("patient", "p"), ("_sort", "-date")])).is_ok());
+        assert!(Search::parse("Patient", &q(&[("patient", "p"), ("category", "x")])).is_err());
     }
 
     #[test]

@@ -148,6 +148,36 @@ fn roles(r: &[Role]) -> String {
     r.iter().map(|r| r.as_str()).collect::<Vec<_>>().join("+")
 }
 
+/// The SMART EHR launch, when configured (`smart_client_id` and
+/// `smart_issuers` come as a pair).
+pub fn smart_launch(s: &Settings) -> Result<Option<Arc<bedside_server::smart::SmartLaunch>>> {
+    let (id, issuers) = match (&s.smart_client_id, s.smart_issuers.is_empty()) {
+        (None, true) => {
+            if s.smart_redirect_url.is_some() {
+                bail!("smart_redirect_url is set but smart_client_id is not: set the client id and smart_issuers too");
+            }
+            return Ok(None);
+        }
+        (Some(_), true) => bail!(
+            "smart_client_id is set but smart_issuers is not: name the EHR FHIR base URLs a launch may come from"
+        ),
+        (None, false) => bail!(
+            "smart_issuers is set but smart_client_id is not: set the client id registered with the EHR"
+        ),
+        (Some(id), false) => (id, s.smart_issuers.clone()),
+    };
+    let redirect = s
+        .smart_redirect_url
+        .clone()
+        .unwrap_or_else(|| format!("{}/smart/redirect", s.public_url()));
+    let mut cfg =
+        bedside_server::smart::SmartLaunchConfig::new(id, &redirect, &s.smart_scope, issuers);
+    cfg.timeout = std::time::Duration::from_secs(s.smart_timeout_secs);
+    let launch = bedside_server::smart::SmartLaunch::new(cfg).map_err(|e| anyhow::anyhow!(e))?;
+    tracing::info!(client_id = %id, issuers = ?s.smart_issuers, "SMART EHR launch on");
+    Ok(Some(Arc::new(launch)))
+}
+
 /// SMART Backend Services credentials for write-back, when configured.
 pub fn smart_backend(s: &Settings) -> Result<Option<bedside_app::writeback::SmartBackend>> {
     let set = [

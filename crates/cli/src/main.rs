@@ -230,6 +230,7 @@ async fn open_app(s: &Settings, demo: bool) -> Result<Arc<App>> {
             .with_context(|| format!("demo EHR keys in {}", ehr.display()))?;
     }
     hooks.insecure_skip_auth = s.insecure_skip_hook_auth;
+    hooks.ehr_timeout = std::time::Duration::from_millis(s.ehr_timeout_ms);
     if let Some(path) = &s.hook_issuers {
         let issuers = bedside_app::hooks::Issuers::load(path).context("hook_issuers")?;
         for i in &issuers.trusted {
@@ -348,6 +349,7 @@ async fn run_server(s: Settings, before_serve: Option<DemoReplay>, demo: bool) -
         hook_rate_per_sec: s.hook_rate_limit_per_sec,
         hook_rate_burst: s.hook_rate_limit_burst,
         cors_origins: s.cors_allowed_origins.clone(),
+        smart: access::smart_launch(&s)?,
     };
     bedside_server::serve(listener, app, http, bedside_server::shutdown_signal()).await?;
     tracing::info!("bedside stopped");

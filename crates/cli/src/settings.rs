@@ -199,6 +199,48 @@ pub struct Settings {
     #[arg(long, env = "BEDSIDE_HOOK_ISSUERS")]
     pub hook_issuers: Option<PathBuf>,
 
+    /// Time Bedside waits for the EHR's FHIR server when a hook call lacks
+    /// prefetch and names a `fhirServer`, in milliseconds. After it the
+    /// card is computed from what Bedside has and says data may be
+    /// incomplete.
+    #[arg(long, env = "BEDSIDE_EHR_TIMEOUT_MS", default_value_t = 2000)]
+    pub ehr_timeout_ms: u64,
+
+    /// SMART EHR launch: the client id registered with the EHR's
+    /// authorization server. With smart_issuers, a card's `smart` link
+    /// (`{public_url}/smart/launch`) opens Bedside's patient page in the
+    /// EHR's patient context (authorization code flow with PKCE).
+    #[arg(long, env = "BEDSIDE_SMART_CLIENT_ID")]
+    pub smart_client_id: Option<String>,
+
+    /// SMART EHR launch: the EHR FHIR base URLs (`iss`) a launch may come
+    /// from (repeatable or comma-separated); a launch from any other is
+    /// refused.
+    #[arg(
+        long = "smart-issuer",
+        env = "BEDSIDE_SMART_ISSUERS",
+        value_delimiter = ','
+    )]
+    pub smart_issuers: Vec<String>,
+
+    /// SMART EHR launch: the redirect URL registered with the
+    /// authorization server. Default: {public_url}/smart/redirect.
+    #[arg(long, env = "BEDSIDE_SMART_REDIRECT_URL")]
+    pub smart_redirect_url: Option<String>,
+
+    /// SMART EHR launch: the scopes requested.
+    #[arg(
+        long,
+        env = "BEDSIDE_SMART_SCOPE",
+        default_value = "launch openid fhirUser patient/*.read"
+    )]
+    pub smart_scope: String,
+
+    /// SMART EHR launch: timeout of the `.well-known/smart-configuration`
+    /// fetch and of the token request, in seconds.
+    #[arg(long, env = "BEDSIDE_SMART_TIMEOUT_SECS", default_value_t = 5)]
+    pub smart_timeout_secs: u64,
+
     /// Log format: `text` or `json`.
     #[arg(long, env = "BEDSIDE_LOG_FORMAT", default_value = "text")]
     pub log_format: String,
@@ -294,6 +336,12 @@ impl Settings {
                     bail!("{name}: must start with http:// or https://");
                 }
             }
+        }
+        if self.ehr_timeout_ms == 0 {
+            bail!("ehr_timeout_ms: must be at least 1");
+        }
+        if self.smart_timeout_secs == 0 {
+            bail!("smart_timeout_secs: must be at least 1");
         }
         if self.max_body_mib == 0 {
             bail!("max_body_mib: must be at least 1");

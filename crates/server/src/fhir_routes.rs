@@ -61,7 +61,13 @@ pub(crate) fn capabilities(s: &AppState) -> bedside_fhir::Capabilities {
                 "reference",
                 "what the Provenance is about (exact reference)",
             ),
-            "status" => ("token", "the Task's status code"),
+            "status" => ("token", "the status code"),
+            "category" => ("token", "a category coding (`system|code` or `code`)"),
+            "clinical-status" => ("token", "a clinicalStatus coding (`system|code` or `code`)"),
+            "_sort" => (
+                "string",
+                "`date` or `-date` (effective, onset, recorded or authored time)",
+            ),
             _ => ("string", "see the README"),
         };
         SearchParam {

@@ -15,6 +15,7 @@ mod hardening;
 mod metrics_routes;
 pub mod openapi;
 mod pulse_routes;
+pub mod smart;
 mod ui_routes;
 mod worklist_routes;
 
@@ -46,6 +47,8 @@ pub struct HttpConfig {
     /// Origins allowed to call the CDS Hooks endpoints from a browser
     /// (CORS); empty: CORS off.
     pub cors_origins: Vec<String>,
+    /// SMART EHR launch (`/smart/launch`, `/smart/redirect`); `None`: off.
+    pub smart: Option<Arc<smart::SmartLaunch>>,
 }
 
 impl Default for HttpConfig {
@@ -57,6 +60,7 @@ impl Default for HttpConfig {
             hook_rate_per_sec: 100,
             hook_rate_burst: 200,
             cors_origins: Vec::new(),
+            smart: None,
         }
     }
 }
@@ -73,7 +77,10 @@ pub struct AppState {
 /// The whole HTTP surface.
 pub fn router(app: Arc<App>, http: HttpConfig) -> Router {
     let metrics = Arc::new(HttpMetrics::new());
-    let access = http.access.clone();
+    let auth_state = auth::AuthState {
+        access: http.access.clone(),
+        smart: http.smart.clone(),
+    };
     let state = AppState {
         app,
         http,
@@ -88,6 +95,7 @@ pub fn router(app: Arc<App>, http: HttpConfig) -> Router {
         .merge(worklist_routes::routes())
         .merge(ui_routes::routes())
         .merge(pulse_routes::routes())
+        .merge(smart::routes())
         .layer(axum::extract::DefaultBodyLimit::max(
             state.http.max_body_bytes,
         ))
@@ -109,7 +117,10 @@ pub fn router(app: Arc<App>, http: HttpConfig) -> Router {
             metrics_routes::track,
         ))
         // Outermost: every request, matched or not, is authenticated first.
-        .layer(axum::middleware::from_fn_with_state(access, auth::enforce))
+        .layer(axum::middleware::from_fn_with_state(
+            auth_state,
+            auth::enforce,
+        ))
         .with_state(state)
 }
 

@@ -47,13 +47,14 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/ui/pathways/{id}/diagram", get(pathway_diagram))
         .route("/ui/models", get(models))
         .route("/ui/models/{id}/{version}", get(model_facts))
+        .route("/ui/patients/{id}", get(patient))
         .route("/ui/assets/{*path}", get(asset))
         .route("/ui/{*rest}", get(not_found))
         .layer(middleware::from_fn(ui_headers))
 }
 
 /// Security headers and `Server-Timing` on every UI response.
-async fn ui_headers(req: Request, next: Next) -> Response {
+pub(crate) async fn ui_headers(req: Request, next: Next) -> Response {
     let started = std::time::Instant::now();
     let mut r = next.run(req).await;
     let ms = started.elapsed().as_secs_f64() * 1000.0;
@@ -358,6 +359,30 @@ async fn pathway_diagram(
 ) -> Response {
     match s.app.views().ui_pathway_diagram(&id, now()).await {
         Ok(d) => page(&w, || ui::pathway_diagram_fragment(&d)),
+        Err(e) => error_page(e, &h),
+    }
+}
+
+/// One patient's page (a read of patient data, recorded for `who`); with
+/// a SMART launch session, the user the EHR named is shown.
+async fn patient(
+    State(s): State<AppState>,
+    w: Who,
+    who: Option<Extension<Actor>>,
+    smart: Option<Extension<crate::smart::SmartSession>>,
+    h: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    let launched_by =
+        smart.map(|Extension(x)| x.fhir_user.unwrap_or_else(|| "a SMART launch".to_string()));
+    let r = s
+        .app
+        .views()
+        .ui_patient(&id, launched_by)
+        .await
+        .map_err(ApiError::from);
+    match s.app.record_patient_view(&actor(who), &id, r).await {
+        Ok(v) => page(&w, || ui::render_patient(&v)),
         Err(e) => error_page(e, &h),
     }
 }

@@ -174,6 +174,13 @@ async fn api_refuses_every_bad_credential_and_admits_the_right_role() {
     // Open: liveness and CDS Hooks discovery (hooks verify the EHR's JWT).
     assert_eq!(get_with(b, "/healthz", None).await.0, StatusCode::OK);
     assert_eq!(get_with(b, "/cds-services", None).await.0, StatusCode::OK);
+    // The CapabilityStatement is public (FHIR: a client reads it before it
+    // has a token); the resources behind it are not.
+    let meta = get_with(b, "/fhir/metadata", None).await;
+    assert_eq!(meta.0, StatusCode::OK, "{meta:?}");
+    let cs: Value = serde_json::from_str(&meta.2).unwrap();
+    assert_eq!(cs["resourceType"], "CapabilityStatement", "{cs}");
+    assert_401(&get_with(b, "/fhir/Patient", None).await, "missing token");
 
     // No token, malformed tokens.
     assert_401(&get_with(b, "/worklist", None).await, "missing token");

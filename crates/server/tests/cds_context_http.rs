@@ -1,5 +1,5 @@
 //! CDS Hooks context over real HTTP: order context (`draftOrders`,
-//! `selections`), feedback checked against the card it names, and prefetch
+//! `selections`, what an order-sign draft lacks by the use case's rule), feedback checked against the card it names, and prefetch
 //! fetched from the EHR's `fhirServer` (a FHIR stub on 127.0.0.1:0).
 
 use axum::extract::{Path, Query, State};
@@ -53,13 +53,31 @@ fn call(hook: &str, pid: &str, drafts: Vec<Value>, selections: Vec<&str>) -> Val
     json!({"hook": hook, "hookInstance": "d1577c69-dfbe-44ad-ba6d-3e05e953b2ea", "context": context})
 }
 
-async fn card(s: &TestServer, hook: &str, body: &Value) -> Value {
+/// Every card of a call's answer (the answer validated).
+async fn cards(s: &TestServer, hook: &str, body: &Value) -> Vec<Value> {
     let (status, v) = post_json(&s.base, &format!("/cds-services/{MODEL}-{hook}"), body).await;
     assert_eq!(status, 200, "{v}");
     let problems = bedside_cds::validate_response(&v);
     assert!(problems.is_empty(), "{problems:?}");
-    assert_eq!(v["cards"].as_array().map(Vec::len), Some(1), "{v}");
-    v["cards"][0].clone()
+    v["cards"].as_array().cloned().unwrap_or_default()
+}
+
+/// The one risk card of an answer (the card with a uuid; a card saying
+/// what the draft lacks has none).
+async fn card(s: &TestServer, hook: &str, body: &Value) -> Value {
+    let all = cards(s, hook, body).await;
+    let risk: Vec<&Value> = all.iter().filter(|c| c["uuid"].is_string()).collect();
+    assert_eq!(risk.len(), 1, "{all:?}");
+    risk[0].clone()
+}
+
+/// The summaries of the cards without a uuid (what the draft lacks).
+async fn lacks(s: &TestServer, hook: &str, body: &Value) -> Vec<Value> {
+    cards(s, hook, body)
+        .await
+        .into_iter()
+        .filter(|c| c["uuid"].is_null())
+        .collect()
 }
 
 fn labels(card: &Value) -> Vec<String> {
@@ -107,6 +125,17 @@ async fn drafted_orders_are_never_suggested_again() {
         assert!(l["autolaunchable"].is_boolean(), "{l}");
         assert_eq!(l["autolaunchable"], l["autoLaunchable"], "{l}");
     }
+    // The use case's SMART link: Bedside's launch endpoint, the patient in
+    // its appContext.
+    let smart: Vec<&Value> = all["links"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|l| l["type"] == "smart")
+        .collect();
+    assert_eq!(smart.len(), 1, "{all}");
+    assert_eq!(smart[0]["url"], format!("{}/smart/launch", s.base));
+    assert_eq!(smart[0]["appContext"], "patient=o1");
 
     // An antibiotic (RxNorm, matched by the class the demo suggests) in
     // the draft: no antibiotics suggestion; the rest stays.
@@ -180,6 +209,68 @@ async fn drafted_orders_are_never_suggested_again() {
     )
     .await;
     assert_eq!(labels(&c), every);
+}
+
+#[tokio::test]
+async fn order_sign_says_what_the_draft_lacks() {
+    let s = start().await;
+    http::ingest(&s.base, &fhir::transaction(fhir::septic_patient("o1"))).await;
+    let sign = |drafts: Vec<Value>| call("order-sign", "o1", drafts, vec![]);
+
+    // Antibiotics drafted, no blood culture drafted or on record: a
+    // warning card says what is lacking (the use case's rule), and the
+    // risk card still does not suggest antibiotics.
+    let l = lacks(&s, "order-sign", &sign(vec![antibiotic_draft("m1")])).await;
+    assert_eq!(l.len(), 1, "{l:?}");
+    assert_eq!(l[0]["indicator"], "warning");
+    let summary = l[0]["summary"].as_str().unwrap();
+    assert!(
+        summary.starts_with("Blood cultures before antibiotics"),
+        "{summary}"
+    );
+    let detail = l[0]["detail"].as_str().unwrap();
+    assert!(detail.contains("antibiotic ordered"), "{detail}");
+    assert!(detail.contains("blood culture ordered"), "{detail}");
+    assert_eq!(l[0]["source"]["label"], "Sepsis screening");
+    let risk = card(&s, "order-sign", &sign(vec![antibiotic_draft("m2")])).await;
+    assert!(
+        !labels(&risk).contains(&"Start empiric antibiotics".to_string()),
+        "{risk}"
+    );
+
+    // Both drafted: nothing lacks.
+    let l = lacks(
+        &s,
+        "order-sign",
+        &sign(vec![antibiotic_draft("m3"), blood_culture_draft("s3")]),
+    )
+    .await;
+    assert!(l.is_empty(), "{l:?}");
+    // Blood cultures alone, or nothing drafted: the rule does not apply.
+    assert!(
+        lacks(&s, "order-sign", &sign(vec![blood_culture_draft("s4")]))
+            .await
+            .is_empty()
+    );
+    assert!(lacks(&s, "order-sign", &sign(vec![])).await.is_empty());
+    // order-select is not the moment: only order-sign checks the draft.
+    let select = call(
+        "order-select",
+        "o1",
+        vec![antibiotic_draft("m5")],
+        vec!["MedicationRequest/m5"],
+    );
+    assert!(lacks(&s, "order-select", &select).await.is_empty());
+
+    // A blood culture already ordered (on record): antibiotics alone lack
+    // nothing.
+    let culture = json!({"resourceType": "ServiceRequest", "id": "o1-bc", "status": "active",
+        "intent": "order", "subject": {"reference": "Patient/o1"},
+        "authoredOn": "2024-01-01T02:30:00Z",
+        "code": {"coding": [{"system": "http://loinc.org", "code": "600-7", "display": "Blood culture"}]}});
+    http::ingest(&s.base, &fhir::transaction(vec![culture])).await;
+    let l = lacks(&s, "order-sign", &sign(vec![antibiotic_draft("m6")])).await;
+    assert!(l.is_empty(), "{l:?}");
 }
 
 fn feedback(items: Vec<Value>) -> Value {
@@ -474,4 +565,100 @@ async fn a_slow_or_stopped_ehr_gets_an_answer_from_what_bedside_has() {
         .to_string();
     assert!(detail.contains(INCOMPLETE), "{detail}");
     assert!(ehr_stopped.seen.lock().unwrap().is_empty());
+}
+
+/// The standard prefetch served by Bedside's own `/fhir`: one Bedside
+/// (no model, holding the patient's data) is the EHR of another.
+#[tokio::test]
+async fn another_bedsides_fhir_serves_the_prefetch() {
+    let timeout = Duration::from_millis(1500);
+    let ehr = TestServer::start().await;
+    let vital = |mut r: Value| {
+        if r["resourceType"] == "Observation" {
+            r["category"] = json!([{"coding": [{
+                "system": "http://terminology.hl7.org/CodeSystem/observation-category",
+                "code": "vital-signs"}]}]);
+        }
+        r
+    };
+    let e1: Vec<Value> = fhir::septic_patient("e1").into_iter().map(vital).collect();
+    http::ingest(&ehr.base, &fhir::transaction(e1.clone())).await;
+    // The EHR answers the templates as discovery states them.
+    let vitals = http::get_ok(
+        &ehr.base,
+        "/fhir/Observation?patient=e1&category=vital-signs&_sort=-date&_count=100",
+    )
+    .await;
+    assert_eq!(vitals["total"], 3, "{vitals}");
+    let labs = http::get_ok(
+        &ehr.base,
+        "/fhir/Observation?patient=e1&category=laboratory&_sort=-date&_count=100",
+    )
+    .await;
+    assert_eq!(labs["total"], 0, "{labs}");
+
+    let s = start_with(HookConfig {
+        ehr_timeout: timeout,
+        ..HookConfig::default()
+    })
+    .await;
+    // Bedside has nothing of e1: the card comes from what the EHR served.
+    let body = with_ehr(
+        call("patient-view", "e1", vec![], vec![]),
+        &ehr.url("/fhir"),
+        "ehr-access-token",
+    );
+    let c = card(&s, "patient-view", &body).await;
+    assert!(!c["detail"].as_str().unwrap().contains(INCOMPLETE), "{c}");
+    // The same data sent inline as prefetch scores the same probability.
+    let mut inline = call("patient-view", "e2", vec![], vec![]);
+    let e2: Vec<Value> = fhir::septic_patient("e2").into_iter().map(vital).collect();
+    let obs: Vec<Value> = e2
+        .iter()
+        .filter(|r| r["resourceType"] == "Observation")
+        .map(|r| json!({"resource": r}))
+        .collect();
+    inline["prefetch"] = json!({
+        "patient": e2[0],
+        "vitals": {"resourceType": "Bundle", "type": "searchset", "entry": obs},
+    });
+    card(&s, "patient-view", &inline).await;
+    let recorded = s.documents("card").await;
+    let rec = |pid: &str| {
+        recorded
+            .iter()
+            .find(|d| d.patient_id.as_deref() == Some(pid))
+            .unwrap()
+            .body
+            .clone()
+    };
+    assert_eq!(rec("e1")["risk_source"], "Fetched", "{}", rec("e1"));
+    assert_eq!(rec("e1")["probability"], rec("e2")["probability"]);
+
+    // The EHR stopped: Bedside answers within its timeout from what it
+    // has of d1, and the card says data may be incomplete.
+    http::ingest(&s.base, &fhir::transaction(fhir::septic_patient("d1"))).await;
+    let url = ehr.url("/fhir");
+    drop(ehr);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let body = with_ehr(
+        call("patient-view", "d1", vec![], vec![]),
+        &url,
+        "ehr-access-token",
+    );
+    let t = std::time::Instant::now();
+    let (status, v) = post_json(
+        &s.base,
+        &format!("/cds-services/{MODEL}-patient-view"),
+        &body,
+    )
+    .await;
+    let took = t.elapsed();
+    assert_eq!(status, 200, "{v}");
+    assert!(
+        took < timeout + Duration::from_secs(1),
+        "answered after {took:?}"
+    );
+    let detail = v["cards"][0]["detail"].as_str().expect("a card");
+    assert!(detail.contains(INCOMPLETE), "{detail}");
 }

@@ -9,7 +9,8 @@
 //! - pages: [`render_dashboard`], [`render_worklist`] (+ [`worklist_fragment`]
 //!   for htmx swaps), [`render_model_facts`], [`render_models`],
 //!   [`render_sandbox`] (+ [`patient_list_fragment`]), [`render_pathways`]
-//!   (+ [`pathway_diagram_fragment`] polled every 5 s), [`render_error`],
+//!   (+ [`pathway_diagram_fragment`] polled every 5 s), [`render_patient`]
+//!   (one patient: risk history, factors, open Tasks), [`render_error`],
 //!   [`render_not_found`]; each takes its view model (`*View`) by reference
 //!   and returns [`maud::Markup`] (`.into_string()` for a `String`);
 //! - charts ([`charts`]): line with a band, reliability diagram, horizontal
@@ -49,6 +50,7 @@ pub use pages::pathway::{
     pathway_diagram_fragment, render_pathways, DiagramEdge, DiagramShape, PathwayDiagram,
     PathwaysView, ShapeKind,
 };
+pub use pages::patient::{render_patient, OpenTask, PatientView, RiskHistory};
 pub use pages::sandbox::{
     default_draft_orders, patient_list_fragment, render_sandbox, CdsServiceRef, ChannelView,
     PatientListItem, PatientTimeline, SandboxView, TimelineEvent,

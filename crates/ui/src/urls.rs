@@ -53,6 +53,12 @@ pub const SANDBOX_TOKEN: &str = "/ui/sandbox/token";
 /// pathway for a patient (form field `patient`).
 pub const SANDBOX_START_PATHWAY: &str = "/ui/sandbox/start-pathway";
 
+/// One patient's page (risk history, factors, open Tasks), where a SMART
+/// launch lands.
+pub fn patient(id: &str) -> String {
+    format!("/ui/patients/{}", enc(id))
+}
+
 /// Pathways index.
 pub fn pathways() -> String {
     "/ui/pathways".to_string()

@@ -119,6 +119,18 @@ pub(crate) struct CardFile {
     pub suggestions: Vec<SuggestionFile>,
     #[serde(default)]
     pub links: Vec<LinkFile>,
+    #[serde(default)]
+    pub draft_requires: Vec<DraftRequiresFile>,
+}
+
+/// `[[card.draft_requires]]`: at order-sign, a drafted order of one of
+/// `when` needs one of `requires` drafted too or already in the record.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct DraftRequiresFile {
+    pub when: Vec<String>,
+    pub requires: Vec<String>,
+    pub message: String,
 }
 
 #[derive(Debug, Deserialize)]

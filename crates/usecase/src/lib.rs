@@ -198,6 +198,20 @@ pub struct CardContent {
     pub action: String,
     pub suggestions: Vec<Suggestion>,
     pub links: Vec<Link>,
+    /// At order-sign: what a draft must also hold (`[[card.draft_requires]]`).
+    pub draft_requires: Vec<DraftRequirement>,
+}
+
+/// At `order-sign`: when the draft orders one of `when` (event channels of
+/// the channel map, e.g. `antibiotic_ordered`), one of `requires` must be
+/// drafted too or already in the patient's record (e.g.
+/// `blood_culture_ordered`); otherwise a card says `message`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DraftRequirement {
+    pub when: Vec<String>,
+    pub requires: Vec<String>,
+    /// The card's summary ("Blood cultures before antibiotics").
+    pub message: String,
 }
 
 /// A FHIR `create` offered on the card.
@@ -211,6 +225,9 @@ pub struct Suggestion {
     /// Not offered when the patient already has this event channel.
     pub unless_event: Option<String>,
 }
+
+/// In a card link's `url`, Bedside's public URL (`{public_url}/smart/launch`).
+pub const PUBLIC_URL: &str = "{public_url}";
 
 /// A link on the card.
 #[derive(Debug, Clone, PartialEq)]
@@ -574,10 +591,23 @@ impl UseCase {
             if l.label.trim().is_empty() {
                 p(&format!("{key}.label"), "must not be blank".into());
             }
-            if !(l.url.starts_with("https://") || l.url.starts_with("http://")) {
+            let url = l
+                .url
+                .strip_prefix(PUBLIC_URL)
+                .map_or(l.url.as_str(), |rest| {
+                    if rest.starts_with('/') {
+                        "https://bedside/"
+                    } else {
+                        rest
+                    }
+                });
+            if !(url.starts_with("https://") || url.starts_with("http://")) {
                 p(
                     &format!("{key}.url"),
-                    format!("`{}` is not an absolute http(s) URL", l.url),
+                    format!(
+                        "`{}` is not an absolute http(s) URL (or `{PUBLIC_URL}/...`)",
+                        l.url
+                    ),
                 );
             }
             if let Some(kind) = kind {
@@ -613,6 +643,50 @@ impl UseCase {
                     ),
                 );
             }
+        }
+
+        let mut draft_requires = Vec::new();
+        for (i, r) in c.draft_requires.iter().enumerate() {
+            let key = format!("card.draft_requires[{i}]");
+            for (field, list) in [("when", &r.when), ("requires", &r.requires)] {
+                if list.is_empty() {
+                    p(
+                        &format!("{key}.{field}"),
+                        "must name at least one event channel".into(),
+                    );
+                }
+                for (j, e) in list.iter().enumerate() {
+                    if !event_known(e) {
+                        p(
+                            &format!("{key}.{field}[{j}]"),
+                            format!(
+                                "unknown event channel `{e}` (the channel map has: {})",
+                                events.join(", ")
+                            ),
+                        );
+                    }
+                }
+            }
+            if let Some(e) = r.when.iter().find(|e| r.requires.iter().any(|x| x == *e)) {
+                p(
+                    &format!("{key}.requires"),
+                    format!("`{e}` is in both `when` and `requires`: the check could never fire"),
+                );
+            }
+            let n = r.message.trim().chars().count();
+            if n == 0 {
+                p(&format!("{key}.message"), "must not be blank".into());
+            } else if n >= SUMMARY_MAX {
+                p(
+                    &format!("{key}.message"),
+                    format!("{n} characters: a card summary has fewer than {SUMMARY_MAX}"),
+                );
+            }
+            draft_requires.push(DraftRequirement {
+                when: r.when.clone(),
+                requires: r.requires.clone(),
+                message: r.message.trim().to_string(),
+            });
         }
 
         // Model package.
@@ -699,6 +773,7 @@ impl UseCase {
                     action: c.action.clone(),
                     suggestions,
                     links,
+                    draft_requires,
                 },
                 discovery: f.discovery.clone(),
             })

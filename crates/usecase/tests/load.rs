@@ -184,7 +184,9 @@ fn unknown_keys_and_bad_shapes_are_named() {
     );
     assert!(locs.contains(&"use-case.toml:trigger"), "{p:?}");
     assert!(locs.contains(&"use-case.toml:pathway.start"), "{p:?}");
-    assert!(locs.contains(&"use-case.toml:card.links[0].url"), "{p:?}");
+    // The shipped file's own link is links[0]; the one added here is next.
+    assert!(locs.contains(&"use-case.toml:card.links[1].url"), "{p:?}");
+    assert!(!locs.contains(&"use-case.toml:card.links[0].url"), "{p:?}");
 }
 
 #[test]
@@ -197,9 +199,81 @@ fn links_and_resource_rules_are_read() {
         "[[card.links]]\nlabel = \"Sepsis app\"\nurl = \"https://apps.example/launch\"\ntype = \"smart\"\napp_context = \"view=sepsis\"\n\n[[card.suggestions]]\nlabel = \"Order serum lactate\"",
     );
     let u = UseCase::load(&dir, &ChannelMap::default_map()).unwrap();
-    assert_eq!(u.card.links.len(), 1);
+    assert_eq!(u.card.links.len(), 2);
+    // The shipped SMART link into Bedside's own patient page.
+    assert_eq!(u.card.links[0].url, "{public_url}/smart/launch");
     assert_eq!(u.card.links[0].kind, LinkKind::Smart);
-    assert_eq!(u.card.links[0].app_context.as_deref(), Some("view=sepsis"));
+    assert_eq!(
+        u.card.links[0].app_context.as_deref(),
+        Some("patient={{patientId}}")
+    );
+    assert_eq!(u.card.links[1].kind, LinkKind::Smart);
+    assert_eq!(u.card.links[1].app_context.as_deref(), Some("view=sepsis"));
+}
+
+#[test]
+fn draft_requirements_are_read_and_checked() {
+    // The shipped sepsis use case: antibiotics need blood cultures.
+    let (_tmp, dir) = copy_of("sepsis-screening");
+    let u = UseCase::load(&dir, &ChannelMap::default_map()).unwrap();
+    assert_eq!(u.card.draft_requires.len(), 1);
+    let r = &u.card.draft_requires[0];
+    assert_eq!(r.when, vec!["antibiotic_ordered".to_string()]);
+    assert_eq!(r.requires, vec!["blood_culture_ordered".to_string()]);
+    assert!(r.message.starts_with("Blood cultures before antibiotics"));
+
+    // Every mistake named by its key.
+    let uc = dir.join("use-case.toml");
+    edit(
+        &uc,
+        "when = [\"antibiotic_ordered\"]\nrequires = [\"blood_culture_ordered\"]",
+        "when = [\"antibiotics_ordered\"]\nrequires = []",
+    );
+    edit(
+        &uc,
+        "message = \"Blood cultures before antibiotics",
+        "message = \"   \"\nx = \"",
+    );
+    let p = UseCase::validate(&dir, &ChannelMap::default_map());
+    let text = format!("{p:?}");
+    // An unknown key first: serde stops there, naming it.
+    assert!(text.contains("card.draft_requires"), "{text}");
+    assert!(text.contains("unknown field `x`"), "{text}");
+
+    let (_tmp2, dir) = copy_of("sepsis-screening");
+    let uc = dir.join("use-case.toml");
+    edit(
+        &uc,
+        "when = [\"antibiotic_ordered\"]\nrequires = [\"blood_culture_ordered\"]",
+        "when = [\"antibiotics_ordered\"]\nrequires = []",
+    );
+    let long = "x".repeat(150);
+    edit(
+        &uc,
+        "message = \"Blood cultures before antibiotics: draw blood cultures before the first antibiotic dose\"",
+        &format!("message = \"{long}\""),
+    );
+    let p = UseCase::validate(&dir, &ChannelMap::default_map());
+    let locs: Vec<&str> = p.iter().map(|p| p.location.as_str()).collect();
+    assert!(
+        locs.contains(&"use-case.toml:card.draft_requires[0].when[0]"),
+        "{p:?}"
+    );
+    assert!(
+        locs.contains(&"use-case.toml:card.draft_requires[0].requires"),
+        "{p:?}"
+    );
+    assert!(
+        locs.contains(&"use-case.toml:card.draft_requires[0].message"),
+        "{p:?}"
+    );
+    let unknown = p.iter().find(|p| p.location.ends_with("when[0]")).unwrap();
+    assert!(
+        unknown
+            .to_string()
+            .contains("unknown event channel `antibiotics_ordered`"),
+        "{unknown}"
+    );
 }
 
 #[test]

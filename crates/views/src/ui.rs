@@ -5,12 +5,13 @@
 //!
 //! Pages: worklist (this file), model facts (`facts`), EHR sandbox
 //! (`sandbox`), pathway view (`pathways`), monitoring dashboard
-//! (`dashboard`).
+//! (`dashboard`), one patient's page (`patient`).
 
 mod dashboard;
 pub use dashboard::{DashboardCache, DASHBOARD_MAX_AGE_SECS};
 mod facts;
 mod pathways;
+mod patient;
 mod sandbox;
 
 use crate::{ViewError, Views, UI_ACTOR};

@@ -198,7 +198,11 @@ impl App {
             card_uuid,
             call.now,
         );
-        let cards = render_cards(&card_input);
+        let mut cards = render_cards(&card_input);
+        if let (Some(u), Some(card)) = (self.use_cases.for_model(sched.id()), cards.first_mut()) {
+            card.links
+                .extend(use_case_links(u, &self.config.public_url, pid));
+        }
         let service = format!("{}-{hook}", sched.id());
         let card = CardRecord {
             uuid: card_uuid.to_string(),
@@ -352,6 +356,32 @@ impl App {
             survey_url: None,
         }
     }
+}
+
+/// The use case's `[[card.links]]` as card links: `{public_url}` in a
+/// URL is Bedside's public URL (a `smart` link to `/smart/launch` opens
+/// Bedside's patient page), `{{patientId}}` in `app_context` the patient.
+fn use_case_links(
+    u: &bedside_usecase::UseCase,
+    public_url: &str,
+    pid: &str,
+) -> impl Iterator<Item = bedside_cds::Link> {
+    let base = public_url.trim_end_matches('/').to_string();
+    let pid = pid.to_string();
+    u.card
+        .links
+        .clone()
+        .into_iter()
+        .map(move |l| bedside_cds::Link {
+            label: l.label,
+            url: l.url.replace(bedside_usecase::PUBLIC_URL, &base),
+            kind: match l.kind {
+                bedside_usecase::LinkKind::Absolute => bedside_cds::LinkType::Absolute,
+                bedside_usecase::LinkKind::Smart => bedside_cds::LinkType::Smart,
+            },
+            app_context: l.app_context.map(|c| c.replace("{{patientId}}", &pid)),
+            autolaunchable: Some(false),
+        })
 }
 
 /// The alert memory and last shown probability of an `alert_memory`

@@ -324,8 +324,20 @@ impl App {
             drafted,
             note: fetched.note(),
         };
-        self.decide_and_render(sched, model, hook, &pid, &req, &context, risk, now, started)
-            .await
+        let on_record = risk.events.clone();
+        let mut resp = self
+            .decide_and_render(sched, model, hook, &pid, &req, &context, risk, now, started)
+            .await?;
+        // At order-sign: what the draft lacks, by the use case's rules.
+        if hook == "order-sign" {
+            if let Some(u) = self.use_cases.for_model(sched.id()) {
+                for r in context.drafted.lacking(&u.card.draft_requires, &on_record) {
+                    tracing::info!(service = service_id, patient = %pseudonym(&pid), "order-sign: the draft lacks what a use case rule requires");
+                    resp.cards.push(orders::lack_card(r, u));
+                }
+            }
+        }
+        Ok(resp)
     }
 
     /// A hook JWT for `aud` signed with the configured demo EHR key (for

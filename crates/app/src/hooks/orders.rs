@@ -8,12 +8,15 @@
 //! the RxNorm ingredients of a class, or its text. A suggestion whose
 //! resource has one of the drafted codings, or whose `unless_event` is a
 //! drafted event, is not offered: Bedside never suggests ordering what is
-//! being ordered. Nothing here names a clinical use case.
+//! being ordered. At `order-sign`, a use case's `draft_requires` rules
+//! say what a draft lacks (a drafted `when` event with none of `requires`
+//! drafted or on record): one warning card each. Nothing here names a
+//! clinical use case.
 
 use super::*;
 use bedside_fhir::types::CodeableConcept;
 use bedside_ingest::ChannelMap;
-use bedside_usecase::Suggestion as SuggestionTemplate;
+use bedside_usecase::{DraftRequirement, Suggestion as SuggestionTemplate, UseCase};
 use std::collections::{BTreeSet, HashSet};
 
 /// Statuses of a request resource that is not (or no longer) an order.
@@ -86,6 +89,64 @@ impl Drafted {
                 _ => false,
             })
         })
+    }
+}
+
+impl Drafted {
+    /// The rules the draft triggers and does not meet: a drafted event of
+    /// a rule's `when`, and none of its `requires` drafted or `on_record`
+    /// (the patient's event channels).
+    pub(super) fn lacking<'a>(
+        &self,
+        rules: &'a [DraftRequirement],
+        on_record: &BTreeSet<String>,
+    ) -> Vec<&'a DraftRequirement> {
+        rules
+            .iter()
+            .filter(|r| r.when.iter().any(|e| self.events.contains(e)))
+            .filter(|r| {
+                !r.requires
+                    .iter()
+                    .any(|e| self.events.contains(e) || on_record.contains(e))
+            })
+            .collect()
+    }
+}
+
+/// An event channel as words ("blood_culture_ordered" -> "blood culture
+/// ordered").
+fn words(e: &str) -> String {
+    e.replace('_', " ")
+}
+
+/// The warning card saying what the draft lacks (no uuid: nothing to give
+/// feedback on; the risk card is the one that carries the alert).
+pub(super) fn lack_card(r: &DraftRequirement, u: &UseCase) -> bedside_cds::Card {
+    let when: Vec<String> = r.when.iter().map(|e| words(e)).collect();
+    let requires: Vec<String> = r.requires.iter().map(|e| words(e)).collect();
+    bedside_cds::Card {
+        uuid: None,
+        summary: r
+            .message
+            .chars()
+            .take(bedside_usecase::SUMMARY_MAX - 1)
+            .collect(),
+        detail: Some(format!(
+            "The orders being signed include: {}. Not in this draft and not on record: {}.",
+            when.join(" or "),
+            requires.join(" or ")
+        )),
+        indicator: bedside_cds::Indicator::Warning,
+        source: bedside_cds::Source {
+            label: u.name.clone(),
+            url: None,
+            icon: None,
+            topic: Some(Coding::new("https://bedside.dev/use-case", &u.id, &u.name)),
+        },
+        suggestions: Vec::new(),
+        selection_behavior: None,
+        override_reasons: Vec::new(),
+        links: Vec::new(),
     }
 }
 

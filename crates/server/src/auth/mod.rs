@@ -19,7 +19,9 @@
 //! [`Principal`] as a request extension for handlers.
 //!
 //! CDS Hooks service calls are not user calls: they carry the EHR's JWT,
-//! verified by the hook service itself, and are open here.
+//! verified by the hook service itself, and are open here. A SMART launch
+//! session (`crate::smart`) admits its one patient's page
+//! (`/ui/patients/{id}`) as that user, before any other credential.
 //!
 //! Parts: `permissions` ([`Role`], [`Group`], [`PERMISSIONS`]), `oidc`
 //! (access-token verification, [`OidcConfig`]), `jwks` (the provider's
@@ -307,18 +309,44 @@ pub(crate) async fn decide(
     Ok(Some(p))
 }
 
+/// What the access middleware needs: access control (`None`: off) and
+/// the SMART launch sessions (`None`: no SMART launch).
+#[derive(Clone)]
+pub(crate) struct AuthState {
+    pub(crate) access: Option<Arc<Access>>,
+    pub(crate) smart: Option<Arc<crate::smart::SmartLaunch>>,
+}
+
 /// The middleware: classify, authenticate, authorize, then pass the
 /// [`Principal`] on as a request extension. With no [`Access`] (auth off)
 /// every request passes unchanged.
 pub(crate) async fn enforce(
-    State(access): State<Option<Arc<Access>>>,
+    State(state): State<AuthState>,
     mut req: Request,
     next: Next,
 ) -> Response {
-    let Some(access) = access else {
+    let group = Group::of(req.method(), req.uri().path());
+    // A SMART launch session opens its own patient's page, and only it.
+    if group == Group::UiPatient {
+        if let Some(session) = state.smart.as_ref().and_then(|s| s.session(req.headers())) {
+            let pid = req.uri().path().rsplit('/').next().unwrap_or("");
+            if pid == session.patient {
+                let who = session
+                    .fhir_user
+                    .clone()
+                    .unwrap_or_else(|| "smart-launch".into());
+                req.extensions_mut().insert(bedside_app::audit::Actor::new(
+                    Some(&who),
+                    Some(Role::Clinician.as_str()),
+                ));
+                req.extensions_mut().insert(session);
+                return next.run(req).await;
+            }
+        }
+    }
+    let Some(access) = state.access else {
         return next.run(req).await;
     };
-    let group = Group::of(req.method(), req.uri().path());
     match decide(&access, group, req.headers()).await {
         Ok(Some(p)) => {
             // The audit log records who acted (bedside_app::audit::Actor).

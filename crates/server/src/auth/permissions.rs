@@ -52,7 +52,8 @@ impl fmt::Display for Role {
 /// An endpoint group: the unit of the permission table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Group {
-    /// `GET /healthz`, `GET /openapi.json` (the API description is public).
+    /// `GET /healthz`, `GET /openapi.json`, `GET /fhir/metadata` (the API
+    /// description and the CapabilityStatement are public, as FHIR has it).
     Health,
     /// `/cds-services/**`: the EHR's JWT is verified by the hook service.
     CdsHooks,
@@ -82,6 +83,12 @@ pub enum Group {
     UiPathways,
     /// `/ui/models/**` (model facts).
     UiModels,
+    /// `GET /ui/patients/{id}` (one patient's page; also admitted with a
+    /// SMART launch session for that patient).
+    UiPatient,
+    /// `/smart/launch`, `/smart/redirect`: the SMART EHR launch (the
+    /// authorization server authenticates the user).
+    SmartLaunch,
     /// Any other `/ui/...` path (answers 404 to a signed-in user).
     UiOther,
     /// Everything not listed: deny by default (admin only).
@@ -113,6 +120,8 @@ pub const PERMISSIONS: &[(Group, Option<&[Role]>)] = &[
         Group::UiModels,
         Some(&[Clinician, Informatics, Governance, Admin]),
     ),
+    (Group::UiPatient, Some(&[Clinician, Informatics])),
+    (Group::SmartLaunch, None),
     (
         Group::UiOther,
         Some(&[Clinician, Informatics, Governance, Admin]),
@@ -141,6 +150,7 @@ impl Group {
                 | Group::UiSandbox
                 | Group::UiPathways
                 | Group::UiModels
+                | Group::UiPatient
                 | Group::UiOther
         )
     }
@@ -151,6 +161,7 @@ impl Group {
         let get = method == Method::GET || method == Method::HEAD;
         match seg.as_slice() {
             ["healthz"] | ["openapi.json"] => Group::Health,
+            ["fhir", "metadata"] if get => Group::Health,
             ["cds-services", ..] => Group::CdsHooks,
             ["fhir", ..] if get => Group::FhirRead,
             ["fhir", ..] => Group::FhirWrite,
@@ -165,6 +176,8 @@ impl Group {
             ["ui", "sandbox", ..] => Group::UiSandbox,
             ["ui", "pathways", ..] => Group::UiPathways,
             ["ui", "models", ..] => Group::UiModels,
+            ["ui", "patients", _] if get => Group::UiPatient,
+            ["smart", "launch"] | ["smart", "redirect"] if get => Group::SmartLaunch,
             ["ui", ..] => Group::UiOther,
             _ => Group::Other,
         }
@@ -193,6 +206,8 @@ mod tests {
             Group::UiSandbox,
             Group::UiPathways,
             Group::UiModels,
+            Group::UiPatient,
+            Group::SmartLaunch,
             Group::UiOther,
             Group::Other,
         ];
@@ -213,6 +228,8 @@ mod tests {
         assert_eq!(g(Method::POST, "/fhir/$import"), Group::FhirWrite);
         assert_eq!(g(Method::PUT, "/fhir/Patient/1"), Group::FhirWrite);
         assert_eq!(g(Method::GET, "/fhir/Patient/1"), Group::FhirRead);
+        assert_eq!(g(Method::GET, "/fhir/metadata"), Group::Health);
+        assert_eq!(g(Method::POST, "/fhir/metadata"), Group::FhirWrite);
         assert_eq!(g(Method::POST, "/worklist/t1/claim"), Group::WorklistAction);
         assert_eq!(g(Method::GET, "/worklist"), Group::WorklistRead);
         assert_eq!(g(Method::POST, "/cds-services/x"), Group::CdsHooks);
@@ -223,6 +240,9 @@ mod tests {
             Group::UiWorklistAction
         );
         assert_eq!(g(Method::GET, "/openapi.json"), Group::Health);
+        assert_eq!(g(Method::GET, "/ui/patients/p1"), Group::UiPatient);
+        assert_eq!(g(Method::GET, "/smart/launch"), Group::SmartLaunch);
+        assert_eq!(g(Method::POST, "/smart/launch"), Group::Other);
         assert_eq!(g(Method::GET, "/not-yet-listed"), Group::Other);
         assert_eq!(Group::Other.roles(), Some(&[Role::Admin][..]));
     }

@@ -8,6 +8,7 @@ pub mod facts;
 pub mod login;
 pub mod outline;
 pub mod pathway;
+pub mod patient;
 pub mod sandbox;
 pub mod worklist;
 
