@@ -347,6 +347,13 @@ impl Definition {
     pub fn node(&self, id: &str) -> Option<&Node> {
         self.node_index.get(id).map(|i| &self.nodes[*i])
     }
+    /// The decision the user task `element` is completed with, if any.
+    pub fn decision(&self, element: &str) -> Option<&DecisionSpec> {
+        match &self.node(element)?.kind {
+            NodeKind::UserTask(spec) => spec.decision.as_ref(),
+            _ => None,
+        }
+    }
     pub fn flow(&self, id: &str) -> Option<&Flow> {
         self.flow_index.get(id).map(|i| &self.flows[*i])
     }
@@ -425,4 +432,19 @@ impl Definition {
         out.dedup();
         out
     }
+}
+
+/// The pathway definition id and the BPMN element of a Task Bedside
+/// wrote (`instantiatesUri` `urn:bedside:pathway:{id}`, `code` in the
+/// step system), if it is one.
+pub fn task_step(task: &serde_json::Value) -> Option<(&str, &str)> {
+    let def = task["instantiatesUri"]
+        .as_str()?
+        .strip_prefix("urn:bedside:pathway:")?;
+    let element = task["code"]["coding"]
+        .as_array()?
+        .iter()
+        .find(|c| c["system"] == crate::task::STEP_SYSTEM)?["code"]
+        .as_str()?;
+    Some((def, element))
 }

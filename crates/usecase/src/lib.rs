@@ -62,6 +62,11 @@ pub struct UseCase {
     /// and the alert is suppressed).
     pub actions_under_way: Vec<String>,
     pub card: CardContent,
+    /// Clinicians must attest the training before they receive the use
+    /// case's interruptive cards (`require_training`).
+    pub require_training: bool,
+    /// Who to tell when the model is wrong (`training_contact`).
+    pub training_contact: Option<String>,
 }
 
 /// What starts the use case's decisions.
@@ -485,6 +490,8 @@ impl UseCase {
                     suggestions,
                     links,
                 },
+                require_training: f.require_training,
+                training_contact: f.training_contact,
             })
         } else {
             Err(problems)

@@ -8,7 +8,9 @@ pub mod facts;
 pub mod login;
 pub mod outline;
 pub mod pathway;
+pub mod pulse;
 pub mod sandbox;
+pub mod training;
 pub mod worklist;
 
 use crate::util::num;
