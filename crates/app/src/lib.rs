@@ -30,6 +30,7 @@ pub mod replay;
 pub mod scoring;
 pub mod time_shift;
 pub mod timers;
+pub mod training;
 pub mod triggers;
 pub use triggers::resource;
 pub mod ui_actions;

@@ -36,7 +36,24 @@ struct AnswerIn {
     model: String,
     clinician: String,
     score: u8,
+    #[serde(default)]
+    comment: Option<String>,
 }
+
+/// Whether `clinician` may answer the pulse of a model now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PulseStatus {
+    /// Offered, not answered since: the question is open.
+    Open,
+    /// Never offered to this clinician for this model.
+    NotOffered,
+    /// Answered since it was last offered (the next offer comes after the
+    /// period, `MonitoringConfig::pulse`).
+    Answered,
+}
+
+/// Longest pulse comment kept, in characters.
+pub const PULSE_COMMENT_MAX: usize = 1000;
 
 /// Everything but the RFC 3986 unreserved characters is escaped.
 const QUERY_VALUE: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
@@ -112,42 +129,126 @@ impl App {
         Ok(offer)
     }
 
-    /// `POST /pulse/answers`: `{"model", "clinician", "score": 1-5}`;
-    /// accepted only from a clinician the pulse was offered to.
+    /// `POST /pulse/answers`: `{"model", "clinician", "score": 1-5,
+    /// "comment"?}`; accepted only from a clinician the pulse was offered
+    /// to, once per offer.
     pub async fn record_pulse_answer(&self, body: &[u8], now: Instant) -> Result<Value, ApiError> {
         let a: AnswerIn = serde_json::from_slice(body)
             .map_err(|e| ApiError::bad_request(format!("pulse answer: {e}"), None))?;
-        if !(1..=5).contains(&a.score) {
+        self.record_pulse_answer_as(
+            &crate::audit::Actor::anonymous(),
+            &a.model,
+            &a.clinician,
+            a.score,
+            a.comment.as_deref(),
+            now,
+        )
+        .await?;
+        Ok(json!({"stored": 1}))
+    }
+
+    /// Whether `clinician` may answer the pulse of `model` now (the model
+    /// must be served).
+    pub async fn pulse_status(
+        &self,
+        model: &str,
+        clinician: &str,
+    ) -> Result<PulseStatus, ApiError> {
+        self.views.served_model(model)?;
+        let Some(offer) = self
+            .store
+            .get_document_shared(PULSE_OFFER, &format!("{model}|{clinician}"))
+            .await?
+        else {
+            return Ok(PulseStatus::NotOffered);
+        };
+        let answers = self
+            .store
+            .list_documents(&bedside_store::DocFilter {
+                kind: bedside_record::kinds::PULSE_ANSWER.into(),
+                owner: Some(model.to_string()),
+                since: Some(offer.created_at),
+                ..Default::default()
+            })
+            .await?;
+        let answered = answers
+            .iter()
+            .filter_map(|d| PulseAnswerRecord::from_document(d).ok())
+            .any(|a| a.clinician == clinician);
+        Ok(if answered {
+            PulseStatus::Answered
+        } else {
+            PulseStatus::Open
+        })
+    }
+
+    /// Record `clinician`'s answer (1-5, an optional comment) to the pulse
+    /// of `model`, asked by `who`; audited (`pulse-answer`, the score and
+    /// model, never the comment). Refused (400) when the pulse was not
+    /// offered to them, 409 when they answered it since it was offered.
+    pub async fn record_pulse_answer_as(
+        &self,
+        who: &crate::audit::Actor,
+        model: &str,
+        clinician: &str,
+        score: u8,
+        comment: Option<&str>,
+        now: Instant,
+    ) -> Result<(), ApiError> {
+        if !(1..=5).contains(&score) {
             return Err(ApiError::bad_request(
-                format!("pulse answer: score must be 1 to 5, got {}", a.score),
+                format!("pulse answer: score must be 1 to 5, got {score}"),
                 Some("score"),
             ));
         }
-        self.views.served_model(&a.model)?;
-        let offer = format!("{}|{}", a.model, a.clinician);
-        if self
-            .store
-            .get_document_shared(PULSE_OFFER, &offer)
-            .await?
-            .is_none()
-        {
-            return Err(ApiError::bad_request(
-                "pulse answer: the survey was not offered to this clinician for this model",
-                Some("clinician"),
-            ));
+        match self.pulse_status(model, clinician).await? {
+            PulseStatus::Open => {}
+            PulseStatus::NotOffered => {
+                return Err(ApiError::bad_request(
+                    "pulse answer: the survey was not offered to this clinician for this model",
+                    Some("clinician"),
+                ))
+            }
+            PulseStatus::Answered => {
+                return Err(ApiError::new(
+                    409,
+                    "business-rule",
+                    "pulse answer: already answered since it was offered; it is offered again after the period",
+                    Some("clinician"),
+                ))
+            }
         }
+        let comment: Option<String> = comment
+            .map(str::trim)
+            .filter(|c| !c.is_empty())
+            .map(|c| c.chars().take(PULSE_COMMENT_MAX).collect());
         let mut commit = Commit::default();
         commit.documents.push(
             PulseAnswerRecord {
-                model_id: a.model.clone(),
-                clinician: a.clinician.clone(),
+                model_id: model.to_string(),
+                clinician: clinician.to_string(),
                 at: now,
-                score: a.score,
+                score,
+                comment: comment.clone(),
             }
             .to_document(),
         );
+        let version = self
+            .views
+            .served_model(model)
+            .map(|m| m.version().to_string())
+            .unwrap_or_default();
+        let ev = crate::audit::Event::rest("create", "pulse-answer", crate::audit::Action::Create)
+            .by(who)
+            .entity(
+                crate::audit::Entity::model(model, &version)
+                    .detail("clinician", clinician)
+                    .detail("score", score)
+                    .detail("comment", if comment.is_some() { "yes" } else { "no" }),
+            );
+        self.record(&mut commit, ev);
         self.write(commit).await?;
-        Ok(json!({"stored": 1}))
+        Ok(())
     }
 }
 

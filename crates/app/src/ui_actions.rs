@@ -53,7 +53,9 @@ impl App {
         self.record_access(ev, r).await
     }
 
-    /// A worklist action from the UI, as [`UI_ACTOR`]; returns the flash
+    /// A worklist action from the UI, as the signed-in person's
+    /// Practitioner (in demo mode the demo user picked, else
+    /// [`UI_ACTOR`]); completing records `decision`. Returns the flash
     /// message ("Task claimed.").
     pub async fn ui_task_action(
         &self,
@@ -61,15 +63,21 @@ impl App {
         task_id: &str,
         action: &str,
         to: Option<&str>,
+        decision: &crate::worklist::DecisionInput,
         now: Instant,
     ) -> Result<String, ApiError> {
+        let actor = match (&who.principal, &who.practitioner) {
+            (_, Some(p)) => Some(p.clone()),
+            (Some(_), None) => None,
+            (None, None) => Some(UI_ACTOR.to_string()),
+        };
         if action == "snooze" {
             let code =
                 to.ok_or_else(|| ApiError::bad_request("snooze needs a reason", Some("reason")))?;
             self.snooze_from_worklist(
                 who,
                 task_id,
-                Some(UI_ACTOR),
+                actor.as_deref(),
                 &serde_json::json!(code),
                 None,
                 now,
@@ -80,12 +88,31 @@ impl App {
             ));
         }
         let a = crate::worklist::TaskAction::from_str(action)?;
-        self.task_action_as(who, task_id, a, Some(UI_ACTOR), to, Default::default(), now)
+        let t = self
+            .task_action_decided(
+                who,
+                task_id,
+                a,
+                actor.as_deref(),
+                to,
+                Default::default(),
+                decision,
+                now,
+            )
             .await?;
+        let decided = t["output"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|o| o["type"]["coding"][0]["code"] == "decision")
+            .and_then(|o| o["valueCodeableConcept"]["text"].as_str());
         Ok(match a {
             crate::worklist::TaskAction::Claim => "Task claimed.".to_string(),
             crate::worklist::TaskAction::Acknowledge => "Task acknowledged.".to_string(),
-            crate::worklist::TaskAction::Complete => "Task completed.".to_string(),
+            crate::worklist::TaskAction::Complete => match decided {
+                Some(d) => format!("Task completed: {d}."),
+                None => "Task completed.".to_string(),
+            },
             crate::worklist::TaskAction::Reassign => {
                 format!("Task reassigned to {}.", to.unwrap_or("?"))
             }

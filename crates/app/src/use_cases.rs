@@ -16,6 +16,8 @@ pub struct UseCases {
     by_model: HashMap<String, usize>,
     /// BPMN process id → index in `list`.
     by_pathway: HashMap<String, usize>,
+    /// The primary model id of each in `list`.
+    primary: Vec<Option<String>>,
 }
 
 impl UseCases {
@@ -23,6 +25,7 @@ impl UseCases {
     pub fn new(list: Vec<(UseCase, Option<String>)>) -> Self {
         let mut out = Self::default();
         for (i, (uc, model_id)) in list.into_iter().enumerate() {
+            out.primary.push(model_id.clone());
             if let Some(m) = model_id {
                 out.by_model.insert(m, i);
             }
@@ -47,6 +50,12 @@ impl UseCases {
 
     pub fn get(&self, id: &str) -> Option<&Arc<UseCase>> {
         self.list.iter().find(|u| u.id == id)
+    }
+
+    /// The primary model id of the use case `id`, when it has a model.
+    pub fn model_of(&self, id: &str) -> Option<&str> {
+        let i = self.list.iter().position(|u| u.id == id)?;
+        self.primary.get(i)?.as_deref()
     }
 
     /// The use case a model (primary or shadow challenger) serves.

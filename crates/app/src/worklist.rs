@@ -10,7 +10,9 @@ use crate::fhir_search::Search;
 use crate::pathway_rt::{parse_instance, PATHWAY_INSTANCE, TASK};
 use crate::{ApiError, App};
 use bedside_core::Instant;
-use bedside_pathways::{transition, Engine, TaskStatus};
+use bedside_pathways::{
+    transition, DecisionOption, DecisionReason, DecisionSpec, Engine, TaskStatus,
+};
 use bedside_record::TaskRecord;
 use bedside_store::{Commit, DocFilter, DocPage};
 use serde_json::{json, Map, Value};
@@ -44,6 +46,52 @@ impl FromStr for TaskAction {
                 ))
             }
         })
+    }
+}
+
+/// What a person decided when completing a Task whose pathway step offers
+/// a decision (`<bedside:decision>`): the option's code, a coded reason
+/// when the option has reasons, and an optional free-text comment.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DecisionInput {
+    pub decision: Option<String>,
+    pub reason: Option<String>,
+    pub comment: Option<String>,
+}
+
+/// The code system of the decisions in `Task.output`.
+pub const DECISION_SYSTEM: &str = "urn:bedside:pathway-decision";
+/// The code system of the decisions' coded reasons.
+pub const DECISION_REASON_SYSTEM: &str = "urn:bedside:pathway-decision-reason";
+
+/// Who a worklist action is taken as. With a signed-in person, that
+/// person's Practitioner (from their token); an `actor` asked for in the
+/// request that names anyone else is refused (403), since the worklist
+/// never acts for someone on their word. With no sign-in (demo mode), the
+/// demo user picked, else the `actor` asked for.
+pub fn acting_as(
+    who: &crate::audit::Actor,
+    asked: Option<&str>,
+) -> Result<Option<String>, ApiError> {
+    let asked = asked.map(str::trim).filter(|a| !a.is_empty());
+    match (&who.principal, &who.practitioner, asked) {
+        (Some(_), Some(p), Some(a)) if a != p => Err(ApiError::new(
+            403,
+            "forbidden",
+            format!("the worklist acts as the signed-in person ({p}); `actor` {a} is refused"),
+            Some("actor"),
+        )),
+        (Some(sub), None, Some(a)) => Err(ApiError::new(
+            403,
+            "forbidden",
+            format!(
+                "the worklist acts as the signed-in person; {sub}'s sign-in names no Practitioner (fhirUser claim), so `actor` {a} is refused"
+            ),
+            Some("actor"),
+        )),
+        (Some(_), p, _) => Ok(p.clone()),
+        (None, Some(p), _) => Ok(Some(p.clone())),
+        (None, None, a) => Ok(a.map(str::to_string)),
     }
 }
 
@@ -356,6 +404,39 @@ impl App {
         output: Map<String, Value>,
         now: Instant,
     ) -> Result<Value, ApiError> {
+        self.task_action_decided(
+            who,
+            task_id,
+            action,
+            actor,
+            to,
+            output,
+            &DecisionInput::default(),
+            now,
+        )
+        .await
+    }
+
+    /// [`App::task_action_as`] with the decision a completion records. The
+    /// actor is [`acting_as`] `who` (a signed-in person acts as
+    /// themselves); completing a Task whose step offers a decision needs
+    /// one of its options (or `output` already setting its variable to an
+    /// option's value), which is written to the instance variable the
+    /// gateway reads, to `Task.output` (coded) and to the audit entry.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn task_action_decided(
+        &self,
+        who: &crate::audit::Actor,
+        task_id: &str,
+        action: TaskAction,
+        actor: Option<&str>,
+        to: Option<&str>,
+        output: Map<String, Value>,
+        decision: &DecisionInput,
+        now: Instant,
+    ) -> Result<Value, ApiError> {
+        let acting = acting_as(who, actor)?;
+        let actor = acting.as_deref();
         // The Task and its pathway instance are read for update: a timer or
         // another replica changing either in between makes the write fail
         // whole, and the action is applied again to what is stored then.
@@ -370,6 +451,7 @@ impl App {
                     actor,
                     to,
                     output.clone(),
+                    decision,
                     now,
                     &mut reads,
                 )
@@ -400,9 +482,11 @@ impl App {
         actor: Option<&str>,
         to: Option<&str>,
         output: Map<String, Value>,
+        decision: &DecisionInput,
         now: Instant,
         reads: &mut ReadSet,
     ) -> Result<(Commit, Value), ApiError> {
+        let mut output = output;
         let stored = self
             .read_for_update(reads, TASK, task_id)
             .await?
@@ -412,16 +496,32 @@ impl App {
         let current_text = task.document().status.clone().unwrap_or_default();
         let current = TaskStatus::from_str(&current_text)
             .map_err(|e| ApiError::internal(format!("Task/{task_id}: {e}")))?;
+        let mut chosen: Option<(DecisionOption, Option<DecisionReason>)> = None;
         let target = match action {
             TaskAction::Claim => Some(TaskStatus::Accepted),
             TaskAction::Acknowledge => Some(TaskStatus::InProgress),
             TaskAction::Complete => Some(TaskStatus::Completed),
             TaskAction::Reassign => None,
         };
+        // A change the state machine forbids is a 409 before anything
+        // else is checked (a decision on a Task not yet taken, say).
+        if let Some(to_status) = target {
+            transition(current, to_status).map_err(|e| {
+                conflict(format!(
+                    "Task/{task_id}: cannot {} a task that is {}: {e}",
+                    action_name(action),
+                    current
+                ))
+            })?;
+        }
         match action {
             TaskAction::Claim => {
-                let a = actor
-                    .ok_or_else(|| ApiError::bad_request("claim needs `actor`", Some("actor")))?;
+                let a = actor.ok_or_else(|| {
+                    ApiError::bad_request(
+                        "claim needs a Practitioner: the sign-in names none (fhirUser claim) and no `actor` was given",
+                        Some("actor"),
+                    )
+                })?;
                 task.set_owner(a);
             }
             TaskAction::Reassign => {
@@ -436,10 +536,34 @@ impl App {
             }
             TaskAction::Acknowledge => task.set_started(now),
             TaskAction::Complete => {
+                chosen = self.decide(&task, decision, &mut output)?;
                 task.set_ended(now);
                 task.set_output(&output);
+                if let Some((o, r)) = &chosen {
+                    if let Some(r) = r {
+                        task.add_coded_output(
+                            "decision-reason",
+                            "Reason",
+                            DECISION_REASON_SYSTEM,
+                            &r.code,
+                            &r.display,
+                        );
+                    }
+                    task.add_coded_output(
+                        "decision",
+                        "Decision",
+                        DECISION_SYSTEM,
+                        &o.code,
+                        &o.display,
+                    );
+                }
                 if let Some(a) = actor {
-                    task.set_note(a, now, "completed");
+                    let text = match &chosen {
+                        Some((o, Some(r))) => format!("completed: {} ({})", o.display, r.display),
+                        Some((o, None)) => format!("completed: {}", o.display),
+                        None => "completed".to_string(),
+                    };
+                    task.set_note(a, now, &text);
                 }
             }
         }
@@ -481,6 +605,12 @@ impl App {
         }
         if let Some(t) = to {
             what = what.detail("assignee", t);
+        }
+        if let Some((o, r)) = &chosen {
+            what = what.detail("decision", &o.code);
+            if let Some(r) = r {
+                what = what.detail("reason", &r.code);
+            }
         }
         let ev = Event::rest(
             "update",
@@ -546,6 +676,136 @@ impl App {
             docs.into_iter()
                 .map(|d| (format!("{base}/fhir/Provenance/{}", d.id), d.body)),
         ))
+    }
+
+    /// The decision the Task's step offers, if any (from its pathway's
+    /// `<bedside:decision>`).
+    pub fn step_decision(&self, task: &Value) -> Option<DecisionSpec> {
+        let (def, element) = bedside_pathways::model::task_step(task)?;
+        self.pathways.definition(def)?.decision(element).cloned()
+    }
+
+    /// Check `input` against the decision the Task's step offers and write
+    /// the chosen value (and reason, comment) into `output`; the option
+    /// and reason chosen. A step without a decision takes none.
+    fn decide(
+        &self,
+        task: &TaskRecord,
+        input: &DecisionInput,
+        output: &mut Map<String, Value>,
+    ) -> Result<Option<(DecisionOption, Option<DecisionReason>)>, ApiError> {
+        let step = task.code_text().unwrap_or("this step").to_string();
+        let Some(spec) = self.step_decision(task.resource()) else {
+            if let Some(d) = &input.decision {
+                return Err(ApiError::bad_request(
+                    format!("{step} offers no decision; `decision` {d:?} is not taken"),
+                    Some("decision"),
+                ));
+            }
+            return Ok(None);
+        };
+        let offered = || {
+            spec.options
+                .iter()
+                .map(|o| format!("{} ({})", o.code, o.display))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let option = match &input.decision {
+            Some(code) => spec.option(code).cloned().ok_or_else(|| {
+                ApiError::bad_request(
+                    format!(
+                        "{step}: decision {code:?} is not offered; choose one of {}",
+                        offered()
+                    ),
+                    Some("decision"),
+                )
+            })?,
+            // Completed with the variable already set (the API's `output`).
+            None => {
+                let mut set = Value::Object(output.clone());
+                for part in spec.variable.split('.') {
+                    set = set.get(part).cloned().unwrap_or(Value::Null);
+                }
+                spec.options
+                    .iter()
+                    .find(|o| o.value == set)
+                    .cloned()
+                    .ok_or_else(|| {
+                        ApiError::bad_request(
+                            format!("{step} is completed with a decision: one of {}", offered()),
+                            Some("decision"),
+                        )
+                    })?
+            }
+        };
+        let reason = match (&input.reason, option.reasons.is_empty()) {
+            (Some(code), false) => Some(
+                option
+                    .reasons
+                    .iter()
+                    .find(|r| &r.code == code)
+                    .cloned()
+                    .ok_or_else(|| {
+                        let list: Vec<&str> =
+                            option.reasons.iter().map(|r| r.code.as_str()).collect();
+                        ApiError::bad_request(
+                            format!(
+                                "{step}: reason {code:?} is not one of {} for {:?}",
+                                list.join(", "),
+                                option.code
+                            ),
+                            Some("reason"),
+                        )
+                    })?,
+            ),
+            (Some(code), true) => {
+                return Err(ApiError::bad_request(
+                    format!(
+                        "{step}: decision {:?} takes no reason; {code:?} is not taken",
+                        option.code
+                    ),
+                    Some("reason"),
+                ))
+            }
+            (None, false) if input.decision.is_some() => {
+                let list: Vec<&str> = option.reasons.iter().map(|r| r.code.as_str()).collect();
+                return Err(ApiError::bad_request(
+                    format!(
+                        "{step}: decision {:?} needs a coded reason: one of {}",
+                        option.code,
+                        list.join(", ")
+                    ),
+                    Some("reason"),
+                ));
+            }
+            (None, _) => None,
+        };
+        spec.write(option.value.clone(), output);
+        let head = spec
+            .variable
+            .split('.')
+            .next()
+            .unwrap_or_default()
+            .to_string();
+        let mut extra = Map::new();
+        if let Some(r) = &reason {
+            extra.insert("reason".into(), Value::String(r.code.clone()));
+        }
+        if let Some(c) = input
+            .comment
+            .as_deref()
+            .map(str::trim)
+            .filter(|c| !c.is_empty())
+        {
+            extra.insert("comment".into(), Value::String(c.to_string()));
+        }
+        if !extra.is_empty() && head != spec.variable {
+            if let Some(obj) = output.get_mut(&head).and_then(Value::as_object_mut) {
+                obj.extend(extra);
+            }
+        }
+        Ok(Some((option, reason)))
     }
 
     async fn feed_engine(

@@ -83,6 +83,7 @@ pub async fn access(s: &Settings, demo: bool) -> Result<Option<Arc<Access>>> {
                 audience,
                 jwks,
                 role_claim: s.auth_role_claim.clone(),
+                practitioner_claim: s.auth_practitioner_claim.clone(),
                 role_map: s
                     .auth_role_map
                     .as_deref()

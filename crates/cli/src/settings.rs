@@ -170,6 +170,16 @@ pub struct Settings {
     #[arg(long, env = "BEDSIDE_AUTH_ROLE_CLAIM", default_value = "roles")]
     pub auth_role_claim: String,
 
+    /// OpenID Connect: the claim naming the signed-in person's
+    /// Practitioner (`Practitioner/{id}` or a URL ending so), whom the
+    /// worklist acts as; a claim name or dotted path.
+    #[arg(
+        long,
+        env = "BEDSIDE_AUTH_PRACTITIONER_CLAIM",
+        default_value = "fhirUser"
+    )]
+    pub auth_practitioner_claim: String,
+
     /// OpenID Connect: provider role names mapped to Bedside roles
     /// (clinician, informatics, governance, admin, service), e.g.
     /// `ehr-nurse=clinician,ehr-physician=clinician,cds-team=informatics`.

@@ -127,6 +127,86 @@ pub struct UserTaskSpec {
     /// From `bpmn:documentation`.
     pub description: Option<String>,
     pub inputs: Vec<Input>,
+    /// The decision the task is completed with, if its step offers one
+    /// (`<bedside:decision>` in its `extensionElements`).
+    pub decision: Option<DecisionSpec>,
+}
+
+/// The choice a person makes when completing a user task: one of
+/// `options`, written to the instance variable `variable` (a dotted path,
+/// `nurse.decision`), which the gateway after the task reads.
+///
+/// ```xml
+/// <bedside:decision variable="nurse.decision">
+///   <bedside:option code="escalate" display="Escalate to the physician" />
+///   <bedside:option code="resolved" display="Resolved at the bedside" />
+/// </bedside:decision>
+/// ```
+///
+/// An option's `value` (default: its code) is `true`/`false` as a
+/// boolean, a number as a number, else a string; its `<bedside:reason
+/// code display>` children are the coded reasons, one of which must then
+/// be given.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DecisionSpec {
+    pub variable: String,
+    pub options: Vec<DecisionOption>,
+}
+
+/// One option of a [`DecisionSpec`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DecisionOption {
+    /// What the worklist submits ("escalate").
+    pub code: String,
+    /// What a person reads ("Escalate to the physician").
+    pub display: String,
+    /// What the variable is set to.
+    pub value: serde_json::Value,
+    /// Coded reasons, one of which is required when there are any.
+    pub reasons: Vec<DecisionReason>,
+}
+
+/// A coded reason for a [`DecisionOption`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DecisionReason {
+    pub code: String,
+    pub display: String,
+}
+
+impl DecisionSpec {
+    /// The option with `code`.
+    pub fn option(&self, code: &str) -> Option<&DecisionOption> {
+        self.options.iter().find(|o| o.code == code)
+    }
+
+    /// The instance variables completing with `value` sets
+    /// (`nurse.decision` = "escalate" becomes `{"nurse": {"decision":
+    /// "escalate"}}`), merged into `into` (an object already there keeps
+    /// its other keys).
+    pub fn write(
+        &self,
+        value: serde_json::Value,
+        into: &mut serde_json::Map<String, serde_json::Value>,
+    ) {
+        let parts: Vec<&str> = self.variable.split('.').collect();
+        let mut cur = into;
+        for (i, p) in parts.iter().enumerate() {
+            if i + 1 == parts.len() {
+                cur.insert((*p).to_string(), value);
+                return;
+            }
+            let slot = cur
+                .entry((*p).to_string())
+                .or_insert_with(|| serde_json::Value::Object(Default::default()));
+            if !slot.is_object() {
+                *slot = serde_json::Value::Object(Default::default());
+            }
+            let Some(next) = slot.as_object_mut() else {
+                return;
+            };
+            cur = next;
+        }
+    }
 }
 
 /// When a boundary timer stops counting.
@@ -267,6 +347,13 @@ impl Definition {
     pub fn node(&self, id: &str) -> Option<&Node> {
         self.node_index.get(id).map(|i| &self.nodes[*i])
     }
+    /// The decision the user task `element` is completed with, if any.
+    pub fn decision(&self, element: &str) -> Option<&DecisionSpec> {
+        match &self.node(element)?.kind {
+            NodeKind::UserTask(spec) => spec.decision.as_ref(),
+            _ => None,
+        }
+    }
     pub fn flow(&self, id: &str) -> Option<&Flow> {
         self.flow_index.get(id).map(|i| &self.flows[*i])
     }
@@ -345,4 +432,19 @@ impl Definition {
         out.dedup();
         out
     }
+}
+
+/// The pathway definition id and the BPMN element of a Task Bedside
+/// wrote (`instantiatesUri` `urn:bedside:pathway:{id}`, `code` in the
+/// step system), if it is one.
+pub fn task_step(task: &serde_json::Value) -> Option<(&str, &str)> {
+    let def = task["instantiatesUri"]
+        .as_str()?
+        .strip_prefix("urn:bedside:pathway:")?;
+    let element = task["code"]["coding"]
+        .as_array()?
+        .iter()
+        .find(|c| c["system"] == crate::task::STEP_SYSTEM)?["code"]
+        .as_str()?;
+    Some((def, element))
 }

@@ -562,3 +562,54 @@ fn shipped_files_are_the_ones_bpmn_io_read_and_linted_clean() {
         );
     }
 }
+
+/// The decisions the shipped pathways' steps offer are read from
+/// `<bedside:decision>`, and each option's value drives the gateway after
+/// the task (the variable the option writes is the one its condition reads).
+#[test]
+fn shipped_user_tasks_offer_their_decisions() {
+    let sepsis = Definition::parse(&shipped("sepsis-escalation.bpmn")).unwrap();
+    let nurse = user_task(&sepsis, "Task_NurseReassessment")
+        .decision
+        .as_ref()
+        .expect("the nurse step offers a decision");
+    assert_eq!(nurse.variable, "nurse.decision");
+    let codes: Vec<&str> = nurse.options.iter().map(|o| o.code.as_str()).collect();
+    assert_eq!(codes, ["escalate", "resolved"]);
+    let mut vars = serde_json::Map::new();
+    nurse.write(nurse.option("escalate").unwrap().value.clone(), &mut vars);
+    assert_eq!(vars["nurse"]["decision"], "escalate");
+
+    let radiology = Definition::parse(&shipped("radiology-review.bpmn")).unwrap();
+    let review = user_task(&radiology, "Task_RadiologistReview")
+        .decision
+        .as_ref()
+        .expect("the radiologist step offers a decision");
+    let disagree = review.option("disagree").unwrap();
+    assert_eq!(disagree.value, serde_json::Value::Bool(false));
+    assert!(!disagree.reasons.is_empty());
+    assert!(review.option("agree").unwrap().reasons.is_empty());
+    let mut vars = serde_json::Map::new();
+    vars.insert(
+        "review".into(),
+        serde_json::json!({"report": "DiagnosticReport/r1"}),
+    );
+    review.write(disagree.value.clone(), &mut vars);
+    assert_eq!(vars["review"]["agrees_with_ai"], false);
+    assert_eq!(
+        vars["review"]["report"], "DiagnosticReport/r1",
+        "other keys kept"
+    );
+}
+
+#[test]
+fn a_decision_without_options_or_variable_is_refused_by_name() {
+    let xml = shipped("sepsis-escalation.bpmn").replace(
+        r#"<bedside:decision variable="nurse.decision">"#,
+        r#"<bedside:decision>"#,
+    );
+    let err = Definition::parse(&xml).unwrap_err();
+    let text = format!("{err:?}");
+    assert!(text.contains("Task_NurseReassessment"), "{text}");
+    assert!(text.contains("bedside:decision needs a variable"), "{text}");
+}

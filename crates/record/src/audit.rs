@@ -72,6 +72,10 @@ pub const MODEL_SYSTEM: &str = "urn:bedside:model";
 pub struct Actor {
     pub principal: Option<String>,
     pub role: Option<String>,
+    /// The Practitioner the principal is (`Practitioner/..`, from the
+    /// identity provider's `fhirUser` claim or the configured one; in demo
+    /// mode the demo user picked). Who the worklist acts as.
+    pub practitioner: Option<String>,
 }
 
 impl Actor {
@@ -79,7 +83,14 @@ impl Actor {
         Self {
             principal: principal.map(str::to_string),
             role: role.map(str::to_string),
+            practitioner: None,
         }
+    }
+
+    /// The same actor, known as the Practitioner `reference`.
+    pub fn with_practitioner(mut self, reference: Option<&str>) -> Self {
+        self.practitioner = reference.map(str::to_string);
+        self
     }
 
     /// No one authenticated (demo mode).
@@ -291,6 +302,9 @@ impl Event {
             }),
             None => json!({"who": {"display": ANONYMOUS}, "requestor": true}),
         };
+        if let Some(p) = &who.practitioner {
+            a["who"]["reference"] = json!(p);
+        }
         if let Some(r) = &who.role {
             a["role"] = json!([{"text": r}]);
         }

@@ -21,6 +21,7 @@ pub mod audit;
 mod pulse;
 mod records;
 mod task;
+mod training;
 
 pub use pulse::{PulseAnswerRecord, PulseOfferRecord};
 pub use records::{
@@ -28,6 +29,7 @@ pub use records::{
     LatestRisk, Record,
 };
 pub use task::TaskRecord;
+pub use training::TrainingAttestationRecord;
 
 /// The document kinds Bedside stores (its own record). One name per kind,
 /// used by every writer and reader.
@@ -65,6 +67,9 @@ pub mod kinds {
     pub const PULSE_OFFER: &str = "pulse_offer";
     /// A trust pulse answer.
     pub const PULSE_ANSWER: &str = "pulse_answer";
+    /// A clinician's attestation of a use case's training
+    /// (`{use case}|{clinician}`).
+    pub const TRAINING_ATTESTATION: &str = "training_attestation";
 }
 
 /// Why a stored document could not be read as its record type.

@@ -53,6 +53,10 @@ pub struct PulseAnswerRecord {
     pub clinician: String,
     pub at: Instant,
     pub score: u8,
+    /// What the clinician added in words, if anything (free text:
+    /// governance reads it; never logged).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comment: Option<String>,
 }
 
 impl Record for PulseAnswerRecord {
@@ -103,6 +107,7 @@ mod tests {
             clinician: "Practitioner/d".into(),
             at: t,
             score: 4,
+            comment: None,
         };
         let d = answer.to_document();
         assert_eq!(d.id, "m|Practitioner/d|1700000000000");

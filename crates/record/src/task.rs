@@ -140,6 +140,28 @@ impl TaskRecord {
         }
     }
 
+    /// Add one `Task.output` entry with a coded value: type
+    /// `urn:bedside:task-output#{kind}` (text `kind_text`),
+    /// `valueCodeableConcept` `system|code` with `display`. Placed first,
+    /// so the decision leads the output.
+    pub fn add_coded_output(
+        &mut self,
+        kind: &str,
+        kind_text: &str,
+        system: &str,
+        code: &str,
+        display: &str,
+    ) {
+        let e = json!({
+            "type": {"coding": [{"system": "urn:bedside:task-output", "code": kind}], "text": kind_text},
+            "valueCodeableConcept": {"coding": [{"system": system, "code": code, "display": display}], "text": display},
+        });
+        match self.doc.body["output"].as_array_mut() {
+            Some(list) => list.insert(0, e),
+            None => self.doc.body["output"] = json!([e]),
+        }
+    }
+
     /// `Task.lastModified` (event time) and the document's write time.
     pub fn touch(&mut self, modified: Instant, written: Instant) {
         self.doc.body["lastModified"] = json!(ts(modified));

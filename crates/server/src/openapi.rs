@@ -49,9 +49,12 @@ const NDJSON: &str =
     r#"{"type":"string","description":"one FHIR resource per line (gzip accepted)"}"#;
 const HOOK_REQUEST: &str = r#"{"type":"object","required":["hook","hookInstance","context"],"properties":{"hook":{"type":"string"},"hookInstance":{"type":"string"},"fhirServer":{"type":"string"},"context":{"type":"object"},"prefetch":{"type":"object"}}}"#;
 const FEEDBACK: &str = r#"{"type":"object","required":["feedback"],"properties":{"feedback":{"type":"array","items":{"type":"object"}}}}"#;
-const TASK_ACTION: &str = r#"{"type":"object","properties":{"actor":{"type":"string"},"to":{"type":"string"},"output":{"type":"object"}}}"#;
-const PULSE_ANSWER: &str = r#"{"type":"object","required":["model","clinician","score"],"properties":{"model":{"type":"string"},"clinician":{"type":"string"},"score":{"type":"integer","minimum":1,"maximum":5}}}"#;
-const TO_FORM: &str = r#"{"type":"object","properties":{"to":{"type":"string"}}}"#;
+const TASK_ACTION: &str = r#"{"type":"object","properties":{"actor":{"type":"string","description":"demo mode only; with sign-in the signed-in person acts and another actor is refused (403)"},"to":{"type":"string"},"decision":{"type":"string","description":"complete: one of the options the pathway step offers"},"reason":{"type":"string","description":"complete: the decision's coded reason, when it takes one"},"comment":{"type":"string"},"output":{"type":"object"}}}"#;
+const PULSE_ANSWER: &str = r#"{"type":"object","required":["model","clinician","score"],"properties":{"model":{"type":"string"},"clinician":{"type":"string"},"score":{"type":"integer","minimum":1,"maximum":5},"comment":{"type":"string"}}}"#;
+const TO_FORM: &str = r#"{"type":"object","properties":{"to":{"type":"string"},"reason":{"type":"string"},"decision":{"type":"string"},"comment":{"type":"string"}}}"#;
+const ATTEST_FORM: &str = r#"{"type":"object","required":["role","unit"],"properties":{"role":{"type":"string"},"unit":{"type":"string"}}}"#;
+const ACT_AS_FORM: &str = r#"{"type":"object","required":["practitioner"],"properties":{"practitioner":{"type":"string"}}}"#;
+const PULSE_FORM: &str = r#"{"type":"object","required":["model","score"],"properties":{"model":{"type":"string"},"clinician":{"type":"string"},"score":{"type":"integer","minimum":1,"maximum":5},"comment":{"type":"string"}}}"#;
 const PATIENT_FORM: &str =
     r#"{"type":"object","required":["patient"],"properties":{"patient":{"type":"string"}}}"#;
 
@@ -256,6 +259,18 @@ pub const ROUTES: &[Route] = &[
     },
     Route {
         method: "get",
+        path: "/pulse",
+        tag: "pulse",
+        summary: "The trust pulse link on cards: redirects to the one-question page /ui/pulse",
+        params: &[
+            ("model", In::Query, true, "model id"),
+            ("clinician", In::Query, false, "clinician reference (demo mode)"),
+        ],
+        body: None,
+        answers: &[(303, HTML)],
+    },
+    Route {
+        method: "get",
         path: "/pulse/offer",
         tag: "pulse",
         summary: "The trust pulse survey link when one is due",
@@ -301,6 +316,54 @@ pub const ROUTES: &[Route] = &[
         params: &[TASK, ACTION],
         body: Some((FORM, TO_FORM)),
         answers: &[(200, HTML), (400, HTML), (404, HTML), (409, HTML)],
+    },
+    Route {
+        method: "post",
+        path: "/ui/act-as",
+        tag: "ui",
+        summary: "Demo mode: act as a demo user (nurse, physician, rapid-response lead, radiologist)",
+        params: &[],
+        body: Some((FORM, ACT_AS_FORM)),
+        answers: &[(303, HTML), (400, HTML), (409, HTML)],
+    },
+    Route {
+        method: "get",
+        path: "/ui/pulse",
+        tag: "ui",
+        summary: "Trust pulse: the one-question page for the signed-in clinician",
+        params: &[
+            ("model", In::Query, true, "model id"),
+            ("clinician", In::Query, false, "clinician reference (demo mode)"),
+        ],
+        body: None,
+        answers: &[(200, HTML), (400, HTML), (404, HTML)],
+    },
+    Route {
+        method: "post",
+        path: "/ui/pulse",
+        tag: "ui",
+        summary: "Record the signed-in clinician's trust pulse answer",
+        params: &[],
+        body: Some((FORM, PULSE_FORM)),
+        answers: &[(200, HTML), (400, HTML), (409, HTML)],
+    },
+    Route {
+        method: "get",
+        path: "/ui/training/{use_case}",
+        tag: "ui",
+        summary: "A use case's training module (what the model sees and misses, the card, when to be skeptical, overriding, whom to tell)",
+        params: &[("use_case", In::Path, true, "use case id")],
+        body: None,
+        answers: &[(200, HTML), (404, HTML)],
+    },
+    Route {
+        method: "post",
+        path: "/ui/training/{use_case}",
+        tag: "ui",
+        summary: "Attest the training as the signed-in clinician (audited)",
+        params: &[("use_case", In::Path, true, "use case id")],
+        body: Some((FORM, ATTEST_FORM)),
+        answers: &[(200, HTML), (400, HTML), (404, HTML)],
     },
     Route {
         method: "get",

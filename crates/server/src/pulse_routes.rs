@@ -1,4 +1,6 @@
-//! Trust pulse API: `GET /pulse/offer?model=&clinician=` (the worklist's
+//! Trust pulse API: `GET /pulse?model=&clinician=` (the link a card
+//! carries) redirects to the one-question page `/ui/pulse`;
+//! `GET /pulse/offer?model=&clinician=` (the worklist's
 //! survey link when one is due, else `{"offer": null}`) and
 //! `POST /pulse/answers` with `{"model", "clinician", "score": 1-5}`.
 
@@ -8,7 +10,7 @@ use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use bedside_app::ApiError;
@@ -17,8 +19,16 @@ use std::collections::BTreeMap;
 
 pub(crate) fn routes() -> Router<AppState> {
     Router::new()
+        .route("/pulse", get(link))
         .route("/pulse/offer", get(offer))
         .route("/pulse/answers", post(answer))
+}
+
+/// `GET /pulse?model=&clinician=` (the link on cards and the worklist):
+/// the one-question page under `/ui`, where the clinician signs in.
+async fn link(uri: axum::http::Uri) -> Response {
+    let q = uri.query().map(|q| format!("?{q}")).unwrap_or_default();
+    axum::response::Redirect::to(&format!("/ui/pulse{q}")).into_response()
 }
 
 async fn offer(State(s): State<AppState>, Query(q): Query<BTreeMap<String, String>>) -> Response {

@@ -39,6 +39,12 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/ui/logout", post(logout))
         .route("/ui/worklist", get(worklist))
         .route("/ui/worklist/{task_id}/{action}", post(task_action))
+        .route("/ui/act-as", post(act_as))
+        .route("/ui/pulse", get(pulse_page).post(pulse_answer))
+        .route(
+            "/ui/training/{use_case}",
+            get(training_page).post(training_attest),
+        )
         .route("/ui/sandbox", get(sandbox))
         .route("/ui/sandbox/token", get(token))
         .route("/ui/sandbox/start-pathway", post(start_pathway))
@@ -91,6 +97,73 @@ pub(crate) async fn ui_headers(req: Request, next: Next) -> Response {
 
 /// The signed-in principal, if access control is on.
 type Who = Option<Extension<Principal>>;
+
+/// The cookie holding the demo user picked (demo mode only).
+const ACT_AS_COOKIE: &str = "bedside_act_as";
+
+/// The demo users one may act as in demo mode (no sign-in): Practitioner
+/// reference, what the picker shows, the role.
+pub const DEMO_USERS: [(&str, &str, &str); 4] = [
+    ("Practitioner/demo-nurse", "Nurse (demo)", "nurse"),
+    (
+        "Practitioner/demo-physician",
+        "Physician (demo)",
+        "physician",
+    ),
+    (
+        "Practitioner/demo-rrt-lead",
+        "Rapid-response lead (demo)",
+        "rrt",
+    ),
+    (
+        "Practitioner/demo-radiologist",
+        "Radiologist (demo)",
+        "radiologist",
+    ),
+];
+
+/// Who a UI request acts as: the authenticated actor; in demo mode (no
+/// access control) the demo user the `act as` cookie names, if any.
+fn ui_actor(s: &AppState, who: Option<Extension<Actor>>, h: &HeaderMap) -> Actor {
+    let a = actor(who);
+    if s.http.access.is_some() || a.principal.is_some() {
+        return a;
+    }
+    let picked = h
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == ACT_AS_COOKIE)
+        .map(|(_, v)| v.replace("%2F", "/"));
+    match DEMO_USERS
+        .iter()
+        .find(|(p, _, _)| Some(*p) == picked.as_deref())
+    {
+        Some((p, _, role)) => Actor::new(None, Some(role)).with_practitioner(Some(p)),
+        None => a,
+    }
+}
+
+/// The demo picker and who acts, on the worklist view.
+fn with_acting(s: &AppState, who: &Actor, mut v: ui::WorklistView) -> ui::WorklistView {
+    if s.http.access.is_none() {
+        v.act_as = DEMO_USERS
+            .iter()
+            .map(|(p, label, _)| ui::Choice {
+                value: p.to_string(),
+                label: label.to_string(),
+            })
+            .collect();
+    }
+    v.acting = who
+        .practitioner
+        .clone()
+        .or_else(|| who.principal.clone())
+        .or_else(|| Some(bedside_app::ui_actions::UI_ACTOR.to_string()));
+    v
+}
 
 fn viewer(who: &Who) -> Option<ui::Viewer> {
     let p = &who.as_ref()?.0;
@@ -173,7 +246,26 @@ async fn dashboard(State(s): State<AppState>, w: Who, h: HeaderMap, Query(q): Q)
         .ui_dashboard(q.get("model").map(String::as_str), now())
         .await
     {
-        Ok(v) => page(&w, || ui::render_dashboard(&v)),
+        Ok(mut v) => {
+            if let Some(m) = v.selected.clone() {
+                match s.app.training_coverage(&m).await {
+                    Ok(Some(c)) => {
+                        v.training = c
+                            .by_role_unit
+                            .iter()
+                            .map(|((role, unit), n)| ui::charts::Bar {
+                                label: format!("{role}, {unit}"),
+                                value: *n as f64,
+                            })
+                            .collect();
+                        v.untrained_card_users = Some(c.untrained_card_users);
+                    }
+                    Ok(None) => {}
+                    Err(e) => return error_page(e, &h),
+                }
+            }
+            page(&w, || ui::render_dashboard(&v))
+        }
         Err(e) => error_page(e, &h),
     }
 }
@@ -196,7 +288,8 @@ async fn worklist_view(
     flash: Option<String>,
 ) -> Result<ui::WorklistView, ApiError> {
     let tasks = s.app.ui_worklist_tasks(who).await?;
-    Ok(s.app.views().ui_worklist(&tasks, now(), flash).await?)
+    let v = s.app.views().ui_worklist(&tasks, now(), flash).await?;
+    Ok(with_acting(s, who, v))
 }
 
 async fn worklist(
@@ -205,7 +298,7 @@ async fn worklist(
     who: Option<Extension<Actor>>,
     h: HeaderMap,
 ) -> Response {
-    match worklist_view(&s, &actor(who), None).await {
+    match worklist_view(&s, &ui_actor(&s, who, &h), None).await {
         Ok(v) => {
             let v = allowed_actions(&w, v);
             page(&w, || ui::render_worklist(&v))
@@ -217,8 +310,12 @@ async fn worklist(
 #[derive(Deserialize)]
 struct ActionForm {
     to: Option<String>,
-    /// Snooze: the override reason's code.
+    /// Snooze: the override reason's code; complete: the decision's
+    /// coded reason.
     reason: Option<String>,
+    /// Complete: the decision the pathway step offers.
+    decision: Option<String>,
+    comment: Option<String>,
 }
 
 async fn task_action(
@@ -230,14 +327,24 @@ async fn task_action(
     form: Result<Form<ActionForm>, FormRejection>,
 ) -> Response {
     let form = form.ok().map(|f| f.0);
+    let nonempty = |v: Option<String>| v.filter(|t| !t.trim().is_empty());
+    let decision = bedside_app::worklist::DecisionInput {
+        decision: nonempty(form.as_ref().and_then(|f| f.decision.clone())),
+        reason: nonempty(
+            form.as_ref()
+                .filter(|_| action == "complete")
+                .and_then(|f| f.reason.clone()),
+        ),
+        comment: nonempty(form.as_ref().and_then(|f| f.comment.clone())),
+    };
     // Snooze submits `reason`, reassign `to`: one value either way.
     let to = form
         .and_then(|f| if action == "snooze" { f.reason } else { f.to })
         .filter(|t| !t.is_empty());
-    let who = actor(who);
+    let who = ui_actor(&s, who, &h);
     let flash = match s
         .app
-        .ui_task_action(&who, &task_id, &action, to.as_deref(), now())
+        .ui_task_action(&who, &task_id, &action, to.as_deref(), &decision, now())
         .await
     {
         Ok(f) => f,
@@ -246,6 +353,284 @@ async fn task_action(
     match worklist_view(&s, &who, Some(flash)).await {
         Ok(v) if is_htmx(&h) => page(&w, || ui::worklist_fragment(&v)),
         Ok(v) => page(&w, || ui::render_worklist(&v)),
+        Err(e) => error_page(e, &h),
+    }
+}
+
+#[derive(Deserialize)]
+struct ActAsForm {
+    practitioner: String,
+}
+
+/// `POST /ui/act-as` (demo mode only): act as one of [`DEMO_USERS`].
+async fn act_as(
+    State(s): State<AppState>,
+    h: HeaderMap,
+    form: Result<Form<ActAsForm>, FormRejection>,
+) -> Response {
+    if s.http.access.is_some() {
+        return error_page(
+            ApiError::new(
+                409,
+                "business-rule",
+                "with sign-in on, the worklist acts as the signed-in person",
+                None,
+            ),
+            &h,
+        );
+    }
+    let Some(p) = form
+        .ok()
+        .map(|f| f.0.practitioner)
+        .filter(|p| DEMO_USERS.iter().any(|(d, _, _)| d == p))
+    else {
+        let known: Vec<&str> = DEMO_USERS.iter().map(|(d, _, _)| *d).collect();
+        return error_page(
+            ApiError::bad_request(
+                format!("act as one of {}", known.join(", ")),
+                Some("practitioner"),
+            ),
+            &h,
+        );
+    };
+    let mut r = Redirect::to(&ui::urls::worklist()).into_response();
+    let cookie = format!(
+        "{ACT_AS_COOKIE}={}; Path=/ui; SameSite=Strict; HttpOnly",
+        p.replace('/', "%2F")
+    );
+    if let Ok(v) = HeaderValue::from_str(&cookie) {
+        r.headers_mut().insert(header::SET_COOKIE, v);
+    }
+    r
+}
+
+/// Who answers the pulse: the signed-in person (their Practitioner, else
+/// their subject); in demo mode the clinician the link names, else the
+/// demo user picked.
+fn pulse_clinician(who: &Actor, asked: Option<&str>) -> Option<String> {
+    match &who.principal {
+        Some(p) => Some(who.practitioner.clone().unwrap_or_else(|| p.clone())),
+        None => asked
+            .map(str::to_string)
+            .or_else(|| who.practitioner.clone()),
+    }
+}
+
+async fn pulse_view(
+    s: &AppState,
+    who: &Actor,
+    model: &str,
+    clinician: &str,
+    thanks: Option<String>,
+) -> Result<ui::PulseView, ApiError> {
+    let status = s.app.pulse_status(model, clinician).await?;
+    let m = s.app.views().served_model(model)?;
+    Ok(ui::PulseView {
+        model: model.to_string(),
+        model_label: format!("{} ({})", m.id(), m.version()),
+        question: bedside_app::pulse::PULSE_QUESTION.to_string(),
+        clinician: clinician.to_string(),
+        send_clinician: who.principal.is_none(),
+        unavailable: match (&thanks, status) {
+            (Some(_), _) | (None, bedside_app::pulse::PulseStatus::Open) => None,
+            (None, bedside_app::pulse::PulseStatus::NotOffered) => Some(
+                "This question was not offered to you for this model; it comes as a link on a card or the worklist."
+                    .into(),
+            ),
+            (None, bedside_app::pulse::PulseStatus::Answered) => Some(
+                "You have answered since it was offered: thank you. It is asked again after the period."
+                    .into(),
+            ),
+        },
+        thanks,
+    })
+}
+
+/// `GET /ui/pulse?model=&clinician=`: the one-question page.
+async fn pulse_page(
+    State(s): State<AppState>,
+    w: Who,
+    who: Option<Extension<Actor>>,
+    h: HeaderMap,
+    Query(q): Q,
+) -> Response {
+    let who = ui_actor(&s, who, &h);
+    let Some(model) = q.get("model") else {
+        return error_page(
+            ApiError::bad_request("the pulse page needs `model`", Some("model")),
+            &h,
+        );
+    };
+    let Some(clinician) = pulse_clinician(&who, q.get("clinician").map(String::as_str)) else {
+        return error_page(
+            ApiError::bad_request("the pulse page needs `clinician`", Some("clinician")),
+            &h,
+        );
+    };
+    match pulse_view(&s, &who, model, &clinician, None).await {
+        Ok(v) => page(&w, || ui::render_pulse(&v)),
+        Err(e) => error_page(e, &h),
+    }
+}
+
+#[derive(Deserialize)]
+struct PulseForm {
+    model: String,
+    clinician: Option<String>,
+    score: u8,
+    comment: Option<String>,
+}
+
+/// `POST /ui/pulse`: record the answer, show thanks.
+async fn pulse_answer(
+    State(s): State<AppState>,
+    w: Who,
+    who: Option<Extension<Actor>>,
+    h: HeaderMap,
+    form: Result<Form<PulseForm>, FormRejection>,
+) -> Response {
+    let who = ui_actor(&s, who, &h);
+    let f = match form {
+        Ok(Form(f)) => f,
+        Err(e) => {
+            return error_page(
+                ApiError::bad_request(format!("pulse answer: {e}"), Some("score")),
+                &h,
+            )
+        }
+    };
+    let Some(clinician) = pulse_clinician(&who, f.clinician.as_deref()) else {
+        return error_page(
+            ApiError::bad_request("the pulse answer needs `clinician`", Some("clinician")),
+            &h,
+        );
+    };
+    if let Err(e) = s
+        .app
+        .record_pulse_answer_as(
+            &who,
+            &f.model,
+            &clinician,
+            f.score,
+            f.comment.as_deref(),
+            now(),
+        )
+        .await
+    {
+        return error_page(e, &h);
+    }
+    let thanks = format!("Thank you: your answer ({} of 5) is recorded.", f.score);
+    match pulse_view(&s, &who, &f.model, &clinician, Some(thanks)).await {
+        Ok(v) => page(&w, || ui::render_pulse(&v)),
+        Err(e) => error_page(e, &h),
+    }
+}
+
+/// Who attests a training: the signed-in person (their Practitioner, else
+/// their subject); in demo mode the demo user picked, else the UI actor.
+fn trainee(who: &Actor) -> String {
+    who.practitioner
+        .clone()
+        .or_else(|| who.principal.clone())
+        .unwrap_or_else(|| bedside_app::ui_actions::UI_ACTOR.to_string())
+}
+
+async fn training_view(
+    s: &AppState,
+    who: &Actor,
+    use_case: &str,
+) -> Result<ui::TrainingView, ApiError> {
+    let m = s.app.training_module(use_case)?;
+    let clinician = trainee(who);
+    let attested = s
+        .app
+        .training_attestation(use_case, &clinician)
+        .await?
+        .map(|a| {
+            format!(
+                "Attested by {} on {} as {}, {}{}.",
+                a.clinician,
+                a.at.format("%Y-%m-%d %H:%M UTC"),
+                a.role,
+                a.unit,
+                a.model_version
+                    .map(|v| format!(", model version {v}"))
+                    .unwrap_or_default()
+            )
+        });
+    let mut roles: Vec<String> = DEMO_USERS.iter().map(|(_, _, r)| r.to_string()).collect();
+    if let Some(r) = &who.role {
+        if !roles.contains(r) {
+            roles.insert(0, r.clone());
+        }
+    }
+    Ok(ui::TrainingView {
+        use_case: m.use_case,
+        name: m.name,
+        model: m
+            .model_id
+            .map(|id| format!("{id} {}", m.model_version.unwrap_or_default())),
+        required: m.required,
+        sections: m
+            .sections
+            .into_iter()
+            .map(|x| ui::TrainingSectionView {
+                title: x.title,
+                markdown: x.markdown,
+            })
+            .collect(),
+        clinician,
+        attested,
+        roles,
+    })
+}
+
+/// `GET /ui/training/{use_case}`: the module and the attestation form.
+async fn training_page(
+    State(s): State<AppState>,
+    w: Who,
+    who: Option<Extension<Actor>>,
+    h: HeaderMap,
+    Path(use_case): Path<String>,
+) -> Response {
+    let who = ui_actor(&s, who, &h);
+    match training_view(&s, &who, &use_case).await {
+        Ok(v) => page(&w, || ui::render_training(&v)),
+        Err(e) => error_page(e, &h),
+    }
+}
+
+#[derive(Deserialize)]
+struct AttestForm {
+    role: String,
+    unit: String,
+}
+
+/// `POST /ui/training/{use_case}`: record the attestation (audited).
+async fn training_attest(
+    State(s): State<AppState>,
+    w: Who,
+    who: Option<Extension<Actor>>,
+    h: HeaderMap,
+    Path(use_case): Path<String>,
+    form: Result<Form<AttestForm>, FormRejection>,
+) -> Response {
+    let who = ui_actor(&s, who, &h);
+    let Ok(Form(f)) = form else {
+        return error_page(
+            ApiError::bad_request("the attestation needs `role` and `unit`", Some("unit")),
+            &h,
+        );
+    };
+    if let Err(e) = s
+        .app
+        .attest_training(&who, &use_case, &trainee(&who), &f.role, &f.unit, now())
+        .await
+    {
+        return error_page(e, &h);
+    }
+    match training_view(&s, &who, &use_case).await {
+        Ok(v) => page(&w, || ui::render_training(&v)),
         Err(e) => error_page(e, &h),
     }
 }

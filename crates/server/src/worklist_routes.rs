@@ -3,8 +3,12 @@
 //! `application/json`, since the array is not a FHIR resource; one page
 //! of `_count`, default 100, with a `Link: <..>; rel="next"` header when
 //! more follow); `POST /worklist/{task_id}/{action}` with a
-//! JSON body `{"actor": "Practitioner/..", "to": "..", "output": {..}}`
-//! claims, acknowledges, completes or reassigns one; `POST
+//! JSON body `{"to": "..", "decision": "..", "reason": "..", "comment":
+//! "..", "output": {..}}` claims, acknowledges, completes (with the
+//! decision the pathway step offers) or reassigns one, as the signed-in
+//! person (`bedside_app::worklist::acting_as`: an `actor` in the body that
+//! names someone else is refused; in demo mode, with no sign-in, it names
+//! the demo user); `POST
 //! /worklist/{task_id}/snooze` with `{"actor", "reason", "hours"}` overrides
 //! the alert behind it (snooze + end the pathway, `bedside_app::overrides`).
 
@@ -20,7 +24,7 @@ use axum::routing::{get, post};
 use axum::Extension;
 use axum::Router;
 use bedside_app::audit::Actor;
-use bedside_app::worklist::{TaskAction, WorklistQuery};
+use bedside_app::worklist::{acting_as, DecisionInput, TaskAction, WorklistQuery};
 use bedside_app::ApiError;
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
@@ -92,15 +96,22 @@ async fn act(
         }
     };
     let output: Map<String, Value> = req["output"].as_object().cloned().unwrap_or_default();
+    let text = |k: &str| req[k].as_str().map(str::to_string);
+    let decision = DecisionInput {
+        decision: text("decision"),
+        reason: text("reason"),
+        comment: text("comment"),
+    };
     match s
         .app
-        .task_action_as(
+        .task_action_decided(
             &actor(who),
             &task_id,
             action,
             req["actor"].as_str(),
             req["to"].as_str(),
             output,
+            &decision,
             chrono::Utc::now(),
         )
         .await
@@ -137,12 +148,16 @@ async fn snooze(
             ))
         }
     };
+    let acting = match acting_as(who, req["actor"].as_str()) {
+        Ok(a) => a,
+        Err(e) => return api_error(e),
+    };
     match s
         .app
         .snooze_from_worklist(
             who,
             task_id,
-            req["actor"].as_str(),
+            acting.as_deref(),
             &req["reason"],
             hours,
             chrono::Utc::now(),

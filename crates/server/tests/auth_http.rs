@@ -110,6 +110,7 @@ fn access_config(jwks_url: &str, min_refetch: Duration) -> AccessConfig {
         jwks: JwksSource::Url(jwks_url.into()),
         role_claim: "realm_access.roles".into(),
         role_map,
+        practitioner_claim: "fhirUser".into(),
     };
     let tokens = ServiceToken::parse_list(
         &Secret::new(format!("ingest:service:{SERVICE_TOKEN}")),
@@ -627,4 +628,136 @@ async fn worklist_actions_show_only_for_roles_that_may_take_them() {
         .unwrap();
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
     assert!(r.text().await.unwrap().contains("needs role clinician"));
+}
+
+/// A worklist action acts as the signed-in person: a nurse whose token
+/// names her Practitioner (`fhirUser`) claims and completes the nurse
+/// reassessment; the Task's owner and note, and the AuditEvent's agent,
+/// are that nurse. An `actor` in the body naming someone else is refused
+/// and changes nothing. Completing with "escalate" opens the physician
+/// review at once, and the decision is in `Task.output`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_signed_in_nurse_acts_as_herself_and_a_body_actor_is_refused() {
+    let k1 = Key::new("k1");
+    let j = Jwks::default();
+    j.keys.lock().unwrap().push(k1.jwk());
+    let (jwks_url, _stop) = jwks_server(j).await;
+    let access = Access::new(access_config(&jwks_url, Duration::from_secs(60))).unwrap();
+    let http = HttpConfig {
+        access: Some(Arc::new(access)),
+        ..Default::default()
+    };
+    let s = TestServer::start_with(http, |c| {
+        c.pathway(repo_path("pathways/sepsis-escalation.bpmn"))
+    })
+    .await;
+    let vars = json!({"patient": {"identifiers": [{"value": "MRN-1"}]}});
+    s.app
+        .start_pathway(
+            "sepsis-alert",
+            "p-n",
+            "alert-1",
+            vars.as_object().cloned().unwrap(),
+            chrono::Utc::now(),
+        )
+        .await
+        .unwrap();
+    let task = s.app.worklist(None, Some("nurse"), None).await.unwrap()[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let mut c = claims("nurse-7", &["ehr-nurse"]);
+    c["fhirUser"] = json!("https://ehr.test/fhir/Practitioner/n-7");
+    let nurse = bearer(&k1.sign(&c));
+    let act = |action: &str, body: Value| {
+        client()
+            .post(format!("{}/worklist/{task}/{action}", s.base))
+            .header("authorization", nurse.clone())
+            .json(&body)
+            .send()
+    };
+
+    // Someone else named in the body: refused, nothing changes.
+    let r = act("claim", json!({"actor": "Practitioner/someone-else"}))
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let oo: Value = r.json().await.unwrap();
+    let diag = oo["issue"][0]["diagnostics"].as_str().unwrap();
+    assert!(
+        diag.contains("acts as the signed-in person (Practitioner/n-7)"),
+        "{diag}"
+    );
+    assert_eq!(s.app.read_task(&task).await.unwrap()["status"], "requested");
+
+    // Her own claim: she owns the Task.
+    let r = act("claim", json!({})).await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let t: Value = r.json().await.unwrap();
+    assert_eq!(t["owner"]["reference"], "Practitioner/n-7");
+    // Naming herself is the same as naming no one.
+    let r = act("acknowledge", json!({"actor": "Practitioner/n-7"}))
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+
+    // Completing needs the decision the step offers.
+    let r = act("complete", json!({})).await.unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    let oo: Value = r.json().await.unwrap();
+    let diag = oo["issue"][0]["diagnostics"].as_str().unwrap();
+    assert!(
+        diag.contains("escalate") && diag.contains("resolved"),
+        "{diag}"
+    );
+    let r = act("complete", json!({"decision": "escalate"}))
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let t: Value = r.json().await.unwrap();
+    assert_eq!(t["status"], "completed");
+    assert_eq!(
+        t["note"][0]["authorReference"]["reference"],
+        "Practitioner/n-7"
+    );
+    let decision = t["output"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["type"]["coding"][0]["code"] == "decision")
+        .expect("the decision is an output");
+    assert_eq!(
+        decision["valueCodeableConcept"]["coding"][0]["code"],
+        "escalate"
+    );
+    // The escalation opened the physician review at once.
+    let phys = s.app.worklist(None, Some("physician"), None).await.unwrap();
+    assert_eq!(phys.len(), 1, "{phys:?}");
+    assert_eq!(phys[0]["code"]["coding"][0]["code"], "Task_PhysicianReview");
+
+    // The audit log names her, as principal and as Practitioner.
+    let audit = s.app.store.audit_entries(1, 10_000).await.unwrap();
+    let actions: Vec<&Value> = audit
+        .iter()
+        .map(|e| &e.body)
+        .filter(|b| {
+            matches!(
+                bedside_app::audit::subtype_of(b),
+                Some("task-claim" | "task-acknowledge" | "task-complete")
+            )
+        })
+        .collect();
+    assert_eq!(actions.len(), 3, "{actions:?}");
+    for b in &actions {
+        assert_eq!(b["agent"][0]["who"]["reference"], "Practitioner/n-7", "{b}");
+        assert_eq!(b["agent"][0]["who"]["identifier"]["value"], "nurse-7");
+    }
+    let complete = actions
+        .iter()
+        .find(|b| bedside_app::audit::subtype_of(b) == Some("task-complete"))
+        .unwrap();
+    assert_eq!(
+        bedside_app::audit::detail(complete, "decision"),
+        Some("escalate")
+    );
 }

@@ -1,7 +1,11 @@
 //! The web UI in a real browser (headless Chromium over WebDriver) against
 //! a real `bedside demo`: every page opens, a hook fired in the sandbox
-//! shows a card, overriding it with a reason shows on the dashboard, and a
-//! worklist task can be completed. Screenshots go to `screenshots/`.
+//! shows a card, overriding it with a reason shows on the dashboard, a
+//! worklist task is completed with the decision its step offers (as the
+//! demo nurse picked in "act as"), a radiologist's disagreeing review
+//! writes a DetectedIssue, the trust pulse page takes an answer that shows
+//! on the dashboard, and a training module is attested. Screenshots go to
+//! `screenshots/`.
 //!
 //! Runs only with `BEDSIDE_E2E=1` (scripts/browser-tests.sh sets it, after
 //! installing Chromium and building the binary); plain `cargo test` skips.
@@ -53,7 +57,188 @@ async fn scenario(c: &Client, s: &BedsideProcess) -> Result<(), Error> {
     pathway_diagram_refreshes(c, s).await?;
     let reason = sandbox_card_and_override(c, s).await?;
     override_shows_on_dashboard(c, s, reason.as_deref()).await?;
+    act_as(c, s, "Practitioner/demo-nurse").await?;
     complete_a_task(c, s).await?;
+    radiology_disagreement(c, s).await?;
+    trust_pulse(c, s).await?;
+    training(c, s).await?;
+    Ok(())
+}
+
+/// Demo mode's "act as" picker: the worklist then acts as that demo user.
+async fn act_as(c: &Client, s: &BedsideProcess, who: &str) -> Result<(), Error> {
+    c.goto(&s.url("/ui/worklist")).await?;
+    css(c, "select#act-as", 5)
+        .await?
+        .select_by_value(who)
+        .await?;
+    css(c, "button.btn-act-as", 2).await?.click().await?;
+    wait_text(c, "#worklist p.acting", |t| t.contains(who), 10).await?;
+    Ok(())
+}
+
+/// The id of the first worklist Task whose title contains `title`.
+async fn task_titled(c: &Client, title: &str) -> Result<Option<String>, Error> {
+    let v = c
+        .execute(
+            "var t=arguments[0]; var li=[].find.call(document.querySelectorAll('li.task'), function(l){var h=l.querySelector('h3'); return h && h.textContent.indexOf(t)>=0;});\
+             return li ? li.getAttribute('data-task-id') : null;",
+            vec![serde_json::json!(title)],
+        )
+        .await?;
+    Ok(v.as_str().map(str::to_string))
+}
+
+/// As the demo radiologist: claim an imaging-AI review from the replayed
+/// cohort and complete it disagreeing, with a coded reason; the
+/// discordance is a DetectedIssue on the patient.
+async fn radiology_disagreement(c: &Client, s: &BedsideProcess) -> Result<(), Error> {
+    act_as(c, s, "Practitioner/demo-radiologist").await?;
+    let Some(id) = task_titled(c, "radiologist").await? else {
+        return Err("no radiologist review in the demo worklist".into());
+    };
+    let li = format!("li.task[data-task-id=\"{id}\"]");
+    let patient_href = css(c, &format!("{li} h3 a"), 2).await?.attr("href").await?;
+    if c.find(Locator::Css(&format!("{li} button.btn-complete")))
+        .await
+        .is_err()
+    {
+        css(c, &format!("{li} button.btn-claim"), 5)
+            .await?
+            .click()
+            .await?;
+        wait_text(c, "#worklist .flash", |t| t.starts_with("Task claimed"), 10).await?;
+    }
+    css(c, &format!("{li} select[name=decision]"), 5)
+        .await?
+        .select_by_value("disagree")
+        .await?;
+    css(c, &format!("{li} select[name=reason]"), 2)
+        .await?
+        .select_by_value("ai-false-positive")
+        .await?;
+    css(c, &format!("{li} input[name=comment]"), 2)
+        .await?
+        .send_keys("no haemorrhage on review (browser test)")
+        .await?;
+    screenshot(c, "15-radiology-review-decision").await?;
+    css(c, &format!("{li} button.btn-complete"), 2)
+        .await?
+        .click()
+        .await?;
+    let flash = wait_text(
+        c,
+        "#worklist .flash",
+        |t| t.starts_with("Task completed") || t.contains("failed"),
+        10,
+    )
+    .await?;
+    if !flash.contains("disagrees") {
+        return Err(format!("completing the review: {flash:?}").into());
+    }
+    screenshot(c, "16-radiology-disagreed").await?;
+    let patient = patient_href
+        .as_deref()
+        .and_then(|h| h.split("patient=").nth(1))
+        .map(|p| p.split('&').next().unwrap_or(p).to_string())
+        .ok_or("the review names no patient")?;
+    c.goto(&s.url(&format!("/fhir/DetectedIssue?patient={patient}")))
+        .await?;
+    let body = text(c, "body").await?;
+    if !body.contains("ai-discordance") {
+        return Err(format!("no DetectedIssue for {patient}: {body:.300}").into());
+    }
+    screenshot(c, "17-detected-issue").await?;
+    Ok(())
+}
+
+/// The trust pulse link opens the one-question page; the answer shows on
+/// the model's dashboard.
+async fn trust_pulse(c: &Client, s: &BedsideProcess) -> Result<(), Error> {
+    // The worklist's offer is sampled per clinician and day: ask for
+    // clinicians in turn until one is offered (as a card would link it).
+    let mut link = None;
+    for i in 0..60 {
+        let url = s.url(&format!(
+            "/pulse/offer?model=sepsis-demo&clinician=Practitioner%2Fe2e-{i}"
+        ));
+        c.goto(&url).await?;
+        let body = text(c, "body").await?;
+        let v: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
+        if let Some(u) = v["offer"]["url"].as_str() {
+            link = Some(u.to_string());
+            break;
+        }
+    }
+    let link = link.ok_or("no pulse offered to 60 clinicians")?;
+    let path = link
+        .find("/pulse?")
+        .map(|i| &link[i..])
+        .ok_or("not a pulse link")?;
+    c.goto(&s.url(path)).await?;
+    css(c, "form.pulse", 5).await?;
+    screenshot(c, "18-pulse-question").await?;
+    css(c, "form.pulse input[name=score][value=\"4\"]", 2)
+        .await?
+        .click()
+        .await?;
+    css(c, "form.pulse textarea[name=comment]", 2)
+        .await?
+        .send_keys("browser test")
+        .await?;
+    css(c, "form.pulse button.btn-pulse", 2)
+        .await?
+        .click()
+        .await?;
+    wait_text(c, "p.pulse-thanks", |t| t.contains("4 of 5"), 10).await?;
+    screenshot(c, "19-pulse-answered").await?;
+    c.goto(&s.url("/ui?model=sepsis-demo")).await?;
+    let chart = text(c, "#trust-pulse").await.unwrap_or_default();
+    let table: String = c
+        .execute(
+            "var e=document.querySelector('#trust-pulse'); return e ? e.textContent : '';",
+            vec![],
+        )
+        .await?
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    if !table.contains("answer") {
+        return Err(format!("the answer is not on the dashboard: {chart:?} {table:?}").into());
+    }
+    screenshot(c, "20-dashboard-trust-pulse").await?;
+    Ok(())
+}
+
+/// The sepsis use case's training module, attested as the demo nurse.
+async fn training(c: &Client, s: &BedsideProcess) -> Result<(), Error> {
+    act_as(c, s, "Practitioner/demo-nurse").await?;
+    c.goto(&s.url("/ui/training/sepsis-screening")).await?;
+    for part in [
+        "What the model sees",
+        "When to be skeptical",
+        "Who to tell when it is wrong",
+    ] {
+        let body = text(c, "main").await.or(text(c, "body").await)?;
+        if !body.contains(part) {
+            return Err(format!("training module lacks {part:?}").into());
+        }
+    }
+    screenshot(c, "21-training-module").await?;
+    css(c, "form.attest select[name=role]", 2)
+        .await?
+        .select_by_value("nurse")
+        .await?;
+    css(c, "form.attest input[name=unit]", 2)
+        .await?
+        .send_keys("ward-3")
+        .await?;
+    css(c, "form.attest button.btn-attest", 2)
+        .await?
+        .click()
+        .await?;
+    wait_text(c, "p.attested", |t| t.contains("demo-nurse"), 10).await?;
+    screenshot(c, "22-training-attested").await?;
     Ok(())
 }
 
@@ -368,6 +553,16 @@ async fn complete_a_task(c: &Client, s: &BedsideProcess) -> Result<(), Error> {
         .as_str()
         .unwrap_or_default()
         .to_string();
+    // The step's decision: the nurse escalates (the physician's review
+    // opens at once).
+    let li = format!("li.task[data-task-id=\"{id}\"]");
+    if let Ok(sel) = c
+        .find(Locator::Css(&format!("{li} select[name=decision]")))
+        .await
+    {
+        // Only the nurse's step offers "escalate"; another keeps its first.
+        let _ = sel.select_by_value("escalate").await;
+    }
     screenshot(c, "12-worklist-before").await?;
     button.click().await?;
     let deadline = Instant::now() + Duration::from_secs(15);

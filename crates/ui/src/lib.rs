@@ -50,11 +50,13 @@ pub use pages::pathway::{
     pathway_diagram_fragment, render_pathways, DiagramEdge, DiagramShape, PathwayDiagram,
     PathwaysView, ShapeKind,
 };
+pub use pages::pulse::{render_pulse, PulseView};
 pub use pages::patient::{render_patient, OpenTask, PatientView, RiskHistory};
 pub use pages::sandbox::{
     default_draft_orders, patient_list_fragment, render_sandbox, CdsServiceRef, ChannelView,
     PatientListItem, PatientTimeline, SandboxView, TimelineEvent,
 };
+pub use pages::training::{render_training, TrainingSectionView, TrainingView};
 pub use pages::worklist::{render_worklist, worklist_fragment, TaskAction, TaskRow, WorklistView};
 pub use pages::{Choice, Estimate};
 pub use util::encode_component;

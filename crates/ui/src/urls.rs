@@ -26,6 +26,16 @@ pub fn worklist() -> String {
 }
 
 /// POST target of a task action: `/ui/worklist/{task_id}/{action}`.
+/// Demo mode's "act as" form target.
+pub fn act_as() -> String {
+    "/ui/act-as".to_string()
+}
+
+/// The trust pulse page of `model`.
+pub fn pulse(model: &str) -> String {
+    format!("/ui/pulse?model={}", enc(model))
+}
+
 pub fn task_action(task_id: &str, action: &str) -> String {
     format!("/ui/worklist/{}/{}", enc(task_id), enc(action))
 }

@@ -24,6 +24,13 @@ pub(crate) struct UseCaseFile {
     #[serde(default)]
     pub actions_under_way: Option<ActionsFile>,
     pub card: CardFile,
+    /// Clinicians must attest the use case's training before they receive
+    /// its interruptive cards (until then: passive, with the training link).
+    #[serde(default)]
+    pub require_training: bool,
+    /// Who to tell when the model is wrong (the training module names it).
+    #[serde(default)]
+    pub training_contact: Option<String>,
     /// CDS Hooks discovery: a short description per hook.
     #[serde(default)]
     pub discovery: std::collections::BTreeMap<String, String>,

@@ -62,6 +62,11 @@ pub struct UseCase {
     /// and the alert is suppressed).
     pub actions_under_way: Vec<String>,
     pub card: CardContent,
+    /// Clinicians must attest the training before they receive the use
+    /// case's interruptive cards (`require_training`).
+    pub require_training: bool,
+    /// Who to tell when the model is wrong (`training_contact`).
+    pub training_contact: Option<String>,
     /// CDS Hooks discovery description per hook (`patient-view` → "...").
     pub discovery: std::collections::BTreeMap<String, String>,
 }
@@ -775,6 +780,8 @@ impl UseCase {
                     links,
                     draft_requires,
                 },
+                require_training: f.require_training,
+                training_contact: f.training_contact,
                 discovery: f.discovery.clone(),
             })
         } else {

@@ -111,6 +111,62 @@ fn task_context(t: &Value) -> Option<String> {
     })
 }
 
+/// Why a Task exists, in short lines from its inputs (risk, top factors,
+/// study, finding, location, ...): each input's name and its value as
+/// written, the patient's identifiers left out; at most eight.
+fn task_why(t: &Value) -> Vec<String> {
+    let Some(inputs) = t["input"].as_array() else {
+        return Vec::new();
+    };
+    let mut out: Vec<String> = Vec::new();
+    for i in inputs {
+        let code = i["type"]["coding"][0]["code"].as_str().unwrap_or_default();
+        if code == "patient_identifiers" || code == "risk" {
+            continue;
+        }
+        let label = i["type"]["text"]
+            .as_str()
+            .or_else(|| i["type"]["coding"][0]["display"].as_str())
+            .unwrap_or(code);
+        let value = i["valueString"]
+            .as_str()
+            .map(str::to_string)
+            .or_else(|| {
+                i["valueReference"]["display"]
+                    .as_str()
+                    .or_else(|| i["valueReference"]["reference"].as_str())
+                    .map(str::to_string)
+            })
+            .or_else(|| {
+                i["valueCodeableConcept"]["text"]
+                    .as_str()
+                    .map(str::to_string)
+            })
+            .or_else(|| {
+                i["valueQuantity"]["value"].as_f64().map(|v| {
+                    format!(
+                        "{v} {}",
+                        i["valueQuantity"]["unit"].as_str().unwrap_or_default()
+                    )
+                    .trim()
+                    .to_string()
+                })
+            });
+        let Some(value) = value.filter(|v| !v.trim().is_empty()) else {
+            continue;
+        };
+        let line = format!("{label}: {value}");
+        // The same name again (a list input): one line each, if short.
+        if !out.contains(&line) {
+            out.push(line);
+        }
+        if out.len() == 8 {
+            break;
+        }
+    }
+    out
+}
+
 fn parse_time(v: &Value) -> Option<Instant> {
     chrono::DateTime::parse_from_rfc3339(v.as_str()?)
         .ok()
@@ -154,6 +210,8 @@ impl Views {
                 None => None,
             };
             let status = t["status"].as_str().unwrap_or("unknown").to_string();
+            let decision = bedside_pathways::model::task_step(t)
+                .and_then(|(def, el)| self.definition(def)?.decision(el).cloned());
             rows.push(TaskRow {
                 id: t["id"].as_str().unwrap_or_default().to_string(),
                 title: t["code"]["text"]
@@ -187,12 +245,37 @@ impl Views {
                 deadline: parse_time(&t["restriction"]["period"]["end"]),
                 escalation,
                 context: task_context(t),
+                why: task_why(t),
+                trend: match &pid {
+                    Some(p) => self.risk_trend(p, t, now).await?,
+                    None => Vec::new(),
+                },
+                decisions: decision
+                    .iter()
+                    .flat_map(|d| &d.options)
+                    .map(|o| Choice {
+                        value: o.code.clone(),
+                        label: o.display.clone(),
+                    })
+                    .collect(),
+                decision_reasons: decision
+                    .iter()
+                    .flat_map(|d| &d.options)
+                    .flat_map(|o| {
+                        o.reasons.iter().map(move |r| Choice {
+                            value: r.code.clone(),
+                            label: format!("{} ({})", r.display, o.code),
+                        })
+                    })
+                    .collect(),
             });
         }
         Ok(WorklistView {
             now,
             tasks: rows,
             reassign_targets: self.reassign_targets(),
+            act_as: Vec::new(),
+            acting: None,
             snooze_reasons: self
                 .policy()
                 .policy
@@ -205,6 +288,39 @@ impl Views {
                 .collect(),
             flash,
         })
+    }
+
+    /// The patient's risk from the 24 hours before the Task was written
+    /// until `now` (every served model's predictions), oldest first, in
+    /// percent; at most 48 points (the newest).
+    async fn risk_trend(
+        &self,
+        patient: &str,
+        task: &Value,
+        now: Instant,
+    ) -> Result<Vec<bedside_ui::charts::SparkPoint>, ViewError> {
+        let from = parse_time(&task["authoredOn"]).unwrap_or(now) - chrono::Duration::hours(24);
+        let docs = self
+            .store
+            .list_documents(&bedside_store::DocFilter {
+                kind: bedside_record::kinds::PREDICTION.into(),
+                patient_id: Some(patient.to_string()),
+                since: Some(from),
+                ..Default::default()
+            })
+            .await?;
+        let mut pts: Vec<bedside_ui::charts::SparkPoint> = docs
+            .iter()
+            .filter_map(|d| bedside_record::LatestRisk::from_document(d).ok())
+            .filter(|r| r.prediction.at <= now)
+            .map(|r| bedside_ui::charts::SparkPoint {
+                at: r.prediction.at,
+                value: r.prediction.probability.get() * 100.0,
+            })
+            .collect();
+        pts.sort_by_key(|p| p.at);
+        let skip = pts.len().saturating_sub(48);
+        Ok(pts.split_off(skip))
     }
 
     /// Roles of every loaded pathway's user tasks, then the UI actor.

@@ -23,6 +23,7 @@ const files = [
   'pathways/sepsis-escalation.bpmn',
   'pathways/radiology-review.bpmn',
   'pathways/deterioration-escalation.bpmn',
+  'pathways/ood-review.bpmn',
   'crates/pathways/tests/fixtures/zeebe-parallel.bpmn',
 ];
 const record = {};

@@ -80,6 +80,11 @@ impl App {
             };
             let decision = view.decide(&memory, &input);
             let (tier, shown) = card_tier(policy, &decision, &input, hook);
+            // Training before go-live: an untrained clinician gets the
+            // passive card, with the training link (crate::training).
+            let (tier, training_url) = self
+                .training_gate(sched.id(), user.as_deref(), tier)
+                .await?;
             let new_previous = if shown && tier.is_some() {
                 Some(risk.prediction.probability.get())
             } else {
@@ -128,6 +133,15 @@ impl App {
                         autolaunchable: Some(false),
                     });
                 }
+            }
+            if let (Some(url), Some(card)) = (&training_url, cards.first_mut()) {
+                card.links.push(bedside_cds::Link {
+                    label: "Training required: complete it to receive this model's alerts".into(),
+                    url: url.clone(),
+                    kind: bedside_cds::LinkType::Absolute,
+                    app_context: None,
+                    autolaunchable: Some(false),
+                });
             }
             if !changes_memory {
                 // Durable before the response: a card the EHR receives is

@@ -198,5 +198,90 @@ pub(super) fn user_task(cx: &mut Ctx<'_>, el: &Element, id: &str) -> Option<User
         due,
         description,
         inputs: inputs(cx, el, id)?,
+        decision: decision(cx, el, id)?,
     })
+}
+
+/// `<bedside:decision variable><bedside:option code display value>
+/// <bedside:reason code display/></bedside:option></bedside:decision>` in
+/// the task's `extensionElements` (see [`DecisionSpec`]). `Some(None)`:
+/// none; `None`: a problem was reported.
+fn nonblank<'a>(e: &'a Element, a: &str) -> Option<&'a str> {
+    e.attr(a).map(str::trim).filter(|s| !s.is_empty())
+}
+
+fn decision(cx: &mut Ctx<'_>, el: &Element, id: &str) -> Option<Option<DecisionSpec>> {
+    let Some(d) = el
+        .child(NS_BPMN, "extensionElements")
+        .and_then(|x| x.child(NS_BEDSIDE, "decision"))
+    else {
+        return Some(None);
+    };
+    let Some(variable) = nonblank(d, "variable") else {
+        cx.err(
+            id,
+            "bedside:decision needs a variable (e.g. nurse.decision)",
+        );
+        return None;
+    };
+    if variable.split('.').any(|p| p.is_empty()) {
+        cx.err(
+            id,
+            format!("bedside:decision variable {variable:?} is not a dotted name"),
+        );
+        return None;
+    }
+    let mut options: Vec<DecisionOption> = Vec::new();
+    let mut ok = true;
+    for o in d.children_named(NS_BEDSIDE, "option") {
+        let (Some(code), Some(display)) = (nonblank(o, "code"), nonblank(o, "display")) else {
+            cx.err(id, "bedside:option needs a code and a display");
+            ok = false;
+            continue;
+        };
+        if options.iter().any(|x| x.code == code) {
+            cx.err(id, format!("bedside:option code {code:?} is given twice"));
+            ok = false;
+            continue;
+        }
+        let raw = nonblank(o, "value").unwrap_or(code);
+        let value = match raw {
+            "true" => serde_json::Value::Bool(true),
+            "false" => serde_json::Value::Bool(false),
+            n => match n.parse::<f64>().ok().and_then(serde_json::Number::from_f64) {
+                Some(num) if nonblank(o, "value").is_some() => serde_json::Value::Number(num),
+                _ => serde_json::Value::String(n.to_string()),
+            },
+        };
+        let mut reasons = Vec::new();
+        for r in o.children_named(NS_BEDSIDE, "reason") {
+            match (nonblank(r, "code"), nonblank(r, "display")) {
+                (Some(c), Some(t)) => reasons.push(DecisionReason {
+                    code: c.to_string(),
+                    display: t.to_string(),
+                }),
+                _ => {
+                    cx.err(
+                        id,
+                        format!("bedside:reason of option {code:?} needs a code and a display"),
+                    );
+                    ok = false;
+                }
+            }
+        }
+        options.push(DecisionOption {
+            code: code.to_string(),
+            display: display.to_string(),
+            value,
+            reasons,
+        });
+    }
+    if options.len() < 2 && ok {
+        cx.err(id, "bedside:decision needs at least two bedside:option");
+        return None;
+    }
+    ok.then_some(Some(DecisionSpec {
+        variable: variable.to_string(),
+        options,
+    }))
 }

@@ -36,7 +36,7 @@ mod service;
 mod session;
 
 pub use jwks::JwksSource;
-pub use oidc::OidcConfig;
+pub use oidc::{practitioner_of, OidcConfig, FHIR_USER_CLAIM};
 pub use permissions::{Group, Role, PERMISSIONS};
 pub use service::{ServiceToken, MIN_SERVICE_TOKEN_LEN};
 pub use session::SESSION_COOKIE;
@@ -99,6 +99,10 @@ pub struct Principal {
     pub roles: Vec<Role>,
     /// True for a static service-account token.
     pub service_account: bool,
+    /// The Practitioner this person is (`Practitioner/{id}`), from the
+    /// token's `fhirUser` claim (or [`OidcConfig::practitioner_claim`]);
+    /// who the worklist acts as.
+    pub practitioner: Option<String>,
 }
 
 impl Principal {
@@ -351,8 +355,10 @@ pub(crate) async fn enforce(
         Ok(Some(p)) => {
             // The audit log records who acted (bedside_app::audit::Actor).
             let role = p.roles.first().map(|r| r.as_str());
-            req.extensions_mut()
-                .insert(bedside_app::audit::Actor::new(Some(&p.subject), role));
+            req.extensions_mut().insert(
+                bedside_app::audit::Actor::new(Some(&p.subject), role)
+                    .with_practitioner(p.practitioner.as_deref()),
+            );
             req.extensions_mut().insert(p);
             next.run(req).await
         }

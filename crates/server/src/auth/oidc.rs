@@ -25,6 +25,28 @@ pub struct OidcConfig {
     /// Provider role name → Bedside role. Empty: the claim's values are
     /// Bedside role names.
     pub role_map: BTreeMap<String, Role>,
+    /// The claim naming the person's Practitioner (SMART's `fhirUser`:
+    /// `Practitioner/{id}` or an absolute URL ending so); a claim name or a
+    /// dotted path. Another resource type, or no claim, names none.
+    pub practitioner_claim: String,
+}
+
+/// The default [`OidcConfig::practitioner_claim`].
+pub const FHIR_USER_CLAIM: &str = "fhirUser";
+
+/// `Practitioner/{id}` from a `fhirUser` value (relative, or an absolute
+/// URL whose last two segments are `Practitioner/{id}`).
+pub fn practitioner_of(v: &str) -> Option<String> {
+    let v = v.trim().trim_end_matches('/');
+    let mut it = v.rsplit('/');
+    let id = it.next()?;
+    let ty = it.next()?;
+    let ok_id = !id.is_empty()
+        && id.len() <= 64
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.');
+    (ty == "Practitioner" && ok_id).then(|| format!("Practitioner/{id}"))
 }
 
 fn ts(secs: i64) -> String {
@@ -89,10 +111,14 @@ pub(super) async fn authenticate(
         .filter(|s| !s.is_empty())
         .ok_or("malformed token: claim `sub` is missing")?
         .to_string();
+    let practitioner = claim_at(&c, &oidc.practitioner_claim)
+        .and_then(Value::as_str)
+        .and_then(practitioner_of);
     Ok(Principal {
         subject,
         roles: roles(&c, oidc),
         service_account: false,
+        practitioner,
     })
 }
 
@@ -183,6 +209,21 @@ fn roles(c: &Map<String, Value>, oidc: &OidcConfig) -> Vec<Role> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fhir_user_names_a_practitioner_relative_or_absolute() {
+        assert_eq!(
+            practitioner_of("Practitioner/n-1").as_deref(),
+            Some("Practitioner/n-1")
+        );
+        assert_eq!(
+            practitioner_of("https://ehr.example/fhir/Practitioner/42").as_deref(),
+            Some("Practitioner/42")
+        );
+        assert_eq!(practitioner_of("Patient/p1"), None);
+        assert_eq!(practitioner_of("Practitioner/"), None);
+        assert_eq!(practitioner_of("Practitioner/a b"), None);
+    }
 
     #[test]
     fn claims_at_dotted_paths() {

@@ -167,6 +167,8 @@ impl Group {
             ["fhir", ..] => Group::FhirWrite,
             ["worklist"] if get => Group::WorklistRead,
             ["worklist", _, _] if method == Method::POST => Group::WorklistAction,
+            // The card's pulse link only redirects to `/ui/pulse`.
+            ["pulse"] if get => Group::Health,
             ["pulse", ..] => Group::Pulse,
             ["metrics"] => Group::Metrics,
             ["ui", "login"] | ["ui", "logout"] | ["ui", "assets", ..] => Group::UiOpen,

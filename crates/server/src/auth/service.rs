@@ -108,6 +108,7 @@ pub(super) fn service_account(tokens: &[ServiceToken], token: &str) -> Option<Pr
         }
     }
     found.map(|t| Principal {
+        practitioner: None,
         subject: t.name.clone(),
         roles: t.roles.clone(),
         service_account: true,

@@ -33,6 +33,18 @@ pub struct DashboardView {
     /// per alert acted on.
     pub time_to_action_minutes: Vec<f64>,
     pub alarms: Vec<Alarm>,
+    /// The trust pulse: mean answer (1-5) per period, the label naming the
+    /// period and how many answered.
+    #[serde(default)]
+    pub trust_pulse: Vec<Bar>,
+    /// Training coverage: clinicians who attested the use case's training
+    /// for the model version served, per role and unit.
+    #[serde(default)]
+    pub training: Vec<Bar>,
+    /// Clinicians shown the model's cards who have not attested its
+    /// training (`None`: the model serves no use case).
+    #[serde(default)]
+    pub untrained_card_users: Option<u64>,
 }
 
 /// The headline numbers; `None` shows "not enough data".
@@ -144,6 +156,9 @@ fn dashboard_body(v: &DashboardView) -> Markup {
         }
         section aria-labelledby="use-h" {
             h2 #use-h { "Use and burden" }
+            @if let Some(n) = v.untrained_card_users {
+                p.untrained { (n) " clinician(s) shown this model's cards have not completed its training." }
+            }
             div.chart-grid {
                 (charts::bar_chart(&BarChart {
                     id: "override-reasons".into(),
@@ -162,6 +177,22 @@ fn dashboard_body(v: &DashboardView) -> Markup {
                     decimals: 1,
                 }))
                 (charts::histogram_box("time-to-action", "Time from alert to action", &v.time_to_action_minutes, "min", 12))
+                (charts::bar_chart(&BarChart {
+                    id: "training-coverage".into(),
+                    title: "Training coverage: clinicians trained, by role and unit".into(),
+                    value_label: "clinicians".into(),
+                    bars: v.training.clone(),
+                    ref_lines: vec![],
+                    decimals: 0,
+                }))
+                (charts::bar_chart(&BarChart {
+                    id: "trust-pulse".into(),
+                    title: "Trust pulse: how much clinicians trust the alerts (1-5)".into(),
+                    value_label: "mean answer".into(),
+                    bars: v.trust_pulse.clone(),
+                    ref_lines: vec![],
+                    decimals: 1,
+                }))
             }
         }
     }

@@ -8,8 +8,10 @@ pub mod facts;
 pub mod login;
 pub mod outline;
 pub mod pathway;
+pub mod pulse;
 pub mod patient;
 pub mod sandbox;
+pub mod training;
 pub mod worklist;
 
 use crate::util::num;

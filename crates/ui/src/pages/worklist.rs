@@ -24,6 +24,15 @@ pub struct WorklistView {
     pub snooze_reasons: Vec<Choice>,
     /// A one-line message after an action ("Task claimed").
     pub flash: Option<String>,
+    /// Demo mode only (no sign-in): the demo users one may act as (value =
+    /// their Practitioner reference), submitted to `/ui/act-as`. Empty
+    /// with sign-in on: the worklist acts as the signed-in person.
+    #[serde(default)]
+    pub act_as: Vec<Choice>,
+    /// Who the worklist acts as (the signed-in person's Practitioner, or
+    /// the demo user picked).
+    #[serde(default)]
+    pub acting: Option<String>,
 }
 
 /// One task.
@@ -51,6 +60,21 @@ pub struct TaskRow {
     pub context: Option<String>,
     /// Which action buttons to offer.
     pub actions: Vec<TaskAction>,
+    /// The decision completing this task records (its pathway step's
+    /// options; submitted as form field `decision`). Empty: none.
+    #[serde(default)]
+    pub decisions: Vec<Choice>,
+    /// Coded reasons of the options that take one (submitted as form
+    /// field `reason`; the label names the option).
+    #[serde(default)]
+    pub decision_reasons: Vec<Choice>,
+    /// Why the task exists, in short lines (risk, top factors, study,
+    /// finding, location...), from its inputs.
+    #[serde(default)]
+    pub why: Vec<String>,
+    /// The patient's risk over time, oldest first, for a sparkline.
+    #[serde(default)]
+    pub trend: Vec<crate::charts::SparkPoint>,
 }
 
 /// A worklist action; each is a POST to `/ui/worklist/{task_id}/{action}`.
@@ -121,6 +145,20 @@ pub fn worklist_fragment(v: &WorklistView) -> Markup {
     let groups = group(&v.tasks);
     html! {
         div #worklist {
+            @if !v.act_as.is_empty() {
+                form.act-as method="post" action=(urls::act_as()) {
+                    label for="act-as" { "Act as (demo)" }
+                    select #act-as name="practitioner" {
+                        @for c in &v.act_as {
+                            option value=(c.value) selected[v.acting.as_deref() == Some(c.value.as_str())] { (c.label) }
+                        }
+                    }
+                    button type="submit" .btn-act-as { "Switch" }
+                }
+            }
+            @if let Some(a) = &v.acting {
+                p.acting { "Acting as " strong { (a) } }
+            }
             p.flash role="status" { @if let Some(f) = &v.flash { (f) } }
             @if groups.is_empty() {
                 p { "No open tasks." }
@@ -192,6 +230,15 @@ fn task(t: &TaskRow, dom: &str, v: &WorklistView) -> Markup {
                 @if let Some(e) = &t.escalation { dt { "Escalation" } dd.escalation { (e) } }
                 @if let Some(cx) = &t.context { dt { "Context" } dd { (cx) } }
             }
+            @if !t.why.is_empty() || !t.trend.is_empty() {
+                div.task-why {
+                    h4 { "Why" }
+                    @if !t.trend.is_empty() {
+                        (crate::charts::sparkline(&format!("{dom}-trend"), "Risk", "%", &t.trend))
+                    }
+                    ul.why { @for w in &t.why { li { (w) } } }
+                }
+            }
             div.task-actions {
                 // Reassign needs somewhere to reassign to.
                 // Snooze needs a coded reason to give.
@@ -216,6 +263,25 @@ fn action_form(t: &TaskRow, a: TaskAction, dom: &str, title_id: &str, v: &Workli
                         option value=(c.value) { (c.label) }
                     }
                 }
+            }
+            @if a == TaskAction::Complete && !t.decisions.is_empty() {
+                label for=(format!("{dom}-decision")) { "Decision" }
+                select #(format!("{dom}-decision")) name="decision" required {
+                    @for c in &t.decisions {
+                        option value=(c.value) { (c.label) }
+                    }
+                }
+                @if !t.decision_reasons.is_empty() {
+                    label for=(format!("{dom}-dreason")) { "Reason (if the decision needs one)" }
+                    select #(format!("{dom}-dreason")) name="reason" {
+                        option value="" { "\u{2014}" }
+                        @for c in &t.decision_reasons {
+                            option value=(c.value) { (c.label) }
+                        }
+                    }
+                }
+                label for=(format!("{dom}-comment")) { "Comment" }
+                input #(format!("{dom}-comment")) type="text" name="comment" maxlength="500";
             }
             @if a == TaskAction::Snooze {
                 label for=(reason_id) { "Reason" }

@@ -126,6 +126,9 @@ pub fn dashboard() -> DashboardView {
             message: "PSI 0.31 exceeds 0.25".into(),
             task_url: Some("/ui/worklist".into()),
         }],
+        trust_pulse: vec![],
+        training: vec![],
+        untrained_card_users: None,
     }
 }
 
@@ -143,6 +146,9 @@ pub fn empty_dashboard() -> DashboardView {
         alert_burden: vec![],
         time_to_action_minutes: vec![],
         alarms: vec![],
+        trust_pulse: vec![],
+        training: vec![],
+        untrained_card_users: None,
     }
 }
 
@@ -169,6 +175,10 @@ pub fn worklist() -> WorklistView {
             escalation: esc.map(Into::into),
             context: Some("risk 0.42; lactate 4.1 mmol/L, heart rate 124/min".into()),
             actions: TaskAction::ALL.to_vec(),
+            decisions: vec![],
+            decision_reasons: vec![],
+            why: vec![],
+            trend: vec![],
         };
     WorklistView {
         now: t0(),
@@ -199,6 +209,8 @@ pub fn worklist() -> WorklistView {
             },
         ],
         flash: Some("Task t0 completed".into()),
+        act_as: vec![],
+        acting: None,
     }
 }
 

@@ -280,6 +280,9 @@ impl Views {
             alert_burden: Vec::new(),
             time_to_action_minutes: Vec::new(),
             alarms: Vec::new(),
+            trust_pulse: Vec::new(),
+            training: Vec::new(),
+            untrained_card_users: None,
         };
         let Some(sched) = sched else { return Ok(v) };
         let id = sched.id().to_string();
@@ -355,6 +358,19 @@ impl Views {
         drift.sort_by(|a, b| b.value.total_cmp(&a.value));
         v.drift = drift;
         v.override_reasons = self.reason_bars(used);
+        v.trust_pulse = used
+            .trust_pulse
+            .iter()
+            .map(|p| Bar {
+                label: format!(
+                    "from {} ({} answer{})",
+                    p.start.format("%Y-%m-%d"),
+                    p.answers,
+                    if p.answers == 1 { "" } else { "s" }
+                ),
+                value: p.mean_score,
+            })
+            .collect();
         v.alert_burden = used
             .usage
             .by_unit
