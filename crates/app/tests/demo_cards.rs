@@ -20,7 +20,7 @@ fn repo() -> PathBuf {
 const USE_CASES: [&str; 2] = ["sepsis-screening", "deterioration"];
 const COHORTS: [&str; 2] = ["cohort", "deterioration-cohort"];
 /// The longest detail a card may carry (a screen, not a report).
-const DETAIL_MAX: usize = 2_000;
+const DETAIL_MAX: usize = 2_500;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_demo_card_reads_in_one_glance() {
@@ -142,6 +142,11 @@ fn check_task(t: &Value) {
     let d = t["description"].as_str().unwrap_or("");
     assert!(!d.contains(", or called by"), "both reasons: {d}");
     for i in t["input"].as_array().into_iter().flatten() {
+        assert!(i["type"]["coding"][0]["display"].is_string(), "{i}");
+        let code = i["type"]["coding"][0]["code"].as_str().unwrap_or("");
+        if !matches!(code, "risk" | "top_factors" | "observations") {
+            continue;
+        }
         let text = i["valueString"]
             .as_str()
             .or_else(|| i["valueReference"]["display"].as_str())
