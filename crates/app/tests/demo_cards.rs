@@ -129,7 +129,8 @@ async fn every_demo_card_reads_in_one_glance() {
 /// of named, rounded inputs.
 fn check_task(t: &Value) {
     let inputs = t["input"].as_array().map(Vec::len).unwrap_or(0);
-    assert!(inputs <= 45, "{inputs} inputs: {t}");
+    // One per channel with data in 24 h (~47 in the demo), not ~70 raw points.
+    assert!(inputs <= 60, "{inputs} inputs: {t}");
     for pt in t["performerType"].as_array().into_iter().flatten() {
         for c in pt["coding"].as_array().into_iter().flatten() {
             assert!(
