@@ -500,11 +500,14 @@ impl App {
                     .map(str::to_string),
                 created_at: at.now,
                 updated_at: at.wall,
+                // `sent` is when it was sent (the wall clock), not the
+                // event time that reached the step (e.g. a timer's due time
+                // in a replay).
                 body: crate::writeback::communication(
                     call.call_id,
                     patient_id.as_deref(),
                     call.params,
-                    at.now,
+                    at.wall,
                 ),
             });
         }

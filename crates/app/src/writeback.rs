@@ -339,12 +339,13 @@ pub(crate) fn communication_id(call_id: &str) -> String {
     format!("pw-c-{}", &hex[..30])
 }
 
-/// A Communication for a `send_communication` service call.
+/// The Communication of a `send_communication` call; `sent` is `sent_at`,
+/// when it was written (the wall clock), not the pathway's event time.
 pub(crate) fn communication(
     call_id: &str,
     patient_id: Option<&str>,
     params: &serde_json::Map<String, Value>,
-    now: Instant,
+    sent_at: Instant,
 ) -> Value {
     // FHIR JSON has no empty arrays: no recipient, no element.
     let recipient = match (params.get("recipient"), params.get("recipient_role")) {
@@ -357,7 +358,7 @@ pub(crate) fn communication(
         "id": communication_id(call_id),
         "identifier": [{"system": "urn:bedside:pathway-call", "value": call_id}],
         "status": "completed",
-        "sent": now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        "sent": sent_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         "sender": {"reference": crate::pathway_rt::REQUESTER},
         "payload": [{"contentString": params.get("text").and_then(Value::as_str).unwrap_or("Bedside pathway notification")}],
     });

@@ -63,6 +63,7 @@ fn card_input() -> CardInput {
         },
         probability: p(0.34),
         previous: Some(p(0.21)),
+        history: vec![],
         interval: Some(Interval {
             lo: p(0.27),
             hi: p(0.41),
@@ -77,6 +78,8 @@ fn card_input() -> CardInput {
                 contribution: 0.01 * i as f64,
             })
             .collect(),
+        explanation_note: None,
+        open_task: None,
         data_age_minutes: Some(12.0),
         stale_after_minutes: 360.0,
         base_rate: Some(p(0.08)),

@@ -93,13 +93,58 @@ pub struct Interval {
     pub level: f64,
 }
 
-/// A use case's own words for the summary: "{statement} {risk}: {action}".
+/// A use case's own words for the summary: "{statement} {risk}: {action}",
+/// the action following the card's tier ([`Wording::action_for`]).
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Wording {
     /// What is at risk, e.g. "Sepsis risk".
     pub statement: String,
-    /// What to do, e.g. "assess now, consider blood cultures and lactate".
+    /// What to do at an interruptive card, e.g. "assess now, consider
+    /// blood cultures and lactate".
     pub action: String,
+    /// What to do at a passive card; [`DEFAULT_PASSIVE_ACTION`] when
+    /// `None` (a passive card never asks to act now).
+    pub passive_action: Option<String>,
+    /// What to do at an escalation card; `action` when `None`.
+    pub escalation_action: Option<String>,
+}
+
+/// The action of a passive card when the use case gives none.
+pub const DEFAULT_PASSIVE_ACTION: &str = "for awareness, review at the next routine assessment";
+
+impl Wording {
+    /// The action the summary of a card of `tier` ends with.
+    pub fn action_for(&self, tier: Tier) -> &str {
+        fn given(a: &Option<String>) -> Option<&str> {
+            a.as_deref().filter(|a| !a.trim().is_empty())
+        }
+        match tier {
+            Tier::Passive => given(&self.passive_action).unwrap_or(DEFAULT_PASSIVE_ACTION),
+            Tier::Interruptive => &self.action,
+            Tier::Escalate => given(&self.escalation_action).unwrap_or(&self.action),
+        }
+    }
+}
+
+/// The patient's risk some hours before this prediction (the trend).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct EarlierRisk {
+    /// How long before this prediction, in hours (e.g. 6, 24).
+    pub hours_before: f64,
+    pub probability: Probability,
+}
+
+/// The pathway Task already open for this patient.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OpenTask {
+    /// What the Task asks, e.g. "Bedside nurse review".
+    pub name: String,
+    /// FHIR Task status, e.g. "requested".
+    pub status: String,
+    /// Who holds it (a display or a role), if known.
+    pub owner: Option<String>,
+    /// When it is due, already formatted (e.g. "10:15 UTC").
+    pub due: Option<String>,
 }
 
 /// Everything a risk card shows.
@@ -116,9 +161,17 @@ pub struct CardInput {
     pub probability: Probability,
     /// The previous calibrated probability for this patient, for the trend.
     pub previous: Option<Probability>,
+    /// The patient's risk 6 h and 24 h before (when known), for the trend
+    /// the detail leads with.
+    pub history: Vec<EarlierRisk>,
     pub interval: Option<Interval>,
     /// Top factors, most important first.
     pub factors: Vec<Factor>,
+    /// How the factor effects were computed, shown when approximate
+    /// (e.g. Shapley values against a baseline for a non-linear ONNX model).
+    pub explanation_note: Option<String>,
+    /// The pathway Task already open for this patient, named on the card.
+    pub open_task: Option<OpenTask>,
     /// Minutes since the newest input used by the prediction.
     pub data_age_minutes: Option<f64>,
     /// Data older than this is flagged stale in the detail.
@@ -143,15 +196,16 @@ pub struct CardInput {
 }
 
 /// A percentage for display: whole percent, with `<1%` and `>99%` at the
-/// ends so a tiny risk never reads as "0%".
+/// ends, so a probability never reads as "0%" or "100%".
 pub fn percent(p: Probability) -> String {
-    let v = p.get() * 100.0;
-    if v > 0.0 && v < 0.5 {
+    let v = (p.get() * 100.0).round();
+    // A probability is never certain: 0 and 1 read as the ends too.
+    if v < 1.0 {
         "<1%".into()
-    } else if v < 100.0 && v > 99.5 {
+    } else if v >= 100.0 {
         ">99%".into()
     } else {
-        format!("{:.0}%", v)
+        format!("{v:.0}%")
     }
 }
 
@@ -219,18 +273,26 @@ fn ratio_to_usual(p: Probability, base: Option<Probability>) -> String {
     let r = p.get() / b.get();
     if r < 1.5 {
         String::new()
-    } else if r < 3.0 {
-        format!(" ({:.1}× usual)", r)
     } else {
-        format!(" ({:.0}× usual)", r)
+        format!(" ({}× usual)", times(r))
+    }
+}
+
+/// A ratio as read: one decimal below 3 (`2.4`), whole above (`6`).
+fn times(r: f64) -> String {
+    if r < 3.0 {
+        format!("{r:.1}")
+    } else {
+        format!("{r:.0}")
     }
 }
 
 /// The card summary, always fewer than 140 characters and never cut inside
 /// a word. With the use case's wording: "Sepsis risk 64% (6× usual):
-/// assess now, consider blood cultures and lactate" (the action is cut at
-/// a word when it does not fit); without: "Sepsis risk 34% (↑ from 21%)
-/// — review now" from the outcome.
+/// assess now, consider blood cultures and lactate", the action being the
+/// one of the card's tier ([`Wording::action_for`]; cut at a word when it
+/// does not fit); without: "Sepsis risk 34% (↑ from 21%) — review now"
+/// from the outcome.
 pub fn summary(input: &CardInput) -> String {
     let limit = crate::validate::SUMMARY_LIMIT - 1;
     if let Some(w) = &input.wording {
@@ -240,7 +302,7 @@ pub fn summary(input: &CardInput) -> String {
             percent(input.probability),
             ratio_to_usual(input.probability, input.base_rate)
         );
-        let action = one_line(&w.action, "");
+        let action = one_line(w.action_for(input.tier), "");
         if action.is_empty() {
             return fit_words(&head, limit);
         }
@@ -273,31 +335,6 @@ fn md(s: &str) -> String {
     out
 }
 
-/// A measured value with up to 3 significant decimals, trailing zeros cut.
-fn number(v: f64) -> String {
-    if !v.is_finite() {
-        return "—".into();
-    }
-    let decimals = if v.abs() >= 100.0 {
-        0
-    } else if v.abs() >= 10.0 {
-        1
-    } else {
-        2
-    };
-    let s = format!("{v:.decimals$}");
-    let s = if s.contains('.') {
-        s.trim_end_matches('0').trim_end_matches('.').to_string()
-    } else {
-        s
-    };
-    if s == "-0" {
-        "0".into()
-    } else {
-        s
-    }
-}
-
 fn age(minutes: f64) -> String {
     if minutes < 1.0 {
         "under 1 min".into()
@@ -310,13 +347,87 @@ fn age(minutes: f64) -> String {
     }
 }
 
-/// The card detail in GitHub-flavoured Markdown.
+/// A factor's value as a clinician reads it (`38.4 °C`, `96 mmHg`,
+/// `12 ×10⁹/L`), escaped for Markdown.
+fn factor_value(f: &Factor) -> String {
+    match f.value {
+        Some(v) => md(&bedside_core::units::format_value(v, &f.unit)),
+        None => "missing (not measured)".into(),
+    }
+}
+
+/// A contribution in percentage points, as read: "6", "0.4", "<0.1".
+fn points(contribution: f64) -> String {
+    let v = contribution.abs() * 100.0;
+    if v < 0.05 {
+        "<0.1".into()
+    } else if v < 9.95 {
+        format!("{v:.1}")
+    } else {
+        format!("{v:.0}")
+    }
+}
+
+/// "rising", "falling" or "steady" from `from` to `to`.
+fn direction_word(from: Probability, to: Probability) -> &'static str {
+    let d = to.get() - from.get();
+    if d.abs() < 0.02 || percent(from) == percent(to) {
+        "steady"
+    } else if d > 0.0 {
+        "rising"
+    } else {
+        "falling"
+    }
+}
+
+/// The trend line: the risk now against 6 h and 24 h before (else the
+/// risk at the last card); `None` with nothing to compare with.
+fn trend_line(input: &CardInput) -> Option<String> {
+    let now = input.probability;
+    let mut earlier: Vec<EarlierRisk> = input.history.clone();
+    earlier.sort_by(|a, b| a.hours_before.total_cmp(&b.hours_before));
+    let mut parts = vec![format!("{} now", percent(now))];
+    let oldest = if earlier.is_empty() {
+        let prev = input.previous?;
+        parts.push(format!("{} at the last card", percent(prev)));
+        prev
+    } else {
+        for e in &earlier {
+            parts.push(format!(
+                "{} {} h ago",
+                percent(e.probability),
+                bedside_core::units::format_number(e.hours_before, "h")
+            ));
+        }
+        earlier.last()?.probability
+    };
+    Some(format!(
+        "**Trend:** {} ({})",
+        parts.join(" · "),
+        direction_word(oldest, now)
+    ))
+}
+
+/// The certified promise in plain words, as given; the one place the card
+/// renders it.
+fn promise_line(promise: &str) -> String {
+    md(&one_line(promise, ""))
+}
+
+/// The card detail in GitHub-flavoured Markdown, short enough to read at
+/// a glance: the risk and how it compares with the usual, the trend, any
+/// warning (incomplete data, outside the training population), the open
+/// pathway Task, what moves the risk (on the probability scale, ranked),
+/// the data's age, the promise and the model.
 pub fn detail(input: &CardInput) -> String {
     let mut d = String::new();
     let p = percent(input.probability);
     d.push_str(&format!(
-        "**{} risk {p}**",
-        md(&one_line(&input.model.outcome, "Predicted"))
+        "**{} {p}**",
+        md(&match &input.wording {
+            Some(w) => one_line(&w.statement, "Risk"),
+            None => format!("{} risk", one_line(&input.model.outcome, "Predicted")),
+        })
     ));
     if let Some(i) = input.interval {
         d.push_str(&format!(
@@ -326,72 +437,100 @@ pub fn detail(input: &CardInput) -> String {
             percent(i.hi)
         ));
     }
-    if let Some(prev) = input.previous {
-        d.push_str(&format!(", previously {}", percent(prev)));
+    if let Some(b) = input.base_rate {
+        d.push_str(&format!("; usual risk {}", percent(b)));
+        if b.get() > 0.0 {
+            let r = input.probability.get() / b.get();
+            if r >= 1.5 {
+                d.push_str(&format!(", this patient {}× usual", times(r)));
+            }
+        }
     }
     d.push_str(".\n\n");
+    if let Some(t) = trend_line(input) {
+        d.push_str(&t);
+        d.push_str("\n\n");
+    }
 
     if let Some(note) = &input.data_note {
         d.push_str(&format!("> ⚠ {}\n\n", md(&one_line(note, ""))));
     }
 
     if !input.ood_reasons.is_empty() {
-        d.push_str("> ⚠ **Outside the training population** — this patient differs from the data the model learned from, so the estimate is less reliable:\n");
+        d.push_str("> ⚠ **Outside the training population**: this patient differs from the data the model learned from, so the estimate is less reliable:\n");
         for r in &input.ood_reasons {
-            d.push_str(&format!("> - {}\n", md(r)));
+            d.push_str(&format!("> - {}\n", md(&one_line(r, ""))));
         }
         d.push('\n');
+    }
+
+    if let Some(t) = &input.open_task {
+        let mut line = format!(
+            "**Already open:** {} ({}",
+            md(&one_line(&t.name, "pathway task")),
+            md(&t.status)
+        );
+        if let Some(o) = &t.owner {
+            line.push_str(&format!(", {}", md(o)));
+        }
+        if let Some(due) = &t.due {
+            line.push_str(&format!(", due {}", md(due)));
+        }
+        line.push(')');
+        if let Some(url) = &input.worklist_url {
+            line.push_str(&format!(" · [worklist]({url})"));
+        }
+        d.push_str(&line);
+        d.push_str("\n\n");
     }
 
     if !input.factors.is_empty() {
-        d.push_str("| Factor | Value | Effect on risk |\n|---|---|---|\n");
-        for f in &input.factors {
-            let value = match f.value {
-                Some(v) if f.unit.is_empty() => number(v),
-                Some(v) => format!("{} {}", number(v), md(&f.unit)),
-                None => "missing".into(),
-            };
-            let pts = f.contribution.abs() * 100.0;
+        let mut factors: Vec<&Factor> = input.factors.iter().collect();
+        factors.sort_by(|a, b| b.contribution.abs().total_cmp(&a.contribution.abs()));
+        d.push_str("| What moves this risk | Value | Effect |\n|---|---|---|\n");
+        for f in &factors {
             let effect = match f.direction {
-                Direction::Raises => format!("↑ +{pts:.1} pts"),
-                Direction::Lowers => format!("↓ −{pts:.1} pts"),
+                Direction::Raises => format!("pushes risk up {} points", points(f.contribution)),
+                Direction::Lowers => format!("pushes risk down {} points", points(f.contribution)),
             };
-            d.push_str(&format!("| {} | {} | {} |\n", md(&f.name), value, effect));
+            d.push_str(&format!(
+                "| {} | {} | {} |\n",
+                md(&f.name),
+                factor_value(f),
+                effect
+            ));
+        }
+        let mut notes = vec![match input.base_rate {
+            Some(b) => format!(
+                "Effects are percentage points of risk, largest first, from the usual {}.",
+                percent(b)
+            ),
+            None => "Effects are percentage points of risk, largest first.".to_string(),
+        }];
+        if factors.iter().any(|f| f.value.is_none()) {
+            notes.push(
+                "A missing value moves the risk because, in training, whether a test was done said something about how unwell patients were."
+                    .into(),
+            );
+        }
+        if let Some(n) = &input.explanation_note {
+            notes.push(md(&one_line(n, "")));
         }
         d.push('\n');
+        d.push_str(&notes.join(" "));
+        d.push_str("\n\n");
     }
 
-    let mut facts = Vec::new();
     if let Some(m) = input.data_age_minutes {
         let stale = if m > input.stale_after_minutes {
             " ⚠ stale: check for newer results"
         } else {
             ""
         };
-        facts.push(format!("Newest data: {} old{stale}", age(m)));
-    }
-    if let Some(b) = input.base_rate {
-        let ratio = if b.get() > 0.0 {
-            format!(
-                "; this patient's risk is {:.1}× the base rate",
-                input.probability.get() / b.get()
-            )
-        } else {
-            String::new()
-        };
-        facts.push(format!(
-            "Base rate in the training population: {}{ratio}",
-            percent(b)
-        ));
-    }
-    for f in &facts {
-        d.push_str(&format!("- {f}\n"));
-    }
-    if !facts.is_empty() {
-        d.push('\n');
+        d.push_str(&format!("Newest data: {} old{stale}.\n\n", age(m)));
     }
     if let Some(promise) = &input.promise {
-        d.push_str(&format!("{}\n\n", md(promise)));
+        d.push_str(&format!("{}\n\n", promise_line(promise)));
     }
     d.push_str(&format!(
         "_{} v{} · [model facts]({})_",

@@ -143,12 +143,15 @@ fn arb_input() -> impl Strategy<Value = CardInput> {
                     },
                     probability: Probability::clamped(prob),
                     previous: prev.map(Probability::clamped),
+                    history: vec![],
                     interval: interval.map(|(a, b)| Interval {
                         lo: Probability::clamped(a.min(b)),
                         hi: Probability::clamped(a.max(b)),
                         level: 0.9,
                     }),
                     factors,
+                    explanation_note: None,
+                    open_task: None,
                     data_age_minutes: age,
                     stale_after_minutes: 360.0,
                     base_rate: Some(Probability::clamped(0.08)),
@@ -179,5 +182,9 @@ proptest! {
         prop_assert!(summary.chars().count() < 140);
         prop_assert!(summary.contains('%'));
         prop_assert!(!summary.starts_with(' ') && !summary.contains('\n'), "{:?}", summary);
+        // A probability never reads as certain, and no effect as "pts".
+        let detail = resp.cards[0].detail.clone().unwrap_or_default();
+        prop_assert!(!summary.contains("100%"), "{:?}", summary);
+        prop_assert!(!detail.contains(" pts"), "{:?}", detail);
     }
 }

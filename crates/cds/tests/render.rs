@@ -28,6 +28,7 @@ fn sepsis_input() -> CardInput {
         },
         probability: p(0.342),
         previous: Some(p(0.21)),
+        history: vec![],
         interval: Some(Interval {
             lo: p(0.27),
             hi: p(0.41),
@@ -63,6 +64,8 @@ fn sepsis_input() -> CardInput {
                 contribution: -0.012,
             },
         ],
+        explanation_note: None,
+        open_task: None,
         data_age_minutes: Some(18.0),
         stale_after_minutes: 360.0,
         base_rate: Some(p(0.08)),
@@ -212,7 +215,7 @@ fn no_ood_warning_when_the_guard_is_quiet() {
 #[test]
 fn trend_arrows_and_percent_edges() {
     let mut input = sepsis_input();
-    input.previous = Some(p(0.345));
+    input.previous = Some(p(0.344));
     assert_eq!(
         render_cards(&input)[0].summary,
         "Sepsis risk 34% (→ from 34%) — review now"
@@ -221,13 +224,188 @@ fn trend_arrows_and_percent_edges() {
     input.previous = Some(p(0.0));
     assert_eq!(
         render_cards(&input)[0].summary,
-        "Sepsis risk >99% (↑ from 0%) — review now"
+        "Sepsis risk >99% (↑ from <1%) — review now"
     );
     input.probability = p(1.0);
     assert_eq!(
         render_cards(&input)[0].summary,
-        "Sepsis risk 100% (↑ from 0%) — review now"
+        "Sepsis risk >99% (↑ from <1%) — review now"
     );
+}
+
+#[test]
+fn a_probability_never_reads_as_certain() {
+    use bedside_cds::render::percent;
+    assert_eq!(percent(p(1.0)), ">99%");
+    assert_eq!(percent(p(0.995)), ">99%");
+    assert_eq!(percent(p(0.994)), "99%");
+    assert_eq!(percent(p(0.0)), "<1%");
+    assert_eq!(percent(p(0.004)), "<1%");
+    assert_eq!(percent(p(0.005)), "1%");
+    let mut input = wording_input();
+    for x in [0.0, 1.0] {
+        input.probability = p(x);
+        input.history = vec![bedside_cds::EarlierRisk {
+            hours_before: 6.0,
+            probability: p(1.0 - x),
+        }];
+        let c = &render_cards(&input)[0];
+        let all = format!("{} {}", c.summary, c.detail.as_deref().unwrap());
+        assert!(!all.contains("100%"), "{all}");
+        assert!(!all.contains(" 0%") && !all.contains("*0%"), "{all}");
+    }
+}
+
+/// The card of a use case with its own words, as the app renders it.
+fn wording_input() -> CardInput {
+    let mut input = sepsis_input();
+    input.wording = Some(bedside_cds::Wording {
+        statement: "Sepsis risk".into(),
+        action: "assess now, consider blood cultures and lactate".into(),
+        passive_action: None,
+        escalation_action: None,
+    });
+    input
+}
+
+#[test]
+fn the_action_follows_the_tier() {
+    let mut input = wording_input();
+    input.probability = p(0.11);
+    input.tier = Tier::Passive;
+    let c = &render_cards(&input)[0];
+    assert_eq!(c.indicator, Indicator::Info);
+    assert!(!c.summary.contains("assess now"), "{}", c.summary);
+    assert!(
+        c.summary
+            .ends_with(&format!(": {}", bedside_cds::DEFAULT_PASSIVE_ACTION)),
+        "{}",
+        c.summary
+    );
+
+    input.tier = Tier::Interruptive;
+    let c = &render_cards(&input)[0];
+    assert_eq!(c.indicator, Indicator::Warning);
+    assert!(c
+        .summary
+        .ends_with(": assess now, consider blood cultures and lactate"));
+
+    // The use case's own words per tier win over the defaults.
+    input.wording.as_mut().unwrap().passive_action =
+        Some("for information, no action needed".into());
+    input.wording.as_mut().unwrap().escalation_action =
+        Some("escalated: sepsis pathway started, assess within 15 min".into());
+    input.tier = Tier::Escalate;
+    let c = &render_cards(&input)[0];
+    assert_eq!(c.indicator, Indicator::Critical);
+    assert_eq!(
+        c.summary,
+        "Sepsis risk 11%: escalated: sepsis pathway started, assess within 15 min"
+    );
+    input.tier = Tier::Passive;
+    assert!(render_cards(&input)[0]
+        .summary
+        .ends_with(": for information, no action needed"));
+}
+
+#[test]
+fn the_detail_leads_with_the_trend_and_reads_in_clinical_words() {
+    let mut input = wording_input();
+    input.probability = p(0.64);
+    input.history = vec![
+        bedside_cds::EarlierRisk {
+            hours_before: 24.0,
+            probability: p(0.12),
+        },
+        bedside_cds::EarlierRisk {
+            hours_before: 6.0,
+            probability: p(0.41),
+        },
+    ];
+    input.factors = vec![
+        Factor {
+            name: "Temperature (highest, 24 h)".into(),
+            value: Some(38.94),
+            unit: "Cel".into(),
+            direction: Direction::Raises,
+            contribution: 0.081,
+        },
+        Factor {
+            name: "Lactate (latest)".into(),
+            value: Some(4.1),
+            unit: "mmol/L".into(),
+            direction: Direction::Raises,
+            contribution: 0.19,
+        },
+        Factor {
+            name: "Mean arterial pressure (lowest, 6 h)".into(),
+            value: Some(61.666666666666664),
+            unit: "mm[Hg]".into(),
+            direction: Direction::Raises,
+            contribution: 0.05,
+        },
+        Factor {
+            name: "White cell count (latest)".into(),
+            value: Some(14.26),
+            unit: "10*3/uL".into(),
+            direction: Direction::Raises,
+            contribution: 0.04,
+        },
+        Factor {
+            name: "Procalcitonin (latest)".into(),
+            value: None,
+            unit: "ng/mL".into(),
+            direction: Direction::Lowers,
+            contribution: -0.03,
+        },
+    ];
+    input.explanation_note = Some(
+        "Factor effects are approximate: Shapley values against the average training patient (the model is not linear)."
+            .into(),
+    );
+    input.open_task = Some(bedside_cds::OpenTask {
+        name: "Bedside nurse review".into(),
+        status: "requested".into(),
+        owner: Some("Registered nurse".into()),
+        due: Some("10:15 UTC".into()),
+    });
+    input.ood_reasons =
+        vec!["Lactate 14.2 mmol/L is above every training value (max 9.8 mmol/L)".into()];
+    let d = bedside_cds::render::detail(&input);
+    let first_lines: Vec<&str> = d.lines().filter(|l| !l.is_empty()).take(2).collect();
+    assert!(first_lines[0].starts_with("**Sepsis risk 64%**"), "{d}");
+    assert_eq!(
+        first_lines[1],
+        "**Trend:** 64% now · 41% 6 h ago · 12% 24 h ago (rising)"
+    );
+    for unit in [
+        "38.9 °C",
+        "62 mmHg",
+        "14.3 ×10⁹/L",
+        "missing (not measured)",
+    ] {
+        assert!(d.contains(unit), "{unit}: {d}");
+    }
+    for raw in ["Cel", "mm\\[Hg", "10\\*3", " pts", "61.66"] {
+        assert!(!d.contains(raw), "{raw}: {d}");
+    }
+    // Ranked by effect, each saying which way it pushes.
+    let lactate = d.find("Lactate (latest)").unwrap();
+    let temp = d.find("Temperature").unwrap();
+    assert!(lactate < temp, "{d}");
+    assert!(d.contains("pushes risk up 19 points"), "{d}");
+    assert!(d.contains("pushes risk down 3.0 points"), "{d}");
+    assert!(d.contains("A missing value moves the risk"), "{d}");
+    assert!(d.contains("Factor effects are approximate"), "{d}");
+    assert!(
+        d.contains(
+            "**Already open:** Bedside nurse review (requested, Registered nurse, due 10:15 UTC)"
+        ),
+        "{d}"
+    );
+    assert!(d.contains("Outside the training population"), "{d}");
+    assert_valid(&input);
+    insta::assert_snapshot!("use_case_detail", d);
 }
 
 #[test]
@@ -272,10 +450,7 @@ fn suggestion_uuids_are_stable_and_distinct() {
 #[test]
 fn a_use_case_summary_reads_what_how_likely_and_what_to_do() {
     let mut input = sepsis_input();
-    input.wording = Some(bedside_cds::Wording {
-        statement: "Sepsis risk".into(),
-        action: "assess now, consider blood cultures and lactate".into(),
-    });
+    input.wording = wording_input().wording;
     let card = &render_cards(&input)[0];
     let s = &card.summary;
     assert!(s.starts_with("Sepsis risk "), "{s}");
@@ -291,6 +466,7 @@ fn a_use_case_summary_reads_what_how_likely_and_what_to_do() {
     input.wording = Some(bedside_cds::Wording {
         statement: "Sepsis risk".into(),
         action: long.clone(),
+        ..Default::default()
     });
     let s = render_cards(&input)[0].summary.clone();
     assert!(s.chars().count() < 140, "{s}");

@@ -15,6 +15,7 @@
 
 pub mod state;
 pub mod types;
+pub mod units;
 
 pub use state::{ChannelSeries, EncounterInfo, PatientState, Point, Sex};
 pub use types::{PatientRef, Probability, TypeError};

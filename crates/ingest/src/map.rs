@@ -40,6 +40,9 @@ struct MapFile {
 #[serde(deny_unknown_fields)]
 struct ChannelDef {
     name: String,
+    /// What a clinician calls it ("Mean arterial pressure").
+    #[serde(default)]
+    label: Option<String>,
     codes: Vec<String>,
     unit: String,
     #[serde(default)]
@@ -109,6 +112,9 @@ impl Conversion {
 #[derive(Debug, Clone)]
 pub struct Channel {
     pub name: String,
+    /// What a clinician calls it (`label`; else the name, `_` read as a
+    /// space: "Heart rate" for `heart_rate`).
+    pub label: String,
     /// Canonical UCUM unit of the stored values.
     pub unit: String,
     units: HashMap<String, Conversion>,
@@ -235,6 +241,16 @@ impl EventRule {
 /// `blood culture x2`).
 pub fn normalize_text(t: &str) -> String {
     t.to_lowercase().replace(['_'], " ")
+}
+
+/// A channel name as words: `heart_rate` → "Heart rate".
+pub fn humanize(name: &str) -> String {
+    let words = name.replace('_', " ");
+    let mut cs = words.chars();
+    match cs.next() {
+        Some(f) => f.to_uppercase().chain(cs).collect(),
+        None => String::new(),
+    }
 }
 
 /// The compiled mapping.
@@ -384,7 +400,12 @@ fn compile_channels(
             .map(|(k, v)| (normalize_text(k), *v))
             .collect();
         index_codes(&d.codes, channels.len(), systems, &at, &mut by_code)?;
+        let label = d
+            .label
+            .filter(|l| !l.trim().is_empty())
+            .unwrap_or_else(|| humanize(&d.name));
         channels.push(Channel {
+            label,
             name: d.name,
             unit: d.unit,
             units,

@@ -169,7 +169,7 @@ impl TrainingProfile {
                     reasons.push(format!(
                         "{} {shown} is above every training value (max {})",
                         d.label,
-                        fmt_num(hi)
+                        show(hi, &d.unit)
                     ));
                 }
                 (Some(lo), Some(_)) if v < lo => {
@@ -177,7 +177,7 @@ impl TrainingProfile {
                     reasons.push(format!(
                         "{} {shown} is below every training value (min {})",
                         d.label,
-                        fmt_num(lo)
+                        show(lo, &d.unit)
                     ));
                 }
                 (None, _) | (_, None) => {
@@ -192,10 +192,10 @@ impl TrainingProfile {
                     let hi = f.quantiles.get("p99_5");
                     if lo.is_some_and(|&q| v < q) || hi.is_some_and(|&q| v > q) {
                         unusual.push(format!(
-                            "{} {shown} is unusual (outside the middle 99% of training values, {}..{})",
+                            "{} {shown} is unusual (outside the middle 99% of training values, {} to {})",
                             d.label,
-                            lo.map_or("?".into(), |&q| fmt_num(q)),
-                            hi.map_or("?".into(), |&q| fmt_num(q)),
+                            lo.map_or("?".into(), |&q| show(q, &d.unit)),
+                            hi.map_or("?".into(), |&q| show(q, &d.unit)),
                         ));
                     }
                 }
@@ -244,23 +244,23 @@ pub fn fmt_num(v: f64) -> String {
         format!("{v:.0}")
     } else if a >= 10.0 {
         format!("{v:.1}")
-    } else if a >= 0.1 || a == 0.0 {
+    } else if a >= 0.1 || a == 0.0 || !a.is_finite() {
         format!("{v:.2}")
     } else {
-        format!("{v:.3e}")
+        // Two significant digits, never scientific notation (`0.083`,
+        // not `8.333e-2`).
+        let d = ((-a.log10()).ceil() as usize + 1).min(9);
+        format!("{v:.d$}")
     };
-    if s.contains('.') && !s.contains('e') {
+    if s.contains('.') {
         s.trim_end_matches('0').trim_end_matches('.').to_string()
     } else {
         s
     }
 }
 
-/// `14.2 mmol/L`, or the bare number when there is no unit.
+/// `14.2 mmol/L`, `38.4 °C`, `96 mmHg`: the value rounded as charted and
+/// the unit in clinical notation ([`bedside_core::units::format_value`]).
 pub fn show(v: f64, unit: &str) -> String {
-    if unit.is_empty() {
-        fmt_num(v)
-    } else {
-        format!("{} {unit}", fmt_num(v))
-    }
+    bedside_core::units::format_value(v, unit)
 }

@@ -296,6 +296,11 @@ pub struct Flow {
     pub source: String,
     pub target: String,
     pub condition: Option<Expr>,
+    /// Why a token takes this flow, in words (its BPMN `documentation`):
+    /// the next user task's Task gives it as its reason ("Called by the
+    /// covering physician"), so a Task reached by several paths names the
+    /// one that was taken.
+    pub documentation: Option<String>,
 }
 
 /// Diagram bounds of one element (BPMNShape / dc:Bounds).

@@ -380,3 +380,76 @@ fn starting_twice_with_the_same_input_gives_the_same_ids() {
     assert_ne!(a.open_tasks(), c.open_tasks());
     assert!(a.open_tasks()[0].len() <= 64 && a.open_tasks()[0].starts_with("pw-"));
 }
+
+/// A Task reached by several paths says which one was taken: the rapid
+/// response Task names the physician's call or the missed deadline, never
+/// both.
+#[test]
+fn a_task_names_the_actual_reason_it_exists() {
+    let def = sepsis();
+    let description = |fx: &[Effect], element: &str| -> String {
+        creates(fx)
+            .iter()
+            .find(|c| c.element_id == element)
+            .and_then(|c| c.description.clone())
+            .unwrap_or_default()
+    };
+
+    // Nobody acknowledged: physician for the missed deadline, then RRT
+    // for the missed deadline.
+    let (mut inst, _) = start_sepsis("why-1");
+    let t = timer_of(&inst, "Event_NurseTimeout");
+    let fx = Engine::on_timer(&def, &mut inst, &t, at(15)).unwrap();
+    let phys = description(&fx, "Task_PhysicianReview");
+    assert!(
+        phys.contains("Reason: The bedside nurse did not acknowledge"),
+        "{phys}"
+    );
+    let t = timer_of(&inst, "Event_PhysicianTimeout");
+    let fx = Engine::on_timer(&def, &mut inst, &t, at(30)).unwrap();
+    let rrt = description(&fx, "Task_RapidResponse");
+    assert!(
+        rrt.contains("Reason: The alert was not acted on within 30 minutes"),
+        "{rrt}"
+    );
+    assert!(
+        !rrt.contains("physician.") && !rrt.to_lowercase().contains("called by"),
+        "{rrt}"
+    );
+
+    // The physician calls the team: that is the reason, not the deadline.
+    let (mut inst, _) = start_sepsis("why-2");
+    let t = task_of(&inst, "Task_NurseReassessment");
+    Engine::on_task_update(&def, &mut inst, &t, TaskStatus::InProgress, none(), at(2)).unwrap();
+    let fx = Engine::on_task_update(
+        &def,
+        &mut inst,
+        &t,
+        TaskStatus::Completed,
+        obj(json!({"nurse": {"decision": "escalate"}})),
+        at(5),
+    )
+    .unwrap();
+    let phys = description(&fx, "Task_PhysicianReview");
+    assert!(
+        phys.contains("Reason: Escalated by the bedside nurse."),
+        "{phys}"
+    );
+    let t = task_of(&inst, "Task_PhysicianReview");
+    Engine::on_task_update(&def, &mut inst, &t, TaskStatus::InProgress, none(), at(7)).unwrap();
+    let fx = Engine::on_task_update(
+        &def,
+        &mut inst,
+        &t,
+        TaskStatus::Completed,
+        obj(json!({"physician": {"decision": "rrt"}})),
+        at(10),
+    )
+    .unwrap();
+    let rrt = description(&fx, "Task_RapidResponse");
+    assert!(
+        rrt.contains("Reason: Called by the covering physician."),
+        "{rrt}"
+    );
+    assert!(!rrt.contains("not acted on"), "{rrt}");
+}

@@ -35,11 +35,15 @@ fn vars() -> Map<String, Value> {
                  "tier": "escalation", "reference": "RiskAssessment/ra-9",
                  "top_factors": [
                      {"name": "lactate", "value": "4.1 mmol/L", "contribution": 0.12},
-                     {"name": "respiratory rate", "value": 28, "contribution": 0.07}
-                 ]},
+                     {"name": "respiratory rate", "value": 28, "contribution": 0.07},
+                     {"name": "procalcitonin", "contribution": -0.02}
+                 ],
+                 "earlier": [{"hours_before": 24, "probability": 0.08}, {"hours_before": 6, "probability": 0.21}]},
         "observations": [
             {"name": "Lactate", "value": 4.1, "unit": "mmol/L", "time": "2026-01-05T07:30:00Z", "reference": "Observation/lac-1"},
             {"name": "Heart rate", "value": 118, "unit": "/min", "time": "2026-01-05T07:55:00Z"},
+            {"name": "Mean arterial pressure", "value": 95.66666666666667, "unit": "mm[Hg]", "time": "2026-01-05T07:55:00Z"},
+            {"name": "Temperature", "value": 38.44, "unit": "Cel", "time": "2026-01-05T07:40:00Z"},
             {"name": "Creatinine", "value": 1.9, "unit": "mg/dL", "time": "2026-01-03T07:00:00Z"}
         ],
         "allergies": [{"display": "Penicillin (anaphylaxis)", "reference": "AllergyIntolerance/al-1"}],
@@ -100,7 +104,15 @@ fn nurse_task_is_a_complete_r4_task() {
     assert_eq!(t["requester"]["reference"], "Device/bedside");
     assert_eq!(t["authoredOn"], "2026-01-05T08:00:00Z");
     assert_eq!(t["restriction"]["period"]["end"], "2026-01-05T08:15:00Z");
-    assert_eq!(t["performerType"][0]["text"], "nurse");
+    // A coded role a person reads: SNOMED CT, and the Bedside role the
+    // worklist filters on, each with a display.
+    let role = &t["performerType"][0];
+    assert_eq!(role["text"], "Registered nurse");
+    assert_eq!(role["coding"][0]["system"], "http://snomed.info/sct");
+    assert_eq!(role["coding"][0]["code"], "224535009");
+    assert_eq!(role["coding"][0]["display"], "Registered nurse");
+    assert_eq!(role["coding"][1]["system"], "urn:bedside:role");
+    assert_eq!(role["coding"][1]["code"], "nurse");
     assert!(t.get("owner").is_none(), "the nurse task is for a role");
     assert_eq!(t["code"]["coding"][0]["code"], "Task_NurseReassessment");
     assert_eq!(t["groupIdentifier"]["value"], "alert-42");
@@ -115,7 +127,7 @@ fn nurse_task_is_a_complete_r4_task() {
     assert_eq!(risk["valueReference"]["reference"], "RiskAssessment/ra-9");
     assert_eq!(
         risk["valueReference"]["display"],
-        "Risk 42% (interval 31%-55%), model sepsis-v1, tier escalation"
+        "Risk 42% now (interval 31%-55%), 21% 6 h ago, 8% 24 h ago, model sepsis-v1, tier escalation"
     );
     let factors: Vec<&str> = inputs_named(&t, "top_factors")
         .iter()
@@ -124,24 +136,36 @@ fn nurse_task_is_a_complete_r4_task() {
     assert_eq!(
         factors,
         vec![
-            "lactate = 4.1 mmol/L (+0.12)",
-            "respiratory rate = 28 (+0.07)"
+            "lactate 4.1 mmol/L: pushes risk up 12 points",
+            "respiratory rate 28: pushes risk up 7.0 points",
+            "procalcitonin missing (not measured): pushes risk down 2.0 points"
         ]
     );
     // the creatinine from two days ago is outside the last 24 h
     let obs = inputs_named(&t, "observations");
-    assert_eq!(obs.len(), 2);
+    assert_eq!(obs.len(), 4);
     assert_eq!(obs[0]["valueReference"]["reference"], "Observation/lac-1");
     assert_eq!(
         obs[1]["valueString"],
         "Heart rate 118 /min at 2026-01-05 07:55 UTC"
     );
+    // Rounded as charted, in clinical units.
+    assert_eq!(
+        obs[2]["valueString"],
+        "Mean arterial pressure 96 mmHg at 2026-01-05 07:55 UTC"
+    );
+    assert_eq!(
+        obs[3]["valueString"],
+        "Temperature 38.4 °C at 2026-01-05 07:40 UTC"
+    );
     assert_eq!(inputs_named(&t, "allergies").len(), 1);
     let meds = inputs_named(&t, "medications");
     assert_eq!(meds[1]["valueString"], "Heparin SC");
-    // every input has a type text and exactly one value[x]
+    // every input has a type text, a coding with a display and exactly
+    // one value[x]
     for i in t["input"].as_array().unwrap() {
         assert!(i["type"]["text"].is_string());
+        assert!(i["type"]["coding"][0]["display"].is_string(), "{i}");
         let values = i
             .as_object()
             .unwrap()

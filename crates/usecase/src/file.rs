@@ -122,6 +122,12 @@ pub(crate) struct CardFile {
     pub title: String,
     pub statement: String,
     pub action: String,
+    /// The action of a passive card (default: for awareness).
+    #[serde(default)]
+    pub passive_action: Option<String>,
+    /// The action of an escalation card (default: `action`).
+    #[serde(default)]
+    pub escalation_action: Option<String>,
     #[serde(default)]
     pub suggestions: Vec<SuggestionFile>,
     #[serde(default)]

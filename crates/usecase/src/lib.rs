@@ -199,8 +199,14 @@ pub struct CardContent {
     pub title: String,
     /// First words of the summary, before the risk ("Sepsis risk").
     pub statement: String,
-    /// What to do, after the risk ("assess now, consider lactate").
+    /// What to do, after the risk ("assess now, consider lactate"), at
+    /// an interruptive card.
     pub action: String,
+    /// What to do at a passive card (`None`: the renderer's default, for
+    /// awareness; a passive card never asks to act now).
+    pub passive_action: Option<String>,
+    /// What to do at an escalation card (`None`: `action`).
+    pub escalation_action: Option<String>,
     pub suggestions: Vec<Suggestion>,
     pub links: Vec<Link>,
     /// At order-sign: what a draft must also hold (`[[card.draft_requires]]`).
@@ -554,15 +560,28 @@ impl UseCase {
                 p(key, "must not be blank".into());
             }
         }
-        let room = c.statement.chars().count() + c.action.chars().count() + RISK_ROOM;
-        if room > SUMMARY_MAX {
-            p(
-                "card.action",
-                format!(
-                    "`statement` and `action` leave no room in a {SUMMARY_MAX}-character summary \
-                     (they take {room} with the risk): shorten them"
-                ),
-            );
+        for (key, action) in [
+            ("card.action", Some(&c.action)),
+            ("card.passive_action", c.passive_action.as_ref()),
+            ("card.escalation_action", c.escalation_action.as_ref()),
+        ] {
+            let Some(action) = action else { continue };
+            if key != "card.action" && action.trim().is_empty() {
+                p(
+                    key,
+                    "must not be blank (leave the key out for the default)".into(),
+                );
+            }
+            let room = c.statement.chars().count() + action.chars().count() + RISK_ROOM;
+            if room > SUMMARY_MAX {
+                p(
+                    key,
+                    format!(
+                        "`statement` and this action leave no room in a {SUMMARY_MAX}-character summary \
+                         (they take {room} with the risk): shorten them"
+                    ),
+                );
+            }
         }
         let mut suggestions = Vec::new();
         for (i, s) in c.suggestions.iter().enumerate() {
@@ -776,6 +795,8 @@ impl UseCase {
                     title: c.title.clone(),
                     statement: c.statement.clone(),
                     action: c.action.clone(),
+                    passive_action: c.passive_action.clone(),
+                    escalation_action: c.escalation_action.clone(),
                     suggestions,
                     links,
                     draft_requires,

@@ -4,6 +4,7 @@
 
 use super::*;
 use crate::committer::{ReadSet, CONFLICT_RETRIES};
+use bedside_store::DocFilter;
 
 /// One hook call being answered.
 pub(super) struct Call<'a> {
@@ -14,9 +15,30 @@ pub(super) struct Call<'a> {
     req: &'a HookRequest,
     context: &'a CallContext,
     risk: &'a Risk,
+    /// What the card shows besides the risk, read once per call.
+    extras: &'a CardExtras,
     now: Instant,
     started: std::time::Instant,
 }
+
+/// What a card shows besides the prediction: the patient's earlier risk
+/// (the trend) and the pathway already running, read from the store when
+/// a card is rendered.
+#[derive(Debug, Default)]
+pub(super) struct CardExtras {
+    history: Vec<bedside_cds::EarlierRisk>,
+    open_task: Option<bedside_cds::OpenTask>,
+    /// The process id of the use case's pathway running for the patient.
+    running_pathway: Option<String>,
+}
+
+/// How far before a prediction the trend looks (hours).
+const TREND_HOURS: [f64; 2] = [6.0, 24.0];
+/// How far from 6 h / 24 h an earlier prediction may be and still stand
+/// for it (hours).
+const TREND_SLACK_HOURS: f64 = 2.0;
+/// Task statuses that are still open.
+const OPEN_TASK: [&str; 5] = ["draft", "requested", "received", "accepted", "in-progress"];
 
 impl App {
     pub(super) async fn load_memory(
@@ -54,6 +76,7 @@ impl App {
         // once (on any replica) cannot both open the same alert.
         let mut for_update = false;
         let mut attempt = 0;
+        let mut extras: Option<CardExtras> = None;
         let (cards, shown, tier) = loop {
             let mut reads = ReadSet::default();
             let (memory, previous) = if for_update {
@@ -97,7 +120,10 @@ impl App {
             }
             let mut commit = Commit::default();
             let mut cards = Vec::new();
-            if let Some(tier) = tier {
+            if tier.is_some() && extras.is_none() {
+                extras = Some(self.card_extras(sched, pid, &risk.prediction).await?);
+            }
+            if let (Some(tier), Some(extras)) = (tier, &extras) {
                 let call = Call {
                     sched,
                     model,
@@ -106,6 +132,7 @@ impl App {
                     req,
                     context,
                     risk: &risk,
+                    extras,
                     now,
                     started,
                 };
@@ -207,6 +234,7 @@ impl App {
             pid,
             risk,
             call.context,
+            call.extras,
             previous,
             tier,
             card_uuid,
@@ -266,6 +294,83 @@ impl App {
         cards
     }
 
+    /// The patient's stored risk under `model` about 6 h and 24 h before
+    /// `at` (the trend cards and Tasks show).
+    pub(crate) async fn earlier_risks(
+        &self,
+        model: &str,
+        pid: &str,
+        at: Instant,
+    ) -> Result<Vec<bedside_cds::EarlierRisk>, ApiError> {
+        let oldest = TREND_HOURS.iter().copied().fold(0.0, f64::max) + TREND_SLACK_HOURS;
+        let since = at - chrono::Duration::minutes((oldest * 60.0) as i64);
+        let earlier = self
+            .store
+            .list_documents(&DocFilter {
+                kind: crate::pipeline::PREDICTION.into(),
+                patient_id: Some(pid.to_string()),
+                status: None,
+                owner: Some(model.to_string()),
+                since: Some(since),
+                limit: None,
+            })
+            .await?;
+        let points: Vec<(f64, Probability)> = earlier
+            .iter()
+            .filter_map(|d| LatestRisk::from_document(d).ok())
+            .filter(|r| r.prediction.model_id == model && r.prediction.at < at)
+            .map(|r| {
+                let h = (at - r.prediction.at).num_seconds() as f64 / 3600.0;
+                (h, r.prediction.probability)
+            })
+            .collect();
+        Ok(trend_points(&points))
+    }
+
+    /// The trend and the running pathway of a patient, for the card.
+    pub(super) async fn card_extras(
+        &self,
+        sched: &Scheduled,
+        pid: &str,
+        p: &Prediction,
+    ) -> Result<CardExtras, ApiError> {
+        let history = self.earlier_risks(sched.id(), pid, p.at).await?;
+        let mut out = CardExtras {
+            history,
+            ..CardExtras::default()
+        };
+        let Some(def) = self
+            .use_cases
+            .for_model(sched.id())
+            .and_then(|u| self.pathway_of(u))
+        else {
+            return Ok(out);
+        };
+        let Some((_, inst)) = self.running_instance(pid, &def.id, None).await? else {
+            return Ok(out);
+        };
+        out.running_pathway = Some(def.id.clone());
+        let tasks = self
+            .store
+            .list_documents(&DocFilter {
+                kind: bedside_record::kinds::TASK.into(),
+                patient_id: Some(pid.to_string()),
+                status: None,
+                owner: None,
+                since: Some(inst.started_at),
+                limit: None,
+            })
+            .await?;
+        out.open_task = tasks
+            .into_iter()
+            .filter(|d| d.status.as_deref().is_some_and(|s| OPEN_TASK.contains(&s)))
+            .filter_map(|d| bedside_record::TaskRecord::from_document(d).ok())
+            .filter(|t| t.instance_id() == Some(inst.id.as_str()))
+            .last()
+            .map(|t| open_task(t.resource()));
+        Ok(out)
+    }
+
     #[allow(clippy::too_many_arguments)]
     pub(super) fn card_input(
         &self,
@@ -275,6 +380,7 @@ impl App {
         pid: &str,
         risk: &Risk,
         context: &CallContext,
+        extras: &CardExtras,
         previous: Option<f64>,
         tier: Tier,
         card_uuid: uuid::Uuid,
@@ -317,6 +423,7 @@ impl App {
                         .as_ref()
                         .is_none_or(|ev| !risk.events.contains(ev))
                         && !context.drafted.covers(s)
+                        && !starts_running(&s.resource, extras.running_pathway.as_deref())
                 })
                 .map(|s| PathwaySuggestion {
                     label: s.label.clone(),
@@ -332,6 +439,8 @@ impl App {
             wording: uc.map(|u| bedside_cds::Wording {
                 statement: u.card.statement.clone(),
                 action: u.card.action.clone(),
+                passive_action: u.card.passive_action.clone(),
+                escalation_action: u.card.escalation_action.clone(),
             }),
             card_uuid,
             model: ModelInfo {
@@ -343,13 +452,20 @@ impl App {
             },
             probability: p.probability,
             previous: previous.map(Probability::clamped),
+            history: extras.history.clone(),
             interval,
             factors,
+            explanation_note: p.explanation_note().map(str::to_string),
+            open_task: extras.open_task.clone(),
             data_age_minutes: Some(((now - p.at).num_seconds().max(0) as f64) / 60.0),
             stale_after_minutes: cfg.stale_after_minutes,
             base_rate: view.base_rate(sched.id()),
             ood_reasons: p.ood_reasons.clone(),
-            promise: Some(cert.statement()),
+            promise: Some(card_promise(
+                &cert,
+                uc.map(|u| u.card.statement.as_str()),
+                p.horizon_hours,
+            )),
             tier,
             suggestions,
             override_reasons: policy
@@ -478,4 +594,113 @@ fn fill_patient(v: &Value, pid: &str) -> Value {
         ),
         other => other.clone(),
     }
+}
+
+/// The earlier risks the trend shows: for 6 h and 24 h before, the
+/// prediction nearest to that time within [`TREND_SLACK_HOURS`]
+/// (`points`: hours before, probability).
+fn trend_points(points: &[(f64, Probability)]) -> Vec<bedside_cds::EarlierRisk> {
+    TREND_HOURS
+        .iter()
+        .filter_map(|&target| {
+            points
+                .iter()
+                .filter(|(h, _)| (h - target).abs() <= TREND_SLACK_HOURS)
+                .min_by(|a, b| (a.0 - target).abs().total_cmp(&(b.0 - target).abs()))
+                .map(|&(h, probability)| bedside_cds::EarlierRisk {
+                    hours_before: h.round(),
+                    probability,
+                })
+        })
+        .collect()
+}
+
+/// What the card says of an open pathway Task.
+fn open_task(t: &Value) -> bedside_cds::OpenTask {
+    let name = t["code"]["text"]
+        .as_str()
+        .or_else(|| t["description"].as_str())
+        .unwrap_or("Pathway task")
+        .to_string();
+    let owner = t["owner"]["display"]
+        .as_str()
+        .or_else(|| t["performerType"][0]["text"].as_str())
+        .map(str::to_string);
+    let due = t["restriction"]["period"]["end"]
+        .as_str()
+        .and_then(|d| chrono::DateTime::parse_from_rfc3339(d).ok())
+        .map(|d| {
+            d.with_timezone(&chrono::Utc)
+                .format("%H:%M UTC")
+                .to_string()
+        });
+    bedside_cds::OpenTask {
+        name,
+        status: t["status"].as_str().unwrap_or("requested").to_string(),
+        owner,
+        due,
+    }
+}
+
+/// Whether a suggested resource starts (or asks for) the pathway that is
+/// already running: a Task coded with the running process id under
+/// `https://bedside.dev/pathway`. Such a suggestion is not offered.
+fn starts_running(resource: &Value, running: Option<&str>) -> bool {
+    let Some(running) = running else {
+        return false;
+    };
+    resource["resourceType"] == "Task"
+        && resource["code"]["coding"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|c| c["system"] == PATHWAY_CODE_SYSTEM && c["code"] == running)
+}
+
+/// The code system of the pathway a suggested Task starts.
+const PATHWAY_CODE_SYSTEM: &str = "https://bedside.dev/pathway";
+
+/// The promise the card states, in plain words: the one place the card's
+/// promise is worded (the certification's own sentence can replace it
+/// here). `statement` is the use case's risk statement ("Sepsis risk").
+pub(crate) fn card_promise(
+    cert: &Certification,
+    statement: Option<&str>,
+    horizon_hours: f64,
+) -> String {
+    let Some(c) = cert.certified() else {
+        return cert.statement();
+    };
+    if !(c.ppv_lower > 0.0 && c.ppv_lower <= 1.0) {
+        return cert.statement();
+    }
+    // Never overstates the bound: "1 in N" with 1/N <= the lower bound,
+    // or "K in 10" with K/10 <= it.
+    let share = if c.ppv_lower >= 0.5 {
+        format!("{} in 10", (c.ppv_lower * 10.0).floor() as u64)
+    } else {
+        format!("1 in {}", (1.0 / c.ppv_lower).ceil().max(1.0) as u64)
+    };
+    let what = statement
+        .map(|s| s.trim())
+        .map(|s| {
+            s.strip_suffix(" risk")
+                .or_else(|| s.strip_suffix(" Risk"))
+                .unwrap_or(s)
+        })
+        .filter(|s| !s.is_empty())
+        .map(|s| {
+            let mut cs = s.chars();
+            match cs.next() {
+                Some(f) => f.to_lowercase().chain(cs).collect::<String>(),
+                None => String::new(),
+            }
+        })
+        .unwrap_or_else(|| "the predicted outcome".into());
+    let hours = bedside_core::units::format_number(horizon_hours, "h");
+    format!(
+        "When this alert fires, at least {share} patients go on to have {what} within {hours} h \
+         (checked on past patients, {:.0}% confidence).",
+        c.confidence * 100.0
+    )
 }

@@ -291,33 +291,48 @@ impl App {
             .map(|f| {
                 json!({
                     "name": f.label,
-                    "value": f.value.map(|v| format!("{v} {}", f.unit).trim().to_string()),
+                    "value": f.value.map(|v| bedside_core::units::format_value(v, &f.unit)),
                     "contribution": f.probability_contribution,
                 })
             })
+            .collect();
+        let earlier: Vec<Value> = self
+            .earlier_risks(&p.model_id, pid, p.at)
+            .await?
+            .iter()
+            .map(|e| json!({"hours_before": e.hours_before, "probability": e.probability.get()}))
             .collect();
         let mut risk = json!({
             "probability": p.probability.get(),
             "model": format!("{} {}", p.model_id, p.model_version),
             "tier": format!("{:?}", d.tier).to_lowercase(),
             "top_factors": factors,
+            "earlier": earlier,
         });
         if let Some(i) = &p.interval {
             risk["low"] = json!(i.lo);
             risk["high"] = json!(i.hi);
         }
+        // The latest value of each vital sign and lab of the last 24 h,
+        // named, in its unit and with its time: what a responder reads
+        // first (the model's full feature vector is on the RiskAssessment).
         let since = at - chrono::Duration::hours(24);
+        let map = self.ingestor.map();
         let mut observations = Vec::new();
         for (name, series) in &state.channels {
-            let recent: Vec<_> = series
+            let Some(q) = series
                 .points
                 .iter()
-                .filter(|q| q.t >= since && q.t <= at)
-                .collect();
-            // The newest few per channel are what a responder reads.
-            for q in recent.iter().rev().take(6).rev() {
-                observations.push(json!({"name": name, "value": q.v, "time": ts(q.t)}));
-            }
+                .rev()
+                .find(|q| q.t >= since && q.t <= at)
+            else {
+                continue;
+            };
+            let (label, unit) = match map.channel(name) {
+                Some(c) => (c.label.clone(), c.unit.clone()),
+                None => (bedside_ingest::map::humanize(name), String::new()),
+            };
+            observations.push(json!({"name": label, "value": q.v, "unit": unit, "time": ts(q.t)}));
         }
         let allergies = self
             .patient_items(pid, "AllergyIntolerance", "code", false)

@@ -17,6 +17,9 @@ pub(super) struct Run<'a> {
     /// (node to enter, flow it came through)
     pub(super) queue: VecDeque<(String, Option<String>)>,
     pub(super) last_end: Option<String>,
+    /// The documentation of the last documented flow taken in this step:
+    /// the reason the next user task's Task gives.
+    why: Option<String>,
 }
 
 impl<'a> Run<'a> {
@@ -28,6 +31,7 @@ impl<'a> Run<'a> {
             effects: Vec::new(),
             queue: VecDeque::new(),
             last_end: None,
+            why: None,
         }
     }
 
@@ -117,6 +121,13 @@ impl<'a> Run<'a> {
     }
 
     fn enter(&mut self, node: &Node, via: Option<String>) {
+        if let Some(doc) = via
+            .as_deref()
+            .and_then(|v| self.def.flow(v))
+            .and_then(|f| f.documentation.clone())
+        {
+            self.why = Some(doc);
+        }
         let token = self.inst.next_token;
         self.inst.next_token += 1;
         self.log(&node.id, "entered");
@@ -236,7 +247,7 @@ impl<'a> Run<'a> {
             owner,
             priority: spec.priority.clone(),
             due: spec.due.as_ref().map(|d| self.now + d.as_delta()),
-            description: spec.description.clone(),
+            description: with_reason(spec.description.as_deref(), self.why.take()),
             inputs: eval_inputs(&spec.inputs, vars),
         };
         self.effects.push(Effect::CreateTask(create));
@@ -579,4 +590,15 @@ fn eval_inputs(inputs: &[Input], vars: &Map<String, Value>) -> Map<String, Value
             (i.name.clone(), v)
         })
         .collect()
+}
+
+/// A Task's description: the user task's documentation, then the reason
+/// the path taken to it gives ("… Reason: called by the covering
+/// physician.").
+fn with_reason(doc: Option<&str>, why: Option<String>) -> Option<String> {
+    match (doc, why) {
+        (Some(d), Some(w)) => Some(format!("{} Reason: {w}", d.trim())),
+        (None, Some(w)) => Some(format!("Reason: {w}")),
+        (d, None) => d.map(str::to_string),
+    }
 }

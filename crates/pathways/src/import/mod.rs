@@ -292,6 +292,10 @@ fn sequence_flow(cx: &mut Ctx<'_>, el: &Element, id: &str) -> Option<Flow> {
         source: source.to_string(),
         target: target.to_string(),
         condition,
+        documentation: el
+            .child(NS_BPMN, "documentation")
+            .map(|d| d.text.split_whitespace().collect::<Vec<_>>().join(" "))
+            .filter(|s| !s.is_empty()),
     })
 }
 

@@ -9,9 +9,9 @@
 //! |---|---|---|
 //! | `patient_identifiers` | `[{"system"?, "value"}]` | one `valueIdentifier` each |
 //! | `location` | ref item | `valueReference` / `valueString` |
-//! | `risk` | `{"probability", "low"?, "high"?, "model"?, "tier"?, "reference"?}` | one summary (`valueReference` to the RiskAssessment when given) |
-//! | `top_factors` | `[{"name", "value"?, "contribution"?}]` | one `valueString` each |
-//! | `observations` | `[{"name", "value", "unit"?, "time"?, "reference"?}]` | one each; older than 24 h before `now` are dropped |
+//! | `risk` | `{"probability", "low"?, "high"?, "model"?, "tier"?, "reference"?, "earlier"?: [{"hours_before", "probability"}]}` | one summary with the trend (`valueReference` to the RiskAssessment when given) |
+//! | `top_factors` | `[{"name", "value"?, "contribution"?}]` | one `valueString` each: "Lactate (latest) 4.1 mmol/L: pushes risk up 6 points" (`contribution` on the probability scale) |
+//! | `observations` | `[{"name", "value", "unit"?, "time"?, "reference"?}]` | one each, a number rounded as charted in its UCUM `unit` and the unit in clinical notation (`96 mmHg`); older than 24 h before `now` are dropped |
 //! | `allergies`, `medications`, `prior_imaging`, `study`, `finding` | ref item or list of them | one each |
 //!
 //! A *ref item* is a string (-> `valueString`) or `{"reference"?,
@@ -29,6 +29,42 @@ use serde_json::{json, Map, Value};
 pub const INPUT_TYPE_SYSTEM: &str = "urn:bedside:task-input";
 /// Code system of `Task.code` (the BPMN user task id).
 pub const STEP_SYSTEM: &str = "urn:bedside:pathway-step";
+/// Code system of the BPMN role (`candidateGroups`) in `Task.performerType`.
+pub const ROLE_SYSTEM: &str = "urn:bedside:role";
+/// SNOMED CT.
+pub const SNOMED: &str = "http://snomed.info/sct";
+
+/// The SNOMED CT occupation and display of a BPMN role name, with the
+/// words a person reads; `None` for roles SNOMED CT has no occupation for
+/// (those keep the Bedside role coding only).
+fn role_coding(role: &str) -> (Option<(&'static str, &'static str)>, String) {
+    match role {
+        "nurse" => (
+            Some(("224535009", "Registered nurse")),
+            "Registered nurse".into(),
+        ),
+        "physician" => (Some(("309343006", "Physician")), "Physician".into()),
+        "radiologist" => (Some(("66862007", "Radiologist")), "Radiologist".into()),
+        "rrt" => (None, "Rapid response team".into()),
+        "qa" => (None, "Quality assurance reviewer".into()),
+        "model-owner" => (None, "Model owner".into()),
+        "governance-committee" => (None, "AI governance committee".into()),
+        other => (None, other.replace(['-', '_'], " ")),
+    }
+}
+
+/// `Task.performerType` for a BPMN role: the SNOMED CT occupation when
+/// there is one, and the Bedside role (what the worklist filters on),
+/// each with a display.
+pub fn performer_type(role: &str) -> Value {
+    let (snomed, text) = role_coding(role);
+    let mut coding = Vec::new();
+    if let Some((code, display)) = snomed {
+        coding.push(json!({"system": SNOMED, "code": code, "display": display}));
+    }
+    coding.push(json!({"system": ROLE_SYSTEM, "code": role, "display": text}));
+    json!({"coding": coding, "text": text})
+}
 
 /// An input value that does not have the documented structure.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -46,7 +82,15 @@ struct IdentifierIn {
 }
 
 #[derive(Deserialize)]
+struct EarlierIn {
+    hours_before: f64,
+    probability: f64,
+}
+
+#[derive(Deserialize)]
 struct RiskIn {
+    #[serde(default)]
+    earlier: Vec<EarlierIn>,
     probability: f64,
     low: Option<f64>,
     high: Option<f64>,
@@ -106,7 +150,7 @@ fn input(name: &str, value_key: &str, value: Value) -> Value {
     m.insert(
         "type".into(),
         json!({
-            "coding": [{"system": INPUT_TYPE_SYSTEM, "code": name}],
+            "coding": [{"system": INPUT_TYPE_SYSTEM, "code": name, "display": label(name)}],
             "text": label(name)
         }),
     );
@@ -183,8 +227,16 @@ fn typed<T: for<'de> Deserialize<'de>>(
         .collect()
 }
 
+/// A probability as read: whole percent, never "0%" or "100%".
 fn pct(p: f64) -> String {
-    format!("{:.0}%", p * 100.0)
+    let v = (p * 100.0).round();
+    if v < 1.0 {
+        "<1%".into()
+    } else if v >= 100.0 {
+        ">99%".into()
+    } else {
+        format!("{v:.0}%")
+    }
 }
 
 fn render(
@@ -207,7 +259,11 @@ fn render(
         "risk" => {
             for r in typed::<RiskIn>(task, name, v)? {
                 let bad = |p: f64| !(0.0..=1.0).contains(&p);
-                if bad(r.probability) || r.low.is_some_and(bad) || r.high.is_some_and(bad) {
+                if bad(r.probability)
+                    || r.low.is_some_and(bad)
+                    || r.high.is_some_and(bad)
+                    || r.earlier.iter().any(|e| bad(e.probability))
+                {
                     return Err(TaskBuildError {
                         task_id: task.task_id.clone(),
                         field: name.into(),
@@ -215,8 +271,26 @@ fn render(
                     });
                 }
                 let mut text = format!("Risk {}", pct(r.probability));
+                if !r.earlier.is_empty() {
+                    text.push_str(" now");
+                }
                 if let (Some(l), Some(h)) = (r.low, r.high) {
                     text.push_str(&format!(" (interval {}-{})", pct(l), pct(h)));
+                }
+                if !r.earlier.is_empty() {
+                    let mut earlier = r.earlier;
+                    earlier.sort_by(|a, b| a.hours_before.total_cmp(&b.hours_before));
+                    let then: Vec<String> = earlier
+                        .iter()
+                        .map(|e| {
+                            format!(
+                                "{} {} h ago",
+                                pct(e.probability),
+                                bedside_core::units::format_number(e.hours_before, "h")
+                            )
+                        })
+                        .collect();
+                    text.push_str(&format!(", {}", then.join(", ")));
                 }
                 if let Some(m) = &r.model {
                     text.push_str(&format!(", model {m}"));
@@ -233,11 +307,19 @@ fn render(
         "top_factors" => {
             for f in typed::<FactorIn>(task, name, v)? {
                 let mut text = f.name;
-                if let Some(val) = f.value.as_ref().and_then(scalar_text) {
-                    text.push_str(&format!(" = {val}"));
+                match f.value.as_ref().and_then(scalar_text) {
+                    Some(val) => text.push_str(&format!(" {val}")),
+                    None => text.push_str(" missing (not measured)"),
                 }
-                if let Some(c) = f.contribution {
-                    text.push_str(&format!(" ({c:+.2})"));
+                if let Some(c) = f.contribution.filter(|c| c.is_finite()) {
+                    let pts = c.abs() * 100.0;
+                    let pts = if pts < 9.95 {
+                        format!("{pts:.1}")
+                    } else {
+                        format!("{pts:.0}")
+                    };
+                    let way = if c >= 0.0 { "up" } else { "down" };
+                    text.push_str(&format!(": pushes risk {way} {pts} points"));
                 }
                 out.push(input(name, "valueString", json!(text)));
             }
@@ -248,10 +330,23 @@ fn render(
                 if o.time.is_some_and(|t| t < since) {
                     continue;
                 }
-                let mut text = format!("{} {}", o.name, scalar_text(&o.value).unwrap_or_default());
-                if let Some(u) = &o.unit {
-                    text.push_str(&format!(" {u}"));
-                }
+                let unit = o.unit.as_deref().unwrap_or("");
+                let value = match &o.value {
+                    Value::Number(n) => n
+                        .as_f64()
+                        .map(|v| bedside_core::units::format_value(v, unit))
+                        .unwrap_or_default(),
+                    other => {
+                        let v = scalar_text(other).unwrap_or_default();
+                        let u = bedside_core::units::display_unit(unit);
+                        if u.is_empty() {
+                            v
+                        } else {
+                            format!("{v} {u}")
+                        }
+                    }
+                };
+                let mut text = format!("{} {value}", o.name);
                 if let Some(t) = o.time {
                     text.push_str(&format!(" at {}", t.format("%Y-%m-%d %H:%M UTC")));
                 }
@@ -312,11 +407,7 @@ pub fn build_task(
         t["owner"] = json!({ "reference": o });
     }
     if !task.roles.is_empty() {
-        let roles: Vec<Value> = task
-            .roles
-            .iter()
-            .map(|r| json!({"coding": [{"system": "urn:bedside:role", "code": r}], "text": r}))
-            .collect();
+        let roles: Vec<Value> = task.roles.iter().map(|r| performer_type(r)).collect();
         t["performerType"] = Value::Array(roles);
     }
     if let Some(due) = task.due {

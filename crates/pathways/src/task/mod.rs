@@ -3,5 +3,7 @@
 mod build;
 mod lifecycle;
 
-pub use build::{build_task, TaskBuildError, INPUT_TYPE_SYSTEM, STEP_SYSTEM};
+pub use build::{
+    build_task, performer_type, TaskBuildError, INPUT_TYPE_SYSTEM, ROLE_SYSTEM, STEP_SYSTEM,
+};
 pub use lifecycle::{transition, TaskStatus, TransitionError, UnknownStatus};
