@@ -50,8 +50,8 @@ pub use pages::pathway::{
     pathway_diagram_fragment, render_pathways, DiagramEdge, DiagramShape, PathwayDiagram,
     PathwaysView, ShapeKind,
 };
-pub use pages::pulse::{render_pulse, PulseView};
 pub use pages::patient::{render_patient, OpenTask, PatientView, RiskHistory};
+pub use pages::pulse::{render_pulse, PulseView};
 pub use pages::sandbox::{
     default_draft_orders, patient_list_fragment, render_sandbox, CdsServiceRef, ChannelView,
     PatientListItem, PatientTimeline, SandboxView, TimelineEvent,

@@ -38,6 +38,8 @@ pub(crate) struct UseCaseFile {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, tag = "kind", rename_all = "snake_case")]
+// Read once per use case at load: the variants' sizes do not matter.
+#[allow(clippy::large_enum_variant)]
 pub(crate) enum TriggerFile {
     /// A scored risk, decided by the use case's policy.
     Risk,

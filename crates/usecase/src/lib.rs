@@ -99,6 +99,8 @@ impl UseCase {
 
 /// What starts the use case's decisions.
 #[derive(Debug, Clone, PartialEq)]
+// Read once per use case at load: the variants' sizes do not matter.
+#[allow(clippy::large_enum_variant)]
 pub enum Trigger {
     /// A scored risk of the model, decided by the policy.
     Risk,

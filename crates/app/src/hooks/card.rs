@@ -365,8 +365,7 @@ impl App {
             .into_iter()
             .filter(|d| d.status.as_deref().is_some_and(|s| OPEN_TASK.contains(&s)))
             .filter_map(|d| bedside_record::TaskRecord::from_document(d).ok())
-            .filter(|t| t.instance_id() == Some(inst.id.as_str()))
-            .last()
+            .rfind(|t| t.instance_id() == Some(inst.id.as_str()))
             .map(|t| open_task(t.resource()));
         Ok(out)
     }
