@@ -118,8 +118,8 @@ async fn a_policy_changed_at_run_time_is_followed_by_hooks_and_pathways() {
         cards[0]["detail"]
             .as_str()
             .unwrap()
-            .contains("test promise"),
-        "the card carries the certification made under the policy in force: {}",
+            .contains("at least 1 in 4"),
+        "the card carries the certification made under the policy in force (PPV at least 0.3): {}",
         cards[0]["detail"]
     );
     predict(&app, "p2").await;

@@ -379,5 +379,8 @@ async fn a_qc_failure_opens_a_review_even_before_its_study_arrives() {
         "{inputs}"
     );
     // The study is not stored yet: the review says so rather than failing.
-    assert!(inputs.contains("study not received yet"), "{inputs}");
+    assert!(
+        inputs.contains("Imaging study") && inputs.contains("not received yet"),
+        "{inputs}"
+    );
 }

@@ -38,7 +38,21 @@ async fn work(
     task: &str,
     decision: &DecisionInput,
 ) -> Result<Value, String> {
-    for a in [TaskAction::Claim, TaskAction::Acknowledge] {
+    // Claim and start the Task unless an earlier (refused) completion
+    // already did.
+    let status = app
+        .read_resource("Task", task.trim_start_matches("Task/"))
+        .await
+        .map_err(|e| e.message())?["status"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let steps: &[TaskAction] = match status.as_str() {
+        "in-progress" => &[],
+        "accepted" => &[TaskAction::Acknowledge],
+        _ => &[TaskAction::Claim, TaskAction::Acknowledge],
+    };
+    for a in steps.iter().copied() {
         app.task_action_decided(
             who,
             task,

@@ -135,7 +135,8 @@ async fn populate(e: &Engine) -> usize {
     app.write_resource("Patient", Some("p1"), patient.to_string().as_bytes())
         .await
         .expect("store patient");
-    let alice = Actor::new(Some("alice"), Some("clinician"));
+    let alice =
+        Actor::new(Some("alice"), Some("clinician")).with_practitioner(Some("Practitioner/alice"));
     app.read_resource_as(&alice, "Patient", "p1").await.unwrap();
     assert!(app
         .read_resource_as(&alice, "Patient", "nobody")

@@ -83,6 +83,10 @@ pub fn format_number(v: f64, ucum: &str) -> String {
 /// `12 ×10⁹/L`, `95%` (a percent sign is written without a space).
 pub fn format_value(v: f64, ucum: &str) -> String {
     let n = format_number(v, ucum);
+    if !v.is_finite() {
+        // No number, no unit: "—", not "—%".
+        return n;
+    }
     let unit = display_unit(ucum);
     if unit.is_empty() {
         n

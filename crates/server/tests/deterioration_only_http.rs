@@ -74,31 +74,24 @@ async fn deterioration_alone_shows_no_sepsis_anywhere() {
 
     // patient-view for every replayed patient, as the sandbox fires it.
     let service = format!("{base}/cds-services/deterioration-patient-view");
-    let token: Value = serde_json::from_str(
-        &text(
-            &base,
-            &format!(
-                "/ui/sandbox/token?aud={}",
-                bedside_ui::encode_component(&service)
-            ),
-        )
-        .await,
-    )
-    .unwrap();
-    let token = token["token"].as_str().unwrap().to_string();
-    let patients: Value =
-        serde_json::from_str(&text(&base, "/fhir/Patient?_count=1000").await).unwrap();
-    let ids: Vec<String> = patients["entry"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["resource"]["id"].as_str().unwrap().to_string())
-        .collect();
+    let ids = bedside_test_support::demo_patient_ids("deterioration-cohort");
     assert!(ids.len() > 10, "{} patients replayed", ids.len());
     let mut cards = Vec::new();
     for pid in &ids {
+        // One token per call: each jti is accepted once.
+        let token: Value = serde_json::from_str(
+            &text(
+                &base,
+                &format!(
+                    "/ui/sandbox/token?aud={}",
+                    bedside_ui::encode_component(&service)
+                ),
+            )
+            .await,
+        )
+        .unwrap();
+        let token = token["token"].as_str().unwrap().to_string();
         let req = json!({"hook": "patient-view", "hookInstance": "d1577c69-dfbe-44ad-ba6d-3e05e953b2ea",
-                         "fhirServer": format!("{base}/fhir"),
                          "context": {"userId": "Practitioner/demo", "patientId": pid}});
         let r = client()
             .post(&service)

@@ -296,13 +296,15 @@ async fn worklist_forms_move_a_pathway_task_through_its_states() {
     let r = client()
         .post(format!("{}/ui/worklist/{id}/complete", s.base))
         .header("hx-request", "true")
+        // The nurse review's step offers escalate / resolved.
+        .form(&[("decision", "resolved")])
         .send()
         .await
         .unwrap();
     assert_eq!(r.status().as_u16(), 200);
     let body = r.text().await.unwrap();
     assert!(body.starts_with("<div id=\"worklist\""), "{body}");
-    assert!(body.contains("Task completed."));
+    assert!(body.contains("Task completed: "), "{body}");
     assert!(
         task_ids(&body).is_empty(),
         "completed tasks leave the worklist"

@@ -49,3 +49,22 @@ pub fn repo_root() -> PathBuf {
 pub fn repo_path(path: &str) -> PathBuf {
     repo_root().join(path)
 }
+
+/// The patient ids of the committed demo cohort `demo/{dir}` (its
+/// `Patient.ndjson.gz`), in file order: what `bedside demo` replays, for
+/// tests that visit every demo patient (the FHIR API has no unfiltered
+/// Patient search).
+pub fn demo_patient_ids(dir: &str) -> Vec<String> {
+    use std::io::BufRead;
+    let path = repo_root().join("demo").join(dir).join("Patient.ndjson.gz");
+    let file = std::fs::File::open(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    std::io::BufReader::new(flate2::read::GzDecoder::new(file))
+        .lines()
+        .map(|l| l.expect("Patient.ndjson.gz reads"))
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(&l).expect("a Patient per line");
+            v["id"].as_str().expect("Patient.id").to_string()
+        })
+        .collect()
+}

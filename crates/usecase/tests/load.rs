@@ -328,7 +328,10 @@ fn broken_resource_rules_and_discovery_are_named() {
     let p = UseCase::validate(&dir, &ChannelMap::default_map());
     // An unknown key stops the read: it is named alone.
     assert_eq!(p.len(), 1, "{p:?}");
-    assert!(p[0].location.contains("trigger.context"), "{p:?}");
+    assert!(
+        p[0].location.contains("trigger") && p[0].message.contains("colour"),
+        "{p:?}"
+    );
     edit(
         &uc,
         "responsible_texts = [\"radiolog\"]\ncolour = 1",
