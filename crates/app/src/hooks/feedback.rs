@@ -19,7 +19,10 @@ impl App {
         body: &[u8],
         now: Instant,
     ) -> Result<Value, ApiError> {
-        let (sched, _, _) = self.hook_service(service_id)?;
+        let (sched, _, hook) = self.hook_service(service_id)?;
+        // A card records the model's service (`{model}-{hook}`); a use
+        // case's service id (`{use case}-{hook}`) answers for the same one.
+        let issued_by = format!("{}-{hook}", sched.id());
         let path = super::service_path(service_id);
         self.check_token(authorization, &[format!("{path}/feedback"), path], now)
             .await?;
@@ -27,7 +30,7 @@ impl App {
             .map_err(|e| ApiError::bad_request(format!("feedback: {e}"), e.field()))?;
         let mut checked = Vec::with_capacity(fb.feedback.len());
         for (i, item) in fb.feedback.iter().enumerate() {
-            let card = self.card_of_feedback(service_id, i, item).await?;
+            let card = self.card_of_feedback(&issued_by, i, item).await?;
             checked.push((item, card));
         }
         let mut stored = 0;
