@@ -186,6 +186,19 @@ fn excerpt(s: &str) -> String {
 }
 
 impl SmartLaunch {
+    /// A failed call to the EHR's authorization server: a timeout names
+    /// the limit, anything else what failed and why.
+    fn upstream(&self, what: &str, failed: &str, e: &reqwest::Error) -> LaunchError {
+        LaunchError::upstream(if e.is_timeout() {
+            format!(
+                "{what}: no answer within {} ms",
+                self.cfg.timeout.as_millis()
+            )
+        } else {
+            format!("{what}: {failed} ({e})")
+        })
+    }
+
     pub fn new(cfg: SmartLaunchConfig) -> Result<Self, String> {
         cfg.validate()?;
         let http = reqwest::Client::builder()
@@ -291,27 +304,12 @@ impl SmartLaunch {
             .header(header::ACCEPT, "application/json")
             .send()
             .await
-            .map_err(|e| {
-                LaunchError::upstream(if e.is_timeout() {
-                    format!(
-                        "{what}: no answer within {} ms",
-                        self.cfg.timeout.as_millis()
-                    )
-                } else {
-                    format!("{what}: cannot be fetched ({e})")
-                })
-            })?;
+            .map_err(|e| self.upstream(&what, "cannot be fetched", &e))?;
         let status = resp.status();
-        let text = resp.text().await.map_err(|e| {
-            LaunchError::upstream(if e.is_timeout() {
-                format!(
-                    "{what}: no answer within {} ms",
-                    self.cfg.timeout.as_millis()
-                )
-            } else {
-                format!("{what}: cannot be read ({e})")
-            })
-        })?;
+        let text = resp
+            .text()
+            .await
+            .map_err(|e| self.upstream(&what, "cannot be read", &e))?;
         if !status.is_success() {
             return Err(LaunchError::upstream(format!(
                 "{what}: answered {}",
@@ -392,16 +390,7 @@ impl SmartLaunch {
             ])
             .send()
             .await
-            .map_err(|e| {
-                LaunchError::upstream(if e.is_timeout() {
-                    format!(
-                        "{what}: no answer within {} ms",
-                        self.cfg.timeout.as_millis()
-                    )
-                } else {
-                    format!("{what}: cannot be reached ({e})")
-                })
-            })?;
+            .map_err(|e| self.upstream(&what, "cannot be reached", &e))?;
         let status = resp.status();
         let text = resp
             .text()
