@@ -283,6 +283,19 @@ impl App {
         code_field: &str,
         active_only: bool,
     ) -> Result<Vec<Value>, ApiError> {
+        self.patient_items_matching(pid, rtype, code_field, active_only, |_| true)
+            .await
+    }
+
+    /// [`Self::patient_items`] whose coded field passes `keep`.
+    pub(crate) async fn patient_items_matching(
+        &self,
+        pid: &str,
+        rtype: &str,
+        code_field: &str,
+        active_only: bool,
+        keep: impl Fn(&bedside_fhir::CodeableConcept) -> bool,
+    ) -> Result<Vec<Value>, ApiError> {
         let mut out = Vec::new();
         for r in self.store.resources_for_patient(rtype, pid).await? {
             let Ok(v) = serde_json::from_str::<Value>(&r.body) else {
@@ -292,6 +305,11 @@ impl App {
                 continue;
             }
             let c = &v[code_field];
+            let concept: bedside_fhir::CodeableConcept =
+                serde_json::from_value(c.clone()).unwrap_or_default();
+            if !keep(&concept) {
+                continue;
+            }
             let display = c["text"]
                 .as_str()
                 .or_else(|| c["coding"][0]["display"].as_str())

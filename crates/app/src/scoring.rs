@@ -55,6 +55,11 @@ impl Scheduled {
         &self.spec.id
     }
 
+    /// The value channels the model's features read.
+    pub fn inputs(&self) -> &BTreeSet<String> {
+        &self.inputs
+    }
+
     /// Should this patient be scored at `at`, given which channels changed?
     /// Records the scoring time when it says yes.
     pub fn due(&self, state: &PatientState, changed: &[String], at: Instant) -> bool {

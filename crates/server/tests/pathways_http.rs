@@ -320,3 +320,59 @@ async fn worklist_pages_follow_the_next_links() {
         assert_eq!(oo["resourceType"], "OperationOutcome", "{bad}");
     }
 }
+
+/// A risk pathway's Task lists what a responder reads first, not the
+/// feature vector: the latest value of each channel the model reads (a
+/// charted channel it does not read is left out) and the active orders of
+/// the use case's `task.medications` channels (antibiotics for sepsis; an
+/// active non-antibiotic and a stopped antibiotic are left out).
+#[tokio::test]
+async fn task_inputs_are_the_models_channels_and_the_use_cases_medications() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = Arc::new(open(dir.path()).await);
+    let server = TestServer::serve(app.clone(), HttpConfig::default()).await;
+    let med = |id: &str, status: &str, system: &str, code: &str, text: &str| {
+        json!({"resourceType": "MedicationRequest", "id": id, "status": status,
+               "intent": "order", "subject": {"reference": "Patient/p1"},
+               "authoredOn": "2024-03-01T08:00:00Z",
+               "medicationCodeableConcept": {"coding": [{"system": system, "code": code, "display": text}], "text": text}})
+    };
+    let rxnorm = "http://www.nlm.nih.gov/research/umls/rxnorm";
+    http::ingest(
+        &server.base,
+        &bedside_test_support::fhir::transaction([
+            bedside_test_support::fhir::patient("p1"),
+            med("m-ab", "active", rxnorm, "2193", "Ceftriaxone"),
+            med("m-para", "active", rxnorm, "161", "Acetaminophen"),
+            med("m-old", "stopped", rxnorm, "733", "Ampicillin"),
+        ]),
+    )
+    .await;
+    let mut state = inpatient("p1", t0() - Duration::days(1));
+    for (channel, v) in [("heart_rate", 121.0), ("hemoglobin", 9.1)] {
+        state
+            .channels
+            .entry(channel.into())
+            .or_default()
+            .points
+            .push_back(bedside_core::Point {
+                t: t0() - Duration::hours(1),
+                v,
+                source: format!("Observation/{channel}"),
+            });
+    }
+    let mut commit = bedside_store::Commit::default();
+    app.on_prediction(&state, &prediction(MODEL, "1", t0(), 0.8), &mut commit)
+        .await
+        .unwrap();
+    app.store.commit(commit).await.unwrap();
+
+    let (st, tasks) = http::get(&server.base, "/worklist?role=nurse").await;
+    assert_eq!(st, 200);
+    let inputs = tasks[0]["input"].to_string();
+    assert!(inputs.contains("Heart rate 121 /min"), "{inputs}");
+    assert!(!inputs.contains("emoglobin"), "{inputs}");
+    assert!(inputs.contains("MedicationRequest/m-ab"), "{inputs}");
+    assert!(!inputs.contains("m-para"), "{inputs}");
+    assert!(!inputs.contains("m-old"), "{inputs}");
+}

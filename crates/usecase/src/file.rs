@@ -34,6 +34,21 @@ pub(crate) struct UseCaseFile {
     /// CDS Hooks discovery: a short description per hook.
     #[serde(default)]
     pub discovery: std::collections::BTreeMap<String, String>,
+    /// What the pathway's Tasks list besides the model's own inputs.
+    #[serde(default)]
+    pub task: Option<TaskFile>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct TaskFile {
+    /// Event channels whose active medication orders the Tasks list
+    /// (e.g. `["antibiotic_ordered"]`: the patient's active antibiotics).
+    #[serde(default)]
+    pub medications: Option<Vec<String>>,
+    /// What those medications are called ("antibiotics").
+    #[serde(default)]
+    pub medications_label: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]

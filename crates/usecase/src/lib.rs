@@ -69,6 +69,11 @@ pub struct UseCase {
     pub training_contact: Option<String>,
     /// CDS Hooks discovery description per hook (`patient-view` → "...").
     pub discovery: std::collections::BTreeMap<String, String>,
+    /// Event channels whose active medication orders a risk pathway's
+    /// Tasks list (`task.medications`; default: the medication channels
+    /// of `actions_under_way`), and what they are called.
+    pub task_medications: Vec<String>,
+    pub task_medications_label: String,
 }
 
 /// The CDS Hooks a use case's services answer.
@@ -358,6 +363,14 @@ impl UseCase {
 
         let events: Vec<String> = channels.events().iter().map(|e| e.name.clone()).collect();
         let event_known = |name: &str| events.iter().any(|e| e == name);
+        let event_is_medication = |name: &str| {
+            channels.events().iter().any(|e| {
+                e.name == name
+                    && e.resources
+                        .iter()
+                        .any(|r| r == "MedicationRequest" || r == "MedicationAdministration")
+            })
+        };
 
         // Trigger.
         let trigger = match &f.trigger {
@@ -550,6 +563,39 @@ impl UseCase {
                 );
             }
         }
+
+        // What the Tasks list: the active medications of these channels.
+        let task_medications = match f.task.as_ref().and_then(|t| t.medications.clone()) {
+            Some(list) => {
+                for (i, e) in list.iter().enumerate() {
+                    if !event_known(e) {
+                        p(
+                            &format!("task.medications[{i}]"),
+                            format!(
+                                "unknown event channel `{e}` (the channel map has: {})",
+                                events.join(", ")
+                            ),
+                        );
+                    } else if !event_is_medication(e) {
+                        p(
+                            &format!("task.medications[{i}]"),
+                            format!("event channel `{e}` is not read from MedicationRequest or MedicationAdministration"),
+                        );
+                    }
+                }
+                list
+            }
+            None => actions_under_way
+                .iter()
+                .filter(|e| event_is_medication(e))
+                .cloned()
+                .collect(),
+        };
+        let task_medications_label = f
+            .task
+            .as_ref()
+            .and_then(|t| t.medications_label.clone())
+            .unwrap_or_else(|| "medications of interest".into());
 
         // Card.
         let c = &f.card;
@@ -806,6 +852,8 @@ impl UseCase {
                 require_training: f.require_training,
                 training_contact: f.training_contact,
                 discovery: f.discovery.clone(),
+                task_medications,
+                task_medications_label,
             })
         } else {
             Err(problems)

@@ -121,6 +121,12 @@ fn a_broken_use_case_names_every_problem_with_its_location() {
     );
     // A missing model file.
     edit(&uc, "models/sepsis-demo\"", "models/no-such-model\"");
+    // Task medications: an unknown channel and one that is not a drug's.
+    edit(
+        &uc,
+        "medications_label = \"antibiotics\"",
+        "medications_label = \"antibiotics\"\nmedications = [\"antibiotic_orderd\", \"lactate_ordered\"]",
+    );
     let problems = UseCase::validate(&dir, &ChannelMap::default_map());
     let text: Vec<String> = problems.iter().map(|p| p.to_string()).collect();
     let has = |loc: &str, words: &str| {
@@ -146,7 +152,15 @@ fn a_broken_use_case_names_every_problem_with_its_location() {
         "{text:#?}"
     );
     assert!(has("use-case.toml:model", "no-such-model"), "{text:#?}");
-    assert_eq!(problems.len(), 4, "{text:#?}");
+    assert!(
+        has("use-case.toml:task.medications[0]", "antibiotic_orderd"),
+        "{text:#?}"
+    );
+    assert!(
+        has("use-case.toml:task.medications[1]", "not read from MedicationRequest"),
+        "{text:#?}"
+    );
+    assert_eq!(problems.len(), 6, "{text:#?}");
 }
 
 #[test]

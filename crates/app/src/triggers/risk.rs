@@ -318,8 +318,18 @@ impl App {
         // first (the model's full feature vector is on the RiskAssessment).
         let since = at - chrono::Duration::hours(24);
         let map = self.ingestor.map();
+        // Only what the model reads: the vital signs and labs its features
+        // come from, not every channel charted.
+        let model_inputs = self
+            .models
+            .iter()
+            .find(|m| m.id() == p.model_id)
+            .map(|m| m.inputs().clone());
         let mut observations = Vec::new();
         for (name, series) in &state.channels {
+            if model_inputs.as_ref().is_some_and(|i| !i.contains(name)) {
+                continue;
+            }
             let Some(q) = series
                 .points
                 .iter()
@@ -337,9 +347,29 @@ impl App {
         let allergies = self
             .patient_items(pid, "AllergyIntolerance", "code", false)
             .await?;
-        let medications = self
-            .patient_items(pid, "MedicationRequest", "medicationCodeableConcept", true)
-            .await?;
+        // The active medication orders the use case names (its
+        // `task.medications` channels, e.g. antibiotics), not every drug.
+        let uc = self.use_cases.for_model(&p.model_id).cloned();
+        let (med_channels, med_label) = match &uc {
+            Some(u) => (u.task_medications.clone(), u.task_medications_label.clone()),
+            None => (Vec::new(), "medications of interest".to_string()),
+        };
+        let rules: Vec<_> = map
+            .events_for("MedicationRequest")
+            .filter(|e| med_channels.contains(&e.name))
+            .collect();
+        let medications = if rules.is_empty() {
+            Vec::new()
+        } else {
+            self.patient_items_matching(
+                pid,
+                "MedicationRequest",
+                "medicationCodeableConcept",
+                true,
+                |c| rules.iter().any(|r| r.matches(c)),
+            )
+            .await?
+        };
         let covering = d.route_to.iter().find_map(|r| match r {
             Recipient::Practitioner { reference, .. } => Some(Value::String(reference.clone())),
             Recipient::Role { .. } => None,
@@ -362,7 +392,7 @@ impl App {
         vars.insert(
             "medications".into(),
             if medications.is_empty() {
-                json!("none recorded")
+                json!(format!("no active {med_label}"))
             } else {
                 Value::Array(medications)
             },
