@@ -291,8 +291,10 @@ fn times(r: f64) -> String {
 /// a word. With the use case's wording: "Sepsis risk 64% (6× usual):
 /// assess now, consider blood cultures and lactate", the action being the
 /// one of the card's tier ([`Wording::action_for`]; cut at a word when it
-/// does not fit); without: "Sepsis risk 34% (↑ from 21%) — review now"
-/// from the outcome.
+/// does not fit); a passive card with the pathway's Task open says so
+/// instead ("…: on the pathway, task open: Bedside nurse review");
+/// without wording: "Sepsis risk 34% (↑ from 21%) — review now" from the
+/// outcome.
 pub fn summary(input: &CardInput) -> String {
     let limit = crate::validate::SUMMARY_LIMIT - 1;
     if let Some(w) = &input.wording {
@@ -302,7 +304,12 @@ pub fn summary(input: &CardInput) -> String {
             percent(input.probability),
             ratio_to_usual(input.probability, input.base_rate)
         );
-        let action = one_line(w.action_for(input.tier), "");
+        // A passive card for a patient whose pathway Task is open says so:
+        // "for awareness" would read as if nothing were being done.
+        let action = match (&input.open_task, input.tier) {
+            (Some(t), Tier::Passive) => format!("on the pathway, task open: {}", one_line(&t.name, "review")),
+            _ => one_line(w.action_for(input.tier), ""),
+        };
         if action.is_empty() {
             return fit_words(&head, limit);
         }

@@ -306,6 +306,23 @@ fn the_action_follows_the_tier() {
     assert!(render_cards(&input)[0]
         .summary
         .ends_with(": for information, no action needed"));
+
+    // On the pathway already: the passive card names the open Task, not
+    // "for awareness"; an interruptive card keeps its action.
+    input.open_task = Some(bedside_cds::OpenTask {
+        name: "Bedside nurse review".into(),
+        status: "requested".into(),
+        owner: None,
+        due: None,
+    });
+    assert_eq!(
+        render_cards(&input)[0].summary,
+        "Sepsis risk 11%: on the pathway, task open: Bedside nurse review"
+    );
+    input.tier = Tier::Interruptive;
+    assert!(render_cards(&input)[0]
+        .summary
+        .ends_with(": assess now, consider blood cultures and lactate"));
 }
 
 #[test]
