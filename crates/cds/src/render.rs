@@ -307,7 +307,9 @@ pub fn summary(input: &CardInput) -> String {
         // A passive card for a patient whose pathway Task is open says so:
         // "for awareness" would read as if nothing were being done.
         let action = match (&input.open_task, input.tier) {
-            (Some(t), Tier::Passive) => format!("on the pathway, task open: {}", one_line(&t.name, "review")),
+            (Some(t), Tier::Passive) => {
+                format!("on the pathway, task open: {}", one_line(&t.name, "review"))
+            }
             _ => one_line(w.action_for(input.tier), ""),
         };
         if action.is_empty() {

@@ -157,7 +157,10 @@ fn a_broken_use_case_names_every_problem_with_its_location() {
         "{text:#?}"
     );
     assert!(
-        has("use-case.toml:task.medications[1]", "not read from MedicationRequest"),
+        has(
+            "use-case.toml:task.medications[1]",
+            "not read from MedicationRequest"
+        ),
         "{text:#?}"
     );
     assert_eq!(problems.len(), 6, "{text:#?}");
