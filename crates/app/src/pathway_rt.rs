@@ -305,8 +305,8 @@ impl App {
                 continue;
             }
             let c = &v[code_field];
-            let concept: bedside_fhir::CodeableConcept =
-                serde_json::from_value(c.clone()).unwrap_or_default();
+            let concept = <bedside_fhir::CodeableConcept as serde::Deserialize>::deserialize(c)
+                .unwrap_or_default();
             if !keep(&concept) {
                 continue;
             }

@@ -4,7 +4,7 @@
 //! package, a model with an unsupported ONNX operator) has every problem
 //! named with its location, and the exit status is 1.
 
-use bedside_test_support::use_cases::{repo, shipped_with_policy};
+use bedside_test_support::use_cases::{repo, shipped_with_policy, with_model};
 use std::path::Path;
 use std::process::Command;
 
@@ -81,19 +81,12 @@ fn a_broken_use_case_names_every_problem_and_exits_1() {
     }
 
     // No model package where the use case says.
-    let missing = shipped_with_policy(
+    let missing = with_model(
         &tmp.path().join("m"),
         "sepsis-screening",
+        Path::new("no-such-model"),
         "stage = \"live\"\n",
     );
-    let toml = missing.join("use-case.toml");
-    let text = std::fs::read_to_string(&toml).unwrap();
-    let model_line = text
-        .lines()
-        .find(|l| l.starts_with("model = "))
-        .unwrap()
-        .to_string();
-    edit(&toml, &model_line, "model = \"no-such-model\"");
     let (code, out) = validate(&[&missing]);
     assert_eq!(code, 1, "{out}");
     assert!(
@@ -120,22 +113,11 @@ fn a_broken_use_case_names_every_problem_and_exits_1() {
         "output = \"probability\"",
         "output = \"margin\"",
     );
-    let onnx = shipped_with_policy(
+    let onnx = with_model(
         &tmp.path().join("o"),
         "sepsis-screening",
+        &pkg,
         "stage = \"live\"\n",
-    );
-    let toml = onnx.join("use-case.toml");
-    let text = std::fs::read_to_string(&toml).unwrap();
-    let model_line = text
-        .lines()
-        .find(|l| l.starts_with("model = "))
-        .unwrap()
-        .to_string();
-    edit(
-        &toml,
-        &model_line,
-        &format!("model = \"{}\"", pkg.display()),
     );
     let (code, out) = validate(&[&onnx]);
     assert_eq!(code, 1, "{out}");

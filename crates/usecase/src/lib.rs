@@ -363,6 +363,12 @@ impl UseCase {
 
         let events: Vec<String> = channels.events().iter().map(|e| e.name.clone()).collect();
         let event_known = |name: &str| events.iter().any(|e| e == name);
+        let unknown_event = |e: &str| {
+            format!(
+                "unknown event channel `{e}` (the channel map has: {})",
+                events.join(", ")
+            )
+        };
         let event_is_medication = |name: &str| {
             channels.events().iter().any(|e| {
                 e.name == name
@@ -554,13 +560,7 @@ impl UseCase {
             .unwrap_or_default();
         for (i, e) in actions_under_way.iter().enumerate() {
             if !event_known(e) {
-                p(
-                    &format!("actions_under_way.all_of[{i}]"),
-                    format!(
-                        "unknown event channel `{e}` (the channel map has: {})",
-                        events.join(", ")
-                    ),
-                );
+                p(&format!("actions_under_way.all_of[{i}]"), unknown_event(e));
             }
         }
 
@@ -569,13 +569,7 @@ impl UseCase {
             Some(list) => {
                 for (i, e) in list.iter().enumerate() {
                     if !event_known(e) {
-                        p(
-                            &format!("task.medications[{i}]"),
-                            format!(
-                                "unknown event channel `{e}` (the channel map has: {})",
-                                events.join(", ")
-                            ),
-                        );
+                        p(&format!("task.medications[{i}]"), unknown_event(e));
                     } else if !event_is_medication(e) {
                         p(
                             &format!("task.medications[{i}]"),
@@ -729,13 +723,7 @@ impl UseCase {
                 }
                 for (j, e) in list.iter().enumerate() {
                     if !event_known(e) {
-                        p(
-                            &format!("{key}.{field}[{j}]"),
-                            format!(
-                                "unknown event channel `{e}` (the channel map has: {})",
-                                events.join(", ")
-                            ),
-                        );
+                        p(&format!("{key}.{field}[{j}]"), unknown_event(e));
                     }
                 }
             }

@@ -324,7 +324,7 @@ impl App {
             .models
             .iter()
             .find(|m| m.id() == p.model_id)
-            .map(|m| m.inputs().clone());
+            .map(|m| m.inputs());
         let mut observations = Vec::new();
         for (name, series) in &state.channels {
             if model_inputs.as_ref().is_some_and(|i| !i.contains(name)) {
