@@ -3,7 +3,7 @@
 //! combination; and the text form of `--certified`'s "promise kept?" table.
 
 use bedside_app::evaluate::ScoredCohort;
-use bedside_policy::config::Combine;
+use bedside_policy::config::ActionsMode;
 use bedside_policy::replay::certify_policy;
 use bedside_policy::PolicyConfig;
 use serde::Serialize;
@@ -11,10 +11,11 @@ use serde_json::Value;
 
 /// Re-alert on a rise of this many probability points (`None`: never on a rise).
 pub const RISES: [Option<f64>; 3] = [None, Some(0.15), Some(0.3)];
-/// Quiet periods tried, hours.
-pub const QUIET_HOURS: [f64; 4] = [12.0, 24.0, 48.0, 72.0];
-/// Suppression modes tried.
-pub const MODES: [Combine; 2] = [Combine::All, Combine::Any];
+/// Quiet periods tried, hours (168: a week; 720: 30 days, in practice one
+/// alert per stay).
+pub const QUIET_HOURS: [f64; 7] = [12.0, 24.0, 48.0, 72.0, 168.0, 336.0, 720.0];
+/// Suppression modes tried (`off`: actions under way never suppress).
+pub const MODES: [ActionsMode; 3] = [ActionsMode::All, ActionsMode::Any, ActionsMode::Off];
 
 /// One combination and what it certifies.
 #[derive(Debug, Clone, Serialize)]
@@ -58,8 +59,9 @@ pub fn sweep(
                     rise_absolute: rise,
                     quiet_period_hours: quiet,
                     suppression_mode: match mode {
-                        Combine::All => "all",
-                        Combine::Any => "any",
+                        ActionsMode::All => "all",
+                        ActionsMode::Any => "any",
+                        ActionsMode::Off => "off",
                     },
                     certified: c.is_some(),
                     threshold: c.map(|c| c.threshold),

@@ -35,7 +35,7 @@ pub const SETTINGS: &[Setting] = &[
     Setting { key: "snooze.default_hours", doc: "Snooze length when the clinician does not choose one, > 0." },
     Setting { key: "snooze.max_hours", doc: "Longest snooze allowed, >= snooze.default_hours." },
     Setting { key: "pathway_actions.lookback_hours", doc: "Event kinds that mean the pathway's actions are already under way, each with its lookback in hours (> 0)." },
-    Setting { key: "pathway_actions.mode", doc: "\"all\": suppress when every listed action is present (the bundle is under way); \"any\": when any one is (a lone lactate order then silences the alert)." },
+    Setting { key: "pathway_actions.mode", doc: "\"all\": suppress when every listed action is present (the bundle is under way); \"any\": when any one is (a lone lactate order then silences the alert); \"off\": never suppress (the listed actions then only count a patient as recognized in `bedside evaluate`)." },
     Setting { key: "tiers.passive_threshold", doc: "Show a passive information card at hooks when risk >= this (below the certified threshold), in (0, 1). Unset: passive only at or above the certified threshold." },
     Setting { key: "tiers.passive_hooks", doc: "CDS Hooks where a passive card may appear." },
     Setting { key: "tiers.interruptive_hooks", doc: "Decision hooks where a pending alert is shown as an interruptive card." },
@@ -66,6 +66,19 @@ pub enum Stage {
 pub enum Combine {
     All,
     Any,
+}
+
+/// When actions under way suppress an alert (`pathway_actions.mode`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ActionsMode {
+    /// Every listed action is present (the bundle is under way).
+    All,
+    /// Any one listed action is present.
+    Any,
+    /// Never: the listed actions only count a patient as recognized in
+    /// `bedside evaluate`.
+    Off,
 }
 
 /// When an alert starts the escalation pathway.
@@ -102,7 +115,7 @@ pub struct SnoozeConfig {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PathwayActionsConfig {
     pub lookback_hours: BTreeMap<String, f64>,
-    pub mode: Combine,
+    pub mode: ActionsMode,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -264,6 +277,7 @@ mod tests {
     fn file_keys() -> Vec<String> {
         let mut f = PolicyFile::default();
         f.realert.rise_relative = Some(file::Positive::try_from(0.5).unwrap());
+        f.realert.rise_absolute = Some(file::Fraction::try_from(0.15).unwrap());
         f.tiers.passive_threshold = Some(file::Fraction::try_from(0.1).unwrap());
         let table = toml::Table::try_from(f).unwrap();
         let mut keys = Vec::new();
@@ -294,7 +308,7 @@ mod tests {
         let text = PolicyConfig::default_toml();
         assert!(text.contains("\n# rise_relative =\n"), "{text}");
         assert!(text.contains("\n# passive_threshold =\n"), "{text}");
-        assert!(text.contains("\nquiet_period_hours = 24.0\n"), "{text}");
+        assert!(text.contains("\nquiet_period_hours = 720.0\n"), "{text}");
         let doc = PolicyConfig::documentation();
         assert!(
             doc.contains("| `realert.rise_relative` | `(unset)` |"),

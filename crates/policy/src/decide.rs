@@ -11,8 +11,9 @@
 //!    than the quiet period closes when `p < t`.
 //! 3. `p < t`: a passive card at a passive hook if
 //!    `p >= tiers.passive_threshold`, else nothing.
-//! 4. `p >= t` but on the pathway, pathway actions present, or snoozed:
-//!    suppressed (a passive card at a passive hook, else nothing).
+//! 4. `p >= t` but on the pathway, pathway actions present (per
+//!    `pathway_actions.mode`; never when `off`), or snoozed: suppressed
+//!    (a passive card at a passive hook, else nothing).
 //! 5. `p >= t`: a *new alert* fires when no alert is open, or on the
 //!    configured rise since the last alert, or once the quiet period passed.
 //!    A new alert marks an interruptive card pending and escalates per
@@ -26,7 +27,7 @@
 //!    pilot units / users.
 
 use crate::certify::Certification;
-use crate::config::{Coding, Combine, EscalateOn, PolicyConfig, Stage};
+use crate::config::{ActionsMode, Coding, Combine, EscalateOn, PolicyConfig, Stage};
 use crate::facts::*;
 use bedside_core::Instant;
 use chrono::Duration;
@@ -216,8 +217,9 @@ pub fn decide(
     if p >= t {
         let actions = actions_present(cfg, &input.facts, at);
         let actions_block = match cfg.pathway_actions.mode {
-            Combine::Any => !actions.is_empty(),
-            Combine::All => {
+            ActionsMode::Off => false,
+            ActionsMode::Any => !actions.is_empty(),
+            ActionsMode::All => {
                 !actions.is_empty() && actions.len() == cfg.pathway_actions.lookback_hours.len()
             }
         };

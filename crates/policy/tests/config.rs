@@ -19,6 +19,10 @@ fn defaults_are_valid_and_round_trip_through_default_toml() {
         d.pathway_actions.lookback_hours.get("lactate_ordered"),
         Some(&6.0)
     );
+    // Chosen by `bedside evaluate --sweep` (docs/benchmarks.md).
+    assert_eq!(d.realert.rise_absolute, None);
+    assert_eq!(d.realert.quiet_period_hours, 720.0);
+    assert_eq!(d.pathway_actions.mode, ActionsMode::Off);
     assert_eq!(d.override_reasons.len(), 4);
     assert_eq!(
         PolicyConfig::from_toml_str(&PolicyConfig::default_toml()).unwrap(),
@@ -52,7 +56,7 @@ fn parses_pilot_and_overrides() {
         }
     );
     assert_eq!(c.realert.rise_relative, Some(0.5));
-    assert_eq!(c.realert.rise_absolute, Some(0.15));
+    assert_eq!(c.realert.rise_absolute, None);
     assert_eq!(c.routing.fallback_roles["Location/icu"], "rrt-nurse");
     assert_eq!(c.routing.default_fallback_role, None);
 }

@@ -320,6 +320,22 @@ fn pathway_actions_within_lookback_suppress() {
 }
 
 #[test]
+fn pathway_actions_mode_off_never_suppresses() {
+    let c = cfg("[pathway_actions]\nmode = \"off\"");
+    let mut i = input(0.9, h(10));
+    for kind in [
+        "antibiotic_ordered",
+        "blood_culture_ordered",
+        "lactate_ordered",
+    ] {
+        i.facts.events.insert(kind.into(), vec![h(9)]);
+    }
+    let d = decide(&c, &cert(), &AlertMemory::default(), &i);
+    assert!(d.new_alert);
+    assert_eq!(d.suppressed, None);
+}
+
+#[test]
 fn pathway_actions_mode_all_needs_every_action() {
     let c = cfg("[pathway_actions]\nmode = \"all\"\nlookback_hours = { antibiotic_ordered = 24, blood_culture_ordered = 24 }");
     let mut i = input(0.9, h(10));
@@ -335,7 +351,7 @@ fn pathway_actions_mode_all_needs_every_action() {
 
 #[test]
 fn snooze_suppresses_until_it_expires() {
-    let c = cfg("");
+    let c = cfg("[realert]\nrise_absolute = 0.15");
     let m = decide(&c, &cert(), &AlertMemory::default(), &input(0.5, h(0))).memory;
     let m = snooze(
         &c,

@@ -1,6 +1,7 @@
 //! The evaluation harness on a hand-checked cohort.
 
 use bedside_core::Instant;
+use bedside_policy::config::ActionsMode;
 use bedside_policy::evaluate::*;
 use bedside_policy::*;
 use chrono::{Duration, TimeZone, Utc};
@@ -152,17 +153,25 @@ fn naive_carries_risk_to_the_end_of_the_stay_and_restarts_after_a_drop() {
 
 #[test]
 fn bedside_respects_suppression_in_replay() {
-    let cfg = PolicyConfig::default();
+    let mut cfg = PolicyConfig::default();
     let mut rows = vec![row("e", 1.0, 0.9, "x")];
+    for kind in [
+        "antibiotic_ordered",
+        "blood_culture_ordered",
+        "lactate_ordered",
+    ] {
+        rows[0].facts.events.insert(kind.into(), vec![h(0.5)]);
+    }
+    // Built-in mode "off": the whole bundle under way does not suppress.
+    assert_eq!(simulate_bedside(&rows, &cfg, &cert(), "m").len(), 1);
+    cfg.pathway_actions.mode = ActionsMode::All;
+    rows[0].facts.events.remove("lactate_ordered");
+    // Mode "all": antibiotics and cultures alone are not the bundle.
+    assert_eq!(simulate_bedside(&rows, &cfg, &cert(), "m").len(), 1);
     rows[0]
         .facts
         .events
-        .insert("antibiotic_ordered".into(), vec![h(0.5)]);
-    // Built-in mode "all": antibiotics alone are not the bundle.
-    assert_eq!(simulate_bedside(&rows, &cfg, &cert(), "m").len(), 1);
-    for kind in ["blood_culture_ordered", "lactate_ordered"] {
-        rows[0].facts.events.insert(kind.into(), vec![h(0.5)]);
-    }
+        .insert("lactate_ordered".into(), vec![h(0.5)]);
     assert!(simulate_bedside(&rows, &cfg, &cert(), "m").is_empty());
     assert_eq!(simulate_fixed(&rows, &cfg, 0.3).len(), 1);
 }

@@ -55,7 +55,9 @@ fn policy() -> PolicyConfig {
     let mut p = PolicyConfig::default();
     p.certification.ppv_floor = 0.2;
     p.certification.alert_budget_per_100_patient_days = 5.0;
+    p.realert.rise_absolute = Some(0.15);
     p.realert.quiet_period_hours = 24.0;
+    p.pathway_actions.mode = bedside_policy::config::ActionsMode::All;
     p
 }
 

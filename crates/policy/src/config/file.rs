@@ -5,8 +5,8 @@
 //! error carries the key path serde_path_to_error records.
 
 use super::{
-    Coding, Combine, ConfigError, EscalateOn, OodConfig, PathwayActionsConfig, PolicyConfig,
-    RealertConfig, RoutingConfig, SnoozeConfig, Stage, TierConfig,
+    ActionsMode, Coding, Combine, ConfigError, EscalateOn, OodConfig, PathwayActionsConfig,
+    PolicyConfig, RealertConfig, RoutingConfig, SnoozeConfig, Stage, TierConfig,
 };
 use crate::certify::CertificationConfig;
 use serde::{Deserialize, Serialize};
@@ -203,10 +203,17 @@ pub(super) struct RealertFile {
 impl Default for RealertFile {
     fn default() -> Self {
         Self {
-            rise_absolute: Some(Fraction(0.15)),
+            // Chosen on the development cohort's calibration split
+            // (`bedside evaluate --sweep`, docs/benchmarks.md): one alert
+            // per stay, at the first crossing, certifies and keeps the
+            // per-alert PPV and the alert rate; re-alerts on a rise or
+            // after a shorter quiet period, and suppression while actions
+            // are under way (which only delays the alert past the
+            // outcome), do not.
+            rise_absolute: None,
             rise_relative: None,
             rise_combine: Combine::All,
-            quiet_period_hours: Positive(24.0),
+            quiet_period_hours: Positive(720.0),
         }
     }
 }
@@ -234,7 +241,7 @@ impl Default for SnoozeFile {
 pub(super) struct PathwayActionsFile {
     /// Event kind -> hours; a file's table replaces this one whole.
     pub lookback_hours: BTreeMap<String, Positive>,
-    pub mode: Combine,
+    pub mode: ActionsMode,
 }
 
 impl Default for PathwayActionsFile {
@@ -248,7 +255,7 @@ impl Default for PathwayActionsFile {
             .into_iter()
             .map(|(k, h)| (k.to_string(), Positive(h)))
             .collect(),
-            mode: Combine::All,
+            mode: ActionsMode::Off,
         }
     }
 }
