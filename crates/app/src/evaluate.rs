@@ -172,7 +172,7 @@ impl App {
         let mut stays: BTreeMap<String, Stay> = BTreeMap::new();
         let mut events_cache = BTreeMap::new();
         for r in rows {
-            let Ok(p) = model.predict_values(&r.values, r.at) else {
+            let Ok(p) = model.score_values(&r.values, r.at) else {
                 continue;
             };
             if !events_cache.contains_key(&r.patient_id) {

@@ -145,7 +145,10 @@ pub struct AppConfig {
     /// Model specs whose features are computed but not scored (feature
     /// export before a scorer exists).
     pub feature_specs: Vec<PathBuf>,
-    /// Record every scored feature row (for `bedside features`).
+    /// Record every feature row the schedule would score, for an offline
+    /// run (`bedside features`, `evaluate`, `model certify`): the rows are
+    /// scored afterwards, so nothing is scored, stored or decided during
+    /// the replay.
     pub record_features: bool,
     /// BPMN pathway files to run (see `pathway_rt`).
     pub pathways: Vec<PathBuf>,

@@ -63,6 +63,10 @@ impl App {
                         encounter_end: enc.and_then(|e| e.end),
                         news2: bedside_models::news2::score(&t.state, at).map(|n| n.total),
                     });
+                    // Recording features is an offline run (export,
+                    // evaluate, certify): the rows are scored afterwards,
+                    // so nothing is scored, stored or decided here.
+                    continue;
                 }
                 let Some(p) = sched.predict(&t.state, at) else {
                     continue;

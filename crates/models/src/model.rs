@@ -114,6 +114,27 @@ impl Model {
         values: &[Option<f64>],
         at: Instant,
     ) -> Result<Prediction, ModelError> {
+        self.predict_values_with(values, at, true)
+    }
+
+    /// Score precomputed feature values without the explanation (no top
+    /// factors, method "none"): what an offline evaluation needs, since it
+    /// reads only the probability and the guard's verdict, and the exact
+    /// explanation is most of a scoring's cost.
+    pub fn score_values(
+        &self,
+        values: &[Option<f64>],
+        at: Instant,
+    ) -> Result<Prediction, ModelError> {
+        self.predict_values_with(values, at, false)
+    }
+
+    fn predict_values_with(
+        &self,
+        values: &[Option<f64>],
+        at: Instant,
+        explain: bool,
+    ) -> Result<Prediction, ModelError> {
         let pkg = &self.package;
         let n = pkg.features.len();
         if values.len() != n {
@@ -128,7 +149,8 @@ impl Model {
         let p = cal.probability(margin);
         let interval = cal.interval(margin, p);
         let base_margin = pkg.scorer.expected_margin();
-        let (top, method) = match (pkg.scorer.shap(&x), base_margin) {
+        let phi = if explain { pkg.scorer.shap(&x) } else { None };
+        let (top, method) = match (phi, base_margin) {
             (Some(phi), Some(bm)) => {
                 let slope = probability_slope(cal, margin, bm);
                 (
