@@ -354,7 +354,15 @@ async fn replay_parsed(
     progress: Option<&(dyn Fn(u64, u64) + Send + Sync)>,
 ) -> Result<ImportSummary, ApiError> {
     if !app.runs_on_event_time() {
-        return replay_bulk(app, lines, parsed, progress).await;
+        return replay_bulk(app, lines, parsed, progress, None).await;
+    }
+    // An offline run (features recorded, no pathway: nothing is scored,
+    // decided or timed during the replay, see `AppConfig::record_features`)
+    // steps through event time as a live feed would, so rows fall on the
+    // scoring cadence, but needs nothing between its steps: the steps are
+    // pipelined like a bulk load's chunks.
+    if app.feature_sink.is_some() && app.pathways.definitions.is_empty() {
+        return replay_bulk(app, lines, parsed, progress, Some(STEP_SECONDS)).await;
     }
     let total = lines.len() as u64;
     let mut summary = read_counts(lines);
@@ -426,14 +434,16 @@ fn read_counts(lines: &[Line]) -> ImportSummary {
 
 /// [`replay_parsed`] when nothing runs on event time (no model, pathway or
 /// feature recording; see [`App::runs_on_event_time`]): a plain load of
-/// data, so chunks are bounded by size alone, and chunk k+1 is prepared
-/// while chunk k is being written (`bedside_ingest::Pending`). The commits
-/// still go to the store one after the other, in replay order.
+/// data, so chunks are bounded by size alone (`step` None), and chunk k+1
+/// is prepared while chunk k is being written (`bedside_ingest::Pending`).
+/// An offline feature-recording run passes its event-time `step`. The
+/// commits still go to the store one after the other, in replay order.
 async fn replay_bulk(
     app: &App,
     lines: &[Line],
     parsed: &mut tokio::sync::mpsc::Receiver<ParsedEntry>,
     progress: Option<&(dyn Fn(u64, u64) + Send + Sync)>,
+    step: Option<i64>,
 ) -> Result<ImportSummary, ApiError> {
     use bedside_ingest::{EntryOutcome, Mode, Pending};
     type Written = tokio::task::JoinHandle<Result<(), bedside_store::StoreError>>;
@@ -443,7 +453,7 @@ async fn replay_bulk(
     let (mut i, mut done) = (0, 0u64);
     while i < lines.len() || inflight.is_some() {
         let next = if i < lines.len() {
-            let end = chunk_end_by(lines, i, None);
+            let end = chunk_end_by(lines, i, step);
             let entries = recv_chunk(parsed, end - i).await?;
             let mut prepared = match &inflight {
                 None => app.ingestor.prepare_slice(&entries, Mode::PerEntry).await,

@@ -80,6 +80,7 @@ fn card_input() -> CardInput {
             .collect(),
         explanation_note: None,
         open_task: None,
+        passive_reason: None,
         data_age_minutes: Some(12.0),
         stale_after_minutes: 360.0,
         base_rate: Some(p(0.08)),

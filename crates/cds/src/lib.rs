@@ -46,8 +46,8 @@ pub use jwt::{
     TrustedIssuer, SPEC_ALGORITHMS,
 };
 pub use render::{
-    render_cards, suggestion_uuid, CardInput, Direction, EarlierRisk, Factor, Interval, ModelInfo,
-    OpenTask, PathwaySuggestion, Tier, Wording, DEFAULT_PASSIVE_ACTION,
+    age_words, render_cards, suggestion_uuid, CardInput, Direction, EarlierRisk, Factor, Interval,
+    ModelInfo, OpenTask, PathwaySuggestion, Tier, Wording, DEFAULT_PASSIVE_ACTION,
 };
 pub use request::{
     parse_hook_request, FhirAuthorization, HookContext, HookError, HookKind, HookRequest,

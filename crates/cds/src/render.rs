@@ -172,6 +172,11 @@ pub struct CardInput {
     pub explanation_note: Option<String>,
     /// The pathway Task already open for this patient, named on the card.
     pub open_task: Option<OpenTask>,
+    /// Why a card at or above the alert threshold is only passive, in a
+    /// few words ("alerted 3 h ago, no new alert this stay"); said in the
+    /// summary instead of the passive action, which would read as if the
+    /// risk were low.
+    pub passive_reason: Option<String>,
     /// Minutes since the newest input used by the prediction.
     pub data_age_minutes: Option<f64>,
     /// Data older than this is flagged stale in the detail.
@@ -306,10 +311,11 @@ pub fn summary(input: &CardInput) -> String {
         );
         // A passive card for a patient whose pathway Task is open says so:
         // "for awareness" would read as if nothing were being done.
-        let action = match (&input.open_task, input.tier) {
-            (Some(t), Tier::Passive) => {
+        let action = match (&input.open_task, &input.passive_reason, input.tier) {
+            (Some(t), _, Tier::Passive) => {
                 format!("on the pathway, task open: {}", one_line(&t.name, "review"))
             }
+            (None, Some(r), Tier::Passive) => one_line(r, ""),
             _ => one_line(w.action_for(input.tier), ""),
         };
         if action.is_empty() {
@@ -344,7 +350,8 @@ fn md(s: &str) -> String {
     out
 }
 
-fn age(minutes: f64) -> String {
+/// A span of minutes in words: "under 1 min", "45 min", "3.5 h", "2.0 days".
+pub fn age_words(minutes: f64) -> String {
     if minutes < 1.0 {
         "under 1 min".into()
     } else if minutes < 120.0 {
@@ -536,7 +543,7 @@ pub fn detail(input: &CardInput) -> String {
         } else {
             ""
         };
-        d.push_str(&format!("Newest data: {} old{stale}.\n\n", age(m)));
+        d.push_str(&format!("Newest data: {} old{stale}.\n\n", age_words(m)));
     }
     if let Some(promise) = &input.promise {
         d.push_str(&format!("{}\n\n", promise_line(promise)));

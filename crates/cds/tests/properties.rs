@@ -152,6 +152,7 @@ fn arb_input() -> impl Strategy<Value = CardInput> {
                     factors,
                     explanation_note: None,
                     open_task: None,
+                    passive_reason: None,
                     data_age_minutes: age,
                     stale_after_minutes: 360.0,
                     base_rate: Some(Probability::clamped(0.08)),

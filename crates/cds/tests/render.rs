@@ -66,6 +66,7 @@ fn sepsis_input() -> CardInput {
         ],
         explanation_note: None,
         open_task: None,
+        passive_reason: None,
         data_age_minutes: Some(18.0),
         stale_after_minutes: 360.0,
         base_rate: Some(p(0.08)),
@@ -323,6 +324,24 @@ fn the_action_follows_the_tier() {
     assert!(render_cards(&input)[0]
         .summary
         .ends_with(": assess now, consider blood cultures and lactate"));
+
+    // Held back for a reason (the alert was already shown): the passive
+    // card says why, not "for information"; the open Task still comes first.
+    input.tier = Tier::Passive;
+    input.passive_reason = Some("alert already shown 3.5 h ago".into());
+    assert!(render_cards(&input)[0]
+        .summary
+        .ends_with(": on the pathway, task open: Bedside nurse review"));
+    input.open_task = None;
+    assert_eq!(
+        render_cards(&input)[0].summary,
+        "Sepsis risk 11%: alert already shown 3.5 h ago"
+    );
+    input.tier = Tier::Interruptive;
+    assert!(render_cards(&input)[0]
+        .summary
+        .ends_with(": assess now, consider blood cultures and lactate"));
+    assert_eq!(bedside_cds::age_words(210.0), "3.5 h");
 }
 
 #[test]

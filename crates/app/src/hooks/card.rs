@@ -227,7 +227,7 @@ impl App {
         // keys put every card on a B-tree page of its own (one more
         // 16 KB page written per card); v7 keys append.
         let card_uuid = uuid::Uuid::now_v7();
-        let card_input = self.card_input(
+        let mut card_input = self.card_input(
             sched,
             call.model,
             view,
@@ -240,6 +240,20 @@ impl App {
             card_uuid,
             call.now,
         );
+        // Besides the guard's, the reasons arise only at or above the
+        // threshold.
+        if tier == Tier::Passive {
+            let at_threshold = view
+                .certification_of(sched.id())
+                .and_then(|c| c.certified())
+                .is_some_and(|c| risk.prediction.probability.get() >= c.threshold);
+            card_input.passive_reason = passive_reason(
+                decision,
+                at_threshold,
+                &view.policy.tiers.interruptive_hooks,
+                call.now,
+            );
+        }
         let mut cards = render_cards(&card_input);
         if let (Some(u), Some(card)) = (self.use_cases.for_model(sched.id()), cards.first_mut()) {
             card.links
@@ -456,6 +470,7 @@ impl App {
             factors,
             explanation_note: p.explanation_note().map(str::to_string),
             open_task: extras.open_task.clone(),
+            passive_reason: None,
             data_age_minutes: Some(((now - p.at).num_seconds().max(0) as f64) / 60.0),
             stale_after_minutes: cfg.stale_after_minutes,
             base_rate: view.base_rate(sched.id()),
@@ -542,6 +557,80 @@ pub(crate) fn memory_doc(
         last_shown_probability: last_shown,
     }
     .to_document()
+}
+
+/// Why a risk card is only passive, in words a nurse reads at a glance:
+/// the out-of-distribution guard fired, or an alert at or above the
+/// threshold was held back (already shown, waiting for a decision hook,
+/// snoozed, actions under way, for the responsible clinician). `None` when
+/// the passive action says enough (the open Task comes first, see
+/// `bedside_cds::summary`).
+fn passive_reason(
+    d: &Decision,
+    at_threshold: bool,
+    interruptive_hooks: &[String],
+    now: Instant,
+) -> Option<String> {
+    let ago = |t: Instant| bedside_cds::age_words((now - t).num_seconds().max(0) as f64 / 60.0);
+    let Some(why) = d.suppressed.as_ref() else {
+        // An alert raised and waiting for a decision hook to interrupt at.
+        return d
+            .memory
+            .open
+            .as_ref()
+            .filter(|o| o.card_pending && at_threshold)
+            .map(|o| {
+                format!(
+                    "alert raised {} ago, shown at the next {}",
+                    ago(o.last_alert_at),
+                    decision_points(interruptive_hooks)
+                )
+            });
+    };
+    match why {
+        Suppression::OutOfDistribution { .. } => {
+            Some("outside the population the model was validated on".to_string())
+        }
+        Suppression::AlreadyOpen => d
+            .memory
+            .open
+            .as_ref()
+            .filter(|o| !o.card_pending)
+            .map(|o| format!("alert already shown {} ago", ago(o.last_alert_at))),
+        Suppression::PathwayActionsPresent { actions } => Some(format!(
+            "already under way: {}",
+            actions.join(", ").replace('_', " ")
+        )),
+        Suppression::Snoozed { until } => Some(format!(
+            "alert snoozed, {} left",
+            bedside_cds::age_words((*until - now).num_seconds().max(0) as f64 / 60.0)
+        )),
+        Suppression::NotResponsibleUser => {
+            Some("the alert goes to the responsible clinician".to_string())
+        }
+        _ => None,
+    }
+}
+
+/// The interruptive hooks in a clinician's words: "order or discharge".
+fn decision_points(hooks: &[String]) -> String {
+    let mut words: Vec<&str> = Vec::new();
+    for h in hooks {
+        let w = match h.as_str() {
+            "order-select" | "order-sign" => "order",
+            "encounter-discharge" => "discharge",
+            "encounter-start" => "admission",
+            _ => "decision point",
+        };
+        if !words.contains(&w) {
+            words.push(w);
+        }
+    }
+    if words.is_empty() {
+        "decision point".to_string()
+    } else {
+        words.join(" or ")
+    }
 }
 
 /// The card tier for a decision, and whether it is shown. A model that is
