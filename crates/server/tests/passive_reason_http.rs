@@ -1,9 +1,13 @@
 //! A card at or above the alert threshold that is only passive says why,
 //! over real HTTP: the first patient-view interrupts, the next one for the
 //! same patient reads "alert already shown …", not the passive action
-//! ("for awareness"), which would read as if the risk were low.
+//! ("for awareness"), which would read as if the risk were low. The card's
+//! promise, from a whole-policy certification, is about alerts and their
+//! rate.
 
 use bedside_app::hooks::HookConfig;
+use bedside_policy::certify::{Certified, METHOD_WHOLE_POLICY};
+use bedside_policy::Certification;
 use bedside_server::HttpConfig;
 use bedside_test_support::http::post_json;
 use bedside_test_support::server::TestServer;
@@ -43,14 +47,36 @@ async fn a_passive_card_after_the_alert_says_the_alert_was_shown() {
         ..HookConfig::default()
     };
     let s = TestServer::start_with(HttpConfig::default(), |c| c.use_case(uc).hooks(hooks)).await;
+    // A whole-policy certification: the card's promise is about alerts.
     s.app.set_certification(
         MODEL,
-        bedside_test_support::decisions::certified(0.0, "test promise"),
+        Certification::Certified(Certified {
+            threshold: 0.0,
+            ppv: 0.34,
+            ppv_lower: 0.26,
+            confidence: 0.95,
+            ppv_floor: 0.2,
+            alert_rate_per_100_patient_days: 2.1,
+            alert_rate_upper_per_100_patient_days: Some(2.6),
+            alert_budget_per_100_patient_days: 5.0,
+            horizon_hours: Some(24.0),
+            method: METHOD_WHOLE_POLICY.into(),
+            ..Certified::default()
+        }),
     );
     http::ingest(&s.base, &fhir::transaction(fhir::septic_patient("r1"))).await;
 
     let first = patient_view(&s, "r1").await;
     assert_eq!(first["indicator"], "warning", "{first}");
+    let detail = first["detail"].as_str().unwrap();
+    assert!(
+        detail.contains(
+            "About 1 in 3 of these alerts is followed by sepsis within 24 h \
+             (at least 1 in 4 with 95% confidence). Expect about 2 such alerts \
+             per 100 patient-days (at most 3)."
+        ),
+        "{detail}"
+    );
     let second = patient_view(&s, "r1").await;
     assert_eq!(second["indicator"], "info", "{second}");
     let summary = second["summary"].as_str().unwrap();

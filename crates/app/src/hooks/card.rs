@@ -762,13 +762,6 @@ pub(crate) fn card_promise(
     if !(c.ppv_lower > 0.0 && c.ppv_lower <= 1.0) {
         return cert.statement();
     }
-    // Never overstates the bound: "1 in N" with 1/N <= the lower bound,
-    // or "K in 10" with K/10 <= it.
-    let share = if c.ppv_lower >= 0.5 {
-        format!("{} in 10", (c.ppv_lower * 10.0).floor() as u64)
-    } else {
-        format!("1 in {}", (1.0 / c.ppv_lower).ceil().max(1.0) as u64)
-    };
     let what = statement
         .map(|s| s.trim())
         .map(|s| {
@@ -785,6 +778,21 @@ pub(crate) fn card_promise(
             }
         })
         .unwrap_or_else(|| "the predicted outcome".into());
+    // A whole-policy certification is about the alerts shown and their
+    // rate: the card says exactly that ("About 1 in 2 of these alerts is
+    // followed by sepsis within 24 h (at least 1 in 5 with 95%
+    // confidence). Expect about 3 such alerts per 100 patient-days (at
+    // most 5).").
+    if c.method == bedside_policy::certify::METHOD_WHOLE_POLICY {
+        return c.promise_sentence(&what);
+    }
+    // Never overstates the bound: "1 in N" with 1/N <= the lower bound,
+    // or "K in 10" with K/10 <= it.
+    let share = if c.ppv_lower >= 0.5 {
+        format!("{} in 10", (c.ppv_lower * 10.0).floor() as u64)
+    } else {
+        format!("1 in {}", (1.0 / c.ppv_lower).ceil().max(1.0) as u64)
+    };
     let hours = bedside_core::units::format_number(horizon_hours, "h");
     format!(
         "When this alert fires, at least {share} patients go on to have {what} within {hours} h \
