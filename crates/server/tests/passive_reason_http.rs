@@ -1,6 +1,6 @@
 //! A card at or above the alert threshold that is only passive says why,
 //! over real HTTP: the first patient-view interrupts, the next one for the
-//! same patient reads "alert already shown …", not the passive action
+//! same patient reads "alert already shown just now", not the passive action
 //! ("for awareness"), which would read as if the risk were low. The card's
 //! promise, from a whole-policy certification, is about alerts and their
 //! rate.
@@ -81,7 +81,7 @@ async fn a_passive_card_after_the_alert_says_the_alert_was_shown() {
     assert_eq!(second["indicator"], "info", "{second}");
     let summary = second["summary"].as_str().unwrap();
     assert!(
-        summary.contains(": alert already shown ") && summary.ends_with(" ago"),
+        summary.ends_with(": alert already shown just now") || summary.ends_with(" min ago"),
         "{summary}"
     );
     assert!(!summary.contains("for awareness"), "{summary}");

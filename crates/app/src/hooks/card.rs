@@ -243,16 +243,8 @@ impl App {
         // Besides the guard's, the reasons arise only at or above the
         // threshold.
         if tier == Tier::Passive {
-            let at_threshold = view
-                .certification_of(sched.id())
-                .and_then(|c| c.certified())
-                .is_some_and(|c| risk.prediction.probability.get() >= c.threshold);
-            card_input.passive_reason = passive_reason(
-                decision,
-                at_threshold,
-                &view.policy.tiers.interruptive_hooks,
-                call.now,
-            );
+            card_input.passive_reason =
+                passive_reason(decision, &view.policy.tiers.interruptive_hooks, call.now);
         }
         let mut cards = render_cards(&card_input);
         if let (Some(u), Some(card)) = (self.use_cases.for_model(sched.id()), cards.first_mut()) {
@@ -565,38 +557,38 @@ pub(crate) fn memory_doc(
 /// snoozed, actions under way, for the responsible clinician). `None` when
 /// the passive action says enough (the open Task comes first, see
 /// `bedside_cds::summary`).
-fn passive_reason(
-    d: &Decision,
-    at_threshold: bool,
-    interruptive_hooks: &[String],
-    now: Instant,
-) -> Option<String> {
-    let ago = |t: Instant| bedside_cds::age_words((now - t).num_seconds().max(0) as f64 / 60.0);
+fn passive_reason(d: &Decision, interruptive_hooks: &[String], now: Instant) -> Option<String> {
+    let at_threshold = d.threshold.is_some_and(|t| d.probability >= t);
+    let ago = |t: Instant| {
+        let minutes = (now - t).num_seconds().max(0) as f64 / 60.0;
+        if minutes < 1.0 {
+            "just now".to_string()
+        } else {
+            format!("{} ago", bedside_cds::age_words(minutes))
+        }
+    };
+    let open = d.memory.open.as_ref();
+    // An alert raised and waiting for a decision hook to interrupt at.
+    let pending = || {
+        open.filter(|o| o.card_pending && at_threshold).map(|o| {
+            format!(
+                "alert raised {}, shown at the next {}",
+                ago(o.last_alert_at),
+                decision_points(interruptive_hooks)
+            )
+        })
+    };
     let Some(why) = d.suppressed.as_ref() else {
-        // An alert raised and waiting for a decision hook to interrupt at.
-        return d
-            .memory
-            .open
-            .as_ref()
-            .filter(|o| o.card_pending && at_threshold)
-            .map(|o| {
-                format!(
-                    "alert raised {} ago, shown at the next {}",
-                    ago(o.last_alert_at),
-                    decision_points(interruptive_hooks)
-                )
-            });
+        return pending();
     };
     match why {
         Suppression::OutOfDistribution { .. } => {
             Some("outside the population the model was validated on".to_string())
         }
-        Suppression::AlreadyOpen => d
-            .memory
-            .open
-            .as_ref()
-            .filter(|o| !o.card_pending)
-            .map(|o| format!("alert already shown {} ago", ago(o.last_alert_at))),
+        Suppression::AlreadyOpen => pending().or_else(|| {
+            open.filter(|o| !o.card_pending)
+                .map(|o| format!("alert already shown {}", ago(o.last_alert_at)))
+        }),
         Suppression::PathwayActionsPresent { actions } => Some(format!(
             "already under way: {}",
             actions.join(", ").replace('_', " ")
