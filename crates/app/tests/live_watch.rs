@@ -239,6 +239,13 @@ async fn review_task(app: &App, kind: AlarmKind) -> (AlarmRecord, Value) {
         .filter(|i| i["type"]["coding"][0]["code"] == "alarm")
         .any(|i| i["valueString"] == first.alarm.message.as_str());
     assert!(listed, "the review lists the alarm: {task:#}");
+    // On the worklist the review names its model where a patient would be.
+    let worklist = app
+        .views()
+        .ui_worklist(std::slice::from_ref(&task), chrono::Utc::now(), None)
+        .await
+        .unwrap();
+    assert_eq!(worklist.tasks[0].patient, format!("model {MODEL}"));
     (first, task)
 }
 

@@ -192,7 +192,11 @@ impl Views {
                 .map(|r| r.trim_start_matches("Patient/").to_string());
             let patient = match &pid {
                 Some(p) => names.get(self, p).await?,
-                None => "unknown patient".into(),
+                // A governance review is about a model, not a patient.
+                None => match t["focus"]["identifier"]["value"].as_str() {
+                    Some(model) => format!("model {model}"),
+                    None => "no patient".into(),
+                },
             };
             let escalation = match t["groupIdentifier"]["value"].as_str() {
                 Some(inst_id) => {
