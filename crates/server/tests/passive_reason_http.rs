@@ -35,12 +35,13 @@ async fn patient_view(s: &TestServer, pid: &str) -> Value {
 async fn a_passive_card_after_the_alert_says_the_alert_was_shown() {
     let dir = tempfile::tempdir().unwrap();
     // Certified to alert on any risk; patient-view both interrupts (once)
-    // and shows the passive card after that.
+    // and shows the passive card after that; no escalation, so no pathway
+    // Task (a passive card names an open Task first).
     let uc = use_cases::with_model(
         dir.path(),
         "sepsis-screening",
         &use_cases::repo().join("crates/models/tests/fixtures/pkg"),
-        "stage = \"live\"\n[tiers]\npassive_hooks = [\"patient-view\"]\ninterruptive_hooks = [\"patient-view\"]\n",
+        "stage = \"live\"\n[tiers]\npassive_hooks = [\"patient-view\"]\ninterruptive_hooks = [\"patient-view\"]\nescalate = \"never\"\n",
     );
     let hooks = HookConfig {
         insecure_skip_auth: true,
