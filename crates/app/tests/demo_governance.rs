@@ -34,7 +34,6 @@ const DRIFT: [AlarmKind; 3] = [
 ];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "not met yet: a few drift alarms remain during the replay (deterioration-demo hemoglobin_last and creatinine_last against its training profile, sepsis-demo score@reference and crp_last); run with --ignored"]
 async fn demo_replay_raises_no_drift_alarm_and_one_review_at_most_per_model() {
     let data = tempfile::tempdir().unwrap();
     let policy = std::fs::read_to_string(root().join("config/demo-policy.toml")).unwrap();
