@@ -154,11 +154,25 @@ def main():
         d, n_eff, m = ks_clustered(points, 173.0, clusters)
         ks_profile.append({"points": points, "m": 173.0, "clusters": clusters,
                            "statistic": d, "n": n_eff, "m_units": m})
+    # The exact null of KS at a few known CDF points (drift.rs
+    # binned_ks_pvalue): one point is a two-sided binomial tail; a fine
+    # grid of points approaches the continuous one-sample null (kstwo).
+    binned = []
+    for n, p0, k in [(12, 0.25, 7), (17, 0.5, 13), (30, 0.05, 6), (10, 0.995, 8)]:
+        d = abs(k / n - p0)
+        s_ = np.arange(n + 1)
+        pmf = stats.binom.pmf(s_, n, p0)
+        binned.append({"cdf": [p0], "n": n, "d": d,
+                       "pvalue": float(pmf[np.abs(s_ / n - p0) >= d - 1e-9].sum())})
+    grid = []
+    for n, d in [(10, 0.3), (12, 0.45), (17, 0.35), (30, 0.2)]:
+        grid.append({"n": n, "d": d, "points": 400, "kstwo_sf": float(stats.kstwo.sf(d, n))})
     os.makedirs(os.path.dirname(OUT), exist_ok=True)
     with open(OUT, "w") as f:
         json.dump({"proportions": proportions, "rates": rates, "chi2": chi2, "psi": psi,
                    "bh": bh, "design_effects": deffs, "holm": holms, "ks_exact": ks_exact,
-                   "ks_profile": ks_profile}, f, indent=1, sort_keys=True)
+                   "ks_profile": ks_profile, "binned_ks": binned, "binned_ks_grid": grid},
+                  f, indent=1, sort_keys=True)
         f.write("\n")
     print("wrote", os.path.relpath(OUT, ROOT))
 

@@ -28,13 +28,13 @@
 //! - against a training profile kept only as quantiles of its rows
 //!   ([`ks_against_clustered`]): the row-weighted window CDF (the rows'
 //!   weighting, as the profile's) at the profile's stored quantiles, with
-//!   the exact two-sample null at `n = floor(Kish effective n)` of the
-//!   patients' row counts and `m` = the profile's patients. At every point
-//!   the variance of a row-weighted CDF of clustered rows is at most
-//!   `F (1 - F) / n_Kish` (equality when a patient's values are all equal),
-//!   and a supremum over a few stored points is at most the full-sample
-//!   one: both errors make the p-value conservative. The reference's own
-//!   sampling error is kept by taking its null as two-sample at `m`.
+//!   the exact null of the statistic at those points
+//!   ([`binned_ks_pvalue`]) for `n = floor(Kish effective n)` of the
+//!   patients' row counts, the reference's sampling error (`m` = the
+//!   profile's patients) taken as the two-sample limit does, at
+//!   `n m / (n + m)` values. At every point the variance of a row-weighted
+//!   CDF of clustered rows is at most `F (1 - F) / n_Kish` (equality when a
+//!   patient's values are all equal), which errs on the safe side.
 //!
 //! The exact Smirnov distribution is hand-written because neither statrs
 //! nor another crate in the tree offers it (only the Kolmogorov limit,
@@ -365,11 +365,12 @@ pub fn ks_against(profile: &BinProfile, current: &[f64]) -> Option<KsResult> {
 /// KS of clustered current values (one `Vec` per patient) against a bin
 /// profile of `reference_units` independent units (the profile's patients;
 /// see the module doc). `D` is the largest difference between the
-/// row-weighted current CDF and the profile's at the profile's edges (a
-/// lower bound of the full-sample statistic); the p-value is the exact
-/// two-sample one ([`ks_pvalue`]) at `n = floor(kish_effective_n)` of the
-/// clusters' sizes and `m = floor(reference_units)`. NaN ignored; `None`
-/// without a value or with fewer than one unit on a side.
+/// row-weighted current CDF and the profile's at the profile's edges; the
+/// p-value is the exact null of that statistic ([`binned_ks_pvalue`]) for
+/// `floor(n m / (n + m))` independent values, `n = floor(kish_effective_n)`
+/// of the clusters' sizes and `m = floor(reference_units)` (the
+/// reference's sampling error taken as in the two-sample KS limit). NaN
+/// ignored; `None` without a value or with fewer than one unit on a side.
 pub fn ks_against_clustered(
     profile: &BinProfile,
     clusters: &[Vec<f64>],
@@ -394,6 +395,7 @@ pub fn ks_against_clustered(
         return None;
     }
     let (mut fa, mut fe, mut d) = (0.0f64, 0.0f64, 0.0f64);
+    let mut cdf = Vec::with_capacity(profile.edges.len());
     for (c, e) in counts
         .iter()
         .zip(&profile.expected)
@@ -401,9 +403,17 @@ pub fn ks_against_clustered(
     {
         fa += *c as f64 / total as f64;
         fe += e;
+        cdf.push(fe);
         d = d.max((fa - fe).abs());
     }
-    let (pvalue, _) = ks_pvalue(d, m as usize, n_eff as usize);
+    // The reference's own sampling error: the two-sample variance
+    // F (1 - F) (1/n + 1/m) is that of one sample of n m / (n + m).
+    let units = (n_eff * m / (n_eff + m)).floor().max(1.0) as usize;
+    let pvalue = if units <= BINNED_EXACT_MAX_N {
+        binned_ks_pvalue(d, &cdf, units)
+    } else {
+        ks_pvalue(d, m as usize, n_eff as usize).0
+    };
     Some(KsResult {
         statistic: d,
         pvalue,
@@ -411,6 +421,72 @@ pub fn ks_against_clustered(
         n: Some(n_eff),
         m: Some(m),
     })
+}
+
+/// Above this many units [`ks_against_clustered`] takes the continuous
+/// (conservative) KS null instead of the exact binned one.
+pub const BINNED_EXACT_MAX_N: usize = 2_000;
+
+/// Exact `P(max_j |S_j / n - P_j| >= d)` for `n` independent values of a
+/// distribution with CDF `P_j` at a few points (`cdf`, increasing), `S_j`
+/// the values at or below point `j`: the KS statistic at those points
+/// only, the one-sample test for a reference known at a few quantiles
+/// (Conover 1972's exact test for grouped or discrete data). A recursion
+/// over `S_j`, which given `S_{j-1} = s` is `s` plus a binomial of `n - s`
+/// values; `O(points * n^2)`. Hand-written: no crate in the tree has it.
+/// The continuous KS null would be conservative here, by far when the
+/// points are mostly in the tails (a training profile's 0.5% ... 99.5%).
+pub fn binned_ks_pvalue(d: f64, cdf: &[f64], n: usize) -> f64 {
+    if n == 0 || d.is_nan() {
+        return 1.0;
+    }
+    let nf = n as f64;
+    // Observed statistics carry rounding: P(D >= d - tol).
+    let limit = d - 1e-9;
+    let mut lnf = vec![0.0f64; n + 1];
+    for k in 1..=n {
+        lnf[k] = lnf[k - 1] + (k as f64).ln();
+    }
+    let mut prob = vec![0.0f64; n + 1];
+    prob[0] = 1.0;
+    let mut prev = 0.0f64;
+    for &pj in cdf {
+        let pj = pj.clamp(prev, 1.0);
+        let rest = 1.0 - prev;
+        let q = if rest > 0.0 {
+            ((pj - prev) / rest).clamp(0.0, 1.0)
+        } else {
+            0.0
+        };
+        let mut next = vec![0.0f64; n + 1];
+        for (s, &ps) in prob.iter().enumerate() {
+            if ps == 0.0 {
+                continue;
+            }
+            let r = n - s;
+            if q <= 0.0 {
+                next[s] += ps;
+                continue;
+            }
+            if q >= 1.0 {
+                next[n] += ps;
+                continue;
+            }
+            let (lq, lp) = (q.ln(), (1.0 - q).ln());
+            for k in 0..=r {
+                let ln = lnf[r] - lnf[k] - lnf[r - k] + k as f64 * lq + (r - k) as f64 * lp;
+                next[s + k] += ps * ln.exp();
+            }
+        }
+        for (s, x) in next.iter_mut().enumerate() {
+            if (s as f64 / nf - pj).abs() >= limit {
+                *x = 0.0;
+            }
+        }
+        prob = next;
+        prev = pj;
+    }
+    (1.0 - prob.iter().sum::<f64>()).clamp(0.0, 1.0)
 }
 
 /// One value per cluster: the median of its non-NaN values (clusters

@@ -227,8 +227,9 @@ fn a_unit_error_and_an_older_case_mix_are_detected_at_small_windows() {
     assert!(rate(unit_window) >= 0.99, "{}", rate(unit_window));
     assert!(rate(older_window) >= 0.9, "{}", rate(older_window));
     // Against the profile the null is taken at Kish's effective number of
-    // patients (fewer than 17 with unequal stays): less power.
-    assert!(rate(older_profile) >= 0.25, "{}", rate(older_profile));
+    // patients (fewer than 17 with unequal stays) and the profile's few
+    // quantiles: less power.
+    assert!(rate(older_profile) >= 0.85, "{}", rate(older_profile));
 }
 
 #[test]

@@ -186,7 +186,7 @@ fn exact_ks_at_window_sizes_matches_scipy() {
 
 #[test]
 fn clustered_profile_ks_matches_the_restatement() {
-    use bedside_monitor::drift::{ks_against_clustered, ks_exact_pvalue, BinProfile};
+    use bedside_monitor::drift::{binned_ks_pvalue, ks_against_clustered, BinProfile};
     for c in fixture()["ks_profile"].as_array().unwrap() {
         let points: Vec<(f64, f64)> = c["points"]
             .as_array()
@@ -205,7 +205,30 @@ fn clustered_profile_ks_matches_the_restatement() {
         close(r.statistic, f(c, "statistic"), 1e-9, "D");
         assert_eq!(r.n, Some(f(c, "n")), "Kish n");
         assert_eq!(r.m, Some(f(c, "m_units")));
-        let want = ks_exact_pvalue(r.statistic, f(c, "m_units") as usize, f(c, "n") as usize);
+        let (n, m) = (f(c, "n"), f(c, "m_units"));
+        let cdf: Vec<f64> = points.iter().map(|p| p.0).collect();
+        let want = binned_ks_pvalue(r.statistic, &cdf, (n * m / (n + m)).floor() as usize);
         close(r.pvalue, want, 1e-12, "p");
+    }
+}
+
+#[test]
+fn binned_ks_null_matches_binomial_and_approaches_kstwo() {
+    use bedside_monitor::drift::binned_ks_pvalue;
+    let fx = fixture();
+    for c in fx["binned_ks"].as_array().unwrap() {
+        let p = binned_ks_pvalue(f(c, "d"), &floats(&c["cdf"]), u(c, "n") as usize);
+        close(p, f(c, "pvalue"), 1e-9, &format!("binomial {c}"));
+    }
+    for c in fx["binned_ks_grid"].as_array().unwrap() {
+        let k = u(c, "points") as usize;
+        let cdf: Vec<f64> = (1..k).map(|i| i as f64 / k as f64).collect();
+        let p = binned_ks_pvalue(f(c, "d"), &cdf, u(c, "n") as usize);
+        let want = f(c, "kstwo_sf");
+        // A supremum over a grid is at most the continuous one.
+        assert!(
+            p <= want + 1e-9 && p >= 0.9 * want,
+            "grid {p} vs kstwo {want} {c}"
+        );
     }
 }
