@@ -77,6 +77,18 @@ async fn demo_replay_raises_no_drift_alarm_and_one_review_at_most_per_model() {
             .unwrap();
         let drift_tests = snap.drift.training.len() + snap.drift.reference.len();
         assert!(drift_tests > 0, "{id}: drift was measured");
+        let ks: Vec<f64> = snap
+            .drift
+            .training
+            .iter()
+            .chain(&snap.drift.reference)
+            .filter_map(|d| d.ks.as_ref().map(|k| k.pvalue))
+            .collect();
+        eprintln!(
+            "{id}: {drift_tests} drift entries, {} KS tests, smallest p {:.2e}",
+            ks.len(),
+            ks.iter().copied().fold(1.0, f64::min)
+        );
         let drift: Vec<_> = run
             .alarms
             .iter()
