@@ -31,7 +31,7 @@
 //! Yurdakul, "Statistical properties of the population stability index",
 //! 2018). [`psi_pvalue`] is that tail probability. It needs every bin to
 //! expect several values and is anti-conservative at the 10-30 patients of
-//! a monitoring window (at 12 patients and 10 bins, half of the no-shift
+//! a monitoring window (at 12 patients and 10 bins, 91% of the no-shift
 //! windows get p < 0.05), so the drift rule does not use it: it decides on
 //! a KS test on patient-level values ([`crate::drift`]), with [`holm`]
 //! controlling the family-wise error rate across one evaluation's drift
