@@ -47,6 +47,36 @@ def poisson_deff(clusters):
     return max(1.0, (((k - r * d) ** 2) / (r * d)).sum() / (len(c) - 1))
 
 
+def holm(p, alpha):
+    """Holm's step-down procedure, restated (NaN never rejected, not counted)."""
+    p = np.asarray(p, float)
+    ok = ~np.isnan(p)
+    idx = np.argsort(np.where(ok, p, np.inf), kind="stable")[: ok.sum()]
+    m = len(idx)
+    out = np.zeros(len(p), bool)
+    for j, i in enumerate(idx):
+        if p[i] > alpha / (m - j):
+            break
+        out[i] = True
+    return out.tolist()
+
+
+def ks_clustered(points, m, clusters):
+    """Row-weighted CDF of clustered values at a profile's stored quantiles
+    against the profile's (crates/monitor/src/drift.rs ks_against_clustered):
+    D and the effective n (floor of Kish's n)."""
+    pts = sorted(points)
+    edges = np.array([v for _, v in pts])
+    cum = np.array([q for q, _ in pts])
+    rows = np.concatenate([np.asarray(c, float) for c in clusters])
+    # bin = #{edges < x}: the CDF at edge e counts values <= e.
+    fa = np.array([(rows <= e).mean() for e in edges])
+    d = float(np.abs(fa - cum).max())
+    sizes = np.array([len(c) for c in clusters], float)
+    n_eff = float(np.floor(sizes.sum() ** 2 / (sizes ** 2).sum()))
+    return d, n_eff, float(np.floor(m))
+
+
 def main():
     rng = np.random.default_rng(20261206)
     proportions = []
@@ -99,10 +129,50 @@ def main():
             "poisson": [[int(x), float(y)] for x, y in zip(a, d)],
             "poisson_deff": poisson_deff(list(zip(a, d))),
         })
+    holms = []
+    for _ in range(5):
+        p = rng.uniform(0, 1, 14) ** 5
+        p[rng.integers(0, 14)] = np.nan
+        holms.append({"pvalues": [None if np.isnan(x) else float(x) for x in p],
+                      "alpha": 0.05, "rejected": holm(p, 0.05)})
+    # Exact two-sample KS at the sizes of monitoring windows (patients)
+    # against training profiles (their patients) and other windows.
+    ks_exact = []
+    for n, m in [(10, 173), (17, 85), (24, 221), (12, 30), (30, 30), (17, 30)]:
+        a = rng.normal(0, 1, m)
+        b = rng.normal(rng.choice([0.0, 0.4, 1.0]), 1, n)
+        res = stats.ks_2samp(a, b, method="exact")
+        ks_exact.append({"reference": a.tolist(), "current": b.tolist(),
+                         "statistic": float(res.statistic), "pvalue": float(res.pvalue)})
+    ks_profile = []
+    for g, shift in [(12, 0.0), (20, 0.0), (17, 1.5), (30, 0.3)]:
+        mu = rng.normal(shift, 1, g)
+        clusters = [list(mu[i] + 0.5 * rng.normal(0, 1, int(rng.integers(1, 40))))
+                    for i in range(g)]
+        probs = [0.005, 0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99, 0.995]
+        points = [(q, float(stats.norm.ppf(q, 0, np.sqrt(1.25)))) for q in probs]
+        d, n_eff, m = ks_clustered(points, 173.0, clusters)
+        ks_profile.append({"points": points, "m": 173.0, "clusters": clusters,
+                           "statistic": d, "n": n_eff, "m_units": m})
+    # The exact null of KS at a few known CDF points (drift.rs
+    # binned_ks_pvalue): one point is a two-sided binomial tail; a fine
+    # grid of points approaches the continuous one-sample null (kstwo).
+    binned = []
+    for n, p0, k in [(12, 0.25, 7), (17, 0.5, 13), (30, 0.05, 6), (10, 0.995, 8)]:
+        d = abs(k / n - p0)
+        s_ = np.arange(n + 1)
+        pmf = stats.binom.pmf(s_, n, p0)
+        binned.append({"cdf": [p0], "n": n, "d": d,
+                       "pvalue": float(pmf[np.abs(s_ / n - p0) >= d - 1e-9].sum())})
+    grid = []
+    for n, d in [(10, 0.3), (12, 0.45), (17, 0.35), (30, 0.2)]:
+        grid.append({"n": n, "d": d, "points": 400, "kstwo_sf": float(stats.kstwo.sf(d, n))})
     os.makedirs(os.path.dirname(OUT), exist_ok=True)
     with open(OUT, "w") as f:
         json.dump({"proportions": proportions, "rates": rates, "chi2": chi2, "psi": psi,
-                   "bh": bh, "design_effects": deffs}, f, indent=1, sort_keys=True)
+                   "bh": bh, "design_effects": deffs, "holm": holms, "ks_exact": ks_exact,
+                   "ks_profile": ks_profile, "binned_ks": binned, "binned_ks_grid": grid},
+                  f, indent=1, sort_keys=True)
         f.write("\n")
     print("wrote", os.path.relpath(OUT, ROOT))
 

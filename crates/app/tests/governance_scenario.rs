@@ -270,6 +270,15 @@ async fn shifted_replay_raises_drift_alarm_and_owner_task_unshifted_none() {
             }
         }
     }
+    for a in &history {
+        eprintln!(
+            "{} {} at shift + {:.1} days: {}",
+            a.status,
+            a.alarm.metric,
+            (a.evaluated_at - from).num_hours() as f64 / 24.0,
+            a.alarm.message
+        );
+    }
     let lactate: Vec<_> = history
         .iter()
         .filter(|a| a.alarm.metric == "psi:lactate_last@reference")

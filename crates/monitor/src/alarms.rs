@@ -15,13 +15,16 @@
 //! - `ood`: the share of predictions out of the validated population above
 //!   `ood.rate_limit` *with confidence*: the one-sided exact lower bound
 //!   (design-effect scaled) is above the limit, once `ood.min_predictions`;
-//! - `drift.psi_limit`: PSI of a feature or the score above the limit
-//!   *and* a discovery of the Benjamini-Hochberg procedure at
-//!   `drift.false_discovery_rate` over the evaluation's drift tests (PSI
-//!   against its null distribution at the window's effective sample size,
-//!   and missingness); `drift.missingness_increase`: missing rate rose by
-//!   more than this, and a discovery too; `drift.ks_pvalue_limit`
-//!   (optional): KS p-value below it; drift rules need `drift.min_samples`
+//! - `drift.psi_limit`: a feature or the score has drifted when its KS
+//!   test on patient-level values (one unit per patient,
+//!   [`crate::drift`]: exact null at the window's number of patients) is
+//!   rejected by Holm's procedure at family-wise error rate `drift.alpha`
+//!   over the evaluation's drift tests (every KS and missingness test of
+//!   the model), *and* its PSI is above the limit (a shift large enough to
+//!   matter: a trivial shift in a large window is significant but small);
+//!   `drift.missingness_increase`: missing rate rose by more than this,
+//!   and rejected in the same family; `drift.ks_pvalue_limit` (optional):
+//!   KS p-value below it, unadjusted; drift rules need `drift.min_samples`
 //!   current values;
 //! - `overrides.rate_limit`: overridden / shown above the limit once
 //!   `overrides.min_shown` alerts were shown;
@@ -32,7 +35,7 @@
 
 use crate::drift::FeatureDrift;
 use crate::subgroups::FairnessAudit;
-use crate::watch::{benjamini_hochberg, proportion_lower, proportion_upper, rate_lower};
+use crate::watch::{holm, proportion_lower, proportion_upper, rate_lower};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -77,11 +80,11 @@ pub const ALARM_SETTINGS: &[(&str, &str)] = &[
     ),
     (
         "drift.psi_limit",
-        "PSI above this (features and the score) raises a drift alarm when it is also significant, > 0.",
+        "PSI above this (features and the score) raises a drift alarm when the patient-level KS test is also significant, > 0.",
     ),
     (
-        "drift.false_discovery_rate",
-        "Benjamini-Hochberg false discovery rate over one evaluation's drift tests (PSI against its null distribution at the window's effective sample size, missingness), in (0, 1).",
+        "drift.alpha",
+        "Family-wise error rate (Holm) over one evaluation's drift tests: each input's and the score's patient-level KS test, exact at the window's patients, and missingness, in (0, 1).",
     ),
     (
         "drift.ks_pvalue_limit",
@@ -173,7 +176,7 @@ impl Default for OodRule {
 #[serde(deny_unknown_fields, default)]
 pub struct DriftRule {
     pub psi_limit: f64,
-    pub false_discovery_rate: f64,
+    pub alpha: f64,
     pub ks_pvalue_limit: Option<f64>,
     pub missingness_increase: f64,
     pub min_samples: u64,
@@ -182,7 +185,7 @@ impl Default for DriftRule {
     fn default() -> Self {
         Self {
             psi_limit: 0.25,
-            false_discovery_rate: 0.05,
+            alpha: 0.05,
             ks_pvalue_limit: None,
             missingness_increase: 0.2,
             min_samples: 100,
@@ -294,10 +297,7 @@ impl AlarmConfig {
         }
         unit("ood.rate_limit", self.ood.rate_limit)?;
         unit("ood.confidence", self.ood.confidence)?;
-        unit(
-            "drift.false_discovery_rate",
-            self.drift.false_discovery_rate,
-        )?;
+        unit("drift.alpha", self.drift.alpha)?;
         if !(self.drift.psi_limit.is_finite() && self.drift.psi_limit > 0.0) {
             return Err(AlarmConfigError::Invalid {
                 key: "drift.psi_limit",
@@ -435,11 +435,13 @@ pub fn evaluate_alarms(cfg: &AlarmConfig, s: &MetricsSnapshot) -> Vec<Alarm> {
         .iter()
         .filter(|d| d.n_current >= cfg.drift.min_samples)
         .collect();
-    // One family of tests per evaluation: each PSI and each missingness
-    // p-value (NaN when unknown: never a discovery).
+    // One family of tests per evaluation: each KS and each missingness
+    // p-value (NaN when unknown: never rejected). Holm, not
+    // Benjamini-Hochberg: an alarm asks an owner for a review, so the
+    // chance of any false one in an evaluation is what is bounded.
     let mut pvalues = Vec::with_capacity(tested.len() * 2);
     for d in &tested {
-        pvalues.push(d.psi_pvalue.unwrap_or(f64::NAN));
+        pvalues.push(d.ks.as_ref().map_or(f64::NAN, |k| k.pvalue));
         pvalues.push(
             d.missingness
                 .as_ref()
@@ -447,13 +449,15 @@ pub fn evaluate_alarms(cfg: &AlarmConfig, s: &MetricsSnapshot) -> Vec<Alarm> {
                 .unwrap_or(f64::NAN),
         );
     }
-    let found = benjamini_hochberg(&pvalues, cfg.drift.false_discovery_rate);
+    let family = pvalues.iter().filter(|p| !p.is_nan()).count();
+    let found = holm(&pvalues, cfg.drift.alpha);
     for (i, d) in tested.iter().enumerate() {
         drift_alarms(
             cfg,
             &s.model_id,
             d,
             (found[2 * i], found[2 * i + 1]),
+            family,
             &mut out,
         );
     }
@@ -555,30 +559,37 @@ fn ood_alarm(cfg: &AlarmConfig, s: &MetricsSnapshot) -> Option<Alarm> {
 }
 
 /// `drift`: PSI, KS and missingness alarms of one feature (or the score)
-/// of model `m`, in that order; `found` says whether its PSI and its
-/// missingness tests are discoveries of the evaluation's multiple test.
+/// of model `m`, in that order; `found` says whether its KS and its
+/// missingness tests are rejected by the evaluation's Holm procedure over
+/// `family` tests.
 fn drift_alarms(
     cfg: &AlarmConfig,
     m: &str,
     d: &FeatureDrift,
     found: (bool, bool),
+    family: usize,
     out: &mut Vec<Alarm>,
 ) {
-    if let Some(psi) = d.psi.filter(|p| *p > cfg.drift.psi_limit && found.0) {
-        out.push(Alarm {
-            kind: AlarmKind::PsiDrift,
-            metric: format!("psi:{}", d.name),
-            value: psi,
-            threshold: cfg.drift.psi_limit,
-            message: format!(
-                "{m}: PSI of {} is {psi:.3}, above {} (p = {:.1e} at an effective sample of {:.0}, significant at a {}% false discovery rate)",
-                d.name,
-                cfg.drift.psi_limit,
-                d.psi_pvalue.unwrap_or(f64::NAN),
-                d.sizes.map_or(d.n_current as f64, |z| z.current_present),
-                cfg.drift.false_discovery_rate * 100.0
-            ),
-        });
+    if let (Some(psi), Some(ks)) = (d.psi, d.ks.as_ref()) {
+        if psi > cfg.drift.psi_limit && found.0 {
+            let units = |x: Option<f64>| x.map_or("?".to_string(), |v| format!("{v:.0}"));
+            out.push(Alarm {
+                kind: AlarmKind::PsiDrift,
+                metric: format!("psi:{}", d.name),
+                value: psi,
+                threshold: cfg.drift.psi_limit,
+                message: format!(
+                    "{m}: {} has drifted: KS D = {:.2} (p = {:.1e}, {} patients against {}), significant among {family} drift tests at a {}% family-wise error rate (Holm); PSI {psi:.3} above {}",
+                    d.name,
+                    ks.statistic,
+                    ks.pvalue,
+                    units(ks.n),
+                    units(ks.m),
+                    cfg.drift.alpha * 100.0,
+                    cfg.drift.psi_limit,
+                ),
+            });
+        }
     }
     if let (Some(limit), Some(ks)) = (cfg.drift.ks_pvalue_limit, &d.ks) {
         if ks.pvalue < limit {

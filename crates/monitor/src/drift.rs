@@ -5,7 +5,10 @@
 //! value goes to bin `#{edges < x}` (`np.searchsorted(edges, x)`, so a value
 //! equal to an edge is in the lower bin). With bin proportions `e_i`
 //! (reference) and `a_i` (current), each floored at [`PSI_EPS`],
-//! `PSI = sum (a_i - e_i) ln(a_i / e_i)`.
+//! `PSI = sum (a_i - e_i) ln(a_i / e_i)`. PSI is a magnitude; the alarm
+//! rules decide significance with the KS test below, not with PSI's
+//! chi-square approximation (anti-conservative at the few patients of a
+//! monitoring window, see [`crate::watch::psi_pvalue`]).
 //!
 //! **KS.** `D = sup |F_a - F_b|` over the pooled sample (= scipy
 //! `ks_2samp(...).statistic`). The p-value follows scipy's default
@@ -15,6 +18,27 @@
 //! `Q(sqrt(n_a n_b / (n_a + n_b)) D)` (= scipy `kstwobign.sf`). scipy's own
 //! `asymp` mode uses `kstwo.sf(D, round(en))` instead, which differs from
 //! the limit by O(1/sqrt(en)); we document rather than port it.
+//!
+//! **KS on clustered values.** A monitoring window's values come from a
+//! few patients, many values each, and one patient's values are not
+//! independent: a test that counts values is anti-conservative. Two forms:
+//! - against another window's raw values ([`cluster_medians`]): one value
+//!   per patient (the median of its values) on both sides, then the exact
+//!   two-sample test above on independent units;
+//! - against a training profile kept only as quantiles of its rows
+//!   ([`ks_against_clustered`]): the row-weighted window CDF (the rows'
+//!   weighting, as the profile's) at the profile's stored quantiles, with
+//!   the exact null of the statistic at those points
+//!   ([`binned_ks_pvalue`]) for `n = floor(Kish effective n)` of the
+//!   patients' row counts, the reference's sampling error (`m` = the
+//!   profile's patients) taken as the two-sample limit does, at
+//!   `n m / (n + m)` values. At every point the variance of a row-weighted
+//!   CDF of clustered rows is at most `F (1 - F) / n_Kish` (equality when a
+//!   patient's values are all equal), which errs on the safe side.
+//!
+//! The exact Smirnov distribution is hand-written because neither statrs
+//! nor another crate in the tree offers it (only the Kolmogorov limit,
+//! which is anti-conservative at the 10-30 patients of a window).
 //!
 //! **Missingness.** Reference vs current missing rates with the pooled
 //! two-proportion z-test (= scipy `chi2_contingency(..., correction=False)`).
@@ -198,7 +222,8 @@ pub fn psi(reference: &[f64], current: &[f64], bins: usize) -> Option<f64> {
 pub enum KsMethod {
     Exact,
     Asymptotic,
-    /// Statistic at the profile's bin edges only (see [`ks_against`]).
+    /// Statistic at the profile's bin edges only, exact two-sample null at
+    /// the (effective) sizes (see [`ks_against_clustered`]).
     Binned,
 }
 
@@ -208,6 +233,13 @@ pub struct KsResult {
     pub statistic: f64,
     pub pvalue: f64,
     pub method: KsMethod,
+    /// Independent units the null was taken at, current side (patients,
+    /// or Kish's effective number of them; values when unclustered).
+    #[serde(default)]
+    pub n: Option<f64>,
+    /// Independent units of the reference side.
+    #[serde(default)]
+    pub m: Option<f64>,
 }
 
 /// Two-sample KS statistic `sup |F_a - F_b|` (NaN ignored).
@@ -295,18 +327,24 @@ pub fn ks_2samp(a: &[f64], b: &[f64]) -> Option<KsResult> {
     let d = ks_statistic(a, b)?;
     let na = a.iter().filter(|x| !x.is_nan()).count();
     let nb = b.iter().filter(|x| !x.is_nan()).count();
-    if na.max(nb) <= KS_EXACT_MAX_N {
-        Some(KsResult {
-            statistic: d,
-            pvalue: ks_exact_pvalue(d, na, nb),
-            method: KsMethod::Exact,
-        })
+    let (pvalue, method) = ks_pvalue(d, na, nb);
+    Some(KsResult {
+        statistic: d,
+        pvalue,
+        method,
+        n: Some(nb as f64),
+        m: Some(na as f64),
+    })
+}
+
+/// p-value of a two-sample KS statistic at sizes `m`, `n`, as scipy's
+/// `auto`: exact when `max(m, n) <= KS_EXACT_MAX_N`, else the Kolmogorov
+/// limit.
+pub fn ks_pvalue(d: f64, m: usize, n: usize) -> (f64, KsMethod) {
+    if m.max(n) <= KS_EXACT_MAX_N {
+        (ks_exact_pvalue(d, m, n), KsMethod::Exact)
     } else {
-        Some(KsResult {
-            statistic: d,
-            pvalue: ks_asymptotic_pvalue(d, na, nb),
-            method: KsMethod::Asymptotic,
-        })
+        (ks_asymptotic_pvalue(d, m, n), KsMethod::Asymptotic)
     }
 }
 
@@ -317,29 +355,151 @@ pub fn ks_asymptotic_pvalue(d: f64, m: usize, n: usize) -> f64 {
 }
 
 /// KS of `current` against a bin profile when the reference sample is not
-/// kept: `D` is the largest CDF difference at the profile's edges (a lower
-/// bound of the full-sample statistic); the p-value is the Kolmogorov limit.
+/// kept, each value an independent unit: [`ks_against_clustered`] with one
+/// value per cluster.
 pub fn ks_against(profile: &BinProfile, current: &[f64]) -> Option<KsResult> {
-    let counts = bin_counts(&profile.edges, current);
-    let n: u64 = counts.iter().sum();
-    if n == 0 || profile.n == 0 {
+    let singletons: Vec<Vec<f64>> = current.iter().map(|x| vec![*x]).collect();
+    ks_against_clustered(profile, &singletons, profile.n as f64)
+}
+
+/// KS of clustered current values (one `Vec` per patient) against a bin
+/// profile of `reference_units` independent units (the profile's patients;
+/// see the module doc). `D` is the largest difference between the
+/// row-weighted current CDF and the profile's at the profile's edges; the
+/// p-value is the exact null of that statistic ([`binned_ks_pvalue`]) for
+/// `floor(n m / (n + m))` independent values, `n = floor(kish_effective_n)`
+/// of the clusters' sizes and `m = floor(reference_units)` (the
+/// reference's sampling error taken as in the two-sample KS limit). NaN
+/// ignored; `None` without a value or with fewer than one unit on a side.
+pub fn ks_against_clustered(
+    profile: &BinProfile,
+    clusters: &[Vec<f64>],
+    reference_units: f64,
+) -> Option<KsResult> {
+    let values: Vec<f64> = clusters
+        .iter()
+        .flatten()
+        .copied()
+        .filter(|x| !x.is_nan())
+        .collect();
+    let counts = bin_counts(&profile.edges, &values);
+    let total: u64 = counts.iter().sum();
+    let n_eff = crate::watch::kish_effective_n(
+        clusters
+            .iter()
+            .map(|c| c.iter().filter(|x| !x.is_nan()).count() as u64),
+    )
+    .floor();
+    let m = reference_units.floor();
+    if total == 0 || !(n_eff >= 1.0 && m >= 1.0) || profile.expected.len() != counts.len() {
         return None;
     }
     let (mut fa, mut fe, mut d) = (0.0f64, 0.0f64, 0.0f64);
+    let mut cdf = Vec::with_capacity(profile.edges.len());
     for (c, e) in counts
         .iter()
         .zip(&profile.expected)
         .take(profile.edges.len())
     {
-        fa += *c as f64 / n as f64;
+        fa += *c as f64 / total as f64;
         fe += e;
+        cdf.push(fe);
         d = d.max((fa - fe).abs());
     }
+    // The reference's own sampling error: the two-sample variance
+    // F (1 - F) (1/n + 1/m) is that of one sample of n m / (n + m).
+    let units = (n_eff * m / (n_eff + m)).floor().max(1.0) as usize;
+    let pvalue = if units <= BINNED_EXACT_MAX_N {
+        binned_ks_pvalue(d, &cdf, units)
+    } else {
+        ks_pvalue(d, m as usize, n_eff as usize).0
+    };
     Some(KsResult {
         statistic: d,
-        pvalue: ks_asymptotic_pvalue(d, profile.n as usize, n as usize),
+        pvalue,
         method: KsMethod::Binned,
+        n: Some(n_eff),
+        m: Some(m),
     })
+}
+
+/// Above this many units [`ks_against_clustered`] takes the continuous
+/// (conservative) KS null instead of the exact binned one.
+pub const BINNED_EXACT_MAX_N: usize = 2_000;
+
+/// Exact `P(max_j |S_j / n - P_j| >= d)` for `n` independent values of a
+/// distribution with CDF `P_j` at a few points (`cdf`, increasing), `S_j`
+/// the values at or below point `j`: the KS statistic at those points
+/// only, the one-sample test for a reference known at a few quantiles
+/// (Conover 1972's exact test for grouped or discrete data). A recursion
+/// over `S_j`, which given `S_{j-1} = s` is `s` plus a binomial of `n - s`
+/// values; `O(points * n^2)`. Hand-written: no crate in the tree has it.
+/// The continuous KS null would be conservative here, by far when the
+/// points are mostly in the tails (a training profile's 0.5% ... 99.5%).
+pub fn binned_ks_pvalue(d: f64, cdf: &[f64], n: usize) -> f64 {
+    if n == 0 || d.is_nan() {
+        return 1.0;
+    }
+    let nf = n as f64;
+    // Observed statistics carry rounding: P(D >= d - tol).
+    let limit = d - 1e-9;
+    let mut lnf = vec![0.0f64; n + 1];
+    for k in 1..=n {
+        lnf[k] = lnf[k - 1] + (k as f64).ln();
+    }
+    let mut prob = vec![0.0f64; n + 1];
+    prob[0] = 1.0;
+    let mut prev = 0.0f64;
+    for &pj in cdf {
+        let pj = pj.clamp(prev, 1.0);
+        let rest = 1.0 - prev;
+        let q = if rest > 0.0 {
+            ((pj - prev) / rest).clamp(0.0, 1.0)
+        } else {
+            0.0
+        };
+        let mut next = vec![0.0f64; n + 1];
+        for (s, &ps) in prob.iter().enumerate() {
+            if ps == 0.0 {
+                continue;
+            }
+            let r = n - s;
+            if q <= 0.0 {
+                next[s] += ps;
+                continue;
+            }
+            if q >= 1.0 {
+                next[n] += ps;
+                continue;
+            }
+            let (lq, lp) = (q.ln(), (1.0 - q).ln());
+            for k in 0..=r {
+                let ln = lnf[r] - lnf[k] - lnf[r - k] + k as f64 * lq + (r - k) as f64 * lp;
+                next[s + k] += ps * ln.exp();
+            }
+        }
+        for (s, x) in next.iter_mut().enumerate() {
+            if (s as f64 / nf - pj).abs() >= limit {
+                *x = 0.0;
+            }
+        }
+        prob = next;
+        prev = pj;
+    }
+    (1.0 - prob.iter().sum::<f64>()).clamp(0.0, 1.0)
+}
+
+/// One value per cluster: the median of its non-NaN values (clusters
+/// without one are left out), for a KS test on independent units.
+pub fn cluster_medians(clusters: &[Vec<f64>]) -> Vec<f64> {
+    clusters
+        .iter()
+        .filter_map(|c| {
+            let mut v: Vec<f64> = c.iter().copied().filter(|x| !x.is_nan()).collect();
+            v.sort_by(|a, b| a.total_cmp(b));
+            quantile_sorted(&v, 0.5)
+        })
+        .collect()
 }
 
 /// Missingness in a reference and a current window.
@@ -401,6 +561,8 @@ pub struct FeatureDrift {
     /// Non-missing values in the current window.
     pub n_current: u64,
     pub psi: Option<f64>,
+    /// The test the drift rule decides on: KS at the sizes in its `n`, `m`
+    /// (patients, when the caller knows them: [`FeatureDrift::with_ks`]).
     pub ks: Option<KsResult>,
     pub missingness: Option<MissingnessDrift>,
     /// PSI bins compared (reference bins).
@@ -410,8 +572,9 @@ pub struct FeatureDrift {
     /// [`FeatureDrift::with_effective_sizes`]); the raw counts otherwise.
     #[serde(default)]
     pub sizes: Option<DriftSizes>,
-    /// p-value of the PSI under no shift at those sizes
-    /// ([`crate::watch::psi_pvalue`]).
+    /// p-value of the PSI under no shift at those sizes by its chi-square
+    /// approximation ([`crate::watch::psi_pvalue`]); shown, not used by the
+    /// rules (anti-conservative at small sizes).
     #[serde(default)]
     pub psi_pvalue: Option<f64>,
 }
@@ -442,6 +605,14 @@ impl FeatureDrift {
             );
         }
         self.sizes = Some(sizes);
+        self
+    }
+
+    /// Replace the KS test by one the caller took on independent units
+    /// (e.g. [`ks_against_clustered`], or [`ks_2samp`] of
+    /// [`cluster_medians`]).
+    pub fn with_ks(mut self, ks: Option<KsResult>) -> Self {
+        self.ks = ks;
         self
     }
 }

@@ -8,7 +8,7 @@
 //!   calibrated probabilities.
 //! - [`drift`]: PSI on reference-quantile bins, two-sample KS (= scipy
 //!   `ks_2samp`), missingness drift, against a training profile or a
-//!   rolling reference window.
+//!   rolling reference window; KS on patient-level (clustered) values.
 //! - [`linkage`]: outcome linkage after the horizon (positive / negative /
 //!   pending / excluded) and rolling-window performance.
 //! - [`subgroups`]: performance by subgroup (age band, sex, race/ethnicity,
@@ -17,7 +17,7 @@
 //!   action, alerts per clinician per shift, by unit and role; trust pulse
 //!   sampling rule and trend.
 //! - [`watch`]: the live watch's confidence rules (bounds on clustered
-//!   counts, the PSI null distribution, Benjamini-Hochberg).
+//!   counts, Holm across drift tests, the PSI chi-square null shown only).
 //! - [`alarms`]: governance alarm rules (TOML) evaluated over a
 //!   [`alarms::MetricsSnapshot`].
 //!

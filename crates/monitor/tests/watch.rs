@@ -131,3 +131,104 @@ fn design_effects_match_the_numpy_restatement() {
         );
     }
 }
+
+#[test]
+fn holm_matches_the_restatement() {
+    let fx = fixture();
+    for c in fx["holm"].as_array().unwrap() {
+        let p: Vec<f64> = c["pvalues"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x.as_f64().unwrap_or(f64::NAN))
+            .collect();
+        let want: Vec<bool> = c["rejected"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x.as_bool().unwrap())
+            .collect();
+        assert_eq!(holm(&p, f(c, "alpha")), want, "{c}");
+    }
+}
+
+fn floats(v: &Value) -> Vec<f64> {
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_f64().unwrap())
+        .collect()
+}
+
+#[test]
+fn exact_ks_at_window_sizes_matches_scipy() {
+    use bedside_monitor::drift::{ks_2samp, ks_exact_pvalue, KsMethod};
+    for c in fixture()["ks_exact"].as_array().unwrap() {
+        let (a, b) = (floats(&c["reference"]), floats(&c["current"]));
+        let r = ks_2samp(&a, &b).unwrap();
+        assert_eq!(r.method, KsMethod::Exact);
+        assert_eq!((r.n, r.m), (Some(b.len() as f64), Some(a.len() as f64)));
+        close(r.statistic, f(c, "statistic"), 1e-12, "D");
+        close(
+            r.pvalue,
+            f(c, "pvalue"),
+            1e-6,
+            &format!("p at {}x{}", a.len(), b.len()),
+        );
+        close(
+            ks_exact_pvalue(f(c, "statistic"), b.len(), a.len()),
+            f(c, "pvalue"),
+            1e-6,
+            "p, sizes swapped",
+        );
+    }
+}
+
+#[test]
+fn clustered_profile_ks_matches_the_restatement() {
+    use bedside_monitor::drift::{binned_ks_pvalue, ks_against_clustered, BinProfile};
+    for c in fixture()["ks_profile"].as_array().unwrap() {
+        let points: Vec<(f64, f64)> = c["points"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| (p[0].as_f64().unwrap(), p[1].as_f64().unwrap()))
+            .collect();
+        let clusters: Vec<Vec<f64>> = c["clusters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(floats)
+            .collect();
+        let profile = BinProfile::from_quantiles(&points, 10_000).unwrap();
+        let r = ks_against_clustered(&profile, &clusters, f(c, "m")).unwrap();
+        close(r.statistic, f(c, "statistic"), 1e-9, "D");
+        assert_eq!(r.n, Some(f(c, "n")), "Kish n");
+        assert_eq!(r.m, Some(f(c, "m_units")));
+        let (n, m) = (f(c, "n"), f(c, "m_units"));
+        let cdf: Vec<f64> = points.iter().map(|p| p.0).collect();
+        let want = binned_ks_pvalue(r.statistic, &cdf, (n * m / (n + m)).floor() as usize);
+        close(r.pvalue, want, 1e-12, "p");
+    }
+}
+
+#[test]
+fn binned_ks_null_matches_binomial_and_approaches_kstwo() {
+    use bedside_monitor::drift::binned_ks_pvalue;
+    let fx = fixture();
+    for c in fx["binned_ks"].as_array().unwrap() {
+        let p = binned_ks_pvalue(f(c, "d"), &floats(&c["cdf"]), u(c, "n") as usize);
+        close(p, f(c, "pvalue"), 1e-9, &format!("binomial {c}"));
+    }
+    for c in fx["binned_ks_grid"].as_array().unwrap() {
+        let k = u(c, "points") as usize;
+        let cdf: Vec<f64> = (1..k).map(|i| i as f64 / k as f64).collect();
+        let p = binned_ks_pvalue(f(c, "d"), &cdf, u(c, "n") as usize);
+        let want = f(c, "kstwo_sf");
+        // A supremum over a grid is at most the continuous one.
+        assert!(
+            p <= want + 1e-9 && p >= 0.9 * want,
+            "grid {p} vs kstwo {want} {c}"
+        );
+    }
+}

@@ -12,8 +12,9 @@ use bedside_models::Model;
 use bedside_monitor::alarms::MetricsSnapshot;
 use bedside_monitor::alarms::{AlertBurden as BurdenInput, OodCount};
 use bedside_monitor::drift::{
-    bin_profile, drift_against_profile, drift_against_window, quantile_key_probability, BinProfile,
-    DriftSizes, FeatureDrift, FeatureProfile,
+    bin_profile, cluster_medians, drift_against_profile, drift_against_window, ks_2samp,
+    ks_against_clustered, quantile_key_probability, BinProfile, DriftSizes, FeatureDrift,
+    FeatureProfile,
 };
 use bedside_monitor::linkage::{rolling, LabelState, WindowSummary};
 use bedside_monitor::metrics::quantile;
@@ -105,6 +106,35 @@ fn values(rows: &[&PredRow], name: &str) -> Vec<Option<f64>> {
         .collect()
 }
 
+/// Values of `name` (`None`: the score) grouped by patient, patients
+/// without a value left out: the clusters of the drift tests.
+fn clusters(rows: &[&PredRow], name: Option<&str>) -> Vec<Vec<f64>> {
+    let mut by: BTreeMap<&str, Vec<f64>> = BTreeMap::new();
+    for r in rows {
+        let v = match name {
+            Some(n) => r.values.get(n).copied().flatten(),
+            None => Some(r.probability),
+        };
+        if let Some(v) = v {
+            by.entry(r.patient.as_str()).or_default().push(v);
+        }
+    }
+    by.into_values().collect()
+}
+
+/// The drift rule's test of a window against another: exact two-sample KS
+/// on one value per patient (its median), each patient an independent unit.
+fn ks_patients(
+    cur: &[&PredRow],
+    refr: &[&PredRow],
+    name: Option<&str>,
+) -> Option<bedside_monitor::drift::KsResult> {
+    ks_2samp(
+        &cluster_medians(&clusters(refr, name)),
+        &cluster_medians(&clusters(cur, name)),
+    )
+}
+
 /// Effective sample sizes of rows clustered by patient: each patient one
 /// independent unit (a patient's predictions share their inputs), as
 /// `(patients with the value present, patients)` of feature `name`
@@ -160,10 +190,14 @@ pub(super) fn drift_section(model: &Model, cur: &[&PredRow], refr: &[&PredRow]) 
             let present = train_patients
                 .map(|n| n * (1.0 - f.missing_rate))
                 .unwrap_or(f.n as f64);
+            // The test uses every stored quantile; PSI (a magnitude) the
+            // bins a window of this size fills.
+            let ks = ks_against_clustered(&p.bins, &clusters(cur, Some(&f.name)), present);
             p.bins = p.bins.coarsened(cur_n.0.min(present), MIN_EXPECTED);
             out.training.push(
                 drift_against_profile(&p, &values(cur, &f.name))
-                    .with_effective_sizes(sizes(cur_n, (present, rows))),
+                    .with_effective_sizes(sizes(cur_n, (present, rows)))
+                    .with_ks(ks),
             );
         }
         if !refr.is_empty() {
@@ -175,7 +209,8 @@ pub(super) fn drift_section(model: &Model, cur: &[&PredRow], refr: &[&PredRow]) 
                     &values(cur, &f.name),
                     bins_for(cur_n.0.min(ref_n.0)),
                 )
-                .with_effective_sizes(sizes(cur_n, ref_n)),
+                .with_effective_sizes(sizes(cur_n, ref_n))
+                .with_ks(ks_patients(cur, refr, Some(&f.name))),
             );
         }
     }
@@ -208,8 +243,12 @@ pub(super) fn drift_section(model: &Model, cur: &[&PredRow], refr: &[&PredRow]) 
                 .map(|r| r.patient_id.as_str())
                 .collect::<std::collections::BTreeSet<_>>()
                 .len() as f64;
+            // Both sides one value per stay: the exact test on the samples.
+            let peak_values: Vec<f64> = peaks.iter().flatten().copied().collect();
             out.training.push(
-                drift_against_profile(&p, &peaks).with_effective_sizes(sizes(peak_n, (n, n))),
+                drift_against_profile(&p, &peaks)
+                    .with_effective_sizes(sizes(peak_n, (n, n)))
+                    .with_ks(ks_2samp(&ps, &peak_values)),
             );
         }
     }
@@ -218,7 +257,8 @@ pub(super) fn drift_section(model: &Model, cur: &[&PredRow], refr: &[&PredRow]) 
         let ref_n = effective(refr, None);
         out.reference.push(
             drift_against_window(SCORE, &r, &score, bins_for(cur_n.0.min(ref_n.0)))
-                .with_effective_sizes(sizes(cur_n, ref_n)),
+                .with_effective_sizes(sizes(cur_n, ref_n))
+                .with_ks(ks_patients(cur, refr, None)),
         );
     }
     out
