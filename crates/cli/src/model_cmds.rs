@@ -186,9 +186,13 @@ async fn replay_with_model(
     package: &std::path::Path,
 ) -> Result<(App, tempfile::TempDir)> {
     let tmp = tempfile::tempdir()?;
-    let config = crate::offline_config(tmp.path(), None)?
+    let mut config = crate::offline_config(tmp.path(), None)?
         .model(package)
         .record_features(true);
+    // Thrown away after the run: see `StoreLocation::SqliteScratch`.
+    config.store = bedside_store::StoreLocation::SqliteScratch {
+        data_dir: tmp.path().to_path_buf(),
+    };
     let app = App::open(config).await?;
     bedside_app::replay::replay_dir(&app, dir, None).await?;
     Ok((app, tmp))

@@ -20,6 +20,11 @@ pub enum StoreLocation {
     Sqlite { data_dir: PathBuf },
     /// PostgreSQL at a `postgres://` or `postgresql://` URL.
     Postgres { url: String },
+    /// A throwaway SQLite file for an offline run (`evaluate`, `model
+    /// certify`) that commits once per 15 minutes of event time: 4 KB
+    /// pages and no syncs (see [`SqliteStore::open_scratch`]). Never for
+    /// data that must survive a crash.
+    SqliteScratch { data_dir: PathBuf },
 }
 
 impl StoreLocation {
@@ -58,7 +63,7 @@ impl StoreLocation {
     /// `"sqlite"` or `"postgres"`.
     pub fn engine(&self) -> &'static str {
         match self {
-            StoreLocation::Sqlite { .. } => "sqlite",
+            StoreLocation::Sqlite { .. } | StoreLocation::SqliteScratch { .. } => "sqlite",
             StoreLocation::Postgres { .. } => "postgres",
         }
     }
@@ -68,7 +73,7 @@ impl StoreLocation {
 impl fmt::Display for StoreLocation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            StoreLocation::Sqlite { data_dir } => {
+            StoreLocation::Sqlite { data_dir } | StoreLocation::SqliteScratch { data_dir } => {
                 write!(f, "sqlite:{}", data_dir.join(SQLITE_FILE).display())
             }
             StoreLocation::Postgres { url } => f.write_str(&redact_url(url)),
@@ -80,6 +85,9 @@ impl fmt::Display for StoreLocation {
 pub async fn open(location: &StoreLocation) -> crate::Result<Arc<dyn Store>> {
     let store: Arc<dyn Store> = match location {
         StoreLocation::Sqlite { data_dir } => Arc::new(SqliteStore::open(data_dir).await?),
+        StoreLocation::SqliteScratch { data_dir } => {
+            Arc::new(SqliteStore::open_scratch(data_dir).await?)
+        }
         StoreLocation::Postgres { url } => Arc::new(PgStore::open(url).await?),
     };
     tracing::info!(engine = store.engine(), location = %location, "store opened");
