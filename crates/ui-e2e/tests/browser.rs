@@ -513,8 +513,12 @@ async fn complete_a_task(c: &Client, s: &BedsideProcess) -> Result<(), Error> {
     start_a_pathway(c, s).await?;
     // The pathway view counts waiting instances at their steps (the
     // replayed demo cohort has started some already, so any count >= 1).
-    // (with several pathways /ui/pathways is an index: open the sepsis one)
-    c.goto(&s.url("/ui/pathways/sepsis-escalation")).await?;
+    // (with several pathways /ui/pathways is an index: open the
+    // deterioration one, whose replayed instances wait at their Tasks; a
+    // sepsis escalation of the demo cohort ends at once, its bundle being
+    // already under way)
+    c.goto(&s.url("/ui/pathways/deterioration-escalation"))
+        .await?;
     css(
         c,
         "#pathway-diagram g.bpmn-shape:not([data-waiting=\"0\"])",
