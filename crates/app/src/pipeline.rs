@@ -37,7 +37,9 @@ impl App {
         let mut n = 0;
         for sched in &self.models {
             for t in &prepared.touched {
-                if !sched.knows(&t.patient_id) {
+                // An offline run stores no risk: its schedule is its own
+                // replay's, not one read back per patient and step.
+                if self.feature_sink.is_none() && !sched.knows(&t.patient_id) {
                     let id = latest_id(sched.id(), &t.patient_id);
                     if let Some(doc) = self.store.get_document(LATEST_RISK, &id).await? {
                         if let Ok(r) = LatestRisk::from_document(&doc) {

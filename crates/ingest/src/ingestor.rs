@@ -87,14 +87,26 @@ pub struct Prepared {
 /// its patient states and resource versions instead of the store's, so
 /// that preparing the next entries overlaps writing these (a bulk load's
 /// two halves, CPU and store, then take turns on two cores instead of
-/// waiting for each other). It holds the ingest lock.
+/// waiting for each other). It holds the ingest lock, except while it is
+/// a batch being gathered behind another ([`Ingestor::stage`]).
 pub struct Pending {
     states: HashMap<String, (i64, PatientState)>,
     versions: HashMap<ResourceKey, VersionInfo>,
-    lock: OwnedMutexGuard<()>,
+    lock: Option<OwnedMutexGuard<()>>,
 }
 
 impl Pending {
+    /// Give a staged batch ([`Ingestor::stage`]) the ingest lock its
+    /// predecessor's [`Ingestor::settle`] gave back: it may now be written.
+    pub fn hold(&mut self, lock: OwnedMutexGuard<()>) {
+        self.lock = Some(lock);
+    }
+
+    /// Whether it holds the ingest lock (may be written).
+    pub fn holds_lock(&self) -> bool {
+        self.lock.is_some()
+    }
+
     /// The patients whose states this commit writes.
     pub fn patients(&self) -> Vec<String> {
         self.states.keys().cloned().collect()
@@ -418,7 +430,7 @@ impl Ingestor {
         mode: Mode,
     ) -> Result<Prepared, IngestError> {
         let lock = self.writer.clone().lock_owned().await;
-        self.prepare_on(entries, mode, Some(lock), None).await
+        self.prepare_on(entries, mode, Some(lock), &[]).await
     }
 
     /// Prepare `entries` as if `pending` were already written (see
@@ -430,7 +442,98 @@ impl Ingestor {
         mode: Mode,
         pending: &Pending,
     ) -> Result<Prepared, IngestError> {
-        self.prepare_on(entries, mode, None, Some(pending)).await
+        self.prepare_on(entries, mode, None, &[pending]).await
+    }
+
+    /// [`Ingestor::prepare_after`] a chain of pending commits, each after
+    /// the one before it (the newest last): a commit being written and the
+    /// batch gathered behind it ([`Ingestor::stage`]).
+    pub async fn prepare_after_all(
+        &self,
+        entries: &[ParsedEntry],
+        mode: Mode,
+        chain: &[&Pending],
+    ) -> Result<Prepared, IngestError> {
+        self.prepare_on(entries, mode, None, chain).await
+    }
+
+    /// Start a batch from `prepared` (from [`Ingestor::prepare_after`] or
+    /// [`Ingestor::prepare_after_all`]) without the ingest lock: later
+    /// entries, prepared after it, are [`Ingestor::fold`]ed into the same
+    /// commit, written once its predecessor is settled
+    /// ([`Pending::hold`] the lock that gives back). A feed that needs the
+    /// state after every few entries (an offline replay in event-time
+    /// steps) so writes once per batch, not once per step: a patient's
+    /// state once, not at every step it changed in.
+    pub fn stage(&self, mut prepared: Prepared) -> (Commit, Vec<EntryOutcome>, Pending) {
+        let lock = prepared.lock.take();
+        let commit = std::mem::take(&mut prepared.commit);
+        let versions = commit
+            .resources
+            .iter()
+            .map(|r| (r.key.clone(), r.version.clone()))
+            .collect();
+        let states = take_written(&mut prepared)
+            .map(|(pid, v, st)| (pid, (v, st)))
+            .collect();
+        let outcomes = std::mem::take(&mut prepared.outcomes);
+        (
+            commit,
+            outcomes,
+            Pending {
+                states,
+                versions,
+                lock,
+            },
+        )
+    }
+
+    /// Add `prepared`, prepared after the batch (the batch the newest of
+    /// its chain), to the batch's `commit`, `outcomes` and `pending`: a
+    /// patient's state is written once, at the version after the batch's
+    /// first expected one; a resource's newest version once.
+    pub fn fold(
+        &self,
+        batch: (&mut Commit, &mut Vec<EntryOutcome>, &mut Pending),
+        mut prepared: Prepared,
+    ) {
+        let (commit, outcomes, pending) = batch;
+        let next = std::mem::take(&mut prepared.commit);
+        let mut at: HashMap<String, usize> = commit
+            .states
+            .iter()
+            .enumerate()
+            .map(|(i, w)| (w.patient_id.clone(), i))
+            .collect();
+        for w in next.states {
+            match at.get(&w.patient_id) {
+                // Written by this batch already: the newer state at the
+                // batch's version (its commit writes the patient once).
+                Some(&i) => commit.states[i].state = w.state,
+                None => {
+                    at.insert(w.patient_id.clone(), commit.states.len());
+                    commit.states.push(w);
+                }
+            }
+        }
+        for (pid, v, st) in take_written(&mut prepared) {
+            match pending.states.get_mut(&pid) {
+                Some(slot) => slot.1 = st,
+                None => {
+                    pending.states.insert(pid, (v, st));
+                }
+            }
+        }
+        for r in &next.resources {
+            pending.versions.insert(r.key.clone(), r.version.clone());
+        }
+        commit.resources.extend(next.resources);
+        dedupe_last(&mut commit.resources);
+        commit.documents.extend(next.documents);
+        dedupe_last_by(&mut commit.documents, |d| (d.kind.clone(), d.id.clone()));
+        commit.jobs.extend(next.jobs);
+        commit.audit.extend(next.audit);
+        outcomes.append(&mut prepared.outcomes);
     }
 
     /// Hand `prepared` to the store as a [`Pending`]: returns its commit
@@ -443,7 +546,7 @@ impl Ingestor {
         mut prepared: Prepared,
         lock: Option<OwnedMutexGuard<()>>,
     ) -> Option<(Commit, Vec<EntryOutcome>, Pending)> {
-        let lock = prepared.lock.take().or(lock)?;
+        let lock = Some(prepared.lock.take().or(lock)?);
         let commit = std::mem::take(&mut prepared.commit);
         let versions = commit
             .resources
@@ -466,8 +569,9 @@ impl Ingestor {
     }
 
     /// The pending commit was written: its states go to the cache; returns
-    /// the ingest lock (for [`Ingestor::pend`] of the next, or to drop).
-    pub fn settle(&self, pending: Pending) -> OwnedMutexGuard<()> {
+    /// the ingest lock (for [`Ingestor::pend`] of the next, or to drop;
+    /// `None` only for a staged batch that was never given it).
+    pub fn settle(&self, pending: Pending) -> Option<OwnedMutexGuard<()>> {
         if let Ok(mut c) = self.cache.lock() {
             for (pid, (v, st)) in pending.states {
                 c.put(pid, v, st);
@@ -486,7 +590,7 @@ impl Ingestor {
         entries: &[ParsedEntry],
         mode: Mode,
         lock: Option<OwnedMutexGuard<()>>,
-        pending: Option<&Pending>,
+        pending: &[&Pending],
     ) -> Result<Prepared, IngestError> {
         // 1. Entries -> candidates (or rejected/ignored outcomes).
         let (mut outcomes, cands) = candidates(entries, mode)?;
@@ -514,28 +618,27 @@ impl Ingestor {
     async fn known_versions(
         &self,
         cands: &[(usize, Candidate<'_>)],
-        pending: Option<&Pending>,
+        pending: &[&Pending],
     ) -> Result<BTreeMap<ResourceKey, VersionInfo>, IngestError> {
+        // The newest pending commit's version of a key stands first.
+        let pending_version =
+            |k: &ResourceKey| pending.iter().rev().find_map(|p| p.versions.get(k));
         let keys: Vec<ResourceKey> = {
             let mut k: Vec<ResourceKey> = cands.iter().map(|(_, c)| c.key.clone()).collect();
             k.sort();
             k.dedup();
             k
         };
-        let (keys, overlay): (Vec<ResourceKey>, Vec<ResourceKey>) = match pending {
-            Some(p) => keys.into_iter().partition(|k| !p.versions.contains_key(k)),
-            None => (keys, vec![]),
-        };
+        let (keys, overlay): (Vec<ResourceKey>, Vec<ResourceKey>) =
+            keys.into_iter().partition(|k| pending_version(k).is_none());
         let mut known: BTreeMap<ResourceKey, VersionInfo> = if keys.is_empty() {
             BTreeMap::new()
         } else {
             self.store.versions(&keys).await?
         };
-        if let Some(p) = pending {
-            for k in overlay {
-                if let Some(v) = p.versions.get(&k) {
-                    known.insert(k, v.clone());
-                }
+        for k in overlay {
+            if let Some(v) = pending_version(&k) {
+                known.insert(k.clone(), v.clone());
             }
         }
         Ok(known)
@@ -593,21 +696,21 @@ impl Ingestor {
     async fn load_states(
         &self,
         accepted: &[Accepted<'_>],
-        pending: Option<&Pending>,
+        pending: &[&Pending],
     ) -> Result<HashMap<String, (i64, PatientState)>, IngestError> {
         let mut pids: Vec<String> = accepted.iter().filter_map(|a| a.1.clone()).collect();
         pids.sort();
         pids.dedup();
         let mut states: HashMap<String, (i64, PatientState)> = HashMap::new();
-        if let Some(pend) = pending {
-            pids.retain(|p| match pend.states.get(p) {
+        pids.retain(
+            |p| match pending.iter().rev().find_map(|pend| pend.states.get(p)) {
                 Some(vs) => {
                     states.insert(p.clone(), vs.clone());
                     false
                 }
                 None => true,
-            });
-        }
+            },
+        );
         let mut missing = Vec::new();
         if let Ok(mut cache) = self.cache.lock() {
             for p in &pids {
@@ -693,9 +796,9 @@ impl Ingestor {
         mut changes: HashMap<String, Change>,
         newest_meta: &HashMap<String, Instant>,
         commit: &mut Commit,
-        pending: Option<&Pending>,
+        pending: &[&Pending],
     ) -> (Vec<Touched>, Vec<(String, i64)>) {
-        let from_pending = |p: &str| pending.is_some_and(|pend| pend.states.contains_key(p));
+        let from_pending = |p: &str| pending.iter().any(|pend| pend.states.contains_key(p));
         let mut touched = Vec::new();
         let mut versions = Vec::new();
         let mut untouched = Vec::new();
@@ -811,16 +914,21 @@ fn take_written(prepared: &mut Prepared) -> impl Iterator<Item = (String, i64, P
 
 /// Keep only the last write per key (the same resource twice in one call).
 fn dedupe_last(writes: &mut Vec<ResourceWrite>) {
-    let mut last: HashMap<ResourceKey, usize> = HashMap::new();
-    for (i, w) in writes.iter().enumerate() {
-        last.insert(w.key.clone(), i);
+    dedupe_last_by(writes, |w| w.key.clone());
+}
+
+/// Keep only the last of `items` per `key`, in order.
+fn dedupe_last_by<T, K: std::hash::Hash + Eq>(items: &mut Vec<T>, key: impl Fn(&T) -> K) {
+    let mut last: HashMap<K, usize> = HashMap::new();
+    for (i, w) in items.iter().enumerate() {
+        last.insert(key(w), i);
     }
-    if last.len() == writes.len() {
+    if last.len() == items.len() {
         return;
     }
     let mut i = 0;
-    writes.retain(|w| {
-        let keep = last.get(&w.key) == Some(&i);
+    items.retain(|w| {
+        let keep = last.get(&key(w)) == Some(&i);
         i += 1;
         keep
     });

@@ -537,6 +537,129 @@ async fn prepare_then_commit_lets_the_caller_add_documents() {
     assert_eq!(p.commit.states[0].expected, 1);
 }
 
+/// An offline replay's steps, folded into one commit behind a commit being
+/// written, leave the store as one commit per step would, and each step
+/// still sees the state after the one before.
+#[tokio::test]
+async fn steps_folded_into_one_batch_write_what_step_commits_would() {
+    let of = |pid: &str, mut o: Value| {
+        o["subject"] = json!({ "reference": format!("Patient/{pid}") });
+        o
+    };
+    let versioned = |ver: &str, v: f64| {
+        let mut o = obs("b", "8867-4", qty(v, "/min"), &t(2));
+        o["meta"] = json!({ "versionId": ver });
+        o
+    };
+    let steps = vec![
+        entries(&[
+            obs("a", "8867-4", qty(80.0, "/min"), &t(1)),
+            of("p2", obs("x", "9279-1", qty(18.0, "/min"), &t(1))),
+        ]),
+        entries(&[versioned("1", 85.0)]),
+        entries(&[
+            versioned("2", 95.0),
+            of("p2", obs("y", "9279-1", qty(24.0, "/min"), &t(3))),
+        ]),
+        entries(&[obs("c", "8867-4", qty(110.0, "/min"), &t(4))]),
+    ];
+    let json = |s: &bedside_core::PatientState| serde_json::to_value(s).unwrap();
+    let touched =
+        |p: &Prepared| -> Vec<Value> { p.touched.iter().map(|t| json(&t.state)).collect() };
+
+    // One commit per step.
+    let (one_store, one) = ingestor();
+    let mut one_seen = vec![];
+    for e in &steps {
+        let rep = one.ingest(e.clone(), Mode::PerEntry).await.unwrap();
+        one_seen.push(
+            rep.touched
+                .iter()
+                .map(|t| json(&t.state))
+                .collect::<Vec<_>>(),
+        );
+    }
+
+    // Step 1 being written while steps 2 and 3 are gathered into a batch.
+    let (store, ing) = ingestor();
+    let s1 = ing.prepare_slice(&steps[0], Mode::PerEntry).await.unwrap();
+    let mut seen = vec![touched(&s1)];
+    let (c1, _, p1) = ing.pend(s1, None).unwrap();
+    let s2 = ing
+        .prepare_after_all(&steps[1], Mode::PerEntry, &[&p1])
+        .await
+        .unwrap();
+    seen.push(touched(&s2));
+    let (mut commit, mut outcomes, mut batch) = ing.stage(s2);
+    assert!(
+        !batch.holds_lock(),
+        "a staged batch waits for its predecessor"
+    );
+    let s3 = ing
+        .prepare_after_all(&steps[2], Mode::PerEntry, &[&p1, &batch])
+        .await
+        .unwrap();
+    seen.push(touched(&s3));
+    ing.fold((&mut commit, &mut outcomes, &mut batch), s3);
+    assert_eq!(outcomes.len(), 3, "the outcomes of both steps");
+    let patients: Vec<&str> = commit
+        .states
+        .iter()
+        .map(|w| w.patient_id.as_str())
+        .collect();
+    assert_eq!(patients, vec!["p1", "p2"], "each patient written once");
+    assert!(
+        commit.states.iter().all(|w| w.expected == 1),
+        "{:?}",
+        commit.states.iter().map(|w| w.expected).collect::<Vec<_>>()
+    );
+    let b: Vec<_> = commit
+        .resources
+        .iter()
+        .filter(|r| r.key.id == "b")
+        .collect();
+    assert_eq!(b.len(), 1, "the newest version of a resource, once");
+    assert_eq!(b[0].version.version_id.as_deref(), Some("2"));
+
+    bedside_store::Store::commit(&*store, c1).await.unwrap();
+    batch.hold(ing.settle(p1).expect("the lock of the written commit"));
+    bedside_store::Store::commit(&*store, commit).await.unwrap();
+    drop(ing.settle(batch));
+    // A later ingest finds the batch's versions (no conflict).
+    let rep = ing.ingest(steps[3].clone(), Mode::PerEntry).await.unwrap();
+    seen.push(rep.touched.iter().map(|t| json(&t.state)).collect());
+
+    assert_eq!(seen, one_seen, "every step saw the same states");
+    assert_eq!(store.commits.load(std::sync::atomic::Ordering::SeqCst), 3);
+    assert_eq!(
+        one_store.commits.load(std::sync::atomic::Ordering::SeqCst),
+        4
+    );
+    let states = |s: &MemStore| -> Vec<(String, Value)> {
+        s.states
+            .lock()
+            .unwrap()
+            .values()
+            .map(|r| {
+                let st: Value = serde_json::from_slice(&r.state).expect("a stored state");
+                (r.patient_id.clone(), st)
+            })
+            .collect()
+    };
+    assert_eq!(states(&store), states(&one_store));
+    assert_eq!(store.states.lock().unwrap()["p1"].version, 3);
+    assert_eq!(one_store.states.lock().unwrap()["p1"].version, 4);
+    let bodies = |s: &MemStore| -> Vec<(String, String)> {
+        s.resources
+            .lock()
+            .unwrap()
+            .values()
+            .map(|r| (r.key.id.clone(), r.body.clone()))
+            .collect()
+    };
+    assert_eq!(bodies(&store), bodies(&one_store));
+}
+
 #[test]
 fn the_shipped_map_has_the_channels_models_need() {
     let m = ChannelMap::default_map();

@@ -12,8 +12,8 @@ use bedside_models::Model;
 use bedside_monitor::alarms::MetricsSnapshot;
 use bedside_monitor::alarms::{AlertBurden as BurdenInput, OodCount};
 use bedside_monitor::drift::{
-    bin_profile, cluster_medians, drift_against_profile, drift_against_window, ks_2samp,
-    ks_against_clustered, quantile_key_probability, BinProfile, DriftSizes, FeatureDrift,
+    bin_profile, cluster_medians, drift_against_profile_tested, drift_against_window_tested,
+    ks_2samp, ks_against_clustered, quantile_key_probability, BinProfile, DriftSizes, FeatureDrift,
     FeatureProfile,
 };
 use bedside_monitor::linkage::{rolling, LabelState, WindowSummary};
@@ -195,22 +195,21 @@ pub(super) fn drift_section(model: &Model, cur: &[&PredRow], refr: &[&PredRow]) 
             let ks = ks_against_clustered(&p.bins, &clusters(cur, Some(&f.name)), present);
             p.bins = p.bins.coarsened(cur_n.0.min(present), MIN_EXPECTED);
             out.training.push(
-                drift_against_profile(&p, &values(cur, &f.name))
-                    .with_effective_sizes(sizes(cur_n, (present, rows)))
-                    .with_ks(ks),
+                drift_against_profile_tested(&p, &values(cur, &f.name), ks)
+                    .with_effective_sizes(sizes(cur_n, (present, rows))),
             );
         }
         if !refr.is_empty() {
             let ref_n = effective(refr, Some(&f.name));
             out.reference.push(
-                drift_against_window(
+                drift_against_window_tested(
                     &f.name,
                     &values(refr, &f.name),
                     &values(cur, &f.name),
                     bins_for(cur_n.0.min(ref_n.0)),
+                    ks_patients(cur, refr, Some(&f.name)),
                 )
-                .with_effective_sizes(sizes(cur_n, ref_n))
-                .with_ks(ks_patients(cur, refr, Some(&f.name))),
+                .with_effective_sizes(sizes(cur_n, ref_n)),
             );
         }
     }
@@ -246,9 +245,8 @@ pub(super) fn drift_section(model: &Model, cur: &[&PredRow], refr: &[&PredRow]) 
             // Both sides one value per stay: the exact test on the samples.
             let peak_values: Vec<f64> = peaks.iter().flatten().copied().collect();
             out.training.push(
-                drift_against_profile(&p, &peaks)
-                    .with_effective_sizes(sizes(peak_n, (n, n)))
-                    .with_ks(ks_2samp(&ps, &peak_values)),
+                drift_against_profile_tested(&p, &peaks, ks_2samp(&ps, &peak_values))
+                    .with_effective_sizes(sizes(peak_n, (n, n))),
             );
         }
     }
@@ -256,9 +254,14 @@ pub(super) fn drift_section(model: &Model, cur: &[&PredRow], refr: &[&PredRow]) 
         let r: Vec<Option<f64>> = refr.iter().map(|r| Some(r.probability)).collect();
         let ref_n = effective(refr, None);
         out.reference.push(
-            drift_against_window(SCORE, &r, &score, bins_for(cur_n.0.min(ref_n.0)))
-                .with_effective_sizes(sizes(cur_n, ref_n))
-                .with_ks(ks_patients(cur, refr, None)),
+            drift_against_window_tested(
+                SCORE,
+                &r,
+                &score,
+                bins_for(cur_n.0.min(ref_n.0)),
+                ks_patients(cur, refr, None),
+            )
+            .with_effective_sizes(sizes(cur_n, ref_n)),
         );
     }
     out
