@@ -433,7 +433,17 @@ impl App {
                 })?;
             models.push(scoring::Scheduled::features_only(spec, features));
         }
-        let ingestor = Ingestor::new(store.clone(), map);
+        let mut ingestor = Ingestor::new(store.clone(), map);
+        // A scratch store is this run's own: when it opens empty, the
+        // ingestor knows everything it will hold.
+        if matches!(
+            config.store,
+            bedside_store::StoreLocation::SqliteScratch { .. }
+        ) && store.count_resources().await?.is_empty()
+            && store.state_patient_ids().await?.is_empty()
+        {
+            ingestor = ingestor.sole_writer();
+        }
         let loaded: Vec<_> = models.iter().filter_map(|m| m.model.clone()).collect();
         let pathways = pathway_rt::Pathways::load(&pathway_paths)?;
         let decisions = Arc::new(decisions::Decisions::with_scopes(

@@ -452,23 +452,17 @@ async fn replay_bulk(
     progress: Option<&(dyn Fn(u64, u64) + Send + Sync)>,
     step: Option<i64>,
 ) -> Result<ImportSummary, ApiError> {
-    use bedside_ingest::{EntryOutcome, Mode, Pending};
+    use bedside_ingest::{Batch, EntryOutcome, Mode, Pending};
     type Written = tokio::task::JoinHandle<Result<(), bedside_store::StoreError>>;
-    /// A batch gathered behind the commit being written.
-    struct Batch {
-        commit: bedside_store::Commit,
-        outcomes: Vec<EntryOutcome>,
-        pending: Pending,
-        lines: usize,
-    }
     let total = lines.len() as u64;
     let mut summary = read_counts(lines);
     let mut inflight: Option<(Pending, Vec<EntryOutcome>, Written, usize)> = None;
-    let mut batch: Option<Batch> = None;
+    // The batch gathered behind the commit being written, with its lines.
+    let mut batch: Option<(Batch, usize)> = None;
     let (mut i, mut done) = (0, 0u64);
-    let fail = |app: &App, batch: Option<Batch>, e: ApiError| {
-        if let Some(b) = batch {
-            app.ingestor.abandon(b.pending);
+    let fail = |app: &App, batch: Option<(Batch, usize)>, e: ApiError| {
+        if let Some((b, _)) = batch {
+            app.ingestor.abandon(b.into_parts().2);
         }
         e
     };
@@ -479,46 +473,34 @@ async fn replay_bulk(
             let chain: Vec<&Pending> = inflight
                 .iter()
                 .map(|f| &f.0)
-                .chain(batch.iter().map(|b| &b.pending))
+                .chain(batch.iter().map(|b| b.0.pending()))
                 .collect();
-            let prepared = if chain.is_empty() {
-                app.ingestor.prepare_slice(&entries, Mode::PerEntry).await
-            } else {
-                app.ingestor
-                    .prepare_after_all(&entries, Mode::PerEntry, &chain)
-                    .await
-            };
+            let prepared = app
+                .ingestor
+                .prepare_step(&entries, Mode::PerEntry, &chain)
+                .await;
             let mut prepared = match prepared {
                 Ok(p) => p,
                 Err(e) => return Err(fail(app, batch, crate::ingest_ops::ingest_error(e))),
             };
             // Freeing the parsed entries is not on the way to the commit.
             tokio::task::spawn_blocking(move || drop(entries));
-            if let Err(e) = app.after_ingest(&mut prepared).await {
+            if let Err(e) = app.after_ingest(prepared.prepared_mut()).await {
                 return Err(fail(app, batch, e));
             }
             let n = end - i;
             i = end;
             match batch.as_mut() {
-                Some(b) => {
-                    app.ingestor
-                        .fold((&mut b.commit, &mut b.outcomes, &mut b.pending), prepared);
-                    b.lines += n;
+                Some((b, lines)) => {
+                    app.ingestor.fold(b, prepared);
+                    *lines += n;
                 }
-                None => {
-                    let (commit, outcomes, pending) = app.ingestor.stage(prepared);
-                    batch = Some(Batch {
-                        commit,
-                        outcomes,
-                        pending,
-                        lines: n,
-                    });
-                }
+                None => batch = Some((app.ingestor.stage(prepared), n)),
             }
             // In event-time steps, gather while the store is busy (up to a
             // bulk chunk's worth of lines per step).
             let busy = inflight.as_ref().is_some_and(|f| !f.2.is_finished());
-            let room = batch.as_ref().is_some_and(|b| b.lines < BATCH_LINES);
+            let room = batch.as_ref().is_some_and(|b| b.1 < BATCH_LINES);
             if step.is_some() && busy && room && i < lines.len() {
                 continue;
             }
@@ -555,19 +537,20 @@ async fn replay_bulk(
                 }
             }
         }
-        if let Some(mut b) = batch.take() {
+        if let Some((mut b, lines)) = batch.take() {
             if let Some(lock) = lock {
-                b.pending.hold(lock);
+                b.hold(lock);
             }
-            if !b.pending.holds_lock() {
-                app.ingestor.abandon(b.pending);
+            let holds = b.holds_lock();
+            let (mut commit, outcomes, pending) = b.into_parts();
+            if !holds {
+                app.ingestor.abandon(pending);
                 return Err(ApiError::internal("the ingest lock was lost"));
             }
-            let mut commit = b.commit;
             app.seal(&mut commit);
             let store = app.store.clone();
             let written = tokio::spawn(async move { store.commit(commit).await });
-            inflight = Some((b.pending, b.outcomes, written, b.lines));
+            inflight = Some((pending, outcomes, written, lines));
         }
     }
     app.finish_summary(&mut summary).await?;

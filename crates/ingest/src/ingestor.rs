@@ -10,7 +10,7 @@ use bedside_store::{
     Commit, ResourceKey, ResourceWrite, StateWrite, Store, StoreError, VersionInfo,
 };
 use sha2::{Digest, Sha256};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use tokio::sync::{Mutex as AsyncMutex, OwnedMutexGuard};
 
@@ -87,8 +87,8 @@ pub struct Prepared {
 /// its patient states and resource versions instead of the store's, so
 /// that preparing the next entries overlaps writing these (a bulk load's
 /// two halves, CPU and store, then take turns on two cores instead of
-/// waiting for each other). It holds the ingest lock, except while it is
-/// a batch being gathered behind another ([`Ingestor::stage`]).
+/// waiting for each other). It holds the ingest lock, except inside a
+/// [`Batch`] being gathered behind another.
 pub struct Pending {
     states: HashMap<String, (i64, PatientState)>,
     versions: HashMap<ResourceKey, VersionInfo>,
@@ -96,20 +96,66 @@ pub struct Pending {
 }
 
 impl Pending {
-    /// Give a staged batch ([`Ingestor::stage`]) the ingest lock its
-    /// predecessor's [`Ingestor::settle`] gave back: it may now be written.
+    /// The patients whose states this commit writes.
+    pub fn patients(&self) -> Vec<String> {
+        self.states.keys().cloned().collect()
+    }
+}
+
+/// One step of an offline replay ([`Ingestor::prepare_step`]): what it
+/// changed (`touched`, for the caller to read) and a commit that is only
+/// written as part of a [`Batch`].
+pub struct Step(Prepared);
+
+impl Step {
+    /// The patients this step changed, with their states after it.
+    pub fn touched(&self) -> &[Touched] {
+        &self.0.touched
+    }
+
+    /// The prepared step, for callers that add to it (e.g. documents) or
+    /// read it; its state writes are not encoded yet.
+    pub fn prepared_mut(&mut self) -> &mut Prepared {
+        &mut self.0
+    }
+}
+
+/// Steps gathered into one commit ([`Ingestor::stage`],
+/// [`Ingestor::fold`]), behind a commit being written.
+pub struct Batch {
+    commit: Commit,
+    outcomes: Vec<EntryOutcome>,
+    pending: Pending,
+}
+
+impl Batch {
+    /// What the batch will have written: the newest of a chain for
+    /// [`Ingestor::prepare_step`].
+    pub fn pending(&self) -> &Pending {
+        &self.pending
+    }
+
+    /// Give the batch the ingest lock its predecessor's
+    /// [`Ingestor::settle`] gave back: it may now be written.
     pub fn hold(&mut self, lock: OwnedMutexGuard<()>) {
-        self.lock = Some(lock);
+        self.pending.lock = Some(lock);
     }
 
     /// Whether it holds the ingest lock (may be written).
     pub fn holds_lock(&self) -> bool {
-        self.lock.is_some()
+        self.pending.lock.is_some()
     }
 
-    /// The patients whose states this commit writes.
-    pub fn patients(&self) -> Vec<String> {
-        self.states.keys().cloned().collect()
+    /// The commit to write (each patient's newest state, encoded now),
+    /// the outcomes of its entries (valid once it is written) and its
+    /// pending record ([`Ingestor::settle`] or [`Ingestor::abandon`]).
+    pub fn into_parts(mut self) -> (Commit, Vec<EntryOutcome>, Pending) {
+        for w in &mut self.commit.states {
+            if let Some((_, st)) = self.pending.states.get(&w.patient_id) {
+                w.state = encode_state(st);
+            }
+        }
+        (self.commit, self.outcomes, self.pending)
     }
 }
 
@@ -189,6 +235,18 @@ pub struct Ingestor {
     map: ChannelMap,
     cache: Mutex<StateCache>,
     writer: Arc<AsyncMutex<()>>,
+    /// See [`Ingestor::sole_writer`]; `None` once anything but a step
+    /// was prepared.
+    sole: Mutex<Option<SoleWrites>>,
+}
+
+/// Everything the store holds, for an ingestor that is the only writer of
+/// a store that was empty when it opened: the resource versions and the
+/// patients of the batches it settled.
+#[derive(Default)]
+struct SoleWrites {
+    versions: HashMap<ResourceKey, VersionInfo>,
+    patients: HashSet<String>,
 }
 
 struct Candidate<'a> {
@@ -282,7 +340,22 @@ impl Ingestor {
             map,
             cache: Mutex::new(StateCache::new(10_000)),
             writer: Arc::new(AsyncMutex::new(())),
+            sole: Mutex::new(None),
         }
+    }
+
+    /// Declare this ingestor the only writer of a store that was empty when
+    /// it opened (an offline run's scratch store). The versions and
+    /// patients of the batches it settles are then all the store holds:
+    /// [`Ingestor::prepare_step`] answers from them instead of asking the
+    /// store once per step (the dev cohort's 11,000 steps made as many
+    /// queries). Anything else prepared ends it (a write it cannot follow
+    /// may come next), and the store is asked again.
+    pub fn sole_writer(self) -> Self {
+        if let Ok(mut s) = self.sole.lock() {
+            *s = Some(SoleWrites::default());
+        }
+        self
     }
     /// Keep at most `n` patient states in memory (default 10 000).
     pub fn with_cache_capacity(self, n: usize) -> Self {
@@ -430,7 +503,7 @@ impl Ingestor {
         mode: Mode,
     ) -> Result<Prepared, IngestError> {
         let lock = self.writer.clone().lock_owned().await;
-        self.prepare_on(entries, mode, Some(lock), &[]).await
+        self.prepare_on(entries, mode, Some(lock), &[], true).await
     }
 
     /// Prepare `entries` as if `pending` were already written (see
@@ -442,30 +515,38 @@ impl Ingestor {
         mode: Mode,
         pending: &Pending,
     ) -> Result<Prepared, IngestError> {
-        self.prepare_on(entries, mode, None, &[pending]).await
+        self.prepare_on(entries, mode, None, &[pending], true).await
     }
 
-    /// [`Ingestor::prepare_after`] a chain of pending commits, each after
-    /// the one before it (the newest last): a commit being written and the
-    /// batch gathered behind it ([`Ingestor::stage`]).
-    pub async fn prepare_after_all(
+    /// The next step of a feed that needs the state after every few
+    /// entries (an offline replay in event-time steps), prepared after a
+    /// chain of pending commits, each after the one before it (the newest
+    /// last): a commit being written and the [`Batch`] gathered behind it.
+    /// Its commit is written only through a batch ([`Ingestor::stage`],
+    /// [`Ingestor::fold`]): the patient states are encoded once per batch,
+    /// when it is written ([`Batch::into_parts`]), not at every step.
+    pub async fn prepare_step(
         &self,
         entries: &[ParsedEntry],
         mode: Mode,
         chain: &[&Pending],
-    ) -> Result<Prepared, IngestError> {
-        self.prepare_on(entries, mode, None, chain).await
+    ) -> Result<Step, IngestError> {
+        let lock = if chain.is_empty() {
+            Some(self.writer.clone().lock_owned().await)
+        } else {
+            None
+        };
+        let encode = false;
+        Ok(Step(
+            self.prepare_on(entries, mode, lock, chain, encode).await?,
+        ))
     }
 
-    /// Start a batch from `prepared` (from [`Ingestor::prepare_after`] or
-    /// [`Ingestor::prepare_after_all`]) without the ingest lock: later
-    /// entries, prepared after it, are [`Ingestor::fold`]ed into the same
-    /// commit, written once its predecessor is settled
-    /// ([`Pending::hold`] the lock that gives back). A feed that needs the
-    /// state after every few entries (an offline replay in event-time
-    /// steps) so writes once per batch, not once per step: a patient's
-    /// state once, not at every step it changed in.
-    pub fn stage(&self, mut prepared: Prepared) -> (Commit, Vec<EntryOutcome>, Pending) {
+    /// Start a [`Batch`] from a step. It holds the ingest lock if the step
+    /// was prepared after nothing; else it is given the lock its
+    /// predecessor's [`Ingestor::settle`] gives back ([`Batch::hold`]).
+    pub fn stage(&self, step: Step) -> Batch {
+        let mut prepared = step.0;
         let lock = prepared.lock.take();
         let commit = std::mem::take(&mut prepared.commit);
         let versions = commit
@@ -477,55 +558,46 @@ impl Ingestor {
             .map(|(pid, v, st)| (pid, (v, st)))
             .collect();
         let outcomes = std::mem::take(&mut prepared.outcomes);
-        (
+        Batch {
             commit,
             outcomes,
-            Pending {
+            pending: Pending {
                 states,
                 versions,
                 lock,
             },
-        )
+        }
     }
 
-    /// Add `prepared`, prepared after the batch (the batch the newest of
-    /// its chain), to the batch's `commit`, `outcomes` and `pending`: a
-    /// patient's state is written once, at the version after the batch's
-    /// first expected one; a resource's newest version once.
-    pub fn fold(
-        &self,
-        batch: (&mut Commit, &mut Vec<EntryOutcome>, &mut Pending),
-        mut prepared: Prepared,
-    ) {
-        let (commit, outcomes, pending) = batch;
+    /// Add `step`, prepared after `batch` (the newest of its chain), to the
+    /// batch: a patient's state is written once, at the version after the
+    /// batch's first expected one; a resource's newest version once.
+    pub fn fold(&self, batch: &mut Batch, step: Step) {
+        let mut prepared = step.0;
         let next = std::mem::take(&mut prepared.commit);
-        let mut at: HashMap<String, usize> = commit
-            .states
-            .iter()
-            .enumerate()
-            .map(|(i, w)| (w.patient_id.clone(), i))
-            .collect();
+        let commit = &mut batch.commit;
+        let mut written: HashSet<String> =
+            commit.states.iter().map(|w| w.patient_id.clone()).collect();
         for w in next.states {
-            match at.get(&w.patient_id) {
-                // Written by this batch already: the newer state at the
-                // batch's version (its commit writes the patient once).
-                Some(&i) => commit.states[i].state = w.state,
-                None => {
-                    at.insert(w.patient_id.clone(), commit.states.len());
-                    commit.states.push(w);
-                }
+            if written.insert(w.patient_id.clone()) {
+                commit.states.push(w);
             }
         }
         for (pid, v, st) in take_written(&mut prepared) {
-            match pending.states.get_mut(&pid) {
+            match batch.pending.states.get_mut(&pid) {
+                // Already written by this batch: the newer state, at the
+                // batch's version (its commit writes the patient once).
                 Some(slot) => slot.1 = st,
                 None => {
-                    pending.states.insert(pid, (v, st));
+                    batch.pending.states.insert(pid, (v, st));
                 }
             }
         }
         for r in &next.resources {
-            pending.versions.insert(r.key.clone(), r.version.clone());
+            batch
+                .pending
+                .versions
+                .insert(r.key.clone(), r.version.clone());
         }
         commit.resources.extend(next.resources);
         dedupe_last(&mut commit.resources);
@@ -533,7 +605,7 @@ impl Ingestor {
         dedupe_last_by(&mut commit.documents, |d| (d.kind.clone(), d.id.clone()));
         commit.jobs.extend(next.jobs);
         commit.audit.extend(next.audit);
-        outcomes.append(&mut prepared.outcomes);
+        batch.outcomes.append(&mut prepared.outcomes);
     }
 
     /// Hand `prepared` to the store as a [`Pending`]: returns its commit
@@ -572,6 +644,12 @@ impl Ingestor {
     /// the ingest lock (for [`Ingestor::pend`] of the next, or to drop;
     /// `None` only for a staged batch that was never given it).
     pub fn settle(&self, pending: Pending) -> Option<OwnedMutexGuard<()>> {
+        if let Ok(mut sole) = self.sole.lock() {
+            if let Some(w) = sole.as_mut() {
+                w.patients.extend(pending.states.keys().cloned());
+                w.versions.extend(pending.versions.clone());
+            }
+        }
         if let Ok(mut c) = self.cache.lock() {
             for (pid, (v, st)) in pending.states {
                 c.put(pid, v, st);
@@ -591,7 +669,15 @@ impl Ingestor {
         mode: Mode,
         lock: Option<OwnedMutexGuard<()>>,
         pending: &[&Pending],
+        encode: bool,
     ) -> Result<Prepared, IngestError> {
+        if encode {
+            // Not a step: what it prepares may be written where the
+            // settled batches do not show it.
+            if let Ok(mut sole) = self.sole.lock() {
+                *sole = None;
+            }
+        }
         // 1. Entries -> candidates (or rejected/ignored outcomes).
         let (mut outcomes, cands) = candidates(entries, mode)?;
         // 2. Idempotency against the store and earlier entries.
@@ -602,7 +688,7 @@ impl Ingestor {
         // 4. Apply in entry order; build the commit.
         let (mut commit, changes, newest_meta) = self.apply(accepted, &mut states);
         let (touched, versions) =
-            self.write_states(states, changes, &newest_meta, &mut commit, pending);
+            self.write_states(states, changes, &newest_meta, &mut commit, pending, encode);
         Ok(Prepared {
             commit,
             outcomes,
@@ -631,10 +717,18 @@ impl Ingestor {
         };
         let (keys, overlay): (Vec<ResourceKey>, Vec<ResourceKey>) =
             keys.into_iter().partition(|k| pending_version(k).is_none());
-        let mut known: BTreeMap<ResourceKey, VersionInfo> = if keys.is_empty() {
-            BTreeMap::new()
-        } else {
-            self.store.versions(&keys).await?
+        let sole: Option<BTreeMap<ResourceKey, VersionInfo>> = match self.sole.lock() {
+            Ok(sole) => sole.as_ref().map(|w| {
+                keys.iter()
+                    .filter_map(|k| w.versions.get(k).map(|v| (k.clone(), v.clone())))
+                    .collect()
+            }),
+            Err(_) => None,
+        };
+        let mut known: BTreeMap<ResourceKey, VersionInfo> = match sole {
+            Some(known) => known,
+            None if keys.is_empty() => BTreeMap::new(),
+            None => self.store.versions(&keys).await?,
         };
         for k in overlay {
             if let Some(v) = pending_version(&k) {
@@ -724,6 +818,18 @@ impl Ingestor {
         } else {
             missing = pids.clone();
         }
+        if let Ok(sole) = self.sole.lock() {
+            if let Some(w) = sole.as_ref() {
+                // Patients the store has never seen start empty, unasked.
+                missing.retain(|p| {
+                    let stored = w.patients.contains(p);
+                    if !stored {
+                        states.insert(p.clone(), (0, PatientState::new(p.clone())));
+                    }
+                    stored
+                });
+            }
+        }
         if !missing.is_empty() {
             let rows = self.store.load_states(&missing).await?;
             for p in missing {
@@ -797,6 +903,7 @@ impl Ingestor {
         newest_meta: &HashMap<String, Instant>,
         commit: &mut Commit,
         pending: &[&Pending],
+        encode: bool,
     ) -> (Vec<Touched>, Vec<(String, i64)>) {
         let from_pending = |p: &str| pending.iter().any(|pend| pend.states.contains_key(p));
         let mut touched = Vec::new();
@@ -810,7 +917,13 @@ impl Ingestor {
                     commit.states.push(StateWrite {
                         patient_id: pid.clone(),
                         expected: version,
-                        state: encode_state(&state),
+                        // A step's states are encoded when its batch is
+                        // written (`Batch::into_parts`).
+                        state: if encode {
+                            encode_state(&state)
+                        } else {
+                            Vec::new()
+                        },
                     });
                     versions.push((pid.clone(), version + 1));
                     let newest_event = ch

@@ -38,7 +38,7 @@ pub mod map;
 
 pub use apply::{apply, apply_updates, patient_of, updates_for, Change, Rejection, Update};
 pub use ingestor::{
-    decode_state, encode_state, EntryOutcome, IngestError, IngestReport, Ingestor, Mode, Outcome,
-    Pending, Prepared, Touched,
+    decode_state, encode_state, Batch, EntryOutcome, IngestError, IngestReport, Ingestor, Mode,
+    Outcome, Pending, Prepared, Step, Touched,
 };
 pub use map::{Channel, ChannelMap, ConfigError, Conversion, EventRule, EventTime};

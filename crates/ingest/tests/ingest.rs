@@ -564,8 +564,6 @@ async fn steps_folded_into_one_batch_write_what_step_commits_would() {
         entries(&[obs("c", "8867-4", qty(110.0, "/min"), &t(4))]),
     ];
     let json = |s: &bedside_core::PatientState| serde_json::to_value(s).unwrap();
-    let touched =
-        |p: &Prepared| -> Vec<Value> { p.touched.iter().map(|t| json(&t.state)).collect() };
 
     // One commit per step.
     let (one_store, one) = ingestor();
@@ -580,27 +578,38 @@ async fn steps_folded_into_one_batch_write_what_step_commits_would() {
         );
     }
 
-    // Step 1 being written while steps 2 and 3 are gathered into a batch.
+    // Step 1 being written while steps 2 and 3 are gathered into a batch,
+    // by the only writer of a store that started empty.
     let (store, ing) = ingestor();
-    let s1 = ing.prepare_slice(&steps[0], Mode::PerEntry).await.unwrap();
+    let ing = ing.sole_writer();
+    let touched = |p: &Step| -> Vec<Value> { p.touched().iter().map(|t| json(&t.state)).collect() };
+    let s1 = ing
+        .prepare_step(&steps[0], Mode::PerEntry, &[])
+        .await
+        .unwrap();
     let mut seen = vec![touched(&s1)];
-    let (c1, _, p1) = ing.pend(s1, None).unwrap();
+    let first = ing.stage(s1);
+    assert!(
+        first.holds_lock(),
+        "prepared after nothing: it may be written"
+    );
+    let (c1, _, p1) = first.into_parts();
     let s2 = ing
-        .prepare_after_all(&steps[1], Mode::PerEntry, &[&p1])
+        .prepare_step(&steps[1], Mode::PerEntry, &[&p1])
         .await
         .unwrap();
     seen.push(touched(&s2));
-    let (mut commit, mut outcomes, mut batch) = ing.stage(s2);
-    assert!(
-        !batch.holds_lock(),
-        "a staged batch waits for its predecessor"
-    );
+    let mut batch = ing.stage(s2);
+    assert!(!batch.holds_lock(), "a batch waits for its predecessor");
     let s3 = ing
-        .prepare_after_all(&steps[2], Mode::PerEntry, &[&p1, &batch])
+        .prepare_step(&steps[2], Mode::PerEntry, &[&p1, batch.pending()])
         .await
         .unwrap();
     seen.push(touched(&s3));
-    ing.fold((&mut commit, &mut outcomes, &mut batch), s3);
+    ing.fold(&mut batch, s3);
+    bedside_store::Store::commit(&*store, c1).await.unwrap();
+    batch.hold(ing.settle(p1).expect("the lock of the written commit"));
+    let (commit, outcomes, pending) = batch.into_parts();
     assert_eq!(outcomes.len(), 3, "the outcomes of both steps");
     let patients: Vec<&str> = commit
         .states
@@ -608,11 +617,8 @@ async fn steps_folded_into_one_batch_write_what_step_commits_would() {
         .map(|w| w.patient_id.as_str())
         .collect();
     assert_eq!(patients, vec!["p1", "p2"], "each patient written once");
-    assert!(
-        commit.states.iter().all(|w| w.expected == 1),
-        "{:?}",
-        commit.states.iter().map(|w| w.expected).collect::<Vec<_>>()
-    );
+    let expected: Vec<i64> = commit.states.iter().map(|w| w.expected).collect();
+    assert_eq!(expected, vec![1, 1]);
     let b: Vec<_> = commit
         .resources
         .iter()
@@ -620,13 +626,14 @@ async fn steps_folded_into_one_batch_write_what_step_commits_would() {
         .collect();
     assert_eq!(b.len(), 1, "the newest version of a resource, once");
     assert_eq!(b[0].version.version_id.as_deref(), Some("2"));
-
-    bedside_store::Store::commit(&*store, c1).await.unwrap();
-    batch.hold(ing.settle(p1).expect("the lock of the written commit"));
     bedside_store::Store::commit(&*store, commit).await.unwrap();
-    drop(ing.settle(batch));
-    // A later ingest finds the batch's versions (no conflict).
+    drop(ing.settle(pending));
+    let reads = |s: &MemStore| s.reads.load(std::sync::atomic::Ordering::SeqCst);
+    assert_eq!(reads(&store), 0, "the sole writer knew what the store held");
+    // A later ingest finds the batch's versions (no conflict), from the
+    // store: anything but a step ends what the sole writer knew.
     let rep = ing.ingest(steps[3].clone(), Mode::PerEntry).await.unwrap();
+    assert!(reads(&store) > 0);
     seen.push(rep.touched.iter().map(|t| json(&t.state)).collect());
 
     assert_eq!(seen, one_seen, "every step saw the same states");

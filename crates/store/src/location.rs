@@ -23,7 +23,9 @@ pub enum StoreLocation {
     /// A throwaway SQLite file for an offline run (`evaluate`, `model
     /// certify`) that commits once per 15 minutes of event time: 4 KB
     /// pages and no syncs (see [`SqliteStore::open_scratch`]). Never for
-    /// data that must survive a crash.
+    /// data that must survive a crash, and written by this process alone
+    /// (opened empty, its ingest keeps what it wrote in memory:
+    /// `Ingestor::sole_writer`).
     SqliteScratch { data_dir: PathBuf },
 }
 

@@ -15,6 +15,8 @@ pub struct MemStore {
     pub resources: Mutex<BTreeMap<ResourceKey, StoredResource>>,
     pub states: Mutex<BTreeMap<String, StateRow>>,
     pub commits: AtomicUsize,
+    /// Reads of versions and states (`versions`, `load_states`).
+    pub reads: AtomicUsize,
     /// Fail this many commits with Conflict first.
     pub conflicts: AtomicUsize,
 }
@@ -76,6 +78,7 @@ impl Store for MemStore {
         Ok(())
     }
     async fn versions(&self, keys: &[ResourceKey]) -> Result<BTreeMap<ResourceKey, VersionInfo>> {
+        self.reads.fetch_add(1, Ordering::SeqCst);
         let rs = self.resources.lock().unwrap();
         Ok(keys
             .iter()
@@ -115,6 +118,7 @@ impl Store for MemStore {
         Ok(m)
     }
     async fn load_states(&self, ids: &[String]) -> Result<BTreeMap<String, StateRow>> {
+        self.reads.fetch_add(1, Ordering::SeqCst);
         let st = self.states.lock().unwrap();
         Ok(ids
             .iter()
