@@ -82,10 +82,10 @@ pub struct Prepared {
     lock: Option<OwnedMutexGuard<()>>,
 }
 
-/// A commit on its way to the store (see [`Ingestor::pend`]): until it is
-/// known written ([`Ingestor::settle`]), [`Ingestor::prepare_after`] reads
-/// its patient states and resource versions instead of the store's, so
-/// that preparing the next entries overlaps writing these (a bulk load's
+/// A commit on its way to the store (from [`Batch::into_parts`]): until it
+/// is known written ([`Ingestor::settle`]), [`Ingestor::prepare_step`]
+/// reads its patient states and resource versions instead of the store's,
+/// so that preparing the next entries overlaps writing these (a bulk load's
 /// two halves, CPU and store, then take turns on two cores instead of
 /// waiting for each other). It holds the ingest lock, except inside a
 /// [`Batch`] being gathered behind another.
@@ -506,18 +506,6 @@ impl Ingestor {
         self.prepare_on(entries, mode, Some(lock), &[], true).await
     }
 
-    /// Prepare `entries` as if `pending` were already written (see
-    /// [`Pending`]). Write the result only after `pending` is settled,
-    /// through [`Ingestor::pend`] with the lock [`Ingestor::settle`] gives back.
-    pub async fn prepare_after(
-        &self,
-        entries: &[ParsedEntry],
-        mode: Mode,
-        pending: &Pending,
-    ) -> Result<Prepared, IngestError> {
-        self.prepare_on(entries, mode, None, &[pending], true).await
-    }
-
     /// The next step of a feed that needs the state after every few
     /// entries (an offline replay in event-time steps), prepared after a
     /// chain of pending commits, each after the one before it (the newest
@@ -608,41 +596,9 @@ impl Ingestor {
         batch.outcomes.append(&mut prepared.outcomes);
     }
 
-    /// Hand `prepared` to the store as a [`Pending`]: returns its commit
-    /// (write it, then [`Ingestor::settle`] or [`Ingestor::abandon`]), its
-    /// outcomes (valid once the commit is written) and the pending record.
-    /// `lock`: the guard of the settled predecessor when `prepared` came
-    /// from [`Ingestor::prepare_after`].
-    pub fn pend(
-        &self,
-        mut prepared: Prepared,
-        lock: Option<OwnedMutexGuard<()>>,
-    ) -> Option<(Commit, Vec<EntryOutcome>, Pending)> {
-        let lock = Some(prepared.lock.take().or(lock)?);
-        let commit = std::mem::take(&mut prepared.commit);
-        let versions = commit
-            .resources
-            .iter()
-            .map(|r| (r.key.clone(), r.version.clone()))
-            .collect();
-        let states = take_written(&mut prepared)
-            .map(|(pid, v, st)| (pid, (v, st)))
-            .collect();
-        let outcomes = std::mem::take(&mut prepared.outcomes);
-        Some((
-            commit,
-            outcomes,
-            Pending {
-                states,
-                versions,
-                lock,
-            },
-        ))
-    }
-
     /// The pending commit was written: its states go to the cache; returns
-    /// the ingest lock (for [`Ingestor::pend`] of the next, or to drop;
-    /// `None` only for a staged batch that was never given it).
+    /// the ingest lock (for the next [`Batch`], [`Batch::hold`], or to
+    /// drop; `None` only for a batch that was never given it).
     pub fn settle(&self, pending: Pending) -> Option<OwnedMutexGuard<()>> {
         if let Ok(mut sole) = self.sole.lock() {
             if let Some(w) = sole.as_mut() {
