@@ -25,7 +25,7 @@ use bedside_monitor::watch::{
     binomial_design_effect, poisson_design_effect, proportion_lower, rate_lower, rate_upper,
 };
 use chrono::Duration;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 /// Label state of a prediction at `at` under the package's outcome
 /// definition, from the events known at `now`.
@@ -100,55 +100,80 @@ fn training_bins(f: &bedside_models::ood::FeatureProfile) -> Option<FeatureProfi
     })
 }
 
-fn values(rows: &[&PredRow], name: &str) -> Vec<Option<f64>> {
-    rows.iter()
-        .map(|r| r.values.get(name).copied().flatten())
-        .collect()
+/// One side of a drift comparison, read once: each row's patient as a
+/// small index (the drift tests group rows by patient for every feature;
+/// grouping by index instead of by id string took most of a monitoring
+/// evaluation's time).
+struct Side<'a> {
+    rows: &'a [&'a PredRow],
+    patient: Vec<usize>,
+    patients: usize,
 }
 
-/// Values of `name` (`None`: the score) grouped by patient, patients
-/// without a value left out: the clusters of the drift tests.
-fn clusters(rows: &[&PredRow], name: Option<&str>) -> Vec<Vec<f64>> {
-    let mut by: BTreeMap<&str, Vec<f64>> = BTreeMap::new();
-    for r in rows {
-        let v = match name {
-            Some(n) => r.values.get(n).copied().flatten(),
-            None => Some(r.probability),
-        };
-        if let Some(v) = v {
-            by.entry(r.patient.as_str()).or_default().push(v);
+impl<'a> Side<'a> {
+    fn new(rows: &'a [&'a PredRow]) -> Self {
+        let mut index: HashMap<&str, usize> = HashMap::new();
+        let patient = rows
+            .iter()
+            .map(|r| {
+                let next = index.len();
+                *index.entry(r.patient.as_str()).or_insert(next)
+            })
+            .collect();
+        Side {
+            rows,
+            patient,
+            patients: index.len(),
         }
     }
-    by.into_values().collect()
+
+    /// The values of `name` (`None`: the score), one per row.
+    fn column(&self, name: Option<&str>) -> Vec<Option<f64>> {
+        self.rows
+            .iter()
+            .map(|r| match name {
+                Some(n) => r.values.get(n).copied().flatten(),
+                None => Some(r.probability),
+            })
+            .collect()
+    }
+
+    /// A column's values grouped by patient, patients without a value
+    /// left out: the clusters of the drift tests.
+    fn clusters(&self, column: &[Option<f64>]) -> Vec<Vec<f64>> {
+        let mut by: Vec<Vec<f64>> = vec![Vec::new(); self.patients];
+        for (v, &p) in column.iter().zip(&self.patient) {
+            if let Some(v) = v {
+                by[p].push(*v);
+            }
+        }
+        by.retain(|c| !c.is_empty());
+        by
+    }
+
+    /// Effective sample sizes of a column's rows clustered by patient:
+    /// each patient one independent unit (a patient's predictions share
+    /// their inputs), as `(patients with the value present, patients)`.
+    fn effective(&self, column: &[Option<f64>]) -> (f64, f64) {
+        let mut present = vec![false; self.patients];
+        for (v, &p) in column.iter().zip(&self.patient) {
+            present[p] |= v.is_some();
+        }
+        let n = present.iter().filter(|x| **x).count();
+        (n as f64, self.patients as f64)
+    }
 }
 
 /// The drift rule's test of a window against another: exact two-sample KS
 /// on one value per patient (its median), each patient an independent unit.
 fn ks_patients(
-    cur: &[&PredRow],
-    refr: &[&PredRow],
-    name: Option<&str>,
+    cur: (&Side, &[Option<f64>]),
+    refr: (&Side, &[Option<f64>]),
 ) -> Option<bedside_monitor::drift::KsResult> {
     ks_2samp(
-        &cluster_medians(&clusters(refr, name)),
-        &cluster_medians(&clusters(cur, name)),
+        &cluster_medians(&refr.0.clusters(refr.1)),
+        &cluster_medians(&cur.0.clusters(cur.1)),
     )
-}
-
-/// Effective sample sizes of rows clustered by patient: each patient one
-/// independent unit (a patient's predictions share their inputs), as
-/// `(patients with the value present, patients)` of feature `name`
-/// (`None`: the score, always present).
-fn effective(rows: &[&PredRow], name: Option<&str>) -> (f64, f64) {
-    let mut present: BTreeMap<&str, ()> = BTreeMap::new();
-    let mut all: BTreeMap<&str, ()> = BTreeMap::new();
-    for r in rows {
-        all.insert(r.patient.as_str(), ());
-        if name.is_none_or(|n| r.values.get(n).copied().flatten().is_some()) {
-            present.insert(r.patient.as_str(), ());
-        }
-    }
-    (present.len() as f64, all.len() as f64)
 }
 
 /// Expected patients per PSI bin for its chi-square null to hold: bins are
@@ -183,8 +208,10 @@ pub(super) fn drift_section(model: &Model, cur: &[&PredRow], refr: &[&PredRow]) 
     // (when known) are its effective sample.
     let profile = &model.package.profile;
     let train_patients = profile.n_patients.map(|p| p as f64);
+    let (cur_side, ref_side) = (Side::new(cur), Side::new(refr));
     for f in &profile.features {
-        let cur_n = effective(cur, Some(&f.name));
+        let col = cur_side.column(Some(&f.name));
+        let cur_n = cur_side.effective(&col);
         if let Some(mut p) = training_bins(f) {
             let rows = train_patients.unwrap_or(profile.n_rows as f64);
             let present = train_patients
@@ -192,29 +219,30 @@ pub(super) fn drift_section(model: &Model, cur: &[&PredRow], refr: &[&PredRow]) 
                 .unwrap_or(f.n as f64);
             // The test uses every stored quantile; PSI (a magnitude) the
             // bins a window of this size fills.
-            let ks = ks_against_clustered(&p.bins, &clusters(cur, Some(&f.name)), present);
+            let ks = ks_against_clustered(&p.bins, &cur_side.clusters(&col), present);
             p.bins = p.bins.coarsened(cur_n.0.min(present), MIN_EXPECTED);
             out.training.push(
-                drift_against_profile_tested(&p, &values(cur, &f.name), ks)
+                drift_against_profile_tested(&p, &col, ks)
                     .with_effective_sizes(sizes(cur_n, (present, rows))),
             );
         }
         if !refr.is_empty() {
-            let ref_n = effective(refr, Some(&f.name));
+            let ref_col = ref_side.column(Some(&f.name));
+            let ref_n = ref_side.effective(&ref_col);
             out.reference.push(
                 drift_against_window_tested(
                     &f.name,
-                    &values(refr, &f.name),
-                    &values(cur, &f.name),
+                    &ref_col,
+                    &col,
                     bins_for(cur_n.0.min(ref_n.0)),
-                    ks_patients(cur, refr, Some(&f.name)),
+                    ks_patients((&cur_side, &col), (&ref_side, &ref_col)),
                 )
                 .with_effective_sizes(sizes(cur_n, ref_n)),
             );
         }
     }
-    let score: Vec<Option<f64>> = cur.iter().map(|r| Some(r.probability)).collect();
-    let cur_n = effective(cur, None);
+    let score = cur_side.column(None);
+    let cur_n = cur_side.effective(&score);
     if let Some(cal) = &model.package.calibration_set {
         // A calibration row is one patient's stay at its peak score: the
         // window's patients are compared at theirs.
@@ -251,15 +279,15 @@ pub(super) fn drift_section(model: &Model, cur: &[&PredRow], refr: &[&PredRow]) 
         }
     }
     if !refr.is_empty() {
-        let r: Vec<Option<f64>> = refr.iter().map(|r| Some(r.probability)).collect();
-        let ref_n = effective(refr, None);
+        let r = ref_side.column(None);
+        let ref_n = ref_side.effective(&r);
         out.reference.push(
             drift_against_window_tested(
                 SCORE,
                 &r,
                 &score,
                 bins_for(cur_n.0.min(ref_n.0)),
-                ks_patients(cur, refr, None),
+                ks_patients((&cur_side, &score), (&ref_side, &r)),
             )
             .with_effective_sizes(sizes(cur_n, ref_n)),
         );
