@@ -497,8 +497,8 @@ async fn replay_bulk(
                 }
                 None => batch = Some((app.ingestor.stage(prepared), n)),
             }
-            // In event-time steps, gather while the store is busy (up to a
-            // bulk chunk's worth of lines per step).
+            // In event-time steps, gather while the store is busy (up to
+            // `BATCH_LINES` lines per batch).
             let busy = inflight.as_ref().is_some_and(|f| !f.2.is_finished());
             let room = batch.as_ref().is_some_and(|b| b.1 < BATCH_LINES);
             if step.is_some() && busy && room && i < lines.len() {

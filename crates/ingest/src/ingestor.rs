@@ -533,28 +533,18 @@ impl Ingestor {
     /// Start a [`Batch`] from a step. It holds the ingest lock if the step
     /// was prepared after nothing; else it is given the lock its
     /// predecessor's [`Ingestor::settle`] gives back ([`Batch::hold`]).
-    pub fn stage(&self, step: Step) -> Batch {
-        let mut prepared = step.0;
-        let lock = prepared.lock.take();
-        let commit = std::mem::take(&mut prepared.commit);
-        let versions = commit
-            .resources
-            .iter()
-            .map(|r| (r.key.clone(), r.version.clone()))
-            .collect();
-        let states = take_written(&mut prepared)
-            .map(|(pid, v, st)| (pid, (v, st)))
-            .collect();
-        let outcomes = std::mem::take(&mut prepared.outcomes);
-        Batch {
-            commit,
-            outcomes,
+    pub fn stage(&self, mut step: Step) -> Batch {
+        let mut batch = Batch {
+            commit: Commit::default(),
+            outcomes: Vec::new(),
             pending: Pending {
-                states,
-                versions,
-                lock,
+                states: HashMap::new(),
+                versions: HashMap::new(),
+                lock: step.0.lock.take(),
             },
-        }
+        };
+        self.fold(&mut batch, step);
+        batch
     }
 
     /// Add `step`, prepared after `batch` (the newest of its chain), to the
@@ -564,10 +554,9 @@ impl Ingestor {
         let mut prepared = step.0;
         let next = std::mem::take(&mut prepared.commit);
         let commit = &mut batch.commit;
-        let mut written: HashSet<String> =
-            commit.states.iter().map(|w| w.patient_id.clone()).collect();
+        // The batch's pending states are its written patients.
         for w in next.states {
-            if written.insert(w.patient_id.clone()) {
+            if !batch.pending.states.contains_key(&w.patient_id) {
                 commit.states.push(w);
             }
         }

@@ -164,16 +164,11 @@ impl<'a> Side<'a> {
     }
 }
 
-/// The drift rule's test of a window against another: exact two-sample KS
-/// on one value per patient (its median), each patient an independent unit.
-fn ks_patients(
-    cur: (&Side, &[Option<f64>]),
-    refr: (&Side, &[Option<f64>]),
-) -> Option<bedside_monitor::drift::KsResult> {
-    ks_2samp(
-        &cluster_medians(&refr.0.clusters(refr.1)),
-        &cluster_medians(&cur.0.clusters(cur.1)),
-    )
+/// The drift rule's test of a window against another (each side's values
+/// grouped by patient): exact two-sample KS on one value per patient (its
+/// median), each patient an independent unit.
+fn ks_patients(cur: &[Vec<f64>], refr: &[Vec<f64>]) -> Option<bedside_monitor::drift::KsResult> {
+    ks_2samp(&cluster_medians(refr), &cluster_medians(cur))
 }
 
 /// Expected patients per PSI bin for its chi-square null to hold: bins are
@@ -212,6 +207,7 @@ pub(super) fn drift_section(model: &Model, cur: &[&PredRow], refr: &[&PredRow]) 
     for f in &profile.features {
         let col = cur_side.column(Some(&f.name));
         let cur_n = cur_side.effective(&col);
+        let cur_clusters = cur_side.clusters(&col);
         if let Some(mut p) = training_bins(f) {
             let rows = train_patients.unwrap_or(profile.n_rows as f64);
             let present = train_patients
@@ -219,7 +215,7 @@ pub(super) fn drift_section(model: &Model, cur: &[&PredRow], refr: &[&PredRow]) 
                 .unwrap_or(f.n as f64);
             // The test uses every stored quantile; PSI (a magnitude) the
             // bins a window of this size fills.
-            let ks = ks_against_clustered(&p.bins, &cur_side.clusters(&col), present);
+            let ks = ks_against_clustered(&p.bins, &cur_clusters, present);
             p.bins = p.bins.coarsened(cur_n.0.min(present), MIN_EXPECTED);
             out.training.push(
                 drift_against_profile_tested(&p, &col, ks)
@@ -235,7 +231,7 @@ pub(super) fn drift_section(model: &Model, cur: &[&PredRow], refr: &[&PredRow]) 
                     &ref_col,
                     &col,
                     bins_for(cur_n.0.min(ref_n.0)),
-                    ks_patients((&cur_side, &col), (&ref_side, &ref_col)),
+                    ks_patients(&cur_clusters, &ref_side.clusters(&ref_col)),
                 )
                 .with_effective_sizes(sizes(cur_n, ref_n)),
             );
@@ -265,11 +261,7 @@ pub(super) fn drift_section(model: &Model, cur: &[&PredRow], refr: &[&PredRow]) 
                 bins,
                 missing_rate: 0.0,
             };
-            let n = cal
-                .iter()
-                .map(|r| r.patient_id.as_str())
-                .collect::<std::collections::BTreeSet<_>>()
-                .len() as f64;
+            let n = n_cal;
             // Both sides one value per stay: the exact test on the samples.
             let peak_values: Vec<f64> = peaks.iter().flatten().copied().collect();
             out.training.push(
@@ -287,7 +279,7 @@ pub(super) fn drift_section(model: &Model, cur: &[&PredRow], refr: &[&PredRow]) 
                 &r,
                 &score,
                 bins_for(cur_n.0.min(ref_n.0)),
-                ks_patients((&cur_side, &score), (&ref_side, &r)),
+                ks_patients(&cur_side.clusters(&score), &ref_side.clusters(&r)),
             )
             .with_effective_sizes(sizes(cur_n, ref_n)),
         );
